@@ -1,0 +1,116 @@
+"""Actions (what the scheduler decided, stamped on the grid) and the wire payloads targets send."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from copilot.intents.schema import Deck, Intent, Source
+
+from .envelope import Envelope
+
+
+class ActionKind(StrEnum):
+    PLAY = "PLAY"
+    PAUSE = "PAUSE"
+    CUE = "CUE"
+    SYNC = "SYNC"
+    LOOP = "LOOP"  # params: beats
+    EXIT_LOOP = "EXIT_LOOP"
+    LOAD = "LOAD"  # params: query (and, once resolved, path/title)
+    HOTCUE = "HOTCUE"  # params: n
+    FX = "FX"  # params: name, amount — FX unit on at a depth
+    FX_OFF = "FX_OFF"  # params: name
+    TEMPO = "TEMPO"  # params: bpm (absolute, already resolved from a delta)
+    DROP = "DROP"  # the downbeat where a build releases
+    ENVELOPE = "ENVELOPE"  # a parameter moving over beats (envelope)
+    CONTROL = "CONTROL"  # one continuous value now (params: param, value)
+    PANIC = "PANIC"  # everything neutral, right now
+
+
+_ids = itertools.count(1)
+
+
+def _action_id() -> str:
+    return f"a{next(_ids)}"
+
+
+@dataclass(frozen=True)
+class Action:
+    """An intent the scheduler accepted: what, on which deck, on which beat of the shared grid.
+
+    `beat` None means immediate (PANIC). `time` is the host time the beat mapped to when decided;
+    the dispatcher recomputes it from the freshest clock anchor before sending.
+    """
+
+    kind: ActionKind
+    deck: Deck | None
+    beat: float | None
+    time: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    envelope: Envelope | None = None
+    intent_id: str = ""
+    source: Source | None = None
+    lamport: int = 0
+    id: str = field(default_factory=_action_id)
+
+    @property
+    def immediate(self) -> bool:
+        return self.beat is None
+
+    @classmethod
+    def from_intent(cls, intent: Intent, kind: ActionKind, beat: float | None, time: float | None,
+                    **kw: Any) -> Action:
+        return cls(kind=kind, deck=intent.deck, beat=beat, time=time, intent_id=intent.id,
+                   source=intent.source, lamport=intent.lamport, **kw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "deck": self.deck.value if self.deck else None,
+            "beat": self.beat,
+            "time": self.time,
+            "params": dict(self.params),
+            "envelope": self.envelope.to_dict() if self.envelope else None,
+            "intent_id": self.intent_id,
+            "source": self.source.value if self.source else None,
+            "lamport": self.lamport,
+        }
+
+
+# -- what goes on the wire ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class MidiOut:
+    """Raw MIDI bytes for one of the target's output ports ("out" = Copilot Out)."""
+
+    data: bytes
+    port: str = "out"
+
+    def to_log(self) -> dict[str, Any]:
+        return {"midi": self.data.hex(" "), "port": self.port}
+
+
+@dataclass(frozen=True, slots=True)
+class OscOut:
+    address: str
+    args: tuple[Any, ...] = ()
+
+    def to_log(self) -> dict[str, Any]:
+        return {"osc": self.address, "args": list(self.args)}
+
+
+@dataclass(frozen=True, slots=True)
+class Timed:
+    """One payload due on one beat (None = now). Targets' render() returns these."""
+
+    beat: float | None
+    payload: Any
+    action_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.beat is not None and not math.isfinite(self.beat):
+            raise ValueError("a timed payload needs a finite beat or None for 'now'")

@@ -1,0 +1,247 @@
+"""The dispatcher: one thread that puts every payload on the wire at its beat, and measures itself.
+
+Items wait in a heap ordered by their provisional send time. The thread sleeps until `spin` seconds
+before the head is due, then spins on the clock and sends at
+``clock.time_at_beat(beat) − sink.output_latency`` recomputed from the freshest anchor (so a tempo
+change or a Link re-anchor between scheduling and sending is honoured). Lateness (actual − due) of
+every send is kept in a fixed ring and published as p50/p99/max.
+
+Offline (rehearsal, `--out mix.wav`), nobody sleeps: the renderer calls `pump(until)` with virtual
+time and gets exactly the same sends, in the same order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .actions import Timed
+from .clock import BeatClock
+
+SPIN = 0.0015  # seconds of spinning before a deadline (timing.md: sleep to 1.5 ms, then spin)
+IMMEDIATE = float("-inf")
+
+
+class Sink(Protocol):
+    """Anything that puts payloads on a wire (a target)."""
+
+    name: str
+    output_latency: float
+
+    def send(self, payload: Any) -> None: ...
+
+
+@dataclass(order=True)
+class _Item:
+    due: float  # provisional send time, for heap order
+    seq: int
+    beat: float | None = field(compare=False)
+    sink: Sink = field(compare=False)
+    payload: Any = field(compare=False)
+    action_id: str = field(compare=False)
+    epoch: int = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One send, for the session log and for tests: what, when it was due, when it went."""
+
+    sink: str
+    payload: Any
+    action_id: str
+    beat: float | None
+    due: float
+    sent: float
+
+    @property
+    def lateness(self) -> float:
+        return self.sent - self.due
+
+
+class LatenessStats:
+    """Lateness of the last N sends in a preallocated ring (no growth over a long set)."""
+
+    def __init__(self, size: int = 65536) -> None:
+        self._ring = np.zeros(size)
+        self._n = 0
+
+    def add(self, lateness: float) -> None:
+        self._ring[self._n % len(self._ring)] = lateness
+        self._n += 1
+
+    def values(self) -> np.ndarray:
+        return self._ring[: min(self._n, len(self._ring))].copy()
+
+    def summary(self) -> dict[str, float]:
+        v = self.values()
+        if v.size == 0:
+            return {"count": 0}
+        ms = v * 1000.0
+        return {
+            "count": int(self._n),
+            "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)),
+            "max_ms": float(ms.max()),
+        }
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        clock: BeatClock,
+        *,
+        spin: float = SPIN,
+        on_sent: Callable[[Sent], None] | None = None,
+        on_error: Callable[[str, BaseException], None] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.spin = spin
+        self.on_sent = on_sent
+        self.on_error = on_error
+        self.stats = LatenessStats()
+        self.recent: deque[Sent] = deque(maxlen=4096)
+        self._heap: list[_Item] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._epoch = 0
+        self._thread: threading.Thread | None = None
+        self._running = False
+
+    # -- queueing (any thread) ------------------------------------------------------------------------
+    def schedule(self, sink: Sink, items: Iterable[Timed]) -> int:
+        n = 0
+        with self._cond:
+            for item in items:
+                due = self._due(item.beat, sink)
+                heapq.heappush(
+                    self._heap,
+                    _Item(due, next(self._seq), item.beat, sink, item.payload, item.action_id, self._epoch),
+                )
+                n += 1
+            if n:
+                self._cond.notify()
+        return n
+
+    def withdraw(self, action_ids: Iterable[str], after_beat: float | None = None) -> None:
+        """Drop the not-yet-sent payloads of these actions (only those after `after_beat`, if given)."""
+        ids = set(action_ids)
+        cut = IMMEDIATE if after_beat is None else after_beat
+        with self._cond:
+            keep = [i for i in self._heap
+                    if i.action_id not in ids or (i.beat is not None and i.beat <= cut)]
+            if len(keep) != len(self._heap):
+                heapq.heapify(keep)
+                self._heap = keep
+            self._cond.notify()
+
+    def flush(self) -> int:
+        """PANIC: forget everything queued. Returns how many payloads were dropped."""
+        with self._cond:
+            dropped = len(self._heap)
+            self._heap.clear()
+            self._epoch += 1
+            self._cond.notify()
+            return dropped
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._heap)
+
+    # -- the real-time thread -------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        # timing.md: other Python threads delay this one by up to the GIL switch interval.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="copilot-dispatch", daemon=True)
+        self._thread.start()
+
+    def stop(self, drain: bool = False, timeout: float = 2.0) -> None:
+        if drain:
+            self._wait_empty(timeout)
+        with self._cond:
+            self._running = False
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _wait_empty(self, timeout: float) -> None:
+        deadline = self.clock.now() + timeout
+        while self.pending() and self.clock.now() < deadline:
+            with self._cond:
+                self._cond.wait(0.01)
+
+    def _run(self) -> None:
+        now = self.clock.now
+        while True:
+            with self._cond:
+                if not self._running:
+                    return
+                if not self._heap:
+                    self._cond.wait(0.1)
+                    continue
+                head = self._heap[0]
+                due = self._due(head.beat, head.sink)
+                wait = due - now() - self.spin
+                if wait > 0:
+                    self._cond.wait(min(wait, 0.05))
+                    continue  # re-read the head: something sooner may have arrived
+            while now() < due:  # spin outside the lock
+                pass
+            with self._cond:
+                if not self._heap or self._heap[0] is not head:
+                    continue
+                heapq.heappop(self._heap)
+            self._send(head, due)
+
+    # -- offline ----------------------------------------------------------------------------------------
+    def pump(self, until: float) -> list[Sent]:
+        """Send everything due up to `until` (clock time), in order, without waiting. For offline render."""
+        out: list[Sent] = []
+        while True:
+            with self._cond:
+                if not self._heap:
+                    break
+                head = self._heap[0]
+                due = self._due(head.beat, head.sink)
+                if due > until:
+                    break
+                heapq.heappop(self._heap)
+            sent = self._send(head, due, at=max(due, self.clock.now()))
+            if sent is not None:
+                out.append(sent)
+        return out
+
+    # -- shared -------------------------------------------------------------------------------------------
+    def _due(self, beat: float | None, sink: Sink) -> float:
+        if beat is None:
+            return IMMEDIATE
+        return self.clock.time_at_beat(beat) - sink.output_latency
+
+    def _send(self, item: _Item, due: float, at: float | None = None) -> Sent | None:
+        if item.epoch != self._epoch:  # queued before a PANIC
+            return None
+        t = self.clock.now() if at is None else at
+        try:
+            item.sink.send(item.payload)
+        except Exception as exc:
+            if self.on_error is not None:
+                self.on_error(item.sink.name, exc)
+            return None
+        due = t if due == IMMEDIATE else due
+        sent = Sent(item.sink.name, item.payload, item.action_id, item.beat, due, t)
+        self.stats.add(t - due)
+        self.recent.append(sent)
+        if self.on_sent is not None:
+            self.on_sent(sent)
+        return sent

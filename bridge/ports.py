@@ -1,0 +1,257 @@
+"""Virtual MIDI ports: "Copilot Out" (copilot → host) and "Copilot In" (host → copilot).
+
+Two distinct ports, never one loopback port for both directions (that makes an endless echo with
+Serato). The MIDI API is picked automatically (CoreMIDI on macOS, the ALSA sequencer on Linux when
+the kernel has one, else JACK) and can be forced with `api=`. A watchdog re-opens an output that
+vanished (a restarted JACK server, a sleeping laptop) so the next send finds a port again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import host_time
+
+log = logging.getLogger(__name__)
+
+OUT_PORT = "Copilot Out"
+IN_PORT = "Copilot In"
+CLIENT = "Copilot"
+
+API_NAMES = {"auto", "jack", "alsa", "coremidi", "winmm", "dummy"}
+
+
+class MidiUnavailable(RuntimeError):
+    """No MIDI API can open ports here; the message says what to install or start."""
+
+
+@dataclass(frozen=True)
+class ApiChoice:
+    api: int  # rtmidi.API_* constant
+    name: str
+    why: str
+
+
+def pick_api(requested: str = "auto") -> ApiChoice:
+    """Which rtmidi API to use, and why (for `copilot doctor`)."""
+    import rtmidi
+
+    requested = (requested or "auto").lower()
+    if requested not in API_NAMES:
+        raise MidiUnavailable(f"unknown MIDI API {requested!r}; choose from {', '.join(sorted(API_NAMES))}")
+    compiled = set(rtmidi.get_compiled_api())
+    table = {
+        "jack": rtmidi.API_UNIX_JACK,
+        "alsa": rtmidi.API_LINUX_ALSA,
+        "coremidi": rtmidi.API_MACOSX_CORE,
+        "winmm": rtmidi.API_WINDOWS_MM,
+        "dummy": rtmidi.API_RTMIDI_DUMMY,
+    }
+    if requested != "auto":
+        api = table[requested]
+        if api not in compiled:
+            raise MidiUnavailable(f"python-rtmidi here was built without {requested}")
+        return ApiChoice(api, requested, "chosen in settings")
+    if sys.platform == "darwin":
+        return ApiChoice(rtmidi.API_MACOSX_CORE, "coremidi", "macOS")
+    if sys.platform.startswith("win"):
+        return ApiChoice(rtmidi.API_WINDOWS_MM, "winmm", "Windows (virtual ports need loopMIDI)")
+    if os.path.exists("/dev/snd/seq") and rtmidi.API_LINUX_ALSA in compiled:
+        return ApiChoice(rtmidi.API_LINUX_ALSA, "alsa", "the ALSA sequencer is present")
+    if rtmidi.API_UNIX_JACK in compiled and jack_running():
+        return ApiChoice(rtmidi.API_UNIX_JACK, "jack", "no ALSA sequencer; a JACK server is running")
+    raise MidiUnavailable(
+        "no MIDI system to create ports on: this machine has no ALSA sequencer (/dev/snd/seq) and no "
+        "JACK server. Start one with `jackd -d dummy -r 48000 -p 64 &` or load snd-seq (`modprobe snd-seq`)."
+    )
+
+
+def jack_running() -> bool:
+    """Is a JACK server answering (the default one, or $JACK_DEFAULT_SERVER)? Never starts one."""
+    import ctypes
+    import ctypes.util
+
+    path = ctypes.util.find_library("jack")
+    if not path:
+        return False
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
+        return False
+    lib.jack_client_open.restype = ctypes.c_void_p
+    lib.jack_client_close.argtypes = [ctypes.c_void_p]
+    status = ctypes.c_int(0)
+    JACK_NO_START_SERVER = 0x01
+    client = lib.jack_client_open(b"copilot-probe", JACK_NO_START_SERVER, ctypes.byref(status))
+    if not client:
+        return False
+    lib.jack_client_close(ctypes.c_void_p(client))
+    return True
+
+
+def _find(ports: list[str], name: str) -> int | None:
+    """Index of a port by its own name ("Copilot Out") whatever client prefix the API adds."""
+    for i, port in enumerate(ports):
+        bare = port.split(":", 1)[-1] if ":" in port else port
+        bare = bare.rsplit(" ", 1)[0] if bare.rsplit(" ", 1)[-1].replace(":", "").isdigit() else bare
+        if port == name or bare == name or port.endswith(":" + name):
+            return i
+    return None
+
+
+class VirtualOut:
+    """One virtual output port. `send` is what the dispatcher calls: a few hundred nanoseconds."""
+
+    def __init__(self, name: str = OUT_PORT, api: ApiChoice | None = None, client: str = CLIENT) -> None:
+        self.name = name
+        self.client = client
+        self.api = api or pick_api()
+        self._lock = threading.Lock()  # open/close vs the watchdog; send itself takes no lock
+        self._out: Any = None
+        self.reopened = 0
+        self.open()
+
+    def open(self) -> None:
+        import rtmidi
+
+        with self._lock:
+            out = rtmidi.MidiOut(self.api.api, name=self.client)
+            if self.api.name == "winmm":  # no app-owned virtual ports: use a loopMIDI port of that name
+                index = _find(out.get_ports(), self.name)
+                if index is None:
+                    raise MidiUnavailable(f"create a loopMIDI port named '{self.name}' first")
+                out.open_port(index)
+            else:
+                out.open_virtual_port(self.name)
+            old, self._out = self._out, out
+        if old is not None:
+            with contextlib.suppress(Exception):
+                old.close_port()
+
+    def send(self, data: bytes | list[int]) -> None:
+        self._out.send_message(data)
+
+    def visible(self) -> bool:
+        """Does the port still show up in the MIDI system?"""
+        import rtmidi
+
+        probe = rtmidi.MidiIn(self.api.api, name=f"{self.client}-probe")
+        try:
+            return _find(probe.get_ports(), self.name) is not None
+        finally:
+            del probe
+
+    def close(self) -> None:
+        with self._lock:
+            if self._out is not None:
+                with contextlib.suppress(Exception):
+                    self._out.close_port()
+                self._out = None
+
+
+class VirtualIn:
+    """One virtual input port; every message goes to `callback(data, host_time)` on rtmidi's thread."""
+
+    def __init__(
+        self,
+        callback: Callable[[bytes, float], None],
+        name: str = IN_PORT,
+        api: ApiChoice | None = None,
+        client: str = CLIENT,
+    ) -> None:
+        import rtmidi
+
+        self.name = name
+        self.api = api or pick_api()
+        self.callback = callback
+        self.received = 0
+        self.errors = 0
+        self._in = rtmidi.MidiIn(self.api.api, name=client)
+        self._in.ignore_types(sysex=False, timing=True, active_sense=True)
+        self._in.set_callback(self._on_message)
+        if self.api.name == "winmm":
+            index = _find(self._in.get_ports(), self.name)
+            if index is None:
+                raise MidiUnavailable(f"create a loopMIDI port named '{self.name}' first")
+            self._in.open_port(index)
+        else:
+            self._in.open_virtual_port(self.name)
+
+    def _on_message(self, event: tuple[list[int], float], _data: Any = None) -> None:
+        self.received += 1
+        try:
+            self.callback(bytes(event[0]), host_time())
+        except Exception:
+            self.errors += 1
+            log.exception("feedback handler failed")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._in.cancel_callback()
+            self._in.close_port()
+
+
+class MidiPorts:
+    """The session's MIDI ports by name, plus the watchdog that re-opens vanished outputs."""
+
+    def __init__(self, api: str = "auto", watchdog_period: float = 1.0) -> None:
+        self.choice = pick_api(api)
+        self.outputs: dict[str, VirtualOut] = {}
+        self.inputs: dict[str, VirtualIn] = {}
+        self._period = watchdog_period
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
+
+    def output(self, name: str = OUT_PORT) -> VirtualOut:
+        if name not in self.outputs:
+            self.outputs[name] = VirtualOut(name, self.choice)
+            self._start_watchdog()
+        return self.outputs[name]
+
+    def input(self, callback: Callable[[bytes, float], None], name: str = IN_PORT) -> VirtualIn:
+        if name in self.inputs:
+            raise ValueError(f"input port {name!r} is already open")
+        self.inputs[name] = VirtualIn(callback, name, self.choice)
+        return self.inputs[name]
+
+    def _start_watchdog(self) -> None:
+        if self._watchdog is None and self._period > 0:
+            self._watchdog = threading.Thread(target=self._watch, name="copilot-midi-watchdog", daemon=True)
+            self._watchdog.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self._period):
+            for port in list(self.outputs.values()):
+                try:
+                    if not port.visible():
+                        log.warning("MIDI port %s vanished; re-opening", port.name)
+                        port.open()
+                        port.reopened += 1
+                except Exception as exc:
+                    log.warning("could not re-open %s: %s", port.name, exc)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "api": self.choice.name,
+            "why": self.choice.why,
+            "outputs": {n: {"reopened": p.reopened} for n, p in self.outputs.items()},
+            "inputs": {n: {"received": p.received, "errors": p.errors} for n, p in self.inputs.items()},
+        }
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(2.0)
+        for port in self.outputs.values():
+            port.close()
+        for port in self.inputs.values():
+            port.close()
+        self.outputs.clear()
+        self.inputs.clear()

@@ -1,0 +1,459 @@
+"""The safety scheduler: decides *when* an intent may happen, or says plainly why it may not.
+
+Discrete intents go to the next safe grid line (beat, bar or phrase by kind, inside the phase window
+δ); LOAD never lands on a playing deck; FX and loop changes are rate limited; risky actions wait for
+CONFIRM and expire; continuous controls become capped, slew-limited envelopes; PANIC is immediate,
+cancels everything queued and puts FX and filters back to neutral.
+
+The scheduler never talks to a wire. Accepted actions go to an `Outbox` (the session routes them to
+targets and the dispatcher), which keeps this module testable with a manual clock and no ports.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from copilot.intents.schema import DECK_KINDS, Deck, Intent, IntentKind, Source
+
+from .actions import Action, ActionKind
+from .clock import BeatClock, last_boundary, next_boundary
+from .envelope import Breakpoint, Curve, Envelope
+from .safety import RATE_GROUPS, Grid, SafetyConfig
+from .state import HostState, own_effect
+
+
+class Verdict(StrEnum):
+    SCHEDULED = "scheduled"
+    AWAITING_CONFIRM = "awaiting_confirm"
+    REFUSED = "refused"
+    DONE = "done"  # PANIC, CONFIRM, CANCEL: handled at once
+
+
+@dataclass(frozen=True)
+class Decision:
+    intent: Intent
+    verdict: Verdict
+    reason: str
+    actions: tuple[Action, ...] = ()
+    beat: float | None = None
+    at: float = 0.0  # clock time of the decision
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict in (Verdict.SCHEDULED, Verdict.DONE)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intent": self.intent.to_dict(),
+            "verdict": self.verdict.value,
+            "reason": self.reason,
+            "beat": self.beat,
+            "at": self.at,
+            "actions": [a.to_dict() for a in self.actions],
+        }
+
+
+class Outbox(Protocol):
+    """Where accepted actions go (the session: router + dispatcher)."""
+
+    def dispatch(self, actions: Sequence[Action]) -> None: ...
+    def withdraw(self, action_ids: Sequence[str], after_beat: float | None = None) -> None: ...
+    def panic(self, action: Action) -> None: ...
+
+
+class NullOutbox:
+    """Keeps what it is given: for tests and dry runs."""
+
+    def __init__(self) -> None:
+        self.dispatched: list[Action] = []
+        self.withdrawn: list[tuple[tuple[str, ...], float | None]] = []
+        self.panics: list[Action] = []
+
+    def dispatch(self, actions: Sequence[Action]) -> None:
+        self.dispatched.extend(actions)
+
+    def withdraw(self, action_ids: Sequence[str], after_beat: float | None = None) -> None:
+        self.withdrawn.append((tuple(action_ids), after_beat))
+
+    def panic(self, action: Action) -> None:
+        self.panics.append(action)
+
+
+@dataclass
+class _Pending:
+    intent: Intent
+    expires: float
+    reason: str
+
+
+@dataclass
+class _Control:
+    beat: float
+    value: float
+
+
+@dataclass
+class _Scheduled:
+    intent: Intent
+    actions: list[Action] = field(default_factory=list)
+
+    @property
+    def last_beat(self) -> float:
+        return max((_end_beat(a) for a in self.actions), default=float("-inf"))
+
+
+def _end_beat(action: Action) -> float:
+    if action.envelope is not None:
+        return action.envelope.end
+    return action.beat if action.beat is not None else float("-inf")
+
+
+class SafetyScheduler:
+    def __init__(
+        self,
+        clock: BeatClock,
+        state: HostState | None = None,
+        outbox: Outbox | None = None,
+        config: SafetyConfig | None = None,
+    ) -> None:
+        self.clock = clock
+        self.state = state or HostState()
+        self.outbox = outbox or NullOutbox()
+        self.config = config or SafetyConfig()
+        self._lock = threading.RLock()
+        self._pending: list[_Pending] = []
+        self._scheduled: list[_Scheduled] = []
+        self._rate_last: dict[tuple[str, Deck | None], float] = {}
+        self._controls: dict[tuple[str, Deck | None], _Control] = {}
+
+    # -- public ------------------------------------------------------------------------------------
+    def submit(self, intent: Intent) -> Decision:
+        """Decide about one intent now. Never raises for a well-formed intent: refusals carry reasons."""
+        with self._lock:
+            now = self.clock.now()
+            self._prune(now)
+            kind = intent.kind
+            if kind is IntentKind.PANIC:
+                return self._panic(intent, now)
+            if kind is IntentKind.CONFIRM:
+                return self._confirm(intent, now)
+            if kind is IntentKind.CANCEL:
+                return self._cancel(intent, now)
+            if intent.confidence < self.config.min_confidence:
+                return self._refuse(
+                    intent, now, f"not sure enough ({intent.confidence:.0%}) that you said "
+                    f"'{intent.text or intent.describe()}'; nothing sent"
+                )
+            return self._decide(intent, now, confirmed=False)
+
+    def expire(self) -> list[Decision]:
+        """Risky intents whose confirmation window has passed, as refusals the performer can see."""
+        with self._lock:
+            now = self.clock.now()
+            gone = [p for p in self._pending if p.expires <= now]
+            self._pending = [p for p in self._pending if p.expires > now]
+            return [
+                Decision(p.intent, Verdict.REFUSED, f"{p.intent.describe()} was not confirmed in time", at=now)
+                for p in gone
+            ]
+
+    def pending(self) -> list[tuple[Intent, str]]:
+        with self._lock:
+            return [(p.intent, p.reason) for p in self._pending]
+
+    def control(
+        self, param_name: str, value: float, deck: Deck | None = None, source: Source = Source.MOTION
+    ) -> Action | None:
+        """A continuous control (motion, a fader on a pad): capped, slew-limited, sent a moment ahead.
+
+        Returns the action sent, or None when the wire would not change.
+        """
+        with self._lock:
+            spec = self.config.params.get(param_name)
+            if spec is None:
+                raise KeyError(f"unknown parameter {param_name!r}")
+            if not spec.per_deck:
+                deck = None
+            now = self.clock.now()
+            beat = self.clock.beat_at_time(now + self.config.min_lead + self.config.latency)
+            target = spec.clamp(float(value))
+            key = (param_name, deck)
+            last = self._controls.get(key)
+            if last is not None:
+                room = spec.max_slope * max(0.0, beat - last.beat)
+                target = min(last.value + room, max(last.value - room, target))
+                if abs(target - last.value) < 1e-6:
+                    return None
+            self._controls[key] = _Control(beat, target)
+            action = Action(ActionKind.CONTROL, deck, beat, self.clock.time_at_beat(beat),
+                            params={"param": param_name, "value": target}, source=source)
+            self.outbox.dispatch([action])
+            return action
+
+    def envelope(self, env: Envelope, source: Source = Source.PLANNER, intent_id: str = "") -> Decision | Action:
+        """Schedule a ready-made envelope (a transition template already warped to the grid)."""
+        with self._lock:
+            spec = self.config.params[env.param]
+            deck = Deck(env.deck) if env.deck else None
+            env = env.with_caps(spec)
+            action = Action(ActionKind.ENVELOPE, deck, env.start, self.clock.time_at_beat(env.start),
+                            params={"param": env.param, "start_value": self._current(env.param, deck)},
+                            envelope=env, intent_id=intent_id, source=source)
+            self._controls[(env.param, deck)] = _Control(env.end, env.points[-1].value)
+            self.outbox.dispatch([action])
+            return action
+
+    # -- decisions -----------------------------------------------------------------------------------
+    def _decide(self, intent: Intent, now: float, confirmed: bool) -> Decision:
+        intent, deck_note = self._resolve_deck(intent, now)
+        kind = intent.kind
+        beat = self._window(intent, now)
+
+        if kind is IntentKind.LOAD:
+            if self._busy(intent.deck, beat):
+                other = self._idle_deck(beat)
+                hint = f"; load to deck {other} instead" if other else "; pause it first"
+                return self._refuse(intent, now, f"deck {intent.deck} is playing — never load a playing deck{hint}")
+            playing = [d for d in self._decks() if self._playing_at(d, beat)]
+            if len(playing) >= 2 and not confirmed:
+                return self._ask(intent, now, f"{len(playing)} decks are playing; load '{intent.args['query']}' "
+                                 f"to deck {intent.deck}?")
+
+        group = RATE_GROUPS.get(kind)
+        if group is not None:
+            interval = self.config.rate_limits.get(group, 0.0)
+            last = self._rate_last.get((group, intent.deck))
+            if last is not None and abs(beat - last) < interval - 1e-9:
+                return self._refuse(
+                    intent, now, f"{group} changes on deck {intent.deck} are limited to one per "
+                    f"{interval:g} beat{'s' if interval != 1 else ''}; {intent.describe()} ignored"
+                )
+
+        if not confirmed:
+            risk = self._risk(intent, beat)
+            if risk:
+                return self._ask(intent, now, risk)
+
+        actions = self._actions(intent, beat)
+        if group is not None:
+            self._rate_last[(group, intent.deck)] = beat
+        self._scheduled.append(_Scheduled(intent, list(actions)))
+        self.outbox.dispatch(actions)
+        when = self._say_when(beat, now)
+        note = f" ({deck_note})" if deck_note else ""
+        return Decision(intent, Verdict.SCHEDULED, f"{intent.describe()}{note} {when}", tuple(actions), beat, now)
+
+    def _risk(self, intent: Intent, beat: float) -> str | None:
+        kind = intent.kind
+        if kind in (IntentKind.PAUSE, IntentKind.CUE) and self._playing_at(intent.deck, beat):
+            others = [d for d in self._decks() if d != intent.deck and self._playing_at(d, beat)]
+            silence = " — nothing else is playing" if not others else ""
+            return f"stop the playing deck {intent.deck}{silence}? say yes to confirm"
+        if kind is IntentKind.TEMPO:
+            new = self._tempo_target(intent)
+            jump = abs(new - self.clock.tempo)
+            if jump > self.config.tempo_jump_cap:
+                return f"tempo jump of {jump:.1f} BPM (to {new:.1f}); say yes to confirm"
+        return None
+
+    def _actions(self, intent: Intent, beat: float) -> list[Action]:
+        """Turn one accepted intent into grid-stamped actions (discrete ones and envelopes)."""
+        kind, deck, a, cfg = intent.kind, intent.deck, intent.args, self.config
+        q = self.clock.quantum
+        at = self.clock.time_at_beat
+
+        def discrete(k: ActionKind, b: float = beat, **params: Any) -> Action:
+            return Action.from_intent(intent, k, b, at(b), params=params)
+
+        def env(name: str, start: float, points: list[tuple[float, float, Curve]], d: Deck | None) -> Action:
+            spec = cfg.params[name]
+            d = d if spec.per_deck else None
+            e = Envelope(name, tuple(Breakpoint(b, v, c) for b, v, c in points),
+                         d.value if d else None).with_caps(spec)
+            start_value = self._current(name, d)
+            self._controls[(name, d)] = _Control(e.end, e.points[-1].value)
+            return Action(ActionKind.ENVELOPE, d, start, at(start), envelope=e,
+                          params={"param": name, "start_value": start_value}, intent_id=intent.id,
+                          source=intent.source, lamport=intent.lamport)
+
+        match kind:
+            case IntentKind.TEMPO:
+                return [discrete(ActionKind.TEMPO, bpm=self._tempo_target(intent), from_bpm=self.clock.tempo)]
+            case IntentKind.FILTER:
+                target = 0.5 + (0.5 if a["direction"] == "up" else -0.5) * a["amount"]
+                span = cfg.filter_bars * q
+                now_value = self._current("filter", deck)
+                return [env("filter", beat, [(beat, now_value, Curve.EXP), (beat + span, target, Curve.LINEAR)],
+                            deck)]
+            case IntentKind.BUILD:
+                span = a["bars"] * q
+                end = beat + span
+                decks = [deck] if deck else [d for d in self._decks() if self._playing_at(d, beat)] or [Deck.A]
+                actions: list[Action] = []
+                for d in decks:
+                    actions.append(env("filter", beat, [(beat, self._current("filter", d), Curve.EXP),
+                                                        (end, cfg.build_peak, Curve.LINEAR)], d))
+                    actions.append(env("fx_send", beat, [(beat, self._current("fx_send", d), Curve.EASE_IN),
+                                                         (end, cfg.build_send, Curve.LINEAR)], d))
+                actions += self._drop_actions(intent, end, decks)
+                return actions
+            case IntentKind.DROP:
+                decks = [d for d in self._decks() if self._playing_at(d, beat)] or [Deck.A]
+                self._release_builds(beat)
+                return self._drop_actions(intent, beat, decks)
+            case _:
+                action_kind = ActionKind(kind.value)
+                return [discrete(action_kind, **dict(a))]
+
+    def _drop_actions(self, intent: Intent, beat: float, decks: list[Deck]) -> list[Action]:
+        """The drop: filter open and FX send shut, exactly on the downbeat, plus the DROP marker."""
+        actions = [Action.from_intent(intent, ActionKind.DROP, beat, self.clock.time_at_beat(beat),
+                                      params={"decks": [d.value for d in decks]})]
+        for d in decks:
+            for name in ("filter", "fx_send"):
+                spec = self.config.params[name]
+                e = Envelope(name, (Breakpoint(beat, spec.neutral, Curve.HOLD),), d.value).with_caps(spec)
+                self._controls[(name, d)] = _Control(beat, spec.neutral)
+                actions.append(Action(ActionKind.ENVELOPE, d, beat, self.clock.time_at_beat(beat), envelope=e,
+                                      params={"param": name, "start_value": spec.neutral, "jump": True},
+                                      intent_id=intent.id, source=intent.source, lamport=intent.lamport))
+        return actions
+
+    def _release_builds(self, drop_beat: float) -> None:
+        """A drop called during a build ends the build there: its later moves are withdrawn."""
+        for entry in self._scheduled:
+            if entry.intent.kind is IntentKind.BUILD and entry.last_beat > drop_beat:
+                self.outbox.withdraw([a.id for a in entry.actions], after_beat=drop_beat)
+                entry.actions = [a for a in entry.actions if (a.beat or 0) < drop_beat]
+
+    # -- PANIC / CONFIRM / CANCEL ------------------------------------------------------------------
+    def _panic(self, intent: Intent, now: float) -> Decision:
+        self._pending.clear()
+        self._scheduled.clear()
+        for (name, deck) in list(self._controls):
+            if self.config.params[name].reset_on_panic:
+                self._controls[(name, deck)] = _Control(self.clock.beat_at_time(now), self.config.params[name].neutral)
+        action = Action(ActionKind.PANIC, None, None, now, intent_id=intent.id, source=intent.source,
+                        lamport=intent.lamport,
+                        params={"neutral": {n: p.neutral for n, p in self.config.params.items() if p.reset_on_panic}})
+        self.outbox.panic(action)
+        return Decision(intent, Verdict.DONE, "PANIC: everything queued cancelled, FX and filters to neutral",
+                        (action,), None, now)
+
+    def _confirm(self, intent: Intent, now: float) -> Decision:
+        if not self._pending:
+            return self._refuse(intent, now, "nothing is waiting for a yes")
+        pending = self._pending.pop()
+        decision = self._decide(pending.intent, now, confirmed=True)
+        reason = f"confirmed: {decision.reason}" if decision.accepted else decision.reason
+        return Decision(intent, Verdict.DONE if decision.accepted else Verdict.REFUSED, reason,
+                        decision.actions, decision.beat, now)
+
+    def _cancel(self, intent: Intent, now: float) -> Decision:
+        if self._pending:
+            gone = self._pending.pop()
+            return Decision(intent, Verdict.DONE, f"cancelled {gone.intent.describe()}", at=now)
+        now_beat = self.clock.beat_at_time(now)
+        while self._scheduled:
+            entry = self._scheduled.pop()
+            if entry.last_beat > now_beat:
+                self.outbox.withdraw([a.id for a in entry.actions], after_beat=now_beat)
+                return Decision(intent, Verdict.DONE, f"withdrew {entry.intent.describe()}", at=now)
+        return self._refuse(intent, now, "nothing left to cancel")
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _refuse(self, intent: Intent, now: float, reason: str) -> Decision:
+        return Decision(intent, Verdict.REFUSED, reason, at=now)
+
+    def _ask(self, intent: Intent, now: float, reason: str) -> Decision:
+        self._pending.append(_Pending(intent, now + self.config.confirm_window, reason))
+        return Decision(intent, Verdict.AWAITING_CONFIRM, reason, at=now)
+
+    def _prune(self, now: float) -> None:
+        now_beat = self.clock.beat_at_time(now)
+        self._scheduled = [s for s in self._scheduled if s.last_beat >= now_beat]
+
+    def _decks(self) -> list[Deck]:
+        return [Deck.from_index(i) for i in range(self.config.decks)]
+
+    def _playing_at(self, deck: Deck | None, beat: float) -> bool:
+        """Host state now, with our own queued actions up to `beat` applied on top."""
+        if deck is None:
+            return False
+        playing = self.state.deck(deck).playing
+        queued = sorted(
+            (a for s in self._scheduled for a in s.actions
+             if a.deck == deck and a.beat is not None and a.beat <= beat and "playing" in own_effect(a)),
+            key=lambda a: a.beat,
+        )
+        for action in queued:
+            playing = own_effect(action)["playing"]
+        return playing
+
+    def _busy(self, deck: Deck | None, beat: float) -> bool:
+        """Playing at `beat`, or about to: a queued PLAY later on counts (its track must not change)."""
+        if self._playing_at(deck, beat):
+            return True
+        return any(a.kind is ActionKind.PLAY and a.deck == deck for s in self._scheduled for a in s.actions)
+
+    def _idle_deck(self, beat: float) -> Deck | None:
+        return next((d for d in self._decks() if not self._busy(d, beat)), None)
+
+    def _resolve_deck(self, intent: Intent, now: float) -> tuple[Intent, str]:
+        if intent.kind not in DECK_KINDS or intent.deck is not None:
+            return intent, ""
+        beat = self.clock.beat_at_time(now)
+        playing = [d for d in self._decks() if self._playing_at(d, beat)]
+        if intent.kind in (IntentKind.LOAD, IntentKind.PLAY):
+            idle = self._idle_deck(beat)
+            if idle is not None:
+                return intent.with_deck(idle), f"deck {idle}, the idle one"
+            return intent.with_deck(Deck.A), "deck A"
+        if len(playing) == 1:
+            return intent.with_deck(playing[0]), f"deck {playing[0]}, the one playing"
+        return intent.with_deck(Deck.A), "deck A"
+
+    def _current(self, name: str, deck: Deck | None) -> float:
+        c = self._controls.get((name, deck))
+        return c.value if c else self.config.params[name].neutral
+
+    def _tempo_target(self, intent: Intent) -> float:
+        a = intent.args
+        bpm = a["bpm"] if "bpm" in a else self.clock.tempo + a["delta_bpm"]
+        return min(999.0, max(20.0, bpm))
+
+    def grid_beats(self, grid: Grid) -> float:
+        q = self.clock.quantum
+        return {Grid.NOW: 0.0, Grid.BEAT: 1.0, Grid.BAR: q, Grid.PHRASE: q * self.config.phrase_bars}[grid]
+
+    def _window(self, intent: Intent, now: float) -> float:
+        """The beat an intent may happen on: the next safe grid line (or this one, within δ)."""
+        cfg = self.config
+        now_beat = self.clock.beat_at_time(now)
+        earliest = self.clock.beat_at_time(now + cfg.min_lead + cfg.latency)
+        q = self.clock.quantum
+        if intent.kind is IntentKind.DROP and "bars" in intent.args:
+            beat = last_boundary(now_beat, q) + intent.args["bars"] * q
+            return beat if beat >= earliest else beat + q
+        grid = self.grid_beats(cfg.grid.get(intent.kind, Grid.BEAT))
+        if grid == 0.0:
+            return earliest
+        if intent.at_beat is not None and intent.at_beat > earliest:
+            return next_boundary(intent.at_beat, grid)
+        last = last_boundary(now_beat, grid)
+        if 0.0 <= now_beat - last <= cfg.phase_window:
+            return last
+        return next_boundary(earliest, grid)
+
+    def _say_when(self, beat: float, now: float) -> str:
+        q = self.clock.quantum
+        ahead = beat - self.clock.beat_at_time(now)
+        if ahead <= self.config.phase_window:
+            return "now"
+        bar = int(beat // q) + 1
+        pos = beat - (bar - 1) * q
+        return f"at bar {bar} beat {pos + 1:g} (in {ahead:.2f} beats)"

@@ -1,0 +1,298 @@
+"""The intent: what a performer (or a planner, a pad, a phone) wants to happen, before anyone decides when.
+
+Intents are plain, immutable, JSON-friendly objects. Every source builds them the same way, so the
+safety scheduler never has to know whether a loop came from a voice, a pad or a script line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+
+class IntentKind(StrEnum):
+    PLAY = "PLAY"
+    PAUSE = "PAUSE"
+    CUE = "CUE"
+    SYNC = "SYNC"
+    LOOP = "LOOP"  # args: beats
+    EXIT_LOOP = "EXIT_LOOP"
+    LOAD = "LOAD"  # args: query
+    HOTCUE = "HOTCUE"  # args: n (1..8)
+    DROP = "DROP"  # args: bars
+    BUILD = "BUILD"  # args: bars
+    FX = "FX"  # args: name, amount (0..1)
+    FX_OFF = "FX_OFF"  # args: name
+    FILTER = "FILTER"  # args: direction ("up" | "down"), amount (0..1)
+    TEMPO = "TEMPO"  # args: delta_bpm | bpm
+    PANIC = "PANIC"
+    CONFIRM = "CONFIRM"
+    CANCEL = "CANCEL"
+
+
+class Deck(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+    @property
+    def index(self) -> int:
+        """0-based deck number (A = 0), the way MIDI channels and engine arrays count."""
+        return "ABCD".index(self.value)
+
+    @classmethod
+    def from_index(cls, index: int) -> Deck:
+        return cls("ABCD"[index])
+
+
+class Source(StrEnum):
+    VOICE = "voice"
+    MOTION = "motion"
+    PAD = "pad"
+    PLANNER = "planner"
+    SCRIPT = "script"
+    REMOTE = "remote"
+
+
+class IntentError(ValueError):
+    """An intent whose kind and arguments do not fit together; the message says why, in plain words."""
+
+
+# Loop lengths a DJ can ask for: 1/32 … 32 beats, powers of two.
+LOOP_BEATS: tuple[float, ...] = tuple(2.0**e for e in range(-5, 6))
+FILTER_DIRECTIONS = ("up", "down")
+MAX_BARS = 64
+HOTCUES = range(1, 9)
+
+# Kinds that act on one deck. A missing deck is allowed: the scheduler picks the sensible one and says so.
+DECK_KINDS = frozenset(
+    {
+        IntentKind.PLAY,
+        IntentKind.PAUSE,
+        IntentKind.CUE,
+        IntentKind.SYNC,
+        IntentKind.LOOP,
+        IntentKind.EXIT_LOOP,
+        IntentKind.LOAD,
+        IntentKind.HOTCUE,
+        IntentKind.FX,
+        IntentKind.FX_OFF,
+        IntentKind.FILTER,
+    }
+)
+
+
+def _number(args: Mapping[str, Any], key: str, kind: IntentKind) -> float:
+    if key not in args:
+        raise IntentError(f"{kind} needs '{key}'")
+    value = args[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise IntentError(f"{kind} '{key}' must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise IntentError(f"{kind} '{key}' must be finite, got {value!r}")
+    return value
+
+
+def _text(args: Mapping[str, Any], key: str, kind: IntentKind) -> str:
+    value = args.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise IntentError(f"{kind} needs a non-empty '{key}'")
+    return value.strip()
+
+
+def normalise_args(kind: IntentKind, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Check and normalise the arguments of one intent kind; raise IntentError with a readable reason."""
+    if kind is IntentKind.LOOP:
+        beats = _number(args, "beats", kind)
+        if not any(math.isclose(beats, b) for b in LOOP_BEATS):
+            raise IntentError(f"a loop must be a power of two from 1/32 to 32 beats, not {beats:g}")
+        return {"beats": min(LOOP_BEATS, key=lambda b: abs(b - beats))}
+    if kind is IntentKind.LOAD:
+        return {"query": _text(args, "query", kind)}
+    if kind is IntentKind.HOTCUE:
+        n = _number(args, "n", kind)
+        if n != int(n) or int(n) not in HOTCUES:
+            raise IntentError(f"hot cues are numbered 1 to 8, not {n:g}")
+        return {"n": int(n)}
+    if kind in (IntentKind.DROP, IntentKind.BUILD):
+        if kind is IntentKind.DROP and "bars" not in args:
+            return {}  # "drop" alone: on the next phrase
+        bars = _number(args, "bars", kind)
+        if bars != int(bars) or not 1 <= bars <= MAX_BARS:
+            raise IntentError(f"{kind.lower()} takes 1 to {MAX_BARS} whole bars, not {bars:g}")
+        return {"bars": int(bars)}
+    if kind is IntentKind.FX:
+        amount = _number(args, "amount", kind) if "amount" in args else 1.0
+        if not 0.0 <= amount <= 1.0:
+            raise IntentError(f"an FX amount is 0 to 100 %, not {amount * 100:g} %")
+        return {"name": _text(args, "name", kind).lower(), "amount": amount}
+    if kind is IntentKind.FX_OFF:
+        return {"name": _text(args, "name", kind).lower()} if args.get("name") else {"name": "all"}
+    if kind is IntentKind.FILTER:
+        direction = args.get("direction")
+        if direction not in FILTER_DIRECTIONS:
+            raise IntentError(f"a filter goes 'up' or 'down', not {direction!r}")
+        amount = _number(args, "amount", kind) if "amount" in args else 0.5
+        if not 0.0 <= amount <= 1.0:
+            raise IntentError(f"a filter amount is 0 to 100 %, not {amount * 100:g} %")
+        return {"direction": direction, "amount": amount}
+    if kind is IntentKind.TEMPO:
+        has_delta, has_bpm = "delta_bpm" in args, "bpm" in args
+        if has_delta == has_bpm:
+            raise IntentError("a tempo change gives either 'delta_bpm' or 'bpm'")
+        if has_bpm:
+            bpm = _number(args, "bpm", kind)
+            if not 20.0 <= bpm <= 999.0:
+                raise IntentError(f"a tempo must be 20 to 999 BPM, not {bpm:g}")
+            return {"bpm": bpm}
+        delta = _number(args, "delta_bpm", kind)
+        if not -100.0 <= delta <= 100.0 or delta == 0.0:
+            raise IntentError(f"a tempo change must be a non-zero step within ±100 BPM, not {delta:g}")
+        return {"delta_bpm": delta}
+    if args:
+        raise IntentError(f"{kind} takes no arguments, got {sorted(args)}")
+    return {}
+
+
+class LamportClock:
+    """A Lamport counter: orders intents from racing sources (voice vs pad vs a phone on the LAN)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counter = itertools.count(1)
+        self._value = 0
+
+    def tick(self) -> int:
+        with self._lock:
+            self._value = next(self._counter)
+            return self._value
+
+    def observe(self, remote: int) -> int:
+        """Merge a timestamp seen on a message from elsewhere; returns the local stamp for that event."""
+        with self._lock:
+            self._value = max(self._value, int(remote)) + 1
+            self._counter = itertools.count(self._value + 1)
+            return self._value
+
+    @property
+    def value(self) -> int:
+        return self._value
+
+
+LAMPORT = LamportClock()
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One wish. `at_beat` None means "the next safe moment"; the scheduler decides what that is."""
+
+    kind: IntentKind
+    deck: Deck | None = None
+    args: Mapping[str, Any] = field(default_factory=dict)
+    source: Source = Source.SCRIPT
+    confidence: float = 1.0
+    at_beat: float | None = None
+    text: str = ""
+    id: str = field(default_factory=_new_id)
+    lamport: int = field(default_factory=LAMPORT.tick)
+
+    def __post_init__(self) -> None:
+        kind = IntentKind(self.kind)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "source", Source(self.source))
+        if self.deck is not None:
+            object.__setattr__(self, "deck", Deck(self.deck))
+            if kind not in DECK_KINDS:
+                raise IntentError(f"{kind} is not a deck action; drop the deck")
+        object.__setattr__(self, "args", MappingProxyType(normalise_args(kind, dict(self.args))))
+        if not (isinstance(self.confidence, int | float) and 0.0 <= self.confidence <= 1.0):
+            raise IntentError(f"confidence must be within 0..1, got {self.confidence!r}")
+        if self.at_beat is not None and not math.isfinite(self.at_beat):
+            raise IntentError(f"at_beat must be finite, got {self.at_beat!r}")
+
+    @property
+    def order(self) -> tuple[int, str]:
+        """Total order for racing intents: Lamport stamp first, id breaks ties the same way everywhere."""
+        return (self.lamport, self.id)
+
+    def with_deck(self, deck: Deck) -> Intent:
+        return replace(self, deck=deck)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "deck": self.deck.value if self.deck else None,
+            "args": dict(self.args),
+            "source": self.source.value,
+            "confidence": self.confidence,
+            "at_beat": self.at_beat,
+            "text": self.text,
+            "id": self.id,
+            "lamport": self.lamport,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Intent:
+        """Rebuild an intent (e.g. from another machine); its Lamport stamp is merged into ours."""
+        try:
+            kind = IntentKind(str(data["kind"]).upper())
+        except (KeyError, ValueError) as exc:
+            raise IntentError(f"unknown intent kind {data.get('kind')!r}") from exc
+        extra: dict[str, Any] = {}
+        if "lamport" in data:
+            extra["lamport"] = LAMPORT.observe(int(data["lamport"]))
+        if data.get("id"):
+            extra["id"] = str(data["id"])
+        return cls(
+            kind=kind,
+            deck=Deck(str(data["deck"]).upper()) if data.get("deck") else None,
+            args=dict(data.get("args") or {}),
+            source=Source(data.get("source", Source.REMOTE)),
+            confidence=float(data.get("confidence", 1.0)),
+            at_beat=data.get("at_beat"),
+            text=str(data.get("text", "")),
+            **extra,
+        )
+
+    def describe(self) -> str:
+        """The intent in a performer's words, for confirmations and logs."""
+        a = self.args
+        deck = f" on deck {self.deck}" if self.deck else ""
+        match self.kind:
+            case IntentKind.LOOP:
+                beats = a["beats"]
+                length = f"{int(beats)}" if beats >= 1 else f"1/{round(1 / beats)}"
+                return f"{length}-beat loop{deck}"
+            case IntentKind.LOAD:
+                return f"load '{a['query']}'{' to deck ' + self.deck if self.deck else ''}"
+            case IntentKind.HOTCUE:
+                return f"hot cue {a['n']}{deck}"
+            case IntentKind.DROP:
+                return f"drop in {a['bars']} bars" if "bars" in a else "drop on the next phrase"
+            case IntentKind.BUILD:
+                return f"{a['bars']}-bar build"
+            case IntentKind.FX:
+                return f"{a['name']} at {round(a['amount'] * 100)} %{deck}"
+            case IntentKind.FX_OFF:
+                return f"{a['name']} off{deck}"
+            case IntentKind.FILTER:
+                return f"filter {a['direction']} {round(a['amount'] * 100)} %{deck}"
+            case IntentKind.TEMPO:
+                if "bpm" in a:
+                    return f"tempo to {a['bpm']:g} BPM"
+                return f"tempo {a['delta_bpm']:+g} BPM"
+            case _:
+                return f"{self.kind.value.lower().replace('_', ' ')}{deck}"

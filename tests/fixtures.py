@@ -1,0 +1,271 @@
+"""Real parts for tests: a JACK dummy server, a private Link network namespace, an OSC socket pair.
+
+Every later test uses these instead of mocks (ARCHITECTURE: "Testing with real parts").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+# -- JACK ---------------------------------------------------------------------------------------------
+@dataclass
+class JackServer:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    rate: int = 48000
+    period: int = 64
+
+    def ports(self, *flags: str) -> list[str]:
+        out = subprocess.run(["jack_lsp", "-s", self.name, *flags], capture_output=True, text=True, timeout=10)
+        return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+
+    def connect(self, source: str, dest: str) -> None:
+        subprocess.run(["jack_connect", "-s", self.name, source, dest], check=True, timeout=10,
+                       capture_output=True)
+
+
+def start_jack(name: str, rate: int = 48000, period: int = 64, timeout: float = 10.0) -> JackServer:
+    """Start `jackd -d dummy` under its own server name and wait until it answers."""
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd is not installed (Debian package jackd2); .ci/run installs it")
+    log = Path(tempfile.gettempdir()) / f"{name}.log"
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+            stdout=fh, stderr=subprocess.STDOUT, env=env,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jackd exited: {log.read_text(errors='replace')[-2000:]}")
+        ok = subprocess.run(["jack_lsp", "-s", name], capture_output=True, timeout=5, env=env)
+        if ok.returncode == 0:
+            return JackServer(name, proc, log, rate, period)
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"jackd did not come up in {timeout} s: {log.read_text(errors='replace')[-2000:]}")
+
+
+def stop_jack(server: JackServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(5)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def jack_server() -> Iterator[JackServer]:
+    """A JACK dummy server (48 kHz / 64 frames) for this test session; clients find it by env var."""
+    server = start_jack(f"copilot-test-{os.getpid()}")
+    old = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    os.environ["JACK_DEFAULT_SERVER"] = server.name
+    os.environ["JACK_NO_START_SERVER"] = "1"  # a client must never spawn a second server by accident
+    try:
+        yield server
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        stop_jack(server)
+
+
+class MidiCapture:
+    """A real JACK MIDI input connected to a port; collects (arrival time, bytes)."""
+
+    def __init__(self, source_port: str, client_name: str = "copilot-test-capture") -> None:
+        import rtmidi
+
+        from copilot.bridge.clock import host_time
+
+        self.messages: queue.Queue[tuple[float, bytes]] = queue.Queue()
+        self._midi_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client_name)
+        self._midi_in.ignore_types(sysex=False, timing=False, active_sense=False)
+
+        def callback(event: tuple[list[int], float], _data: Any = None) -> None:
+            self.messages.put((host_time(), bytes(event[0])))
+
+        self._midi_in.set_callback(callback)
+        ports = self._midi_in.get_ports()
+        matches = [i for i, p in enumerate(ports) if p.endswith(source_port) or p == source_port]
+        if not matches:
+            raise LookupError(f"no MIDI port {source_port!r} among {ports}")
+        self._midi_in.open_port(matches[0], "capture")
+
+    def collect(self, count: int | None = None, timeout: float = 2.0) -> list[tuple[float, bytes]]:
+        """Up to `count` messages (or all that arrive within `timeout` of each other)."""
+        out: list[tuple[float, bytes]] = []
+        deadline = time.monotonic() + timeout
+        while count is None or len(out) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                out.append(self.messages.get(timeout=left))
+            except queue.Empty:
+                break
+            if count is None:
+                deadline = time.monotonic() + timeout
+        return out
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._midi_in.close_port()
+        del self._midi_in
+
+
+@pytest.fixture
+def midi_capture(jack_server: JackServer) -> Iterator[Any]:
+    """Factory: midi_capture("Copilot Out") → a MidiCapture listening to that JACK port."""
+    made: list[MidiCapture] = []
+    names = itertools.count()
+
+    def factory(port: str) -> MidiCapture:
+        cap = MidiCapture(port, f"copilot-test-capture-{next(names)}")
+        made.append(cap)
+        return cap
+
+    yield factory
+    for cap in made:
+        cap.close()
+
+
+# -- Link network namespace -----------------------------------------------------------------------------
+_netns_ids = itertools.count()
+
+
+@dataclass
+class Netns:
+    """A private network namespace with loopback up and a multicast route, so Link stays inside it."""
+
+    name: str
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def command(self, argv: Sequence[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def popen(self, argv: Sequence[str], **kw: Any) -> subprocess.Popen[str]:
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        kw.setdefault("text", True)
+        proc = subprocess.Popen(self.command(argv), **kw)
+        self.processes.append(proc)
+        return proc
+
+    def run(self, argv: Sequence[str], timeout: float = 60, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.command(argv), capture_output=True, text=True, timeout=timeout, **kw)
+
+    def python(self, *args: str) -> list[str]:
+        """argv for this interpreter (the project's venv) inside the namespace."""
+        return [sys.executable, *args]
+
+
+def make_netns() -> Netns:
+    if shutil.which("ip") is None:
+        pytest.skip("iproute2 ('ip') is not installed; .ci/run installs it")
+    name = f"copilot-{os.getpid()}-{next(_netns_ids)}"
+    made = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"this kernel/user cannot create network namespaces: {made.stderr.strip()}")
+    for argv in (["ip", "link", "set", "lo", "up"], ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
+        subprocess.run(["ip", "netns", "exec", name, *argv], check=True, capture_output=True)
+    return Netns(name)
+
+
+def remove_netns(ns: Netns) -> None:
+    for proc in ns.processes:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    subprocess.run(["ip", "netns", "del", ns.name], capture_output=True)
+
+
+@pytest.fixture
+def link_netns() -> Iterator[Netns]:
+    """A fresh private network namespace: Link peers started in it see only each other."""
+    ns = make_netns()
+    try:
+        yield ns
+    finally:
+        remove_netns(ns)
+
+
+# -- OSC --------------------------------------------------------------------------------------------------
+class OscPair:
+    """A real UDP OSC server on 127.0.0.1 (ephemeral port) plus a client aimed at it."""
+
+    def __init__(self) -> None:
+        from pythonosc.dispatcher import Dispatcher
+        from pythonosc.osc_server import ThreadingOSCUDPServer
+        from pythonosc.udp_client import SimpleUDPClient
+
+        self.received: queue.Queue[tuple[str, tuple[Any, ...], float]] = queue.Queue()
+        dispatcher = Dispatcher()
+        dispatcher.set_default_handler(self._on_message, needs_reply_address=False)
+        self.server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        self.host, self.port = self.server.server_address[:2]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+        self.client = SimpleUDPClient(self.host, self.port)
+
+    def _on_message(self, address: str, *args: Any) -> None:
+        from copilot.bridge.clock import host_time
+
+        self.received.put((address, args, host_time()))
+
+    def send(self, address: str, *args: Any) -> None:
+        self.client.send_message(address, list(args))
+
+    def collect(self, count: int, timeout: float = 2.0) -> list[tuple[str, tuple[Any, ...], float]]:
+        out = []
+        deadline = time.monotonic() + timeout
+        while len(out) < count and time.monotonic() < deadline:
+            try:
+                out.append(self.received.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return out
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def osc_pair() -> Iterator[OscPair]:
+    pair = OscPair()
+    try:
+        yield pair
+    finally:
+        pair.close()
+
+
+def free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
