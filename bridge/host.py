@@ -2,8 +2,10 @@
 
 A *target* is one piece of software copilot drives (Serato, Mixxx, Live, Strudel, the built-in
 engine, a MIDI monitor). Targets are pluggy plugins. A package registers targets by exposing, in the
-``copilot.targets`` entry-point group, a module or object implementing ``copilot_targets``; every
+``copilot.plugins`` entry-point group, a module or object implementing ``copilot_targets``; every
 target it returns is registered as a plugin of its own and answers the per-target hooks below.
+The same group carries live inputs (``copilot_inputs``: motion listeners, voice) and health checks
+for ``copilot doctor`` (``copilot_doctor``).
 
 The `Target` base class answers those hooks only for its own name, so a target author writes plain
 methods (``render``, ``on_feedback`` …) and never sees the filtering.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import pluggy
 
@@ -22,7 +24,7 @@ from .actions import Action, ActionKind, Timed
 from .state import DeckUpdate, HostState
 
 PROJECT = "copilot"
-ENTRY_POINT_GROUP = "copilot.targets"
+ENTRY_POINT_GROUP = "copilot.plugins"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 log = logging.getLogger(__name__)
@@ -73,7 +75,46 @@ class TargetContext:
     options: dict[str, Any] = field(default_factory=dict)  # session-wide options (e.g. render path)
 
 
-class TargetSpec:
+@dataclass(frozen=True)
+class Check:
+    """One line of `copilot doctor`: what was checked, whether it is fine, and how to fix it if not."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
+
+
+class SessionApi(Protocol):
+    """What a live input may do with a running session."""
+
+    clock: Any  # BeatClock
+    state: HostState
+
+    def submit(self, intent: Any) -> Any: ...  # Intent → Decision
+    def control(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any: ...
+    def report(self, message: str) -> None: ...
+
+
+class Input:
+    """A live source of intents or controls (motion listener, voice) that runs beside a session."""
+
+    name: ClassVar[str] = ""
+
+    def start(self, session: SessionApi) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        pass
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+
+class HookSpec:
     """Hook specifications. Per-target hooks take the target's name and return None for others."""
 
     @hookspec
@@ -97,8 +138,16 @@ class TargetSpec:
         """Files the host must load for the target to work (what `copilot mappings install` writes)."""
 
     @hookspec(firstresult=True)
-    def copilot_detect(self, target: str, timeout: float) -> str | None:  # type: ignore[empty-body]
-        """If this target's host looks present, a short sentence saying why; else None."""
+    def copilot_resolve_load(self, query: str, options: dict[str, Any]) -> dict[str, Any] | None:  # type: ignore[empty-body]
+        """The track a LOAD{query} means: {"path", "title", "artist", "bpm", "key", "why"} or None."""
+
+    @hookspec
+    def copilot_inputs(self, options: dict[str, Any], config: dict[str, Any]) -> Sequence[Input]:  # type: ignore[empty-body]
+        """Live inputs to run beside a session, given `copilot run` options (return [] when not asked for)."""
+
+    @hookspec
+    def copilot_doctor(self, config: dict[str, Any]) -> Sequence[Check]:  # type: ignore[empty-body]
+        """Health checks for `copilot doctor` (models present, host reachable, …)."""
 
 
 class Target:
@@ -142,9 +191,6 @@ class Target:
     def mapping_files(self) -> list[MappingFile]:
         return []
 
-    def detect(self, timeout: float) -> str | None:
-        return None
-
     # -- hook implementations: answer only for our own name --------------------------------------
     @hookimpl
     def copilot_capabilities(self, target: str) -> Capabilities | None:
@@ -161,10 +207,6 @@ class Target:
     @hookimpl
     def copilot_mapping_files(self, target: str) -> list[MappingFile] | None:
         return self.mapping_files() if target == self.name else None
-
-    @hookimpl
-    def copilot_detect(self, target: str, timeout: float) -> str | None:
-        return self.detect(timeout) if target == self.name else None
 
 
 class UnknownTarget(LookupError):
@@ -183,7 +225,7 @@ class TargetHost:
         entry_points: bool = True,
     ) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
-        self.pm.add_hookspecs(TargetSpec)
+        self.pm.add_hookspecs(HookSpec)
         self.config = config or {}
         self.broken: dict[str, str] = {}  # plugin name → why it failed to load
         if entry_points:
@@ -255,5 +297,21 @@ class TargetHost:
         self.get(name)
         return self.pm.hook.copilot_mapping_files(target=name) or []
 
-    def detect(self, name: str, timeout: float = 0.5) -> str | None:
-        return self.pm.hook.copilot_detect(target=name, timeout=timeout)
+    def resolve_load(self, query: str, options: dict[str, Any]) -> dict[str, Any] | None:
+        return self.pm.hook.copilot_resolve_load(query=query, options=options)
+
+    # -- inputs and health --------------------------------------------------------------------------
+    def inputs(self, options: dict[str, Any]) -> list[Input]:
+        found: list[Input] = []
+        for batch in self.pm.hook.copilot_inputs(options=options, config=self.config):
+            found.extend(batch or [])
+        return found
+
+    def doctor(self) -> list[Check]:
+        checks: list[Check] = []
+        for batch in self.pm.hook.copilot_doctor(config=self.config):
+            checks.extend(batch or [])
+        for name, why in sorted(self.broken.items()):
+            checks.append(Check(f"plugin {name}", False, f"failed to load: {why}",
+                                "reinstall copilot, or remove the plugin that provides it"))
+        return checks

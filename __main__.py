@@ -1,0 +1,3 @@
+from copilot.cli.main import main
+
+main()
