@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import pluggy
@@ -189,6 +190,14 @@ class Target:
         return []
 
     def mapping_files(self) -> list[MappingFile]:
+        return []
+
+    def mapping_folders(self) -> list[Path]:
+        """Where the host looks for those files on this machine (several for several Live versions)."""
+        return []
+
+    def install_steps(self) -> list[str]:
+        """What the performer still has to do inside the host after `copilot mappings install`."""
         return []
 
     # -- hook implementations: answer only for our own name --------------------------------------
