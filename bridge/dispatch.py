@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import sys
 import threading
 from collections import deque
@@ -28,6 +29,18 @@ from .clock import BeatClock
 
 SPIN = 0.0015  # seconds of spinning before a deadline (timing.md: sleep to 1.5 ms, then spin)
 IMMEDIATE = float("-inf")
+REALTIME_PRIORITY = 60  # SCHED_FIFO, below JACK's audio threads (70)
+
+
+def make_realtime(priority: int = REALTIME_PRIORITY) -> bool:
+    """Give the calling thread real-time scheduling where the OS allows it; False if it does not."""
+    if not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))  # 0 = this thread on Linux
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 class Sink(Protocol):
@@ -102,11 +115,14 @@ class Dispatcher:
         spin: float = SPIN,
         on_sent: Callable[[Sent], None] | None = None,
         on_error: Callable[[str, BaseException], None] | None = None,
+        realtime: bool = True,
     ) -> None:
         self.clock = clock
         self.spin = spin
         self.on_sent = on_sent
         self.on_error = on_error
+        self.realtime = realtime
+        self.is_realtime = False  # did the OS grant real-time scheduling to the thread?
         self.stats = LatenessStats()
         self.recent: deque[Sent] = deque(maxlen=4096)
         self._heap: list[_Item] = []
@@ -184,6 +200,8 @@ class Dispatcher:
                 self._cond.wait(0.01)
 
     def _run(self) -> None:
+        if self.realtime:
+            self.is_realtime = make_realtime()
         now = self.clock.now
         while True:
             with self._cond:

@@ -293,17 +293,21 @@ class Session:
         """Start, play the script (or just listen) until the duration ends or the performer stops."""
         self.start()
         try:
-            primary = self.targets[0] if self.targets else None
-            if self.options.offline:
-                runner = getattr(primary, "run_offline", None)
-                if runner is not None:
-                    runner(self, self.options.duration)
-                else:
-                    self._run_offline_generic()
-            else:
-                self._run_live()
+            self.play()
         finally:
             self.stop()
+
+    def play(self) -> None:
+        """The started session's main loop: live until the duration/Ctrl-C, or the whole offline render."""
+        if self.options.offline:
+            primary = self.targets[0] if self.targets else None
+            runner = getattr(primary, "run_offline", None)
+            if runner is not None:
+                runner(self, self.options.duration)
+            else:
+                self._run_offline_generic()
+        else:
+            self._run_live()
 
     def _run_offline_generic(self) -> None:
         end = self.options.duration
