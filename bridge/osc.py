@@ -74,6 +74,7 @@ class IntentServer:
         reply: bool = True,
     ) -> None:
         from pythonosc.dispatcher import Dispatcher
+        from pythonosc.osc_packet import OscPacket, ParseError
         from pythonosc.osc_server import BlockingOSCUDPServer
 
         self.submit = submit
@@ -102,6 +103,11 @@ class IntentServer:
                     server.counters.not_allowed += 1
                     return False
                 if not super().verify_request(request, client_address):
+                    server.counters.malformed += 1
+                    return False
+                try:  # python-osc would swallow a broken packet silently: count it here
+                    OscPacket(request[0])
+                except ParseError:
                     server.counters.malformed += 1
                     return False
                 return True
