@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -114,3 +115,13 @@ class Timed:
     def __post_init__(self) -> None:
         if self.beat is not None and not math.isfinite(self.beat):
             raise ValueError("a timed payload needs a finite beat or None for 'now'")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A lazy run of timed payloads in beat order (an envelope as CC). The dispatcher holds one entry per
+    stream and pulls the next payload after sending the current one, so a long envelope costs the
+    decision path nothing and withdrawing its action stops it."""
+
+    items: Iterator[Timed]
+    action_id: str = ""
