@@ -75,10 +75,10 @@ def write_track(path: Path, spec: TrackSpec, extra: dict[str, Any] | None = None
     subtype = {"OGG": "VORBIS", "AIFF": "PCM_16"}.get(fmt, "PCM_16")
     with sf.SoundFile(tmp, "w", sr, 2, subtype=subtype, format=fmt) as fh:
         if fmt != "AIFF":  # libsndfile keeps no string tags in AIFF
-            fh.title = spec.title
-            fh.artist = spec.artist
-            fh.genre = spec.genre
-            fh.comment = " ".join(spec.tags)
+            strings = {"title": spec.title, "artist": spec.artist, "genre": spec.genre, "comment": " ".join(spec.tags)}
+            for name, value in strings.items():
+                if value:  # libsndfile refuses empty strings
+                    setattr(fh, name, value)
         fh.write(audio)
     os.replace(tmp, path)
     sidecar = sidecar_path(path)

@@ -8,6 +8,7 @@ bars and phrases.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -47,28 +48,34 @@ class Spectra:
         return slice(max(0, int(start * SR / HOP)), max(0, int(end * SR / HOP)))
 
 
-_MEL = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS, fmin=30.0, fmax=11000.0)
-_CHROMA = librosa.filters.chroma(sr=SR, n_fft=CHROMA_FFT, tuning=0.0, ctroct=5.0, octwidth=2.0)
+@functools.cache
+def _filters() -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """Mel and chroma filter banks and the mel bands' split into low/mid/high (built on first use)."""
+    mel = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS, fmin=30.0, fmax=11000.0)
+    chroma = librosa.filters.chroma(sr=SR, n_fft=CHROMA_FFT, tuning=0.0, ctroct=5.0, octwidth=2.0)
+    hz = librosa.mel_frequencies(n_mels=N_MELS, fmin=30.0, fmax=11000.0)
+    return mel, chroma, (hz < LOW_HZ, (hz >= LOW_HZ) & (hz < 2500.0), hz >= 2500.0)
+
+
 _FREQS = np.fft.rfftfreq(N_FFT, 1.0 / SR)
-_MEL_HZ = librosa.mel_frequencies(n_mels=N_MELS, fmin=30.0, fmax=11000.0)
-_BANDS = (_MEL_HZ < LOW_HZ, (_MEL_HZ >= LOW_HZ) & (_MEL_HZ < 2500.0), _MEL_HZ >= 2500.0)
 _CHROMA_FREQS = np.fft.rfftfreq(CHROMA_FFT, 1.0 / SR)
 
 
 def spectra(y: np.ndarray) -> Spectra:
     """Front-end features of mono audio at SR."""
+    mel_fb, chroma_fb, bands = _filters()
     power = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP, center=False)) ** 2
-    mel_db = librosa.power_to_db(_MEL @ power, ref=1.0, amin=1e-10, top_db=None)
+    mel_db = librosa.power_to_db(mel_fb @ power, ref=1.0, amin=1e-10, top_db=None)
     rise = np.zeros_like(mel_db)
     rise[:, 1:] = np.maximum(0.0, np.diff(mel_db, axis=1))
     flux = rise.mean(axis=0)
-    band_flux = np.stack([rise[band].mean(axis=0) for band in _BANDS])
+    band_flux = np.stack([rise[band].mean(axis=0) for band in bands])
     total = power.sum(axis=0)
     low = power[_FREQS < LOW_HZ].sum(axis=0)
 
     cspec = np.abs(librosa.stft(y, n_fft=CHROMA_FFT, hop_length=CHROMA_HOP, center=False))
     cspec[(_CHROMA_FREQS < 60.0) | (_CHROMA_FREQS > 2100.0)] = 0.0  # drop kick thump and hat hiss
-    chroma = _CHROMA @ cspec  # base_c: bin 0 is C
+    chroma = chroma_fb @ cspec  # base_c: bin 0 is C
     return Spectra(mel_db, flux, band_flux, total, low, chroma, len(y) / SR)
 
 

@@ -14,6 +14,7 @@ database generation it was built from; a different generation means stale, and i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -126,7 +127,7 @@ def open_index(store: Store, table: PhraseTable | None = None, kind: str = "auto
         except (OSError, ValueError, RuntimeError, KeyError):
             pass  # missing, unreadable or from another version: rebuild
     built = build(phrase_vectors(table), table.generation, kind)
-    if not store.readonly:
+    with contextlib.suppress(OSError, RuntimeError):  # a read-only folder: the index stays in memory
         save(built, store.path)
     return built, table
 

@@ -219,15 +219,22 @@ def _run_pool(jobs: list[Job], store: Store, workers: int, summary: Summary, say
                         bar.advance()
             except BrokenProcessPool:
                 suspects = list(running.values())
-        for job in suspects:
-            with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker) as alone:
+        alone: ProcessPoolExecutor | None = None
+        try:
+            for job in suspects:  # one at a time, in one pool that is replaced only when it dies
+                alone = alone or ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker)
                 try:
                     result = alone.submit(worker, job.path).result()
                 except BrokenProcessPool:
                     result = ("error", f"{Path(job.path).name}: the analyser crashed on this file")
-            _record(store, job, result, summary, say)
-            bar.current(job.path)
-            bar.advance()
+                    alone.shutdown(wait=True)
+                    alone = None
+                _record(store, job, result, summary, say)
+                bar.current(job.path)
+                bar.advance()
+        finally:
+            if alone is not None:
+                alone.shutdown(wait=True)
 
 
 class _Progress:

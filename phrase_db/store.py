@@ -164,7 +164,9 @@ class Store:
         elif not self.path.exists():
             raise FileNotFoundError(f"no phrase database at {self.path}; run `copilot db analyze FOLDER` first")
         self._lock = threading.RLock()
-        uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+        # "readonly" means: never create, never migrate. The connection itself stays read-write so a
+        # reader can join a WAL database whose -shm file does not exist yet.
+        uri = f"file:{self.path}?mode=rw" if readonly else f"file:{self.path}"
         self.conn = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA busy_timeout = 30000")
