@@ -4,9 +4,16 @@ Each phrase is stored as [embedding, one-hot key, u, u², energy, energy², one-
 u = ln(bpm/120)/0.06. A query vector built from the phrase we are leaving (and the weights and
 target energy of the moment) then gives, by inner product, exactly
     w_sim·cos + w_key·compat(key) + w_tempo·(1 − Δu²) + w_energy·(1 − (ΔE/0.5)²) + w_entry·fit(label)
-minus a constant. So "best next phrase" is maximum-inner-product search: weights can change per
-query without rebuilding anything, and faiss does the whole ranking (HNSW for large libraries, an
-exact flat scan for small ones).
+minus a constant. So "best next phrase" is maximum-inner-product search, and weights can change per
+query without rebuilding anything.
+
+Which faiss index: these vectors are not a metric space a graph index navigates well (HNSW on them
+finds well under half of the true top ten; see bench/phrase_next.py), but the key term gives an
+exact shortcut. The library is split into 24 inverted lists, one per key; a query scans only the
+lists of keys compatible with its own (about a third of the library) and then checks a bound: a
+phrase in any other list scores at most w_sim + w_tempo + w_energy + w_entry, so if the k-th best
+found already beats that, the answer is exact; otherwise every list is scanned. Small libraries use
+one exact flat scan.
 
 The index file sits beside the database (`phrases.sqlite.faiss` + `.json`) and records the
 database generation it was built from; a different generation means stale, and it is rebuilt.
@@ -34,7 +41,8 @@ TEMPO_AT = KEY_AT + 24
 ENERGY_AT = TEMPO_AT + 2
 LABEL_AT = ENERGY_AT + 2
 DIM = LABEL_AT + len(LABELS)
-FLAT_BELOW = 20_000  # phrases; under this an exact scan is faster than a graph and always right
+FLAT_BELOW = 20_000  # phrases; under this one flat scan is as fast as anything
+KINDS = ("auto", "flat", "keys", "hnsw")  # hnsw is kept for comparison (bench), never chosen by auto
 HNSW_M = 32
 EF_CONSTRUCTION = 80
 EF_SEARCH = 96
@@ -63,15 +71,24 @@ def phrase_vectors(table: PhraseTable) -> np.ndarray:
 @dataclass
 class PhraseIndex:
     index: object  # faiss.Index
-    kind: str  # "flat" | "hnsw"
+    kind: str  # "flat" | "keys" | "hnsw"
     generation: int
     count: int
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(inner products, rows) of the k best, best first; rows are -1 past the end."""
+    def search(self, query: np.ndarray, k: int, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(inner products, rows) of the k best, best first; rows are -1 past the end.
+
+        `keys` (kind "keys" only): scan just these keys' lists; None scans everything.
+        """
         q = np.ascontiguousarray(query, np.float32).reshape(1, -1)
         k = max(1, min(k, self.count))
-        scores, rows = self.index.search(q, k)  # type: ignore[attr-defined]
+        if self.kind == "keys":
+            lists = np.full((1, 24), -1, np.int64)  # faiss skips negative list numbers
+            chosen = np.arange(24) if keys is None else np.asarray(keys, np.int64)
+            lists[0, : len(chosen)] = chosen
+            scores, rows = self.index.search_preassigned(q, k, lists, _NO_COARSE)  # type: ignore[attr-defined]
+        else:
+            scores, rows = self.index.search(q, k)  # type: ignore[attr-defined]
         return scores[0], rows[0]
 
     def set_ef(self, ef: int) -> None:
@@ -79,27 +96,47 @@ class PhraseIndex:
             self.index.hnsw.efSearch = ef  # type: ignore[attr-defined]
 
 
-def build(vectors: np.ndarray, generation: int = 0, kind: str = "auto") -> PhraseIndex:
+_NO_COARSE = np.zeros((1, 24), np.float32)
+
+
+def build(vectors: np.ndarray, generation: int = 0, kind: str = "auto", keys: np.ndarray | None = None) -> PhraseIndex:
+    """An index over `vectors` (rows = phrase-table rows); kind "keys" needs each row's key index."""
     import faiss
 
     faiss.omp_set_num_threads(1)  # single queries: one thread is fastest (threads cost ~4×)
     n = len(vectors)
     if kind == "auto":
-        kind = "flat" if n < FLAT_BELOW else "hnsw"
+        kind = "flat" if n < FLAT_BELOW else "keys"
+    x = np.ascontiguousarray(vectors, np.float32)
     if kind == "flat":
         index = faiss.IndexFlatIP(DIM)
+        index.add(x)
+    elif kind == "keys":
+        if keys is None:
+            keys = np.argmax(x[:, KEY_AT : KEY_AT + 24], axis=1)
+        quantizer = faiss.IndexFlatIP(DIM)  # one "centroid" per key: its one-hot, so lists mean keys
+        centroids = np.zeros((24, DIM), np.float32)
+        centroids[np.arange(24), KEY_AT + np.arange(24)] = 1.0
+        quantizer.add(centroids)
+        index = faiss.IndexIVFFlat(quantizer, DIM, 24, faiss.METRIC_INNER_PRODUCT)
+        index.is_trained = True
+        index.nprobe = 24
+        if n:
+            from faiss.contrib.ivf_tools import add_preassigned
+
+            add_preassigned(index, x, np.asarray(keys, np.int64))
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(DIM, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = EF_CONSTRUCTION
         index.hnsw.efSearch = EF_SEARCH
+        if n:
+            faiss.omp_set_num_threads(os.cpu_count() or 1)  # building is a batch job: use every core
+            try:
+                index.add(x)
+            finally:
+                faiss.omp_set_num_threads(1)
     else:
-        raise ValueError(f"unknown index kind {kind!r} (auto, flat, hnsw)")
-    if n:
-        faiss.omp_set_num_threads(os.cpu_count() or 1)  # building is a batch job: use every core
-        try:
-            index.add(np.ascontiguousarray(vectors, np.float32))
-        finally:
-            faiss.omp_set_num_threads(1)
+        raise ValueError(f"unknown index kind {kind!r} ({', '.join(KINDS)})")
     return PhraseIndex(index, kind, generation, n)
 
 
@@ -123,10 +160,12 @@ def open_index(store: Store, table: PhraseTable | None = None, kind: str = "auto
             if fresh:
                 index = faiss.read_index(str(path))
                 if index.ntotal == len(table) and index.d == DIM:
+                    if meta["kind"] == "keys":
+                        index.nprobe = 24
                     return PhraseIndex(index, meta["kind"], table.generation, len(table)), table
         except (OSError, ValueError, RuntimeError, KeyError):
             pass  # missing, unreadable or from another version: rebuild
-    built = build(phrase_vectors(table), table.generation, kind)
+    built = build(phrase_vectors(table), table.generation, kind, table.key)
     with contextlib.suppress(OSError, RuntimeError):  # a read-only folder: the index stays in memory
         save(built, store.path)
     return built, table

@@ -75,7 +75,7 @@ class Planner:
         self.store = None  # type: ignore[assignment]
         self.kind = kind
         self.table = table
-        self.index = ix.build(ix.phrase_vectors(table), table.generation, kind)
+        self.index = ix.build(ix.phrase_vectors(table), table.generation, kind, table.key)
         self.tracks = tracks or {}
         self._entry = np.array([ENTRY_FIT[label] for label in LABELS], np.float32)
         return self
@@ -113,7 +113,7 @@ class Planner:
         if text.isdigit() and int(text) in self.tracks:
             return self.tracks[int(text)]
         for t in self.tracks.values():
-            if t.path == text or t.path.endswith("/" + text):
+            if t.path == text or t.path.endswith("/" + text) or t.title.lower() == text.lower():
                 return t
         from .query import search_tracks
 
@@ -164,16 +164,32 @@ class Planner:
         target = self.target_energy(row) if target is None else target
         q, const = self.query(row, target, w)
         n = len(self.table)
-        if exact or (self.index.kind == "flat" and n <= 4 * k):
+        if exact or n <= 4 * k:
             return self._exact(row, q, const, k, same_track)
+        keys = None
+        if self.index.kind == "keys":
+            compat = COMPAT[int(self.table.key[row])]
+            keys = np.nonzero(compat > 0)[0]
+            # a phrase in any other key's list can score at most this (its key term is 0)
+            outside = w.similarity + w.tempo + w.energy + w.entry * float(self._entry.max())
         want = 4 * k
         while True:
-            scores, rows = self.index.search(q, min(n, want))
-            keep = rows >= 0
-            scores, rows = scores[keep], rows[keep]
+            scores, rows = self.index.search(q, min(n, want), keys)
+            found = rows >= 0
+            exhausted = found.sum() < min(n, want)  # the scanned lists hold fewer phrases than asked
+            scores, rows = scores[found] + const, rows[found]
             ok = self.allowed(row, rows, same_track)
-            if ok.sum() >= k or want >= n:
-                return rows[ok][:k], scores[ok][:k] + const
+            rows, scores = rows[ok][:k], scores[ok][:k]
+            if len(rows) == k:
+                if keys is None or scores[-1] >= outside:
+                    return rows, scores
+                keys = None  # not provably the best: look in every key's list
+                continue
+            if exhausted or want >= n:
+                if keys is not None:
+                    keys = None
+                    continue
+                return rows, scores  # the whole library holds fewer than k allowed phrases
             if want >= 1024:  # the filter removes most of the library: an exact pass is cheaper
                 return self._exact(row, q, const, k, same_track)
             want *= 4

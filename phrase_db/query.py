@@ -61,13 +61,13 @@ def parse(text: str) -> ParsedQuery:
         if key is None and re.fullmatch(r"(1[0-2]|[1-9])[ab]", raw):
             key = Key.parse(raw)
             continue
-        if len(raw) >= 2:
+        if len(raw) >= 2 or raw.isdigit():  # "tiny 3": a lone digit is part of a title
             words.append(raw)
     return ParsedQuery(words, tempo, key)
 
 
 def _tokens(track: TrackRecord) -> dict[str, list[str]]:
-    split = lambda s: [w for w in re.findall(r"[\w#]+", s.lower()) if len(w) >= 2]  # noqa: E731
+    split = lambda s: [w for w in re.findall(r"[\w#]+", s.lower()) if len(w) >= 2 or w.isdigit()]  # noqa: E731
     return {"title": split(track.title), "artist": split(track.artist), "tags": [t.lower() for t in track.tags],
             "genre": split(track.genre), "album": split(track.album), "file": split(Path(track.path).stem)}
 

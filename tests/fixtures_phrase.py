@@ -71,3 +71,30 @@ def crashing_worker(path: str) -> tuple[str, Any]:
     if "Tiny 1" in path:
         os._exit(3)
     return work(path)
+
+
+def synthetic_table(n: int, seed: int = 0, phrases_per_track: int = 8):
+    """A PhraseTable like a big dance library: clustered embeddings, mostly 118–130 BPM, every key."""
+    from copilot.phrase_db.constants import EMBED_DIM, LABELS
+    from copilot.phrase_db.store import PhraseTable
+
+    rng = np.random.default_rng(seed)
+    tracks = np.arange(n) // phrases_per_track
+    n_tracks = int(tracks[-1]) + 1
+    centers = rng.standard_normal((256, EMBED_DIM))
+    style = rng.integers(0, len(centers), n_tracks)[tracks]
+    emb = centers[style] + 0.6 * rng.standard_normal((n, EMBED_DIM))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    genre_bpm = rng.choice([122.0, 124.0, 126.0, 128.0, 120.0, 174.0, 140.0, 100.0], n_tracks,
+                           p=[0.2, 0.2, 0.15, 0.15, 0.1, 0.08, 0.07, 0.05])
+    bpm = (genre_bpm + rng.normal(0, 1.5, n_tracks))[tracks]
+    position = np.arange(n) % phrases_per_track
+    label = np.where(position == 0, 0, np.where(position == phrases_per_track - 1, 5,
+                                                rng.choice([1, 2, 3, 4], n)))
+    energy = np.clip(rng.normal(0.6, 0.2, n) + 0.2 * (label == 2) - 0.2 * (label == 4), 0, 1)
+    return PhraseTable(
+        ids=np.arange(1, n + 1, dtype=np.int64), track_ids=(tracks + 1).astype(np.int64),
+        index=position.astype(np.int32), label=label.astype(np.int8), energy=energy.astype(np.float32),
+        bpm=bpm.astype(np.float32), key=rng.integers(0, 24, n).astype(np.int16),
+        embedding=emb.astype(np.float32), generation=1,
+    ), LABELS
