@@ -9,11 +9,12 @@ query without rebuilding anything.
 
 Which faiss index: these vectors are not a metric space a graph index navigates well (HNSW on them
 finds well under half of the true top ten; see bench/phrase_next.py), but the key term gives an
-exact shortcut. The library is split into 24 inverted lists, one per key; a query scans only the
-lists of keys compatible with its own (about a third of the library) and then checks a bound: a
-phrase in any other list scores at most w_sim + w_tempo + w_energy + w_entry, so if the k-th best
-found already beats that, the answer is exact; otherwise every list is scanned. Small libraries use
-one exact flat scan.
+exact shortcut. The library is split into 24 inverted lists, one per key, whose vectors leave the
+key out (inside a list it is a constant). The planner scans the lists in order of key
+compatibility, one compatibility level at a time, adding that level's key points, and stops as
+soon as the k-th best found beats anything the remaining levels could score (their key points plus
+the most every other term can give). The answer is exact; usually only the same and the adjacent
+keys are read (a sixth of the library). Small libraries use one exact flat scan.
 
 The index file sits beside the database (`phrases.sqlite.faiss` + `.json`) and records the
 database generation it was built from; a different generation means stale, and it is rebuilt.
@@ -32,7 +33,7 @@ import numpy as np
 from .constants import EMBED_DIM, LABELS
 from .store import PhraseTable, Store
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 TEMPO_REF = 120.0
 TEMPO_SCALE = 0.06  # ±6 % is one unit of u
 ENERGY_SCALE = 0.5
@@ -41,6 +42,7 @@ TEMPO_AT = KEY_AT + 24
 ENERGY_AT = TEMPO_AT + 2
 LABEL_AT = ENERGY_AT + 2
 DIM = LABEL_AT + len(LABELS)
+NOT_KEY = np.r_[0:KEY_AT, KEY_AT + 24 : DIM]  # the columns a per-key list stores
 FLAT_BELOW = 20_000  # phrases; under this one flat scan is as fast as anything
 KINDS = ("auto", "flat", "keys", "hnsw")  # hnsw is kept for comparison (bench), never chosen by auto
 HNSW_M = 32
@@ -82,10 +84,11 @@ class PhraseIndex:
         """
         q = np.ascontiguousarray(query, np.float32).reshape(1, -1)
         k = max(1, min(k, self.count))
-        if self.kind == "keys":
+        if self.kind == "keys":  # q is a full query vector; the key term is the caller's to add
             lists = np.full((1, 24), -1, np.int64)  # faiss skips negative list numbers
             chosen = np.arange(24) if keys is None else np.asarray(keys, np.int64)
             lists[0, : len(chosen)] = chosen
+            q = np.ascontiguousarray(q[:, NOT_KEY])
             scores, rows = self.index.search_preassigned(q, k, lists, _NO_COARSE)  # type: ignore[attr-defined]
         else:
             scores, rows = self.index.search(q, k)  # type: ignore[attr-defined]
@@ -114,17 +117,16 @@ def build(vectors: np.ndarray, generation: int = 0, kind: str = "auto", keys: np
     elif kind == "keys":
         if keys is None:
             keys = np.argmax(x[:, KEY_AT : KEY_AT + 24], axis=1)
-        quantizer = faiss.IndexFlatIP(DIM)  # one "centroid" per key: its one-hot, so lists mean keys
-        centroids = np.zeros((24, DIM), np.float32)
-        centroids[np.arange(24), KEY_AT + np.arange(24)] = 1.0
-        quantizer.add(centroids)
-        index = faiss.IndexIVFFlat(quantizer, DIM, 24, faiss.METRIC_INNER_PRODUCT)
+        d = len(NOT_KEY)
+        quantizer = faiss.IndexFlatIP(d)  # never consulted: lists are assigned by key, searched by key
+        quantizer.add(np.zeros((24, d), np.float32))
+        index = faiss.IndexIVFFlat(quantizer, d, 24, faiss.METRIC_INNER_PRODUCT)
         index.is_trained = True
         index.nprobe = 24
         if n:
             from faiss.contrib.ivf_tools import add_preassigned
 
-            add_preassigned(index, x, np.asarray(keys, np.int64))
+            add_preassigned(index, np.ascontiguousarray(x[:, NOT_KEY]), np.asarray(keys, np.int64))
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(DIM, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = EF_CONSTRUCTION
@@ -159,7 +161,7 @@ def open_index(store: Store, table: PhraseTable | None = None, kind: str = "auto
                      and meta.get("layout") == LAYOUT_VERSION and kind in ("auto", meta.get("kind")))
             if fresh:
                 index = faiss.read_index(str(path))
-                if index.ntotal == len(table) and index.d == DIM:
+                if index.ntotal == len(table) and index.d == (len(NOT_KEY) if meta["kind"] == "keys" else DIM):
                     if meta["kind"] == "keys":
                         index.nprobe = 24
                     return PhraseIndex(index, meta["kind"], table.generation, len(table)), table

@@ -166,33 +166,52 @@ class Planner:
         n = len(self.table)
         if exact or n <= 4 * k:
             return self._exact(row, q, const, k, same_track)
-        keys = None
         if self.index.kind == "keys":
-            compat = COMPAT[int(self.table.key[row])]
-            keys = np.nonzero(compat > 0)[0]
-            # a phrase in any other key's list can score at most this (its key term is 0)
-            outside = w.similarity + w.tempo + w.energy + w.entry * float(self._entry.max())
+            return self._by_key_level(row, q, const, k, w, same_track)
         want = 4 * k
         while True:
-            scores, rows = self.index.search(q, min(n, want), keys)
+            scores, rows = self.index.search(q, min(n, want))
             found = rows >= 0
-            exhausted = found.sum() < min(n, want)  # the scanned lists hold fewer phrases than asked
+            exhausted = found.sum() < min(n, want)
             scores, rows = scores[found] + const, rows[found]
             ok = self.allowed(row, rows, same_track)
-            rows, scores = rows[ok][:k], scores[ok][:k]
-            if len(rows) == k:
-                if keys is None or scores[-1] >= outside:
-                    return rows, scores
-                keys = None  # not provably the best: look in every key's list
-                continue
-            if exhausted or want >= n:
-                if keys is not None:
-                    keys = None
-                    continue
-                return rows, scores  # the whole library holds fewer than k allowed phrases
+            if ok.sum() >= k or exhausted or want >= n:
+                return rows[ok][:k], scores[ok][:k]
             if want >= 1024:  # the filter removes most of the library: an exact pass is cheaper
                 return self._exact(row, q, const, k, same_track)
             want *= 4
+
+    def _by_key_level(self, row: int, q: np.ndarray, const: float, k: int, w: Weights,
+                      same_track: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Scan the per-key lists best-compatibility first; stop when nothing left can get in."""
+        compat = COMPAT[int(self.table.key[row])]
+        levels = sorted({float(c) for c in compat}, reverse=True)
+        rest = w.similarity + w.tempo + w.energy + w.entry * float(self._entry.max())  # all but key
+        got_rows: list[np.ndarray] = []
+        got_scores: list[np.ndarray] = []
+        kth = -np.inf
+        for i, level in enumerate(levels):
+            keys = np.nonzero(compat == level)[0]
+            want = 4 * k
+            while True:  # this level's k best allowed phrases (deeper ones cannot make the top k)
+                scores, rows = self.index.search(q, want, keys)
+                found = rows >= 0
+                scores, rows = scores[found] + const + w.key * level, rows[found]
+                ok = self.allowed(row, rows, same_track)
+                if ok.sum() >= k or found.sum() < want or want >= len(self.table):
+                    break
+                want *= 4
+            got_rows.append(rows[ok][:k])
+            got_scores.append(scores[ok][:k])
+            merged = np.concatenate(got_scores)
+            if len(merged) >= k:
+                kth = float(np.partition(merged, len(merged) - k)[len(merged) - k])
+            following = levels[i + 1] if i + 1 < len(levels) else None
+            if following is None or kth >= w.key * following + rest:
+                break
+        rows, scores = np.concatenate(got_rows), np.concatenate(got_scores)
+        best = np.argsort(-scores, kind="stable")[:k]
+        return rows[best], scores[best]
 
     def _exact(self, row: int, q: np.ndarray, const: float, k: int, same_track: bool) -> tuple[np.ndarray, np.ndarray]:
         vectors = self._vectors()

@@ -98,3 +98,15 @@ def synthetic_table(n: int, seed: int = 0, phrases_per_track: int = 8):
         bpm=bpm.astype(np.float32), key=rng.integers(0, 24, n).astype(np.int16),
         embedding=emb.astype(np.float32), generation=1,
     ), LABELS
+
+
+@pytest.fixture(scope="session")
+def tiny_db(tiny_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny folder analysed once (in this process); tests copy the file before writing to it."""
+    from copilot.phrase_db.runner import analyze_paths
+    from copilot.phrase_db.store import Store
+
+    path = tmp_path_factory.mktemp("phrase-db") / "tiny.sqlite"
+    with Store(path) as store:
+        analyze_paths([tiny_folder], store, workers=0, progress=False)
+    return path

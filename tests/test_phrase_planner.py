@@ -17,11 +17,10 @@ from copilot.phrase_db import serato
 from copilot.phrase_db.keys import COMPAT, Key, camelot_distance, compatibility, mirex_score
 from copilot.phrase_db.planner import Planner, UnknownSource, Weights
 from copilot.phrase_db.query import parse, parse_bpm_range, search_tracks
-from copilot.phrase_db.runner import analyze_paths
 from copilot.phrase_db.store import Store, TrackRecord
 from copilot.phrase_db.transitions import Template, TemplateError, realize, template, templates
 from copilot.plugins import phrase_db as plugin
-from copilot.tests.fixtures_phrase import synthetic_table, tiny_folder  # noqa: F401
+from copilot.tests.fixtures_phrase import synthetic_table, tiny_db, tiny_folder  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -194,17 +193,14 @@ def test_serato_crate_bytes_and_files(tmp_path: Path) -> None:
     assert serato.track_paths(crate.read_bytes()) == ["music/a.mp3"]  # other drive left out, no duplicates
 
 
-def test_load_by_query_through_the_plugin(tiny_folder: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_load_by_query_through_the_plugin(tiny_folder: Path, tiny_db: Path, tmp_path: Path) -> None:  # noqa: F811
     host = TargetHost(plugins=[plugin], entry_points=False)
     # a fresh machine: no database, the crate folder's sidecars answer
     pick = host.resolve_load("tiny 123", {"db": str(tmp_path / "none.sqlite"), "crate": str(tiny_folder)})
     assert pick is not None and pick["title"] == "Tiny 2" and pick["bpm"] == 123.0
     assert {"path", "title", "artist", "bpm", "key", "why"} <= set(pick)
     # an analysed library, target Serato: the pick and the runners-up become a crate
-    music = tmp_path / "music"
-    shutil.copytree(tiny_folder, music)
-    with Store(tmp_path / "lib.sqlite") as store:
-        analyze_paths([music], store, workers=0, progress=False)
+    shutil.copy(tiny_db, tmp_path / "lib.sqlite")
     serato_dir = tmp_path / "_Serato_"
     serato_dir.mkdir()
     options = {"db": str(tmp_path / "lib.sqlite"), "target": "serato-dj-pro",
@@ -219,9 +215,9 @@ def test_load_by_query_through_the_plugin(tiny_folder: Path, tmp_path: Path) -> 
     assert missing["crate"] is None and "no Serato library folder" in missing["announce"]
 
 
-def test_resolve_from_specs(tiny_folder: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_resolve_from_specs(tiny_db: Path, tmp_path: Path) -> None:  # noqa: F811
+    shutil.copy(tiny_db, tmp_path / "lib.sqlite")
     with Store(tmp_path / "lib.sqlite") as store:
-        analyze_paths([tiny_folder], store, workers=0, progress=False)
         planner = Planner(store)
         src = planner.resolve("Tiny 3@intro")
         assert src.track.title == "Tiny 3" and src.phrase_index == 0
