@@ -26,6 +26,9 @@ from .store import PhraseTable, Store, TrackRecord
 ENTRY_FIT = {"intro": 1.0, "build": 0.7, "break": 0.6, "main": 0.5, "drop": 0.4, "outro": 0.0}
 ARCS = {"hold": 0.0, "up": 0.1, "down": -0.1}  # energy step per transition; "peak" aims at 0.95
 TEMPO_LIMIT = 0.06
+# For each key: the other keys grouped by compatibility, best first, as (level, key indices).
+_LEVELS = [[(float(level), np.nonzero(COMPAT[k] == level)[0])
+            for level in sorted(set(COMPAT[k].tolist()), reverse=True)] for k in range(24)]
 
 
 @dataclass(frozen=True)
@@ -184,14 +187,12 @@ class Planner:
     def _by_key_level(self, row: int, q: np.ndarray, const: float, k: int, w: Weights,
                       same_track: bool) -> tuple[np.ndarray, np.ndarray]:
         """Scan the per-key lists best-compatibility first; stop when nothing left can get in."""
-        compat = COMPAT[int(self.table.key[row])]
-        levels = sorted({float(c) for c in compat}, reverse=True)
+        levels = _LEVELS[int(self.table.key[row])]
         rest = w.similarity + w.tempo + w.energy + w.entry * float(self._entry.max())  # all but key
         got_rows: list[np.ndarray] = []
         got_scores: list[np.ndarray] = []
         kth = -np.inf
-        for i, level in enumerate(levels):
-            keys = np.nonzero(compat == level)[0]
+        for i, (level, keys) in enumerate(levels):
             want = 4 * k
             while True:  # this level's k best allowed phrases (deeper ones cannot make the top k)
                 scores, rows = self.index.search(q, want, keys)
@@ -206,7 +207,7 @@ class Planner:
             merged = np.concatenate(got_scores)
             if len(merged) >= k:
                 kth = float(np.partition(merged, len(merged) - k)[len(merged) - k])
-            following = levels[i + 1] if i + 1 < len(levels) else None
+            following = levels[i + 1][0] if i + 1 < len(levels) else None
             if following is None or kth >= w.key * following + rest:
                 break
         rows, scores = np.concatenate(got_rows), np.concatenate(got_scores)
