@@ -121,8 +121,7 @@ def plan(store: Store, files: list[Path], summary: Summary) -> list[Job]:
 
 def _settle_known(store: Store, row: Any, path: str, summary: Summary) -> None:
     if row["status"] == "error":
-        err = store.conn.execute("SELECT error FROM tracks WHERE id = ?", (row["id"],)).fetchone()[0]
-        summary.known_bad.append((path, err or "failed before"))
+        summary.known_bad.append((path, store.error_of(row["id"]) or "failed before"))
     else:
         summary.unchanged += 1
 

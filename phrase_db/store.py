@@ -289,6 +289,11 @@ class Store:
                 "SELECT id, content_hash, size, mtime_ns, status, analysis_version FROM tracks WHERE path = ?",
                 (path,)).fetchone()
 
+    def error_of(self, track_id: int) -> str | None:
+        with self._lock:
+            row = self.conn.execute("SELECT error FROM tracks WHERE id = ?", (track_id,)).fetchone()
+        return None if row is None else row[0]
+
     def by_hash(self, content_hash: str) -> list[sqlite3.Row]:
         with self._lock:
             return self.conn.execute(

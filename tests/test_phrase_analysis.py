@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,21 @@ def test_bad_audio_is_refused_with_a_reason(tmp_path: Path) -> None:
     sf.write(short, np.random.default_rng(0).standard_normal((44100, 2)).astype(np.float32) * 0.1, 44100)
     with pytest.raises(AnalysisError, match="at least 4 s"):
         analyze_file(short)
+
+
+def test_tags_from_file_tags_and_names_without_a_sidecar(phrase_tracks, tmp_path: Path) -> None:  # noqa: F811
+    import mutagen.flac
+
+    from copilot.phrase_db.audio import read_tags
+
+    flac = tmp_path / "untitled.flac"
+    shutil.copy(phrase_tracks[1][0], flac)  # no sidecar beside it now
+    tags = mutagen.flac.FLAC(flac)
+    tags["title"], tags["artist"], tags["genre"], tags["bpm"] = "Deep Cut", "Someone", "Dub Techno", "123.37"
+    tags.save()
+    found = read_tags(flac)
+    assert (found["title"], found["artist"], found["bpm"]) == ("Deep Cut", "Someone", "123.37")
+    assert {"dub", "techno"} <= set(found["tags"])
+    named = tmp_path / "07 Low Tide - Harbour Lights.wav"
+    sf.write(named, np.zeros((4410, 2), np.float32), 44100)
+    assert (read_tags(named)["artist"], read_tags(named)["title"]) == ("Low Tide", "Harbour Lights")
