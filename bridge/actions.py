@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -106,11 +106,16 @@ class OscOut:
 
 @dataclass(frozen=True, slots=True)
 class Timed:
-    """One payload due on one beat (None = now). Targets' render() returns these."""
+    """One payload due on one beat (None = now). Targets' render() returns these.
+
+    `guard`, if set, is asked at send time: a reason string stops this payload and the rest of its
+    action (the host may have changed its mind since the decision, a beat earlier).
+    """
 
     beat: float | None
     payload: Any
     action_id: str = ""
+    guard: Callable[[], str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.beat is not None and not math.isfinite(self.beat):

@@ -63,6 +63,7 @@ class _Item:
     action_id: str = field(compare=False)
     epoch: int = field(compare=False)
     stream: Iterator[Timed] | None = field(compare=False, default=None)  # where the next payload comes from
+    guard: Callable[[], str | None] | None = field(compare=False, default=None)
     cut: float = field(compare=False, default=float("inf"))  # a withdrawn stream ends after this beat
 
 
@@ -122,6 +123,7 @@ class Dispatcher:
         self.clock = clock
         self.spin = spin
         self.listeners: list[Callable[[Sent], None]] = [on_sent] if on_sent is not None else []
+        self.on_refused: Callable[[str, str], None] | None = None  # (action id, reason) from a guard
         self.on_error = on_error
         self.realtime = realtime
         self.is_realtime = False  # did the OS grant real-time scheduling to the thread?
@@ -152,7 +154,8 @@ class Dispatcher:
               cut: float = float("inf")) -> None:
         rank = 1 if getattr(sink, "internal", False) else 0
         heapq.heappush(self._heap, _Item(self._due(item.beat, sink), rank, next(self._seq), item.beat, sink,
-                                         item.payload, item.action_id, epoch, stream, cut))
+                                         item.payload, item.action_id, epoch, stream=stream, cut=cut,
+                                         guard=item.guard))
 
     def _push_next(self, sink: Sink, stream: Iterator[Timed], epoch: int, cut: float = float("inf")) -> int:
         """Queue a stream's next payload (call with the lock held). 0 when the stream is done."""
@@ -285,6 +288,13 @@ class Dispatcher:
     def _send(self, item: _Item, due: float, at: float | None = None) -> Sent | None:
         if item.epoch != self._epoch:  # queued before a PANIC
             return None
+        if item.guard is not None:
+            reason = item.guard()
+            if reason:
+                self.withdraw([item.action_id])
+                if self.on_refused is not None:
+                    self.on_refused(item.action_id, reason)
+                return None
         t = self.clock.now() if at is None else at
         try:
             item.sink.send(item.payload)

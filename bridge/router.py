@@ -61,6 +61,7 @@ class Router:
         self._effects: dict[str, Action] = {}  # actions that change a deck, until their first send
         self._effects_lock = threading.Lock()
         dispatcher.listeners.append(self.on_sent)
+        dispatcher.on_refused = self._refused
         self._caps: dict[str, Capabilities] = {t.name: host.capabilities(t.name) for t in self.all_targets}
         self.unsupported: list[tuple[str, str]] = []  # (action kind/param, where it went)
 
@@ -102,6 +103,11 @@ class Router:
         for target in self.all_targets:
             self._render(target, action)
 
+    def _refused(self, action_id: str, reason: str) -> None:
+        with self._effects_lock:
+            self._effects.pop(action_id, None)
+        self.report(f"✗ {reason}")
+
     def on_sent(self, sent: Sent) -> None:
         """Dispatch thread: the first wire message of a deck action makes its effect the copilot's record."""
         if not self._effects or sent.sink == self.clock_sink.name:
@@ -134,7 +140,22 @@ class Router:
         except Exception as exc:  # noqa: BLE001 - one target's bug must not stop the others
             self.report(f"{target.name} could not render {action.kind.value}: {exc}")
             return
+        if action.kind is ActionKind.LOAD and action.deck is not None:
+            guard = self._deck_stopped(action)
+            items = [replace(i, guard=guard) if isinstance(i, Timed) else i for i in items]
         self.dispatcher.schedule(target, items)
+
+    def _deck_stopped(self, action: Action) -> Callable[[], str | None]:
+        """Send-time check for LOAD: the host may have started the deck since the decision."""
+        deck = action.deck
+        query = action.params.get("query", "")
+
+        def guard() -> str | None:
+            if self.state.deck(deck).playing:
+                return f"load '{query}' to deck {deck} withdrawn: the deck started playing"
+            return None
+
+        return guard
 
     def _resolve(self, action: Action) -> Action:
         query = str(action.params.get("query", ""))

@@ -328,3 +328,17 @@ def test_rate_limits_hold_for_any_sequence(seq, interval):
     for beats in groups.values():
         beats.sort()
         assert all(b - a >= interval - 1e-9 for a, b in itertools.pairwise(beats)), beats
+
+
+def test_a_load_is_withdrawn_at_send_time_if_the_host_started_the_deck_meanwhile():
+    chain = Chain()
+    said = []
+    chain.router.report = said.append
+    chain.clock.advance_to_beat(1.5)
+    d = chain.sched.submit(Intent(K.LOAD, Deck.B, {"query": "dubby 118"}))
+    assert d.verdict is Verdict.SCHEDULED and d.beat == 2.0
+    chain.state.apply_feedback(DeckUpdate(Deck.B, {"playing": True}))  # the DJ pressed play in the host
+    chain.run_until(chain.clock.time_at_beat(3.0))
+    assert not [s for s, _ in chain.sent if s.action_id == d.actions[0].id]
+    assert said == ["✗ load 'dubby 118' to deck B withdrawn: the deck started playing"]
+    assert chain.state.deck(Deck.B).loaded is None  # our record did not pretend it loaded
