@@ -133,7 +133,8 @@ def query_command(
 
 @app.command("next")
 def next_command(
-    source: str = typer.Option(..., "--from", help="TRACK[@PHRASE]: id, title words or path; phrase number or label."),
+    source: str = typer.Option(..., "--from", help="TRACK or TRACK@PHRASE: id, title words or path;\n"
+                                "phrase number or label (intro, drop …)."),
     db: Path | None = typer.Option(None, "--db", help=DB_HELP),
     k: int = typer.Option(10, "--top", "-k", min=1, max=1000, help="How many candidates."),
     arc: str = typer.Option("up", "--arc", help="Energy arc: up, hold, down, peak, or a target 0..1."),
@@ -141,7 +142,7 @@ def next_command(
     exact: bool = typer.Option(False, "--exact", help="Score every phrase (no index)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON with the score breakdown."),
 ) -> None:
-    """The best next phrases after TRACK[@PHRASE], ranked by key, tempo, energy arc and similarity."""
+    """The best next phrases after TRACK (or TRACK@PHRASE), ranked by key, tempo, energy arc and similarity."""
     from copilot.phrase_db.planner import Planner, UnknownSource
 
     store = _open(db)
