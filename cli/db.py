@@ -133,7 +133,7 @@ def query_command(
 
 @app.command("next")
 def next_command(
-    source: str = typer.Option(..., "--from", help="TRACK or TRACK@PHRASE: id, title words or path;\n"
+    source: str = typer.Option(..., "--from", help="TRACK or TRACK@PHRASE: id, title words or path; "
                                 "phrase number or label (intro, drop …)."),
     db: Path | None = typer.Option(None, "--db", help=DB_HELP),
     k: int = typer.Option(10, "--top", "-k", min=1, max=1000, help="How many candidates."),
