@@ -57,7 +57,7 @@ class Source:
 
 @dataclass
 class Planner:
-    """Holds the phrase table and its index in memory: one `next()` is a single faiss query."""
+    """Holds the phrase table and its index in memory: one `next()` is a few faiss list scans."""
 
     store: Store
     kind: str = "auto"
