@@ -31,7 +31,7 @@ IMMEDIATE = float("-inf")
 
 
 class Sink(Protocol):
-    """Anything that puts payloads on a wire (a target)."""
+    """Anything that puts payloads on a wire (a target). Bookkeeping sinks set `internal = True`."""
 
     name: str
     output_latency: float
@@ -42,6 +42,7 @@ class Sink(Protocol):
 @dataclass(order=True)
 class _Item:
     due: float  # provisional send time, for heap order
+    rank: int  # at the same instant, wires (0) go before internal bookkeeping (1)
     seq: int
     beat: float | None = field(compare=False)
     sink: Sink = field(compare=False)
@@ -121,9 +122,10 @@ class Dispatcher:
         with self._cond:
             for item in items:
                 due = self._due(item.beat, sink)
+                rank = 1 if getattr(sink, "internal", False) else 0
                 heapq.heappush(
                     self._heap,
-                    _Item(due, next(self._seq), item.beat, sink, item.payload, item.action_id, self._epoch),
+                    _Item(due, rank, next(self._seq), item.beat, sink, item.payload, item.action_id, self._epoch),
                 )
                 n += 1
             if n:
@@ -240,7 +242,8 @@ class Dispatcher:
             return None
         due = t if due == IMMEDIATE else due
         sent = Sent(item.sink.name, item.payload, item.action_id, item.beat, due, t)
-        self.stats.add(t - due)
+        if not item.rank:  # lateness is about wires, not bookkeeping
+            self.stats.add(t - due)
         self.recent.append(sent)
         if self.on_sent is not None:
             self.on_sent(sent)
