@@ -175,7 +175,14 @@ class VirtualIn:
         self.errors = 0
         self._in = rtmidi.MidiIn(self.api.api, name=client)
         self._in.ignore_types(sysex=False, timing=True, active_sense=True)
-        self._in.set_callback(self._on_message)
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        if self.api.name == "jack":
+            # python-rtmidi runs a JACK callback inside JACK's process cycle, where waiting for the GIL
+            # (the dispatcher spinning, any busy thread) misses the cycle and JACK drops its MIDI: poll.
+            self._poller = threading.Thread(target=self._poll, name=f"copilot-in-{name}", daemon=True)
+        else:
+            self._in.set_callback(self._on_message)
         if self.api.name == "winmm":
             index = _find(self._in.get_ports(), self.name)
             if index is None:
@@ -183,6 +190,16 @@ class VirtualIn:
             self._in.open_port(index)
         else:
             self._in.open_virtual_port(self.name)
+        if self._poller is not None:
+            self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            event = self._in.get_message()
+            if event is None:
+                self._stop.wait(0.0005)
+            else:
+                self._on_message(event)
 
     def _on_message(self, event: tuple[list[int], float], _data: Any = None) -> None:
         self.received += 1
@@ -193,6 +210,9 @@ class VirtualIn:
             log.exception("feedback handler failed")
 
     def close(self) -> None:
+        self._stop.set()
+        if self._poller is not None and self._poller.is_alive():
+            self._poller.join(1.0)
         with contextlib.suppress(Exception):
             self._in.cancel_callback()
             self._in.close_port()

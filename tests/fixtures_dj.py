@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -22,9 +23,81 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from copilot.tests.fixtures import JackServer, start_jack, stop_jack
+
+
+@pytest.fixture(scope="module")
+def dj_jack(request: pytest.FixtureRequest) -> Iterator[JackServer]:
+    """A JACK dummy server for the DJ session tests, with 1024-frame periods (21 ms).
+
+    The shared `jack_server` runs 64-frame periods; on a loaded machine without real-time scheduling a
+    client that misses one 1.3 ms cycle is an xrun, and JACK drops that cycle's MIDI. These tests check
+    *which* function lands on *which* beat (a quarter-beat tolerance), not sub-millisecond timing (the
+    benches measure that), so a longer cycle buys robustness and costs nothing they assert (arrivals jitter by up to one period).
+    """
+    try:
+        server = start_jack(f"copilot-dj-{os.getpid()}", period=1024)
+    except RuntimeError as exc:
+        if "Too many servers" not in str(exc):
+            raise
+        stale = stale_jack_name()
+        try:
+            if stale is None:
+                raise
+            server = start_jack(stale, period=1024)  # JACK reclaims a dead server's slot for its own name
+        except RuntimeError:
+            # JACK's 8 server slots are all taken by live servers: share the suite's server instead.
+            yield request.getfixturevalue("jack_server")
+            return
+    keys = ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")
+    old = {k: os.environ.get(k) for k in keys}
+    os.environ["JACK_DEFAULT_SERVER"] = server.name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    try:
+        yield server
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        stop_jack(server)
+
+
+def stale_jack_name(registry: Path = Path("/dev/shm/jack-shm-registry")) -> str | None:
+    """The name of a registered JACK server whose jackd is gone (killed, not stopped).
+
+    JACK has 8 server slots and frees a dead server's slot only when a server *of the same name*
+    starts; servers named per test run and killed leak their slots until the machine restarts. Taking
+    such a name back is what JACK itself would do for that server.
+    """
+    import struct
+
+    try:
+        data = registry.read_bytes()
+    except OSError:
+        return None
+    entry, first, slots = 4 + 256 + 4, 24, 8  # (pid_t pid, char name[256]) records after the header
+    for i in range(slots):
+        at = first + i * entry
+        if at + entry > len(data):
+            break
+        (pid,) = struct.unpack_from("i", data, at)
+        name = data[at + 4:at + 260].split(b"\0", 1)[0].decode(errors="replace")
+        if pid <= 0 or ":" not in name:
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return name.split(":")[1]
+        except PermissionError:
+            continue
+    return None
 
 
 # -- Serato ------------------------------------------------------------------------------------------------
@@ -281,30 +354,62 @@ def run_script(path: Path, prefix: str, names: set[str]) -> dict[str, list[list[
 
 # -- a real JACK MIDI port on the host's side -----------------------------------------------------------------
 class HostPorts:
-    """The host's end of the wires: reads copilot's output port, writes into copilot's input port."""
+    """The host's end of the wires: reads copilot's output port, writes into copilot's input port.
+
+    Incoming messages are *polled* from a plain thread: python-rtmidi runs a callback inside JACK's
+    process cycle, where waiting for the GIL makes the client miss the cycle and JACK drops that
+    cycle's MIDI. Arrival times come from rtmidi's frame-accurate deltas, anchored to our clock by
+    the earliest poll (`timeline()`); `on_message(data, index)` sees each message live, in order.
+    """
 
     def __init__(self, copilot_out: str, copilot_in: str | None, on_message: Any, client: str) -> None:
         import rtmidi
 
-        from copilot.bridge.clock import host_time
-
-        self._in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{client}-in")
+        self.on_message = on_message
+        self.received: list[tuple[float, float, bytes]] = []  # (sum of rtmidi deltas, poll time, bytes)
+        self._in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{client}-in", queue_size_limit=65536)
         self._in.ignore_types(sysex=False, timing=False, active_sense=False)
-        self._in.set_callback(lambda event, _d=None: on_message(bytes(event[0]), host_time()))
         self._in.open_port(_find(self._in.get_ports, copilot_out), "from-copilot")
         self._out = None
         if copilot_in is not None:
             self._out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"{client}-out")
             self._out.open_port(_find(self._out.get_ports, copilot_in), "to-copilot")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="test-host-poll", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        from copilot.bridge.clock import host_time
+
+        total = 0.0
+        while not self._stop.is_set():
+            got = self._in.get_message()
+            if got is None:
+                time.sleep(0.0005)
+                continue
+            data, delta = got
+            total += delta
+            self.received.append((total, host_time(), bytes(data)))
+            self.on_message(bytes(data), len(self.received) - 1)
+
+    def timeline(self) -> list[float]:
+        """Arrival time of every message received so far, on copilot's clock."""
+        if not self.received:
+            return []
+        offset = min(poll - total for total, poll, _ in self.received)
+        return [offset + total for total, _, _ in self.received]
 
     def send(self, data: bytes) -> None:
         self._out.send_message(list(data))
 
     def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
         for port in (self._in, self._out):
             if port is not None:
                 with contextlib.suppress(Exception):
                     port.close_port()
+        self._in = self._out = None  # drop the rtmidi objects: that closes their JACK clients
 
 
 def _find(get_ports: Any, name: str, timeout: float = 3.0) -> int:
