@@ -164,7 +164,7 @@ def override_path(target: str) -> Path:
     return Path(platformdirs.user_config_dir("copilot")) / "mappings" / f"{target}.toml"
 
 
-def load_table(target: str, override: Path | None | bool = True, required: Iterable[str] = ()) -> Table:
+def load_table(target: str, override: Path | bool | None = True, required: Iterable[str] = ()) -> Table:
     """The packaged table for `target`, with the user's override applied (True = the default place,
     a path = that file, False/None = none). `required` names host fields every row must have."""
     base = packaged_path(target)

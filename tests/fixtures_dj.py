@@ -21,9 +21,9 @@ import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -38,22 +38,17 @@ def dj_jack(request: pytest.FixtureRequest) -> Iterator[JackServer]:
     The shared `jack_server` runs 64-frame periods; on a loaded machine without real-time scheduling a
     client that misses one 1.3 ms cycle is an xrun, and JACK drops that cycle's MIDI. These tests check
     *which* function lands on *which* beat (a quarter-beat tolerance), not sub-millisecond timing (the
-    benches measure that), so a longer cycle buys robustness and costs nothing they assert (arrivals jitter by up to one period).
+    benches measure that), so a longer cycle buys robustness and costs nothing they assert (arrivals
+    jitter by up to one period).
     """
     try:
         server = start_jack(f"copilot-dj-{os.getpid()}", period=1024)
     except RuntimeError as exc:
         if "Too many servers" not in str(exc):
             raise
-        stale = stale_jack_name()
-        try:
-            if stale is None:
-                raise
-            server = start_jack(stale, period=1024)  # JACK reclaims a dead server's slot for its own name
-        except RuntimeError:
-            # JACK's 8 server slots are all taken by live servers: share the suite's server instead.
-            yield request.getfixturevalue("jack_server")
-            return
+        # JACK has 8 server slots per machine (and killed servers keep theirs): share the suite's server.
+        yield request.getfixturevalue("jack_server")
+        return
     keys = ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")
     old = {k: os.environ.get(k) for k in keys}
     os.environ["JACK_DEFAULT_SERVER"] = server.name
@@ -67,37 +62,6 @@ def dj_jack(request: pytest.FixtureRequest) -> Iterator[JackServer]:
             else:
                 os.environ[k] = v
         stop_jack(server)
-
-
-def stale_jack_name(registry: Path = Path("/dev/shm/jack-shm-registry")) -> str | None:
-    """The name of a registered JACK server whose jackd is gone (killed, not stopped).
-
-    JACK has 8 server slots and frees a dead server's slot only when a server *of the same name*
-    starts; servers named per test run and killed leak their slots until the machine restarts. Taking
-    such a name back is what JACK itself would do for that server.
-    """
-    import struct
-
-    try:
-        data = registry.read_bytes()
-    except OSError:
-        return None
-    entry, first, slots = 4 + 256 + 4, 24, 8  # (pid_t pid, char name[256]) records after the header
-    for i in range(slots):
-        at = first + i * entry
-        if at + entry > len(data):
-            break
-        (pid,) = struct.unpack_from("i", data, at)
-        name = data[at + 4:at + 260].split(b"\0", 1)[0].decode(errors="replace")
-        if pid <= 0 or ":" not in name:
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return name.split(":")[1]
-        except PermissionError:
-            continue
-    return None
 
 
 # -- Serato ------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from copilot.bridge.router import Router
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.intents.schema import LOOP_BEATS, Deck
 from copilot.mappings.install import Manifest, install
-from copilot.plugins import midi_monitor, mixxx, serato
+from copilot.plugins import midi_monitor, serato
 from copilot.plugins.mixxx import MixxxTarget
 from copilot.plugins.serato import SeratoTarget
 from copilot.tests.fixtures_dj import MixxxHost, SeratoHost

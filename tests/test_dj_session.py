@@ -25,7 +25,7 @@ from copilot.mappings.install import Manifest, install
 from copilot.plugins import mixxx, serato
 from copilot.tests.fixtures_dj import HostPorts, MixxxHost, SeratoHost, dj_jack  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.jack
+pytestmark = [pytest.mark.jack, pytest.mark.usefixtures("dj_jack")]
 
 TEMPO = 240.0  # one beat = 0.25 s, one bar = 1 s: a whole set in a few seconds
 # Arrival at the host within a quarter beat of its beat: far from the neighbouring beats, and loose enough
@@ -110,7 +110,7 @@ SERATO_SET = """\
 """
 
 
-def test_serato_scripted_set_reaches_the_right_functions_on_the_right_beats(dj_jack: Any, tmp_path: Path) -> None:
+def test_serato_scripted_set_reaches_the_right_functions_on_the_right_beats(tmp_path: Path) -> None:
     run = Run(serato, "serato-dj-pro", tmp_path, SERATO_SET, unique())
     host = SeratoHost(run.files / "Copilot.xml")
     seen: list[tuple[float, Any]] = []
@@ -174,7 +174,7 @@ MIXXX_SET = """\
 """  # FX and FILTER share a rate limit (one change per beat): echo waits until the filter's bar is past
 
 
-def test_mixxx_scripted_set_and_feedback_through_its_paired_ports(dj_jack: Any, tmp_path: Path) -> None:
+def test_mixxx_scripted_set_and_feedback_through_its_paired_ports(tmp_path: Path) -> None:
     run = Run(mixxx, "mixxx", tmp_path, MIXXX_SET, unique())
     host = MixxxHost(run.files / "Copilot.midi.xml", send_back=lambda data: run.ports.send(data))
     unmapped: list[bytes] = []
@@ -225,7 +225,7 @@ def test_mixxx_scripted_set_and_feedback_through_its_paired_ports(dj_jack: Any, 
 
 
 @pytest.mark.parametrize("name", ["serato-dj-pro", "mixxx"])
-def test_host_side_play_makes_load_to_that_deck_refused(dj_jack: Any, tmp_path: Path, name: str) -> None:
+def test_host_side_play_makes_load_to_that_deck_refused(tmp_path: Path, name: str) -> None:
     module = serato if name == "serato-dj-pro" else mixxx
     run = Run(module, name, tmp_path, "", unique())
     if name == "serato-dj-pro":
