@@ -36,6 +36,9 @@ def _target(name: str) -> Any:
     try:
         target = host.get(name)
     except UnknownTarget as exc:
+        if name in host.broken:  # installed, but it failed to start (e.g. a broken table override)
+            typer.echo(f"{name} cannot be used: {host.broken[name]}", err=True)
+            raise typer.Exit(1) from None
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     return host, target
