@@ -170,6 +170,8 @@ def load_table(target: str, override: Path | bool | None = True, required: Itera
     base = packaged_path(target)
     data = _read(base)
     sources = [str(base)]
+    if isinstance(override, Path) and not override.exists():
+        raise TableError(f"{target}: the table override {override} does not exist")
     if override is True:
         override = override_path(target)
     if isinstance(override, Path) and override.exists():
