@@ -316,7 +316,7 @@ def describe(table: Table, host_columns: list[tuple[str, str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in table.rows:
         channel = "deck (A=1…)" if row.per_deck else str(row.channel)
-        msg = f"{'Note' if row.message == 'note' else 'CC'} {row.number}"
+        msg = f"{'Note' if row.message == 'note' else 'CC'} {row.number} (0x{row.number:02X})"
         if row.fourteen_bit:
             msg += f"/{row.number + 32} (14-bit)"
         if row.relative:

@@ -95,6 +95,8 @@ class TableTarget(Target):
     def send(self, payload: Any) -> None:
         if isinstance(payload, ToggleOut) and not self._toggle_due(payload):
             return
+        if self._out is None:
+            raise RuntimeError(f"{self.name}: no MIDI port is open (an offline session has none)")
         self._out.send(payload.data)
 
     def _toggle_due(self, payload: ToggleOut) -> bool:
