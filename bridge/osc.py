@@ -74,6 +74,7 @@ class IntentServer:
         reply: bool = True,
     ) -> None:
         from pythonosc.dispatcher import Dispatcher
+        from pythonosc.osc_packet import OscPacket, ParseError
         from pythonosc.osc_server import BlockingOSCUDPServer
 
         self.submit = submit
@@ -104,6 +105,11 @@ class IntentServer:
                 if not super().verify_request(request, client_address):
                     server.counters.malformed += 1
                     return False
+                try:  # python-osc would swallow a broken packet silently: count it here
+                    OscPacket(request[0])
+                except ParseError:
+                    server.counters.malformed += 1
+                    return False
                 return True
 
             def handle_error(self, request: Any, client_address: Any) -> None:
@@ -121,7 +127,7 @@ class IntentServer:
             self.counters.by_address[address] = self.counters.by_address.get(address, 0) + 1
             try:
                 handler(client, address, *args)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a bad packet must not stop the server
                 self.counters.malformed += 1
                 log.warning("OSC %s from %s: %s", address, client[0], exc)
                 self._reply(client, "error", f"{type(exc).__name__}: {exc}")

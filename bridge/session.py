@@ -135,7 +135,7 @@ class Session:
             return
         try:
             self.ports.input(self._on_feedback, self.config.section("ports").get("in", "Copilot In"))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - feedback is optional; sending still works
             self.report(f"cannot open 'Copilot In' for host feedback: {exc}")
 
     def choose_targets(self) -> list[str]:
@@ -222,7 +222,7 @@ class Session:
         for source in self.host.inputs(options):
             try:
                 source.start(self)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one dead sensor must not stop the set
                 self.report(f"input {source.name} did not start: {exc}")
                 continue
             self.inputs.append(source)
@@ -293,17 +293,21 @@ class Session:
         """Start, play the script (or just listen) until the duration ends or the performer stops."""
         self.start()
         try:
-            primary = self.targets[0] if self.targets else None
-            if self.options.offline:
-                runner = getattr(primary, "run_offline", None)
-                if runner is not None:
-                    runner(self, self.options.duration)
-                else:
-                    self._run_offline_generic()
-            else:
-                self._run_live()
+            self.play()
         finally:
             self.stop()
+
+    def play(self) -> None:
+        """The started session's main loop: live until the duration/Ctrl-C, or the whole offline render."""
+        if self.options.offline:
+            primary = self.targets[0] if self.targets else None
+            runner = getattr(primary, "run_offline", None)
+            if runner is not None:
+                runner(self, self.options.duration)
+            else:
+                self._run_offline_generic()
+        else:
+            self._run_live()
 
     def _run_offline_generic(self) -> None:
         end = self.options.duration
