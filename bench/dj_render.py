@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from copilot.bridge.actions import Action, ActionKind
+from copilot.bridge.actions import Action, ActionKind, Stream
 from copilot.bridge.envelope import Breakpoint, Curve, Envelope
 from copilot.bridge.state import HostState
 from copilot.intents.schema import Deck
@@ -42,6 +42,11 @@ def actions() -> list[Action]:
 def envelope() -> Action:
     env = Envelope("filter", (Breakpoint(8.0, 0.5, Curve.EXP), Breakpoint(12.0, 0.2)), "A")
     return Action(ActionKind.ENVELOPE, Deck.A, 8.0, envelope=env, params={"param": "filter", "start_value": 0.5})
+
+
+def drained(items: list) -> int:
+    """Render and draw out every envelope stream (what the dispatcher pulls over the envelope's bars)."""
+    return sum(len(list(i.items)) if isinstance(i, Stream) else 1 for i in items)
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
@@ -75,7 +80,7 @@ def main() -> None:
     for name, target in targets.items():
         per_action = [s / len(set_actions) for s in
                       timed(lambda t=target: [t.render(a, state) for a in set_actions], repeat)]
-        per_env = timed(lambda t=target: t.render(env, state), max(30, repeat // 10))
+        per_env = timed(lambda t=target: drained(t.render(env, state)), max(30, repeat // 10))
         per_fb = timed(lambda t=target: t.on_feedback(feedback), repeat)
         row = {"action": statistics.median(per_action), "env": statistics.median(per_env),
                "fb": statistics.median(per_fb)}

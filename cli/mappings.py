@@ -81,7 +81,7 @@ def list_command() -> None:
         target = host.get(name)
         try:
             files = host.mapping_files(name)
-        except Exception as exc:  # one broken table must not hide the others
+        except Exception as exc:  # noqa: BLE001 - one broken target must not hide the others
             typer.echo(f"{name}: cannot build its files: {exc}")
             continue
         if not files:

@@ -15,78 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from copilot.tests.fixtures import JackServer, stop_jack
-
-
-@pytest.fixture(scope="module")
-def dj_jack(request: pytest.FixtureRequest) -> Iterator[JackServer]:
-    """A JACK dummy server for the DJ session tests, with 1024-frame periods (21 ms).
-
-    The shared `jack_server` runs asynchronous 64-frame periods; on a loaded machine without real-time
-    scheduling a client that misses one 1.3 ms cycle is an xrun, and JACK drops that cycle's MIDI.
-    These tests check *which* function lands on *which* beat (a quarter-beat tolerance), not
-    sub-millisecond timing (the benches measure that), so this server runs synchronously (the cycle
-    waits for every client) with longer periods: robust, at no cost to what they assert (arrivals
-    jitter by up to one period).
-    """
-    try:
-        server = start_sync_jack(f"copilot-dj-{os.getpid()}", period=1024)
-    except RuntimeError as exc:
-        if "Too many servers" not in str(exc):
-            raise
-        # JACK has 8 server slots per machine (and killed servers keep theirs): share the suite's server.
-        yield request.getfixturevalue("jack_server")
-        return
-    keys = ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")
-    old = {k: os.environ.get(k) for k in keys}
-    os.environ["JACK_DEFAULT_SERVER"] = server.name
-    os.environ["JACK_NO_START_SERVER"] = "1"
-    try:
-        yield server
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        stop_jack(server)
-
-
-def start_sync_jack(name: str, period: int, timeout: float = 10.0) -> JackServer:
-    """`jackd --sync -d dummy` under its own name (like fixtures.start_jack, plus --sync)."""
-    import subprocess as sp
-    import tempfile
-
-    if shutil.which("jackd") is None:
-        pytest.skip("jackd is not installed (Debian package jackd2); .ci/run installs it")
-    log = Path(tempfile.gettempdir()) / f"{name}.log"
-    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-    with open(log, "wb") as fh:
-        proc = sp.Popen(["jackd", "--no-realtime", "--sync", "-t", "5000", "-n", name, "-d", "dummy",
-                         "-r", "48000", "-p", str(period)], stdout=fh, stderr=sp.STDOUT, env=env)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jackd exited: {log.read_text(errors='replace')[-2000:]}")
-        if sp.run(["jack_lsp", "-s", name], capture_output=True, timeout=5, env=env).returncode == 0:
-            return JackServer(name, proc, log, 48000, period)
-        time.sleep(0.1)
-    proc.terminate()  # never SIGKILL: a killed jackd keeps its slot in JACK's 8-server registry
-    proc.wait(5)
-    raise RuntimeError(f"jackd did not come up in {timeout} s: {log.read_text(errors='replace')[-2000:]}")
 
 
 # -- Serato ------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from copilot.bridge.actions import Action, ActionKind, MidiOut
+from copilot.bridge.actions import Action, ActionKind, MidiOut, Stream
 from copilot.bridge.clock import ManualClock
 from copilot.bridge.dispatch import Dispatcher
 from copilot.bridge.envelope import Breakpoint, Envelope
@@ -41,8 +41,16 @@ def act(kind: ActionKind, deck: Deck | None = None, beat: float | None = 8.0, **
     return Action(kind, deck, beat, params=params)
 
 
+def flat(items: list[Any]) -> list[Any]:
+    """Timed payloads in order, with envelope streams drawn out."""
+    out = []
+    for item in items:
+        out += list(item.items) if isinstance(item, Stream) else [item]
+    return out
+
+
 def wire(items: list[Any]) -> list[bytes]:
-    return [item.payload.data for item in items if isinstance(item.payload, MidiOut)]
+    return [item.payload.data for item in flat(items) if isinstance(item.payload, MidiOut)]
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,13 @@ from copilot.bridge.state import Truth
 from copilot.intents.schema import Deck, Intent, IntentKind, Source
 from copilot.mappings.install import Manifest, install
 from copilot.plugins import mixxx, serato
-from copilot.tests.fixtures_dj import HostPorts, MixxxHost, SeratoHost, dj_jack  # noqa: F401 (fixture)
+from copilot.tests.fixtures_dj import HostPorts, MixxxHost, SeratoHost
 
-pytestmark = [pytest.mark.jack, pytest.mark.usefixtures("dj_jack")]
+pytestmark = [pytest.mark.jack, pytest.mark.usefixtures("jack_server")]
 
 TEMPO = 240.0  # one beat = 0.25 s, one bar = 1 s: a whole set in a few seconds
-# Arrival at the host within a quarter beat of its beat: far from the neighbouring beats, and loose enough
-# for a shared, loaded test machine. How *well* the beat is hit is measured by the benches, not here.
+# Arrival at the host within a quarter beat of its beat: far from the neighbouring beats, loose enough for
+# a shared, loaded test machine. How *well* the beat is hit is the spine's benches' business, not this.
 TOLERANCE = 60.0 / TEMPO / 4
 _names = itertools.count()
 
