@@ -60,6 +60,7 @@ class TableTarget(Target):
         # Toggle states as we last knew them: host feedback writes here at once, our own sends too.
         # Plain dict reads/writes (atomic under the GIL): the dispatch thread never waits on a lock.
         self.live: dict[tuple[Any, ...], bool] = {}
+        self.track_bpm: dict[str, float] = {}  # deck → BPM of the track a resolved LOAD put there
         self.skipped = 0  # toggle presses not sent because the host was already there
         self.feedback_count = 0
         self._report_lock = threading.Lock()
@@ -201,6 +202,23 @@ class TableTarget(Target):
         where = f" on deck {deck}" if deck else ""
         self.report(f"cannot move {what}{where}; nothing sent to the host")
         return []
+
+    def load(self, action: Action) -> list[Timed]:
+        """LOAD: optional library scroll ticks, then the load press; remembers a resolved track's BPM."""
+        deck = action.deck
+        resolved = action.params.get("resolved") or {}
+        bpm = resolved.get("bpm") if isinstance(resolved, dict) else None
+        out = self.scroll(action, int(action.params.get("scroll", 0))) + self.press_row(action, "LOAD", deck)
+        if out and deck is not None:
+            if isinstance(bpm, int | float) and bpm > 0:
+                self.track_bpm[deck.value] = float(bpm)
+            else:
+                self.track_bpm.pop(deck.value, None)
+        return out
+
+    def deck_bpm(self, deck: Deck, state: HostState) -> float | None:
+        """The BPM of the track on a deck: the host's or copilot's record, else a resolved LOAD's."""
+        return state.deck(deck).bpm or self.track_bpm.get(deck.value)
 
     def scroll(self, action: Action, steps: int) -> list[Timed]:
         """Library scroll as encoder ticks (two's complement), just before the action's beat."""

@@ -100,7 +100,7 @@ class MixxxTarget(TableTarget):
         if k is ActionKind.HOTCUE:
             return self.press_row(action, "HOTCUE", deck, n=int(p["n"]))
         if k is ActionKind.LOAD:
-            return self.scroll(action, int(p.get("scroll", 0))) + self.press_row(action, "LOAD", deck)
+            return self.load(action)
         if k is ActionKind.FX:
             out = self.press_row(action, "FX", deck)
             depth = self.control("fx_depth", deck)
@@ -137,7 +137,7 @@ class MixxxTarget(TableTarget):
         out: list[Timed] = []
         unknown: list[str] = []
         for deck in decks:
-            track_bpm = state.deck(deck).bpm
+            track_bpm = self.deck_bpm(deck, state)
             control = self.control("TEMPO", deck)
             if not track_bpm or control is None:
                 unknown.append(deck.value)

@@ -117,7 +117,7 @@ class SeratoTarget(TableTarget):
         if k is ActionKind.HOTCUE:
             return self.press_row(action, "HOTCUE", deck, n=int(p["n"]))
         if k is ActionKind.LOAD:
-            return self.scroll(action, int(p.get("scroll", 0))) + self.press_row(action, "LOAD", deck)
+            return self.load(action)
         if k is ActionKind.FX:
             return self._fx_on(action, deck, str(p.get("name", "")), p.get("amount"))
         if k is ActionKind.FX_OFF:
@@ -183,7 +183,7 @@ class SeratoTarget(TableTarget):
         playing = [d for d, s in state.decks().items() if s.playing]
         decks = playing or ([action.deck] if action.deck else [])
         for deck in decks:
-            track_bpm = state.deck(deck).bpm
+            track_bpm = self.deck_bpm(deck, state)
             control = self.control("TEMPO", deck)
             if not track_bpm or control is None:
                 unknown.append(deck.value)

@@ -289,3 +289,21 @@ def test_mixxx_panic_resets_filters_and_fx(installed: dict[str, Path]) -> None:
         assert (f"[EffectRack1_EffectUnit{n}]", "super1", 0.0) in got
         assert (f"[EffectRack1_EffectUnit{n}]", "mix", 0.0) in got
         assert (f"[EffectRack1_EffectUnit{n}]", f"group_[Channel{n}]_enable", 0.0) in got
+
+
+def test_tempo_uses_the_bpm_of_a_resolved_load(installed: dict[str, Path]) -> None:
+    host = MixxxHost(installed["mixxx"])
+    target = MixxxTarget({})
+    state = HostState()
+    load = act(ActionKind.LOAD, Deck.B, query="dubby", resolved={"path": "/x.wav", "bpm": 118.0})
+    mixxx_events(host, target.render(load, state))
+    state.apply_feedback(DeckUpdate(Deck.B, {"playing": True}))  # the host plays it (no BPM of its own)
+    ((group, key, rate),) = mixxx_events(host, target.render(act(ActionKind.TEMPO, bpm=121.54), state))
+    assert (group, key) == ("[Channel2]", "rate") and rate == pytest.approx((121.54 / 118 - 1) / 0.08, abs=2e-4)
+    reports: list[str] = []
+    from copilot.bridge.host import TargetContext
+
+    target.open(TargetContext(report=reports.append))
+    target.render(act(ActionKind.LOAD, Deck.B, query="unknown"), state)  # a new track, BPM unknown
+    assert target.render(act(ActionKind.TEMPO, bpm=121.0), state) == []
+    assert any("track BPM of deck(s) B is unknown" in r for r in reports)
