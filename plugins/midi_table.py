@@ -8,7 +8,6 @@ host is decoded through the same rows. Not a plugin itself (it has no entry poin
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,11 +31,14 @@ class ToggleOut(MidiOut):
     not already what we want, judged at send time from the freshest host feedback (or our own record).
 
     `key` names the state (("playing", "A"), ("fx", 0, 2) …); `want` is the state after the press.
+    `always`: not a toggle but a press that puts the host in `want` (an auto loop turns the loop on):
+    always sent, and the record follows when it goes out.
     """
 
     key: tuple[Any, ...] = ()
     want: bool = True
     release: bool = False
+    always: bool = False
 
     def to_log(self) -> dict[str, Any]:
         return {"midi": self.data.hex(" "), "port": self.port, "toggle": list(self.key), "want": self.want}
@@ -63,7 +65,6 @@ class TableTarget(Target):
         self.track_bpm: dict[str, float] = {}  # deck → BPM of the track a resolved LOAD put there
         self.skipped = 0  # toggle presses not sent because the host was already there
         self.feedback_count = 0
-        self._report_lock = threading.Lock()
 
     # -- table ------------------------------------------------------------------------------------
     def load_table(self) -> Table:
@@ -105,7 +106,7 @@ class TableTarget(Target):
         current = self.live.get(payload.key, False)
         if payload.release:
             return self.live.get(("pressed", *payload.key), False)
-        due = current != payload.want
+        due = payload.always or current != payload.want
         self.live[("pressed", *payload.key)] = due
         if due:
             self.live[payload.key] = payload.want
@@ -175,9 +176,10 @@ class TableTarget(Target):
             return self.missing(what, deck, **args)
         return press(action, control.channel, control.number)
 
-    def toggle_row(self, action: Action, control: Control, key: tuple[Any, ...], want: bool) -> list[Timed]:
+    def toggle_row(self, action: Action, control: Control, key: tuple[Any, ...], want: bool,
+                   always: bool = False) -> list[Timed]:
         """A guarded press on a host toggle (see ToggleOut)."""
-        down = ToggleOut(bytes((control.status_byte, control.number, 127)), "out", key, want)
+        down = ToggleOut(bytes((control.status_byte, control.number, 127)), "out", key, want, always=always)
         up = ToggleOut(bytes((control.status_byte, control.number, 0)), "out", key, want, release=True)
         beat = action.beat
         return [Timed(beat, down, action.id), Timed(None if beat is None else beat + PRESS_BEATS, up, action.id)]

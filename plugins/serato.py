@@ -108,10 +108,11 @@ class SeratoTarget(TableTarget):
             self._seed(("loop", deck.value), state.deck(deck).loop)
             return self.toggle_row(action, control, ("loop", deck.value), False)
         if k is ActionKind.LOOP:
-            out = self.press_row(action, "LOOP", deck, beats=float(p["beats"]))
-            if out:
-                self.live[("loop", deck.value)] = True  # an auto loop turns the loop on
-            return out
+            control = self.control("LOOP", deck, beats=float(p["beats"]))
+            if control is None:
+                return self.missing("LOOP", deck, beats=float(p["beats"]))
+            # Not a toggle, but it turns the loop on: the record follows when the press goes out.
+            return self.toggle_row(action, control, ("loop", deck.value), True, always=True)
         if k in (ActionKind.CUE, ActionKind.SYNC):
             return self.press_row(action, k.value, deck)
         if k is ActionKind.HOTCUE:

@@ -307,3 +307,17 @@ def test_tempo_uses_the_bpm_of_a_resolved_load(installed: dict[str, Path]) -> No
     target.render(act(ActionKind.LOAD, Deck.B, query="unknown"), state)  # a new track, BPM unknown
     assert target.render(act(ActionKind.TEMPO, bpm=121.0), state) == []
     assert any("track BPM of deck(s) B is unknown" in r for r in reports)
+
+
+def test_serato_loop_record_follows_the_wire_order_not_the_decision_order() -> None:
+    target = SeratoTarget({})
+    state = HostState()
+    target.live[("loop", "A")] = True  # a loop is on
+    exit_first = target.render(act(ActionKind.EXIT_LOOP, Deck.A, beat=5.0), state)
+    loop_later = target.render(act(ActionKind.LOOP, Deck.A, beat=6.0, beats=4.0), state)
+    exit_again = target.render(act(ActionKind.EXIT_LOOP, Deck.A, beat=7.0), state)
+    # Sent in beat order: exit (loop on → pressed), new loop (always pressed), exit (the new loop → pressed).
+    for items in (exit_first, loop_later, exit_again):
+        down, up = (i.payload for i in items)
+        assert target._toggle_due(down) and target._toggle_due(up)
+    assert target.skipped == 0 and target.live[("loop", "A")] is False
