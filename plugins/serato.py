@@ -71,7 +71,7 @@ class SeratoTarget(TableTarget):
             "same panel. Never use one loopback port for both directions: it echoes endlessly.",
             "Assign FX unit 1 to decks 1/3 and FX unit 2 to decks 2/4, in multi-FX mode (copilot's FX slots "
             "1-3 are the unit's three effects).",
-            "Turn on Link in Serato (Setup › Expansion Packs/Link) so copilot and Serato share one beat grid.",
+            "Turn on Ableton Link in Serato's setup, so copilot and Serato share one beat grid.",
         ]
         if sys.platform.startswith("win"):
             steps.insert(0, f"Windows has no app-made MIDI ports: create two loopMIDI ports named "
