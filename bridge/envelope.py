@@ -145,7 +145,14 @@ class Envelope:
         n = max(1, math.ceil((self.end - self.start) / step - 1e-9))
         beats = [self.start + min(i * step, self.end - self.start) for i in range(n + 1)]
         values = [self.value_at(b) for b in beats]
-        return list(zip(beats, slew_limit(beats, values, self.spec.max_slope, start_value), strict=True))
+        limited = slew_limit(beats, values, self.spec.max_slope, start_value)
+        # A final step steeper than the slew limit arrives late, but it arrives: keep going.
+        target = values[-1]
+        while abs(limited[-1] - target) > 1e-12:
+            beats.append(beats[-1] + step)
+            limited.append(slew_limit([beats[-2], beats[-1]], [limited[-1], target], self.spec.max_slope,
+                                      limited[-1])[-1])
+        return list(zip(beats, limited, strict=True))
 
     def segments(self, max_error: float = 1.0 / 512, start_value: float | None = None) -> list[tuple[float, float]]:
         """Linear pieces for the engine: (beat, value) corners to interpolate per sample.
@@ -170,7 +177,11 @@ class Envelope:
                 beat = a.beat + span * i / pieces
                 out_b.append(beat)
                 out_v.append(self.value_at(beat))
-        return list(zip(out_b, slew_limit(out_b, out_v, self.spec.max_slope, start_value), strict=True))
+        limited = slew_limit(out_b, out_v, self.spec.max_slope, start_value)
+        if math.isfinite(self.spec.max_slope) and abs(limited[-1] - out_v[-1]) > 1e-12:
+            out_b.append(out_b[-1] + abs(out_v[-1] - limited[-1]) / self.spec.max_slope)  # arrives late
+            limited.append(out_v[-1])
+        return list(zip(out_b, limited, strict=True))
 
     # -- JSON --------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
