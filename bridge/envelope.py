@@ -160,23 +160,26 @@ class Envelope:
         Straight segments stay two points; curved ones are subdivided until the chord error is below
         `max_error` (normalised units), then the slew limit is applied to the corners.
         """
+        clamp = self.spec.clamp
         out_b: list[float] = [self.points[0].beat]
-        out_v: list[float] = [self.value_at(self.points[0].beat)]
-        for a, b in zip(self.points, self.points[1:], strict=False):
+        out_v: list[float] = [clamp(self.points[0].value)]
+        for a, b in itertools.pairwise(self.points):
             span = b.beat - a.beat
-            if span <= 0:
+            if span <= 0:  # a jump: both values at the same beat
                 out_b.append(b.beat)
-                out_v.append(self.value_at(b.beat))
+                out_v.append(clamp(b.value))
                 continue
             if a.curve is Curve.HOLD:
                 out_b += [b.beat, b.beat]
-                out_v += [self.spec.clamp(a.value), self.value_at(b.beat)]
+                out_v += [clamp(a.value), clamp(b.value)]
                 continue
+            # Corners come from this segment itself: value_at() at a shared beat would already give
+            # the value after a jump that starts there.
             pieces = 1 if a.curve is Curve.LINEAR else _pieces_for(a, b, max_error)
             for i in range(1, pieces + 1):
-                beat = a.beat + span * i / pieces
-                out_b.append(beat)
-                out_v.append(self.value_at(beat))
+                t = i / pieces
+                out_b.append(a.beat + span * t)
+                out_v.append(clamp(a.value + (b.value - a.value) * a.curve.shape(t)))
         limited = slew_limit(out_b, out_v, self.spec.max_slope, start_value)
         if math.isfinite(self.spec.max_slope) and abs(limited[-1] - out_v[-1]) > 1e-12:
             out_b.append(out_b[-1] + abs(out_v[-1] - limited[-1]) / self.spec.max_slope)  # arrives late
