@@ -25,6 +25,7 @@ from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, Check, MappingFile, hookimpl
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import HostState
+from copilot.bridge.surroundings import Surroundings
 from copilot.intents.schema import Deck
 from copilot.mappings import mixxx as mixxx_files
 from copilot.mappings.table import describe
@@ -39,6 +40,14 @@ class MixxxTarget(TableTarget):
     name = NAME
     description = "Mixxx via a generated controller mapping ('Copilot') on 'Copilot MIDI 1 Out'"
     table_name = NAME
+    auto_priority = 20
+    host_programs = ("mixxx",)  # process names as the OS lists them (lower case)
+
+    def detect(self, around: Surroundings) -> str | None:
+        running = [p for p in self.host_programs if p in around.processes]
+        if running:
+            return f"{running[0]} is running"
+        return None
     required = mixxx_files.REQUIRED
     default_port = "Copilot MIDI 1 Out"
     default_feedback_port = "Copilot MIDI 1 In"

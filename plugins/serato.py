@@ -22,6 +22,7 @@ from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, Check, MappingFile, hookimpl
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import HostState
+from copilot.bridge.surroundings import Surroundings
 from copilot.intents.schema import Deck
 from copilot.mappings import serato as serato_xml
 from copilot.mappings.table import Control, describe
@@ -37,6 +38,16 @@ class SeratoTarget(TableTarget):
     name = NAME
     description = "Serato DJ Pro via a generated MIDI preset ('Copilot') on 'Copilot Out'"
     table_name = NAME
+    auto_priority = 30
+    host_programs = ("serato dj pro", "serato dj")  # process names as the OS lists them (lower case)
+
+    def detect(self, around: Surroundings) -> str | None:
+        running = [p for p in self.host_programs if p in around.processes]
+        if running:
+            return f"{running[0]} is running"
+        if self.feedback_port in around.midi_in:
+            return f"a host answered on '{self.feedback_port}'"
+        return None
     required = serato_xml.REQUIRED
 
     def __init__(self, config: dict[str, Any] | None = None, table: Any = None) -> None:
