@@ -12,13 +12,12 @@ import numpy as np
 from numba import njit
 
 from .layout import (
-    F_LP_A1,
-    F_LP_A2,
-    F_LP_B0,
-    MS_LP,
     ALLPASSES,
     COMBS,
     ECHO_FRAMES,
+    F_LP_A1,
+    F_LP_A2,
+    F_LP_B0,
     LOOKAHEAD,
     MS_ECHO_D,
     MS_ECHO_LP_L,
@@ -31,6 +30,7 @@ from .layout import (
     MS_LIM_QTAIL,
     MS_LIM_REL,
     MS_LIM_SUM,
+    MS_LP,
     MS_PEAK,
     MS_REV,
     MS_TP_POS,
@@ -162,19 +162,30 @@ def flush_state(s, base, n):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always")
+def _at(buf, frames, j, ch):  # type: ignore[no-untyped-def]
+    if j < 0 or j >= frames:
+        return 0.0
+    return buf[2 * j + ch]
+
+
+@njit(cache=True, inline="always")
 def hermite(buf, frames, p, ch):  # type: ignore[no-untyped-def]
     """4-point cubic read of interleaved stereo float32 at fractional frame p (silence outside)."""
-    if p != p:
+    if p != p or p <= -1.0 or p >= frames:
         return 0.0
     i = math.floor(p)
-    if i < 1.0 or i > frames - 3.0:
-        return 0.0
     f = p - i
     j = int(i)
-    xm1 = buf[2 * (j - 1) + ch]
-    x0 = buf[2 * j + ch]
-    x1 = buf[2 * (j + 1) + ch]
-    x2 = buf[2 * (j + 2) + ch]
+    if 1 <= j < frames - 2:
+        xm1 = buf[2 * (j - 1) + ch]
+        x0 = buf[2 * j + ch]
+        x1 = buf[2 * (j + 1) + ch]
+        x2 = buf[2 * (j + 2) + ch]
+    else:  # the first and last few frames: the track is silent beyond its ends
+        xm1 = _at(buf, frames, j - 1, ch)
+        x0 = _at(buf, frames, j, ch)
+        x1 = _at(buf, frames, j + 1, ch)
+        x2 = _at(buf, frames, j + 2, ch)
     c1 = 0.5 * (x1 - xm1)
     c2 = xm1 - 2.5 * x0 + 2.0 * x1 - 0.5 * x2
     c3 = 0.5 * (x2 - xm1) + 1.5 * (x0 - x1)

@@ -80,9 +80,13 @@ def decode(path: Path) -> tuple[np.ndarray, int]:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as first:  # soundfile raises its own types and RuntimeError for odd files
         try:
+            import warnings
+
             import librosa
 
-            mono_or_multi, sr = librosa.load(str(path), sr=None, mono=False)
+            with warnings.catch_warnings():  # librosa warns that it falls back to audioread: we know
+                warnings.simplefilter("ignore")
+                mono_or_multi, sr = librosa.load(str(path), sr=None, mono=False)
         except Exception:
             raise TrackError(f"cannot read {path.name}: {first}") from None
         data = np.atleast_2d(mono_or_multi).T.astype(np.float32)

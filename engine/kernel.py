@@ -25,13 +25,13 @@ import numpy as np
 from numba import carray, njit
 
 from .dsp import (
-    lowpass_block,
     echo_block,
     eq_block,
     filter_block,
     flush_state,
     hermite,
     limiter_block,
+    lowpass_block,
     reverb_block,
 )
 from .layout import (
@@ -150,16 +150,16 @@ from .layout import (
     M_SAMPLE,
     M_SEQ,
     M_VALID,
+    MASTER_FIELDS,
     MAX_DECKS,
     MAX_PENDING,
     MAX_POINTS,
-    MASTER_FIELDS,
     MS_ECHO_LP_L,
     MS_ECHO_LP_R,
     MS_FX_FADE,
-    MS_REV,
     MS_GR,
     MS_PEAK,
+    MS_REV,
     N_DECK_LANES,
     N_LANES,
     N_VOICES,
@@ -581,10 +581,10 @@ def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr):
             return
     else:
         deck[o + D_IDLE] = 0.0
-    frames = 0.0
+    frames = 0
     buf = carray(voidptr(0), (0,), np.float32)
     if 0 <= slot < slots.size // 2 and slots[2 * slot] != 0:
-        frames = float(slots[2 * slot + 1])
+        frames = slots[2 * slot + 1]
         buf = carray(voidptr(slots[2 * slot]), (slots[2 * slot + 1] * 2,), np.float32)
     first = deck[o + D_FIRST]
     spb = deck[o + D_SPB]
@@ -593,14 +593,14 @@ def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr):
     for k in range(n):
         sl = 0.0
         r = 0.0
-        if moving and frames > 0.0:
+        if moving and frames > 0:
             b = b0 + (i + k) * db
             tb = deck[o + D_ANCHOR_TB] + (b - deck[o + D_ANCHOR_CB])
             if deck[o + D_LOOP_ON] > 0.0:
                 ls = deck[o + D_LOOP_START]
                 le = deck[o + D_LOOP_END]
-                if tb >= le and le > ls:
-                    wraps = math.floor((tb - ls) / (le - ls))
+                if tb >= le - 1e-9 and le > ls:  # tolerance: a wrap due on a sample happens on it
+                    wraps = math.floor((tb - ls) / (le - ls) + 1e-9)
                     shift = wraps * (le - ls)
                     deck[o + D_ANCHOR_TB] -= shift
                     tb -= shift

@@ -103,7 +103,7 @@ def test_filter_sweep_is_monotonic(direction: str) -> None:
         eng.control("filter", float(v), 0)
         out = render(eng, 0.6)
         levels.append(rms(out[SR // 4:, 0]))
-    assert all(b < a for a, b in zip(levels, levels[1:], strict=False)), levels
+    assert all(b < a for a, b in itertools.pairwise(levels)), levels
     assert db(levels[-1] / levels[0]) < -5.0  # closed keeps only the few tones beyond its edge
 
 
