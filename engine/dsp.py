@@ -38,6 +38,8 @@ from .layout import (
     TP_TAPS,
 )
 
+# Fused multiply-add only: it shortens the biquad recursions; no other fast-math (NaN checks stay).
+FMA = {"contract"}
 TINY = 1e-30  # below this a filter state is flushed to zero: subnormals cost 8-10 % (engine.md)
 N_REV = len(COMBS) + len(ALLPASSES)
 LIM_DELAY = LOOKAHEAD - 1 + TP_TAPS // 2
@@ -45,7 +47,7 @@ LIM_HOLD = LOOKAHEAD + 1
 HR = 32  # true-peak history ring (stored twice so the taps are always one contiguous run)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FMA)
 def biquad(x, c, ci, s, si):  # type: ignore[no-untyped-def]
     """Transposed direct form II; coefficients c[ci:ci+5] = b0 b1 b2 a1 a2, state s[si:si+2]."""
     y = c[ci] * x + s[si]
@@ -54,20 +56,22 @@ def biquad(x, c, ci, s, si):  # type: ignore[no-untyped-def]
     return y
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FMA)
 def bq(x, b0, b1, b2, a1, a2, z1, z2):  # type: ignore[no-untyped-def]
     """Transposed direct form II, pure: returns (y, z1', z2') so states can live in registers."""
     y = b0 * x + z1
     return y, b1 * x - a1 * y + z2, b2 * x - a2 * y
 
 
-@njit(cache=True)
-def eq_block(buf, off, n, c, s, base, gl0, gli, gm0, gmi, gh0, ghi):  # type: ignore[no-untyped-def]
-    """The LR8 three-band EQ over n samples (14 biquads), bands by subtraction (see design.py).
+@njit(cache=True, fastmath=FMA)
+def eq_stereo(bl, br, offl, offr, n, c, s, base, gl0, gli, gm0, gmi, gh0, ghi):  # type: ignore[no-untyped-def]
+    """The LR8 three-band EQ on both channels of a deck in one pass (14 biquads each).
 
-    Sections in `c`: 0-1 LP low split, 2-3 HP high split, 4-5 AP low split, 6-7 AP high split.
-    Coefficients and states are copied into locals for the run: numba cannot prove the arrays do
-    not alias, and would otherwise reload every one of them on every sample.
+    Bands by subtraction (see design.py): xa = AP_lo(x), low = LR8_lo(x), rest = xa - low,
+    high = LR8_hi(rest), y = AP_hi(xa), la = AP_hi(low), mid = y - la - high. Sections in `c`:
+    l/m LP low split, h/k HP high split, p/q AP low split, r/t AP high split. Coefficients and
+    states live in locals for the run (numba cannot prove the arrays do not alias, and would reload
+    them every sample); the two channels interleave, so the CPU overlaps their recursions.
     """
     l0, l1, l2, l3, l4 = c[0], c[1], c[2], c[3], c[4]
     m0, m1, m2, m3, m4 = c[5], c[6], c[7], c[8], c[9]
@@ -77,36 +81,101 @@ def eq_block(buf, off, n, c, s, base, gl0, gli, gm0, gmi, gh0, ghi):  # type: ig
     q0, q1, q2, q3, q4 = c[25], c[26], c[27], c[28], c[29]
     r0, r1, r2, r3, r4 = c[30], c[31], c[32], c[33], c[34]
     t0, t1, t2, t3, t4 = c[35], c[36], c[37], c[38], c[39]
-    z = s[base:base + 28]
-    a0, a1_, b0_, b1_ = z[0], z[1], z[2], z[3]
-    c0, c1, d0, d1, e0, e1, f0, f1 = z[4], z[5], z[6], z[7], z[8], z[9], z[10], z[11]
-    g0, g1, i0, i1, j0, j1, u0, u1 = z[12], z[13], z[14], z[15], z[16], z[17], z[18], z[19]
-    v0, v1, w0, w1, x0, x1, y0, y1 = z[20], z[21], z[22], z[23], z[24], z[25], z[26], z[27]
+    zL0a, zL0b = s[base + 0], s[base + 1]
+    zL1a, zL1b = s[base + 2], s[base + 3]
+    zL2a, zL2b = s[base + 4], s[base + 5]
+    zL3a, zL3b = s[base + 6], s[base + 7]
+    zL4a, zL4b = s[base + 8], s[base + 9]
+    zL5a, zL5b = s[base + 10], s[base + 11]
+    zL6a, zL6b = s[base + 12], s[base + 13]
+    zL7a, zL7b = s[base + 14], s[base + 15]
+    zL8a, zL8b = s[base + 16], s[base + 17]
+    zL9a, zL9b = s[base + 18], s[base + 19]
+    zL10a, zL10b = s[base + 20], s[base + 21]
+    zL11a, zL11b = s[base + 22], s[base + 23]
+    zL12a, zL12b = s[base + 24], s[base + 25]
+    zL13a, zL13b = s[base + 26], s[base + 27]
+    zR0a, zR0b = s[base + 28], s[base + 29]
+    zR1a, zR1b = s[base + 30], s[base + 31]
+    zR2a, zR2b = s[base + 32], s[base + 33]
+    zR3a, zR3b = s[base + 34], s[base + 35]
+    zR4a, zR4b = s[base + 36], s[base + 37]
+    zR5a, zR5b = s[base + 38], s[base + 39]
+    zR6a, zR6b = s[base + 40], s[base + 41]
+    zR7a, zR7b = s[base + 42], s[base + 43]
+    zR8a, zR8b = s[base + 44], s[base + 45]
+    zR9a, zR9b = s[base + 46], s[base + 47]
+    zR10a, zR10b = s[base + 48], s[base + 49]
+    zR11a, zR11b = s[base + 50], s[base + 51]
+    zR12a, zR12b = s[base + 52], s[base + 53]
+    zR13a, zR13b = s[base + 54], s[base + 55]
     for k in range(n):
-        x = buf[off + k]
-        xa, a0, a1_ = bq(x, p0, p1, p2, p3, p4, a0, a1_)
-        xa, b0_, b1_ = bq(xa, q0, q1, q2, q3, q4, b0_, b1_)
-        low, c0, c1 = bq(x, l0, l1, l2, l3, l4, c0, c1)
-        low, d0, d1 = bq(low, m0, m1, m2, m3, m4, d0, d1)
-        low, e0, e1 = bq(low, l0, l1, l2, l3, l4, e0, e1)
-        low, f0, f1 = bq(low, m0, m1, m2, m3, m4, f0, f1)
-        high, g0, g1 = bq(xa - low, h0, h1, h2, h3, h4, g0, g1)
-        high, i0, i1 = bq(high, k0, k1, k2, k3, k4, i0, i1)
-        high, j0, j1 = bq(high, h0, h1, h2, h3, h4, j0, j1)
-        high, u0, u1 = bq(high, k0, k1, k2, k3, k4, u0, u1)
-        y, v0, v1 = bq(xa, r0, r1, r2, r3, r4, v0, v1)
-        y, w0, w1 = bq(y, t0, t1, t2, t3, t4, w0, w1)
-        la, x0, x1 = bq(low, r0, r1, r2, r3, r4, x0, x1)
-        la, y0, y1 = bq(la, t0, t1, t2, t3, t4, y0, y1)
-        mid = y - la - high
-        buf[off + k] = (gl0 + k * gli) * la + (gm0 + k * gmi) * mid + (gh0 + k * ghi) * high
-    z[0], z[1], z[2], z[3] = a0, a1_, b0_, b1_
-    z[4], z[5], z[6], z[7], z[8], z[9], z[10], z[11] = c0, c1, d0, d1, e0, e1, f0, f1
-    z[12], z[13], z[14], z[15], z[16], z[17], z[18], z[19] = g0, g1, i0, i1, j0, j1, u0, u1
-    z[20], z[21], z[22], z[23], z[24], z[25], z[26], z[27] = v0, v1, w0, w1, x0, x1, y0, y1
+        gl = gl0 + k * gli
+        gm = gm0 + k * gmi
+        gh = gh0 + k * ghi
+        xL = bl[offl + k]
+        xR = br[offr + k]
+        xaL, zL0a, zL0b = bq(xL, p0, p1, p2, p3, p4, zL0a, zL0b)
+        xaR, zR0a, zR0b = bq(xR, p0, p1, p2, p3, p4, zR0a, zR0b)
+        xaL, zL1a, zL1b = bq(xaL, q0, q1, q2, q3, q4, zL1a, zL1b)
+        xaR, zR1a, zR1b = bq(xaR, q0, q1, q2, q3, q4, zR1a, zR1b)
+        lowL, zL2a, zL2b = bq(xL, l0, l1, l2, l3, l4, zL2a, zL2b)
+        lowR, zR2a, zR2b = bq(xR, l0, l1, l2, l3, l4, zR2a, zR2b)
+        lowL, zL3a, zL3b = bq(lowL, m0, m1, m2, m3, m4, zL3a, zL3b)
+        lowR, zR3a, zR3b = bq(lowR, m0, m1, m2, m3, m4, zR3a, zR3b)
+        lowL, zL4a, zL4b = bq(lowL, l0, l1, l2, l3, l4, zL4a, zL4b)
+        lowR, zR4a, zR4b = bq(lowR, l0, l1, l2, l3, l4, zR4a, zR4b)
+        lowL, zL5a, zL5b = bq(lowL, m0, m1, m2, m3, m4, zL5a, zL5b)
+        lowR, zR5a, zR5b = bq(lowR, m0, m1, m2, m3, m4, zR5a, zR5b)
+        highL, zL6a, zL6b = bq((xaL - lowL), h0, h1, h2, h3, h4, zL6a, zL6b)
+        highR, zR6a, zR6b = bq((xaR - lowR), h0, h1, h2, h3, h4, zR6a, zR6b)
+        highL, zL7a, zL7b = bq(highL, k0, k1, k2, k3, k4, zL7a, zL7b)
+        highR, zR7a, zR7b = bq(highR, k0, k1, k2, k3, k4, zR7a, zR7b)
+        highL, zL8a, zL8b = bq(highL, h0, h1, h2, h3, h4, zL8a, zL8b)
+        highR, zR8a, zR8b = bq(highR, h0, h1, h2, h3, h4, zR8a, zR8b)
+        highL, zL9a, zL9b = bq(highL, k0, k1, k2, k3, k4, zL9a, zL9b)
+        highR, zR9a, zR9b = bq(highR, k0, k1, k2, k3, k4, zR9a, zR9b)
+        yL, zL10a, zL10b = bq(xaL, r0, r1, r2, r3, r4, zL10a, zL10b)
+        yR, zR10a, zR10b = bq(xaR, r0, r1, r2, r3, r4, zR10a, zR10b)
+        yL, zL11a, zL11b = bq(yL, t0, t1, t2, t3, t4, zL11a, zL11b)
+        yR, zR11a, zR11b = bq(yR, t0, t1, t2, t3, t4, zR11a, zR11b)
+        laL, zL12a, zL12b = bq(lowL, r0, r1, r2, r3, r4, zL12a, zL12b)
+        laR, zR12a, zR12b = bq(lowR, r0, r1, r2, r3, r4, zR12a, zR12b)
+        laL, zL13a, zL13b = bq(laL, t0, t1, t2, t3, t4, zL13a, zL13b)
+        laR, zR13a, zR13b = bq(laR, t0, t1, t2, t3, t4, zR13a, zR13b)
+        bl[offl + k] = gl * laL + gm * (yL - laL - highL) + gh * highL
+        br[offr + k] = gl * laR + gm * (yR - laR - highR) + gh * highR
+    s[base + 0], s[base + 1] = zL0a, zL0b
+    s[base + 2], s[base + 3] = zL1a, zL1b
+    s[base + 4], s[base + 5] = zL2a, zL2b
+    s[base + 6], s[base + 7] = zL3a, zL3b
+    s[base + 8], s[base + 9] = zL4a, zL4b
+    s[base + 10], s[base + 11] = zL5a, zL5b
+    s[base + 12], s[base + 13] = zL6a, zL6b
+    s[base + 14], s[base + 15] = zL7a, zL7b
+    s[base + 16], s[base + 17] = zL8a, zL8b
+    s[base + 18], s[base + 19] = zL9a, zL9b
+    s[base + 20], s[base + 21] = zL10a, zL10b
+    s[base + 22], s[base + 23] = zL11a, zL11b
+    s[base + 24], s[base + 25] = zL12a, zL12b
+    s[base + 26], s[base + 27] = zL13a, zL13b
+    s[base + 28], s[base + 29] = zR0a, zR0b
+    s[base + 30], s[base + 31] = zR1a, zR1b
+    s[base + 32], s[base + 33] = zR2a, zR2b
+    s[base + 34], s[base + 35] = zR3a, zR3b
+    s[base + 36], s[base + 37] = zR4a, zR4b
+    s[base + 38], s[base + 39] = zR5a, zR5b
+    s[base + 40], s[base + 41] = zR6a, zR6b
+    s[base + 42], s[base + 43] = zR7a, zR7b
+    s[base + 44], s[base + 45] = zR8a, zR8b
+    s[base + 46], s[base + 47] = zR9a, zR9b
+    s[base + 48], s[base + 49] = zR10a, zR10b
+    s[base + 50], s[base + 51] = zR11a, zR11b
+    s[base + 52], s[base + 53] = zR12a, zR12b
+    s[base + 54], s[base + 55] = zR13a, zR13b
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def filter_block(bl, br, offl, offr, n, s, base, v, sr):  # type: ignore[no-untyped-def]
     """The one-knob filter: 0.5 open, below a low-pass closing to 40 Hz, above a high-pass up to 8 kHz.
 
@@ -153,7 +222,7 @@ def filter_block(bl, br, offl, offr, n, s, base, v, sr):  # type: ignore[no-unty
         s[base + S_SVF + 2 * ch + 1] = i2
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def flush_state(s, base, n):  # type: ignore[no-untyped-def]
     for i in range(base, base + n):
         v = s[i]
@@ -161,14 +230,14 @@ def flush_state(s, base, n):  # type: ignore[no-untyped-def]
             s[i] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FMA)
 def _at(buf, frames, j, ch):  # type: ignore[no-untyped-def]
     if j < 0 or j >= frames:
         return 0.0
     return buf[2 * j + ch]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FMA)
 def hermite(buf, frames, p, ch):  # type: ignore[no-untyped-def]
     """4-point cubic read of interleaved stereo float32 at fractional frame p (silence outside)."""
     if p != p or p <= -1.0 or p >= frames:
@@ -192,7 +261,7 @@ def hermite(buf, frames, p, ch):  # type: ignore[no-untyped-def]
     return ((c3 * f + c2) * f + c1) * f + x0
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def echo_block(echo, ms, inl, inr, offin, outl, outr, offout, n, spb, beats, feedback):  # type: ignore[no-untyped-def]
     """Beat-synced ping-pong echo; the delay glides when the tempo moves (no zipper)."""
     target = min(max(beats * spb, 16.0), ECHO_FRAMES - 4.0)
@@ -235,60 +304,63 @@ def echo_block(echo, ms, inl, inr, offin, outl, outr, offout, n, spb, beats, fee
     ms[MS_ECHO_LP_R] = lpr
 
 
-@njit(cache=True)
-def reverb_block(rev, lens, ms, inl, inr, offin, outl, outr, offout, n, feedback, damp, gain):  # type: ignore[no-untyped-def]
-    """A small Freeverb-style room: 4 damped combs and 2 all-passes per channel."""
+@njit(cache=True, fastmath=FMA)
+def reverb_block(rev, lens, ms, inl, inr, offin, outl, outr, offout, n, feedback, damp, gain, acc):  # type: ignore[no-untyped-def]
+    """A small Freeverb-style room: 4 damped combs in parallel, then 2 all-passes, per channel.
+
+    Line by line over the whole run (not sample by sample over all lines): each line's position
+    and state stay in registers, and the combs run without waiting on each other. `acc` is a
+    scratch row (the kernel never allocates).
+    """
     for ch in range(2):
         src = inl if ch == 0 else inr
         dst = outl if ch == 0 else outr
-        base = 0
+        off = 0
         for i in range(ch * N_REV):
-            base += lens[i]
+            off += lens[i]
         for k in range(n):
-            x = src[offin + k] * 0.03
-            acc = 0.0
-            off = base
-            for c in range(len(COMBS)):
-                li = ch * N_REV + c
-                length = lens[li]
-                pos = int(ms[MS_REV + li])
+            acc[k] = 0.0
+        for c in range(len(COMBS)):
+            li = ch * N_REV + c
+            length = lens[li]
+            pos = int(ms[MS_REV + li])
+            st = ms[MS_REV + 2 * N_REV + ch * 4 + c]
+            for k in range(n):
                 y = rev[off + pos]
-                st = ms[MS_REV + 2 * N_REV + ch * 4 + c]
                 st = y * (1.0 - damp) + st * damp
-                v = x + st * feedback
+                v = src[offin + k] * 0.03 + st * feedback
                 if abs(v) < 1e-20 or v != v:
                     v = 0.0
                 rev[off + pos] = v
-                ms[MS_REV + 2 * N_REV + ch * 4 + c] = st
+                acc[k] += y
                 pos += 1
                 if pos >= length:
                     pos = 0
-                ms[MS_REV + li] = pos
-                acc += y
-                off += length
-            for a in range(len(ALLPASSES)):
-                li = ch * N_REV + len(COMBS) + a
-                length = lens[li]
-                pos = int(ms[MS_REV + li])
+            ms[MS_REV + li] = pos
+            ms[MS_REV + 2 * N_REV + ch * 4 + c] = st if (abs(st) > TINY and st == st) else 0.0
+            off += length
+        for ap in range(len(ALLPASSES)):
+            li = ch * N_REV + len(COMBS) + ap
+            length = lens[li]
+            pos = int(ms[MS_REV + li])
+            for k in range(n):
                 y = rev[off + pos]
-                v = acc + y * 0.5
+                x = acc[k]
+                v = x + y * 0.5
                 if abs(v) < 1e-20 or v != v:
                     v = 0.0
                 rev[off + pos] = v
-                acc = y - acc
+                acc[k] = y - x
                 pos += 1
                 if pos >= length:
                     pos = 0
-                ms[MS_REV + li] = pos
-                off += length
-            dst[offout + k] += gain * acc
-    for i in range(2 * N_REV, 2 * N_REV + 8):
-        st = ms[MS_REV + i]
-        if abs(st) < TINY or st != st:
-            ms[MS_REV + i] = 0.0
+            ms[MS_REV + li] = pos
+            off += length
+        for k in range(n):
+            dst[offout + k] += gain * acc[k]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def lowpass_block(buf, offl, offr, n, ms, settings):  # type: ignore[no-untyped-def]
     """A fixed 2-pole low-pass at 20 kHz ahead of the limiter: content the true-peak detector sees
     least well (close to Nyquist) is also content nobody hears."""
@@ -307,8 +379,8 @@ def lowpass_block(buf, offl, offr, n, ms, settings):  # type: ignore[no-untyped-
         ms[MS_LP + 2 * ch + 1] = z2 if abs(z2) > TINY and z2 == z2 else 0.0
 
 
-@njit(cache=True)
-def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ceiling, release):  # type: ignore[no-untyped-def]
+@njit(cache=True, fastmath=FMA)
+def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ceiling, release, tp_gain):  # type: ignore[no-untyped-def]
     """Look-ahead limiter holding a true-peak ceiling.
 
     Peaks are found on a 4x interpolation of the input (so inter-sample overs count), the gain each
@@ -326,6 +398,12 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ce
     gr = ms[MS_GR]
     peak = ms[MS_PEAK]
     half = TP_TAPS // 2
+    loudest = 0.0
+    for k in range(n):
+        loudest = max(loudest, abs(ml[off + k]), abs(mr[off + k]))
+    for j in range(2 * HR):
+        loudest = max(loudest, abs(hist[j]), abs(hist[2 * HR + j]))
+    quiet = loudest * tp_gain <= ceiling  # no inter-sample peak can reach the ceiling in this run
     for k in range(n):
         xl = ml[off + k]
         xr = mr[off + k]
@@ -341,7 +419,7 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ce
         tp = (tp + 1) & (HR - 1)
         start = tp + HR - TP_TAPS
         pk = max(abs(hist[start + half - 1]), abs(hist[2 * HR + start + half - 1]))
-        for ph in range(3):
+        for ph in range(0 if quiet else 3):
             al = 0.0
             ar = 0.0
             for j in range(TP_TAPS):

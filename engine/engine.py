@@ -48,6 +48,7 @@ from .layout import (
     MAX_DECKS,
     N_SLOTS,
     N_VOICES,
+    S_APPLIED,
     S_CALLBACKS,
     S_ENV_TRUNC,
     S_FRAMES,
@@ -74,7 +75,7 @@ STATS = {
     "callbacks": S_CALLBACKS, "underflows": S_UNDERFLOWS, "frames": S_FRAMES, "late_events": S_LATE,
     "nonfinite": S_NONFINITE, "pending": S_PENDING, "pending_overflow": S_OVERFLOW, "panics": S_PANICS,
     "map_jumps": S_MAP_JUMPS, "envelope_truncated": S_ENV_TRUNC, "last_mark": S_LAST_MARK,
-    "mark_sample": S_MARK_SAMPLE,
+    "mark_sample": S_MARK_SAMPLE, "applied_sample": S_APPLIED,
 }
 
 

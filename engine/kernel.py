@@ -26,7 +26,7 @@ from numba import carray, njit
 
 from .dsp import (
     echo_block,
-    eq_block,
+    eq_stereo,
     filter_block,
     flush_state,
     hermite,
@@ -122,7 +122,9 @@ from .layout import (
     F_PLL,
     F_REVERB_DAMP,
     F_REVERB_FEEDBACK,
+    F_TP_GAIN,
     FX_ECHO,
+    FX_RAMP,
     FX_REVERB,
     G_ADORN,
     G_BASE,
@@ -163,9 +165,11 @@ from .layout import (
     N_DECK_LANES,
     N_LANES,
     N_VOICES,
+    PANIC_RAMP,
     RING_ROWS,
     RING_TAIL,
     ROW,
+    S_APPLIED,
     S_CALLBACKS,
     S_ENV_TRUNC,
     S_FRAMES,
@@ -198,6 +202,7 @@ REV_L = BUS_L + 4
 REV_R = BUS_L + 5
 RET_L = BUS_L + 6
 RET_R = BUS_L + 7
+ACC = BUS_L + 8
 ROLL_BEATS = 0.25
 LN10_20 = math.log(10.0) / 20.0
 
@@ -412,6 +417,7 @@ def apply_lanes(row, b0, db, deck, voices, env, lane_n, lane_cur, lane_val, lane
     target = int(row[1]) if row[1] == row[1] else -1
     e = row[2] if row[2] == row[2] else b0
     a = row[3]
+    stats[S_APPLIED] = stats[S_FRAMES] + due_sample(e, b0, db)  # where it starts to sound (decision → audible)
     if code == C_CONTROL:
         if 0 <= target < N_LANES:
             ramp = max(1.0, settings[F_CONTROL_RAMP]) * db
@@ -426,7 +432,7 @@ def apply_lanes(row, b0, db, deck, voices, env, lane_n, lane_cur, lane_val, lane
                 lane_val[ln] = lane_neutral[ln]
             else:
                 lane_n[ln] = 0
-                lane_ramp(env, lane_n, lane_cur, lane_val, ln, b0, b0 + SUB * db, lane_neutral[ln])
+                lane_ramp(env, lane_n, lane_cur, lane_val, ln, b0, b0 + PANIC_RAMP * db, lane_neutral[ln])
         for d in range(MAX_DECKS):
             deck[d * DECK_FIELDS + D_ROLL_ON] = 0.0
         for vi in range(N_VOICES):
@@ -437,7 +443,7 @@ def apply_lanes(row, b0, db, deck, voices, env, lane_n, lane_cur, lane_val, lane
         v = unit(a, 0.0) if code == C_FX else 0.0
         if code == C_FX:
             deck[target * DECK_FIELDS + D_FX_UNIT] = row[4] if row[4] == row[4] else 0.0
-        lane_ramp(env, lane_n, lane_cur, lane_val, ln, e, e + SUB * 4 * db, v)
+        lane_ramp(env, lane_n, lane_cur, lane_val, ln, e, e + FX_RAMP * db, v)
 
 
 # -- decks ----------------------------------------------------------------------------------------
@@ -473,6 +479,7 @@ def apply_event(row, beat, db, sample, deck, voices, stats, settings, ndecks):  
             stats[S_LATE] += 1
         e = beat
     a = row[3]
+    stats[S_APPLIED] = stats[S_FRAMES] + sample
     if code == C_ONESHOT:
         best = 0
         oldest = -1.0
@@ -667,8 +674,7 @@ def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr):
     gmi = (level(v0[ln + L_EQ_MID] + inc[ln + L_EQ_MID] * (n - 1)) - gm0) / last
     ghi = (level(v0[ln + L_EQ_HIGH] + inc[ln + L_EQ_HIGH] * (n - 1)) - gh0) / last
     sb = d * DSP_FIELDS
-    eq_block(scratch, lo, n, xover, dsp, sb, gl0, gli, gm0, gmi, gh0, ghi)
-    eq_block(scratch, ro, n, xover, dsp, sb + 28, gl0, gli, gm0, gmi, gh0, ghi)
+    eq_stereo(scratch, scratch, lo, ro, n, xover, dsp, sb, gl0, gli, gm0, gmi, gh0, ghi)
     fv = v0[ln + L_FILTER] + inc[ln + L_FILTER] * (n - 1) * 0.5
     filter_block(scratch, scratch, lo, ro, n, dsp, sb, fv, sr)
     acc = 0.0
@@ -920,7 +926,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
                    scratch[RET_R * SUB:], 0, n, 1.0 / db, settings[F_ECHO_BEATS], settings[F_ECHO_FEEDBACK])
         reverb_block(reverb, rev_len, master, scratch[REV_L * SUB:], scratch[REV_R * SUB:], 0,
                      scratch[RET_L * SUB:], scratch[RET_R * SUB:], 0, n, settings[F_REVERB_FEEDBACK],
-                     settings[F_REVERB_DAMP], 1.0)
+                     settings[F_REVERB_DAMP], 1.0, scratch[ACC * SUB:])
         fade = master[MS_FX_FADE]
         mg0 = level(v0[G_MASTER])
         mg1 = level(v0[G_MASTER] + inc[G_MASTER] * (n - 1))
@@ -942,7 +948,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             master[MS_FX_FADE] = 1.0
         lowpass_block(scratch, BUS_L * SUB, BUS_R * SUB, n, master, settings)
         limiter_block(scratch[BUS_L * SUB:], scratch[BUS_R * SUB:], 0, n, out, 2 * i, master, lim_delay, lim_hist,
-                      lim_q, lim_box, fir, ceiling, settings[F_LIMITER_RELEASE])
+                      lim_q, lim_box, fir, ceiling, settings[F_LIMITER_RELEASE], settings[F_TP_GAIN])
         i = j
 
     stats[S_PENDING] = npend

@@ -18,7 +18,7 @@ from copilot.bridge.params import PARAMS
 # -- sizes ------------------------------------------------------------------------------------------
 MAX_DECKS = 4
 MAX_BLOCK = 4096  # the largest callback block the kernel accepts (frames)
-SUB = 32  # the kernel never renders more than this many samples without re-reading parameters
+SUB = 64  # the kernel never renders more than this many samples without re-reading parameters
 N_SLOTS = 32  # audio buffers (tracks on decks, one-shots) the kernel can address
 N_VOICES = 8  # one-shot voices (adornments)
 RING_ROWS = 4096  # command ring capacity (rows)
@@ -32,6 +32,8 @@ TP_TAPS = 16  # taps per phase of the 4x true-peak interpolator
 # A 16-tap-per-phase detector reads up to ~0.25 dB under a long reference interpolator on
 # broadband material near Nyquist (measured): the limiter aims this much below the ceiling.
 TRUE_PEAK_MARGIN_DB = 0.3
+PANIC_RAMP = 32  # samples: filters glide home this fast, inside even the smallest block
+FX_RAMP = 128  # samples an FX unit takes to reach its depth
 DECLICK = 64  # samples of fade on play, pause and every jump
 XFADE = 96  # samples of crossfade at a loop wrap or hot-cue jump
 
@@ -103,13 +105,14 @@ K_B0, K_DB, K_NEXT, K_INIT, K_EVENT_SEQ = range(5)
 
 # -- stats (int64) ------------------------------------------------------------------------------------
 (S_CALLBACKS, S_UNDERFLOWS, S_FRAMES, S_RING_DROPPED, S_LATE, S_NONFINITE, S_PENDING, S_TIME_IDX, S_OVERFLOW,
- S_PANICS, S_LAST_MARK, S_MARK_SAMPLE, S_MAP_JUMPS, S_ENV_TRUNC) = range(14)
+ S_PANICS, S_LAST_MARK, S_MARK_SAMPLE, S_MAP_JUMPS, S_ENV_TRUNC, S_APPLIED) = range(15)
 N_STATS = 16
 
 # -- settings (float64, written before the stream opens) -------------------------------------------
 (F_SR, F_DECKS, F_CEILING, F_ECHO_BEATS, F_ECHO_FEEDBACK, F_REVERB_FEEDBACK, F_REVERB_DAMP, F_FX_RETURN,
- F_JUMP_SAMPLES, F_PLL, F_LATENCY_SAMPLES, F_CONTROL_RAMP, F_LIMITER_RELEASE, F_LP_B0, F_LP_A1, F_LP_A2) = range(16)
-N_SETTINGS = 16
+ F_JUMP_SAMPLES, F_PLL, F_LATENCY_SAMPLES, F_CONTROL_RAMP, F_LIMITER_RELEASE, F_LP_B0, F_LP_A1, F_LP_A2,
+ F_TP_GAIN) = range(17)
+N_SETTINGS = 24
 
 # -- master (float64): echo, reverb and limiter state ------------------------------------------------
 MS_ECHO_W, MS_ECHO_D, MS_ECHO_LP_L, MS_ECHO_LP_R, MS_LIM_POS, MS_LIM_REL, MS_LIM_SUM, MS_LIM_QHEAD, MS_LIM_QTAIL, \
@@ -160,7 +163,7 @@ ARRAYS: tuple[tuple[str, type, int], ...] = (
     ("lim_q", np.float64, 2 * 256),  # monotonic deque of (gain, sample) for the sliding minimum
     ("lim_box", np.float64, 256),
     ("tp_fir", np.float64, 3 * TP_TAPS),
-    ("scratch", np.float64, (MAX_DECKS * 2 + 8) * SUB),  # deck L/R, bus, echo/reverb sends, FX return
+    ("scratch", np.float64, (MAX_DECKS * 2 + 9) * SUB),  # deck L/R, bus, sends, FX return, accumulator
     ("times", np.int64, TIMES * 3),  # (start ns, duration ns, first sample) per callback
     ("timespec", np.int64, 2),
     ("meters", np.float64, 16),
@@ -228,7 +231,11 @@ class EngineState:
         deck[:, D_SPB] = sr * 60.0 / 120.0
         deck[:, D_HOTCUES:D_HOTCUES + 8] = np.nan
         a["xover"][:] = crossover_coefficients(sr)
-        a["tp_fir"][:] = true_peak_fir(TP_TAPS).ravel()
+        fir = true_peak_fir(TP_TAPS)
+        a["tp_fir"][:] = fir.ravel()
+        # No interpolated point can exceed (largest sum of |taps|) x (largest sample in the window):
+        # the limiter skips the interpolation while even that bound is under the ceiling.
+        a["settings"][F_TP_GAIN] = float(np.abs(fir).sum(axis=1).max())
         lens = reverb_lengths(sr)
         if lens.sum() > a["reverb"].size:
             raise ValueError(f"sample rate {sr} is too high for the reverb's buffers")

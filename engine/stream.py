@@ -41,8 +41,9 @@ def audio_callback(inp, outp, frames, time_info, status, user):  # type: ignore[
     if status & PA_OUTPUT_UNDERFLOW:
         stats = carray(voidptr(tbl[2 * A_STATS]), (tbl[2 * A_STATS + 1],), np.int64)
         stats[S_UNDERFLOWS] += 1
-    out = carray(outp, (frames * 2,), np.float32)
-    render(tbl, out, frames)
+    n = np.int64(frames)  # uint64 mixed with int64 would turn every index into a float
+    out = carray(outp, (n * 2,), np.float32)
+    render(tbl, out, n)
     return 0
 
 
