@@ -47,7 +47,7 @@ LIM_HOLD = LOOKAHEAD + 1
 HR = 32  # true-peak history ring (stored twice so the taps are always one contiguous run)
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
 def biquad(x, c, ci, s, si):  # type: ignore[no-untyped-def]
     """Transposed direct form II; coefficients c[ci:ci+5] = b0 b1 b2 a1 a2, state s[si:si+2]."""
     y = c[ci] * x + s[si]
@@ -56,14 +56,14 @@ def biquad(x, c, ci, s, si):  # type: ignore[no-untyped-def]
     return y
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
 def bq(x, b0, b1, b2, a1, a2, z1, z2):  # type: ignore[no-untyped-def]
     """Transposed direct form II, pure: returns (y, z1', z2') so states can live in registers."""
     y = b0 * x + z1
     return y, b1 * x - a1 * y + z2, b2 * x - a2 * y
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=True, fastmath=FMA, error_model="numpy")
 def eq_stereo(bl, br, offl, offr, n, c, s, base, gl0, gli, gm0, gmi, gh0, ghi):  # type: ignore[no-untyped-def]
     """The LR8 three-band EQ on both channels of a deck in one pass (14 biquads each).
 
@@ -175,7 +175,7 @@ def eq_stereo(bl, br, offl, offr, n, c, s, base, gl0, gli, gm0, gmi, gh0, ghi): 
     s[base + 54], s[base + 55] = zR13a, zR13b
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=True, fastmath=FMA, error_model="numpy")
 def filter_block(bl, br, offl, offr, n, s, base, v, sr):  # type: ignore[no-untyped-def]
     """The one-knob filter: 0.5 open, below a low-pass closing to 40 Hz, above a high-pass up to 8 kHz.
 
@@ -222,7 +222,7 @@ def filter_block(bl, br, offl, offr, n, s, base, v, sr):  # type: ignore[no-unty
         s[base + S_SVF + 2 * ch + 1] = i2
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=True, fastmath=FMA, error_model="numpy")
 def flush_state(s, base, n):  # type: ignore[no-untyped-def]
     for i in range(base, base + n):
         v = s[i]
@@ -230,14 +230,14 @@ def flush_state(s, base, n):  # type: ignore[no-untyped-def]
             s[i] = 0.0
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
 def _at(buf, frames, j, ch):  # type: ignore[no-untyped-def]
     if j < 0 or j >= frames:
         return 0.0
     return buf[2 * j + ch]
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
 def hermite(buf, frames, p, ch):  # type: ignore[no-untyped-def]
     """4-point cubic read of interleaved stereo float32 at fractional frame p (silence outside)."""
     if p != p or p <= -1.0 or p >= frames:
@@ -261,7 +261,7 @@ def hermite(buf, frames, p, ch):  # type: ignore[no-untyped-def]
     return ((c3 * f + c2) * f + c1) * f + x0
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=True, fastmath=FMA, error_model="numpy")
 def echo_block(echo, ms, inl, inr, offin, outl, outr, offout, n, spb, beats, feedback):  # type: ignore[no-untyped-def]
     """Beat-synced ping-pong echo; the delay glides when the tempo moves (no zipper)."""
     target = min(max(beats * spb, 16.0), ECHO_FRAMES - 4.0)
@@ -304,7 +304,7 @@ def echo_block(echo, ms, inl, inr, offin, outl, outr, offout, n, spb, beats, fee
     ms[MS_ECHO_LP_R] = lpr
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=True, fastmath=FMA, error_model="numpy")
 def reverb_block(rev, lens, ms, inl, inr, offin, outl, outr, offout, n, feedback, damp, gain, acc):  # type: ignore[no-untyped-def]
     """A small Freeverb-style room: 4 damped combs in parallel, then 2 all-passes, per channel.
 
@@ -360,7 +360,7 @@ def reverb_block(rev, lens, ms, inl, inr, offin, outl, outr, offout, n, feedback
             dst[offout + k] += gain * acc[k]
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=True, fastmath=FMA, error_model="numpy")
 def lowpass_block(buf, offl, offr, n, ms, settings):  # type: ignore[no-untyped-def]
     """A fixed 2-pole low-pass at 20 kHz ahead of the limiter: content the true-peak detector sees
     least well (close to Nyquist) is also content nobody hears."""
@@ -379,7 +379,7 @@ def lowpass_block(buf, offl, offr, n, ms, settings):  # type: ignore[no-untyped-
         ms[MS_LP + 2 * ch + 1] = z2 if abs(z2) > TINY and z2 == z2 else 0.0
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=True, fastmath=FMA, error_model="numpy")
 def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ceiling, release, tp_gain):  # type: ignore[no-untyped-def]
     """Look-ahead limiter holding a true-peak ceiling.
 

@@ -61,6 +61,7 @@ from .layout import (
     S_PANICS,
     S_PENDING,
     S_RING_DROPPED,
+    S_UNDERFLOW_AT,
     S_UNDERFLOWS,
     V_ACTIVE,
     V_SLOT,
@@ -75,7 +76,7 @@ STATS = {
     "callbacks": S_CALLBACKS, "underflows": S_UNDERFLOWS, "frames": S_FRAMES, "late_events": S_LATE,
     "nonfinite": S_NONFINITE, "pending": S_PENDING, "pending_overflow": S_OVERFLOW, "panics": S_PANICS,
     "map_jumps": S_MAP_JUMPS, "envelope_truncated": S_ENV_TRUNC, "last_mark": S_LAST_MARK,
-    "mark_sample": S_MARK_SAMPLE, "applied_sample": S_APPLIED,
+    "mark_sample": S_MARK_SAMPLE, "applied_sample": S_APPLIED, "last_underflow_block": S_UNDERFLOW_AT,
 }
 
 

@@ -207,22 +207,22 @@ ROLL_BEATS = 0.25
 LN10_20 = math.log(10.0) / 20.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def f64(tbl, i):  # type: ignore[no-untyped-def]
     return carray(voidptr(tbl[2 * i]), (tbl[2 * i + 1],), np.float64)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def i64(tbl, i):  # type: ignore[no-untyped-def]
     return carray(voidptr(tbl[2 * i]), (tbl[2 * i + 1],), np.int64)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def f32(tbl, i):  # type: ignore[no-untyped-def]
     return carray(voidptr(tbl[2 * i]), (tbl[2 * i + 1],), np.float32)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def unit(v, neutral):  # type: ignore[no-untyped-def]
     """A normalised parameter made safe: NaN → neutral, then 0..1."""
     if v != v:
@@ -230,7 +230,7 @@ def unit(v, neutral):  # type: ignore[no-untyped-def]
     return min(1.0, max(0.0, v))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def level(v):  # type: ignore[no-untyped-def]
     """0 = silence, 0.5 = unity, 1 = +6 dB (EQ bands, master, adornments)."""
     if v <= 0.5:
@@ -239,13 +239,13 @@ def level(v):  # type: ignore[no-untyped-def]
     return 1.0 + 2.0 * (v - 0.5)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def trim_gain(v):  # type: ignore[no-untyped-def]
     """±12 dB around 0.5."""
     return math.exp((v - 0.5) * 24.0 * LN10_20)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def fader_gains(d, vol, pan, xf):  # type: ignore[no-untyped-def]
     """Channel fader (squared taper), equal-power crossfader (A left, B right; C, D thru), balance."""
     g = vol * vol
@@ -257,7 +257,7 @@ def fader_gains(d, vol, pan, xf):  # type: ignore[no-untyped-def]
 
 
 # -- beats ----------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def block_beats(clock, beat, stats, settings, frames):  # type: ignore[no-untyped-def]
     """Beat of this block's first sample and beats per sample, from the published clock map."""
     seq1 = clock[M_SEQ]
@@ -290,7 +290,7 @@ def block_beats(clock, beat, stats, settings, frames):  # type: ignore[no-untype
     return b0, db
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def due_sample(e, b0, db):  # type: ignore[no-untyped-def]
     """First sample whose beat is at or after e (NaN = at once)."""
     if e != e:
@@ -304,7 +304,7 @@ def due_sample(e, b0, db):  # type: ignore[no-untyped-def]
 
 
 # -- lanes ----------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lane_eval(env, lane_n, lane_cur, lane, beat, held):  # type: ignore[no-untyped-def]
     base = lane * MAX_POINTS * 2
     n = lane_n[lane]
@@ -326,7 +326,7 @@ def lane_eval(env, lane_n, lane_cur, lane, beat, held):  # type: ignore[no-untyp
     return vc + (vn - vc) * (beat - bc) / span
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lane_value_at(env, n, lane, beat, held):  # type: ignore[no-untyped-def]
     """Stateless evaluation (used when merging a new envelope)."""
     if n == 0:
@@ -348,7 +348,7 @@ def lane_value_at(env, n, lane, beat, held):  # type: ignore[no-untyped-def]
     return vc + (vn - vc) * (beat - bc) / (bn - bc)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lane_keep(env, lane_n, lane_cur, lane_val, lane, start):  # type: ignore[no-untyped-def]
     """Keep a lane's corners before `start`, then a corner holding the value it has at `start`.
 
@@ -374,7 +374,7 @@ def lane_keep(env, lane_n, lane_cur, lane_val, lane, start):  # type: ignore[no-
     return kept + 1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lane_ramp(env, lane_n, lane_cur, lane_val, lane, b_from, b_to, v_to):  # type: ignore[no-untyped-def]
     """From `b_from` on, a straight ramp to `v_to` reached at `b_to`."""
     total = lane_keep(env, lane_n, lane_cur, lane_val, lane, b_from)
@@ -384,7 +384,7 @@ def lane_ramp(env, lane_n, lane_cur, lane_val, lane, b_from, b_to, v_to):  # typ
     lane_n[lane] = total + 1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lane_insert(ring, head, env, lane_n, lane_cur, lane_val, neutral, stats, lane, start, count):  # type: ignore[no-untyped-def]
     """Merge an envelope's corners (ring rows after `head`) into a lane from beat `start` on."""
     total = lane_keep(env, lane_n, lane_cur, lane_val, lane, start)
@@ -409,7 +409,7 @@ def lane_insert(ring, head, env, lane_n, lane_cur, lane_val, neutral, stats, lan
     lane_n[lane] = total
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def apply_lanes(row, b0, db, deck, voices, env, lane_n, lane_cur, lane_val, lane_neutral, lane_reset, stats,
                 settings, master, ndecks):  # type: ignore[no-untyped-def]
     """Commands that move parameters, applied as they are read so lanes see them in ring order."""
@@ -447,7 +447,7 @@ def apply_lanes(row, b0, db, deck, voices, env, lane_n, lane_cur, lane_val, lane
 
 
 # -- decks ----------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def deck_tb(deck, o, beat):  # type: ignore[no-untyped-def]
     """Track beat of a deck at a clock beat (where the play head is, moving or not)."""
     if deck[o + D_MOVING] > 0.0:
@@ -455,7 +455,7 @@ def deck_tb(deck, o, beat):  # type: ignore[no-untyped-def]
     return deck[o + D_POS_TB]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def deck_jump(deck, o, beat, new_tb):  # type: ignore[no-untyped-def]
     """Move the play head to `new_tb` at `beat`, cross-fading from where it was."""
     if deck[o + D_MOVING] > 0.0:
@@ -468,7 +468,7 @@ def deck_jump(deck, o, beat, new_tb):  # type: ignore[no-untyped-def]
         deck[o + D_POS_TB] = new_tb
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def apply_event(row, beat, db, sample, deck, voices, stats, settings, ndecks):  # type: ignore[no-untyped-def]
     """A discrete command on the sample of its beat (transport, loops, loads, hot cues, one-shots)."""
     code = int(row[0]) if row[0] == row[0] else 0
@@ -571,7 +571,7 @@ def apply_event(row, beat, db, sample, deck, voices, stats, settings, ndecks):  
                 deck_jump(deck, o, e, cue)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr):  # type: ignore[no-untyped-def]
     """Samples [i, i+n) of one deck into its scratch rows (post EQ and filter, pre fader)."""
     o = d * DECK_FIELDS
@@ -690,7 +690,7 @@ def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr):
     flush_state(dsp, sb, DSP_FIELDS)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def render(tbl, out, frames):  # type: ignore[no-untyped-def]
     """Render `frames` stereo frames (interleaved float32) from the engine state in `tbl`."""
     t_start = clock_ns()

@@ -105,7 +105,7 @@ K_B0, K_DB, K_NEXT, K_INIT, K_EVENT_SEQ = range(5)
 
 # -- stats (int64) ------------------------------------------------------------------------------------
 (S_CALLBACKS, S_UNDERFLOWS, S_FRAMES, S_RING_DROPPED, S_LATE, S_NONFINITE, S_PENDING, S_TIME_IDX, S_OVERFLOW,
- S_PANICS, S_LAST_MARK, S_MARK_SAMPLE, S_MAP_JUMPS, S_ENV_TRUNC, S_APPLIED) = range(15)
+ S_PANICS, S_LAST_MARK, S_MARK_SAMPLE, S_MAP_JUMPS, S_ENV_TRUNC, S_APPLIED, S_UNDERFLOW_AT) = range(16)
 N_STATS = 16
 
 # -- settings (float64, written before the stream opens) -------------------------------------------

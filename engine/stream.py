@@ -26,7 +26,7 @@ from numba import carray, cfunc, types
 
 from .engine import Engine
 from .kernel import render
-from .layout import A_STATS, ARRAYS, S_TIME_IDX, S_UNDERFLOWS, TIMES
+from .layout import A_STATS, ARRAYS, S_CALLBACKS, S_TIME_IDX, S_UNDERFLOW_AT, S_UNDERFLOWS, TIMES
 from .native import voidptr
 
 TABLE_LEN = 2 * len(ARRAYS)
@@ -35,12 +35,13 @@ FEED_INTERVAL = 0.01
 SIGNATURE = types.intc(types.voidptr, types.voidptr, types.uint64, types.voidptr, types.uint64, types.voidptr)
 
 
-@cfunc(SIGNATURE, nopython=True, cache=True)
+@cfunc(SIGNATURE, nopython=True, cache=True, error_model="numpy")
 def audio_callback(inp, outp, frames, time_info, status, user):  # type: ignore[no-untyped-def]
     tbl = carray(user, (TABLE_LEN,), np.int64)
     if status & PA_OUTPUT_UNDERFLOW:
         stats = carray(voidptr(tbl[2 * A_STATS]), (tbl[2 * A_STATS + 1],), np.int64)
         stats[S_UNDERFLOWS] += 1
+        stats[S_UNDERFLOW_AT] = stats[S_CALLBACKS]  # which block: start-up, or mid-set?
     n = np.int64(frames)  # uint64 mixed with int64 would turn every index into a float
     out = carray(outp, (n * 2,), np.float32)
     render(tbl, out, n)
