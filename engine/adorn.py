@@ -20,7 +20,7 @@ import numpy as np
 from copilot.bridge.actions import Action, ActionKind, Timed
 
 from .control import EngineCmd
-from .engine import Engine
+from .engine import Engine, EngineFull
 from .files import TrackError, decode, find_audio, resample, to_stereo
 
 ROLES = {
@@ -70,7 +70,7 @@ class Adorner:
             audio = np.ascontiguousarray(resample(to_stereo(data), sr, self.engine.samplerate), np.float32)
             try:
                 slot = self.engine.put_buffer(audio, pinned=True)
-            except Exception as exc:
+            except (EngineFull, ValueError) as exc:
                 self.report(f"adornments: no room for {path.name}: {exc}")
                 break
             name = path.stem.lower()

@@ -155,7 +155,7 @@ class Autopilot:
                 step = self.steps.pop(0)
             try:
                 step.run()
-            except Exception as exc:  # the autopilot must never take the session down
+            except Exception as exc:  # noqa: BLE001 - the autopilot must never take the session down
                 self.report(f"autopilot: {step.what} failed: {exc}")
 
     def loaded(self, deck: int, track: Track) -> None:

@@ -78,7 +78,7 @@ def decode(path: Path) -> tuple[np.ndarray, int]:
 
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as first:  # soundfile raises its own types and RuntimeError for odd files
+    except Exception as first:  # noqa: BLE001 - libsndfile raises its own types, RuntimeError, TypeError
         try:
             import warnings
 
@@ -87,7 +87,7 @@ def decode(path: Path) -> tuple[np.ndarray, int]:
             with warnings.catch_warnings():  # librosa warns that it falls back to audioread: we know
                 warnings.simplefilter("ignore")
                 mono_or_multi, sr = librosa.load(str(path), sr=None, mono=False)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any decoder failure means: this file cannot be read
             raise TrackError(f"cannot read {path.name}: {first}") from None
         data = np.atleast_2d(mono_or_multi).T.astype(np.float32)
     if data.size == 0 or data.shape[0] < 16:

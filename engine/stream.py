@@ -67,7 +67,7 @@ def output_devices() -> list[dict[str, Any]]:
 
     try:
         return [d for d in sd.query_devices() if d["max_output_channels"] >= 2]
-    except Exception:
+    except Exception:  # noqa: BLE001 - no PortAudio, no devices: say so, never crash doctor
         return []
 
 
@@ -117,7 +117,7 @@ class EngineStream:
                 callback=sd._ffi.cast("PaStreamCallback*", audio_callback.address),
                 userdata=sd._ffi.cast("void*", e.state.table.ctypes.data),
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - PortAudio/cffi errors vary by host API
             raise NoAudioDevice(f"cannot open an audio output ({exc})") from None
         self.latency = float(self._stream.latency)
         self._publish(self.clock.now())  # a first guess before any callback has run
