@@ -156,12 +156,14 @@ from .layout import (
     MAX_DECKS,
     MAX_PENDING,
     MAX_POINTS,
+    MS_ECHO_IDLE,
     MS_ECHO_LP_L,
     MS_ECHO_LP_R,
     MS_FX_FADE,
     MS_GR,
     MS_PEAK,
     MS_REV,
+    MS_REV_IDLE,
     N_DECK_LANES,
     N_LANES,
     N_VOICES,
@@ -204,6 +206,8 @@ RET_L = BUS_L + 6
 RET_R = BUS_L + 7
 ACC = BUS_L + 8
 ROLL_BEATS = 0.25
+ECHO_TAIL_REPEATS = 20.0  # 0.45 feedback: 20 repeats is −140 dB
+REVERB_TAIL_SECONDS = 4.0
 LN10_20 = math.log(10.0) / 20.0
 
 
@@ -243,6 +247,17 @@ def level(v):  # type: ignore[no-untyped-def]
 def trim_gain(v):  # type: ignore[no-untyped-def]
     """±12 dB around 0.5."""
     return math.exp((v - 0.5) * 24.0 * LN10_20)
+
+
+@njit(cache=True, error_model="numpy")
+def fx_busy(scratch, lo, ro, n, master, counter, tail):  # type: ignore[no-untyped-def]
+    """True while an FX unit has input, or has had some within its tail (samples)."""
+    for k in range(n):
+        if scratch[lo + k] != 0.0 or scratch[ro + k] != 0.0:
+            master[counter] = 0.0
+            return True
+    master[counter] += n
+    return master[counter] <= tail
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -922,11 +937,16 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             rm = room0 + room_i * k
             scratch[REV_L * SUB + k] += scratch[BUS_L * SUB + k] * rm
             scratch[REV_R * SUB + k] += scratch[BUS_R * SUB + k] * rm
-        echo_block(echo, master, scratch[ECHO_L * SUB:], scratch[ECHO_R * SUB:], 0, scratch[RET_L * SUB:],
-                   scratch[RET_R * SUB:], 0, n, 1.0 / db, settings[F_ECHO_BEATS], settings[F_ECHO_FEEDBACK])
-        reverb_block(reverb, rev_len, master, scratch[REV_L * SUB:], scratch[REV_R * SUB:], 0,
-                     scratch[RET_L * SUB:], scratch[RET_R * SUB:], 0, n, settings[F_REVERB_FEEDBACK],
-                     settings[F_REVERB_DAMP], 1.0, scratch[ACC * SUB:])
+        # An FX unit whose input has been silent for longer than its tail is skipped (its residue is
+        # below −120 dB): most of a set runs with the sends shut.
+        echo_tail = ECHO_TAIL_REPEATS * settings[F_ECHO_BEATS] / db
+        if fx_busy(scratch, ECHO_L * SUB, ECHO_R * SUB, n, master, MS_ECHO_IDLE, echo_tail):
+            echo_block(echo, master, scratch[ECHO_L * SUB:], scratch[ECHO_R * SUB:], 0, scratch[RET_L * SUB:],
+                       scratch[RET_R * SUB:], 0, n, 1.0 / db, settings[F_ECHO_BEATS], settings[F_ECHO_FEEDBACK])
+        if fx_busy(scratch, REV_L * SUB, REV_R * SUB, n, master, MS_REV_IDLE, REVERB_TAIL_SECONDS * sr):
+            reverb_block(reverb, rev_len, master, scratch[REV_L * SUB:], scratch[REV_R * SUB:], 0,
+                         scratch[RET_L * SUB:], scratch[RET_R * SUB:], 0, n, settings[F_REVERB_FEEDBACK],
+                         settings[F_REVERB_DAMP], 1.0, scratch[ACC * SUB:])
         fade = master[MS_FX_FADE]
         mg0 = level(v0[G_MASTER])
         mg1 = level(v0[G_MASTER] + inc[G_MASTER] * (n - 1))
