@@ -27,7 +27,8 @@ def folder_of_one_shots(tmp_path: Path, impact: bool = True, name: str = "fx") -
         n = SR // 2
         hit = np.cos(2 * np.pi * 80 * np.arange(n) / SR) * np.exp(-np.arange(n) / 4000)  # starts at full level
         sf.write(folder / "Impact 01.wav", np.stack([hit, hit], axis=1) * 0.5, SR)
-    riser = np.tile(np.linspace(0.05, 0.8, SR)[:, None], (1, 2)) * np.sin(2 * np.pi * 3000 * np.arange(SR) / SR)[:, None]
+    sweep = np.linspace(0.05, 0.8, SR) * np.sin(2 * np.pi * 3000 * np.arange(SR) / SR)
+    riser = np.stack([sweep, sweep], axis=1)
     sf.write(folder / "riser-long.wav", riser, 44100)  # another rate: resampled on load
     (folder / "broken.wav").write_bytes(b"not audio at all")
     return folder
