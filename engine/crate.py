@@ -102,6 +102,14 @@ class Crate:
         paths = find_audio(default_folder())
         return cls(paths, "example crate") if paths else None
 
+    def exact(self, title: str) -> dict[str, Any] | None:
+        """The track with exactly this title (case aside), or None."""
+        want = title.strip().lower()
+        for t in self.tracks:
+            if t.title.lower() == want:
+                return t.to_resolved(f"'{t.title}' in {self.source}")
+        return None
+
     def find(self, query: str) -> dict[str, Any] | None:
         """Best match by words in title, artist, tags and file name; None when nothing matches."""
         want = _words(query)

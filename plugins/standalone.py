@@ -93,7 +93,7 @@ class StandaloneTarget(Target):
             context.report(f"engine: {self.settings.samplerate} Hz, {self.blocksize}-frame blocks, output latency "
                            f"{stream.latency * 1000:.1f} ms")
         except NoAudioDevice as exc:
-            self.fallback_wav = Path(context.options.get("out") or DEFAULT_WAV)
+            self.fallback_wav = Path(self.config.get("fallback_wav") or DEFAULT_WAV)
             context.report(f"no sound device: {exc}; rendering the session to {self.fallback_wav} instead")
             self.runner = PacedRenderer(self.engine, context.clock, self.fallback_wav)
             self.runner.open()
@@ -152,7 +152,10 @@ class StandaloneTarget(Target):
         resolved = params.get("resolved") or {}
         path = resolved.get("path") or params.get("path")
         hints = dict(resolved)
-        if not path and self.crate is not None:
+        exact = self.crate.exact(str(params.get("query", ""))) if self.crate is not None else None
+        if exact is not None:  # a crate track named exactly (the autopilot does): that one, whatever else matched
+            path, hints = exact["path"], exact
+        elif not path and self.crate is not None:
             found = self.crate.find(str(params.get("query", "")))
             if found is not None:
                 path, hints = found["path"], found
