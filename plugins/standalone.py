@@ -66,17 +66,20 @@ class StandaloneTarget(Target):
         self._context = context
         opts = context.options
         self.engine = Engine(self.settings)
-        self.crate = Crate.from_options(opts, context.report)
         self.offline = bool(opts.get("out"))
         if opts.get("adornment"):
             from copilot.engine.adorn import Adorner
 
             self.adorner = Adorner(self.engine, context.clock, Path(opts["adorn"]), context.report,
                                    self.config.get("adorn", {}))
+        else:
+            self.crate = Crate.from_options(opts, context.report)
         if self.offline:
             self.output_latency = 0.0
         else:
             self._open_live(context)
+        if opts.get("output_latency_ms") is not None:  # the performer's measured figure wins
+            self.output_latency = float(opts["output_latency_ms"]) / 1000.0
         if self._wants_autopilot(opts):
             from copilot.engine.autopilot import Autopilot
 
@@ -118,7 +121,7 @@ class StandaloneTarget(Target):
     def capabilities(self) -> Capabilities:
         if self.adorner is not None:
             return Capabilities(actions=frozenset({ActionKind.FX, ActionKind.PANIC, ActionKind.DROP}),
-                                params=frozenset({"master_gain"}), feedback=False, decks=0)
+                                feedback=False, decks=0)
         return Capabilities(actions=ACTIONS, params=frozenset(ENGINE_PARAMS & set(PARAMS)), feedback=True,
                             decks=self.settings.decks)
 
