@@ -196,3 +196,19 @@ def test_silence_decays_to_exact_zero_not_subnormals() -> None:
     assert tiny.size == 0
     echo = eng.state["echo"]
     assert not np.any((echo != 0) & (np.abs(echo) < np.finfo(np.float32).tiny))
+
+
+@pytest.mark.parametrize("beat", [2.0, 2.5, 3.3])
+def test_a_command_takes_effect_on_the_first_sample_at_or_after_its_beat(beat: float) -> None:
+    eng = engine_with()
+    spb = SR * 60.0 / BPM
+    eng.mark(7, beat)
+    render(eng, 1.0, block=64)
+    assert eng.stats()["last_mark"] == 0  # not yet: its beat is still ahead
+    render(eng, 1.0, block=64)
+    stats = eng.stats()
+    assert stats["last_mark"] == 7
+    assert stats["mark_sample"] == stats["applied_sample"] == math.ceil(beat * spb - 1e-9)
+    eng.control("volume", 0.3, 0, beat + 3.0)  # a ramp starts on its beat's sample too
+    render(eng, 1.0, block=64)
+    assert eng.stats()["applied_sample"] == math.ceil((beat + 3.0) * spb - 1e-9)
