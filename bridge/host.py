@@ -160,7 +160,7 @@ class Target:
     output_latency: float = 0.0  # seconds between our send and the host acting on it
     auto_priority: ClassVar[int] = 0  # `--target auto` asks detect(), highest first; 0 = never detected
     auto_fallback: ClassVar[int] = 0  # nothing detected: the highest fallback plays (the built-in engine)
-    engine: ClassVar[bool] = False  # the built-in engine: plays adornments beside a host with --adorn
+    builtin_engine: ClassVar[bool] = False  # plays adornments beside a host with --adorn
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = dict(config or {})

@@ -185,7 +185,7 @@ class Session:
         context_options = self.options.to_dict()
         for name in names:
             self.targets.append(self._open_target(name, context_options))
-        engine = next((t for t in map(self.host.get, self.host.names()) if t.engine), None)
+        engine = next((t for t in map(self.host.get, self.host.names()) if t.builtin_engine), None)
         if self.options.adorn is not None and engine is not None and engine.name not in names:
             self.adornment = self._open_target(engine.name, {**context_options, "adornment": True})
         self.scheduler.config.latency = max((t.output_latency for t in self.targets), default=0.0)

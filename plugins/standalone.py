@@ -38,6 +38,8 @@ DEFAULT_WAV = "copilot-mix.wav"
 class StandaloneTarget(Target):
     name = "standalone"
     description = "the built-in engine: two decks, EQ, filter, FX, limiter (sound card or WAV)"
+    auto_fallback = 2  # nothing else found: the engine plays the set itself
+    builtin_engine = True
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
