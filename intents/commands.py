@@ -19,7 +19,7 @@ from .schema import DECK_KINDS, IntentKind
 
 DECK = "[(on | to | onto | into | for | at | in | of)] [the] [deck] {deck}"
 NUM = "{n}"
-PERCENT = "[(to | at | by)] {amount} [percent]"
+PERCENT = "[(to | at | by | of)] {amount} [percent]"
 
 K = IntentKind
 Args = Callable[[dict[str, Any]], dict[str, Any]]

@@ -38,8 +38,9 @@ def word_distance(heard: str, expected: str) -> float | None:
         return None
     spelling = Levenshtein.normalized_distance(heard, expected)
     a, b = sound(heard), sound(expected)
-    by_sound = 0.1 + 0.7 * Levenshtein.normalized_distance(a, b) if a and b else 1.0
+    by_sound = Levenshtein.normalized_distance(a, b) if a and b else 1.0
     if a[:1] != b[:1]:
         by_sound += 0.2  # first sounds carry most of a word
-    cost = min(spelling, by_sound) + 0.05  # never as good as an exact word
+    # both views must agree: "let" sounds like "load" (LT) but is spelled nothing like it
+    cost = 0.5 * spelling + 0.5 * min(1.0, by_sound) + 0.05
     return round(cost, 3) if cost <= MAX_COST else None

@@ -13,10 +13,11 @@ from .schema import Deck
 FX_NAMES = ("echo", "delay", "reverb", "flanger", "phaser", "gate", "crush", "bitcrusher", "roll", "filter fx")
 
 # Words that carry no meaning in a command; skipping one costs little ("please play deck A").
-FILLERS = frozenset(
-    "the a an uh um er erm ah please now okay ok hey copilot and then so just like yo alright right "
-    "can you could would let's lets i want me us go ahead quickly nice".split()
-)
+FILLERS = frozenset((
+    "the", "a", "an", "uh", "um", "er", "erm", "ah", "please", "now", "okay", "ok", "hey", "copilot", "and",
+    "then", "so", "just", "like", "yo", "alright", "right", "can", "you", "could", "would", "lets", "i", "want",
+    "me", "us", "go", "ahead", "quickly", "nice",
+))
 FILLER_COST = 0.12
 UNKNOWN_COST = 1.0  # skipping a word the grammar has no place for
 
@@ -63,6 +64,8 @@ NEAR_MISSES: dict[str, dict[str, float]] = {
     "yeah": {"yes": 0.0}, "yas": {"yes": 0.15}, "yess": {"yes": 0.05},
     "confirmed": {"confirm": 0.0}, "confirms": {"confirm": 0.05},
     "of": {"off": 0.25}, "all": {"off": 0.4},
+    "that": {"the": 0.1}, "this": {"the": 0.2}, "heart": {"hot": 0.3}, "hat": {"hot": 0.2}, "hop": {"hot": 0.3},
+    "b": {"beat": 0.3}, "4": {"for": 0.2}, "2": {"to": 0.25}, "now": {"down": 0.3},
     "app": {"up": 0.3}, "op": {"up": 0.3}, "town": {"down": 0.35}, "done": {"down": 0.4},
 }
 
@@ -83,5 +86,6 @@ DECK_WORDS: dict[str, tuple[Deck, float]] = {
 NUMBER_WORDS: dict[str, tuple[float, float]] = {
     "for": (4.0, 0.25), "fore": (4.0, 0.2), "won": (1.0, 0.3), "to": (2.0, 0.35), "too": (2.0, 0.3),
     "ate": (8.0, 0.3), "tree": (3.0, 0.35), "free": (3.0, 0.4), "sex": (6.0, 0.45), "fife": (5.0, 0.3),
-    "nein": (9.0, 0.3), "sixteens": (16.0, 0.1), "eights": (8.0, 0.1), "fours": (4.0, 0.1), "twos": (2.0, 0.1),
+    "nein": (9.0, 0.3), "it": (8.0, 0.4), "sixteens": (16.0, 0.1), "eights": (8.0, 0.1), "fours": (4.0, 0.1),
+    "twos": (2.0, 0.1),
 }

@@ -79,6 +79,28 @@ def words_to_numbers(text: str) -> str:
                 continue
         out.append(tok)
         i += 1
+    return _join_digit_groups(out)
+
+
+def _join_digit_groups(tokens: list[str]) -> str:
+    """Digits Whisper splits the way people say them: '1 24' → '124', '100 and 28' → '128'."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if tok == "1" and re.fullmatch(r"[1-9]\d", nxt):
+            out.append("1" + nxt)
+            i += 2
+            continue
+        if re.fullmatch(r"[1-9]00", tok):
+            j = i + 2 if nxt == "and" else i + 1
+            if j < len(tokens) and re.fullmatch(r"[1-9]\d?", tokens[j]):
+                out.append(str(int(tok) + int(tokens[j])))
+                i = j + 1
+                continue
+        out.append(tok)
+        i += 1
     return " ".join(out)
 
 
