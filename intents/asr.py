@@ -31,9 +31,10 @@ MIN_WINDOW_S = 6.0
 MAX_WINDOW_S = 30.0
 PROMPT_TOKENS = 200  # Whisper allows 223 prompt tokens; keep room for the start-of-transcript tokens
 COMMAND_PROMPT = (
-    "Loop four on deck A. Play deck B. Pause deck C. Sync deck D. Cue deck A. Hot cue three on deck B. "
-    "Exit loop on deck C. Echo fifty percent on deck D. Reverb off. Filter down. Filter up. Tempo plus two. "
-    "Tempo minus one. Tempo one twenty four. Eight bar build. Drop in eight. Panic. Yes. Cancel."
+    "A DJ gives short commands to the copilot: Loop four on deck A. Play deck B. Pause deck C. Sync deck D. "
+    "Cue deck A. Hot cue three on deck B. Exit loop on deck C. Echo fifty percent on deck D. Reverb off. "
+    "Delay off. Flanger on deck B. Phaser. Effects off. Filter down. Filter up. Tempo plus two. Tempo minus one. "
+    "Tempo one twenty four. Eight bar build. Drop in eight. Four beat loop. Panic. Yes. Cancel."
 )
 
 SURE_LOGPROB = (-1.2, -3.2)  # avg log-prob at which the words are fully trusted / not at all
@@ -53,20 +54,25 @@ class Transcript:
     no_speech_prob: float
     tokens: int
     window_s: float
+    alternatives: tuple[tuple[str, float], ...] = ()  # the beam's other readings: (text, avg log-prob)
 
     @property
     def certainty(self) -> float:
         """0..1: how much the words themselves can be trusted (feeds the parser's `prior`)."""
-        if not self.text.strip():
-            return 0.0
-        # Fitted on the espeak corpus: right commands sit above -1.2 (5th percentile -0.9), words
-        # hallucinated from noise or the prompt below -3.
-        by_logprob = (self.avg_logprob - SURE_LOGPROB[1]) / (SURE_LOGPROB[0] - SURE_LOGPROB[1])
-        return float(max(0.0, min(1.0, by_logprob)) * (1.0 - self.no_speech_prob))
+        return certainty(self.text, self.avg_logprob, self.no_speech_prob)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "latency_ms": round(self.latency_s * 1000, 1),
                 "avg_logprob": round(self.avg_logprob, 3), "no_speech_prob": round(self.no_speech_prob, 3)}
+
+
+def certainty(text: str, avg_logprob: float, no_speech_prob: float) -> float:
+    """0..1 trust in one reading. Read off the espeak corpus: right commands sit above -1.2 (5th
+    percentile -0.9); words hallucinated from noise or from the prompt sit below -3."""
+    if not text.strip():
+        return 0.0
+    by_logprob = (avg_logprob - SURE_LOGPROB[1]) / (SURE_LOGPROB[0] - SURE_LOGPROB[1])
+    return float(max(0.0, min(1.0, by_logprob)) * (1.0 - no_speech_prob))
 
 
 def resolve_model(spec: str | Path | None = None) -> Path:
@@ -145,6 +151,7 @@ class Transcriber:
         compute_type: str = "int8",
         window_s: float = 10.0,
         max_tokens: int = 32,
+        beam_size: int = 5,
         titles: TitleSource = None,
         prompt: bool = True,
     ) -> None:
@@ -164,6 +171,7 @@ class Transcriber:
                                     task="transcribe", language="en")
         self.window_s = float(window_s)
         self.max_tokens = int(max_tokens)
+        self.beam_size = max(1, int(beam_size))
         self.use_prompt = prompt
         self._titles = titles
         self._titles_seen: tuple[str, ...] | None = None
@@ -213,15 +221,20 @@ class Transcriber:
             encoded = self._model.encode(features, to_cpu=False)
             prompt = self.prompt_ids()
             result = self._model.generate(
-                encoded, [prompt], beam_size=1, max_length=len(prompt) + self.max_tokens,
-                return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
-                max_initial_timestamp_index=0,
+                encoded, [prompt], beam_size=self.beam_size, num_hypotheses=self.beam_size,
+                max_length=len(prompt) + self.max_tokens, return_scores=True, return_no_speech_prob=True,
+                suppress_blank=True, suppress_tokens=[-1], max_initial_timestamp_index=0,
             )[0]
-        ids = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        text = collapse_repeats(self._tokenizer.decode(ids).strip())
-        score = float(result.scores[0]) if result.scores else 0.0
-        # ctranslate2 returns the cumulative log-prob normalised by length (length_penalty=1)
-        return Transcript(text, time.perf_counter() - t0, score, float(result.no_speech_prob), len(ids), window)
+        # scores are log-probabilities normalised by length (length_penalty=1): an average per token
+        readings: list[tuple[str, float]] = []
+        for seq, score in zip(result.sequences_ids, result.scores or [0.0] * len(result.sequences_ids)):
+            text = collapse_repeats(self._tokenizer.decode([t for t in seq if t < self._tokenizer.eot]).strip())
+            if all(text != seen for seen, _ in readings):
+                readings.append((text, float(score)))
+        text, score = readings[0] if readings else ("", -10.0)
+        tokens = len(result.sequences_ids[0]) if result.sequences_ids else 0
+        return Transcript(text, time.perf_counter() - t0, score, float(result.no_speech_prob), tokens, window,
+                          tuple(readings[1:]))
 
     def warm_up(self) -> float:
         """One throwaway transcription so the first real command is not the slow one."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fuzzy import word_distance
-from .grammar import Node, compile_template
+from .grammar import Node, anchors, compile_template
 from .lexicon import DECK_WORDS, FX_NAMES, NUMBER_WORDS
 from .schema import DECK_KINDS, IntentKind
 
@@ -83,6 +83,7 @@ class Command:
     template: str
     node: Node
     args: Args
+    anchors: tuple[frozenset[str], ...] = ()
 
 
 def _variants(kind: IntentKind, template: str) -> list[str]:
@@ -90,9 +91,13 @@ def _variants(kind: IntentKind, template: str) -> list[str]:
     return [template, f"[the] deck {{deck}} {template}"] if kind in DECK_KINDS else [template]
 
 
+def _command(kind: IntentKind, template: str, args: Args) -> Command:
+    node = compile_template(f"[please] {template} [please]")
+    return Command(kind, template, node, args, tuple(anchors(node)))
+
+
 COMMANDS: tuple[Command, ...] = tuple(
-    Command(kind, v, compile_template(f"[please] {v} [please]"), args)
-    for kind, templates, args in TABLE for t in templates for v in _variants(kind, t)
+    _command(kind, v, args) for kind, templates, args in TABLE for t in templates for v in _variants(kind, t)
 )
 
 # Words a command can start with: used to bias Whisper towards them (asr.prompt).

@@ -37,6 +37,8 @@ def word_distance(heard: str, expected: str) -> float | None:
     if len(expected) <= 3 or len(heard) <= 2 or not heard.isalpha():
         return None
     spelling = Levenshtein.normalized_distance(heard, expected)
+    if spelling > 0.6:
+        return None  # sounding alike is not enough: "let" is not "load"
     a, b = sound(heard), sound(expected)
     by_sound = Levenshtein.normalized_distance(a, b) if a and b else 1.0
     if a[:1] != b[:1]:

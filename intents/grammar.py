@@ -104,6 +104,26 @@ def compile_template(text: str) -> Node:
     return node
 
 
+def anchors(node: Node) -> list[frozenset[str]]:
+    """Words a sentence must contain for `node` to match: each set needs one member (near-misses count).
+
+    A cheap filter before the alignment: "what time is it" never reaches the LOOP templates.
+    """
+    if isinstance(node, Word):
+        return [frozenset((node.word,))]
+    if isinstance(node, Seq):
+        return [clause for item in node.items for clause in anchors(item)]
+    if isinstance(node, Alt):
+        firsts = [anchors(option) for option in node.options]
+        if all(firsts):
+            return [frozenset().union(*(f[0] for f in firsts))]
+    return []  # Opt, Slot: nothing required
+
+
+def could_match(clauses: Sequence[frozenset[str]], tokens: Sequence[str]) -> bool:
+    return all(any(word_distance(tok, w) is not None for tok in tokens for w in clause) for clause in clauses)
+
+
 # -- matching --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Match:

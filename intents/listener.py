@@ -28,8 +28,9 @@ import numpy as np
 
 from .asr import TitleSource, Transcriber, Transcript
 from .endpoint import End, EndpointConfig, Endpointer, Pause, Resume, Start
-from .parser import ACCEPT, ParseResult, parse
-from .schema import IntentKind, Source
+from .parser import ACCEPT, ParseResult
+from .schema import IntentKind
+from .understand import understand
 from .vad import SpeechDetector, detector
 
 log = logging.getLogger(__name__)
@@ -211,9 +212,8 @@ class Listener:
         return self.transcriber.titles() if self._titles is None else _titles(self._titles)
 
     def understand(self, transcript: Transcript) -> ParseResult:
-        """Text → intent, with the ASR's own certainty as the prior; yes/cancel get slack while asked for."""
-        result = parse(transcript.text, Source.VOICE, self.aliases, titles=self.titles(),
-                       prior=transcript.certainty, threshold=0.0)
+        """Readings → intent; while a risky intent waits, "yes"/"cancel" need less certainty."""
+        result = understand(transcript, self.aliases, self.titles(), threshold=0.0)
         awaiting = self.clock() < self.awaiting_until
         if result.intent is not None:
             floor = self.confirm_threshold if awaiting and result.intent.kind in CONFIRM_WORDS else self.threshold

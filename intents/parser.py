@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .commands import COMMANDS, QUERY_WORD_COST, SLOTS, Command
-from .grammar import Match, align
+from .grammar import Match, align, could_match
 from .lexicon import FX_NAMES
 from .numbers import spell_symbols, words_to_numbers
 from .schema import Intent, IntentError, IntentKind, Source
@@ -32,7 +32,7 @@ __all__ = ["ACCEPT", "FX_NAMES", "ParseResult", "normalise", "parse", "words_to_
 ACCEPT = 0.5  # below this confidence a reading is not a command (the scheduler's own floor is the same)
 COST_SCALE = 1.2  # confidence = exp(-COST_SCALE · cost): one near-miss ≈ 0.7–0.85, one stray word ≈ 0.3
 AMBIGUITY_MARGIN = 0.1  # a different reading this close to the best one halves the certainty left
-MAX_WORDS = 24  # longer than this is talk, not a command
+MAX_WORDS = 16  # longer than this is talk, not a command
 TITLE_SNAP = 80.0  # rapidfuzz score (0..100) at which a LOAD query becomes the known title it resembles
 
 _JOINS = [
@@ -102,6 +102,8 @@ def _readings(tokens: Sequence[str]) -> list[_Reading]:
     memo: dict = {}
     found = []
     for command in COMMANDS:
+        if not could_match(command.anchors, tokens):
+            continue
         m = align(command.node, tokens, SLOTS, memo)
         if m is not None:
             found.append(_Reading(command, m))
