@@ -194,5 +194,5 @@ def parse(
             how = "matched" if cost == 0 else f"read '{said}' as"
             return ParseResult(intent, conf, f"{how} {intent.kind.value}", raw, said, cost)
         return ParseResult(None, 0.0, errors[0], raw, said, cost)
-    except Exception as exc:  # the show goes on: a bad sentence is never a crash
+    except Exception as exc:  # noqa: BLE001 - the show goes on: a bad sentence is never a crash
         return ParseResult(None, 0.0, f"could not read that ({type(exc).__name__})", raw)

@@ -1,0 +1,171 @@
+"""The router: accepted actions → the targets that can take them → the dispatcher.
+
+Each action goes to every active target whose capabilities include it. An action none of them can
+take is never dropped silently: it goes to the adornment engine when one is running, and the
+performer is told either way. TEMPO rides the dispatcher to the clock so it lands on its beat. The
+copilot's own record of deck state changes when an action's first wire message is actually sent —
+not before, and never for an action a PANIC or CANCEL withdrew.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from .actions import Action, ActionKind, Timed
+from .clock import BeatClock
+from .dispatch import Dispatcher, Sent
+from .host import Capabilities, Target, TargetHost
+from .state import HostState, own_effect
+
+# Actions that only mark a moment (their audible effect travels as envelopes): no target needed.
+MARKERS = frozenset({ActionKind.DROP})
+
+
+class ClockSink:
+    """TEMPO actions change the shared clock exactly on their beat."""
+
+    name = "clock"
+    output_latency = 0.0
+    internal = True
+
+    def __init__(self, clock: BeatClock) -> None:
+        self.clock = clock
+
+    def send(self, payload: Action) -> None:
+        self.clock.set_tempo(float(payload.params["bpm"]), wait=False)
+
+
+class Router:
+    def __init__(
+        self,
+        host: TargetHost,
+        targets: Sequence[Target],
+        dispatcher: Dispatcher,
+        state: HostState,
+        clock: BeatClock,
+        report: Callable[[str], None],
+        adornment: Target | None = None,
+        resolve_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.host = host
+        self.targets = list(targets)
+        self.adornment = adornment
+        self.dispatcher = dispatcher
+        self.state = state
+        self.report = report
+        self.resolve_options = resolve_options or {}
+        self.clock_sink = ClockSink(clock)
+        self._effects: dict[str, Action] = {}  # actions that change a deck, until their first send
+        self._effects_lock = threading.Lock()
+        dispatcher.listeners.append(self.on_sent)
+        dispatcher.on_refused = self._refused
+        self._caps: dict[str, Capabilities] = {t.name: host.capabilities(t.name) for t in self.all_targets}
+        self.unsupported: list[tuple[str, str]] = []  # (action kind/param, where it went)
+
+    @property
+    def all_targets(self) -> list[Target]:
+        return self.targets + ([self.adornment] if self.adornment is not None else [])
+
+    @staticmethod
+    def what(action: Action) -> ActionKind | str:
+        """The capability an action needs: its parameter for envelopes/controls, else its kind."""
+        if action.kind in (ActionKind.ENVELOPE, ActionKind.CONTROL):
+            return str(action.params["param"])
+        return action.kind
+
+    # -- Outbox --------------------------------------------------------------------------------------
+    def dispatch(self, actions: Sequence[Action]) -> None:
+        for action in actions:
+            if action.kind is ActionKind.LOAD:
+                action = self._resolve(action)
+            if action.kind is ActionKind.TEMPO:
+                self.dispatcher.schedule(self.clock_sink, [Timed(action.beat, action, action.id)])
+            if action.deck is not None and own_effect(action):
+                with self._effects_lock:
+                    self._effects[action.id] = action
+            self._route(action)
+
+    def withdraw(self, action_ids: Sequence[str], after_beat: float | None = None) -> None:
+        self.dispatcher.withdraw(action_ids, after_beat)
+        with self._effects_lock:
+            for action_id in action_ids:
+                action = self._effects.get(action_id)
+                if action is not None and (after_beat is None or (action.beat or 0.0) > after_beat):
+                    del self._effects[action_id]
+
+    def panic(self, action: Action) -> None:
+        self.dispatcher.flush()
+        with self._effects_lock:
+            self._effects.clear()
+        for target in self.all_targets:
+            self._render(target, action)
+
+    def _refused(self, action_id: str, reason: str) -> None:
+        with self._effects_lock:
+            self._effects.pop(action_id, None)
+        self.report(f"✗ {reason}")
+
+    def on_sent(self, sent: Sent) -> None:
+        """Dispatch thread: the first wire message of a deck action makes its effect the copilot's record."""
+        if not self._effects or sent.sink == self.clock_sink.name:
+            return
+        with self._effects_lock:
+            action = self._effects.pop(sent.action_id, None)
+        if action is not None:
+            self.state.apply_sent(action)
+
+    # -- internals -------------------------------------------------------------------------------
+    def _route(self, action: Action) -> None:
+        need = self.what(action)
+        takers = [t for t in self.targets if self._caps[t.name].can(need)]
+        for target in takers:
+            self._render(target, action)
+        if takers or action.kind in MARKERS or action.kind is ActionKind.TEMPO:
+            return
+        names = ", ".join(t.name for t in self.targets) or "no target"
+        if self.adornment is not None and self._caps[self.adornment.name].can(need):
+            self._render(self.adornment, action)
+            self.unsupported.append((str(need), self.adornment.name))
+            self.report(f"{names} cannot take {need}; the built-in engine plays it instead")
+        else:
+            self.unsupported.append((str(need), ""))
+            self.report(f"{names} cannot take {need}; nothing was sent for it")
+
+    def _render(self, target: Target, action: Action) -> None:
+        try:
+            items = self.host.render(target.name, action, self.state)
+        except Exception as exc:  # noqa: BLE001 - one target's bug must not stop the others
+            self.report(f"{target.name} could not render {action.kind.value}: {exc}")
+            return
+        if action.kind is ActionKind.LOAD and action.deck is not None:
+            guard = self._deck_stopped(action)
+            items = [replace(i, guard=guard) if isinstance(i, Timed) else i for i in items]
+        self.dispatcher.schedule(target, items)
+
+    def _deck_stopped(self, action: Action) -> Callable[[], str | None]:
+        """Send-time check for LOAD: the host may have started the deck since the decision."""
+        deck = action.deck
+        query = action.params.get("query", "")
+
+        def guard() -> str | None:
+            if self.state.deck(deck).playing:
+                return f"load '{query}' to deck {deck} withdrawn: the deck started playing"
+            return None
+
+        return guard
+
+    def _resolve(self, action: Action) -> Action:
+        query = str(action.params.get("query", ""))
+        try:
+            found = self.host.resolve_load(query, self.resolve_options)
+        except Exception as exc:  # noqa: BLE001 - a broken library must not block the load
+            self.report(f"could not look up '{query}': {exc}")
+            return action
+        if not found:
+            return action
+        title = found.get("title") or found.get("path")
+        self.report(f"load '{query}': picked {title}" + (f" ({found['why']})" if found.get("why") else ""))
+        return replace(action, params={**action.params, "resolved": found, "title": title})
