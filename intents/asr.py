@@ -185,8 +185,8 @@ class Transcriber:
         try:
             found = source() if callable(source) else (source or ())
             return tuple(str(t) for t in found)
-        except Exception:
-            return ()  # a broken library lookup must not silence the voice
+        except Exception:  # noqa: BLE001 - a broken library lookup must not silence the voice
+            return ()
 
     def prompt_ids(self) -> list[int]:
         titles = self.titles()

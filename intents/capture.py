@@ -169,8 +169,8 @@ class MicSource:
             if block.size:
                 try:
                     self.framer.push(block, self.clock())
-                except Exception:
-                    self.errors += 1  # a bad frame must not end capture
+                except Exception:  # noqa: BLE001 - a bad frame must not end capture
+                    self.errors += 1
 
     def stop(self) -> None:
         self._stop.set()

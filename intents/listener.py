@@ -175,7 +175,7 @@ class Listener:
                 if job is None:
                     return
                 self._run(job)
-            except Exception as exc:  # a broken transcription must not end listening
+            except Exception as exc:  # noqa: BLE001 - a broken transcription must not end listening
                 self.stats["errors"] += 1
                 self.on_error(f"voice: could not transcribe ({type(exc).__name__}: {exc})")
             finally:
@@ -228,5 +228,5 @@ def _titles(source: TitleSource) -> tuple[str, ...]:
     try:
         found = source() if callable(source) else (source or ())
         return tuple(str(t) for t in found)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a broken title source must not silence the voice
         return ()

@@ -12,7 +12,7 @@ Settings come from the `[voice]` table of copilot.toml, overridden by `options["
     device = "USB"               # input device index or part of its name (default: the system's)
     channel = 1                  # 1-based input channel
     mode = "hands-free"          # or "push-to-talk"
-    ptt_midi_note = 60           # push-to-talk note (channel `ptt_midi_channel`, 1-16, any if unset)
+    ptt_midi_note = 60           # push-to-talk note on "Copilot In" (`ptt_midi_channel` 1-16, any if unset)
     ptt_osc = "127.0.0.1:9110"   # /copilot/voice/ptt 1|0
     aliases = "~/my-aliases.toml"
     end_silence_ms = 300
@@ -38,7 +38,7 @@ from copilot.intents.endpoint import EndpointConfig
 from copilot.intents.listener import Heard, Listener
 
 PTT_OSC_ADDRESS = "/copilot/voice/ptt"
-VOICE_MIDI_PORT = "Copilot Voice"
+VOICE_MIDI_PORT = "Copilot In"
 
 
 @dataclass
@@ -62,7 +62,7 @@ class VoiceSettings:
 
     @classmethod
     def from_sources(cls, options: dict[str, Any] | None, config: dict[str, Any] | None) -> VoiceSettings:
-        merged: dict[str, Any] = dict((config or {}).get("voice", {}) or {})
+        merged: dict[str, Any] = voice_section(config)
         extra = dict((options or {}).get("extra", {}) or {})
         merged.update(extra.get("voice", {}) or {})
         if "voice_titles" in extra:
@@ -73,6 +73,20 @@ class VoiceSettings:
         if settings.mode not in ("hands-free", "push-to-talk"):
             raise ValueError(f"[voice] mode must be 'hands-free' or 'push-to-talk', not {settings.mode!r}")
         return settings
+
+
+def voice_section(config: dict[str, Any] | None) -> dict[str, Any]:
+    """The [voice] table: from the config handed to the hook, else from copilot.toml in the config folder
+    (the session hands plugins its [targets] tables only)."""
+    section = (config or {}).get("voice")
+    if isinstance(section, dict):
+        return dict(section)
+    from copilot.bridge.config import Config, ConfigError
+
+    try:
+        return Config.load().section("voice")
+    except ConfigError:
+        return {}
 
 
 class VoiceInput(Input):
@@ -171,12 +185,12 @@ class VoiceInput(Input):
             try:
                 self._triggers.append(MidiPushToTalk(self, session, int(s.ptt_midi_note), s.ptt_midi_channel,
                                                      s.ptt_midi_port))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - no MIDI system: talk by other means
                 session.report(f"voice: no MIDI push-to-talk ({exc})")
         if s.ptt_osc:
             try:
                 self._triggers.append(OscPushToTalk(self, s.ptt_osc))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - port taken, bad address: say so and go on
                 session.report(f"voice: no OSC push-to-talk on {s.ptt_osc} ({exc})")
 
     # -- results ------------------------------------------------------------------------------------------------------
@@ -192,26 +206,25 @@ class VoiceInput(Input):
                 session.report(f"voice: not sure you said a command ('{heard.transcript.text}', "
                                f"{result.confidence:.0%}); nothing sent")
             return
-        decision = session.submit(result.intent)
+        session.report(f"voice: heard '{heard.transcript.text}' ({result.confidence:.0%}, "
+                       f"{heard.latency_s * 1000:.0f} ms after you stopped)")
+        decision = session.submit(result.intent)  # the session reports the decision itself
         queued = host_time()
         with self._lock:
             self.latencies.append(queued - heard.speech_end)
             self.decisions.append(decision)
-        verdict = str(getattr(decision, "verdict", ""))
-        reason = getattr(decision, "reason", "")
-        if verdict == "awaiting_confirm":
+        if str(getattr(decision, "verdict", "")) == "awaiting_confirm":
             window = getattr(getattr(getattr(session, "scheduler", None), "config", None), "confirm_window", 6.0)
             self.listener.expect_confirmation(float(window))
             if self.settings.confirm_tone:
                 sys.stdout.write("\a")
                 sys.stdout.flush()
-            session.report(f"voice: {reason} — say yes or cancel")
-        else:
-            session.report(f"voice: '{heard.transcript.text}' → {reason or result.intent.describe()}")
+            session.report(f"voice: say yes or cancel within {float(window):g} s")
 
 
 class MidiPushToTalk:
-    """Hold a note to talk. Listens on the session's "Copilot In" when it has one, else on its own port."""
+    """Hold a note to talk. Listens on the session's input port of that name when it has one (its
+    feedback handler still gets every message), else opens the port itself."""
 
     def __init__(self, voice: VoiceInput, session: Any, note: int, channel: int | None, port: str) -> None:
         self.voice, self.note = voice, note
@@ -219,7 +232,7 @@ class MidiPushToTalk:
         self._chained: Any = None
         self._ports: Any = None
         ports = getattr(session, "ports", None)
-        existing = getattr(ports, "inputs", {}).get("Copilot In") if ports is not None else None
+        existing = getattr(ports, "inputs", {}).get(port) if ports is not None else None
         if existing is not None:
             previous = existing.callback
 
@@ -294,7 +307,7 @@ def copilot_inputs(options: dict[str, Any], config: dict[str, Any]) -> Sequence[
 def copilot_doctor(config: dict[str, Any]) -> Sequence[Check]:
     from copilot.intents.asr import ModelMissing, resolve_model
 
-    section = dict((config or {}).get("voice", {}) or {})
+    section = voice_section(config)
     checks: list[Check] = []
     try:
         path = resolve_model(section.get("model"))
@@ -307,7 +320,7 @@ def copilot_doctor(config: dict[str, Any]) -> Sequence[Check]:
 
         SileroVad()
         checks.append(Check("voice activity detector", True, "Silero VAD (from faster-whisper)"))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - doctor reports, never raises
         checks.append(Check("voice activity detector", False, f"Silero VAD unavailable ({exc}); hands-free mode "
                             "falls back to loudness, fine in a quiet room only", "pip install onnxruntime"))
     try:
@@ -318,7 +331,7 @@ def copilot_doctor(config: dict[str, Any]) -> Sequence[Check]:
         checks.append(Check("voice microphone", bool(devices), names or "no audio input device found",
                             "" if devices else "plug in a microphone, or start JACK/PipeWire; pick one with "
                             "[voice] device"))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - doctor reports, never raises
         checks.append(Check("voice microphone", False, f"PortAudio unavailable: {exc}", "install libportaudio2"))
     try:
         aliases = load_aliases(section.get("aliases"))
