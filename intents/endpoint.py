@@ -116,6 +116,11 @@ class Endpointer:
         self._reset_utterance()
         return [End(audio, at, self.serial, "released")]
 
+    def listen_only(self, frame: np.ndarray) -> None:
+        """Push-to-talk with the button up: keep the pre-roll (and the detector's state) fresh, open nothing."""
+        self.last_probability = self.vad(frame)
+        self._preroll.append(frame.copy())
+
     # -- frames ----------------------------------------------------------------------------------------------
     def feed(self, frame: np.ndarray, at: float) -> list[Event]:
         """One frame (FRAME samples) whose last sample was captured at `at` (seconds, one clock)."""

@@ -139,8 +139,7 @@ class Listener:
         """A FrameSink: 512 samples at 16 kHz whose last sample was captured at `at`."""
         with self._lock:
             if not self.hands_free and not self.endpointer.active:
-                self.endpointer.vad(frame)  # keep the VAD's state warm
-                self.endpointer._preroll.append(frame.copy())
+                self.endpointer.listen_only(frame)
                 return
             events = self.endpointer.feed(frame, at)
         self._handle(events)
