@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .asr import TitleSource, Transcriber, Transcript
-from .endpoint import End, EndpointConfig, Endpointer, Pause, Resume, Start
+from .endpoint import End, EndpointConfig, Endpointer, Pause, Resume
 from .parser import ACCEPT, ParseResult
 from .schema import IntentKind
 from .understand import understand
@@ -104,6 +104,7 @@ class Listener:
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._guesses: dict[tuple[int, int], Transcript] = {}
         self._resumes: dict[int, int] = {}  # utterance serial → resumes so far
+        self._resume_lock = threading.Lock()
         self._lock = threading.Lock()  # endpointer: fed by the capture thread, pressed from others
         self._thread: threading.Thread | None = None
         self.stats = {"utterances": 0, "intents": 0, "rejected": 0, "dropped": 0, "errors": 0, "reused": 0}
@@ -160,11 +161,10 @@ class Listener:
                 self._jobs.put(_Job(event.serial, event.audio, event.speech_end, final=False,
                                     resumes=self._resumes.get(event.serial, 0)))
             elif isinstance(event, Resume):
-                self._resumes[event.serial] = self._resumes.get(event.serial, 0) + 1
+                with self._resume_lock:
+                    self._resumes[event.serial] = self._resumes.get(event.serial, 0) + 1
             elif isinstance(event, End):
                 self._jobs.put(_Job(event.serial, event.audio, event.speech_end, final=True, how=event.reason))
-            elif isinstance(event, Start):
-                pass
 
     # -- worker ------------------------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -190,10 +190,7 @@ class Listener:
             self._guesses[key] = self.transcriber.transcribe(job.audio)
             return
         self.stats["utterances"] += 1
-        late = self.clock() - job.speech_end
-        if late > self.max_delay_s:
-            self.stats["dropped"] += 1
-            self.on_error(f"voice: dropped a command heard {late:.1f} s ago (ASR too slow); say it again")
+        if self._too_late(job):
             return
         transcript = self._guesses.pop(key, None)
         speculative = transcript is not None
@@ -202,10 +199,22 @@ class Listener:
         else:
             transcript = self.transcriber.transcribe(job.audio)
         self._guesses = {k: v for k, v in self._guesses.items() if k[0] > job.serial}
-        self._resumes = {k: v for k, v in self._resumes.items() if k > job.serial}
+        with self._resume_lock:
+            self._resumes = {k: v for k, v in self._resumes.items() if k > job.serial}
+        if self._too_late(job):
+            return
         result = self.understand(transcript)
         self.stats["intents" if result.intent is not None else "rejected"] += 1
         self.on_heard(Heard(transcript, result, job.speech_end, self.clock(), speculative, job.how))
+
+    def _too_late(self, job: _Job) -> bool:
+        """A command acted on seconds after it was said is worse than none."""
+        late = self.clock() - job.speech_end
+        if late <= self.max_delay_s:
+            return False
+        self.stats["dropped"] += 1
+        self.on_error(f"voice: dropped a command heard {late:.1f} s ago (ASR too slow); say it again")
+        return True
 
     def titles(self) -> tuple[str, ...]:
         return self.transcriber.titles() if self._titles is None else _titles(self._titles)
