@@ -135,7 +135,12 @@ class MicSource:
     ) -> None:
         import sounddevice as sd
 
-        info = sd.query_devices(device, "input")
+        try:
+            info = sd.query_devices(device, "input")
+        except (ValueError, sd.PortAudioError) as exc:
+            which = "no default audio input" if device is None else f"no audio input {device!r}"
+            raise ValueError(f"{which} ({exc}); plug in a microphone or start JACK/PipeWire — "
+                             f"`copilot voice devices` lists the inputs") from exc
         self.device_name = str(info["name"])
         channels = int(info["max_input_channels"])
         if not 0 <= channel < channels:

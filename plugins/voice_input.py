@@ -108,6 +108,13 @@ class VoiceInput(Input):
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def start(self, session: SessionApi) -> None:
+        try:
+            self._start(session)
+        except BaseException:
+            self.stop()  # no half-started threads left behind when the microphone is missing
+            raise
+
+    def _start(self, session: SessionApi) -> None:
         from copilot.bridge.clock import host_time
         from copilot.intents.asr import Transcriber
 
