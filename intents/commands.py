@@ -15,7 +15,7 @@ from typing import Any
 from .fuzzy import word_distance
 from .grammar import Node, anchors, compile_template
 from .lexicon import DECK_WORDS, FX_NAMES, NUMBER_WORDS
-from .schema import DECK_KINDS, IntentKind
+from .schema import DECK_KINDS, HOTCUES, LOOP_BEATS, MAX_BARS, IntentKind
 
 DECK = "[(on | to | onto | into | for | at | in | of)] [the] [deck] {deck}"
 NUM = "{n}"
@@ -48,8 +48,8 @@ TABLE: list[tuple[IntentKind, tuple[str, ...], Args]] = [
               f"{{beats}} (beat | beats) loop [{DECK}]",
               f"(set | make) [a] {{beats}} (beat | beats) loop [{DECK}]"),
      lambda c: {"beats": c["beats"]}),
-    (K.HOTCUE, (f"(hotcue | cue | hot cue) [number] {NUM} [{DECK}]", f"(jump | go) to [hot] cue {NUM} [{DECK}]"),
-     lambda c: {"n": c["n"]}),
+    (K.HOTCUE, (f"(hotcue | cue | hot cue) [number] {{cue}} [{DECK}]", f"(jump | go) to [hot] cue {{cue}} [{DECK}]"),
+     lambda c: {"n": c["cue"]}),
     (K.PLAY, (f"(play | start) [{DECK}]",), _none),
     (K.PAUSE, (f"(pause | stop) [{DECK}]",), _none),
     (K.CUE, (f"cue [{DECK}]",), _none),
@@ -124,6 +124,31 @@ def read_number(tokens: Sequence[str], i: int) -> list[tuple[int, float, Any]]:
     return []
 
 
+# Whisper swaps -teen and -ty ("loop sixty" for sixteen): where a value cannot be right, its twin may be.
+TEEN_TY = {13: 30, 14: 40, 15: 50, 16: 60, 17: 70, 18: 80, 19: 90}
+TEEN_TY |= {ty: teen for teen, ty in TEEN_TY.items()}
+INVALID_COST = 0.5  # a value the intent cannot take still reads (so the refusal can say why), dearly
+TWIN_COST = 0.3
+
+
+def valued(valid: Callable[[float], bool]) -> Callable[[Sequence[str], int], list[tuple[int, float, Any]]]:
+    """A number slot that knows which values make sense (loop lengths, hot cues, bars)."""
+
+    def read(tokens: Sequence[str], i: int) -> list[tuple[int, float, Any]]:
+        out = []
+        for end, cost, value in read_number(tokens, i):
+            if valid(value):
+                out.append((end, cost, value))
+                continue
+            out.append((end, cost + INVALID_COST, value))
+            twin = TEEN_TY.get(int(value)) if value == int(value) else None
+            if twin is not None and valid(float(twin)):
+                out.append((end, cost + TWIN_COST, float(twin)))
+        return out
+
+    return read
+
+
 def read_deck(tokens: Sequence[str], i: int) -> list[tuple[int, float, Any]]:
     if i < len(tokens) and tokens[i] in DECK_WORDS:
         deck, cost = DECK_WORDS[tokens[i]]
@@ -185,7 +210,9 @@ def read_query(tokens: Sequence[str], i: int) -> list[tuple[int, float, Any]]:
 
 
 SLOTS = {
-    "n": read_number, "beats": read_number, "amount": read_number, "delta": read_number,
+    "n": valued(lambda v: v == int(v) and 1 <= v <= MAX_BARS), "amount": read_number, "delta": read_number,
+    "beats": valued(lambda v: any(abs(v - b) < 1e-9 for b in LOOP_BEATS)),
+    "cue": valued(lambda v: v == int(v) and int(v) in HOTCUES),
     "slowdelta": read_number, "bpm": read_number, "deck": read_deck,
     "fx": read_fx, "dir": read_direction, "sign": read_sign, "query": read_query,
 }

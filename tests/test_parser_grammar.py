@@ -125,6 +125,7 @@ def test_refusals_say_why(text: str, reason: str) -> None:
     ("Release that loop.", "EXIT_LOOP", None, {}),
     ("Loop for on deck A", "LOOP", "A", {"beats": 4.0}),
     ("Deck B, play.", "PLAY", "B", {}),
+    ("Loop sixty on deck A.", "LOOP", "A", {"beats": 16.0}),  # -teen/-ty swapped; 60 cannot be a loop
 ])
 def test_whisper_near_misses_are_read_with_less_confidence(heard: str, kind: str, deck: str | None,
                                                            args: dict) -> None:
