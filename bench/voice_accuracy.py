@@ -12,6 +12,7 @@ ASR time median/p99, and the accuracy per voice and per intent kind. `--snr` add
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -22,9 +23,12 @@ from copilot.intents.understand import understand
 from copilot.tests import voice_corpus as corpus
 from copilot.tests.fixtures_voice import TITLES, same_intent
 
+BINS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.01)
+
 
 def run(transcriber: Transcriber, clips: list[corpus.Clip], snr: float | None) -> dict:
     rows = []
+    scored: list[tuple[float, bool]] = []  # (confidence, right) of every best reading, sent or not
     for n, clip in enumerate(clips):
         audio = corpus.audio_of(clip)
         if snr is not None:
@@ -33,6 +37,9 @@ def run(transcriber: Transcriber, clips: list[corpus.Clip], snr: float | None) -
         result = understand(transcript, titles=TITLES)
         got = result.to_dict()["intent"]
         rows.append((clip, got, transcript.latency_s, transcript.text, result.confidence))
+        unfiltered = understand(transcript, titles=TITLES, threshold=0.0)  # for the reliability table
+        if unfiltered.intent is not None:
+            scored.append((unfiltered.confidence, same_intent(clip.expected, unfiltered.to_dict()["intent"])))
     commands = [r for r in rows if r[0].expected is not None]
     others = [r for r in rows if r[0].expected is None]
     right = [r for r in commands if same_intent(r[0].expected, r[1])]
@@ -56,6 +63,7 @@ def run(transcriber: Transcriber, clips: list[corpus.Clip], snr: float | None) -
         "by_kind": dict(by_kind),
         "n": (len(commands), len(others)),
         "wrong": [(r[0].text, r[3], r[1]) for r in wrong],
+        "reliability": [(lo, hi, [ok for c, ok in scored if lo <= c < hi]) for lo, hi in itertools.pairwise(BINS)],
     }
 
 
@@ -90,6 +98,10 @@ def main() -> None:
         base = results[(setups[1][0], "clean")]
         print(f"ratio shipped/baseline (clean): accuracy ×{first['accuracy'] / max(base['accuracy'], 1e-9):.2f}, "
               f"ASR time ×{first['asr_p50_ms'] / base['asr_p50_ms']:.2f}")
+    print("reliability (clean; every best reading, sent or not): confidence bin → share right")
+    for lo, hi, oks in first["reliability"]:
+        share = f"{sum(oks) / len(oks):5.1%}" if oks else "    –"
+        print(f"  {lo:4.2f}–{min(hi, 1.0):4.2f}: {share} of {len(oks)}")
     print("per voice (clean):", {v: f"{a}/{n}" for v, (a, n) in sorted(first["by_voice"].items())})
     print("per kind (clean): ", {k: f"{a}/{n}" for k, (a, n) in sorted(first["by_kind"].items())})
     for text, heard, got in first["wrong"]:
