@@ -1,8 +1,9 @@
 """The command language: one declarative table of sentence templates per intent kind.
 
-`<deck>` expands to the deck phrase ("on deck A", "to B", "deck two", "on the deck see" …).
-Numbers reach the templates as digits (`numbers.words_to_numbers` ran first). Order matters only
-for ties: the more specific template comes first.
+`DECK` is the deck phrase ("on deck A", "to B", "deck two", "on the deck see" …); slots in braces
+are read by the `SLOTS` readers below (numbers that know their valid values, decks, FX names, free
+text). Numbers reach the templates as digits (`numbers.words_to_numbers` ran first). Order matters
+only for ties: the more specific template comes first.
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ TABLE: list[tuple[IntentKind, tuple[str, ...], Args]] = [
               f"{{beats}} (beat | beats) loop [{DECK}]",
               f"(set | make) [a] {{beats}} (beat | beats) loop [{DECK}]"),
      lambda c: {"beats": c["beats"]}),
+    # "hot cue" survives normalising only when misheard ("heart cue"), hence both spellings
     (K.HOTCUE, (f"(hotcue | cue | hot cue) [number] {{cue}} [{DECK}]", f"(jump | go) to [hot] cue {{cue}} [{DECK}]"),
      lambda c: {"n": c["cue"]}),
     (K.PLAY, (f"(play | start) [{DECK}]",), _none),
     (K.PAUSE, (f"(pause | stop) [{DECK}]",), _none),
     (K.CUE, (f"cue [{DECK}]",), _none),
-    (K.SYNC, (f"sync [{DECK}]", f"sync [up] [{DECK}]"), _none),
+    (K.SYNC, (f"sync [up] [{DECK}]",), _none),
     (K.LOAD, (f"load {{query}} [{DECK}]", "load [the] [deck] {deck} with {query}"),
      lambda c: {"query": c["query"]}),
     (K.DROP, (f"drop in {NUM} [(bar | bars)]", f"drop (after | on) {NUM} (bar | bars)", "drop [(it | now)]"),
