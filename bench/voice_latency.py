@@ -2,11 +2,13 @@
 
     python bench/voice_latency.py            # 12 commands per setup
     python bench/voice_latency.py --quick    # 5 commands per setup
+    python bench/voice_latency.py --parts-only   # only where the time of one command goes
 
-A recording of spoken commands (espeak-ng, 1.6 s apart) plays at real-time pace into the listener
-(end-pointer → Whisper → grammar) whose intents go to a real SafetyScheduler. The clock starts
-at the last loud sample of each command (known by construction) and stops when `submit` returns.
-Setups, all measured in this run:
+First the pieces of one command are timed alone (encoder at 30/10/6 s windows, decoder greedy
+and beam 5, one VAD frame, the grammar). Then a recording of spoken commands (espeak-ng, 1.6 s
+apart) plays at real-time pace into the listener (end-pointer → Whisper → grammar) whose intents
+go to a real SafetyScheduler. The clock starts at the last loud sample of each command (known by
+construction) and stops when `submit` returns. Setups, all measured in this run:
 
 * baseline    — Whisper as it comes: 30 s window, greedy, transcribe only after the end-point
 * shipped     — 10 s window, beam 5, transcription started speculatively at the pause
@@ -91,6 +93,41 @@ def _press_and_release(listener: Listener, source: FileSource, bounds: list[tupl
             action(source.time_of_sample(sample))
 
 
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return sorted(out)
+
+
+def parts(transcriber: Transcriber, repeat: int) -> None:
+    """Where the time of one command goes, piece by piece (medians; ms)."""
+    from copilot.intents.parser import parse
+    from copilot.intents.vad import FRAME, SileroVad
+
+    audio = corpus.speak("loop four on deck A", "en-us", 160)
+    rows = []
+    for window in (30.0, 10.0, 6.0):
+        enc = timed(lambda w=window: transcriber.encode(audio, w), repeat)
+        rows.append((f"features + encoder, {window:g} s window", enc))
+    encoded, _ = transcriber.encode(audio)
+    for beam in (1, 5):
+        rows.append((f"decoder, beam {beam}", timed(lambda b=beam: transcriber.decode(encoded, b), repeat)))
+    vad = SileroVad()
+    frame = audio[:FRAME]
+    rows.append(("Silero VAD, one 32 ms frame", timed(lambda: vad(frame), repeat * 20)))
+    rows.append(("grammar, 'loop four on neck A'", timed(lambda: parse("loop four on neck A"), repeat * 5)))
+    rows.append(("grammar, 12 words of chatter",
+                 timed(lambda: parse("so I think the speakers are a bit too loud in here tonight"), repeat * 5)))
+    base = statistics.median(rows[0][1])
+    print("where the time goes (median, p99, ratio to the 30 s encoder):")
+    for name, values in rows:
+        med = statistics.median(values)
+        print(f"  {name:36s} {med * 1000:7.2f} ms  p99 {pct(values, 0.99):7.2f} ms  ×{med / base:.3f}")
+
+
 def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else float("nan")
 
@@ -98,6 +135,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="5 commands per setup")
+    ap.add_argument("--parts-only", action="store_true", help="only the piece-by-piece timings")
     args = ap.parse_args()
     if not corpus.have_espeak():
         raise SystemExit("espeak-ng is needed to speak the commands (apt-get install espeak-ng)")
@@ -107,6 +145,9 @@ def main() -> None:
     baseline = Transcriber(window_s=30.0, beam_size=1)
     for t in (shipped, greedy, baseline):
         t.warm_up()
+    parts(shipped, 5 if args.quick else 15)
+    if args.parts_only:
+        return
     setups = [("baseline", baseline, False, False), ("shipped", shipped, True, False),
               ("greedy", greedy, True, False), ("push-to-talk", shipped, True, True)]
     print(f"voice latency: end of speech → intent queued · {len(texts)} commands · "

@@ -202,30 +202,11 @@ class Transcriber:
 
     # -- transcription ---------------------------------------------------------------------------------
     def transcribe(self, audio: np.ndarray) -> Transcript:
-        """16 kHz mono float32 audio (a command: up to ~window_s) → text."""
-        import ctranslate2
-
+        """16 kHz mono float32 audio (a command: up to ~window_s) → text and the beam's other readings."""
         t0 = time.perf_counter()
-        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        if not np.all(np.isfinite(audio)):
-            audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
-        if audio.size > MAX_WINDOW_S * SAMPLE_RATE:
-            audio = audio[-int(MAX_WINDOW_S * SAMPLE_RATE):]  # a command is at the end of what was heard
-        window = max(self.window_s, np.ceil(audio.size / SAMPLE_RATE + 0.5))
-        window = min(window, MAX_WINDOW_S)
-        padded = np.zeros(int(window * SAMPLE_RATE), dtype=np.float32)
-        padded[: audio.size] = audio
         with self._lock:
-            frames = int(window * 100)
-            mel = self._features(padded)[:, :frames]
-            features = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None]))
-            encoded = self._model.encode(features, to_cpu=False)
-            prompt = self.prompt_ids()
-            result = self._model.generate(
-                encoded, [prompt], beam_size=self.beam_size, num_hypotheses=self.beam_size,
-                max_length=len(prompt) + self.max_tokens, return_scores=True, return_no_speech_prob=True,
-                suppress_blank=True, suppress_tokens=[-1], max_initial_timestamp_index=0,
-            )[0]
+            encoded, window = self.encode(audio)
+            result = self.decode(encoded, self.beam_size)
         # scores are log-probabilities normalised by length (length_penalty=1): an average per token
         readings: list[tuple[str, float]] = []
         scores = result.scores or [0.0] * len(result.sequences_ids)
@@ -237,6 +218,32 @@ class Transcriber:
         tokens = len(result.sequences_ids[0]) if result.sequences_ids else 0
         return Transcript(text, time.perf_counter() - t0, score, float(result.no_speech_prob), tokens, window,
                           tuple(readings[1:]))
+
+    def encode(self, audio: np.ndarray, window_s: float | None = None) -> tuple[Any, float]:
+        """Log-mel features of the audio padded to the window, through the encoder: (encoded, window s)."""
+        import ctranslate2
+
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if not np.all(np.isfinite(audio)):
+            audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+        if audio.size > MAX_WINDOW_S * SAMPLE_RATE:
+            audio = audio[-int(MAX_WINDOW_S * SAMPLE_RATE):]  # a command is at the end of what was heard
+        window = max(window_s or self.window_s, np.ceil(audio.size / SAMPLE_RATE + 0.5))
+        window = float(min(window, MAX_WINDOW_S))
+        padded = np.zeros(int(window * SAMPLE_RATE), dtype=np.float32)
+        padded[: audio.size] = audio
+        mel = self._features(padded)[:, : int(window * 100)]
+        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None]))
+        return self._model.encode(features, to_cpu=False), window
+
+    def decode(self, encoded: Any, beam_size: int) -> Any:
+        """The decoder, primed with the prompt; `beam_size` readings (CTranslate2 result)."""
+        prompt = self.prompt_ids()
+        return self._model.generate(
+            encoded, [prompt], beam_size=beam_size, num_hypotheses=beam_size,
+            max_length=len(prompt) + self.max_tokens, return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=[-1], max_initial_timestamp_index=0,
+        )[0]
 
     def warm_up(self) -> float:
         """One throwaway transcription so the first real command is not the slow one."""
