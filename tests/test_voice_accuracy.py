@@ -11,8 +11,8 @@ from copilot.intents.schema import IntentKind
 from copilot.tests import voice_corpus as corpus
 from copilot.tests.fixtures_voice import CorpusRun, corpus_run_fixture, transcriber_fixture  # noqa: F401
 
-CLEAN_FLOOR = 0.78  # measured 0.83
-NOISY_FLOOR = 0.68  # measured 0.75 at 10 dB SNR
+CLEAN_FLOOR = 0.78  # measured 0.833
+NOISY_FLOOR = 0.68  # measured 0.740 at 10 dB SNR
 WRONG_CEILING = 0.04  # accepted but wrong: the dangerous error (measured ≈ 0.02)
 FALSE_ACCEPTS_MAX = 1  # of the 100 non-command clips (clean + noisy): goal ≤ 1 %
 
