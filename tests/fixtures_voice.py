@@ -33,6 +33,23 @@ def silence(seconds: float) -> np.ndarray:
     return np.zeros(int(seconds * corpus.RATE), dtype=np.float32)
 
 
+@pytest.fixture(name="portaudio_off_jack")
+def portaudio_off_jack_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """PortAudio initialised without the test JACK server. sounddevice initialises at import and
+    terminates at exit; if it held a client on the session's JACK server, that exit would come after
+    the server is gone and abort the test process (pa_jack asserts)."""
+    import os
+    import sys
+
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", f"copilot-voice-none-{os.getpid()}")
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    if "sounddevice" in sys.modules:
+        sd = sys.modules["sounddevice"]
+        sd._terminate()
+        sd._initialize()
+    yield
+
+
 def same_intent(expected: dict[str, Any] | None, got: dict[str, Any] | None) -> bool:
     """Kind, deck and every argument right (a LOAD query case-insensitively)."""
     if expected is None or got is None:

@@ -18,7 +18,12 @@ from copilot.intents.schema import Deck
 from copilot.plugins import voice_input
 from copilot.plugins.voice_input import VoiceInput, VoiceSettings
 from copilot.tests.fixtures import free_udp_port
-from copilot.tests.fixtures_voice import say, silence, transcriber_fixture  # noqa: F401  (fixture)
+from copilot.tests.fixtures_voice import (  # noqa: F401  (fixtures)
+    portaudio_off_jack_fixture,
+    say,
+    silence,
+    transcriber_fixture,
+)
 
 
 class Session:
@@ -122,7 +127,7 @@ def test_push_to_talk_over_osc(transcriber: Any) -> None:
     assert voice.heard[0].how == "released"
 
 
-def test_doctor_finds_the_model_and_reports_a_broken_alias_file(tmp_path) -> None:
+def test_doctor_finds_the_model_and_reports_a_broken_alias_file(tmp_path, portaudio_off_jack) -> None:
     broken = tmp_path / "aliases.toml"
     broken.write_text("[aliases]\nwobble = \n")
     checks = {c.name: c for c in voice_input.copilot_doctor({"voice": {"aliases": str(broken)}})}
