@@ -23,6 +23,7 @@ import pluggy
 
 from .actions import Action, ActionKind, Timed
 from .state import DeckUpdate, HostState
+from .surroundings import Surroundings
 
 PROJECT = "copilot"
 ENTRY_POINT_GROUP = "copilot.plugins"
@@ -157,6 +158,9 @@ class Target:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     output_latency: float = 0.0  # seconds between our send and the host acting on it
+    auto_priority: ClassVar[int] = 0  # `--target auto` asks detect(), highest first; 0 = never detected
+    auto_fallback: ClassVar[int] = 0  # nothing detected: the highest fallback plays (the built-in engine)
+    engine: ClassVar[bool] = False  # the built-in engine: plays adornments beside a host with --adorn
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = dict(config or {})
@@ -188,6 +192,10 @@ class Target:
 
     def on_feedback(self, message: Any) -> list[DeckUpdate]:
         return []
+
+    def detect(self, around: Surroundings) -> str | None:
+        """For `--target auto`: a short sentence if this target's host looks present, else None."""
+        return None
 
     def mapping_files(self) -> list[MappingFile]:
         return []

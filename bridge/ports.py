@@ -28,6 +28,19 @@ CLIENT = "Copilot"
 API_NAMES = {"auto", "jack", "alsa", "coremidi", "winmm", "dummy"}
 
 
+# Clients of a MIDI server that died. Closing or even freeing one crashes inside libjack (seen here:
+# a segfault in close_port after a JACK restart), so they are kept, untouched, for the process's life.
+_GRAVEYARD: list[Any] = []
+
+
+def _retire(port: Any, server_alive: bool) -> None:
+    if server_alive:
+        with contextlib.suppress(Exception):
+            port.close_port()
+    else:
+        _GRAVEYARD.append(port)
+
+
 class MidiUnavailable(RuntimeError):
     """No MIDI API can open ports here; the message says what to install or start."""
 
@@ -183,8 +196,7 @@ class VirtualOut:
             old, self._out = self._out, out
             self._probe = probe
         if old is not None:
-            with contextlib.suppress(Exception):
-                old.close_port()
+            _retire(old, server_alive=False)  # re-opening means the old one's server went away
 
     def send(self, data: bytes | list[int]) -> None:
         self._out.send_message(data)
@@ -196,8 +208,7 @@ class VirtualOut:
     def close(self) -> None:
         with self._lock:
             if self._out is not None:
-                with contextlib.suppress(Exception):
-                    self._out.close_port()
+                _retire(self._out, self.visible() is not None)
                 self._out = None
 
 
@@ -247,8 +258,7 @@ class VirtualIn:
         self._probe = _probe_for(self.api, self.client)
         old, self._in = self._in, port
         if old is not None:
-            with contextlib.suppress(Exception):
-                old.close_port()
+            _retire(old, server_alive=False)
 
     def visible(self) -> bool | None:
         return _visible(self.api, self._probe, self.name)
@@ -269,8 +279,7 @@ class VirtualIn:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(1.0)
-        with contextlib.suppress(Exception):
-            self._in.close_port()
+        _retire(self._in, self.visible() is not None)
 
 
 class MidiPorts:
