@@ -15,6 +15,7 @@ from rapidfuzz.distance import Levenshtein
 from .lexicon import NEAR_MISSES
 
 MAX_COST = 0.45  # beyond this a word is not a near-miss of another
+LENGTH_SLACK = 0.34  # a near-miss is at most a third longer or shorter than the word
 _SOUND_CLASSES = str.maketrans({"B": "P", "D": "T", "G": "K", "V": "F", "Z": "S", "X": "S", "J": "K", "0": "T",
                                 "Q": "K", "C": "K"})
 
@@ -36,6 +37,8 @@ def word_distance(heard: str, expected: str) -> float | None:
         return table[expected]
     if len(expected) <= 3 or len(heard) <= 2 or not heard.isalpha():
         return None
+    if abs(len(heard) - len(expected)) > LENGTH_SLACK * len(expected):
+        return None  # "really" is not "roll", however alike they start
     spelling = Levenshtein.normalized_distance(heard, expected)
     if spelling > 0.6:
         return None  # sounding alike is not enough: "let" is not "load"

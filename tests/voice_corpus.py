@@ -10,7 +10,9 @@ Used by tests/test_voice_accuracy.py and bench/voice_accuracy.py, bench/voice_la
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import os
 import shutil
 import subprocess
@@ -259,33 +261,20 @@ def audio_of(clip: Clip, cache: Path = CACHE) -> np.ndarray:
 
 
 def music_bed(seconds: float, seed: int = 0, bpm: float = 124.0) -> np.ndarray:
-    """A deterministic four-on-the-floor loop: kick, hats, bass and a chord pad (16 kHz float32)."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    t = np.arange(n) / RATE
-    beat = 60.0 / bpm
-    out = np.zeros(n)
-    kick_len = int(0.25 * RATE)
-    kt = np.arange(kick_len) / RATE
-    kick = np.sin(2 * np.pi * (50 * kt + 60 * (1 - np.exp(-kt * 30)) / 30)) * np.exp(-kt * 12)
-    hat = rng.standard_normal(int(0.05 * RATE)) * np.exp(-np.arange(int(0.05 * RATE)) / 150)
-    hat = np.diff(hat, prepend=0.0)  # brighter
-    root = 55.0 * 2 ** (rng.integers(0, 12) / 12)
-    k = 0
-    while k * beat < seconds:
-        at = int(k * beat * RATE)
-        end = min(n, at + kick_len)
-        out[at:end] += 0.9 * kick[: end - at]
-        off = int((k + 0.5) * beat * RATE)
-        if off < n:
-            e2 = min(n, off + hat.size)
-            out[off:e2] += 0.25 * hat[: e2 - off]
-        k += 1
-    bass_env = (t % beat) / beat
-    out += 0.3 * np.sin(2 * np.pi * root * t) * (1 - bass_env) ** 2
-    for ratio in (2.0, 2.0 * 2 ** (3 / 12), 2.0 * 2 ** (7 / 12)):
-        out += 0.08 * np.sin(2 * np.pi * root * 2 * ratio * t + rng.uniform(0, 6))
-    return (out / (np.max(np.abs(out)) + 1e-9) * 0.8).astype(np.float32)
+    """A deterministic dance track (the project's examples/synth: drums, bass, pads, arpeggio) from its
+    drop, mono 16 kHz float32; the seed picks the key and the take."""
+    bars = math.ceil(seconds / (4 * 60.0 / bpm)) + 1
+    return _drop(bars, seed % 8, bpm)[: int(seconds * RATE)].copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _drop(bars: int, seed: int, bpm: float) -> np.ndarray:
+    from copilot.examples.synth import NOTE_NAMES, Section, TrackSpec, render_track
+
+    spec = TrackSpec(title=f"voice bed {seed}", bpm=bpm, tonic=NOTE_NAMES[(seed * 5) % 12],
+                     mode=("minor", "major")[seed % 2], sections=(Section("drop", bars),), seed=seed, sr=RATE)
+    audio, _, _ = render_track(spec)
+    return audio.mean(axis=1).astype(np.float32)
 
 
 def mix_music(speech: np.ndarray, snr_db: float, seed: int = 0, pad_s: float = 0.3) -> np.ndarray:
