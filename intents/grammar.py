@@ -25,6 +25,14 @@ Captures = dict[str, Any]
 # A slot reads tokens[i:] and offers (end, cost, value) readings.
 SlotReader = Callable[[Sequence[str], int], list[tuple[int, float, Any]]]
 MAX_SKIPS = 2  # unexpected words tolerated in a row between two template parts
+# A wildcard token (put in by `constrained`, never heard) stands for any one template word or slot
+# at this cost: "Billy off" with "*" for "Billy" reads as "{fx} off", whatever the effect was.
+WILDCARD = "*"
+WILDCARD_COST = 1.0
+
+# How the heard words lined up with a template, piece by piece (for rewriting the sentence):
+#   ("w", template word, heard word)   ("s", slot, value | None, heard words)   ("x", skipped word)
+Piece = tuple[Any, ...]
 
 
 class TemplateError(ValueError):
@@ -121,6 +129,9 @@ def anchors(node: Node) -> list[frozenset[str]]:
 
 
 def could_match(clauses: Sequence[frozenset[str]], tokens: Sequence[str]) -> bool:
+    if WILDCARD in tokens:  # a wildcard may be any one anchor
+        missing = [c for c in clauses if not any(word_distance(t, w) is not None for t in tokens for w in c)]
+        return len(missing) <= tokens.count(WILDCARD)
     return all(any(word_distance(tok, w) is not None for tok in tokens for w in clause) for clause in clauses)
 
 
@@ -130,6 +141,7 @@ class Match:
     cost: float
     captures: Captures
     fuzzy: int  # words read as near-misses or skipped
+    path: tuple[Piece, ...] = ()
 
 
 @dataclass
@@ -149,7 +161,8 @@ def _better(table: dict[int, Match], end: int, match: Match) -> None:
 
 
 def _join(a: Match, b: Match) -> Match:
-    return Match(a.cost + b.cost, {**a.captures, **b.captures} if b.captures else a.captures, a.fuzzy + b.fuzzy)
+    return Match(a.cost + b.cost, {**a.captures, **b.captures} if b.captures else a.captures, a.fuzzy + b.fuzzy,
+                 a.path + b.path)
 
 
 def _match(node: Node, i: int, run: _Run) -> dict[int, Match]:
@@ -161,15 +174,18 @@ def _match(node: Node, i: int, run: _Run) -> dict[int, Match]:
     tokens = run.tokens
     if isinstance(node, Word):
         if i < len(tokens):
-            cost = word_distance(tokens[i], node.word)
+            cost = WILDCARD_COST if tokens[i] == WILDCARD else word_distance(tokens[i], node.word)
             if cost is not None:
-                out[i + 1] = Match(cost, {}, int(cost > 0))
+                out[i + 1] = Match(cost, {}, int(cost > 0), (("w", node.word, tokens[i]),))
     elif isinstance(node, Slot):
         reader = run.slots.get(node.name)
         if reader is None:
             raise TemplateError(f"no reader for slot {{{node.name}}}")
         for end, cost, value in reader(tokens, i):
-            _better(out, end, Match(cost, {node.name: value}, int(cost > 0)))
+            _better(out, end, Match(cost, {node.name: value}, int(cost > 0),
+                                    (("s", node.name, value, tuple(tokens[i:end])),)))
+        if i < len(tokens) and tokens[i] == WILDCARD:
+            _better(out, i + 1, Match(WILDCARD_COST, {node.name: None}, 1, (("s", node.name, None, (WILDCARD,)),)))
     elif isinstance(node, Opt):
         out[i] = Match(0.0, {}, 0)
         for end, m in _match(node.item, i, run).items():
@@ -202,7 +218,8 @@ def _with_skips(states: dict[int, Match], run: _Run) -> dict[int, Match]:
         nxt: dict[int, Match] = {}
         for pos, m in frontier.items():
             if pos < len(run.tokens):
-                _better(nxt, pos + 1, Match(m.cost + run.skip_cost(pos), m.captures, m.fuzzy + 1))
+                _better(nxt, pos + 1, Match(m.cost + run.skip_cost(pos), m.captures, m.fuzzy + 1,
+                                            (*m.path, ("x", run.tokens[pos]))))
         for pos, m in nxt.items():
             _better(out, pos, m)
         frontier = nxt
@@ -225,7 +242,8 @@ def align(node: Node, tokens: Sequence[str], slots: Mapping[str, SlotReader],
             if end == start:
                 continue  # the template must read at least one word
             tail = sum(run.skip_cost(k) for k in range(end, n))
-            total = Match(m.cost + lead + tail, m.captures, m.fuzzy + start + (n - end))
+            path = tuple(("x", t) for t in tokens[:start]) + m.path + tuple(("x", t) for t in tokens[end:])
+            total = Match(m.cost + lead + tail, m.captures, m.fuzzy + start + (n - end), path)
             if best is None or total.cost < best.cost - 1e-9:
                 best = total
     return best
