@@ -243,7 +243,7 @@ class Transcriber:
         tok = self._tokenizer
         ids = [tok.encode(" " + t.strip()) or [tok.eot] for t in texts]
         with self._lock:
-            start = self.prompt_ids()
+            start = self.prompt_ids()  # the same as the transcription's: shorter ones judged worse
             # CTranslate2 decodes at most min(max_length / 2, max_length - prompt) steps; the longest
             # sentence and a little more, so that every sentence's end-of-text step is scored
             prompt = start.index(tok.sot) + len(tok.sot_sequence)

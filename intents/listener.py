@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -209,6 +209,7 @@ class Listener:
         if self._too_late(job):
             return
         result = self._floor(raw if raw is not None else self._understand(transcript))
+        transcript = replace(transcript, scorer=None)  # it holds the encoder output: let it go
         self.stats["intents" if result.intent is not None else "rejected"] += 1
         self.on_heard(Heard(transcript, result, job.speech_end, self.clock(), speculative, job.how))
 
