@@ -41,7 +41,7 @@ from .wording import Style, render
 
 # -- proposals ----------------------------------------------------------------------------------------
 MAX_STRUCTURES = 6  # command structures kept per reading (cheapest grammar alignments)
-RELAX_MARGIN = 2.5  # structures within this alignment cost of the reading's best are kept
+COST_MARGIN = 2.5  # structures within this alignment cost of the reading's best are kept
 MAX_CANDIDATES = 8  # sentences scored per utterance (12 or 48 found no more on the corpus, and cost more)
 MAX_EDITS = 2  # wildcards plus stray words a structure may have
 MAX_WORDS = 16
@@ -209,7 +209,7 @@ def _structures(raw: str, rank: int, aliases: Mapping[str, str] | None, wild: bo
     if not found:
         return []
     best = min(st.match.cost for st in found)
-    found = [st for st in found if st.match.cost <= best + RELAX_MARGIN]
+    found = [st for st in found if st.match.cost <= best + COST_MARGIN]
     found.sort(key=lambda st: st.match.cost)
     return found[:MAX_STRUCTURES]
 
