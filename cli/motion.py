@@ -60,10 +60,8 @@ def _settings(osc: list[str] | None, mocopi: list[str] | None, allow: list[str] 
 
 
 def _config_section() -> dict[str, Any]:
-    try:
-        from copilot.bridge.config import Config  # type: ignore[import-not-found]
-    except ImportError:
-        return {}
+    from copilot.bridge.config import Config
+
     try:
         return dict(Config.load().section("motion") or {})
     except Exception as exc:

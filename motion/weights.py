@@ -125,23 +125,32 @@ class FastWeights:
             raise ValueError(f"weights: coupled fast/slow map not contracting (gain {cert['coupling_gain']:.3f})")
 
     def make_safe(self, target: float = 0.6) -> FastWeights:
-        """A copy pulled inside the bound: ρ ≤ target·min(s_lo)/max(s_hi)-ish, steps in the safe interval."""
-        w = self.copy()
-        k = 1.0 + w.kappa
-        # steps in the safe interval (0, 2/(1+κ)): clip, keeping the box ordered
-        w.s_hi = np.clip(w.s_hi, 1e-3, 1.0 / k)
-        w.s_lo = np.clip(np.minimum(w.s_lo, w.s_hi), 1e-3, None)
-        lin = float(np.max(np.maximum(np.abs(1.0 - w.s_lo * k), np.abs(1.0 - w.s_hi * k))))
-        room = max(0.0, target - lin)
-        rho_max = room / float(np.max(w.s_hi))
-        n1, n2 = spectral_norm(w.W1), spectral_norm(w.W2)
-        if n1 * n2 > rho_max and n1 * n2 > 0:
-            w.W2 = w.W2 * (rho_max / (n1 * n2))  # spectral normalisation of the output layer
-        w.C, _ = np.linalg.qr(w.C)
-        if w.coupling_gain() > 1.0 - MARGIN:  # weaken the spring until the pair contracts
-            while w.kappa > 1e-4 and w.coupling_gain() > 1.0 - MARGIN:
-                w.kappa *= 0.7
-        return w
+        """A copy pulled inside the bound with contraction factor ≤ `target` (< 1 − MARGIN).
+
+        Steps go into the safe interval (0, 1/(1 + κ)], the low edge of the step box rises until the
+        linear part uses at most half the budget, the output layer is spectrally rescaled to fit the
+        rest, and the spring is weakened if the coupled pair would not contract.
+        """
+        if not 0.0 < target <= 1.0 - MARGIN:
+            raise ValueError(f"target contraction must be in (0, {1.0 - MARGIN}]")
+        kappa = self.kappa
+        while True:
+            w = self.copy()
+            w.kappa = kappa
+            k = 1.0 + kappa
+            w.s_hi = np.clip(w.s_hi, 1e-3, 1.0 / k)
+            w.s_lo = np.clip(w.s_lo, (1.0 - target / 2.0) / k, None)
+            w.s_lo = np.minimum(w.s_lo, w.s_hi)
+            w.s_hi = np.maximum(w.s_hi, w.s_lo)
+            lin = float(np.max(np.abs(1.0 - w.s_lo * k)))
+            rho_max = (target - lin) / float(np.max(w.s_hi))
+            n1, n2 = spectral_norm(w.W1), spectral_norm(w.W2)
+            if n1 * n2 > rho_max:
+                w.W2 = w.W2 * (rho_max / (n1 * n2))  # spectral normalisation of the output layer
+            w.C, _ = np.linalg.qr(w.C)
+            if w.coupling_gain() <= 1.0 - MARGIN or kappa < 1e-4:
+                return w
+            kappa *= 0.7  # weaken the spring until the coupled pair contracts too
 
     # -- persistence -------------------------------------------------------------------------------
     def copy(self) -> FastWeights:

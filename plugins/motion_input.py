@@ -40,14 +40,19 @@ class MotionInput(Input):
     def __init__(self, options: dict[str, Any], section: dict[str, Any]) -> None:
         from copilot.motion.settings import MotionSettings
 
-        self.settings = MotionSettings.build(options, section)
+        self.options = dict(options)
+        self.settings = MotionSettings.build(options, section)  # a bad flag fails here, before the show
         self.live: Any = None
         self.session: SessionApi | None = None
 
     def start(self, session: SessionApi) -> None:
         from copilot.motion.live import LiveMotion
+        from copilot.motion.settings import MotionSettings
 
         self.session = session
+        config = getattr(session, "config", None)
+        if config is not None and hasattr(config, "section"):  # the session's copilot.toml [motion] table
+            self.settings = MotionSettings.build(self.options, config.section("motion"))
 
         def send(param: str, value: float, deck: Deck | None) -> Any:
             return session.control(param, value, deck, source=Source.MOTION)
