@@ -69,6 +69,16 @@ def _config_section() -> dict[str, Any]:
         return {}
 
 
+def _live(*args: Any, **kw: Any) -> Any:
+    """A LiveMotion, or a clear message (a LAN bind without an allow-list, an unwritable take …)."""
+    from copilot.motion.live import LiveMotion
+
+    try:
+        return LiveMotion(*args, **kw)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), 1)
+
+
 def _start(live: Any) -> None:
     try:
         live.start()
@@ -115,8 +125,6 @@ def listen(
     record: Annotated[Path | None, typer.Option(help="Also record everything that arrives to this take file.")] = None,
 ) -> None:
     """Print the fast/slow states (x* energy, ψ, φ, limb energies, residual) as they are computed."""
-    from copilot.motion.live import LiveMotion
-
     settings = _settings(osc, mocopi, allow, performer, limb, profiles)
     clock = _clock(link, tempo, quantum)
     count = [0]
@@ -134,8 +142,7 @@ def listen(
                 last_line[0] = time.monotonic()
                 typer.echo(_line(state))
 
-    live = LiveMotion(settings, clock, None, on_state=on_state,
-                      report=lambda m: typer.echo(m, err=True), record=record)
+    live = _live(settings, clock, None, on_state=on_state, report=lambda m: typer.echo(m, err=True), record=record)
     _start(live)
     seen: set[str] = set()
 
@@ -167,14 +174,9 @@ def record_cmd(
     link: bool = typer.Option(True, "--link/--no-link", help="Stamp datagrams with the Link session's beat."),
 ) -> None:
     """Record every datagram that arrives (faults included) to a take, for replay and calibration."""
-    from copilot.motion.live import LiveMotion
-
     settings = _settings(osc, mocopi, allow, None, [], None)
     clock = _clock(link, tempo, quantum)
-    try:
-        live = LiveMotion(settings, clock, None, report=lambda m: typer.echo(m, err=True), record=out)
-    except OSError as exc:
-        _fail(f"cannot write {out}: {exc}", 1)
+    live = _live(settings, clock, None, report=lambda m: typer.echo(m, err=True), record=out)
     _start(live)
     typer.echo(f"recording to {out} (Ctrl-C to stop)", err=True)
     try:
@@ -276,15 +278,13 @@ def calibrate_cmd(
         _fail(str(exc))
     folder = profile_dir(profiles)
     if take is None:
-        from copilot.motion.live import LiveMotion
-
         if bars < 2:
             _fail("wave for at least 2 bars")
         settings = _settings(osc, mocopi, allow, performer, [], profiles)
         clock = _clock(link, tempo, quantum)
         folder.mkdir(parents=True, exist_ok=True)
         take = folder / f"{performer}-calibration.jsonl"
-        live = LiveMotion(settings, clock, None, report=lambda m: typer.echo(m, err=True), record=take)
+        live = _live(settings, clock, None, report=lambda m: typer.echo(m, err=True), record=take)
         _start(live)
         start = next_boundary(clock.beat + 1.0, clock.quantum)
         end = start + (bars + 1) * clock.quantum

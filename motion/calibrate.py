@@ -144,24 +144,27 @@ def fit(take: Take, performer: str = "default", base: FastWeights | None = None,
         if hi > lo + 0.02:
             limb_rest[s], limb_full[s] = max(0.0, lo), hi
 
-    # the groove, from the default pulse head
+    # the groove, from the default pulse head; then a learned head: the ridge regression of the beat's
+    # cosine and sine on x* gives every beat-periodic head; take the one at the groove's phase
     lk = _lock(rec.heads[moving, HEAD_PULSE], rec.beats[moving])
     groove, lock = lk.offset, lk.lock
+    theta = groove if lock >= 0.3 else 0.0
+    X = rec.x[moving]
+    Xc = X - X.mean(axis=0)
+    phase = 2.0 * math.pi * rec.beats[moving]
+    A = Xc.T @ Xc + RIDGE * len(Xc) * np.eye(X.shape[1])
+    w_cos, w_sin = np.linalg.solve(A, Xc.T @ np.column_stack([np.cos(phase), np.sin(phase)])).T
+    w = math.cos(2.0 * math.pi * theta) * w_cos + math.sin(2.0 * math.pi * theta) * w_sin  # ≈ cos(2π(b − θ))
+    learned = _lock(X @ w, rec.beats[moving], theta)
     pulse_head = None
     lock_learned = lock
-    if lock < 0.3:
-        warnings.append(f"the movement hardly follows the beat (lock {lock:.2f}): kept the default pulse head")
-    else:
-        X = rec.x[moving]
-        Xc = X - X.mean(axis=0)
-        target = np.cos(2.0 * math.pi * (rec.beats[moving] - groove))
-        w = np.linalg.solve(Xc.T @ Xc + RIDGE * len(Xc) * np.eye(X.shape[1]), Xc.T @ target)
-        learned = _lock(X @ w, rec.beats[moving])
-        if learned.lock > lock + 0.01:
-            scale = float(np.linalg.norm(base.pulse_head) / (np.linalg.norm(w) + 1e-12))
-            pulse_head = (w * scale).tolist()
-            lock_learned = learned.lock
-            groove = learned.offset
+    if np.linalg.norm(w) > 0 and learned.lock > lock + 0.05:
+        pulse_head = (w * float(np.linalg.norm(base.pulse_head) / np.linalg.norm(w))).tolist()
+        lock_learned = learned.lock
+        groove = learned.offset
+    if max(lock, lock_learned) < 0.3:
+        warnings.append(f"the movement hardly follows the beat (lock {max(lock, lock_learned):.2f}): "
+                        "wave in time with the click")
 
     # the step field: the certified scale with the smallest residual on this take's own evidence
     residual = {}

@@ -282,7 +282,7 @@ class MotionEngine:
                 if spec.per_deck and row.sent != spec.neutral:
                     self._send(perf, row.mapping.param, spec.neutral)
                     row.sent = row.value = spec.neutral
-                    row.filter.reset()
+                    row.last_beat = None  # restart smoothing from neutral on the new deck
         perf.deck = new
 
     def _say(self, msg: str) -> None:
@@ -291,9 +291,25 @@ class MotionEngine:
             self.report(msg)
 
     # -- the worker thread -----------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Compile (or load from cache) every kernel now, so the first real frame is not the slow one."""
+        perf = Performer("warm-up", Profile(), self.base_weights or Profile().weights(), (), None, None,
+                         self.iterations, self.halpern)
+        f = perf.frame
+        f.n_accel[:] = 1
+        f.t_accel[:] = 0.0
+        f.accel[:, 2] = 1.0
+        perf.features.presence(0.0, f.n_accel, f.t_accel, f.t_gyro, f.stale_after, f.t_scalars, SCALAR_STALE)
+        perf.features.update(f.accel, f.gyro, f.scalars)
+        perf.solver.step(perf.features.e, perf.features.mask, 0.0)
+        perf.slow.accumulate(perf.solver.x)
+        perf.slow.at_beat(0.0, 4.0)
+        perf.slow.at_beat(4.0, 4.0)
+
     def start(self) -> None:
         if self._thread is not None:
             return
+        self.warm_up()
         self._running = True
         self._thread = threading.Thread(target=self._run, name="copilot-motion", daemon=True)
         self._thread.start()

@@ -30,6 +30,7 @@ from .limbs import LIMBS
 SOURCES = ("energy", "tension", "groove", "balance", "upper", "lower", "lock", "psi",
            *(f"limb:{name}" for name in LIMBS))
 SIGNED = {"balance"}
+SNAP = 1e-4
 
 
 @dataclass(frozen=True)
@@ -157,10 +158,15 @@ class Mapper:
             src = sources.get(m.source, 0.0)
             if not math.isfinite(src):
                 src = 0.0  # a state that is not a number is no movement (never reaches a parameter)
-            want = row.filter(m.target(src), t)
-            if row.last_beat is not None:
-                room = row.max_slope * max(0.0, beat - row.last_beat)
-                want = min(row.value + room, max(row.value - room, want))
+            goal = m.target(src)
+            if row.last_beat is None:  # the first frame starts from where the wire is: no jump
+                row.filter.reset(row.value, t)
+                row.last_beat = beat
+            want = row.filter(goal, t)
+            if abs(want - goal) < SNAP:  # end the smoothing tail exactly on target (neutral is neutral)
+                want = goal
+            room = row.max_slope * max(0.0, beat - row.last_beat)
+            want = min(row.value + room, max(row.value - room, want))
             row.last_beat = beat
             want = float(min(row.ceiling, max(row.floor, want)))
             row.value = want

@@ -5,7 +5,7 @@ low-passed over a few beats. If the body pulses at the beat, the average points 
 offset δ (the performer's groove: on the beat, a little late …); ψ = frac(beat − δ) then runs
 exactly with the clock, so tremolos and rolls keyed to ψ stay on the grid whatever the body does.
 `lock` ∈ [0, 1] says how much of the movement is at the beat (1 for a pure beat-rate sway, ≈ 0 for
-movement unrelated to the beat); with no lock, δ relaxes to the performer's calibrated offset.
+movement unrelated to the beat); without a lock, δ falls back to the performer's calibrated offset.
 """
 
 from __future__ import annotations
@@ -41,14 +41,15 @@ class BeatLock:
             self.psi = (beat - self.offset) % 1.0
             return self.psi
         a = 1.0 - math.exp(-step / self.window)
-        self._mean += a * (pulse - self._mean)
+        self._mean += a * 0.25 * (pulse - self._mean)  # slower than the lock-in: no phase shift at the beat
         p = pulse - self._mean
         self._z += a * (p * cmath.exp(-2j * math.pi * beat) - self._z)
         self._power += a * (p * p - self._power)
         rms = math.sqrt(max(self._power, 0.0))
         self.lock = min(1.0, abs(self._z) / (rms / math.sqrt(2.0) + 1e-9)) if rms > 1e-4 else 0.0
         measured = -cmath.phase(self._z) / (2.0 * math.pi)
-        # trust the measurement as far as the lock goes; with no lock, keep the calibrated groove
-        self.offset = (self.prior + self.lock * (((measured - self.prior + 0.5) % 1.0) - 0.5)) % 1.0
+        # a clear lock (≥ 0.6) trusts the measurement; no lock keeps the calibrated groove; between, a blend
+        trust = min(1.0, max(0.0, (self.lock - 0.2) / 0.4))
+        self.offset = (self.prior + trust * (((measured - self.prior + 0.5) % 1.0) - 0.5)) % 1.0
         self.psi = (beat - self.offset) % 1.0
         return self.psi

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
@@ -84,9 +85,13 @@ def wave(tempo: float = 120.0, seconds: float = 16.0, rate: float = 100.0, fmt: 
     return out
 
 
-def wave_take(**kw: object) -> Take:
-    tempo = float(kw.get("tempo", 120.0))  # type: ignore[arg-type]
-    return Take(tempo=tempo, note="synthetic wave", datagrams=wave(**kw))  # type: ignore[arg-type]
+def wave_take(**kw: Any) -> Take:
+    return Take(tempo=float(kw.get("tempo", 120.0)), note="synthetic wave", datagrams=wave(**kw))
+
+
+def merge(*takes: list[Datagram]) -> list[Datagram]:
+    """Several performers' or phones' datagrams as one stream, in time order."""
+    return sorted((d for take in takes for d in take), key=lambda d: d.t)
 
 
 # -- mocopi --------------------------------------------------------------------------------------------
