@@ -60,11 +60,11 @@ def _settings(osc: list[str] | None, mocopi: list[str] | None, allow: list[str] 
 
 
 def _config_section() -> dict[str, Any]:
-    from copilot.bridge.config import Config
+    from copilot.bridge.config import Config, ConfigError
 
     try:
         return dict(Config.load().section("motion") or {})
-    except Exception as exc:
+    except ConfigError as exc:
         typer.echo(f"copilot.toml: {exc}; using defaults for motion", err=True)
         return {}
 

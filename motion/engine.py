@@ -167,7 +167,7 @@ class MotionEngine:
         if perf is None:
             try:
                 profile = self.profiles(name)
-            except ValueError as exc:
+            except (OSError, ValueError) as exc:
                 self._say(f"motion: {exc}; using default ranges for {name}")
                 profile = Profile()
             try:
@@ -259,7 +259,7 @@ class MotionEngine:
         try:
             self.send(param, value, deck)
             self.sent += 1
-        except Exception as exc:  # a target that refuses a parameter must not stop the motion
+        except Exception as exc:  # noqa: BLE001 - a target that refuses a parameter must not stop the motion
             self.send_errors += 1
             self._say(f"motion: sending {param} failed: {exc}")
 
@@ -286,7 +286,8 @@ class MotionEngine:
         perf.deck = new
 
     def _say(self, msg: str) -> None:
-        if msg not in self._reported:
+        """Tell the performer once per distinct problem (a remembered few hundred, not an ever-growing set)."""
+        if msg not in self._reported and len(self._reported) < 256:
             self._reported.add(msg)
             self.report(msg)
 

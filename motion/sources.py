@@ -97,7 +97,7 @@ class OscSource:
 
         try:
             messages = OscPacket(data).messages
-        except Exception as exc:  # python-osc raises ParseError, and worse on hostile bytes
+        except Exception as exc:  # noqa: BLE001 - python-osc raises ParseError, and worse on hostile bytes
             self.registry.reject("malformed", f"{type(exc).__name__} from {sender[0]}")
             return 0
         accepted = 0
@@ -133,7 +133,7 @@ class MocopiSource:
         except Rejected as exc:
             self.registry.reject(exc.reason, f"mocopi from {sender[0]}: {exc.detail}")
             return 0
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a parser bug must drop the packet, not the listener
             self.registry.reject("malformed", f"mocopi from {sender[0]}: {type(exc).__name__}")
             return 0
         name = f"mocopi@{sender[0]}"
