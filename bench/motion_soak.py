@@ -5,9 +5,10 @@
     python bench/motion_soak.py --quick         # 1 minute
 
 Four devices in four wire formats (ZIG SIM, GyrOSC, Sensors2OSC, the generic /copilot/motion), each
-at 100 Hz with its own beat-locked movement, stream over real UDP into `copilot run`'s session
-(motion input → scheduler → dispatcher → midi-monitor on a JACK dummy server). Every 10 s: process
-RSS (/proc), Python heap (tracemalloc), readings sent vs accepted, frames, CCs out. At the end:
+at 100 Hz with its own beat-locked movement, sent from a separate process over real UDP into
+`copilot run`'s session (motion input → scheduler → dispatcher → midi-monitor on a JACK dummy
+server). Every 10 s: process RSS (/proc), Python heap (tracemalloc), readings sent vs accepted,
+frames, CCs out. At the end:
 growth of RSS and heap from the first minute's level to the end, and drops of any kind.
 Baseline in the same run: the same senders into a bare UDP socket that only counts (what the
 machine itself delivers), for the first 20 s.
@@ -17,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing as mp
 import os
 import platform
 import socket
 import threading
 import time
 import tracemalloc
+from typing import Any
 
 import numpy as np
 
@@ -45,39 +48,52 @@ def rss_mb() -> float:
 
 
 class Phones:
-    """Four phones on one thread, each tick sent on a 10 ms grid (sleep-then-send, like an app)."""
+    """Four phones in their own process (like real phones: not competing for this process's GIL),
+    each tick sent on a 10 ms grid (sleep-then-send, like an app). Counters are shared values."""
 
     def __init__(self, port: int) -> None:
-        self.dest = ("127.0.0.1", port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sent_datagrams = 0
-        self.ticks = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        ctx = mp.get_context("spawn")
+        self._ticks = ctx.Value("q", 0)
+        self._sent = ctx.Value("q", 0)
+        self._stop = ctx.Event()
+        self._proc = ctx.Process(target=_phones, args=(port, self._stop, self._ticks, self._sent), daemon=True)
+
+    @property
+    def ticks(self) -> int:
+        return int(self._ticks.value)
+
+    @property
+    def sent_datagrams(self) -> int:
+        return int(self._sent.value)
 
     def start(self) -> None:
-        self._thread.start()
+        self._proc.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
+        self._proc.join(5)
 
-    def _run(self) -> None:
-        start = time.perf_counter()
-        while not self._stop.is_set():
-            t = self.ticks / RATE
-            for k, (fmt, dev, limb, _) in enumerate(PHONES):
-                ph = 2 * math.pi * (2.0 * t + k / 4)
-                amp = 0.5 + 0.5 * math.sin(2 * math.pi * t / 16)
-                accel = (0.05 * math.sin(ph), 0.2 * amp * math.sin(ph), 1.0 + amp * math.cos(ph))
-                for data in synth.phone_datagrams(fmt, dev, accel, (0.0, 0.0, 1.0), (amp * math.sin(ph), 0, 0), limb):
-                    self.sock.sendto(data, self.dest)
-                    self.sent_datagrams += 1
-            self.ticks += 1
-            delay = start + self.ticks / RATE - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+
+def _phones(port: int, stop: Any, ticks: Any, sent: Any) -> None:
+    dest = ("127.0.0.1", port)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    start = time.perf_counter()
+    n = 0
+    while not stop.is_set():
+        t = n / RATE
+        for k, (fmt, dev, limb, _) in enumerate(PHONES):
+            ph = 2 * math.pi * (2.0 * t + k / 4)
+            amp = 0.5 + 0.5 * math.sin(2 * math.pi * t / 16)
+            accel = (0.05 * math.sin(ph), 0.2 * amp * math.sin(ph), 1.0 + amp * math.cos(ph))
+            for data in synth.phone_datagrams(fmt, dev, accel, (0.0, 0.0, 1.0), (amp * math.sin(ph), 0, 0), limb):
+                sock.sendto(data, dest)
+                sent.value += 1
+        n += 1
+        ticks.value = n
+        delay = start + n / RATE - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    sock.close()
 
 
 def baseline(seconds: float) -> tuple[int, int]:
