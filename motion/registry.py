@@ -61,6 +61,7 @@ class Device:
     interval: float = 0.0  # smoothed seconds between readings of its busiest channel
     jitter: float = 0.0  # smoothed |interval − mean|
     clock_offset: float | None = None  # device time − host time, when the device sends a clock
+    last_accel: float = -1e18  # host time of its last accelerometer (with gravity) reading
     _last_main: float = 0.0
 
     @property
@@ -170,13 +171,12 @@ class Registry:
             frame.t_scalars[i] = r.t
         elif limb is not None and limb in SLOT:
             s = SLOT[limb]
-            if r.channel is Channel.ACCEL:
+            # the accelerometer (gravity included) wins; linear acceleration stands in when it is absent
+            if r.channel is Channel.ACCEL or (r.channel is Channel.LINEAR_ACCEL
+                                              and r.t - dev.last_accel > dev.stale_after):
+                if r.channel is Channel.ACCEL:
+                    dev.last_accel = r.t
                 frame.accel[s] = r.values
-                frame.t_accel[s] = r.t
-                frame.n_accel[s] += 1
-                frame.stale_after[s] = dev.stale_after
-            elif r.channel is Channel.LINEAR_ACCEL and frame.t_accel[s] < r.t - dev.stale_after:
-                frame.accel[s] = r.values  # only when no accelerometer with gravity is coming
                 frame.t_accel[s] = r.t
                 frame.n_accel[s] += 1
                 frame.stale_after[s] = dev.stale_after

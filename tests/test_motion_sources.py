@@ -342,3 +342,20 @@ def test_malformed_mocopi_over_udp_is_counted_and_the_listener_survives() -> Non
     finally:
         sender.close()
         listener.stop()
+
+
+def test_linear_acceleration_stands_in_only_when_there_is_no_accelerometer() -> None:
+    reg = Registry()
+    src = OscSource(reg)
+    t = 100.0
+    sender = ("127.0.0.1", 5000)
+    for i in range(3):  # a phone sending only gravity-free acceleration: every reading is used
+        src.datagram(synth.message("/linearacceleration", 0.0, 0.0, STANDARD_GRAVITY * (i + 1)), t + i * 0.01,
+                     sender)
+    frame = reg.performers["default"]
+    s = SLOT["right_hand"]
+    assert frame.n_accel[s] == 3 and frame.accel[s][2] == pytest.approx(3.0)
+    src.datagram(synth.message("/accelerometer", 0.0, 0.0, STANDARD_GRAVITY), t + 0.05, sender)
+    src.datagram(synth.message("/linearacceleration", 0.0, 0.0, 5 * STANDARD_GRAVITY), t + 0.06, sender)
+    assert frame.accel[s][2] == pytest.approx(1.0)  # the accelerometer is back: it wins
+    assert frame.n_accel[s] == 4
