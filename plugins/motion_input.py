@@ -38,26 +38,28 @@ class MotionInput(Input):
     name = "motion"
 
     def __init__(self, options: dict[str, Any], section: dict[str, Any]) -> None:
-        from copilot.motion.settings import MotionSettings
-
         self.options = dict(options)
-        self.settings = MotionSettings.build(options, section)  # a bad flag fails here, before the show
+        self.section = dict(section)
         self.live: Any = None
         self.session: SessionApi | None = None
 
     def start(self, session: SessionApi) -> None:
+        """Open the ports and start the worker. A bad setting raises ValueError with the reason, which the
+        session reports ("input motion did not start: …") while the rest of the show goes on."""
         from copilot.motion.live import LiveMotion
         from copilot.motion.settings import MotionSettings
 
         self.session = session
+        section = self.section
         config = getattr(session, "config", None)
         if config is not None and hasattr(config, "section"):  # the session's copilot.toml [motion] table
-            self.settings = MotionSettings.build(self.options, config.section("motion"))
+            section = {**section, **config.section("motion")}
+        settings = MotionSettings.build(self.options, section)
 
         def send(param: str, value: float, deck: Deck | None) -> Any:
             return session.control(param, value, deck, source=Source.MOTION)
 
-        self.live = LiveMotion(self.settings, session.clock, send, state=session.state,
+        self.live = LiveMotion(settings, session.clock, send, state=session.state,
                                can=_capabilities(session), report=session.report)
         self.live.start()
         where = ", ".join(f"{x.source.kind} on {x.bind.host}:{x.port}" for x in self.live.listeners)

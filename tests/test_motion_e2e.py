@@ -124,3 +124,22 @@ def test_a_replayed_take_drives_the_cc_stream_within_slope_and_caps(jack_server,
     assert all(0 <= v <= 127 for stream in cc.values() for _, v in stream)
     # pan never moved: one phone has no left and right
     assert (0, midi_monitor.CCS["pan"]) not in cc
+
+
+@pytest.mark.jack
+def test_the_input_plugin_is_found_and_a_bad_setting_is_reported_not_fatal(jack_server, tmp_path) -> None:
+    host = TargetHost(plugins=[midi_monitor, motion_input], entry_points=False)
+    assert host.inputs({"motion_osc": None, "mocopi": None}) == []  # not asked for: nothing listens
+    assert [i.name for i in host.inputs({"motion_osc": "9200"})] == ["motion"]
+    said: list[str] = []
+    options = SessionOptions(target="midi-monitor", link=False, osc=None, midi_api="jack", motion_osc="nine",
+                             log=tmp_path / "s.jsonl")
+    session = Session(options, Config({"targets": {"midi-monitor": {"port": f"Copilot Bad {os.getpid()}"}}}),
+                      host=host, report=said.append)
+    session.start()
+    try:
+        assert session.inputs == []
+        assert any("input motion did not start" in m and "[HOST:]PORT" in m for m in said), said
+        assert session.dispatcher is not None and session.targets  # the show goes on without motion
+    finally:
+        session.stop()
