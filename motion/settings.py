@@ -28,7 +28,7 @@ from .limbs import limb_name
 from .mapper import DEFAULT_MAPPINGS, Mapping, mappings_from_config
 from .mocopi import DEFAULT_PORT as MOCOPI_PORT
 from .registry import DEFAULT_PERFORMER, DeviceRule
-from .sources import Bind
+from .sources import DEFAULT_HOST, Bind
 
 DECKS = ("auto", "A", "B", "C", "D")
 
@@ -49,6 +49,16 @@ def _deck(value: Any) -> str | None:
     if text not in DECKS:
         raise ValueError(f"motion deck must be auto or A–D, not {value!r}")
     return text
+
+
+def _binds(flag: Any, configured: Any) -> list[Bind]:
+    """The command line wins; a bare port on it keeps the host copilot.toml names (so `--mocopi 12351`
+    with `mocopi = "0.0.0.0:12351"` in the file still listens on the LAN)."""
+    from_file = [Bind.parse(v) for v in _list(configured)]
+    if not _list(flag):
+        return from_file
+    host = from_file[0].host if from_file else DEFAULT_HOST
+    return [Bind.parse(v, default_host=host) for v in _list(flag)]
 
 
 @dataclass
@@ -82,12 +92,8 @@ class MotionSettings:
         extra = dict(opts.get("extra") or {})
         sec = dict(section or {})
         s = cls()
-        osc = opts.get("motion_osc") or sec.get("osc")
-        s.osc = [Bind.parse(v) for v in _list(osc)]
-        mocopi = opts.get("mocopi") or sec.get("mocopi")
-        if mocopi is True:
-            mocopi = MOCOPI_PORT
-        s.mocopi = [Bind.parse(v) for v in _list(mocopi)]
+        s.osc = _binds(opts.get("motion_osc"), sec.get("osc"))
+        s.mocopi = _binds(MOCOPI_PORT if opts.get("mocopi") is True else opts.get("mocopi"), sec.get("mocopi"))
         s.allow = [str(a) for a in _list(opts.get("allow")) + _list(sec.get("allow"))]
         s.performer = str(extra.get("motion_performer") or sec.get("performer") or DEFAULT_PERFORMER)
         s.deck = _deck(extra.get("motion_deck", sec.get("deck", "auto")))

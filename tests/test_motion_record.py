@@ -123,3 +123,23 @@ def test_offline_clock_reproduces_the_recorded_beats() -> None:
     states = r.run(take.datagrams)
     assert states and all(s.beat == pytest.approx(d.beat, abs=1e-9)
                           for s, d in zip(states, take.datagrams, strict=False))
+
+
+def test_settings_merge_flags_and_copilot_toml() -> None:
+    from copilot.motion.settings import MotionSettings
+    from copilot.motion.sources import Bind
+
+    s = MotionSettings.build({"motion_osc": "9300", "mocopi": 12351, "allow": ["192.168.1.0/24"]},
+                             {"osc": "0.0.0.0:9200", "deck": "b", "devices": {"gyrosc@*": {"limb": "lh"}},
+                              "performers": {"bob": {"deck": "auto", "profile": "bob-live"}},
+                              "map": {"fx_depth": {"hi": 0.5}}})
+    assert s.osc == [Bind("0.0.0.0", 9300)]  # the flag's port, the file's LAN host
+    assert s.mocopi == [Bind("127.0.0.1", 12351)]
+    assert s.allow == ["192.168.1.0/24"] and s.deck == "B"
+    assert s.rules[0].limb == "left_hand" and s.profile_name("bob") == "bob-live"
+    assert s.performer_decks["bob"] == "auto"
+    assert next(m for m in s.mappings if m.param == "fx_depth").hi == 0.5
+    assert MotionSettings.build({}, {}).wanted is False
+    for bad in ({"deck": "Z"}, {"iterations": 40}, {"devices": {"x": {"limb": "tail"}}}, {"osc": "nine"}):
+        with pytest.raises(ValueError):
+            MotionSettings.build({}, bad)
