@@ -115,13 +115,13 @@ def listen(
     allow: Annotated[list[str] | None, typer.Option("--allow", help=ALLOW_HELP)] = None,
     as_json: bool = typer.Option(False, "--json", help="One JSON object per computed frame on stdout."),
     every: int = typer.Option(1, help="With --json, print every Nth frame."),
-    duration: float = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)."),
+    duration: float | None = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)."),
     tempo: float = typer.Option(120.0, help="Tempo when no Link session sets it."),
     quantum: float = typer.Option(4.0, help="Beats per bar."),
     link: bool = typer.Option(True, "--link/--no-link", help="Lock ψ to the Link session's beat."),
-    performer: str = typer.Option(None, help="Performer (profile) for devices that do not name one."),
+    performer: str | None = typer.Option(None, help="Performer (profile) for devices that do not name one."),
     limb: Annotated[list[str] | None, typer.Option("--limb", help=LIMB_HELP)] = None,
-    profiles: str = typer.Option(None, help="Folder of calibration profiles."),
+    profiles: str | None = typer.Option(None, help="Folder of calibration profiles."),
     record: Annotated[Path | None, typer.Option(help="Also record everything that arrives to this take file.")] = None,
 ) -> None:
     """Print the fast/slow states (x* energy, ψ, φ, limb energies, residual) as they are computed."""
@@ -168,7 +168,7 @@ def record_cmd(
     osc: Annotated[list[str] | None, typer.Option("--osc", help=OSC_HELP)] = None,
     mocopi: Annotated[list[str] | None, typer.Option("--mocopi", help=MOCOPI_HELP)] = None,
     allow: Annotated[list[str] | None, typer.Option("--allow", help=ALLOW_HELP)] = None,
-    duration: float = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)."),
+    duration: float | None = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)."),
     tempo: float = typer.Option(120.0, help="Tempo when no Link session sets it."),
     quantum: float = typer.Option(4.0, help="Beats per bar."),
     link: bool = typer.Option(True, "--link/--no-link", help="Stamp datagrams with the Link session's beat."),
@@ -198,7 +198,7 @@ def replay(
     loop: bool = typer.Option(False, help="Play again and again until Ctrl-C."),
     offline: bool = typer.Option(False, help="No UDP: run the take through the pipeline here and print states."),
     as_json: bool = typer.Option(False, "--json", help="With --offline: one JSON object per frame."),
-    demo: str = typer.Option(None, help="Play a synthetic phone instead of a file: zigsim, gyrosc, sensors2osc, "
+    demo: str | None = typer.Option(None, help="Play a synthetic phone instead of a file: zigsim, gyrosc, sensors2osc, "
                                          "touchosc, copilot, or mocopi."),
     duration: float = typer.Option(16.0, help="With --demo: seconds of movement."),
     tempo: float = typer.Option(120.0, help="With --demo: the beat the demo moves to."),
@@ -264,7 +264,7 @@ def calibrate_cmd(
     tempo: float = typer.Option(120.0, help="Tempo when no Link session sets it."),
     quantum: float = typer.Option(4.0, help="Beats per bar."),
     link: bool = typer.Option(True, "--link/--no-link", help="Wave to the Link session's beat."),
-    profiles: str = typer.Option(None, help="Folder of calibration profiles."),
+    profiles: str | None = typer.Option(None, help="Folder of calibration profiles."),
     as_json: bool = typer.Option(False, "--json", help="Print the fit report as JSON."),
 ) -> None:
     """Record a short 'wave to the beat' take (or use one) and fit this performer's ranges and weights."""
