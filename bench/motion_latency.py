@@ -89,7 +89,7 @@ def run(trials: int, min_lead: float | None) -> dict[str, np.ndarray]:
         return control(param, value, deck, source)
 
     session.control = timed_control  # type: ignore[method-assign]
-    session.dispatcher.on_sent = lambda s: sends.append(s.sent) if s.payload.data[:2] == bytes(FX) else None
+    session.dispatcher.listeners.append(lambda s: sends.append(s.sent) if s.payload.data[:2] == bytes(FX) else None)
     session.start()
     cap = MidiCapture("Copilot Out", f"copilot-bench-motion-{min_lead}")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -28,9 +28,9 @@ def profile_dir(override: str | Path | None = None) -> Path:
         return Path(override).expanduser()
     if os.environ.get(ENV_DIR):
         return Path(os.environ[ENV_DIR]).expanduser()
-    from platformdirs import user_data_path
+    from copilot.bridge.config import data_dir  # the user data folder (platformdirs), like every area
 
-    return user_data_path("copilot", appauthor=False) / "motion"
+    return data_dir() / "motion"
 
 
 def _safe_name(name: str) -> str:
