@@ -160,6 +160,8 @@ class MotionEngine:
         self._thread: threading.Thread | None = None
         self._running = False
         self._reported: set[str] = set()
+        self._busy = threading.Lock()  # one frame at a time, whichever thread runs it
+        self._last_frame = 0.0
 
     # -- performers ------------------------------------------------------------------------------
     def performer(self, name: str) -> Performer:
@@ -203,15 +205,14 @@ class MotionEngine:
         changed = self.registry.snapshot(perf.name, perf.frame)
         f = perf.frame
         feats = perf.features
-        alive = feats.presence(now, f.n_accel, f.t_accel, f.t_gyro, f.stale_after, f.t_scalars, SCALAR_STALE)
+        alive = feats.frame(now, f, SCALAR_STALE)
         if not changed and alive == 0 and perf.resting:
             return False
-        level = feats.update(f.accel, f.gyro, f.scalars)
         solver = perf.solver
-        solver.step(feats.e, feats.mask, level)
+        solver.step(feats.e, feats.mask, feats.level)
         x = solver.x
         beat = self.clock.beat_at_time(now)
-        perf.slow.accumulate(x)
+        stretch = perf.slow.accumulate(x)
         if perf.slow.at_beat(beat, getattr(self.clock, "quantum", 4.0)):
             solver.set_slow(perf.slow.y)
             self._choose_deck(perf)
@@ -227,7 +228,7 @@ class MotionEngine:
         energy = profile.energy(float(heads[HEAD_ENERGY]))
         psi = perf.lock.update(float(heads[HEAD_PULSE]), beat)
         lock = perf.lock.lock
-        tension = perf.slow.tension(x) * min(1.0, energy / 0.1)
+        tension = stretch * min(1.0, energy / 0.1)  # standing still is never tense
         left = max(limbs[LEFT[0]], limbs[LEFT[1]])
         right = max(limbs[RIGHT[0]], limbs[RIGHT[1]])
         both_sides = (present[LEFT[0]] or present[LEFT[1]]) and (present[RIGHT[0]] or present[RIGHT[1]])
@@ -300,8 +301,7 @@ class MotionEngine:
         f.n_accel[:] = 1
         f.t_accel[:] = 0.0
         f.accel[:, 2] = 1.0
-        perf.features.presence(0.0, f.n_accel, f.t_accel, f.t_gyro, f.stale_after, f.t_scalars, SCALAR_STALE)
-        perf.features.update(f.accel, f.gyro, f.scalars)
+        perf.features.frame(0.0, f, SCALAR_STALE)
         perf.solver.step(perf.features.e, perf.features.mask, 0.0)
         perf.slow.accumulate(perf.solver.x)
         perf.slow.at_beat(0.0, 4.0)
@@ -322,23 +322,39 @@ class MotionEngine:
             self._thread.join(2.0)
             self._thread = None
 
+    def kick(self) -> None:
+        """A listener just stored readings: run the frame on its thread now if nothing else is running
+        one and the last frame is not too recent (saves a thread hand-off); else the worker will."""
+        if not self._running or time.perf_counter() - self._last_frame < self.min_gap:
+            return
+        if not self._busy.acquire(blocking=False):
+            return
+        try:
+            self.registry.changed.clear()
+            self._guarded_step()
+        finally:
+            self._busy.release()
+
+    def _guarded_step(self) -> None:
+        self._last_frame = time.perf_counter()
+        try:
+            self.step(collect=False)
+        except Exception:  # keep motion alive; say it once
+            log.exception("motion frame failed")
+            self._say("motion: a frame failed (see the log); motion keeps running")
+
     def _run(self) -> None:
         changed = self.registry.changed
-        last = 0.0
         while self._running:
             changed.wait(self.idle)
             if not self._running:
                 break
-            gap = time.perf_counter() - last
+            gap = time.perf_counter() - self._last_frame
             if gap < self.min_gap:  # several devices at once: one frame for all of them
                 time.sleep(self.min_gap - gap)
-            changed.clear()
-            last = time.perf_counter()
-            try:
-                self.step()
-            except Exception:  # keep the worker alive; say it once
-                log.exception("motion frame failed")
-                self._say("motion: a frame failed (see the log); motion keeps running")
+            with self._busy:
+                changed.clear()
+                self._guarded_step()
 
     def status(self) -> dict[str, Any]:
         n = min(self.frames, len(self.solve_ns))

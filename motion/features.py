@@ -14,6 +14,7 @@ is not mistaken for a jolt. Runs in numba over arrays the caller owns: no alloca
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -128,6 +129,17 @@ def _presence(now, n_accel, t_accel, t_gyro, stale_after, t_scalars, scalar_stal
     return alive
 
 
+@njit(cache=True, nogil=True)
+def _frame(now, accel, gyro, n_accel, t_accel, t_gyro, stale_after, scalars, t_scalars, scalar_stale, seen_n,
+           last_t, fresh, present, gyro_ok, dt, scalars_ok, gravity, a_dyn, env_a, env_w, seen, e, mask,
+           out):  # pragma: no cover - numba
+    """Presence then evidence in one call (one trip into numba per frame); out = [alive, level]."""
+    out[0] = _presence(now, n_accel, t_accel, t_gyro, stale_after, t_scalars, scalar_stale, seen_n, last_t,
+                       fresh, present, gyro_ok, dt, scalars_ok)
+    out[1] = _evidence(accel, gyro, fresh, present, gyro_ok, dt, scalars, scalars_ok, gravity, a_dyn, env_a,
+                       env_w, seen, e, mask)
+
+
 class Features:
     """The filter state for one performer, and the evidence arrays it writes every frame."""
 
@@ -141,13 +153,23 @@ class Features:
         self.e = np.zeros(EVIDENCE)
         self.mask = np.zeros(SLOTS)
         self.level = 0.0
-        self.seen_n = np.zeros(SLOTS, dtype=np.int64)
+        self.seen_n = np.zeros(SLOTS)
         self.last_t = np.full(SLOTS, -np.inf)
         self.fresh = np.zeros(SLOTS, dtype=np.bool_)
         self.present = np.zeros(SLOTS, dtype=np.bool_)
         self.gyro_ok = np.zeros(SLOTS, dtype=np.bool_)
         self.dt = np.zeros(SLOTS)
         self.scalars_ok = np.zeros(2, dtype=np.bool_)
+        self._out = np.zeros(2)
+
+    def frame(self, now: float, f: Any, scalar_stale: float) -> int:
+        """Presence and evidence for one frame from a registry snapshot `f`; returns how many slots are alive."""
+        _frame(now, f.accel, f.gyro, f.n_accel, f.t_accel, f.t_gyro, f.stale_after, f.scalars, f.t_scalars,
+               scalar_stale, self.seen_n, self.last_t, self.fresh, self.present, self.gyro_ok, self.dt,
+               self.scalars_ok, self.gravity, self.a_dyn, self.env_a, self.env_w, self.seen, self.e, self.mask,
+               self._out)
+        self.level = float(self._out[1])
+        return int(self._out[0])
 
     def presence(self, now: float, n_accel: np.ndarray, t_accel: np.ndarray, t_gyro: np.ndarray,
                  stale_after: np.ndarray, t_scalars: np.ndarray, scalar_stale: float) -> int:

@@ -41,6 +41,7 @@ class LiveMotion:
             deck=settings.deck, decks=lambda name: settings.performer_decks.get(name, settings.deck), state=state,
             iterations=settings.iterations, halpern=settings.halpern, on_state=on_state, report=self.report,
         )
+        self.registry.after_ingest = self.engine.kick
         path = record or settings.record
         self.recorder = Recorder(Path(path).expanduser(), clock) if path else None
         tap = self.recorder.tap if self.recorder else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,20 +83,36 @@ class Device:
 class PerformerFrame:
     """The newest value of every slot for one performer, in preallocated arrays."""
 
+    # One buffer, named views into it: the worker's snapshot is a single copy.
+    LAYOUT = (("accel", (SLOTS, 3), 0.0), ("gyro", (SLOTS, 3), 0.0), ("t_accel", (SLOTS,), -np.inf),
+              ("t_gyro", (SLOTS,), -np.inf), ("n_accel", (SLOTS,), 0.0), ("stale_after", (SLOTS,), MIN_STALE),
+              ("scalars", (2,), 0.0), ("t_scalars", (2,), -np.inf))
+
     def __init__(self) -> None:
-        self.accel = np.zeros((SLOTS, 3))
-        self.gyro = np.zeros((SLOTS, 3))
-        self.t_accel = np.full(SLOTS, -np.inf)
-        self.t_gyro = np.full(SLOTS, -np.inf)
-        self.n_accel = np.zeros(SLOTS, dtype=np.int64)  # how many accel readings so far (freshness)
-        self.stale_after = np.full(SLOTS, MIN_STALE)
-        self.scalars = np.zeros(2)  # onset (0..1), heart (bpm)
-        self.t_scalars = np.full(2, -np.inf)
+        size = sum(int(np.prod(shape)) for _, shape, _ in self.LAYOUT)
+        self.buffer = np.empty(size)
+        at = 0
+        for name, shape, fill in self.LAYOUT:
+            n = int(np.prod(shape))
+            view = self.buffer[at:at + n].reshape(shape)
+            view[...] = fill
+            setattr(self, name, view)
+            at += n
         self.version = 0
 
+    # (declared for readers; set as views above) accel gyro: (6, 3); t_accel t_gyro n_accel (count of
+    # accel readings, for freshness) stale_after: (6,); scalars (onset 0..1, heart bpm) t_scalars: (2,)
+    accel: np.ndarray
+    gyro: np.ndarray
+    t_accel: np.ndarray
+    t_gyro: np.ndarray
+    n_accel: np.ndarray
+    stale_after: np.ndarray
+    scalars: np.ndarray
+    t_scalars: np.ndarray
+
     def copy_into(self, other: PerformerFrame) -> None:
-        for name in ("accel", "gyro", "t_accel", "t_gyro", "n_accel", "stale_after", "scalars", "t_scalars"):
-            np.copyto(getattr(other, name), getattr(self, name))
+        np.copyto(other.buffer, self.buffer)
         other.version = self.version
 
 
@@ -108,6 +124,7 @@ class Registry:
         self.performers: dict[str, PerformerFrame] = {}
         self.tally = Tally()  # refusals before any device is known (malformed, not_allowed …)
         self.changed = threading.Event()
+        self.after_ingest: Callable[[], None] | None = None  # the engine's kick (runs on the listener's thread)
         self._lock = threading.Lock()
         self._slots_taken: dict[str, dict[str, str]] = {}  # performer → limb → device
 
@@ -130,6 +147,8 @@ class Registry:
                     (dev.tally if dev else self.tally).reject(exc.reason, exc.detail)
         if accepted:
             self.changed.set()
+            if self.after_ingest is not None:
+                self.after_ingest()
         return accepted
 
     def _device(self, r: Reading, nominal_hz: float) -> Device:

@@ -48,6 +48,21 @@ def _update(xbar, y, y_prev, C, kappa, mu, lam, box, gamma, K, grad):  # pragma:
     return r
 
 
+@njit(cache=True, nogil=True)
+def _frame(x, total, C, y):  # pragma: no cover - numba
+    """Add x to the bar's sum and return the spring's stretch ‖Cᵀx − y‖, in one pass."""
+    D, DS = C.shape
+    for i in range(D):
+        total[i] += x[i]
+    s2 = 0.0
+    for k in range(DS):
+        acc = -y[k]
+        for i in range(D):
+            acc += C[i, k] * x[i]
+        s2 += acc * acc
+    return math.sqrt(s2)
+
+
 class SlowState:
     def __init__(self, weights: FastWeights, steps: int = SLOW_STEPS) -> None:
         self.w = weights
@@ -56,16 +71,16 @@ class SlowState:
         self._y_prev = np.zeros(DS)
         self._grad = np.zeros(DS)
         self._sum = np.zeros(D)
-        self._proj = np.zeros(DS)
         self.frames = 0
         self.bar: int | None = None
         self.residual = 0.0
         self.steps = steps
         self.gamma = 1.0 / (weights.kappa + weights.mu + weights.lam_y)  # safe: (0, 2/(κ + μ + λ))
 
-    def accumulate(self, x: np.ndarray) -> None:
-        np.add(self._sum, x, out=self._sum)
+    def accumulate(self, x: np.ndarray) -> float:
+        """Count this frame's x* into the bar; returns the tension φ ∈ [0, 1) of this moment."""
         self.frames += 1
+        return math.tanh(_frame(x, self._sum, self.w.C, self.y) / TENSION_SCALE)
 
     def at_beat(self, beat: float, quantum: float) -> bool:
         """Close the bar when `beat` has crossed a bar line; True when y* moved."""
@@ -85,12 +100,6 @@ class SlowState:
         self._sum[:] = 0.0
         self.frames = 0
         return True
-
-    def tension(self, x: np.ndarray) -> float:
-        """φ ∈ [0, 1): the spring's stretch between this moment and the bar's arc."""
-        np.dot(self.w.C.T, x, out=self._proj)
-        self._proj -= self.y
-        return math.tanh(float(np.sqrt(np.dot(self._proj, self._proj))) / TENSION_SCALE)
 
     def reset(self) -> None:
         self.y[:] = 0.0

@@ -100,20 +100,19 @@ class OscSource:
         except Exception as exc:  # noqa: BLE001 - python-osc raises ParseError, and worse on hostile bytes
             self.registry.reject("malformed", f"{type(exc).__name__} from {sender[0]}")
             return 0
-        accepted = 0
-        for timed in messages:
+        readings = []
+        for timed in messages:  # a bundle is one tick of one phone: stored together, one frame for all
             msg = timed.message
             try:
-                readings = formats.decode(msg.address, msg.params, t, sender)
+                readings += formats.decode(msg.address, msg.params, t, sender)
             except Rejected as exc:
                 self.registry.reject(exc.reason, exc.detail)
-                continue
             except Exception as exc:  # a decoder bug must never stop the listener
                 log.exception("OSC decode failed")
                 self.registry.reject("malformed", f"{type(exc).__name__}: {exc}")
-                continue
-            accepted += self.registry.ingest(readings, formats.nominal_hz(readings[0].source))
-        return accepted
+        if not readings:
+            return 0
+        return self.registry.ingest(readings, formats.nominal_hz(readings[0].source))
 
 
 class MocopiSource:
