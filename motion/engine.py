@@ -1,10 +1,12 @@
 """The motion worker: registry → evidence → fast state → slow state → heads → mapper → controls.
 
-One thread owns every solver (no locks around numba state). It wakes when a listener stored
-something new (at most `max_hz` times a second: several phones arriving together make one frame)
-and at least `idle_hz` times a second, so a performer whose sensors all went quiet glides back to
-neutral instead of freezing mid-gesture. `step(now)` is the whole frame and is also what offline
-replay and calibration call, with a virtual clock.
+A frame runs on the listener's own thread right after it stored new readings, when no other frame is
+running and the last one is at least 1/`max_hz` old (no thread hand-off on the way from packet to
+CC); otherwise the worker thread runs it, at most `max_hz` times a second (several phones arriving
+together make one frame) and at least `idle_hz` times a second, so a performer whose sensors all went
+quiet glides back to neutral instead of freezing mid-gesture. One lock keeps frames one at a time.
+`step(now)` is the whole frame and is also what offline replay and calibration call, with a
+virtual clock.
 """
 
 from __future__ import annotations
