@@ -359,3 +359,31 @@ def test_linear_acceleration_stands_in_only_when_there_is_no_accelerometer() -> 
     src.datagram(synth.message("/linearacceleration", 0.0, 0.0, 5 * STANDARD_GRAVITY), t + 0.06, sender)
     assert frame.accel[s][2] == pytest.approx(1.0)  # the accelerometer is back: it wins
     assert frame.n_accel[s] == 4
+
+
+def test_a_mocopi_body_moves_all_six_limbs_and_pans_by_its_busier_side() -> None:
+    """Offline through the whole pipeline: a flapping body fills six limbs and locks to the beat; when
+    only the right arm flaps, the pan leans right."""
+    from copilot.motion.offline import rig
+    from copilot.motion.record import Datagram, Take
+
+    both = synth.mocopi_wave(seconds=8.0, strength=1.0)
+    r = rig(Take(datagrams=both), can=lambda p: True)
+    states = r.run(both)
+    last = states[-1]
+    assert set(last.present) == {"left_hand", "right_hand", "head", "torso", "left_foot", "right_foot"}
+    assert max(s.energy for s in states) > 0.2 and last.lock > 0.5
+    assert abs(r.engine.performers["default"].mapper.values()["pan"] - 0.5) < 0.05  # symmetric: centred
+
+    right_only = []
+    for d in both:
+        packet = mocopi.parse(d.data)
+        if isinstance(packet, mocopi.Frame):
+            bones = list(packet.bones)
+            bones[12] = mocopi.Bone(12, (0.0, 0.0, 0.0, 1.0), bones[12].position)  # left arm still
+            d = Datagram(d.t, d.kind, mocopi.encode_frame(packet.number, bones, unix_time=packet.unix_time),
+                         d.sender, d.beat)
+        right_only.append(d)
+    r2 = rig(Take(datagrams=right_only), can=lambda p: True)
+    r2.run(right_only)
+    assert r2.engine.performers["default"].mapper.values()["pan"] > 0.6
