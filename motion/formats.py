@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .guard import Rejected, check, numbers
 from .limbs import SLOT, limb_name
@@ -46,12 +46,13 @@ class Route:
     arity: tuple[int, int] | None = None  # when the wire differs from the channel's own arity
     convert: Callable[[tuple[float, ...]], tuple[float, ...]] | None = None
     nominal_hz: float = 60.0  # the fastest this sender normally goes (flood = 10 × this)
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_re", re.compile(self.address))
+        object.__setattr__(self, "pattern", re.compile(self.address))
 
     def match(self, address: str) -> re.Match[str] | None:
-        return self._re.fullmatch(address)  # type: ignore[attr-defined]
+        return self.pattern.fullmatch(address)
 
 
 _ZIG = r"/(?:ZIGSIM/)?(?P<device>[^/]+)"

@@ -21,6 +21,7 @@ import math
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .guard import Rejected
 from .readings import Channel, Reading
@@ -108,7 +109,7 @@ def _fields(buf: bytes, start: int, end: int, budget: list[int]) -> Iterator[tup
         pos = vend
 
 
-def _unpack(fmt: str, buf: bytes, start: int, end: int, tag: bytes) -> tuple[object, ...]:
+def _unpack(fmt: str, buf: bytes, start: int, end: int, tag: bytes) -> tuple[Any, ...]:
     if struct.calcsize(fmt) != end - start:
         raise Rejected("malformed", f"{tag.decode('ascii', 'replace')} has {end - start} bytes")
     return struct.unpack_from(fmt, buf, start)
@@ -123,7 +124,7 @@ def _bone(buf: bytes, start: int, end: int, budget: list[int], with_parent: bool
         elif tag == b"pbid":
             (parent,) = _unpack("<H", buf, a, b, tag)
         elif tag == b"tran":
-            tran = _unpack("<7f", buf, a, b, tag)  # type: ignore[assignment]
+            tran = _unpack("<7f", buf, a, b, tag)
     if bone_id is None or tran is None or (with_parent and parent is None):
         raise Rejected("malformed", "bone without bnid/tran" + ("/pbid" if with_parent else ""))
     assert isinstance(bone_id, int)
@@ -136,8 +137,8 @@ def _bone(buf: bytes, start: int, end: int, budget: list[int], with_parent: bool
     if not 0.5 <= norm <= 1.5 or any(abs(v) > MAX_POSITION_M for v in tran[4:]):
         raise Rejected("out_of_range", f"bone {bone_id} transform {tran}")
     rot = tuple(v / norm for v in rot)
-    p = -1 if parent is None or parent == 0xFFFF else int(parent)  # type: ignore[call-overload]
-    return Bone(bone_id, rot, tuple(tran[4:]), p)  # type: ignore[arg-type]
+    p = -1 if parent is None or parent == 0xFFFF else int(parent)
+    return Bone(bone_id, rot, tuple(tran[4:]), p)
 
 
 def parse(data: bytes) -> Skeleton | Frame:
@@ -160,7 +161,7 @@ def parse(data: bytes) -> Skeleton | Frame:
         elif tag == b"sndf":
             for t2, a2, b2 in _fields(data, a, b, budget):
                 if t2 == b"rcvp":
-                    (port,) = _unpack("<H", data, a2, b2, t2)  # type: ignore[assignment]
+                    (port,) = _unpack("<H", data, a2, b2, t2)
         elif tag in (b"skdf", b"fram"):
             body = (tag, a, b)
     if not seen_head or body is None:
@@ -178,12 +179,12 @@ def parse(data: bytes) -> Skeleton | Frame:
     bones = []
     for t2, a2, b2 in _fields(data, a, b, budget):
         if t2 == b"fnum":
-            (number,) = _unpack("<I", data, a2, b2, t2)  # type: ignore[assignment]
+            (number,) = _unpack("<I", data, a2, b2, t2)
         elif t2 == b"time":
-            (time,) = _unpack("<I", data, a2, b2, t2)  # type: ignore[assignment]
+            (time,) = _unpack("<I", data, a2, b2, t2)
         elif t2 == b"uttm":
-            (unix_time,) = _unpack("<d", data, a2, b2, t2)  # type: ignore[assignment]
-            if not math.isfinite(unix_time):  # type: ignore[arg-type]
+            (unix_time,) = _unpack("<d", data, a2, b2, t2)
+            if not math.isfinite(unix_time):
                 raise Rejected("non_finite", "uttm")
         elif t2 == b"btrs":
             bones += [_bone(data, a3, b3, budget, False)

@@ -22,7 +22,7 @@ from .sources import MocopiSource, OscSource
 def clock_for(take: Take) -> ManualClock:
     """A virtual clock on which the take's recorded beats come out again (t = seconds into the take)."""
     first = next((d for d in take.datagrams if d.beat is not None), None)
-    start = 0.0 if first is None else first.t - first.beat * 60.0 / take.tempo  # type: ignore[operator]
+    start = 0.0 if first is None or first.beat is None else first.t - first.beat * 60.0 / take.tempo
     return ManualClock(tempo=take.tempo, quantum=take.quantum, start=start)
 
 
