@@ -83,7 +83,7 @@ class Session:
         self.config = config or Config()
         self._report = report or print
         self.log = SessionLog(self.options.log)
-        self.host = host or TargetHost(self.config.targets())
+        self.host = host or TargetHost(self.config.targets(), settings=self.config.data)
         self.state = HostState()
         self.clock: BeatClock = clock or self._make_clock()
         safety = SafetyConfig.from_dict(self.config.section("safety"))
@@ -101,6 +101,7 @@ class Session:
         self.target_reason = ""
         self.feedback_count = 0
         self._feedback_ports: set[str] = set()  # input ports that received anything (for --target auto)
+        self._midi_listeners: list[Callable[[bytes, float], None]] = []
         self._stop = threading.Event()
         self.decisions: list[Decision] = []
 
@@ -269,6 +270,10 @@ class Session:
                 source: Source | None = None) -> Action | None:
         return self.scheduler.control(param, value, deck, source or Source.MOTION)
 
+    def listen_midi(self, callback: Callable[[bytes, float], None]) -> None:
+        """Hear every message on 'Copilot In' too (a push-to-talk pad, a foot switch)."""
+        self._midi_listeners.append(callback)
+
     def report(self, message: str) -> None:
         self.log.record("report", message=message)
         with contextlib.suppress(Exception):
@@ -368,6 +373,11 @@ class Session:
         self.log.record("feedback", port="Copilot In", midi=data.hex(" "), t=at)
         for target in self.targets:
             self._apply_feedback(target.name, data)
+        for listener in self._midi_listeners:
+            try:
+                listener(data, at)
+            except Exception as exc:  # noqa: BLE001 - a broken listener must not stop host feedback
+                self.log.record("listener_error", error=repr(exc))
 
     def target_feedback(self, name: str, data: Any) -> None:
         """A target's own input port (e.g. Mixxx's): log it and let that target decode it."""

@@ -93,6 +93,11 @@ def start_jack(name: str, rate: int = 48000, period: int = 64, timeout: float = 
 
 
 def stop_jack(server: JackServer) -> None:
+    # PortAudio keeps a JACK client open while initialised; with its server gone it asserts at exit.
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        with contextlib.suppress(Exception):
+            sd._terminate()
     server.process.terminate()
     try:
         server.process.wait(5)
