@@ -44,6 +44,7 @@ from copilot.plugins.ableton_osc import AbletonOSC
 
 log = logging.getLogger(__name__)
 
+OSC_SETTINGS = ("host", "osc_port", "reply_port", "timeout", "launch_lead", "drop_scene", "play", "clip_slot")
 BEAT_LAG_WARN = 0.25  # seconds: Live's beat further than this from Link's means Live is not on Link
 
 
@@ -55,8 +56,7 @@ class AbletonLive(Target):
         super().__init__(config)
         self.table = table or load_table(overrides=self.config)
         osc = dict(self.table.osc)
-        osc.update({k: v for k, v in self.config.items() if k in ("host", "osc_port", "reply_port", "launch_lead",
-                                                                   "drop_scene", "play", "clip_slot")})
+        osc.update({k: v for k, v in self.config.items() if k in OSC_SETTINGS})
         self.osc_settings = osc
         self.port_name = str(self.config.get("port", self.table.input_port))
         self.launch_lead = float(osc.get("launch_lead", 0.25))

@@ -46,6 +46,7 @@ class _Query:
     done: threading.Event = field(default_factory=threading.Event)
     reply: tuple[Any, ...] | None = None
     abandoned: bool = False
+    accept: Callable[[tuple[Any, ...]], bool] | None = None  # a reply failing this is garbage, not the answer
 
 
 @dataclass
@@ -148,11 +149,16 @@ class AbletonOSC:
         self.stats.sent += 1
         return True
 
-    def query(self, address: str, *args: Any, timeout: float | None = None) -> tuple[Any, ...] | None:
-        """Ask and wait for the answer (its arguments after the echoed `args`), or None after `timeout`."""
+    def query(self, address: str, *args: Any, timeout: float | None = None,
+              accept: Callable[[tuple[Any, ...]], bool] | None = None) -> tuple[Any, ...] | None:
+        """Ask and wait for the answer (its arguments after the echoed `args`), or None after `timeout`.
+
+        `accept` checks the shape of an answer: one that fails is counted as garbage and the query keeps
+        waiting for a real one.
+        """
         if not self.listening:
             return None
-        q = _Query(tuple(args), host_time())
+        q = _Query(tuple(args), host_time(), accept=accept)
         with self._lock:
             self._queries.setdefault(address, deque()).append(q)
         if not self.send(address, *args):
@@ -203,12 +209,14 @@ class AbletonOSC:
             while pending and now - pending[0].sent > STALE_AFTER:
                 pending.popleft()  # lost on the way: never let it swallow a newer answer
             target = None
-            if pending:
-                for i, q in enumerate(pending):
-                    if len(params) >= len(q.prefix) and all(map(_same, q.prefix, params)):
-                        target = q
-                        del pending[i]
+            for i, q in enumerate(pending or ()):
+                if len(params) >= len(q.prefix) and all(map(_same, q.prefix, params)):
+                    if q.accept is not None and not q.accept(params[len(q.prefix):]):
+                        self.stats.garbage += 1
                         break
+                    target = q
+                    del pending[i]
+                    break
             listeners = list(self._listeners.get(address, ()))
         if target is not None:
             if target.abandoned:
@@ -227,7 +235,7 @@ class AbletonOSC:
         return host_time() - t0 if reply is not None else None
 
     def tempo(self) -> float | None:
-        reply = self.query("/live/song/get/tempo")
+        reply = self.query("/live/song/get/tempo", accept=lambda r: _number(r, 0) is not None)
         return _number(reply, 0)
 
     def set_tempo(self, bpm: float) -> bool:
@@ -258,12 +266,11 @@ class AbletonOSC:
         """The parameter's real min..max in Live (cached per device; None if Live does not answer)."""
         key = (int(track), int(device))
         if key not in self._ranges:
-            lo = self.query("/live/device/get/parameters/min", *key)
-            hi = self.query("/live/device/get/parameters/max", *key)
-            if lo is None or hi is None:
+            lo = self.query("/live/device/get/parameters/min", *key, accept=_numbers)
+            if lo is None:  # one silence is enough: do not make the caller wait twice
                 return None
-            if not all(isinstance(v, int | float) and math.isfinite(v) for v in (*lo, *hi)) or len(lo) != len(hi):
-                self.stats.garbage += 1
+            hi = self.query("/live/device/get/parameters/max", *key, accept=_numbers)
+            if hi is None or len(lo) != len(hi):
                 return None
             self._ranges[key] = (tuple(float(v) for v in lo), tuple(float(v) for v in hi))
         lows, highs = self._ranges[key]
@@ -320,6 +327,10 @@ def _wire(arg: Any) -> Any:
     if hasattr(arg, "item"):
         return arg.item()
     raise TypeError(f"cannot send {arg!r} over OSC")
+
+
+def _numbers(reply: tuple[Any, ...]) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in reply)
 
 
 def _number(reply: tuple[Any, ...] | None, index: int) -> float | None:
