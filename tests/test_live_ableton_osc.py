@@ -22,7 +22,7 @@ from copilot.tests import fixtures_live
 from copilot.tests.fixtures import free_udp_port
 from copilot.tests.fixtures_live import AbletonOscServer, osc_bytes
 
-_server = fixtures_live.ableton_osc_server  # registers the `ableton_osc_server` fixture here
+ableton_osc_server = fixtures_live.ableton_osc_server  # the fixture, registered in this module
 
 
 def client_for(server: AbletonOscServer, timeout: float = 0.5) -> AbletonOSC:
