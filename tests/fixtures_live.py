@@ -9,8 +9,10 @@ our code. It can be slow (`delay`) or spit garbage (`garbage`).
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -141,3 +143,166 @@ def ableton_osc_server() -> Iterator[AbletonOscServer]:
         yield server
     finally:
         server.close()
+
+
+# -- Link: LinkHut (an independent peer) and a copilot peer, each in the test's network namespace ----------
+@dataclass(frozen=True)
+class HutRow:
+    """One status line of LinkHut: enabled | peers | quantum | start stop sync [state] | tempo | beats."""
+
+    t: float  # host time we read it
+    enabled: bool
+    peers: int
+    quantum: float
+    sync: bool
+    playing: bool
+    tempo: float
+    beats: float
+
+    @classmethod
+    def parse(cls, t: float, line: str) -> HutRow | None:
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) < 6 or cells[0] not in ("yes", "no"):
+            return None
+        try:
+            return cls(t, cells[0] == "yes", int(cells[1]), float(cells[2]), cells[3].startswith("yes"),
+                       "[playing]" in cells[3], float(cells[4]), float(cells[5]))
+        except ValueError:
+            return None
+
+
+class LinkHut:
+    """Debian's LinkHut (ableton-link-utils) driven through stdin, its status lines parsed as they come."""
+
+    def __init__(self, ns: Any, jack: Any) -> None:
+        import shutil
+
+        if shutil.which("LinkHut") is None:
+            pytest.skip("LinkHut is not installed (Debian package ableton-link-utils); .ci/run installs it")
+        before = set(jack.ports())
+        env = dict(os.environ, JACK_DEFAULT_SERVER=jack.name)
+        self.proc = ns.popen(["LinkHut"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=False, bufsize=0, env=env)
+        self.rows: list[HutRow] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + 10
+        self.client = ""
+        while time.monotonic() < deadline and not self.client:
+            new = [p for p in set(jack.ports()) - before if p.endswith(":out_1")]
+            self.client = new[0].rsplit(":", 1)[0] if new else ""
+            time.sleep(0.05)
+        if not self.client:
+            raise RuntimeError("LinkHut did not register its JACK ports")
+        self.wait(lambda r: True, 5)
+
+    def _read(self) -> None:
+        buf = b""
+        out = self.proc.stdout
+        while True:
+            chunk = out.read1(4096) if hasattr(out, "read1") else out.read(4096)
+            if not chunk:
+                return
+            now = host_time()
+            buf += chunk
+            *lines, buf = buf.replace(b"\r", b"\n").split(b"\n")
+            for line in lines:
+                row = HutRow.parse(now, line.decode(errors="replace"))
+                if row is not None:
+                    with self._lock:
+                        self.rows.append(row)
+
+    def keys(self, keys: str, gap: float = 0.1) -> None:
+        """Type keys, one every `gap` s: LinkHut applies a tempo key on its next audio callback, reading the
+        tempo again each time, so keys typed faster than that collapse into one."""
+        for i, key in enumerate(keys):
+            if i:
+                time.sleep(gap)
+            self.proc.stdin.write(key.encode())
+            self.proc.stdin.flush()
+
+    def latest(self) -> HutRow | None:
+        with self._lock:
+            return self.rows[-1] if self.rows else None
+
+    def since(self, t: float) -> list[HutRow]:
+        with self._lock:
+            return [r for r in self.rows if r.t >= t]
+
+    def wait(self, pred: Callable[[HutRow], bool], timeout: float = 5.0) -> HutRow:
+        """The first status line from now on that satisfies `pred` (LinkHut prints one every 10 ms)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            seen = len(self.rows)
+        while time.monotonic() < deadline:
+            with self._lock:
+                rows = self.rows[seen:]
+                seen = len(self.rows)
+            for row in rows:
+                if pred(row):
+                    return row
+            time.sleep(0.01)
+        raise AssertionError(f"LinkHut never showed what was expected; last: {self.latest()}")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.keys("q")
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class CopilotPeer:
+    """`python -m copilot.tests.link_peer` in the namespace: JSON lines out, commands in."""
+
+    def __init__(self, ns: Any, *args: str) -> None:
+        self.started = host_time()
+        self.proc = ns.popen(ns.python("-m", "copilot.tests.link_peer", *args), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.lines: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        import json
+
+        for line in self.proc.stdout:
+            with contextlib.suppress(ValueError):
+                data = json.loads(line)
+                data["_read"] = host_time()
+                with self._lock:
+                    self.lines.append(data)
+
+    def send(self, command: str) -> None:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def wait(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            with self._lock:
+                lines = self.lines[seen:]
+                seen = len(self.lines)
+            for line in lines:
+                if pred(line):
+                    return line
+            if self.proc.poll() is not None and seen == len(self.lines):
+                raise AssertionError(f"copilot peer exited: {self.proc.stderr.read()[-2000:]}")
+            time.sleep(0.01)
+        raise AssertionError(f"copilot peer never printed what was expected; last: {self.lines[-3:]}")
+
+    def of(self, key: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [line for line in self.lines if key in line]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.send("quit")
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
