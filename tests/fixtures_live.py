@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -306,3 +307,36 @@ class CopilotPeer:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+# -- Strudel in Node ---------------------------------------------------------------------------------------
+NODE_DIR = Path(__file__).with_name("node")
+
+
+class StrudelNode:
+    """The real @strudel/core, @strudel/mini and @strudel/transpiler, evaluated by `node eval_snippet.mjs`."""
+
+    def evaluate(self, code: str, samples: list[dict[str, Any]], timeout: float = 60) -> dict[str, Any]:
+        import json
+
+        out = subprocess.run(["node", "eval_snippet.mjs"], cwd=NODE_DIR, input=json.dumps(
+            {"code": code, "samples": samples}), capture_output=True, text=True, timeout=timeout)
+        result = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+        if out.returncode != 0 or not result:
+            raise AssertionError(f"Strudel could not evaluate the snippet:\n{out.stderr[-3000:]}")
+        return json.loads(result[-1][len("RESULT "):])
+
+
+@pytest.fixture(scope="session")
+def strudel_node() -> StrudelNode:
+    """Node 20 with the pinned Strudel packages (`npm ci` into tests/node on first use; never vendored)."""
+    import shutil
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js and npm are needed for the Strudel test (Debian packages nodejs, npm)")
+    if not (NODE_DIR / "node_modules" / "@strudel" / "core").is_dir():
+        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True,
+                              text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"npm ci in {NODE_DIR} failed:\n{done.stderr[-3000:]}")
+    return StrudelNode()
