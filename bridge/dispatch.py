@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import sys
 import threading
 from collections import deque
@@ -28,10 +29,22 @@ from .clock import BeatClock
 
 SPIN = 0.0015  # seconds of spinning before a deadline (timing.md: sleep to 1.5 ms, then spin)
 IMMEDIATE = float("-inf")
+REALTIME_PRIORITY = 60  # SCHED_FIFO, below JACK's audio threads (70)
+
+
+def make_realtime(priority: int = REALTIME_PRIORITY) -> bool:
+    """Give the calling thread real-time scheduling where the OS allows it; False if it does not."""
+    if not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))  # 0 = this thread on Linux
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 class Sink(Protocol):
-    """Anything that puts payloads on a wire (a target)."""
+    """Anything that puts payloads on a wire (a target). Bookkeeping sinks set `internal = True`."""
 
     name: str
     output_latency: float
@@ -42,6 +55,7 @@ class Sink(Protocol):
 @dataclass(order=True)
 class _Item:
     due: float  # provisional send time, for heap order
+    rank: int  # at the same instant, wires (0) go before internal bookkeeping (1)
     seq: int
     beat: float | None = field(compare=False)
     sink: Sink = field(compare=False)
@@ -101,11 +115,14 @@ class Dispatcher:
         spin: float = SPIN,
         on_sent: Callable[[Sent], None] | None = None,
         on_error: Callable[[str, BaseException], None] | None = None,
+        realtime: bool = True,
     ) -> None:
         self.clock = clock
         self.spin = spin
         self.on_sent = on_sent
         self.on_error = on_error
+        self.realtime = realtime
+        self.is_realtime = False  # did the OS grant real-time scheduling to the thread?
         self.stats = LatenessStats()
         self.recent: deque[Sent] = deque(maxlen=4096)
         self._heap: list[_Item] = []
@@ -121,9 +138,10 @@ class Dispatcher:
         with self._cond:
             for item in items:
                 due = self._due(item.beat, sink)
+                rank = 1 if getattr(sink, "internal", False) else 0
                 heapq.heappush(
                     self._heap,
-                    _Item(due, next(self._seq), item.beat, sink, item.payload, item.action_id, self._epoch),
+                    _Item(due, rank, next(self._seq), item.beat, sink, item.payload, item.action_id, self._epoch),
                 )
                 n += 1
             if n:
@@ -182,6 +200,8 @@ class Dispatcher:
                 self._cond.wait(0.01)
 
     def _run(self) -> None:
+        if self.realtime:
+            self.is_realtime = make_realtime()
         now = self.clock.now
         while True:
             with self._cond:
@@ -240,7 +260,8 @@ class Dispatcher:
             return None
         due = t if due == IMMEDIATE else due
         sent = Sent(item.sink.name, item.payload, item.action_id, item.beat, due, t)
-        self.stats.add(t - due)
+        if not item.rank:  # lateness is about wires, not bookkeeping
+            self.stats.add(t - due)
         self.recent.append(sent)
         if self.on_sent is not None:
             self.on_sent(sent)

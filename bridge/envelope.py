@@ -196,14 +196,17 @@ def _pieces_for(a: Breakpoint, b: Breakpoint, max_error: float) -> int:
     height = abs(b.value - a.value)
     if height == 0:
         return 1
+    shape = a.curve.shape
     pieces = 1
     while pieces < 256:
         worst = 0.0
         for i in range(pieces):
             t0, t1 = i / pieces, (i + 1) / pieces
-            tm = 0.5 * (t0 + t1)
-            chord = 0.5 * (a.curve.shape(t0) + a.curve.shape(t1))
-            worst = max(worst, abs(a.curve.shape(tm) - chord) * height)
+            s0, s1 = shape(t0), shape(t1)
+            for k in range(1, 8):  # several probes: a symmetric S-curve fools a midpoint-only check
+                u = k / 8
+                chord = s0 + (s1 - s0) * u
+                worst = max(worst, abs(shape(t0 + (t1 - t0) * u) - chord) * height)
         if worst <= max_error:
             break
         pieces *= 2

@@ -255,7 +255,7 @@ class TargetHost:
                 plugin = ep.load()
             except Exception as exc:
                 self.broken[ep.name] = f"{type(exc).__name__}: {exc}"
-                log.warning("target plugin %s failed to load: %s", ep.name, exc)
+                log.warning("plugin %s failed to load: %s", ep.name, exc)
                 continue
             self.pm.register(plugin, name=ep.name)
 

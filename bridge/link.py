@@ -132,7 +132,8 @@ class LinkClock(AnchoredClock):
     def peers(self) -> int:
         return self._peers
 
-    def set_tempo(self, bpm: float) -> None:
+    def set_tempo(self, bpm: float, wait: bool = True) -> None:
+        """Change the session tempo. `wait=False` (the dispatch thread) hands it to the loop and returns."""
         if not (20.0 <= bpm <= 999.0):
             raise ValueError(f"tempo must be 20..999 BPM, got {bpm}")
 
@@ -140,7 +141,10 @@ class LinkClock(AnchoredClock):
             self._link.tempo = float(bpm)
             self._take_anchor()
 
-        self._call(apply)
+        if wait:
+            self._call(apply)
+        else:
+            self._loop.call_soon_threadsafe(apply)
 
     def set_quantum(self, quantum: float) -> None:
         def apply() -> None:

@@ -115,6 +115,7 @@ class VirtualOut:
         self.api = api or pick_api()
         self._lock = threading.Lock()  # open/close vs the watchdog; send itself takes no lock
         self._out: Any = None
+        self._probe: Any = None
         self.reopened = 0
         self.open()
 
@@ -130,7 +131,11 @@ class VirtualOut:
                 out.open_port(index)
             else:
                 out.open_virtual_port(self.name)
+            # One probe client for the watchdog, made here: opening a client takes tens of ms with
+            # the GIL held (measured 77 ms on JACK), which would stall the dispatch thread mid-set.
+            probe = rtmidi.MidiIn(self.api.api, name=f"{self.client}-probe")
             old, self._out = self._out, out
+            self._probe = probe
         if old is not None:
             with contextlib.suppress(Exception):
                 old.close_port()
@@ -139,14 +144,8 @@ class VirtualOut:
         self._out.send_message(data)
 
     def visible(self) -> bool:
-        """Does the port still show up in the MIDI system?"""
-        import rtmidi
-
-        probe = rtmidi.MidiIn(self.api.api, name=f"{self.client}-probe")
-        try:
-            return _find(probe.get_ports(), self.name) is not None
-        finally:
-            del probe
+        """Does the port still show up in the MIDI system? (~15 µs: a port listing, no new client)"""
+        return _find(self._probe.get_ports(), self.name) is not None
 
     def close(self) -> None:
         with self._lock:
@@ -157,7 +156,12 @@ class VirtualOut:
 
 
 class VirtualIn:
-    """One virtual input port; every message goes to `callback(data, host_time)` on rtmidi's thread."""
+    """One virtual input port; every message goes to `callback(data, host_time)` on a reader thread.
+
+    rtmidi's own callback would run Python inside JACK's real-time process thread: whenever another
+    thread holds the GIL that cycle overruns and MIDI is lost. So rtmidi only queues (C++, lock-free)
+    and an ordinary thread drains the queue every `poll` seconds.
+    """
 
     def __init__(
         self,
@@ -165,6 +169,7 @@ class VirtualIn:
         name: str = IN_PORT,
         api: ApiChoice | None = None,
         client: str = CLIENT,
+        poll: float = 0.001,
     ) -> None:
         import rtmidi
 
@@ -173,9 +178,9 @@ class VirtualIn:
         self.callback = callback
         self.received = 0
         self.errors = 0
-        self._in = rtmidi.MidiIn(self.api.api, name=client)
+        self._poll = poll
+        self._in = rtmidi.MidiIn(self.api.api, name=client, queue_size_limit=4096)
         self._in.ignore_types(sysex=False, timing=True, active_sense=True)
-        self._in.set_callback(self._on_message)
         if self.api.name == "winmm":
             index = _find(self._in.get_ports(), self.name)
             if index is None:
@@ -183,18 +188,28 @@ class VirtualIn:
             self._in.open_port(index)
         else:
             self._in.open_virtual_port(self.name)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name=f"copilot-midi-in-{name}", daemon=True)
+        self._thread.start()
 
-    def _on_message(self, event: tuple[list[int], float], _data: Any = None) -> None:
-        self.received += 1
-        try:
-            self.callback(bytes(event[0]), host_time())
-        except Exception:
-            self.errors += 1
-            log.exception("feedback handler failed")
+    def _read(self) -> None:
+        get = self._in.get_message
+        while not self._stop.is_set():
+            event = get()
+            if event is None:
+                self._stop.wait(self._poll)
+                continue
+            self.received += 1
+            try:
+                self.callback(bytes(event[0]), host_time())
+            except Exception:
+                self.errors += 1
+                log.exception("feedback handler failed")
 
     def close(self) -> None:
+        self._stop.set()
+        self._thread.join(1.0)
         with contextlib.suppress(Exception):
-            self._in.cancel_callback()
             self._in.close_port()
 
 

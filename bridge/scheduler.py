@@ -127,7 +127,7 @@ class SafetyScheduler:
         self._lock = threading.RLock()
         self._pending: list[_Pending] = []
         self._scheduled: list[_Scheduled] = []
-        self._rate_last: dict[tuple[str, Deck | None], float] = {}
+        self._rate_recent: dict[tuple[str, Deck | None], list[float]] = {}
         self._controls: dict[tuple[str, Deck | None], _Control] = {}
 
     # -- public ------------------------------------------------------------------------------------
@@ -217,7 +217,8 @@ class SafetyScheduler:
             if self._busy(intent.deck, beat):
                 other = self._idle_deck(beat)
                 hint = f"; load to deck {other} instead" if other else "; pause it first"
-                return self._refuse(intent, now, f"deck {intent.deck} is playing — never load a playing deck{hint}")
+                return self._refuse(intent, now, f"deck {intent.deck} is playing or about to — never load a "
+                                    f"playing deck{hint}")
             playing = [d for d in self._decks() if self._playing_at(d, beat)]
             if len(playing) >= 2 and not confirmed:
                 return self._ask(intent, now, f"{len(playing)} decks are playing; load '{intent.args['query']}' "
@@ -226,8 +227,9 @@ class SafetyScheduler:
         group = RATE_GROUPS.get(kind)
         if group is not None:
             interval = self.config.rate_limits.get(group, 0.0)
-            last = self._rate_last.get((group, intent.deck))
-            if last is not None and abs(beat - last) < interval - 1e-9:
+            recent = self._rate_recent.setdefault((group, intent.deck), [])
+            recent[:] = [b for b in recent if b > self.clock.beat_at_time(now) - 2 * interval - 64]
+            if any(abs(beat - b) < interval - 1e-9 for b in recent):
                 return self._refuse(
                     intent, now, f"{group} changes on deck {intent.deck} are limited to one per "
                     f"{interval:g} beat{'s' if interval != 1 else ''}; {intent.describe()} ignored"
@@ -240,7 +242,7 @@ class SafetyScheduler:
 
         actions = self._actions(intent, beat)
         if group is not None:
-            self._rate_last[(group, intent.deck)] = beat
+            self._rate_recent[(group, intent.deck)].append(beat)
         self._scheduled.append(_Scheduled(intent, list(actions)))
         self.outbox.dispatch(actions)
         when = self._say_when(beat, now)
@@ -412,10 +414,10 @@ class SafetyScheduler:
             idle = self._idle_deck(beat)
             if idle is not None:
                 return intent.with_deck(idle), f"deck {idle}, the idle one"
-            return intent.with_deck(Deck.A), "deck A"
+            return intent.with_deck(Deck.A), ""
         if len(playing) == 1:
             return intent.with_deck(playing[0]), f"deck {playing[0]}, the one playing"
-        return intent.with_deck(Deck.A), "deck A"
+        return intent.with_deck(Deck.A), ""
 
     def _current(self, name: str, deck: Deck | None) -> float:
         c = self._controls.get((name, deck))

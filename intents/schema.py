@@ -281,7 +281,9 @@ class Intent:
             case IntentKind.HOTCUE:
                 return f"hot cue {a['n']}{deck}"
             case IntentKind.DROP:
-                return f"drop in {a['bars']} bars" if "bars" in a else "drop on the next phrase"
+                if "bars" not in a:
+                    return "drop on the next phrase"
+                return f"drop in {a['bars']} bar{'s' if a['bars'] != 1 else ''}"
             case IntentKind.BUILD:
                 return f"{a['bars']}-bar build"
             case IntentKind.FX:

@@ -83,7 +83,8 @@ class MidiMonitor(Target):
             self._out = context.ports.output(self.port_name)
 
     def send(self, payload: Any) -> None:
-        self._out.send(payload.data)
+        if self._out is not None:  # offline runs have no port: the session log still records the send
+            self._out.send(payload.data)
 
     def capabilities(self) -> Capabilities:
         return Capabilities(

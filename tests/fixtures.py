@@ -42,26 +42,35 @@ class JackServer:
 
 
 def start_jack(name: str, rate: int = 48000, period: int = 64, timeout: float = 10.0) -> JackServer:
-    """Start `jackd -d dummy` under its own server name and wait until it answers."""
+    """Start `jackd -d dummy` under its own server name and wait until it answers.
+
+    Real-time scheduling (-R) when the machine allows it: without it a busy machine starves JACK's
+    client threads, JACK skips their cycles and MIDI events are lost in the graph.
+    """
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (Debian package jackd2); .ci/run installs it")
     log = Path(tempfile.gettempdir()) / f"{name}.log"
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(
-            ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
-            stdout=fh, stderr=subprocess.STDOUT, env=env,
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jackd exited: {log.read_text(errors='replace')[-2000:]}")
-        ok = subprocess.run(["jack_lsp", "-s", name], capture_output=True, timeout=5, env=env)
-        if ok.returncode == 0:
-            return JackServer(name, proc, log, rate, period)
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"jackd did not come up in {timeout} s: {log.read_text(errors='replace')[-2000:]}")
+    last = ""
+    for mode in (["-R", "-P", "70"], ["--no-realtime"]):
+        with open(log, "wb") as fh:
+            proc = subprocess.Popen(
+                ["jackd", *mode, "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+                stdout=fh, stderr=subprocess.STDOUT, env=env,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                last = log.read_text(errors="replace")[-2000:]
+                break
+            ok = subprocess.run(["jack_lsp", "-s", name], capture_output=True, timeout=5, env=env)
+            if ok.returncode == 0:
+                return JackServer(name, proc, log, rate, period)
+            time.sleep(0.1)
+        else:
+            proc.kill()
+            last = f"did not come up in {timeout} s: " + log.read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"jackd failed: {last}")
 
 
 def stop_jack(server: JackServer) -> None:
@@ -91,26 +100,46 @@ def jack_server() -> Iterator[JackServer]:
 
 
 class MidiCapture:
-    """A real JACK MIDI input connected to a port; collects (arrival time, bytes)."""
+    """A real JACK MIDI input connected to a port; collects (arrival time, bytes).
 
-    def __init__(self, source_port: str, client_name: str = "copilot-test-capture") -> None:
+    Reads rtmidi's queue from an ordinary thread (never Python in JACK's real-time thread). Arrival
+    times: the first message of each batch is stamped when read (≤ `poll` late); the rest of the
+    batch from rtmidi's exact inter-event deltas.
+    """
+
+    def __init__(self, source_port: str, client_name: str = "copilot-test-capture", poll: float = 0.0002) -> None:
         import rtmidi
 
-        from copilot.bridge.clock import host_time
-
         self.messages: queue.Queue[tuple[float, bytes]] = queue.Queue()
-        self._midi_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client_name)
+        self._midi_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client_name, queue_size_limit=8192)
         self._midi_in.ignore_types(sysex=False, timing=False, active_sense=False)
-
-        def callback(event: tuple[list[int], float], _data: Any = None) -> None:
-            self.messages.put((host_time(), bytes(event[0])))
-
-        self._midi_in.set_callback(callback)
         ports = self._midi_in.get_ports()
-        matches = [i for i, p in enumerate(ports) if p.endswith(source_port) or p == source_port]
+        matches = [i for i, p in enumerate(ports) if p.endswith(":" + source_port) or p == source_port]
         if not matches:
             raise LookupError(f"no MIDI port {source_port!r} among {ports}")
         self._midi_in.open_port(matches[0], "capture")
+        self._poll = poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        from copilot.bridge.clock import host_time
+        from copilot.bridge.dispatch import make_realtime
+
+        make_realtime(50)  # stamp arrivals promptly on a busy machine (where allowed)
+        get = self._midi_in.get_message
+        while not self._stop.is_set():
+            event = get()
+            if event is None:
+                time.sleep(self._poll)
+                continue
+            at = host_time()
+            while event is not None:
+                self.messages.put((at, bytes(event[0])))
+                event = get()
+                if event is not None:
+                    at += event[1]
 
     def collect(self, count: int | None = None, timeout: float = 2.0) -> list[tuple[float, bytes]]:
         """Up to `count` messages (or all that arrive within `timeout` of each other)."""
@@ -129,6 +158,8 @@ class MidiCapture:
         return out
 
     def close(self) -> None:
+        self._stop.set()
+        self._thread.join(1.0)
         with contextlib.suppress(Exception):
             self._midi_in.close_port()
         del self._midi_in

@@ -256,11 +256,11 @@ class LinkHut:
 
 
 class CopilotPeer:
-    """`python -m copilot.tests.link_peer` in the namespace: JSON lines out, commands in."""
+    """`python -m copilot.tests.link_live_peer` in the namespace: JSON lines out, commands in."""
 
     def __init__(self, ns: Any, *args: str) -> None:
         self.started = host_time()
-        self.proc = ns.popen(ns.python("-m", "copilot.tests.link_peer", *args), stdin=subprocess.PIPE,
+        self.proc = ns.popen(ns.python("-m", "copilot.tests.link_live_peer", *args), stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
         self.lines: list[dict[str, Any]] = []
         self._lock = threading.Lock()

@@ -1,6 +1,6 @@
 """Copilot on a real Link session with an independent peer: Debian's LinkHut (Link 3, C++), driven
 through its stdin, inside a private network namespace, its metronome on the JACK dummy server.
-Copilot runs as its own process in the same namespace (copilot.tests.link_peer)."""
+Copilot runs as its own process in the same namespace (copilot.tests.link_live_peer)."""
 
 from __future__ import annotations
 

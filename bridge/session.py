@@ -1,0 +1,368 @@
+"""The session: wires clock, scheduler, router, dispatcher, ports, feedback, OSC intents, live inputs,
+the script and the log for `copilot run` — in real time, or offline against a manual clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from copilot.intents.schema import Deck, Intent, Source
+from copilot.intents.script import ScriptLine, load_script
+
+from .actions import Action
+from .clock import BeatClock, InternalClock, ManualClock
+from .config import Config, log_dir
+from .dispatch import Dispatcher, Sent
+from .host import Input, Target, TargetContext, TargetHost, UnknownTarget
+from .log import SessionLog
+from .router import Router
+from .safety import SafetyConfig
+from .scheduler import Decision, SafetyScheduler, Verdict
+from .state import HostState
+
+log = logging.getLogger(__name__)
+
+ENGINE_TARGET = "standalone"
+AUTO_PREFERENCE = ("ableton-live",)  # targets chosen when Link has peers
+
+
+@dataclass
+class SessionOptions:
+    target: str = "auto"  # a target name, several joined by commas, or "auto"
+    script: Path | None = None
+    duration: float | None = None  # seconds; None = until Ctrl-C
+    link: bool = True
+    tempo: float = 120.0
+    quantum: float = 4.0
+    output_latency_ms: float | None = None  # overrides the targets' own compensation
+    out: Path | None = None  # render offline to this WAV (the engine)
+    crate: Path | None = None
+    adorn: Path | None = None
+    motion_osc: str | None = None
+    mocopi: int | None = None
+    voice: bool = False
+    osc: str | None = "127.0.0.1:9100"
+    allow: list[str] = field(default_factory=list)
+    db: Path | None = None
+    log: Path | None = None
+    midi_api: str = "auto"
+    auto_wait: float = 1.0  # seconds to look for a host with --target auto
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def offline(self) -> bool:
+        return self.out is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+class SessionError(RuntimeError):
+    """The session cannot start; the message says why and what to do."""
+
+
+class Session:
+    def __init__(
+        self,
+        options: SessionOptions | None = None,
+        config: Config | None = None,
+        *,
+        host: TargetHost | None = None,
+        clock: BeatClock | None = None,
+        report: Callable[[str], None] | None = None,
+    ) -> None:
+        self.options = options or SessionOptions()
+        self.config = config or Config()
+        self._report = report or print
+        self.log = SessionLog(self.options.log)
+        self.host = host or TargetHost(self.config.targets())
+        self.state = HostState()
+        self.clock: BeatClock = clock or self._make_clock()
+        safety = SafetyConfig.from_dict(self.config.section("safety"))
+        self.dispatcher = Dispatcher(self.clock, on_sent=self.log.record_sent, on_error=self._on_send_error)
+        self.router: Router | None = None
+        self.scheduler = SafetyScheduler(self.clock, self.state, None, safety)
+        self.ports: Any = None
+        self.targets: list[Target] = []
+        self.adornment: Target | None = None
+        self.inputs: list[Input] = []
+        self.osc_server: Any = None
+        self.script: list[ScriptLine] = load_script(self.options.script) if self.options.script else []
+        self._script_next = 0
+        self.started_at: float | None = None
+        self.target_reason = ""
+        self.feedback_count = 0
+        self._feedback_seen = threading.Event()
+        self._stop = threading.Event()
+        self.decisions: list[Decision] = []
+
+    # -- construction ---------------------------------------------------------------------------------
+    def _make_clock(self) -> BeatClock:
+        o = self.options
+        if o.offline:
+            return ManualClock(o.tempo, o.quantum)
+        if o.link and self.config.section("run").get("link", True):
+            from .link import LinkClock, LinkUnavailable
+
+            try:
+                clock = LinkClock(o.tempo, o.quantum, start_stop_sync=bool(self.config.section("link").get(
+                    "start_stop_sync", False)))
+                clock.wait_enabled()
+                return clock
+            except LinkUnavailable as exc:
+                self.report(f"Link is off ({exc}); using the internal clock")
+        return InternalClock(o.tempo, o.quantum)
+
+    def _open_ports(self) -> None:
+        if self.options.offline:
+            return
+        from .ports import MidiPorts, MidiUnavailable
+
+        api = self.options.midi_api or self.config.section("ports").get("api", "auto")
+        try:
+            self.ports = MidiPorts(api)
+        except MidiUnavailable as exc:
+            self.report(f"MIDI ports unavailable: {exc}")
+            return
+        try:
+            self.ports.input(self._on_feedback, self.config.section("ports").get("in", "Copilot In"))
+        except Exception as exc:
+            self.report(f"cannot open 'Copilot In' for host feedback: {exc}")
+
+    def choose_targets(self) -> list[str]:
+        """The target names for this run (validated), with `target_reason` saying why."""
+        wanted = self.options.target or self.config.section("run").get("target", "auto")
+        if wanted != "auto":
+            names = [n.strip() for n in wanted.split(",") if n.strip()]
+            for name in names:
+                self.host.get(name)  # raises UnknownTarget listing what is installed
+            self.target_reason = "chosen"
+            return names
+        return [self._auto_target()]
+
+    def _auto_target(self) -> str:
+        installed = set(self.host.names())
+        if self.options.offline:
+            self.target_reason = "rendering offline"
+            return ENGINE_TARGET if ENGINE_TARGET in installed else "midi-monitor"
+        deadline = time.monotonic() + self.options.auto_wait
+        while time.monotonic() < deadline:
+            if self.clock.peers > 0:
+                for name in AUTO_PREFERENCE:
+                    if name in installed:
+                        self.target_reason = f"{self.clock.peers} Link peer(s) found"
+                        return name
+            if self._feedback_seen.is_set():
+                host = self.config.section("run").get("auto_host", "serato-dj-pro")
+                if host in installed:
+                    self.target_reason = "a host answered on 'Copilot In'"
+                    return host
+            time.sleep(0.05)
+        self.target_reason = "no host found (no Link peers, nothing on 'Copilot In')"
+        return ENGINE_TARGET if ENGINE_TARGET in installed else "midi-monitor"
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._open_ports()
+        names = self.choose_targets()
+        context_options = self.options.to_dict()
+        for name in names:
+            self.targets.append(self._open_target(name, context_options))
+        if self.options.adorn is not None and ENGINE_TARGET not in names and ENGINE_TARGET in self.host.names():
+            self.adornment = self._open_target(ENGINE_TARGET, {**context_options, "adornment": True})
+        self.scheduler.config.latency = max((t.output_latency for t in self.targets), default=0.0)
+        self.router = Router(self.host, self.targets, self.dispatcher, self.state, self.clock, self.report,
+                             self.adornment, context_options)
+        self.scheduler.outbox = self.router
+        why = f" ({self.target_reason})" if self.target_reason else ""
+        self.report(f"target: {', '.join(t.name for t in self.targets)}{why}; clock: "
+                    f"{type(self.clock).__name__} at {self.clock.tempo:.2f} BPM")
+        self.log.record("session", options=context_options, targets=[t.name for t in self.targets],
+                        reason=self.target_reason, clock=type(self.clock).__name__, tempo=self.clock.tempo)
+        if not self.options.offline:
+            self.dispatcher.start()
+            self._start_osc()
+            self._start_inputs(context_options)
+        self.started_at = self.clock.now()
+
+    def _open_target(self, name: str, options: dict[str, Any]) -> Target:
+        target = self.host.get(name)
+        if self.options.output_latency_ms is not None:
+            target.output_latency = self.options.output_latency_ms / 1000.0
+        context = TargetContext(config=self.config.target(name), state=self.state, clock=self.clock,
+                                ports=self.ports, report=self.report, options=options)
+        target.open(context)
+        return target
+
+    def _start_osc(self) -> None:
+        osc = self.config.section("osc")
+        bind = self.options.osc if self.options.osc is not None else osc.get("bind")
+        if not bind:
+            return
+        from .osc import IntentServer
+
+        allow = self.options.allow or osc.get("allow", [])
+        try:
+            self.osc_server = IntentServer(self.submit, bind, allow)
+        except (OSError, ValueError) as exc:
+            self.report(f"OSC intents are off: {exc}")
+            return
+        self.osc_server.start()
+
+    def _start_inputs(self, options: dict[str, Any]) -> None:
+        for source in self.host.inputs(options):
+            try:
+                source.start(self)
+            except Exception as exc:
+                self.report(f"input {source.name} did not start: {exc}")
+                continue
+            self.inputs.append(source)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for source in self.inputs:
+            with contextlib.suppress(Exception):
+                source.stop()
+        if self.osc_server is not None:
+            self.osc_server.close()
+        self.dispatcher.stop(drain=False)
+        for target in [*self.targets, *([self.adornment] if self.adornment else [])]:
+            with contextlib.suppress(Exception):
+                target.close()
+        if self.ports is not None:
+            self.ports.close()
+        self.log.record("stats", dispatch=self.dispatcher.stats.summary(), state=self.state.to_dict())
+        self.clock.close()
+        self.log.close()
+
+    # -- the SessionApi ---------------------------------------------------------------------------------
+    def submit(self, intent: Intent) -> Decision:
+        self.log.record("intent", intent=intent.to_dict(), beat=self.clock.beat)
+        decision = self.scheduler.submit(intent)
+        self.decisions.append(decision)
+        self.log.record("decision", decision=decision.to_dict(), beat=self.clock.beat)
+        mark = {Verdict.SCHEDULED: "✓", Verdict.DONE: "✓", Verdict.AWAITING_CONFIRM: "?",
+                Verdict.REFUSED: "✗"}[decision.verdict]
+        self.report(f"{mark} [{intent.source.value}] {decision.reason}")
+        return decision
+
+    def control(self, param: str, value: float, deck: Deck | None = None,
+                source: Source | None = None) -> Action | None:
+        return self.scheduler.control(param, value, deck, source or Source.MOTION)
+
+    def report(self, message: str) -> None:
+        self.log.record("report", message=message)
+        with contextlib.suppress(Exception):
+            self._report(message)
+
+    # -- running --------------------------------------------------------------------------------------
+    def due_script(self, until: float) -> list[ScriptLine]:
+        """Script lines due by clock time `until` that have not been submitted yet."""
+        start = self.started_at if self.started_at is not None else self.clock.now()
+        due: list[ScriptLine] = []
+        while self._script_next < len(self.script) and start + self.script[self._script_next].at <= until:
+            due.append(self.script[self._script_next])
+            self._script_next += 1
+        return due
+
+    def advance(self, until: float) -> list[Sent]:
+        """Offline: move virtual time to `until`, submitting script lines and sending what is due."""
+        clock = self.clock
+        if not isinstance(clock, ManualClock):
+            raise SessionError("advance() is for offline sessions (a ManualClock)")
+        sent: list[Sent] = []
+        for line in self.due_script(until):
+            t = self.started_at + line.at if self.started_at is not None else line.at
+            sent += self.dispatcher.pump(t)
+            clock.advance(max(0.0, t - clock.now()))
+            self.submit(line.intent)
+        sent += self.dispatcher.pump(until)
+        clock.advance(max(0.0, until - clock.now()))
+        return sent
+
+    def run(self) -> None:
+        """Start, play the script (or just listen) until the duration ends or the performer stops."""
+        self.start()
+        try:
+            self.play()
+        finally:
+            self.stop()
+
+    def play(self) -> None:
+        """The started session's main loop: live until the duration/Ctrl-C, or the whole offline render."""
+        if self.options.offline:
+            primary = self.targets[0] if self.targets else None
+            runner = getattr(primary, "run_offline", None)
+            if runner is not None:
+                runner(self, self.options.duration)
+            else:
+                self._run_offline_generic()
+        else:
+            self._run_live()
+
+    def _run_offline_generic(self) -> None:
+        end = self.options.duration
+        if end is None:
+            end = (self.script[-1].at + 4 * 60.0 / self.clock.tempo * self.clock.quantum) if self.script else 0.0
+        step = 0.01
+        t = self.clock.now()
+        stop_at = (self.started_at or 0.0) + end
+        while t < stop_at:
+            t = min(stop_at, t + step)
+            self.advance(t)
+
+    def _run_live(self) -> None:
+        deadline = None if self.options.duration is None else self.started_at + self.options.duration
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        try:
+            while not self._stop.is_set():
+                now = self.clock.now()
+                if deadline is not None and now >= deadline:
+                    break
+                for line in self.due_script(now):
+                    self.submit(line.intent)
+                for expired in self.scheduler.expire():
+                    self.log.record("decision", decision=expired.to_dict())
+                    self.report(f"✗ {expired.reason}")
+                wait = 0.05
+                if self._script_next < len(self.script):
+                    wait = min(wait, self.started_at + self.script[self._script_next].at - now)
+                if deadline is not None:
+                    wait = min(wait, deadline - now)
+                self._stop.wait(max(0.0005, wait))
+        except KeyboardInterrupt:
+            self.report("stopping (Ctrl-C)")
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    # -- callbacks --------------------------------------------------------------------------------------
+    def _on_send_error(self, sink: str, exc: BaseException) -> None:
+        self.log.record("send_error", target=sink, error=repr(exc))
+
+    def _on_feedback(self, data: bytes, at: float) -> None:
+        self.feedback_count += 1
+        self._feedback_seen.set()
+        self.log.record("feedback", midi=data.hex(" "), t=at)
+        for target in self.targets:
+            for update in self.host.feedback(target.name, data):
+                self.state.apply_feedback(update)
+                self.log.record("state", target=target.name, deck=update.deck.value, fields=update.fields)
+
+
+def default_log_path() -> Path:
+    return log_dir() / time.strftime("session-%Y%m%d-%H%M%S.jsonl")
+
+
+__all__ = ["Session", "SessionError", "SessionOptions", "UnknownTarget", "default_log_path"]

@@ -1,0 +1,120 @@
+"""The dispatcher: order, latency compensation, withdraw, panic flush, offline pump, and the real thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from copilot.bridge.actions import Timed
+from copilot.bridge.clock import InternalClock, ManualClock
+from copilot.bridge.dispatch import Dispatcher
+
+
+class Recorder:
+    def __init__(self, name: str = "wire", latency: float = 0.0, clock=None) -> None:
+        self.name = name
+        self.output_latency = latency
+        self.clock = clock
+        self.got: list[tuple[object, float]] = []
+
+    def send(self, payload: object) -> None:
+        self.got.append((payload, self.clock.now() if self.clock else 0.0))
+
+
+def test_pump_sends_in_beat_order_compensating_each_sinks_latency():
+    clock = ManualClock(120.0)  # 0.5 s per beat
+    fast, slow = Recorder("fast"), Recorder("slow", latency=0.2)
+    d = Dispatcher(clock)
+    d.schedule(fast, [Timed(2.0, "fast@2"), Timed(1.0, "fast@1")])
+    d.schedule(slow, [Timed(1.0, "slow@1")])
+    assert d.pump(0.29) == []
+    sent = d.pump(0.5)  # slow@1 is due 0.2 s early, at 0.3 s; fast@1 at 0.5 s
+    assert [s.payload for s in sent] == ["slow@1", "fast@1"]
+    assert [s.due for s in sent] == [0.3, 0.5]
+    assert [s.payload for s in d.pump(10)] == ["fast@2"]
+
+
+def test_due_time_follows_a_tempo_change_made_after_scheduling():
+    clock = ManualClock(120.0)
+    d = Dispatcher(clock)
+    sink = Recorder()
+    d.schedule(sink, [Timed(8.0, "bar 3")])
+    clock.set_tempo(60.0)  # at t = 0: beat 8 is now 8 s away, not 4 s
+    assert d.pump(5.0) == []
+    assert d.pump(8.0)[0].due == 8.0
+
+
+def test_withdraw_after_a_beat_and_flush():
+    clock = ManualClock(120.0)
+    d = Dispatcher(clock)
+    sink = Recorder()
+    d.schedule(sink, [Timed(b, f"x{b}", "env") for b in (1.0, 2.0, 3.0)] + [Timed(2.5, "other", "keep")])
+    d.withdraw(["env"], after_beat=2.0)
+    assert [s.payload for s in d.pump(100)] == ["x1.0", "x2.0", "other"]
+    d.schedule(sink, [Timed(300.0, "late")])
+    assert d.flush() == 1 and d.pump(1e6) == []
+
+
+def test_immediate_items_go_first():
+    clock = ManualClock(120.0)
+    d = Dispatcher(clock)
+    sink = Recorder()
+    d.schedule(sink, [Timed(0.0, "on the beat")])
+    d.schedule(sink, [Timed(None, "now")])
+    assert [s.payload for s in d.pump(0.0)] == ["now", "on the beat"]
+
+
+def test_a_failing_sink_does_not_stop_the_others():
+    clock = ManualClock(120.0)
+    errors = []
+    d = Dispatcher(clock, on_error=lambda name, exc: errors.append((name, str(exc))))
+
+    class Broken(Recorder):
+        def send(self, payload):
+            raise OSError("port vanished")
+
+    good = Recorder()
+    d.schedule(Broken("broken"), [Timed(1.0, "a")])
+    d.schedule(good, [Timed(1.0, "b")])
+    d.pump(10)
+    assert errors == [("broken", "port vanished")] and [p for p, _ in good.got] == ["b"]
+
+
+def test_real_thread_sends_at_the_deadline_never_early():
+    clock = InternalClock(240.0)  # 0.25 s per beat
+    sink = Recorder(clock=clock)
+    d = Dispatcher(clock)
+    d.start()
+    try:
+        start = clock.beat + 0.5
+        beats = [start + i * 0.25 for i in range(12)]
+        d.schedule(sink, [Timed(b, b) for b in beats])
+        deadline = time.monotonic() + 5
+        while len(sink.got) < len(beats) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        d.stop()
+    assert [p for p, _ in sink.got] == beats
+    for beat, at in sink.got:
+        assert at >= clock.time_at_beat(beat)  # never early
+    stats = d.stats.summary()
+    assert stats["count"] == len(beats) and stats["p50_ms"] >= 0.0
+
+
+def test_scheduling_from_another_thread_wakes_the_dispatcher_early():
+    clock = InternalClock(120.0)
+    sink = Recorder(clock=clock)
+    d = Dispatcher(clock)
+    d.start()
+    try:
+        d.schedule(sink, [Timed(clock.beat + 100.0, "far")])  # the thread now sleeps ~50 s in slices
+        time.sleep(0.05)
+        soon = clock.beat + 0.2
+        threading.Thread(target=d.schedule, args=(sink, [Timed(soon, "soon")])).start()
+        deadline = time.monotonic() + 2
+        while not sink.got and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        d.stop()
+    assert [p for p, _ in sink.got] == ["soon"]
+    assert sink.got[0][1] - clock.time_at_beat(soon) < 0.05

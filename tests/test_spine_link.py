@@ -1,0 +1,104 @@
+"""Ableton Link for real: copilot peers meet inside a private network namespace.
+
+Processes in the namespace share the host's CLOCK_MONOTONIC_RAW, so a send time logged by one peer can
+be placed on another peer's beat grid exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+
+import pytest
+
+pytestmark = pytest.mark.netns
+
+
+class Peer:
+    """A `copilot.tests.link_peer` process: anchors as JSON lines, `tempo X` on stdin."""
+
+    def __init__(self, ns, tempo: float) -> None:
+        self.proc = ns.popen(ns.python("-m", "copilot.tests.link_peer", "--tempo", str(tempo)),
+                             stdin=__import__("subprocess").PIPE)
+        self.lines: queue.Queue[dict] = queue.Queue()
+        self.anchors: list[dict] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self.lines.put(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+
+    def drain(self) -> list[dict]:
+        while True:
+            try:
+                self.anchors.append(self.lines.get_nowait())
+            except queue.Empty:
+                return self.anchors
+
+    def wait_for(self, check, timeout: float = 5.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                a = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.anchors.append(a)
+            if check(a):
+                return a
+        raise AssertionError(f"peer never reached the condition; last anchor {self.anchors[-1:]}")
+
+    def tell(self, command: str) -> None:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def beat_at(self, t: float) -> float:
+        before = [a for a in self.drain() if a["t"] <= t]
+        a = before[-1]
+        return a["beat"] + (t - a["t"]) * a["tempo"] / 60.0
+
+
+def test_copilot_joins_adopts_the_session_tempo_and_never_resets_it(link_netns):
+    session = Peer(link_netns, 130.0)
+    session.wait_for(lambda a: a["beat"] > 2)  # an established session, well over 0.5 s old
+    out = link_netns.run([link_netns.python()[0], "-m", "copilot", "link", "status",
+                          "--json", "--wait", "1.0"], timeout=30)
+    status = json.loads(out.stdout)
+    assert status["enabled"] and status["peers"] >= 1
+    assert status["tempo"] == pytest.approx(130.0, abs=0.01)
+    time.sleep(0.3)
+    assert {round(a["tempo"], 3) for a in session.drain()} == {130.0}  # never reset to copilot's 120
+
+
+def test_a_tempo_change_on_one_peer_reaches_the_other(link_netns):
+    first = Peer(link_netns, 124.0)
+    first.wait_for(lambda a: a["beat"] > 1)
+    second = Peer(link_netns, 90.0)
+    second.wait_for(lambda a: a["peers"] >= 1 and abs(a["tempo"] - 124.0) < 0.01)
+    second.tell("tempo 136")
+    changed = first.wait_for(lambda a: abs(a["tempo"] - 136.0) < 0.01, timeout=3.0)
+    assert changed["peers"] >= 1
+
+
+@pytest.mark.jack
+def test_beats_of_a_scripted_run_land_on_the_other_peers_grid(link_netns, jack_server, tmp_path):
+    other = Peer(link_netns, 130.0)
+    other.wait_for(lambda a: a["beat"] > 2)
+    script = tmp_path / "set.txt"
+    script.write_text("1.5 loop 4 on deck A\n2.0 hot cue 2 on B\n2.5 play B\n3.0 sync A\n")
+    log = tmp_path / "log.jsonl"
+    run = link_netns.run([link_netns.python()[0], "-m", "copilot", "run", "--target", "midi-monitor",
+                          "--script", str(script), "--duration", "6", "--osc", "", "--log", str(log)], timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "LinkClock at 130.00 BPM" in run.stdout  # joined the session, adopted its tempo
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    presses = [r for r in records if r["type"] == "sent" and r["target"] == "midi-monitor"
+               and r["midi"].endswith("7f")]
+    assert len(presses) == 4
+    for r in presses:
+        phase_error = (other.beat_at(r["sent"]) - r["beat"] + 2.0) % 4.0 - 2.0  # same phase mod the bar
+        assert abs(phase_error) < 0.01, (r, phase_error)  # < 5 ms at 130 BPM
