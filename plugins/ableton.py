@@ -7,8 +7,8 @@ Two wires, each for what it is good at:
   the beat by the dispatcher, 14-bit where the table says so.
 - **AbletonOSC** (UDP, Live's ~100 ms tick) for what Live quantizes itself or what can wait a tick:
   clip and scene launches (sent `launch_lead` seconds before the boundary, so Live's own quantization
-  lands them on it), tempo, FX on a device parameter (within the parameter's real min..max), and
-  Live's beat as a coarse cross-check of the Link clock.
+  lands them on it), tempo when no Link session carries it, FX on a device parameter (within the
+  parameter's real min..max), and Live's beat as a coarse cross-check of the Link clock.
 
 Intents in Live's terms: PLAY/PAUSE → the transport (or a clip), LOOP → the rack's Beat Repeat,
 DROP/BUILD → a scene launch plus the scheduler's filter/send envelopes, FX/FILTER → device parameters.
@@ -158,6 +158,9 @@ class AbletonLive(Target):
             scene = int(self.osc_settings.get("drop_scene", 1))
             return [Timed(self._launch_beat(action.beat), OscOut("/live/scene/fire", (scene,)), action.id)]
         if k is ActionKind.TEMPO:
+            clock = self.context.clock if self.context else None
+            if clock is not None and clock.peers > 0:
+                return []  # Live is on the Link session: the session's clock carries the tempo to it
             return [Timed(action.beat, OscOut("/live/song/set/tempo", (float(action.params["bpm"]),)), action.id)]
         if k is ActionKind.PANIC:
             return self._panic(action)

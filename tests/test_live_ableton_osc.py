@@ -210,3 +210,21 @@ def test_doctor_reports_abletonosc(ableton_osc_server: AbletonOscServer) -> None
                              folders=[])
     assert not osc.ok
     assert "AbletonOSC not installed/running" in osc.detail and "ideoforms/AbletonOSC" in osc.fix
+
+
+class _LinkedClock(ManualClock):
+    """A manual clock that says Live is on the Link session with us."""
+
+    @property
+    def peers(self) -> int:
+        return 1
+
+
+def test_tempo_travels_by_link_when_live_is_on_it() -> None:
+    target = AbletonLive({"osc": False})
+    for clock, expect in ((_LinkedClock(), []), (ManualClock(), [("/live/song/set/tempo", (122.0,))])):
+        target.open(TargetContext(clock=clock, options={}))
+        (action,) = SafetyScheduler(clock).submit(Intent(IntentKind.TEMPO, args={"bpm": 122})).actions
+        out = target.render(action, HostState())
+        target.close()
+        assert [(t.payload.address, t.payload.args) for t in out] == expect
