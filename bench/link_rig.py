@@ -1,0 +1,67 @@
+"""The rig the Link benches share: a JACK dummy server, a private network namespace, Debian's LinkHut.
+
+Not a bench itself; `python bench/link_phase.py` and `python bench/link_join.py` use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Rig:
+    jack: Any
+    ns: Any
+    hut: Any
+
+
+@contextlib.contextmanager
+def rig(tag: str) -> Iterator[Rig]:
+    """JACK + namespace + LinkHut (Link on); everything torn down on the way out."""
+    from copilot.tests.fixtures import make_netns, remove_netns, start_jack, stop_jack
+    from copilot.tests.fixtures_live import LinkHut
+
+    try:
+        jack = start_jack(f"copilot-bench-{tag}-{os.getpid()}")
+    except BaseException as exc:  # pytest.skip's exception outside pytest: say why and stop
+        sys.exit(f"cannot start a JACK dummy server: {exc}")
+    os.environ["JACK_DEFAULT_SERVER"] = jack.name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    try:
+        try:
+            ns = make_netns()
+        except BaseException as exc:
+            sys.exit(f"cannot make a network namespace (run as root with iproute2): {exc}")
+        try:
+            hut = LinkHut(ns, jack)
+            try:
+                hut.keys("a")
+                hut.wait(lambda r: r.enabled)
+                yield Rig(jack, ns, hut)
+            finally:
+                hut.close()
+        finally:
+            remove_netns(ns)
+    finally:
+        stop_jack(jack)
+
+
+def stats(values: list[float] | np.ndarray) -> dict[str, float]:
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return {"n": 0}
+    return {"n": int(v.size), "median": float(np.median(v)), "p99": float(np.percentile(v, 99)),
+            "max": float(v.max())}
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPU, Python {platform.python_version()}, {date.today()}"
