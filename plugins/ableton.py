@@ -45,7 +45,10 @@ from copilot.plugins.ableton_osc import AbletonOSC
 log = logging.getLogger(__name__)
 
 OSC_SETTINGS = ("host", "osc_port", "reply_port", "timeout", "launch_lead", "drop_scene", "play", "clip_slot")
-BEAT_LAG_WARN = 0.25  # seconds: Live's beat further than this from Link's means Live is not on Link
+# Live's beat arrives on its ~100 ms tick after Link's. On Link the lag sits in this window and barely
+# moves; off Link it lands anywhere in the beat and wanders (another tempo, another phase).
+BEAT_LAG_WINDOW = (-0.03, 0.2)  # seconds
+BEAT_LAG_SPREAD = 0.08  # seconds, interquartile range
 
 
 class AbletonLive(Target):
@@ -261,11 +264,17 @@ class AbletonLive(Target):
             return
         b = clock.beat_at_time(t)
         self._beat_lags.append((b - round(b)) * 60.0 / clock.tempo)
-        if len(self._beat_lags) >= 8:
-            lag = statistics.median(self._beat_lags)
-            if abs(lag) > BEAT_LAG_WARN:
-                self._say(f"Ableton: Live's beat is {lag * 1000:+.0f} ms off the Link grid — is Link on in Live?",
-                          once="beat-lag")
+        if self.live_on_link() is False:
+            self._say(f"Ableton: Live's beat is {self.beat_lag() * 1000:+.0f} ms off the Link grid and not steady "
+                      "— is Link on in Live?", once="beat-lag")
+
+    def live_on_link(self) -> bool | None:
+        """Does Live's beat (AbletonOSC) agree with Link's grid? None until 8 beats were heard."""
+        if len(self._beat_lags) < 8:
+            return None
+        q = statistics.quantiles(self._beat_lags, n=4)
+        lag = statistics.median(self._beat_lags)
+        return BEAT_LAG_WINDOW[0] <= lag <= BEAT_LAG_WINDOW[1] and q[2] - q[0] <= BEAT_LAG_SPREAD
 
     def beat_lag(self) -> float | None:
         """Median of (Live's beat arrival − Link's beat), seconds: ~+0.05..0.15 when Live is on Link."""
@@ -278,6 +287,7 @@ class AbletonLive(Target):
             "dropped": self.dropped,
             "osc": None if osc is None else {"listening": osc.listening, "error": osc.error, **osc.stats.to_dict()},
             "live_beat_lag_ms": None if self.beat_lag() is None else round(self.beat_lag() * 1000, 1),
+            "live_on_link": self.live_on_link(),
         }
 
     def _say(self, message: str, once: str | None = None) -> None:

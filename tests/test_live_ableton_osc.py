@@ -228,3 +228,23 @@ def test_tempo_travels_by_link_when_live_is_on_it() -> None:
         out = target.render(action, HostState())
         target.close()
         assert [(t.payload.address, t.payload.args) for t in out] == expect
+
+
+def test_lives_beat_cross_checks_the_link_grid() -> None:
+    said: list[str] = []
+    clock = ManualClock(tempo=120.0, start=50.0)
+    target = AbletonLive({"osc": False})
+    target.open(TargetContext(clock=clock, report=said.append, options={}))
+    try:
+        for n in range(12):  # Live on Link: each beat heard one tick (~90 ms ± 10) after Link's
+            target._on_live_beat(n, clock.time_at_beat(n) + 0.09 + 0.01 * (n % 3 - 1))
+        assert target.live_on_link() is True and target.beat_lag() == pytest.approx(0.09, abs=0.011)
+        assert not said
+        target._beat_lags.clear()
+        for n in range(12):  # Live off Link at 118 BPM: its beats slide through ours
+            target._on_live_beat(n, clock.time_at_beat(0) + 0.3 + n * 60 / 118)
+        assert target.live_on_link() is False
+        assert len(said) == 1 and "is Link on in Live?" in said[0]
+        assert target.health()["live_on_link"] is False
+    finally:
+        target.close()
