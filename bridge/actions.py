@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -105,12 +106,27 @@ class OscOut:
 
 @dataclass(frozen=True, slots=True)
 class Timed:
-    """One payload due on one beat (None = now). Targets' render() returns these."""
+    """One payload due on one beat (None = now). Targets' render() returns these.
+
+    `guard`, if set, is asked at send time: a reason string stops this payload and the rest of its
+    action (the host may have changed its mind since the decision, a beat earlier).
+    """
 
     beat: float | None
     payload: Any
     action_id: str = ""
+    guard: Callable[[], str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.beat is not None and not math.isfinite(self.beat):
             raise ValueError("a timed payload needs a finite beat or None for 'now'")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A lazy run of timed payloads in beat order (an envelope as CC). The dispatcher holds one entry per
+    stream and pulls the next payload after sending the current one, so a long envelope costs the
+    decision path nothing and withdrawing its action stops it."""
+
+    items: Iterator[Timed]
+    action_id: str = ""

@@ -18,13 +18,13 @@ import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from .actions import Timed
+from .actions import Stream, Timed
 from .clock import BeatClock
 
 SPIN = 0.0015  # seconds of spinning before a deadline (timing.md: sleep to 1.5 ms, then spin)
@@ -62,6 +62,9 @@ class _Item:
     payload: Any = field(compare=False)
     action_id: str = field(compare=False)
     epoch: int = field(compare=False)
+    stream: Iterator[Timed] | None = field(compare=False, default=None)  # where the next payload comes from
+    guard: Callable[[], str | None] | None = field(compare=False, default=None)
+    cut: float = field(compare=False, default=float("inf"))  # a withdrawn stream ends after this beat
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ class Dispatcher:
     ) -> None:
         self.clock = clock
         self.spin = spin
-        self.on_sent = on_sent
+        self.listeners: list[Callable[[Sent], None]] = [on_sent] if on_sent is not None else []
+        self.on_refused: Callable[[str, str], None] | None = None  # (action id, reason) from a guard
         self.on_error = on_error
         self.realtime = realtime
         self.is_realtime = False  # did the OS grant real-time scheduling to the thread?
@@ -133,20 +137,46 @@ class Dispatcher:
         self._running = False
 
     # -- queueing (any thread) ------------------------------------------------------------------------
-    def schedule(self, sink: Sink, items: Iterable[Timed]) -> int:
+    def schedule(self, sink: Sink, items: Iterable[Timed | Stream]) -> int:
         n = 0
         with self._cond:
             for item in items:
-                due = self._due(item.beat, sink)
-                rank = 1 if getattr(sink, "internal", False) else 0
-                heapq.heappush(
-                    self._heap,
-                    _Item(due, rank, next(self._seq), item.beat, sink, item.payload, item.action_id, self._epoch),
-                )
-                n += 1
+                if isinstance(item, Stream):
+                    n += self._push_next(sink, item.items, self._epoch)
+                else:
+                    self._push(sink, item, self._epoch)
+                    n += 1
             if n:
                 self._cond.notify()
         return n
+
+    def _push(self, sink: Sink, item: Timed, epoch: int, stream: Iterator[Timed] | None = None,
+              cut: float = float("inf")) -> None:
+        rank = 1 if getattr(sink, "internal", False) else 0
+        heapq.heappush(self._heap, _Item(self._due(item.beat, sink), rank, next(self._seq), item.beat, sink,
+                                         item.payload, item.action_id, epoch, stream=stream, cut=cut,
+                                         guard=item.guard))
+
+    def _push_next(self, sink: Sink, stream: Iterator[Timed], epoch: int, cut: float = float("inf")) -> int:
+        """Queue a stream's next payload (call with the lock held). 0 when the stream is done."""
+        try:
+            item = next(stream)
+        except StopIteration:
+            return 0
+        except Exception as exc:  # noqa: BLE001 - a broken envelope must not stop the dispatcher
+            if self.on_error is not None:
+                self.on_error(sink.name, exc)
+            return 0
+        if item.beat is not None and item.beat > cut:
+            return 0
+        self._push(sink, item, epoch, stream, cut)
+        return 1
+
+    def _continue(self, head: _Item) -> None:
+        """After sending a stream's payload, queue the next one (unless a PANIC came in between)."""
+        with self._cond:
+            if head.epoch == self._epoch:
+                self._push_next(head.sink, head.stream, head.epoch, head.cut)
 
     def withdraw(self, action_ids: Iterable[str], after_beat: float | None = None) -> None:
         """Drop the not-yet-sent payloads of these actions (only those after `after_beat`, if given)."""
@@ -155,6 +185,9 @@ class Dispatcher:
         with self._cond:
             keep = [i for i in self._heap
                     if i.action_id not in ids or (i.beat is not None and i.beat <= cut)]
+            for item in keep:
+                if item.stream is not None and item.action_id in ids:
+                    item.cut = min(item.cut, cut)  # a stream already under way ends at the cut
             if len(keep) != len(self._heap):
                 heapq.heapify(keep)
                 self._heap = keep
@@ -223,6 +256,8 @@ class Dispatcher:
                     continue
                 heapq.heappop(self._heap)
             self._send(head, due)
+            if head.stream is not None:
+                self._continue(head)
 
     # -- offline ----------------------------------------------------------------------------------------
     def pump(self, until: float) -> list[Sent]:
@@ -240,6 +275,8 @@ class Dispatcher:
             sent = self._send(head, due, at=max(due, self.clock.now()))
             if sent is not None:
                 out.append(sent)
+            if head.stream is not None:
+                self._continue(head)
         return out
 
     # -- shared -------------------------------------------------------------------------------------------
@@ -251,10 +288,17 @@ class Dispatcher:
     def _send(self, item: _Item, due: float, at: float | None = None) -> Sent | None:
         if item.epoch != self._epoch:  # queued before a PANIC
             return None
+        if item.guard is not None:
+            reason = item.guard()
+            if reason:
+                self.withdraw([item.action_id])
+                if self.on_refused is not None:
+                    self.on_refused(item.action_id, reason)
+                return None
         t = self.clock.now() if at is None else at
         try:
             item.sink.send(item.payload)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a dead port must not stop the other sends
             if self.on_error is not None:
                 self.on_error(item.sink.name, exc)
             return None
@@ -263,6 +307,6 @@ class Dispatcher:
         if not item.rank:  # lateness is about wires, not bookkeeping
             self.stats.add(t - due)
         self.recent.append(sent)
-        if self.on_sent is not None:
-            self.on_sent(sent)
+        for listener in self.listeners:
+            listener(sent)
         return sent

@@ -253,7 +253,7 @@ class TargetHost:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a broken third-party plugin never stops the show
                 self.broken[ep.name] = f"{type(exc).__name__}: {exc}"
                 log.warning("plugin %s failed to load: %s", ep.name, exc)
                 continue
@@ -266,7 +266,7 @@ class TargetHost:
                 continue
             try:
                 targets = impl(config=self.config) or []
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, the others load
                 name = self.pm.get_name(plugin) or repr(plugin)
                 self.broken[name] = f"{type(exc).__name__}: {exc}"
                 continue

@@ -57,7 +57,7 @@ class LinkClock(AnchoredClock):
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._main())
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - reported through wait_enabled()
             self._failed = exc
             self._enabled.set()
         finally:

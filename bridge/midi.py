@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .actions import Action, MidiOut, Timed
+from collections.abc import Iterator
+
+from .actions import Action, MidiOut, Stream, Timed
 from .envelope import cc_stream, to_cc7, to_cc14
 
 NOTE_ON = 0x90
@@ -54,17 +56,17 @@ def cc_value(beat: float | None, action_id: str, channel: int, number: int, valu
 
 
 def envelope_stream(action: Action, channel: int, number: int, fourteen_bit: bool, port: str = "out",
-                    step: float = ENVELOPE_STEP) -> list[Timed]:
-    """An ENVELOPE action as timed CC messages (only when the wire value changes)."""
+                    step: float = ENVELOPE_STEP) -> list[Stream]:
+    """An ENVELOPE action as a lazy stream of timed CC messages (only when the wire value changes)."""
     env = action.envelope
     if env is None:
         return []
     start_value = action.params.get("start_value")
-    out: list[Timed] = []
-    for beat, data in cc_stream(env, step, fourteen_bit, start_value):
-        if fourteen_bit:
-            out.append(Timed(beat, MidiOut(cc(channel, number, data[0]), port), action.id))
-            out.append(Timed(beat, MidiOut(cc(channel, number + 32, data[1]), port), action.id))
-        else:
-            out.append(Timed(beat, MidiOut(cc(channel, number, data[0]), port), action.id))
-    return out
+
+    def messages() -> Iterator[Timed]:
+        for beat, data in cc_stream(env, step, fourteen_bit, start_value):
+            yield Timed(beat, MidiOut(cc(channel, number, data[0]), port), action.id)
+            if fourteen_bit:
+                yield Timed(beat, MidiOut(cc(channel, number + 32, data[1]), port), action.id)
+
+    return [Stream(messages(), action.id)]

@@ -127,7 +127,7 @@ class IntentServer:
             self.counters.by_address[address] = self.counters.by_address.get(address, 0) + 1
             try:
                 handler(client, address, *args)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a bad packet must not stop the server
                 self.counters.malformed += 1
                 log.warning("OSC %s from %s: %s", address, client[0], exc)
                 self._reply(client, "error", f"{type(exc).__name__}: {exc}")

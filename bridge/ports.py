@@ -249,7 +249,7 @@ class MidiPorts:
                         log.warning("MIDI port %s vanished; re-opening", port.name)
                         port.open()
                         port.reopened += 1
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - keep watching; doctor shows the state
                     log.warning("could not re-open %s: %s", port.name, exc)
 
     def status(self) -> dict[str, Any]:

@@ -2,21 +2,23 @@
 
 Each action goes to every active target whose capabilities include it. An action none of them can
 take is never dropped silently: it goes to the adornment engine when one is running, and the
-performer is told either way. Two internal sinks ride the same dispatcher so that their effects land
-on the beat too: the clock (TEMPO) and the copilot's own record of deck state.
+performer is told either way. TEMPO rides the dispatcher to the clock so it lands on its beat. The
+copilot's own record of deck state changes when an action's first wire message is actually sent —
+not before, and never for an action a PANIC or CANCEL withdrew.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from .actions import Action, ActionKind, Timed
 from .clock import BeatClock
-from .dispatch import Dispatcher
+from .dispatch import Dispatcher, Sent
 from .host import Capabilities, Target, TargetHost
-from .state import HostState
+from .state import HostState, own_effect
 
 # Actions that only mark a moment (their audible effect travels as envelopes): no target needed.
 MARKERS = frozenset({ActionKind.DROP})
@@ -34,20 +36,6 @@ class ClockSink:
 
     def send(self, payload: Action) -> None:
         self.clock.set_tempo(float(payload.params["bpm"]), wait=False)
-
-
-class StateSink:
-    """The copilot's own record of deck state, updated when each action's beat arrives."""
-
-    name = "state"
-    output_latency = 0.0
-    internal = True
-
-    def __init__(self, state: HostState) -> None:
-        self.state = state
-
-    def send(self, payload: Action) -> None:
-        self.state.apply_sent(payload)
 
 
 class Router:
@@ -70,7 +58,10 @@ class Router:
         self.report = report
         self.resolve_options = resolve_options or {}
         self.clock_sink = ClockSink(clock)
-        self.state_sink = StateSink(state)
+        self._effects: dict[str, Action] = {}  # actions that change a deck, until their first send
+        self._effects_lock = threading.Lock()
+        dispatcher.listeners.append(self.on_sent)
+        dispatcher.on_refused = self._refused
         self._caps: dict[str, Capabilities] = {t.name: host.capabilities(t.name) for t in self.all_targets}
         self.unsupported: list[tuple[str, str]] = []  # (action kind/param, where it went)
 
@@ -92,17 +83,39 @@ class Router:
                 action = self._resolve(action)
             if action.kind is ActionKind.TEMPO:
                 self.dispatcher.schedule(self.clock_sink, [Timed(action.beat, action, action.id)])
-            if action.deck is not None and action.kind not in (ActionKind.ENVELOPE, ActionKind.CONTROL):
-                self.dispatcher.schedule(self.state_sink, [Timed(action.beat, action, action.id)])
+            if action.deck is not None and own_effect(action):
+                with self._effects_lock:
+                    self._effects[action.id] = action
             self._route(action)
 
     def withdraw(self, action_ids: Sequence[str], after_beat: float | None = None) -> None:
         self.dispatcher.withdraw(action_ids, after_beat)
+        with self._effects_lock:
+            for action_id in action_ids:
+                action = self._effects.get(action_id)
+                if action is not None and (after_beat is None or (action.beat or 0.0) > after_beat):
+                    del self._effects[action_id]
 
     def panic(self, action: Action) -> None:
         self.dispatcher.flush()
+        with self._effects_lock:
+            self._effects.clear()
         for target in self.all_targets:
             self._render(target, action)
+
+    def _refused(self, action_id: str, reason: str) -> None:
+        with self._effects_lock:
+            self._effects.pop(action_id, None)
+        self.report(f"✗ {reason}")
+
+    def on_sent(self, sent: Sent) -> None:
+        """Dispatch thread: the first wire message of a deck action makes its effect the copilot's record."""
+        if not self._effects or sent.sink == self.clock_sink.name:
+            return
+        with self._effects_lock:
+            action = self._effects.pop(sent.action_id, None)
+        if action is not None:
+            self.state.apply_sent(action)
 
     # -- internals -------------------------------------------------------------------------------
     def _route(self, action: Action) -> None:
@@ -124,16 +137,31 @@ class Router:
     def _render(self, target: Target, action: Action) -> None:
         try:
             items = self.host.render(target.name, action, self.state)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one target's bug must not stop the others
             self.report(f"{target.name} could not render {action.kind.value}: {exc}")
             return
+        if action.kind is ActionKind.LOAD and action.deck is not None:
+            guard = self._deck_stopped(action)
+            items = [replace(i, guard=guard) if isinstance(i, Timed) else i for i in items]
         self.dispatcher.schedule(target, items)
+
+    def _deck_stopped(self, action: Action) -> Callable[[], str | None]:
+        """Send-time check for LOAD: the host may have started the deck since the decision."""
+        deck = action.deck
+        query = action.params.get("query", "")
+
+        def guard() -> str | None:
+            if self.state.deck(deck).playing:
+                return f"load '{query}' to deck {deck} withdrawn: the deck started playing"
+            return None
+
+        return guard
 
     def _resolve(self, action: Action) -> Action:
         query = str(action.params.get("query", ""))
         try:
             found = self.host.resolve_load(query, self.resolve_options)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken library must not block the load
             self.report(f"could not look up '{query}': {exc}")
             return action
         if not found:

@@ -135,7 +135,7 @@ class Session:
             return
         try:
             self.ports.input(self._on_feedback, self.config.section("ports").get("in", "Copilot In"))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - feedback is optional; sending still works
             self.report(f"cannot open 'Copilot In' for host feedback: {exc}")
 
     def choose_targets(self) -> list[str]:
@@ -222,7 +222,7 @@ class Session:
         for source in self.host.inputs(options):
             try:
                 source.start(self)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one dead sensor must not stop the set
                 self.report(f"input {source.name} did not start: {exc}")
                 continue
             self.inputs.append(source)

@@ -191,5 +191,5 @@ def parse(text: str, source: Source = Source.SCRIPT, aliases: Mapping[str, str] 
                 return ParseResult(None, 0.0, str(exc), raw)
             return ParseResult(intent, 1.0, f"matched {kind.value}", raw)
         return ParseResult(None, 0.0, f"not a command: '{said}'", raw)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the parser must never take the show down
         return ParseResult(None, 0.0, f"could not read that ({type(exc).__name__})", raw)

@@ -118,3 +118,26 @@ def test_scheduling_from_another_thread_wakes_the_dispatcher_early():
         d.stop()
     assert [p for p, _ in sink.got] == ["soon"]
     assert sink.got[0][1] - clock.time_at_beat(soon) < 0.05
+
+
+def test_a_stream_is_pulled_one_payload_at_a_time_and_stops_at_a_withdraw_cut():
+    from copilot.bridge.actions import Stream
+
+    clock = ManualClock(120.0)
+    d = Dispatcher(clock)
+    sink = Recorder()
+    pulled = []
+
+    def payloads():
+        for i in range(10):
+            pulled.append(i)
+            yield Timed(float(i), i, "env")
+
+    d.schedule(sink, [Stream(payloads(), "env")])
+    assert pulled == [0] and d.pending() == 1  # nothing rendered ahead of need
+    assert [s.payload for s in d.pump(clock.time_at_beat(2.0))] == [0, 1, 2]
+    d.withdraw(["env"], after_beat=4.0)
+    assert [s.payload for s in d.pump(1e6)] == [3, 4]
+    d.schedule(sink, [Stream(payloads(), "again")])
+    d.flush()
+    assert d.pump(1e6) == []

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from copilot.bridge.actions import Stream
 from copilot.bridge.clock import ManualClock
 from copilot.bridge.config import Config
 from copilot.bridge.host import TargetHost, UnknownTarget
@@ -43,7 +44,8 @@ def expected_bytes(session: Session) -> list[tuple[float, bytes]]:
     for d in session.decisions:
         for a in d.actions:
             for item in session.host.render("midi-monitor", a, session.state):
-                out.append((item.beat, item.payload.data))
+                for timed in (item.items if isinstance(item, Stream) else [item]):
+                    out.append((timed.beat, timed.payload.data))
     return sorted(out, key=lambda x: x[0])
 
 
