@@ -31,7 +31,7 @@ def rig(tag: str) -> Iterator[Rig]:
     from copilot.tests.fixtures_live import LinkHut
 
     try:
-        jack = start_jack(f"copilot-bench-{tag}-{os.getpid()}")
+        jack = start_jack(f"copilot-bench-{tag}-{os.getpid()}", timeout=30)
     except BaseException as exc:  # pytest.skip's exception outside pytest: say why and stop
         sys.exit(f"cannot start a JACK dummy server: {exc}")
     os.environ["JACK_DEFAULT_SERVER"] = jack.name

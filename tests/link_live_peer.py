@@ -99,15 +99,18 @@ class ClickListener:
             return  # inside a click, not its onset
         self._raw.put((int(self._xs[k]), i, self._xs.copy(), self._ys.copy()))
 
-    def drain(self) -> list[float]:
-        """Onset host times of the clicks heard since the last call (the regression runs here, not in JACK)."""
+    def drain(self) -> list[tuple[float, float]]:
+        """(onset host time, wake residual) of the clicks heard since the last call; the regression runs
+        here, not in JACK. The residual is how far our callback woke, in the click's cycle, from the
+        fitted line: large ones mark cycles where the dummy driver's clock stumbled."""
         out = []
         while not self._raw.empty():
             frame, i, xs, ys = self._raw.get()
             x0, y0 = xs.min(), ys.min()
             slope, icpt = self._np.polyfit(xs - x0, ys - y0, 1)
             cycle_start = y0 + icpt + slope * (frame - x0)
-            out.append(cycle_start + i / self.rate + self.latency)
+            woke = ys[self._np.argmax(xs)]  # the click's own cycle is the newest point
+            out.append((cycle_start + i / self.rate + self.latency, woke - cycle_start))
         return out
 
     def close(self) -> None:
@@ -161,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                 emit(stopped=True)
             elif cmd.startswith("tempo "):
                 clock.set_tempo(float(cmd.split()[1]))
-            for t in clicks.drain() if clicks is not None else ():
-                emit(click=t, beat=clock.beat_at_time(t), tempo=clock.tempo)
+            for t, residual in clicks.drain() if clicks is not None else ():
+                emit(click=t, beat=clock.beat_at_time(t), tempo=clock.tempo, wake_residual=residual)
             if args.every > 0 and host_time() >= next_line:
                 a = clock.anchor
                 emit(t=a.time, beat=a.beat, tempo=a.tempo, peers=clock.peers, playing=clock.playing)
