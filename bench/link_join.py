@@ -5,8 +5,9 @@
 LinkHut (Debian's ableton-link-utils) runs a session at 123 BPM inside a private network namespace. A
 copilot peer (copilot.tests.link_live_peer) starts there `--joins` times, each time asking for a
 different tempo (90 + i BPM), and quits. Measured per join: seconds from Link enabled to the session's
-tempo on copilot's clock, seconds from process launch to the same, and whether LinkHut ever showed a
-tempo other than 123 (a reset). Goal (issue 5): adopted within 1 s, zero resets in 20 joins.
+tempo on copilot's clock, seconds from building the clock (and from process launch) to the same, and
+whether LinkHut ever showed a tempo other than 123 (a reset). Goal (issue 5): adopted within 1 s, zero
+resets in 20 joins.
 
 Baseline, measured in the same run: the same joins with `--join-delay 0` (Link enabled the moment the
 peer is built, what a naive client does).
@@ -38,6 +39,7 @@ def join_once(r, tempo: float, join_delay: float) -> dict:  # type: ignore[no-un
         peer.close()
     shown = {row.tempo for row in r.hut.since(launched)}
     return {"from_enable": adopted["t"] - ready["t"], "from_launch": adopted["t"] - launched,
+            "from_clock": ready["since_start"] + adopted["t"] - ready["t"],
             "reset": shown != {SESSION_BPM}, "shown": sorted(shown)}
 
 
@@ -71,15 +73,17 @@ def main() -> None:
     summary = {}
     for name, rows in (("copilot (join delay 0.5 s)", copilot), ("baseline (join delay 0)", naive)):
         e, launch = stats([x["from_enable"] for x in rows]), stats([x["from_launch"] for x in rows])
+        built = stats([x["from_clock"] for x in rows])
         resets = sum(x["reset"] for x in rows)
-        summary[name] = {"from_enable_s": e, "from_launch_s": launch, "resets": resets}
+        summary[name] = {"from_enable_s": e, "from_clock_s": built, "from_launch_s": launch, "resets": resets}
         print(f"  {name:28s} adopted after enabling: median {e['median'] * 1000:.0f} ms, p99 {e['p99'] * 1000:.0f} ms"
-              f", max {e['max'] * 1000:.0f} ms; after launch: median {launch['median']:.2f} s; "
+              f", max {e['max'] * 1000:.0f} ms; after the clock was built: median {built['median']:.2f} s, "
+              f"max {built['max']:.2f} s; after process launch: median {launch['median']:.2f} s; "
               f"tempo resets {resets}/{len(rows)}")
     c, b = summary["copilot (join delay 0.5 s)"], summary["baseline (join delay 0)"]
     print(f"  ratio copilot/baseline (median after enabling): "
           f"{c['from_enable_s']['median'] / b['from_enable_s']['median']:.2f}; goal ≤ 1 s and 0 resets: "
-          f"{'met' if c['from_enable_s']['max'] <= 1.0 and c['resets'] == 0 else 'NOT met'}")
+          f"{'met' if c['from_clock_s']['max'] <= 1.0 and c['resets'] == 0 else 'NOT met'}")
     print(json.dumps({"bench": "link_join", "joins": joins, **summary}))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import pytest
 
 
 @dataclass
@@ -30,16 +32,19 @@ def rig(tag: str) -> Iterator[Rig]:
     from copilot.tests.fixtures import make_netns, remove_netns, start_jack, stop_jack
     from copilot.tests.fixtures_live import LinkHut
 
+    # Without this, start_jack's readiness probe (jack_lsp) auto-starts a second server of the same name
+    # when the real one is slow to come up, and the real one then fails with "server already active".
+    os.environ["JACK_NO_START_SERVER"] = "1"
     try:
         jack = start_jack(f"copilot-bench-{tag}-{os.getpid()}", timeout=30)
-    except BaseException as exc:  # pytest.skip's exception outside pytest: say why and stop
+    except (RuntimeError, OSError, pytest.skip.Exception) as exc:  # a skip outside pytest: say why and stop
         sys.exit(f"cannot start a JACK dummy server: {exc}")
     os.environ["JACK_DEFAULT_SERVER"] = jack.name
     os.environ["JACK_NO_START_SERVER"] = "1"
     try:
         try:
             ns = make_netns()
-        except BaseException as exc:
+        except (subprocess.CalledProcessError, OSError, pytest.skip.Exception) as exc:
             sys.exit(f"cannot make a network namespace (run as root with iproute2): {exc}")
         try:
             hut = LinkHut(ns, jack)

@@ -191,7 +191,7 @@ class AbletonOSC:
             now = host_time()
             try:
                 messages = [m.message for m in OscPacket(data).messages]
-            except Exception:  # anything unparsable: count it, never stop listening
+            except Exception:  # noqa: BLE001 - anything unparsable is counted; the listener never stops
                 self.stats.garbage += 1
                 continue
             for msg in messages:
