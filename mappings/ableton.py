@@ -16,12 +16,10 @@ import math
 import os
 import sys
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from copilot.bridge.params import PARAMS
 
 TABLE_PATH = Path(__file__).with_name("ableton_table.toml")
 STRIPS = 8  # channel strips a user script drives (the current mixer bank)
@@ -97,7 +95,7 @@ class AbletonTable:
         return None
 
     def params(self) -> frozenset[str]:
-        names = {b.param for b in self.macros if b.param in PARAMS} | {"volume", "fx_send"}
+        names = {b.param for b in self.macros if b.param != LOOP_LENGTH} | {"volume", "fx_send"}
         if self.master:
             names.add("master_gain")
         if self.crossfader:
@@ -124,8 +122,12 @@ class AbletonTable:
 
 
 # -- loading and checking ------------------------------------------------------------------------------
-def load_table(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> AbletonTable:
-    """The table from TOML, with copilot.toml's [targets.ableton-live] `osc`/`fx`/`script` overrides."""
+def load_table(path: Path | None = None, overrides: Mapping[str, Any] | None = None,
+               known_params: Collection[str] | None = None) -> AbletonTable:
+    """The table from TOML, with copilot.toml's [targets.ableton-live] `osc`/`fx`/`script` overrides.
+
+    `known_params`: copilot's parameter names (the target passes them; this floor knows no bridge).
+    """
     with open(path or TABLE_PATH, "rb") as fh:
         raw = tomllib.load(fh)
     for section in ("script", "osc", "fx"):
@@ -135,7 +137,7 @@ def load_table(path: Path | None = None, overrides: Mapping[str, Any] | None = N
         table = _build(raw)
     except (KeyError, TypeError) as exc:
         raise TableError(f"ableton table: missing or malformed entry {exc}") from exc
-    check(table)
+    check(table, known_params)
     return table
 
 
@@ -176,7 +178,7 @@ def _build(raw: dict[str, Any]) -> AbletonTable:
     )
 
 
-def check(table: AbletonTable) -> None:
+def check(table: AbletonTable, known_params: Collection[str] | None = None) -> None:
     """Everything Live would silently ignore or mis-map becomes a TableError naming the entry."""
     if not table.folder or not table.folder[0].isalpha():
         raise TableError(f"the script folder must start with a letter (Live skips others): {table.folder!r}")
@@ -191,7 +193,7 @@ def check(table: AbletonTable) -> None:
         if key not in TRANSPORT_KEYS:
             raise TableError(f"unknown transport button {key!r}; Live knows {', '.join(TRANSPORT_KEYS)}")
     for b in table.macros:
-        if b.param not in PARAMS and b.param != LOOP_LENGTH:
+        if known_params is not None and b.param not in known_params and b.param != LOOP_LENGTH:
             raise TableError(f"{b.where} rides unknown parameter {b.param!r}")
     if not table.loop_beats or any(b <= 0 for b in table.loop_beats):
         raise TableError("[loop] beats must be positive lengths")

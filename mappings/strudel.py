@@ -11,12 +11,10 @@ from __future__ import annotations
 import keyword
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from copilot.bridge.params import PARAMS
 
 TABLE_PATH = Path(__file__).with_name("strudel_table.toml")
 _IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
@@ -50,8 +48,12 @@ class StrudelTable:
         return next((c for c in self.controls if c.name == name), None)
 
 
-def load_table(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> StrudelTable:
-    """The table from TOML; copilot.toml may rename the port (`port`) or the channel."""
+def load_table(path: Path | None = None, overrides: Mapping[str, Any] | None = None,
+               known_params: Collection[str] | None = None) -> StrudelTable:
+    """The table from TOML; copilot.toml may rename the port (`port`) or the channel.
+
+    `known_params`: copilot's parameter names (the target passes them; this floor knows no bridge).
+    """
     with open(path or TABLE_PATH, "rb") as fh:
         raw = tomllib.load(fh)
     try:
@@ -69,11 +71,11 @@ def load_table(path: Path | None = None, overrides: Mapping[str, Any] | None = N
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise TableError(f"strudel table: missing or malformed entry {exc}") from exc
-    check(table)
+    check(table, known_params)
     return table
 
 
-def check(table: StrudelTable) -> None:
+def check(table: StrudelTable, known_params: Collection[str] | None = None) -> None:
     if not table.port or "'" in table.port or "\\" in table.port:
         raise TableError(f"the Strudel port name {table.port!r} must be non-empty, without quotes or backslashes")
     if not 0 <= table.channel <= 15:
@@ -85,7 +87,7 @@ def check(table: StrudelTable) -> None:
     for c in table.controls:
         if not _IDENT.match(c.name) or keyword.iskeyword(c.name) or c.name in _TAKEN:
             raise TableError(f"control name {c.name!r} cannot be a constant in the snippet")
-        if c.param not in PARAMS:
+        if known_params is not None and c.param not in known_params:
             raise TableError(f"control {c.name!r} is fed by unknown parameter {c.param!r}")
         if not 0 <= c.cc <= 127:
             raise TableError(f"control {c.name!r}: CC {c.cc} is not 0..127")

@@ -57,7 +57,7 @@ class AbletonLive(Target):
 
     def __init__(self, config: dict[str, Any] | None = None, table: AbletonTable | None = None) -> None:
         super().__init__(config)
-        self.table = table or load_table(overrides=self.config)
+        self.table = table or load_table(overrides=self.config, known_params=PARAMS)
         osc = dict(self.table.osc)
         osc.update({k: v for k, v in self.config.items() if k in OSC_SETTINGS})
         self.osc_settings = osc

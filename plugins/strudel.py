@@ -31,7 +31,7 @@ class Strudel(Target):
 
     def __init__(self, config: dict[str, Any] | None = None, table: StrudelTable | None = None) -> None:
         super().__init__(config)
-        self.table = table or load_table(overrides=self.config)
+        self.table = table or load_table(overrides=self.config, known_params=PARAMS)
         self.beats_per_cycle = float(self.config.get("beats_per_cycle", 4.0))
         self.tempo = float(self.config.get("tempo", 120.0))
         self.tempo_lines: list[str] = []  # every fresh setcpm line handed out, newest last

@@ -170,13 +170,14 @@ def test_table_errors_name_the_entry(tmp_path: Path) -> None:
         "master_volume_cc = 17": ("master_volume_cc = 40", "MSB on CC 0..31"),
         "Play = 80": ("Pause = 80", "unknown transport button"),
         'folder = "Copilot"': ('folder = "1Copilot"', "start with a letter"),
+        '{ macro = 3, cc = 3, param = "room" }': ('{ macro = 3, cc = 3, param = "rooom" }', "unknown parameter"),
     }
     for old, (new, why) in cases.items():
         assert old in base, old
         path = tmp_path / "t.toml"
         path.write_text(base.replace(old, new))
         with pytest.raises(TableError, match=why):
-            load_table(path)
+            load_table(path, known_params=PARAMS)
 
 
 def test_live_folders_per_os(tmp_path: Path) -> None:

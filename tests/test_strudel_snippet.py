@@ -50,7 +50,7 @@ def test_table_errors_name_the_entry(tmp_path: Path) -> None:
         path = tmp_path / "t.toml"
         path.write_text(base.replace(old, new, 1))
         with pytest.raises(TableError, match=why):
-            load_table(path)
+            load_table(path, known_params=PARAMS)
 
 
 def test_only_cc_ever_goes_to_strudel_and_repeats_are_skipped() -> None:
