@@ -10,6 +10,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -35,10 +36,18 @@ def rig(tag: str) -> Iterator[Rig]:
     # Without this, start_jack's readiness probe (jack_lsp) auto-starts a second server of the same name
     # when the real one is slow to come up, and the real one then fails with "server already active".
     os.environ["JACK_NO_START_SERVER"] = "1"
-    try:
-        jack = start_jack(f"copilot-bench-{tag}-{os.getpid()}", timeout=30)
-    except (RuntimeError, OSError, pytest.skip.Exception) as exc:  # a skip outside pytest: say why and stop
-        sys.exit(f"cannot start a JACK dummy server: {exc}")
+    jack = None
+    for attempt in range(5):  # a busy machine (other suites' servers) can refuse a name for a while
+        try:
+            jack = start_jack(f"copilot-bench-{tag}-{os.getpid()}-{attempt}", timeout=30)
+            break
+        except (RuntimeError, OSError) as exc:
+            why = exc
+            time.sleep(5.0)
+        except pytest.skip.Exception as exc:  # a skip outside pytest: say why and stop
+            sys.exit(f"cannot start a JACK dummy server: {exc}")
+    if jack is None:
+        sys.exit(f"cannot start a JACK dummy server: {why}")
     os.environ["JACK_DEFAULT_SERVER"] = jack.name
     os.environ["JACK_NO_START_SERVER"] = "1"
     try:
