@@ -60,7 +60,7 @@ def start_jack(name: str, rate: int = 48000, period: int = 64, timeout: float = 
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (Debian package jackd2); .ci/run installs it")
     log = Path(tempfile.gettempdir()) / f"{name}.log"
-    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")  # probes never spawn one
     last = ""
     give_up = time.monotonic() + 120.0
     modes = [["-R", "-P", "70"], ["--no-realtime"]]
