@@ -31,6 +31,7 @@ from copilot.bridge.host import Capabilities, Check, MappingFile, Target, Target
 from copilot.bridge.midi import ENVELOPE_STEP, PRESS_BEATS, cc
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import DeckUpdate, HostState
+from copilot.bridge.surroundings import Surroundings
 from copilot.intents.schema import Deck
 from copilot.mappings.ableton import (
     LOOP_LENGTH,
@@ -54,6 +55,16 @@ BEAT_LAG_SPREAD = 0.08  # seconds, interquartile range
 class AbletonLive(Target):
     name = "ableton-live"
     description = "Ableton Live on Link: CC through a User Remote Script, launches through AbletonOSC"
+    auto_priority = 40  # Link peers are the strongest sign of a host: Live is the Link host we drive
+
+    def detect(self, around: Surroundings) -> str | None:
+        live = sorted(p for p in around.processes if p.startswith("ableton live"))
+        if live:
+            return f"{live[0]} is running"
+        peers = getattr(around.clock, "peers", 0)
+        if peers:
+            return f"{peers} Link peer(s) found"
+        return None
 
     def __init__(self, config: dict[str, Any] | None = None, table: AbletonTable | None = None) -> None:
         super().__init__(config)
