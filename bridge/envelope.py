@@ -145,7 +145,14 @@ class Envelope:
         n = max(1, math.ceil((self.end - self.start) / step - 1e-9))
         beats = [self.start + min(i * step, self.end - self.start) for i in range(n + 1)]
         values = [self.value_at(b) for b in beats]
-        return list(zip(beats, slew_limit(beats, values, self.spec.max_slope, start_value), strict=True))
+        limited = slew_limit(beats, values, self.spec.max_slope, start_value)
+        # A final step steeper than the slew limit arrives late, but it arrives: keep going.
+        target = values[-1]
+        while abs(limited[-1] - target) > 1e-12:
+            beats.append(beats[-1] + step)
+            limited.append(slew_limit([beats[-2], beats[-1]], [limited[-1], target], self.spec.max_slope,
+                                      limited[-1])[-1])
+        return list(zip(beats, limited, strict=True))
 
     def segments(self, max_error: float = 1.0 / 512, start_value: float | None = None) -> list[tuple[float, float]]:
         """Linear pieces for the engine: (beat, value) corners to interpolate per sample.
@@ -153,24 +160,31 @@ class Envelope:
         Straight segments stay two points; curved ones are subdivided until the chord error is below
         `max_error` (normalised units), then the slew limit is applied to the corners.
         """
+        clamp = self.spec.clamp
         out_b: list[float] = [self.points[0].beat]
-        out_v: list[float] = [self.value_at(self.points[0].beat)]
-        for a, b in zip(self.points, self.points[1:], strict=False):
+        out_v: list[float] = [clamp(self.points[0].value)]
+        for a, b in itertools.pairwise(self.points):
             span = b.beat - a.beat
-            if span <= 0:
+            if span <= 0:  # a jump: both values at the same beat
                 out_b.append(b.beat)
-                out_v.append(self.value_at(b.beat))
+                out_v.append(clamp(b.value))
                 continue
             if a.curve is Curve.HOLD:
                 out_b += [b.beat, b.beat]
-                out_v += [self.spec.clamp(a.value), self.value_at(b.beat)]
+                out_v += [clamp(a.value), clamp(b.value)]
                 continue
+            # Corners come from this segment itself: value_at() at a shared beat would already give
+            # the value after a jump that starts there.
             pieces = 1 if a.curve is Curve.LINEAR else _pieces_for(a, b, max_error)
             for i in range(1, pieces + 1):
-                beat = a.beat + span * i / pieces
-                out_b.append(beat)
-                out_v.append(self.value_at(beat))
-        return list(zip(out_b, slew_limit(out_b, out_v, self.spec.max_slope, start_value), strict=True))
+                t = i / pieces
+                out_b.append(a.beat + span * t)
+                out_v.append(clamp(a.value + (b.value - a.value) * a.curve.shape(t)))
+        limited = slew_limit(out_b, out_v, self.spec.max_slope, start_value)
+        if math.isfinite(self.spec.max_slope) and abs(limited[-1] - out_v[-1]) > 1e-12:
+            out_b.append(out_b[-1] + abs(out_v[-1] - limited[-1]) / self.spec.max_slope)  # arrives late
+            limited.append(out_v[-1])
+        return list(zip(out_b, limited, strict=True))
 
     # -- JSON --------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -207,7 +221,7 @@ def _pieces_for(a: Breakpoint, b: Breakpoint, max_error: float) -> int:
                 u = k / 8
                 chord = s0 + (s1 - s0) * u
                 worst = max(worst, abs(shape(t0 + (t1 - t0) * u) - chord) * height)
-        if worst <= max_error:
+        if worst <= 0.5 * max_error:  # the probes sample the error: keep a margin for what they miss
             break
         pieces *= 2
     return pieces

@@ -23,6 +23,7 @@ import pluggy
 
 from .actions import Action, ActionKind, Timed
 from .state import DeckUpdate, HostState
+from .surroundings import Surroundings
 
 PROJECT = "copilot"
 ENTRY_POINT_GROUP = "copilot.plugins"
@@ -98,6 +99,7 @@ class SessionApi(Protocol):
     def submit(self, intent: Any) -> Any: ...  # Intent → Decision
     def control(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any: ...
     def report(self, message: str) -> None: ...
+    def listen_midi(self, callback: Callable[[bytes, float], None]) -> None: ...  # every message on "Copilot In"
 
 
 class Input:
@@ -143,11 +145,14 @@ class HookSpec:
         """The track a LOAD{query} means: {"path", "title", "artist", "bpm", "key", "why"} or None."""
 
     @hookspec
-    def copilot_inputs(self, options: dict[str, Any], config: dict[str, Any]) -> Sequence[Input]:  # type: ignore[empty-body]
-        """Live inputs to run beside a session, given `copilot run` options (return [] when not asked for)."""
+    def copilot_inputs(  # type: ignore[empty-body]
+        self, options: dict[str, Any], config: dict[str, Any], settings: dict[str, Any]
+    ) -> Sequence[Input]:
+        """Live inputs to run beside a session, given `copilot run` options (return [] when not asked for).
+        `config` is the [targets] tables; `settings` the whole copilot.toml (e.g. its [voice] table)."""
 
     @hookspec
-    def copilot_doctor(self, config: dict[str, Any]) -> Sequence[Check]:  # type: ignore[empty-body]
+    def copilot_doctor(self, config: dict[str, Any], settings: dict[str, Any]) -> Sequence[Check]:  # type: ignore[empty-body]
         """Health checks for `copilot doctor` (models present, host reachable, …)."""
 
 
@@ -157,6 +162,9 @@ class Target:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     output_latency: float = 0.0  # seconds between our send and the host acting on it
+    auto_priority: ClassVar[int] = 0  # `--target auto` asks detect(), highest first; 0 = never detected
+    auto_fallback: ClassVar[int] = 0  # nothing detected: the highest fallback plays (the built-in engine)
+    builtin_engine: ClassVar[bool] = False  # plays adornments beside a host with --adorn
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = dict(config or {})
@@ -188,6 +196,10 @@ class Target:
 
     def on_feedback(self, message: Any) -> list[DeckUpdate]:
         return []
+
+    def detect(self, around: Surroundings) -> str | None:
+        """For `--target auto`: a short sentence if this target's host looks present, else None."""
+        return None
 
     def mapping_files(self) -> list[MappingFile]:
         return []
@@ -232,10 +244,12 @@ class TargetHost:
         config: dict[str, dict[str, Any]] | None = None,
         plugins: Iterable[object] = (),
         entry_points: bool = True,
+        settings: dict[str, Any] | None = None,
     ) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(HookSpec)
-        self.config = config or {}
+        self.config = config or {}  # the [targets] tables
+        self.settings = settings or {"targets": self.config}  # the whole copilot.toml
         self.broken: dict[str, str] = {}  # plugin name → why it failed to load
         if entry_points:
             self._load_entry_points()
@@ -312,13 +326,13 @@ class TargetHost:
     # -- inputs and health --------------------------------------------------------------------------
     def inputs(self, options: dict[str, Any]) -> list[Input]:
         found: list[Input] = []
-        for batch in self.pm.hook.copilot_inputs(options=options, config=self.config):
+        for batch in self.pm.hook.copilot_inputs(options=options, config=self.config, settings=self.settings):
             found.extend(batch or [])
         return found
 
     def doctor(self) -> list[Check]:
         checks: list[Check] = []
-        for batch in self.pm.hook.copilot_doctor(config=self.config):
+        for batch in self.pm.hook.copilot_doctor(config=self.config, settings=self.settings):
             checks.extend(batch or [])
         for name, why in sorted(self.broken.items()):
             checks.append(Check(f"plugin {name}", False, f"failed to load: {why}",

@@ -28,6 +28,19 @@ CLIENT = "Copilot"
 API_NAMES = {"auto", "jack", "alsa", "coremidi", "winmm", "dummy"}
 
 
+# Clients of a MIDI server that died. Closing or even freeing one crashes inside libjack (seen here:
+# a segfault in close_port after a JACK restart), so they are kept, untouched, for the process's life.
+_GRAVEYARD: list[Any] = []
+
+
+def _retire(port: Any, server_alive: bool) -> None:
+    if server_alive:
+        with contextlib.suppress(Exception):
+            port.close_port()
+    else:
+        _GRAVEYARD.append(port)
+
+
 class MidiUnavailable(RuntimeError):
     """No MIDI API can open ports here; the message says what to install or start."""
 
@@ -73,27 +86,72 @@ def pick_api(requested: str = "auto") -> ApiChoice:
     )
 
 
-def jack_running() -> bool:
-    """Is a JACK server answering (the default one, or $JACK_DEFAULT_SERVER)? Never starts one."""
+_LIBJACK: Any = None
+_QUIET: list[Any] = []  # keeps the no-op C callbacks alive
+
+
+def _libjack() -> Any:
+    global _LIBJACK
+    if _LIBJACK is not None:
+        return _LIBJACK
     import ctypes
     import ctypes.util
 
     path = ctypes.util.find_library("jack")
     if not path:
-        return False
+        return None
     try:
         lib = ctypes.CDLL(path)
     except OSError:
-        return False
+        return None
+    if not os.environ.get("COPILOT_JACK_VERBOSE"):
+        # libjack prints every failed connection to stderr; copilot says what is wrong in its own words.
+        quiet = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(lambda _msg: None)
+        _QUIET.append(quiet)
+        lib.jack_set_error_function(quiet)
+        lib.jack_set_info_function(quiet)
     lib.jack_client_open.restype = ctypes.c_void_p
     lib.jack_client_close.argtypes = [ctypes.c_void_p]
+    lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
+    lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
+    lib.jack_free.argtypes = [ctypes.c_void_p]
+    _LIBJACK = lib
+    return lib
+
+
+def jack_ports() -> list[str] | None:
+    """Every port on the JACK server, or None when no server answers. Never starts a server.
+
+    Goes through ctypes, which releases the GIL for the whole call: a fresh client (the only reliable
+    view after a server restart) costs the dispatch thread nothing.
+    """
+    import ctypes
+
+    lib = _libjack()
+    if lib is None:
+        return None
     status = ctypes.c_int(0)
-    JACK_NO_START_SERVER = 0x01
-    client = lib.jack_client_open(b"copilot-probe", JACK_NO_START_SERVER, ctypes.byref(status))
+    no_start_server = 0x01
+    client = lib.jack_client_open(b"copilot-probe", no_start_server, ctypes.byref(status))
     if not client:
-        return False
-    lib.jack_client_close(ctypes.c_void_p(client))
-    return True
+        return None
+    try:
+        found = lib.jack_get_ports(ctypes.c_void_p(client), None, None, 0)
+        names: list[str] = []
+        i = 0
+        while found and found[i]:
+            names.append(found[i].decode(errors="replace"))
+            i += 1
+        if found:
+            lib.jack_free(found)
+        return names
+    finally:
+        lib.jack_client_close(ctypes.c_void_p(client))
+
+
+def jack_running() -> bool:
+    """Is a JACK server answering (the default one, or $JACK_DEFAULT_SERVER)? Never starts one."""
+    return jack_ports() is not None
 
 
 def _find(ports: list[str], name: str) -> int | None:
@@ -104,6 +162,23 @@ def _find(ports: list[str], name: str) -> int | None:
         if port == name or bare == name or port.endswith(":" + name):
             return i
     return None
+
+
+def _probe_for(api: ApiChoice, client: str) -> Any:
+    """The watchdog's probe client, made once up front: opening an rtmidi client takes tens of ms with
+    the GIL held (77 ms measured on JACK) and would stall the dispatch thread mid-set. JACK needs none."""
+    if api.name == "jack":
+        return None
+    import rtmidi
+
+    return rtmidi.MidiIn(api.api, name=f"{client}-probe")
+
+
+def _visible(api: ApiChoice, probe: Any, name: str) -> bool | None:
+    if api.name == "jack":  # a client of a restarted server lies: ask the server afresh (GIL released)
+        ports = jack_ports()
+        return None if ports is None else _find(ports, name) is not None
+    return _find(probe.get_ports(), name) is not None  # ~15 µs: a listing, no new client
 
 
 class VirtualOut:
@@ -131,27 +206,23 @@ class VirtualOut:
                 out.open_port(index)
             else:
                 out.open_virtual_port(self.name)
-            # One probe client for the watchdog, made here: opening a client takes tens of ms with
-            # the GIL held (measured 77 ms on JACK), which would stall the dispatch thread mid-set.
-            probe = rtmidi.MidiIn(self.api.api, name=f"{self.client}-probe")
+            probe = _probe_for(self.api, self.client)
             old, self._out = self._out, out
             self._probe = probe
         if old is not None:
-            with contextlib.suppress(Exception):
-                old.close_port()
+            _retire(old, server_alive=False)  # re-opening means the old one's server went away
 
     def send(self, data: bytes | list[int]) -> None:
         self._out.send_message(data)
 
-    def visible(self) -> bool:
-        """Does the port still show up in the MIDI system? (~15 µs: a port listing, no new client)"""
-        return _find(self._probe.get_ports(), self.name) is not None
+    def visible(self) -> bool | None:
+        """Does the port still show up in the MIDI system? None: the MIDI system itself is gone."""
+        return _visible(self.api, self._probe, self.name)
 
     def close(self) -> None:
         with self._lock:
             if self._out is not None:
-                with contextlib.suppress(Exception):
-                    self._out.close_port()
+                _retire(self._out, self.visible() is not None)
                 self._out = None
 
 
@@ -171,31 +242,44 @@ class VirtualIn:
         client: str = CLIENT,
         poll: float = 0.001,
     ) -> None:
-        import rtmidi
-
         self.name = name
         self.api = api or pick_api()
         self.callback = callback
         self.received = 0
         self.errors = 0
         self._poll = poll
-        self._in = rtmidi.MidiIn(self.api.api, name=client, queue_size_limit=4096)
-        self._in.ignore_types(sysex=False, timing=True, active_sense=True)
-        if self.api.name == "winmm":
-            index = _find(self._in.get_ports(), self.name)
-            if index is None:
-                raise MidiUnavailable(f"create a loopMIDI port named '{self.name}' first")
-            self._in.open_port(index)
-        else:
-            self._in.open_virtual_port(self.name)
+        self.client = client
+        self.reopened = 0
+        self._in: Any = None
+        self._probe: Any = None
+        self.open()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name=f"copilot-midi-in-{name}", daemon=True)
         self._thread.start()
 
+    def open(self) -> None:
+        import rtmidi
+
+        port = rtmidi.MidiIn(self.api.api, name=self.client, queue_size_limit=4096)
+        port.ignore_types(sysex=False, timing=True, active_sense=True)
+        if self.api.name == "winmm":
+            index = _find(port.get_ports(), self.name)
+            if index is None:
+                raise MidiUnavailable(f"create a loopMIDI port named '{self.name}' first")
+            port.open_port(index)
+        else:
+            port.open_virtual_port(self.name)
+        self._probe = _probe_for(self.api, self.client)
+        old, self._in = self._in, port
+        if old is not None:
+            _retire(old, server_alive=False)
+
+    def visible(self) -> bool | None:
+        return _visible(self.api, self._probe, self.name)
+
     def _read(self) -> None:
-        get = self._in.get_message
         while not self._stop.is_set():
-            event = get()
+            event = self._in.get_message()
             if event is None:
                 self._stop.wait(self._poll)
                 continue
@@ -209,8 +293,7 @@ class VirtualIn:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(1.0)
-        with contextlib.suppress(Exception):
-            self._in.close_port()
+        _retire(self._in, self.visible() is not None)
 
 
 class MidiPorts:
@@ -234,6 +317,7 @@ class MidiPorts:
         if name in self.inputs:
             raise ValueError(f"input port {name!r} is already open")
         self.inputs[name] = VirtualIn(callback, name, self.choice)
+        self._start_watchdog()
         return self.inputs[name]
 
     def _start_watchdog(self) -> None:
@@ -243,9 +327,10 @@ class MidiPorts:
 
     def _watch(self) -> None:
         while not self._stop.wait(self._period):
-            for port in list(self.outputs.values()):
+            for port in [*self.outputs.values(), *self.inputs.values()]:
                 try:
-                    if not port.visible():
+                    seen = port.visible()
+                    if seen is False:  # gone while the MIDI system is up: make it again
                         log.warning("MIDI port %s vanished; re-opening", port.name)
                         port.open()
                         port.reopened += 1
@@ -257,7 +342,8 @@ class MidiPorts:
             "api": self.choice.name,
             "why": self.choice.why,
             "outputs": {n: {"reopened": p.reopened} for n, p in self.outputs.items()},
-            "inputs": {n: {"received": p.received, "errors": p.errors} for n, p in self.inputs.items()},
+            "inputs": {n: {"received": p.received, "errors": p.errors, "reopened": p.reopened}
+                       for n, p in self.inputs.items()},
         }
 
     def close(self) -> None:

@@ -28,11 +28,10 @@ from .router import Router
 from .safety import SafetyConfig
 from .scheduler import Decision, SafetyScheduler, Verdict
 from .state import HostState
+from .surroundings import Surroundings, running_processes
 
 log = logging.getLogger(__name__)
 
-ENGINE_TARGET = "standalone"
-AUTO_PREFERENCE = ("ableton-live",)  # targets chosen when Link has peers
 
 
 @dataclass
@@ -84,7 +83,7 @@ class Session:
         self.config = config or Config()
         self._report = report or print
         self.log = SessionLog(self.options.log)
-        self.host = host or TargetHost(self.config.targets())
+        self.host = host or TargetHost(self.config.targets(), settings=self.config.data)
         self.state = HostState()
         self.clock: BeatClock = clock or self._make_clock()
         safety = SafetyConfig.from_dict(self.config.section("safety"))
@@ -101,7 +100,8 @@ class Session:
         self.started_at: float | None = None
         self.target_reason = ""
         self.feedback_count = 0
-        self._feedback_seen = threading.Event()
+        self._feedback_ports: set[str] = set()  # input ports that received anything (for --target auto)
+        self._midi_listeners: list[Callable[[bytes, float], None]] = []
         self._stop = threading.Event()
         self.decisions: list[Decision] = []
 
@@ -150,25 +150,34 @@ class Session:
         return [self._auto_target()]
 
     def _auto_target(self) -> str:
-        installed = set(self.host.names())
+        """Ask every target whether its host looks present (highest priority first) for a short while;
+        if none does, the best fallback (the built-in engine) plays."""
+        targets = [self.host.get(n) for n in self.host.names()]
+        fallback = max(targets, key=lambda t: t.auto_fallback, default=None)
+        if fallback is None:
+            raise SessionError("no targets are installed; reinstall copilot")
         if self.options.offline:
             self.target_reason = "rendering offline"
-            return ENGINE_TARGET if ENGINE_TARGET in installed else "midi-monitor"
+            return fallback.name
+        candidates = sorted((t for t in targets if t.auto_priority > 0), key=lambda t: -t.auto_priority)
+        processes = running_processes()
         deadline = time.monotonic() + self.options.auto_wait
-        while time.monotonic() < deadline:
-            if self.clock.peers > 0:
-                for name in AUTO_PREFERENCE:
-                    if name in installed:
-                        self.target_reason = f"{self.clock.peers} Link peer(s) found"
-                        return name
-            if self._feedback_seen.is_set():
-                host = self.config.section("run").get("auto_host", "serato-dj-pro")
-                if host in installed:
-                    self.target_reason = "a host answered on 'Copilot In'"
-                    return host
+        while True:
+            around = Surroundings(self.clock, frozenset(self._feedback_ports), processes)
+            for target in candidates:
+                try:
+                    why = target.detect(around)
+                except Exception as exc:  # noqa: BLE001 - a plugin's probe must not stop the start-up
+                    self.report(f"{target.name} could not look for its host: {exc}")
+                    continue
+                if why:
+                    self.target_reason = why
+                    return target.name
+            if time.monotonic() >= deadline:
+                break
             time.sleep(0.05)
-        self.target_reason = "no host found (no Link peers, nothing on 'Copilot In')"
-        return ENGINE_TARGET if ENGINE_TARGET in installed else "midi-monitor"
+        self.target_reason = "no host found (no Link peers, nothing on the MIDI inputs, no host program running)"
+        return fallback.name
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -177,8 +186,9 @@ class Session:
         context_options = self.options.to_dict()
         for name in names:
             self.targets.append(self._open_target(name, context_options))
-        if self.options.adorn is not None and ENGINE_TARGET not in names and ENGINE_TARGET in self.host.names():
-            self.adornment = self._open_target(ENGINE_TARGET, {**context_options, "adornment": True})
+        engine = next((t for t in map(self.host.get, self.host.names()) if t.builtin_engine), None)
+        if self.options.adorn is not None and engine is not None and engine.name not in names:
+            self.adornment = self._open_target(engine.name, {**context_options, "adornment": True})
         self.scheduler.config.latency = max((t.output_latency for t in self.targets), default=0.0)
         self.router = Router(self.host, self.targets, self.dispatcher, self.state, self.clock, self.report,
                              self.adornment, context_options)
@@ -199,7 +209,8 @@ class Session:
         if self.options.output_latency_ms is not None:
             target.output_latency = self.options.output_latency_ms / 1000.0
         context = TargetContext(config=self.config.target(name), state=self.state, clock=self.clock,
-                                ports=self.ports, report=self.report, options=options)
+                                ports=self.ports, report=self.report, options=options,
+                                feedback=self.target_feedback)
         target.open(context)
         return target
 
@@ -258,6 +269,10 @@ class Session:
     def control(self, param: str, value: float, deck: Deck | None = None,
                 source: Source | None = None) -> Action | None:
         return self.scheduler.control(param, value, deck, source or Source.MOTION)
+
+    def listen_midi(self, callback: Callable[[bytes, float], None]) -> None:
+        """Hear every message on 'Copilot In' too (a push-to-talk pad, a foot switch)."""
+        self._midi_listeners.append(callback)
 
     def report(self, message: str) -> None:
         self.log.record("report", message=message)
@@ -352,13 +367,29 @@ class Session:
         self.log.record("send_error", target=sink, error=repr(exc))
 
     def _on_feedback(self, data: bytes, at: float) -> None:
+        """'Copilot In': every active target that reads feedback decodes it."""
+        self._feedback_ports.add("Copilot In")
         self.feedback_count += 1
-        self._feedback_seen.set()
-        self.log.record("feedback", midi=data.hex(" "), t=at)
+        self.log.record("feedback", port="Copilot In", midi=data.hex(" "), t=at)
         for target in self.targets:
-            for update in self.host.feedback(target.name, data):
-                self.state.apply_feedback(update)
-                self.log.record("state", target=target.name, deck=update.deck.value, fields=update.fields)
+            self._apply_feedback(target.name, data)
+        for listener in self._midi_listeners:
+            try:
+                listener(data, at)
+            except Exception as exc:  # noqa: BLE001 - a broken listener must not stop host feedback
+                self.log.record("listener_error", error=repr(exc))
+
+    def target_feedback(self, name: str, data: Any) -> None:
+        """A target's own input port (e.g. Mixxx's): log it and let that target decode it."""
+        self.feedback_count += 1
+        shown = data.hex(" ") if isinstance(data, bytes | bytearray) else repr(data)
+        self.log.record("feedback", target=name, midi=shown)
+        self._apply_feedback(name, data)
+
+    def _apply_feedback(self, name: str, data: Any) -> None:
+        for update in self.host.feedback(name, data):
+            self.state.apply_feedback(update)
+            self.log.record("state", target=name, deck=update.deck.value, fields=update.fields)
 
 
 def default_log_path() -> Path:

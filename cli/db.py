@@ -2,6 +2,196 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
 
 app = typer.Typer(help="The phrase database: analyse a library, query it, plan the next phrase.", no_args_is_help=True)
+
+DB_HELP = "Database file (default: phrases.sqlite in the user data folder)."
+
+
+def _emit(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=1, ensure_ascii=False))
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _open(db: Path | None, readonly: bool = True):  # -> Store
+    from copilot.phrase_db.store import Store
+
+    try:
+        return Store(db, readonly=readonly)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - not a database, damaged file: say so, never a traceback
+        _fail(f"cannot open the phrase database {db or ''}: {exc}")
+
+
+@app.command("analyze")
+def analyze_command(
+    paths: list[Path] = typer.Argument(..., help="Audio files or folders (searched recursively)."),
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    workers: int | None = typer.Option(None, "--workers", "-j",
+                                       help="Worker processes (default: one per core; 0 = in this process)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Analyse new and changed tracks (beatgrid, key, phrases, loudness, embeddings). Safe to interrupt."""
+    from copilot.phrase_db import index
+    from copilot.phrase_db.runner import analyze_paths
+
+    store = _open(db, readonly=False)
+    try:
+        summary = analyze_paths(paths, store, workers=workers, progress=not quiet and sys.stderr.isatty(),
+                                report=lambda m: typer.echo(m, err=True))
+        if summary.analysed or summary.moved:
+            index.open_index(store)  # build the search index now, not on the first query
+        counts = store.counts()
+    finally:
+        store.close()
+    data = {**summary.to_dict(), "library": counts, "db": str(store.path)}
+    if as_json:
+        _emit(data)
+    else:
+        typer.echo(f"analysed {data['analysed']}, unchanged {data['unchanged']}, moved {data['moved']}, "
+                   f"failed {len(summary.failed)} (+{len(summary.known_bad)} known) in {data['seconds']} s"
+                   + (f", {data['realtime_per_core']}× real time per core" if data["realtime_per_core"] else ""))
+        for _path, reason in summary.failed:
+            typer.echo(f"  skipped: {reason}")
+        for path in summary.missing:
+            typer.echo(f"  not found: {path}")
+        typer.echo(f"library: {counts['tracks']} tracks, {counts['phrases']} phrases in {store.path}")
+    if summary.missing and not (summary.analysed or summary.unchanged):
+        raise typer.Exit(1)
+
+
+@app.command("tracks")
+def tracks_command(
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: every track with its phrases."),
+    failed: bool = typer.Option(False, "--failed", help="List the files that could not be analysed instead."),
+) -> None:
+    """Every analysed track: path, BPM, key (name and Camelot), downbeats, phrases, LUFS."""
+    store = _open(db)
+    try:
+        tracks = store.tracks(with_phrases=True, status="error" if failed else "ok")
+    finally:
+        store.close()
+    if as_json:
+        _emit([t.to_dict() for t in tracks])
+        return
+    for t in tracks:
+        if failed:
+            typer.echo(f"{t.path}: {t.error}")
+            continue
+        phrases = " ".join(f"{p.label}{p.bars}" for p in t.phrases)
+        typer.echo(f"{t.id:>4}  {t.bpm:7.2f}  {t.key.camelot if t.key else '?':>3}  {t.lufs or 0:6.1f} LUFS  "
+                   f"{t.artist} - {t.title}  [{phrases}]")
+
+
+@app.command("query")
+def query_command(
+    text: str = typer.Argument("", help='What you would say: "dubby 118", "warehouse 8A", "acid".'),
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    bpm: str | None = typer.Option(None, "--bpm", help="Tempo filter: 124 (±2 %) or 120-126."),
+    key: str | None = typer.Option(None, "--key", help="Key filter: 8A, 'A minor', Am."),
+    compatible: bool = typer.Option(False, "--compatible", help="With --key: any Camelot-compatible key."),
+    limit: int = typer.Option(10, "--limit", "-n", min=1),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Find tracks by words over titles/artists/tags, with tempo and key as hints or filters."""
+    from copilot.phrase_db.keys import Key
+    from copilot.phrase_db.query import parse_bpm_range, search_tracks
+
+    try:
+        bpm_range = parse_bpm_range(bpm)
+        key_filter = Key.parse(key) if key else None
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    store = _open(db)
+    try:
+        hits = search_tracks(store.tracks(with_phrases=False), text, bpm_range, key_filter, compatible, limit)
+    finally:
+        store.close()
+    if as_json:
+        _emit([h.to_dict() for h in hits])
+        return
+    if not hits:
+        typer.echo("nothing matches")
+        raise typer.Exit(1)
+    for h in hits:
+        d = h.to_dict()
+        typer.echo(f"{d['score']:5.2f}  {d['bpm']:7.2f}  {d['camelot']:>3}  {d['artist']} - {d['title']}  ({d['why']})")
+
+
+@app.command("next")
+def next_command(
+    source: str = typer.Option(..., "--from", help="TRACK or TRACK@PHRASE: id, title words or path; "
+                                "phrase number or label (intro, drop …)."),
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    k: int = typer.Option(10, "--top", "-k", min=1, max=1000, help="How many candidates."),
+    arc: str = typer.Option("up", "--arc", help="Energy arc: up, hold, down, peak, or a target 0..1."),
+    same_track: bool = typer.Option(False, "--same-track", help="Allow phrases of the same track."),
+    exact: bool = typer.Option(False, "--exact", help="Score every phrase (no index)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON with the score breakdown."),
+) -> None:
+    """The best next phrases after TRACK (or TRACK@PHRASE), ranked by key, tempo, energy arc and similarity."""
+    from copilot.phrase_db.planner import Planner, UnknownSource
+
+    store = _open(db)
+    try:
+        planner = Planner(store)
+        try:
+            result = planner.next(source, k=k, arc=arc, same_track=same_track, exact=exact)
+        except (UnknownSource, ValueError) as exc:
+            _fail(exc.args[0] if exc.args else str(exc), 2)
+    finally:
+        store.close()
+    if as_json:
+        _emit(result)
+        return
+    f = result["from"]
+    typer.echo(f"from {f.get('artist', '')} - {f.get('title', '')} phrase {f['phrase']} ({f['label']}, "
+               f"{f['camelot']}, {f['bpm']:.2f} BPM, energy {f['energy']:.2f} → {f['target_energy']:.2f})")
+    for c in result["candidates"]:
+        typer.echo(f"{c['rank']:>3}. {c['score']:.3f}  {c.get('artist', '')} - {c.get('title', '')} "
+                   f"@{c['phrase']} {c['label']}  — {c['breakdown']['why']}")
+
+
+@app.command("transition")
+def transition_command(
+    name: str = typer.Argument("", help="blend, bass_swap, filter_fade, echo_out, double_drop (empty: list them)."),
+    at: float = typer.Option(0.0, "--at", help="Start beat (a bar line on the session's grid)."),
+    bars: int | None = typer.Option(None, "--bars", help="Stretch to this many bars."),
+    out_deck: str = typer.Option("A", "--out", help="Outgoing deck."),
+    in_deck: str = typer.Option("B", "--in", help="Incoming deck."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON envelopes."),
+) -> None:
+    """Show a transition template, or warp it onto the grid as envelopes for the scheduler."""
+    from copilot.phrase_db.transitions import TemplateError, realize, template, templates
+
+    if not name:
+        data = [t.to_dict() for t in templates().values()]
+        if as_json:
+            _emit(data)
+        else:
+            for t in data:
+                typer.echo(f"{t['id']:<12} {t['bars']:>2} bars  {t['description']}")
+        return
+    try:
+        envs = realize(template(name), at, out_deck, in_deck, bars=bars)
+    except (TemplateError, ValueError) as exc:
+        _fail(str(exc), 2)
+    if as_json:
+        _emit([e.to_dict() for e in envs])
+    else:
+        for e in envs:
+            pts = ", ".join(f"{p.beat:g}:{p.value:.2f}" for p in e.points)
+            typer.echo(f"{e.param:<10} {e.deck or '-':<2} {pts}")

@@ -1,7 +1,181 @@
-"""`copilot mappings`: Install the files each host loads (Serato, Mixxx, Live, Strudel)."""
+"""`copilot mappings`: Install the files each host loads (Serato, Mixxx, Live, Strudel).
+
+Generic over every target: a target gives `mapping_files()`, `mapping_folders()` (raising LookupError
+with the reason when its host has no folder on this system) and `install_steps()`; this module and
+`copilot.mappings.install` do the rest.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import typer
 
 app = typer.Typer(help="Install the files each host loads (Serato, Mixxx, Live, Strudel).", no_args_is_help=True)
+
+DEST_HELP = "Install here instead of the host's default folder (a folder, or one file path for single-file targets)."
+
+
+def _host() -> Any:
+    from copilot.bridge.config import Config, ConfigError
+    from copilot.bridge.host import TargetHost
+
+    try:  # copilot.toml carries per-target settings (port names, the table override path …)
+        config = Config.load().targets()
+    except ConfigError as exc:
+        typer.echo(f"ignoring copilot.toml: {exc}", err=True)
+        config = {}
+    return TargetHost(config=config)
+
+
+def _target(name: str) -> Any:
+    from copilot.bridge.host import UnknownTarget
+
+    host = _host()
+    try:
+        target = host.get(name)
+    except UnknownTarget as exc:
+        if name in host.broken:  # installed, but it failed to start (e.g. a broken table override)
+            typer.echo(f"{name} cannot be used: {host.broken[name]}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    return host, target
+
+
+def _files(host: Any, name: str) -> list[Any]:
+    from copilot.mappings.table import TableError
+
+    try:
+        files = host.mapping_files(name)
+    except TableError as exc:
+        typer.echo(f"{name}: its mapping table cannot be used: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if not files:
+        typer.echo(f"{name} has no mapping files: there is nothing to install for it", err=True)
+        raise typer.Exit(1)
+    return files
+
+
+def _folders(target: Any, dest: Path | None) -> list[Path]:
+    if dest is not None:
+        return [dest.expanduser()]
+    try:
+        folders = [Path(f) for f in target.mapping_folders()]
+    except LookupError as exc:
+        typer.echo(f"{target.name}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not folders:
+        typer.echo(f"{target.name}: no default folder on this system; pass --dest PATH", err=True)
+        raise typer.Exit(2)
+    return folders
+
+
+@app.command("list")
+def list_command() -> None:
+    """Every target that ships mapping files, with its files and where they would go."""
+    host = _host()
+    found = False
+    for name in host.names():
+        target = host.get(name)
+        try:
+            files = host.mapping_files(name)
+        except Exception as exc:  # noqa: BLE001 - one broken target must not hide the others
+            typer.echo(f"{name}: cannot build its files: {exc}")
+            continue
+        if not files:
+            continue
+        found = True
+        try:
+            where = ", ".join(str(f) for f in target.mapping_folders()) or "no default folder: use --dest"
+        except LookupError as exc:
+            where = str(exc)
+        typer.echo(f"{name} — {target.description}")
+        for f in files:
+            typer.echo(f"    {f.relpath}  ({f.description})" if f.description else f"    {f.relpath}")
+        typer.echo(f"    → {where}")
+    for name, why in sorted(host.broken.items()):
+        typer.echo(f"{name}: plugin failed to load: {why}")
+    if not found:
+        typer.echo("no installed target ships mapping files")
+
+
+@app.command("show")
+def show_command(
+    name: str = typer.Argument(..., help="Target name, e.g. serato-dj-pro."),
+    table_only: bool = typer.Option(False, "--table", help="Only the table (rows, unverified ones marked)."),
+) -> None:
+    """Print the target's table (unverified rows marked) and the files it would install."""
+    host, target = _target(name)
+    markdown = getattr(target, "table_markdown", None)
+    if callable(markdown):
+        typer.echo(f"# {name}: the table\n")
+        typer.echo(markdown())
+        sources = getattr(getattr(target, "table", None), "sources", [])
+        if sources:
+            typer.echo("from: " + " + ".join(sources))
+        from copilot.mappings.table import override_path
+
+        typer.echo(f"correct rows without code in: {override_path(name)}")
+        typer.echo("status: V verified · I inferred · U unverified (may not work in the host)\n")
+    if table_only:
+        return
+    for f in _files(host, name):
+        typer.echo(f"# {f.relpath}" + (f" — {f.description}" if f.description else ""))
+        try:
+            typer.echo(f.content.decode("utf-8"))
+        except UnicodeDecodeError:
+            typer.echo(f"({len(f.content)} bytes of binary data)")
+
+
+@app.command("install")
+def install_command(
+    name: str = typer.Argument(..., help="Target name, e.g. serato-dj-pro or mixxx."),
+    dest: Path | None = typer.Option(None, "--dest", help=DEST_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be done; change nothing."),
+) -> None:
+    """Write the target's mapping files where its host looks for them (backing up what they replace)."""
+    from copilot.mappings.install import InstallError, install
+
+    host, target = _target(name)
+    files = _files(host, name)
+    folders = _folders(target, dest)
+    try:
+        result = install(name, files, folders, dry_run=dry_run)
+    except InstallError as exc:
+        typer.echo(f"{name}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    head = "would" if dry_run else "did"
+    typer.echo(f"{name}: {head}:")
+    for step in result.steps:
+        typer.echo(f"  {step.describe()}")
+    if not dry_run and not result.changed:
+        typer.echo("  (nothing to change: already installed)")
+    steps = target.install_steps()
+    if steps:
+        typer.echo("\nThen, in the host:" if not dry_run else "\nAfterwards, in the host:")
+        for i, step in enumerate(steps, 1):
+            typer.echo(f"  {i}. {step}")
+
+
+@app.command("uninstall")
+def uninstall_command(
+    name: str = typer.Argument(..., help="Target name."),
+    dest: Path | None = typer.Option(None, "--dest", help=DEST_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be done; change nothing."),
+) -> None:
+    """Remove the target's files and put back any file they replaced."""
+    from copilot.mappings.install import InstallError, uninstall
+
+    host, target = _target(name)
+    files = _files(host, name)
+    folders = _folders(target, dest)
+    try:
+        result = uninstall(name, files, folders, dry_run=dry_run)
+    except InstallError as exc:
+        typer.echo(f"{name}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{name}: {'would' if dry_run else 'did'}:")
+    for step in result.steps:
+        typer.echo(f"  {step.describe()}")

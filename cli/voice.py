@@ -2,6 +2,154 @@
 
 from __future__ import annotations
 
+import json
+import time
+from typing import Any
+
 import typer
 
 app = typer.Typer(help="Speech to intents: transcribe files, listen live.", no_args_is_help=True)
+
+MODEL_HELP = "Whisper model: tiny.en (bundled), a CTranslate2 model folder, or a size already on disk."
+
+
+@app.command("transcribe")
+def transcribe_command(
+    file: str = typer.Argument(..., help="A WAV/FLAC/OGG file holding one spoken command."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: text, intent, confidence, latency_ms."),
+    model: str = typer.Option(None, "--model", help=MODEL_HELP),
+    aliases: str = typer.Option(None, "--aliases", help="Alias TOML file (default: the copilot config folder)."),
+    window: float = typer.Option(10.0, "--window", help="Encoder window in seconds (6–30; shorter is faster)."),
+) -> None:
+    """Transcribe one recorded command and show the intent it means (exit code 1 if none)."""
+    from copilot.intents.aliases import AliasError, load_aliases
+    from copilot.intents.asr import ModelMissing, Transcriber
+    from copilot.intents.capture import read_wav, to_16k
+    from copilot.intents.understand import understand
+
+    try:
+        audio, rate = read_wav(file)
+        table = load_aliases(aliases)
+        transcriber = Transcriber(model, window_s=window)
+    except (ValueError, ModelMissing, AliasError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    transcriber.warm_up()
+    t0 = time.perf_counter()
+    transcript = transcriber.transcribe(to_16k(audio, rate))
+    result = understand(transcript, table)
+    latency = time.perf_counter() - t0
+    if as_json:
+        out: dict[str, Any] = result.to_dict()
+        out.update(text=transcript.text, latency_ms=round(latency * 1000, 1))
+        typer.echo(json.dumps(out))
+    elif result.intent is None:
+        typer.echo(f"heard '{transcript.text}': not a command ({result.reason})")
+    else:
+        typer.echo(f"heard '{transcript.text}' → {result.intent.kind.value}: {result.intent.describe()} "
+                   f"({result.confidence:.0%}, {latency * 1000:.0f} ms)")
+    if result.intent is None:
+        raise typer.Exit(1)
+
+
+@app.command("devices")
+def devices_command() -> None:
+    """List audio input devices (index, name, channels, rate)."""
+    from copilot.intents.capture import input_devices
+
+    found = input_devices()
+    if not found:
+        typer.echo("no audio input device (plug in a microphone, or start JACK/PipeWire)")
+        raise typer.Exit(1)
+    for d in found:
+        typer.echo(f"{d['index']:3d}  {d['name']}  ({d['max_input_channels']} in, {d['default_samplerate']:g} Hz)")
+
+
+@app.command("listen")
+def listen_command(
+    device: str = typer.Option(None, "--device", help="Input device: index or part of its name."),
+    channel: int = typer.Option(1, "--channel", help="Input channel (1-based)."),
+    push_to_talk: bool = typer.Option(False, "--push-to-talk", help="Talk only while Enter toggles it on."),
+    file: str = typer.Option(None, "--file", help="Listen to a recording instead of a microphone."),
+    model: str = typer.Option(None, "--model", help=MODEL_HELP),
+    aliases: str = typer.Option(None, "--aliases", help="Alias TOML file."),
+    tempo: float = typer.Option(120.0, "--tempo", help="Tempo of the scheduler's own clock."),
+    seconds: float = typer.Option(0.0, "--seconds", help="Stop after this long (0 = until Ctrl-C / end of file)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON line per utterance."),
+    tone: bool = typer.Option(False, "--tone", help="Ring the terminal bell when a yes is needed."),
+) -> None:
+    """Capture → ASR → parser → safety scheduler, live. Decisions are printed; nothing reaches a host
+    (use `copilot run --voice` for that)."""
+    from copilot.bridge.clock import InternalClock
+    from copilot.bridge.scheduler import SafetyScheduler
+    from copilot.intents.asr import ModelMissing
+    from copilot.plugins.voice_input import VoiceInput, VoiceSettings
+
+    settings = VoiceSettings(model=model, device=device, channel=channel, aliases=aliases,
+                             mode="push-to-talk" if push_to_talk else "hands-free", file=file, confirm_tone=tone)
+    session = _DryRunSession(InternalClock(tempo=tempo), as_json)
+    session.scheduler = SafetyScheduler(session.clock)
+    voice = VoiceInput(settings)
+    session.voice = voice
+    try:
+        voice.start(session)
+    except (ValueError, ModelMissing, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except Exception as exc:  # PortAudio errors have their own class
+        typer.echo(f"error: cannot open the input ({exc})", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        _run(voice, push_to_talk, seconds, file is not None)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        voice.stop()
+        typer.echo(json.dumps(voice.status()) if as_json else f"voice: {voice.status()}", err=not as_json)
+
+
+def _run(voice: Any, push_to_talk: bool, seconds: float, from_file: bool) -> None:
+    deadline = time.monotonic() + seconds if seconds > 0 else None
+    if push_to_talk and not from_file:
+        typer.echo("push-to-talk: press Enter to start talking, Enter again to send (Ctrl-C quits)")
+        talking = False
+        while deadline is None or time.monotonic() < deadline:
+            input()
+            talking = not talking
+            (voice.press if talking else voice.release)()
+            typer.echo("… listening" if talking else "… sent")
+        return
+    while deadline is None or time.monotonic() < deadline:
+        time.sleep(0.05)
+        source = voice.source
+        if from_file and source is not None and not source._thread.is_alive():
+            voice.listener.wait_idle(10.0)
+            return
+
+
+class _DryRunSession:
+    """A SessionApi with a real scheduler on its own clock, printing what it would do."""
+
+    def __init__(self, clock: Any, as_json: bool) -> None:
+        from copilot.bridge.state import HostState
+
+        self.clock = clock
+        self.state = HostState()
+        self.scheduler: Any = None
+        self.voice: Any = None
+        self.as_json = as_json
+
+    def submit(self, intent: Any) -> Any:
+        decision = self.scheduler.submit(intent)
+        if self.as_json:
+            heard = self.voice.heard[-1].to_dict() if self.voice and self.voice.heard else {}
+            heard.update(verdict=decision.verdict.value, decision=decision.reason)
+            typer.echo(json.dumps(heard))
+        return decision
+
+    def control(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any:
+        return self.scheduler.control(param, value, deck)
+
+    def report(self, message: str) -> None:
+        if not self.as_json:
+            typer.echo(message)

@@ -5,29 +5,44 @@
     echo 50 percent · reverb off · fx off · filter down · filter up 30 percent
     tempo plus 2 · tempo minus two · tempo 124 · panic · yes · cancel
 
+The sentence is normalised (numbers to digits, symbols to words), the performer's aliases are
+applied, and then it is aligned against every template in `commands.TABLE` with the forgiving
+matcher in `grammar`: Whisper's near-misses ("loop four on neck A", "lube 4") still match, at a
+cost. The cheapest reading becomes the intent; its cost becomes the confidence (1.0 for an exact
+match). Below `ACCEPT` — or no reading at all — there is no intent and nothing is sent.
+
 `parse` never raises: anything that is not a command gives `ParseResult(intent=None, reason=…)`.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .schema import Deck, Intent, IntentError, IntentKind, Source
+from .commands import COMMANDS, QUERY_WORD_COST, SLOTS, Command
+from .grammar import Match, align, could_match
+from .lexicon import FX_NAMES
+from .numbers import spell_symbols, words_to_numbers
+from .schema import Intent, IntentError, IntentKind, Source
 
-FX_NAMES = ("echo", "delay", "reverb", "flanger", "phaser", "gate", "crush", "bitcrusher", "roll", "filter fx")
+__all__ = ["ACCEPT", "FX_NAMES", "ParseResult", "normalise", "parse", "words_to_numbers"]
 
-_UNITS = {
-    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-         "ninety": 90}
-_FRACTIONS = {"half": 0.5, "quarter": 0.25, "eighth": 0.125, "sixteenth": 0.0625}
-_DECK_WORDS = {"a": Deck.A, "b": Deck.B, "c": Deck.C, "d": Deck.D, "1": Deck.A, "2": Deck.B, "3": Deck.C,
-               "4": Deck.D, "one": Deck.A, "two": Deck.B, "three": Deck.C, "four": Deck.D}
+ACCEPT = 0.5  # below this confidence a reading is not a command (the scheduler's own floor is the same)
+COST_SCALE = 1.2  # confidence = exp(-COST_SCALE · cost): one near-miss ≈ 0.7–0.85, one stray word ≈ 0.3
+AMBIGUITY_MARGIN = 0.1  # a different reading this close to the best one halves the certainty left
+MAX_WORDS = 16  # longer than this is talk, not a command
+TITLE_SNAP = 80.0  # rapidfuzz score (0..100) at which a LOAD query becomes the known title it resembles
+
+_JOINS = [
+    (r"\bhot\s*(?:cue|queue|q|kew)\b", "hotcue"),
+    (r"\bbit\s*crusher\b", "bitcrusher"),
+    (r"\bf\s*x\b|\bfx's\b", "fx"),
+    (r"\bb\s*p\s*m\b|\bbpms\b", "bpm"),
+    (r"\bun\s*loop\b", "unloop"),
+    (r"\bsync\s*up\b", "sync up"),
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,8 @@ class ParseResult:
     confidence: float
     reason: str
     text: str
+    heard: str = ""  # the normalised words the grammar saw
+    cost: float = 0.0  # alignment cost of the best reading (0 = exact)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -50,146 +67,132 @@ class ParseResult:
         }
 
 
-def words_to_numbers(text: str) -> str:
-    """'loop thirty two' → 'loop 32'; 'one hundred eighteen' → '118'; 'a half' → '0.5'; '1/4' → '0.25'."""
-    tokens = text.split()
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if re.fullmatch(r"\d+/\d+", tok):
-            num, den = tok.split("/")
-            out.append(_fmt(int(num) / int(den)) if int(den) else tok)
-            i += 1
-            continue
-        if tok in ("a", "one") and i + 1 < len(tokens) and tokens[i + 1] in _FRACTIONS:
-            out.append(_fmt(_FRACTIONS[tokens[i + 1]]))
-            i += 2
-            continue
-        if tok in _FRACTIONS:
-            out.append(_fmt(_FRACTIONS[tok]))
-            i += 1
-            continue
-        if tok in _UNITS or tok in _TENS or (tok == "hundred" and out and out[-1].isdigit()):
-            value, i = _read_number(tokens, i)
-            out.append(str(value))
-            continue
-        out.append(tok)
-        i += 1
-    return " ".join(out)
-
-
-def _read_number(tokens: list[str], i: int) -> tuple[int, int]:
-    total = 0
-    current = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok in _UNITS:
-            current += _UNITS[tok]
-        elif tok in _TENS:
-            current += _TENS[tok]
-        elif tok == "hundred":
-            current = max(current, 1) * 100
-        elif tok == "and" and total + current > 0 and i + 1 < len(tokens) and tokens[i + 1] in (_UNITS | _TENS):
-            pass
-        else:
-            break
-        i += 1
-    return total + current, i
-
-
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
 def normalise(text: str) -> str:
-    text = text.lower().replace("%", " percent ").replace("-", " ")
-    text = re.sub(r"[^\w\s./+]", " ", text)
-    text = re.sub(r"(?<=\D)\.|\.(?=\D)|\.$", " ", text)  # sentence dots, not decimal points
-    text = re.sub(r"\bhot\s*cue\b", "hotcue", text)
-    text = re.sub(r"\bbpm\b", " bpm ", text)
-    return " ".join(words_to_numbers(" ".join(text.split())).split())
+    """Lower case, symbols as words, numbers as digits, punctuation gone: 'Loop Four, Deck A.' → 'loop 4 deck a'."""
+    text = spell_symbols(text.lower())
+    text = re.sub(r"(?<=\w)['’](?=\w)", "", text)  # let's → lets, it's → its
+    text = re.sub(r"[-_–—]", " ", text)
+    text = re.sub(r"[^\w\s./]", " ", text)
+    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)  # sentence dots, not decimal points
+    text = re.sub(r"(?<!\d)/|/(?!\d)", " ", text)
+    text = " ".join(text.split())
+    for pattern, joined in _JOINS:
+        text = re.sub(pattern, joined, text)
+    return " ".join(words_to_numbers(text).split())
 
 
-_DECK = r"(?:(?:on|to|onto|into|for|at)\s+)?(?:(?:the\s+)?deck\s+)?(?P<deck>[abcd1-4])"
-_NUM = r"(?P<n>\d+(?:\.\d+)?)"
+def _apply_aliases(said: str, aliases: Mapping[str, str] | None) -> str:
+    if not aliases:
+        return said
+    # longest first, so "big drop" wins over "drop"
+    for alias, meaning in sorted(aliases.items(), key=lambda kv: -len(str(kv[0]))):
+        alias_words = normalise(str(alias))
+        if alias_words:
+            said = re.sub(rf"(?<!\S){re.escape(alias_words)}(?!\S)", normalise(str(meaning)), said)
+    return said
 
 
-def _deck_of(m: re.Match[str] | None) -> Deck | None:
-    if m is None:
-        return None
-    raw = m.groupdict().get("deck")
-    return _DECK_WORDS.get(raw) if raw else None
+@dataclass(frozen=True)
+class _Reading:
+    command: Command
+    match: Match
 
 
-# (pattern, kind, builder(match) → args). Order matters: the more specific first.
-_RULES: list[tuple[re.Pattern[str], IntentKind, object]] = []
+def _readings(tokens: Sequence[str]) -> list[_Reading]:
+    memo: dict = {}
+    found = []
+    for command in COMMANDS:
+        if not could_match(command.anchors, tokens):
+            continue
+        m = align(command.node, tokens, SLOTS, memo)
+        if m is not None:
+            found.append(_Reading(command, m))
+    found.sort(key=lambda r: r.match.cost)  # stable: table order breaks ties
+    return found
 
 
-def _rule(pattern: str, kind: IntentKind, args=lambda m: {}) -> None:
-    _RULES.append((re.compile(rf"^(?:please\s+)?{pattern}(?:\s+please)?$"), kind, args))
+def _snap_title(query: str, titles: Sequence[str]) -> tuple[str, float]:
+    """A LOAD query → the library title it most resembles, and the extra cost of that guess."""
+    from rapidfuzz import fuzz, process, utils
+
+    best = process.extractOne(query, titles, scorer=fuzz.WRatio, processor=utils.default_process)
+    if best is None:
+        return query, 0.3
+    title, score = best[0], float(best[1])
+    if score >= TITLE_SNAP:
+        return title, (100.0 - score) / 100.0
+    return query, 0.3  # the library knows no such track: say it, but less sure
 
 
-_rule(r"(?:panic|stop everything|kill (?:it|everything))", IntentKind.PANIC)
-_rule(r"(?:yes|yeah|yep|confirm|confirmed|do it|go)", IntentKind.CONFIRM)
-_rule(r"(?:cancel|no|nope|abort|never ?mind|forget it)", IntentKind.CANCEL)
-_rule(rf"(?:exit|release|end|stop|kill) (?:the )?loop(?: {_DECK})?", IntentKind.EXIT_LOOP)
-_rule(rf"loop (?:off|out|exit)(?: {_DECK})?", IntentKind.EXIT_LOOP)
-_rule(rf"(?:loop|loop of) {_NUM}(?: beats?)?(?: loop)?(?: {_DECK})?", IntentKind.LOOP,
-      lambda m: {"beats": float(m["n"])})
-_rule(rf"{_NUM} beats? loop(?: {_DECK})?", IntentKind.LOOP, lambda m: {"beats": float(m["n"])})
-_rule(rf"hotcue {_NUM}(?: {_DECK})?", IntentKind.HOTCUE, lambda m: {"n": float(m["n"])})
-_rule(rf"cue {_NUM}(?: {_DECK})?", IntentKind.HOTCUE, lambda m: {"n": float(m["n"])})
-_rule(rf"(?:play|start)(?: {_DECK})?", IntentKind.PLAY)
-_rule(rf"(?:pause|stop)(?: {_DECK})?", IntentKind.PAUSE)
-_rule(rf"cue(?: {_DECK})?", IntentKind.CUE)
-_rule(rf"sync(?: {_DECK})?", IntentKind.SYNC)
-_rule(rf"load (?P<query>.+?)(?: {_DECK})?", IntentKind.LOAD, lambda m: {"query": m["query"]})
-_rule(rf"drop in {_NUM}(?: bars?)?", IntentKind.DROP, lambda m: {"bars": float(m["n"])})
-_rule(r"drop(?: it| now)?", IntentKind.DROP)
-_rule(rf"{_NUM} bars? build", IntentKind.BUILD, lambda m: {"bars": float(m["n"])})
-_rule(rf"build(?: (?:for|over|in))? {_NUM}(?: bars?)?", IntentKind.BUILD, lambda m: {"bars": float(m["n"])})
-_rule(r"build(?: it)?(?: up)?", IntentKind.BUILD, lambda m: {"bars": 8})
-_rule(rf"(?:fx|effects?) off(?: {_DECK})?", IntentKind.FX_OFF, lambda m: {"name": "all"})
-_FX = "|".join(FX_NAMES)
-_rule(rf"(?P<fx>{_FX}) off(?: {_DECK})?", IntentKind.FX_OFF, lambda m: {"name": m["fx"]})
-_rule(rf"(?P<fx>{_FX})(?: (?:to|at))?(?: {_NUM}(?: percent)?)?(?: {_DECK})?", IntentKind.FX,
-      lambda m: {"name": m["fx"], "amount": _amount(m["n"], 1.0)})
-_rule(rf"filter (?P<dir>up|down)(?: (?:to|by))?(?: {_NUM}(?: percent)?)?(?: {_DECK})?", IntentKind.FILTER,
-      lambda m: {"direction": m["dir"], "amount": _amount(m["n"], 0.5)})
-_rule(r"(?:tempo|bpm) (?P<sign>plus|minus|up|down|\+|-)\s*(?P<n>\d+(?:\.\d+)?)(?: bpm)?", IntentKind.TEMPO,
-      lambda m: {"delta_bpm": float(m["n"]) * (1 if m["sign"] in ("plus", "up", "+") else -1)})
-_rule(r"(?:tempo|bpm) (?:to )?(?P<n>\d+(?:\.\d+)?)(?: bpm)?", IntentKind.TEMPO,
-      lambda m: {"bpm": float(m["n"])})
-_rule(r"(?P<n>\d+(?:\.\d+)?) bpm", IntentKind.TEMPO, lambda m: {"bpm": float(m["n"])})
+def _intent(reading: _Reading, source: Source, raw: str, confidence: float,
+            titles: Sequence[str] | None) -> tuple[Intent, float]:
+    captures = dict(reading.match.captures)
+    args = reading.command.args(captures)
+    extra = 0.0
+    if reading.command.kind is IntentKind.LOAD and titles:
+        args["query"], extra = _snap_title(args["query"], titles)
+    conf = confidence * math.exp(-COST_SCALE * extra)
+    intent = Intent(reading.command.kind, deck=captures.get("deck"), args=args, source=source,
+                    confidence=round(conf, 4), text=raw)
+    return intent, conf
 
 
-def _amount(n: str | None, default: float) -> float:
-    if n is None:
-        return default
-    value = float(n)
-    return value / 100.0 if value > 1.0 else value
+def _same(a: _Reading, b: _Reading) -> bool:
+    ca, cb = a.match.captures, b.match.captures
+    return a.command.kind is b.command.kind and ca.get("deck") == cb.get("deck") and \
+        a.command.args(dict(ca)) == b.command.args(dict(cb))
 
 
-def parse(text: str, source: Source = Source.SCRIPT, aliases: Mapping[str, str] | None = None) -> ParseResult:
-    """One command in words → an intent, or None with the reason. Never raises."""
+def parse(
+    text: str,
+    source: Source = Source.SCRIPT,
+    aliases: Mapping[str, str] | None = None,
+    *,
+    titles: Sequence[str] | None = None,
+    threshold: float = ACCEPT,
+    prior: float = 1.0,
+) -> ParseResult:
+    """One command in words → an intent, or None with the reason. Never raises.
+
+    `titles`: the performer's track titles/artists; a LOAD query snaps to the one it resembles.
+    `prior`: how much the words themselves can be trusted (the ASR's own certainty, 0..1).
+    """
     raw = text if isinstance(text, str) else ""
     try:
-        said = normalise(raw)
-        for alias, meaning in (aliases or {}).items():
-            said = re.sub(rf"\b{re.escape(alias.lower())}\b", meaning.lower(), said)
-        said = normalise(said)
-        if not said:
-            return ParseResult(None, 0.0, "nothing said", raw)
-        for pattern, kind, build in _RULES:
-            m = pattern.match(said)
-            if m is None:
-                continue
+        said = _apply_aliases(normalise(raw), aliases)
+        tokens = said.split()
+        if not tokens:
+            return ParseResult(None, 0.0, "nothing said", raw, said)
+        if len(tokens) > MAX_WORDS:
+            return ParseResult(None, 0.0, f"too long for a command ({len(tokens)} words)", raw, said)
+        readings = _readings(tokens)
+        if not readings:
+            return ParseResult(None, 0.0, f"not a command: '{said}'", raw, said)
+        best = readings[0]
+        cost = best.match.cost
+        if "query" in best.match.captures:  # the tie-break hair is not doubt
+            cost = max(0.0, cost - QUERY_WORD_COST * len(str(best.match.captures["query"]).split()))
+        confidence = math.exp(-COST_SCALE * cost) * max(0.0, min(1.0, float(prior)))
+        rival = next((r for r in readings[1:] if not _same(r, best)), None)
+        if rival is not None and rival.match.cost - cost < AMBIGUITY_MARGIN:
+            confidence *= 0.5 + 0.5 * (rival.match.cost - cost) / AMBIGUITY_MARGIN
+        if confidence < threshold:
+            return ParseResult(None, confidence, f"not sure enough ({confidence:.0%}) that '{said}' is "
+                               f"{best.command.kind.value}", raw, said, cost)
+        errors = []
+        for reading in readings:
+            if reading.match.cost > best.match.cost + 1e-9:
+                break
             try:
-                intent = Intent(kind, deck=_deck_of(m), args=build(m), source=source, confidence=1.0, text=raw)
+                intent, conf = _intent(reading, source, raw, confidence, titles)
             except IntentError as exc:
-                return ParseResult(None, 0.0, str(exc), raw)
-            return ParseResult(intent, 1.0, f"matched {kind.value}", raw)
-        return ParseResult(None, 0.0, f"not a command: '{said}'", raw)
-    except Exception as exc:  # noqa: BLE001 - the parser must never take the show down
+                errors.append(str(exc))
+                continue
+            if conf < threshold:
+                return ParseResult(None, conf, f"not sure enough ({conf:.0%}): no track like "
+                                   f"'{reading.match.captures.get('query')}'", raw, said, cost)
+            how = "matched" if cost == 0 else f"read '{said}' as"
+            return ParseResult(intent, conf, f"{how} {intent.kind.value}", raw, said, cost)
+        return ParseResult(None, 0.0, errors[0], raw, said, cost)
+    except Exception as exc:  # noqa: BLE001 - the show goes on: a bad sentence is never a crash
         return ParseResult(None, 0.0, f"could not read that ({type(exc).__name__})", raw)

@@ -71,6 +71,7 @@ def tempo_value(bpm: float) -> float:
 class MidiMonitor(Target):
     name = "midi-monitor"
     description = "every action as documented MIDI on 'Copilot Out' (no host needed)"
+    auto_fallback = 1  # plays when nothing else is there and the built-in engine is not installed
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)

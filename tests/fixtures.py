@@ -23,6 +23,16 @@ from typing import Any
 import pytest
 
 
+def die_with_parent() -> None:
+    """For child servers: end with the test process even if it crashes (a leaked jackd holds one of
+    JACK's few server slots for good)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 # -- JACK ---------------------------------------------------------------------------------------------
 @dataclass
 class JackServer:
@@ -50,7 +60,7 @@ def start_jack(name: str, rate: int = 48000, period: int = 64, timeout: float = 
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (Debian package jackd2); .ci/run installs it")
     log = Path(tempfile.gettempdir()) / f"{name}.log"
-    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")  # probes never spawn one
     last = ""
     give_up = time.monotonic() + 120.0
     modes = [["-R", "-P", "70"], ["--no-realtime"]]
@@ -59,7 +69,7 @@ def start_jack(name: str, rate: int = 48000, period: int = 64, timeout: float = 
         with open(log, "wb") as fh:
             proc = subprocess.Popen(
                 ["jackd", *mode, "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
-                stdout=fh, stderr=subprocess.STDOUT, env=env,
+                stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -71,7 +81,9 @@ def start_jack(name: str, rate: int = 48000, period: int = 64, timeout: float = 
                 return JackServer(name, proc, log, rate, period)
             time.sleep(0.1)
         else:
-            proc.kill()
+            proc.terminate()  # SIGTERM: a SIGKILLed jackd never gives its server slot back
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
             last = f"did not come up in {timeout} s: " + log.read_text(errors="replace")[-2000:]
         if "Too many servers" in last and time.monotonic() < give_up:
             time.sleep(2.0)  # JACK allows a few servers per machine; wait for another test run's to end
@@ -81,6 +93,11 @@ def start_jack(name: str, rate: int = 48000, period: int = 64, timeout: float = 
 
 
 def stop_jack(server: JackServer) -> None:
+    # PortAudio keeps a JACK client open while initialised; with its server gone it asserts at exit.
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        with contextlib.suppress(Exception):
+            sd._terminate()
     server.process.terminate()
     try:
         server.process.wait(5)
@@ -206,6 +223,7 @@ class Netns:
         kw.setdefault("stdout", subprocess.PIPE)
         kw.setdefault("stderr", subprocess.PIPE)
         kw.setdefault("text", True)
+        kw.setdefault("preexec_fn", die_with_parent)
         proc = subprocess.Popen(self.command(argv), **kw)
         self.processes.append(proc)
         return proc

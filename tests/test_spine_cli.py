@@ -57,8 +57,10 @@ def test_run_a_script_against_midi_monitor_on_jack(tmp_path, jack_server):
     assert out.returncode == 0, out.stderr
     assert "target: midi-monitor" in out.stdout and "sent 4 messages" in out.stdout
     sent = [json.loads(line) for line in log.read_text().splitlines() if '"type": "sent"' in line]
-    assert [r["midi"] for r in sent if r["target"] == "midi-monitor"] == ["90 26 7f", "90 26 00", "90 10 7f",
-                                                                          "90 10 00"]
+    wire = {r["midi"]: r["beat"] for r in sent if r["target"] == "midi-monitor"}
+    assert set(wire) == {"90 26 7f", "90 26 00", "90 10 7f", "90 10 00"}  # loop 2 on A, play A: press + release
+    assert wire["90 10 7f"] % 4 == 0  # play on a bar line
+    assert wire["90 26 7f"] % 1 == 0  # the loop on a beat
 
 
 @pytest.mark.jack

@@ -49,7 +49,9 @@ def test_envelope_caps_override_is_kept_through_json():
         "volume", 1.0, lo=0.0, hi=0.8, max_slope=0.1))
     back = Envelope.from_dict(json.loads(json.dumps(env.to_dict())))
     assert back == env and back.value_at(4.0) == 0.8
-    assert back.render(1.0)[-1][1] == pytest.approx(0.4)  # 0.1 per beat over 4 beats
+    rendered = dict(back.render(1.0))
+    assert rendered[4.0] == pytest.approx(0.4)  # 0.1 per beat over 4 beats …
+    assert rendered[8.0] == pytest.approx(0.8)  # … and it keeps going until it gets there
 
 
 def test_render_respects_the_slope_limit_from_the_current_value():
@@ -121,3 +123,11 @@ def test_bad_envelopes_are_refused_clearly():
         Envelope("wobble", (Breakpoint(0, 0),))
     with pytest.raises(ValueError, match="finite"):
         Envelope("pan", (Breakpoint(float("nan"), 0),))
+
+
+def test_a_step_steeper_than_the_slew_limit_still_arrives_late():
+    env = Envelope("trim", (Breakpoint(0, 0.5), Breakpoint(1, 0.5, Curve.LINEAR), Breakpoint(1.0, 0.0)))
+    points = env.render(0.25)
+    assert points[-1][1] == 0.0 and 1.5 < points[-1][0] <= 2.0  # 0.5 at 0.5 per beat: about one beat late
+    corners = env.segments()
+    assert corners[-1] == (pytest.approx(2.0), 0.0)

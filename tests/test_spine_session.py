@@ -133,3 +133,32 @@ def test_auto_target_falls_back_when_no_host_answers(tmp_path):
     assert session.choose_targets() == ["midi-monitor"]
     assert "no host found" in session.target_reason
     session.stop()
+
+
+def test_auto_target_asks_each_target_and_the_highest_priority_host_that_answers_wins(tmp_path):
+    from copilot.bridge.host import Capabilities, Target, hookimpl
+
+    class Quiet(Target):
+        name, auto_priority = "quiet", 50
+
+        def capabilities(self):
+            return Capabilities()
+
+    class Loud(Target):
+        name, auto_priority = "loud", 10
+
+        def detect(self, around):
+            return "its program is running" if "python3" in around.processes or around.processes else None
+
+    class Plugin:
+        @hookimpl
+        def copilot_targets(self, config):
+            return [Quiet(), Loud()]
+
+    path = tmp_path / "empty.txt"
+    path.write_text("")
+    options = SessionOptions(target="auto", script=path, link=False, osc=None, auto_wait=0.1)
+    host = TargetHost(plugins=[Plugin(), midi_monitor], entry_points=False)
+    session = Session(options, Config(), host=host, report=lambda m: None)
+    assert session.choose_targets() == ["loud"] and session.target_reason == "its program is running"
+    session.stop()

@@ -1,0 +1,112 @@
+"""Intent accuracy of the voice path on the espeak-ng corpus, clean and over music.
+
+    python bench/voice_accuracy.py            # full corpus (≈ 400 transcriptions)
+    python bench/voice_accuracy.py --quick    # every 4th clip
+
+Prints, for the shipped settings and for a baseline measured in the same run (faster-whisper as it
+comes: 30 s window, greedy, no prompt, same grammar): intent accuracy (kind + every slot right) on
+commands, false accepts on non-commands, wrong accepts on commands (the dangerous kind of error),
+ASR time median/p99, and the accuracy per voice and per intent kind. `--snr` adds noise levels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import time
+from collections import defaultdict
+
+from copilot.intents.asr import Transcriber
+from copilot.intents.understand import understand
+from copilot.tests import voice_corpus as corpus
+from copilot.tests.fixtures_voice import TITLES, same_intent
+
+BINS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.01)
+
+
+def run(transcriber: Transcriber, clips: list[corpus.Clip], snr: float | None) -> dict:
+    rows = []
+    scored: list[tuple[float, bool]] = []  # (confidence, right) of every best reading, sent or not
+    for n, clip in enumerate(clips):
+        audio = corpus.audio_of(clip)
+        if snr is not None:
+            audio = corpus.mix_music(audio, snr, seed=n)
+        transcript = transcriber.transcribe(audio)
+        result = understand(transcript, titles=TITLES)
+        got = result.to_dict()["intent"]
+        rows.append((clip, got, transcript.latency_s, transcript.text, result.confidence))
+        unfiltered = understand(transcript, titles=TITLES, threshold=0.0)  # for the reliability table
+        if unfiltered.intent is not None:
+            scored.append((unfiltered.confidence, same_intent(clip.expected, unfiltered.to_dict()["intent"])))
+    commands = [r for r in rows if r[0].expected is not None]
+    others = [r for r in rows if r[0].expected is None]
+    right = [r for r in commands if same_intent(r[0].expected, r[1])]
+    wrong = [r for r in commands if r[1] is not None and not same_intent(r[0].expected, r[1])]
+    by_voice: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for clip, got, *_ in commands:
+        ok = same_intent(clip.expected, got)
+        by_voice[clip.voice][0] += ok
+        by_voice[clip.voice][1] += 1
+        by_kind[clip.group][0] += ok
+        by_kind[clip.group][1] += 1
+    asr = sorted(r[2] for r in rows)
+    return {
+        "accuracy": len(right) / max(1, len(commands)),
+        "false_accepts": sum(r[1] is not None for r in others) / max(1, len(others)),
+        "wrong_accepts": len(wrong) / max(1, len(commands)),
+        "asr_p50_ms": statistics.median(asr) * 1000,
+        "asr_p99_ms": asr[min(len(asr) - 1, int(0.99 * len(asr)))] * 1000,
+        "by_voice": dict(by_voice),
+        "by_kind": dict(by_kind),
+        "n": (len(commands), len(others)),
+        "wrong": [(r[0].text, r[3], r[1]) for r in wrong],
+        "reliability": [(lo, hi, [ok for c, ok in scored if lo <= c < hi]) for lo, hi in itertools.pairwise(BINS)],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="every 4th clip")
+    ap.add_argument("--snr", type=float, nargs="*", default=[10.0], help="music levels in dB SNR (default 10)")
+    ap.add_argument("--no-baseline", action="store_true")
+    args = ap.parse_args()
+    if not corpus.have_espeak():
+        sys.exit("espeak-ng is needed to speak the corpus (apt-get install espeak-ng)")
+    clips = corpus.clips()[:: 4 if args.quick else 1]
+    shipped = Transcriber(titles=TITLES)
+    shipped.warm_up()
+    setups = [("shipped (10 s window, beam 5, prompt, N-best grammar)", shipped)]
+    if not args.no_baseline:
+        baseline = Transcriber(window_s=30.0, beam_size=1, prompt=False)
+        baseline.warm_up()
+        setups.append(("baseline (30 s window, greedy, no prompt)", baseline))
+    print(f"voice accuracy · {len(clips)} clips · {time.strftime('%Y-%m-%d %H:%M')}")
+    results = {}
+    for name, transcriber in setups:
+        for snr in [None, *args.snr]:
+            label = "clean" if snr is None else f"{snr:g} dB SNR"
+            r = run(transcriber, clips, snr)
+            results[(name, label)] = r
+            print(f"{name:55s} {label:>11s}: accuracy {r['accuracy']:6.1%}  false accepts {r['false_accepts']:5.1%}"
+                  f"  wrong accepts {r['wrong_accepts']:5.1%}  ASR p50 {r['asr_p50_ms']:5.0f} ms"
+                  f"  p99 {r['asr_p99_ms']:5.0f} ms  (n={r['n'][0]}+{r['n'][1]})")
+    first = results[(setups[0][0], "clean")]
+    if len(setups) > 1:
+        base = results[(setups[1][0], "clean")]
+        print(f"ratio shipped/baseline (clean): accuracy ×{first['accuracy'] / max(base['accuracy'], 1e-9):.2f}, "
+              f"ASR time ×{first['asr_p50_ms'] / base['asr_p50_ms']:.2f}")
+    print("reliability (clean; every best reading, sent or not): confidence bin → share right")
+    for lo, hi, oks in first["reliability"]:
+        share = f"{sum(oks) / len(oks):5.1%}" if oks else "    –"
+        print(f"  {lo:4.2f}–{min(hi, 1.0):4.2f}: {share} of {len(oks)}")
+    print("per voice (clean):", {v: f"{a}/{n}" for v, (a, n) in sorted(first["by_voice"].items())})
+    print("per kind (clean): ", {k: f"{a}/{n}" for k, (a, n) in sorted(first["by_kind"].items())})
+    for text, heard, got in first["wrong"]:
+        print(f"  wrong accept: said {text!r}, heard {heard!r} → {got}")
+
+
+if __name__ == "__main__":
+    main()

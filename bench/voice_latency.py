@@ -1,0 +1,169 @@
+"""End of speech → intent queued in the safety scheduler, in real time.
+
+    python bench/voice_latency.py            # 12 commands per setup
+    python bench/voice_latency.py --quick    # 5 commands per setup
+    python bench/voice_latency.py --parts-only   # only where the time of one command goes
+
+First the pieces of one command are timed alone (encoder at 30/10/6 s windows, decoder greedy
+and beam 5, one VAD frame, the grammar). Then a recording of spoken commands (espeak-ng, 1.6 s
+apart) plays at real-time pace into the listener (end-pointer → Whisper → grammar) whose intents
+go to a real SafetyScheduler. The clock starts at the last loud sample of each command (known by
+construction) and stops when `submit` returns. Setups, all measured in this run:
+
+* baseline    — Whisper as it comes: 30 s window, greedy, transcribe only after the end-point
+* shipped     — 10 s window, beam 5, transcription started speculatively at the pause
+* greedy      — as shipped but beam 1 (faster, less accurate: see voice_accuracy.py)
+* push-to-talk — shipped ASR; the button is released at the end of speech (no end-pointing wait)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+
+import numpy as np
+
+from copilot.bridge.clock import InternalClock
+from copilot.bridge.scheduler import SafetyScheduler
+from copilot.intents.asr import Transcriber
+from copilot.intents.capture import FileSource
+from copilot.intents.listener import Heard, Listener
+from copilot.intents.vad import RATE
+from copilot.tests import voice_corpus as corpus
+
+COMMANDS = ("loop four on deck A", "play deck B", "filter down", "echo fifty percent", "tempo plus two",
+            "eight bar build", "sync deck B", "hot cue three", "exit loop", "drop in eight", "reverb off",
+            "cue deck A")
+GAP_S = 1.6
+
+
+def recording(texts: tuple[str, ...]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The commands with gaps, and each one's first/last loud sample."""
+    parts, bounds, at = [np.zeros(int(0.5 * RATE), np.float32)], [], int(0.5 * RATE)
+    for text in texts:
+        clip = corpus.speak(text, "en-us", 160)
+        loud = np.flatnonzero(np.abs(clip) > 0.02 * np.max(np.abs(clip)))
+        bounds.append((at + int(loud[0]), at + int(loud[-1])))
+        parts += [clip, np.zeros(int(GAP_S * RATE), np.float32)]
+        at += clip.size + int(GAP_S * RATE)
+    return np.concatenate(parts), bounds
+
+
+def measure(transcriber: Transcriber, texts: tuple[str, ...], speculative: bool, push_to_talk: bool) -> dict:
+    audio, bounds = recording(texts)
+    clock = InternalClock(tempo=124.0)
+    scheduler = SafetyScheduler(clock)
+    queued: list[tuple[Heard, float]] = []
+
+    def on_heard(heard: Heard) -> None:
+        if heard.result.intent is not None:
+            scheduler.submit(heard.result.intent)
+            queued.append((heard, time.monotonic()))
+
+    listener = Listener(transcriber, on_heard, speculative=speculative, hands_free=not push_to_talk)
+    listener.start()
+    source = FileSource(listener.feed, audio=audio, speed=1.0, clock=time.monotonic)
+    button = threading.Thread(target=_press_and_release, args=(listener, source, bounds), daemon=True)
+    source.start()
+    if push_to_talk:
+        button.start()
+    source.join()
+    listener.wait_idle(30.0)
+    listener.stop()
+    ends = [source.time_of_sample(last) for _, last in bounds]
+    latencies = []
+    for heard, at in queued:  # match each result to the command whose speech ended just before it
+        end = max((e for e in ends if e <= heard.speech_end + 0.25), default=None)
+        if end is not None:
+            latencies.append(at - end)
+    return {"latencies": sorted(latencies), "heard": len(queued), "said": len(texts),
+            "asr": [h.transcript.latency_s for h, _ in queued]}
+
+
+def _press_and_release(listener: Listener, source: FileSource, bounds: list[tuple[int, int]]) -> None:
+    while source.started_at == 0.0:
+        time.sleep(0.001)
+    for first, last in bounds:
+        for sample, action in ((first - int(0.15 * RATE), listener.press), (last, listener.release)):
+            wait = source.time_of_sample(sample) - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            action(source.time_of_sample(sample))
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return sorted(out)
+
+
+def parts(transcriber: Transcriber, repeat: int) -> None:
+    """Where the time of one command goes, piece by piece (medians; ms)."""
+    from copilot.intents.parser import parse
+    from copilot.intents.vad import FRAME, SileroVad
+
+    audio = corpus.speak("loop four on deck A", "en-us", 160)
+    rows = []
+    for window in (30.0, 10.0, 6.0):
+        enc = timed(lambda w=window: transcriber.encode(audio, w), repeat)
+        rows.append((f"features + encoder, {window:g} s window", enc))
+    encoded, _ = transcriber.encode(audio)
+    for beam in (1, 5):
+        rows.append((f"decoder, beam {beam}", timed(lambda b=beam: transcriber.decode(encoded, b), repeat)))
+    vad = SileroVad()
+    frame = audio[:FRAME]
+    rows.append(("Silero VAD, one 32 ms frame", timed(lambda: vad(frame), repeat * 20)))
+    rows.append(("grammar, 'loop four on neck A'", timed(lambda: parse("loop four on neck A"), repeat * 5)))
+    rows.append(("grammar, 12 words of chatter",
+                 timed(lambda: parse("so I think the speakers are a bit too loud in here tonight"), repeat * 5)))
+    base = statistics.median(rows[0][1])
+    print("where the time goes (median, p99, ratio to the 30 s encoder):")
+    for name, values in rows:
+        med = statistics.median(values)
+        print(f"  {name:36s} {med * 1000:7.2f} ms  p99 {pct(values, 0.99):7.2f} ms  ×{med / base:.3f}")
+
+
+def pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="5 commands per setup")
+    ap.add_argument("--parts-only", action="store_true", help="only the piece-by-piece timings")
+    args = ap.parse_args()
+    if not corpus.have_espeak():
+        raise SystemExit("espeak-ng is needed to speak the commands (apt-get install espeak-ng)")
+    texts = COMMANDS[:5] if args.quick else COMMANDS
+    shipped = Transcriber()
+    greedy = Transcriber(beam_size=1)
+    baseline = Transcriber(window_s=30.0, beam_size=1)
+    for t in (shipped, greedy, baseline):
+        t.warm_up()
+    parts(shipped, 5 if args.quick else 15)
+    if args.parts_only:
+        return
+    setups = [("baseline", baseline, False, False), ("shipped", shipped, True, False),
+              ("greedy", greedy, True, False), ("push-to-talk", shipped, True, True)]
+    print(f"voice latency: end of speech → intent queued · {len(texts)} commands · "
+          f"{time.strftime('%Y-%m-%d %H:%M')}")
+    medians = {}
+    for name, transcriber, speculative, ptt in setups:
+        r = measure(transcriber, texts, speculative, ptt)
+        lat = r["latencies"]
+        medians[name] = statistics.median(lat) * 1000 if lat else float("nan")
+        asr = sorted(r["asr"])
+        print(f"{name:13s} p50 {medians[name]:6.0f} ms  p95 {pct(lat, 0.95):6.0f} ms  p99 {pct(lat, 0.99):6.0f} ms"
+              f"  (ASR p50 {pct(asr, 0.5):4.0f} ms; understood {r['heard']}/{r['said']})")
+    base = medians["baseline"]
+    ratios = ", ".join(f"{n} ×{m / base:.2f}" for n, m in medians.items() if n != "baseline")
+    print(f"ratio to baseline (p50): {ratios}")
+
+
+if __name__ == "__main__":
+    main()

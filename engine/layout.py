@@ -1,0 +1,258 @@
+"""The engine's whole state as one table of preallocated arrays, and the numbers that index it.
+
+The audio callback gets nothing but an int64 table of (address, length) pairs: every array below is
+allocated here, before the stream opens, kept alive by `EngineState`, and rebuilt inside the kernel
+with `numba.carray`. Nothing is ever allocated or freed on the audio thread.
+
+Indices are plain module constants so the numba kernel can fold them at compile time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from copilot.bridge.params import PARAMS
+
+# -- sizes ------------------------------------------------------------------------------------------
+MAX_DECKS = 4
+MAX_BLOCK = 4096  # the largest callback block the kernel accepts (frames)
+SUB = 64  # the kernel never renders more than this many samples without re-reading parameters
+N_SLOTS = 32  # audio buffers (tracks on decks, one-shots) the kernel can address
+N_VOICES = 8  # one-shot voices (adornments)
+RING_ROWS = 4096  # command ring capacity (rows)
+ROW = 8  # float64 per ring row
+MAX_POINTS = 256  # envelope corners a lane can hold
+MAX_PENDING = 256  # discrete events waiting for their beat
+TIMES = 4096  # callback timing log (ring)
+ECHO_FRAMES = 1 << 17  # echo delay line per channel (2.7 s at 48 kHz: half a beat at 11 BPM)
+LOOKAHEAD = 64  # limiter look-ahead / hold window (samples)
+TP_TAPS = 16  # taps per phase of the 4x true-peak interpolator
+# A 16-tap-per-phase detector reads up to ~0.25 dB under a long reference interpolator on
+# broadband material near Nyquist (measured): the limiter aims this much below the ceiling.
+TRUE_PEAK_MARGIN_DB = 0.3
+PANIC_RAMP = 32  # samples: filters glide home this fast, inside even the smallest block
+FX_RAMP = 128  # samples an FX unit takes to reach its depth
+DECLICK = 64  # samples of fade on play, pause and every jump
+XFADE = 96  # samples of crossfade at a loop wrap or hot-cue jump
+
+# -- parameter lanes --------------------------------------------------------------------------------
+DECK_LANES = ("volume", "trim", "eq_low", "eq_mid", "eq_high", "filter", "fx_depth", "fx_send", "pan",
+              "tremolo", "roll")
+GLOBAL_LANES = ("crossfader", "room", "master_gain", "adorn_gain")
+L_VOLUME, L_TRIM, L_EQ_LOW, L_EQ_MID, L_EQ_HIGH, L_FILTER, L_FX_DEPTH, L_FX_SEND, L_PAN, L_TREMOLO, L_ROLL = range(11)
+N_DECK_LANES = len(DECK_LANES)
+G_BASE = MAX_DECKS * N_DECK_LANES
+G_CROSSFADER, G_ROOM, G_MASTER, G_ADORN = (G_BASE + i for i in range(4))
+N_LANES = G_BASE + len(GLOBAL_LANES)
+
+
+def lane(name: str, deck: int | None = None) -> int:
+    """The lane index of a parameter (per-deck parameters need the deck index)."""
+    if name in DECK_LANES:
+        if deck is None or not 0 <= deck < MAX_DECKS:
+            raise ValueError(f"{name} is a deck parameter; give a deck 0..{MAX_DECKS - 1}")
+        return deck * N_DECK_LANES + DECK_LANES.index(name)
+    if name in GLOBAL_LANES:
+        return G_BASE + GLOBAL_LANES.index(name)
+    raise KeyError(f"the engine has no parameter {name!r}")
+
+
+def lane_neutral() -> np.ndarray:
+    values = np.empty(N_LANES)
+    for d in range(MAX_DECKS):
+        for i, name in enumerate(DECK_LANES):
+            values[d * N_DECK_LANES + i] = PARAMS[name].neutral
+    for i, name in enumerate(GLOBAL_LANES):
+        values[G_BASE + i] = PARAMS[name].neutral if name in PARAMS else 0.5
+    return values
+
+
+def lane_resets() -> np.ndarray:
+    """1 where PANIC puts the lane back to neutral (the params table decides)."""
+    flags = np.zeros(N_LANES)
+    for d in range(MAX_DECKS):
+        for i, name in enumerate(DECK_LANES):
+            flags[d * N_DECK_LANES + i] = float(PARAMS[name].reset_on_panic)
+    for i, name in enumerate(GLOBAL_LANES):
+        flags[G_BASE + i] = float(name in PARAMS and PARAMS[name].reset_on_panic)
+    return flags
+
+
+# -- commands (ring rows: code, target, beat, a, b, c, d, e; beat NaN = at once) ----------------------
+C_PLAY, C_PAUSE, C_CUE, C_SYNC, C_LOOP, C_EXIT_LOOP, C_LOAD, C_HOTCUE = 1, 2, 3, 4, 5, 6, 7, 8
+C_FX, C_FX_OFF, C_CONTROL, C_ENVELOPE, C_PANIC, C_ONESHOT, C_VOICES_OFF, C_MARK = 9, 10, 11, 12, 13, 14, 15, 16
+FX_ECHO, FX_REVERB = 0, 1
+
+# -- deck fields (float64 per deck) ---------------------------------------------------------------
+(D_MOVING, D_ANCHOR_CB, D_ANCHOR_TB, D_POS_TB, D_LOOP_ON, D_LOOP_START, D_LOOP_END, D_XF_LEFT, D_XF_DELTA,
+ D_RUN_GAIN, D_RUN_TARGET, D_SLOT, D_FIRST, D_SPB, D_CUE_TB, D_FX_UNIT, D_ROLL_ON, D_ROLL_START,
+ D_PEAK, D_LOADS, D_CUE_AFTER, D_REFUSED, D_IDLE) = range(23)
+D_HOTCUES = 24  # 8 hot cues (track beat, NaN = unset)
+DECK_FIELDS = 32
+
+# -- per-deck DSP state (float64): 14 biquads x 2 states x 2 channels, SVF 2 x 2 ---------------------
+EQ_BIQUADS = 14
+S_EQ = 0
+S_SVF = EQ_BIQUADS * 4
+DSP_FIELDS = 64
+
+# -- clock map (float64, written by the feeder/offline loop under a sequence lock) -----------------
+M_SEQ, M_SAMPLE, M_BEAT, M_BPS, M_VALID = range(5)
+# -- kernel-private beat tracking ------------------------------------------------------------------
+K_B0, K_DB, K_NEXT, K_INIT, K_EVENT_SEQ = range(5)
+
+# -- stats (int64) ------------------------------------------------------------------------------------
+(S_CALLBACKS, S_UNDERFLOWS, S_FRAMES, S_RING_DROPPED, S_LATE, S_NONFINITE, S_PENDING, S_TIME_IDX, S_OVERFLOW,
+ S_PANICS, S_LAST_MARK, S_MARK_SAMPLE, S_MAP_JUMPS, S_ENV_TRUNC, S_APPLIED, S_UNDERFLOW_AT) = range(16)
+N_STATS = 16
+
+# -- settings (float64, written before the stream opens) -------------------------------------------
+(F_SR, F_DECKS, F_CEILING, F_ECHO_BEATS, F_ECHO_FEEDBACK, F_REVERB_FEEDBACK, F_REVERB_DAMP, F_FX_RETURN,
+ F_JUMP_SAMPLES, F_PLL, F_LATENCY_SAMPLES, F_CONTROL_RAMP, F_LIMITER_RELEASE, F_LP_B0, F_LP_A1, F_LP_A2,
+ F_TP_GAIN) = range(17)
+N_SETTINGS = 24
+
+# -- master (float64): echo, reverb and limiter state ------------------------------------------------
+MS_ECHO_W, MS_ECHO_D, MS_ECHO_LP_L, MS_ECHO_LP_R, MS_LIM_POS, MS_LIM_REL, MS_LIM_SUM, MS_LIM_QHEAD, MS_LIM_QTAIL, \
+    MS_PEAK, MS_GR, MS_FX_FADE, MS_TP_POS, MS_LIM_N = range(14)
+MS_LP = 40  # master low-pass states (4)
+MS_ECHO_IDLE, MS_REV_IDLE = 44, 45  # samples since each FX unit last had input
+MS_REV = 16  # reverb: 8 comb filter states + write positions follow
+MASTER_FIELDS = 64
+
+# Freeverb-style tunings (samples at 44.1 kHz, scaled to the engine rate at start).
+COMBS = (1116, 1188, 1277, 1356)
+ALLPASSES = (556, 441)
+STEREO_SPREAD = 23
+
+# -- voices (float64 per voice) -----------------------------------------------------------------------
+V_ACTIVE, V_SLOT, V_POS, V_GAIN = range(4)
+VOICE_FIELDS = 4
+
+# -- the table --------------------------------------------------------------------------------------
+# name -> (dtype, length). Order is the kernel's index into the address table.
+ARRAYS: tuple[tuple[str, type, int], ...] = (
+    ("ring", np.float64, RING_ROWS * ROW),
+    ("ring_idx", np.int64, 16),  # [0] head (kernel writes), [8] tail (writer writes): apart, no false sharing
+    ("clock", np.float64, 8),
+    ("beat", np.float64, 8),
+    ("stats", np.int64, N_STATS),
+    ("settings", np.float64, N_SETTINGS),
+    ("lane_val", np.float64, N_LANES),
+    ("lane_env", np.float64, N_LANES * MAX_POINTS * 2),
+    ("lane_n", np.int64, N_LANES),
+    ("lane_cur", np.int64, N_LANES),
+    ("lane_neutral", np.float64, N_LANES),
+    ("lane_reset", np.float64, N_LANES),
+    ("lane_v0", np.float64, N_LANES),
+    ("lane_inc", np.float64, N_LANES),
+    ("pending", np.float64, MAX_PENDING * ROW),
+    ("pending_seq", np.int64, MAX_PENDING),
+    ("deck", np.float64, MAX_DECKS * DECK_FIELDS),
+    ("dsp", np.float64, MAX_DECKS * DSP_FIELDS),
+    ("xover", np.float64, 40),  # LR8 crossover sections (see design.crossover_coefficients)
+    ("slots", np.int64, N_SLOTS * 2),  # (address, frames) of interleaved stereo float32
+    ("voices", np.float64, N_VOICES * VOICE_FIELDS),
+    ("echo", np.float32, 2 * ECHO_FRAMES),
+    ("reverb", np.float32, 2 * 5 * (sum(COMBS + ALLPASSES) + 8 * STEREO_SPREAD)),  # room up to 220 kHz
+    ("rev_len", np.int64, 16),
+    ("master", np.float64, MASTER_FIELDS),
+    ("lim_delay", np.float64, 2 * 256),
+    ("lim_hist", np.float64, 2 * 64),
+    ("lim_q", np.float64, 2 * 256),  # monotonic deque of (gain, sample) for the sliding minimum
+    ("lim_box", np.float64, 256),
+    ("tp_fir", np.float64, 3 * TP_TAPS),
+    ("scratch", np.float64, (MAX_DECKS * 2 + 9) * SUB),  # deck L/R, bus, sends, FX return, accumulator
+    ("times", np.int64, TIMES * 3),  # (start ns, duration ns, first sample) per callback
+    ("timespec", np.int64, 2),
+    ("meters", np.float64, 16),
+)
+INDEX = {name: i for i, (name, _, _) in enumerate(ARRAYS)}
+(A_RING, A_RING_IDX, A_CLOCK, A_BEAT, A_STATS, A_SETTINGS, A_LANE_VAL, A_LANE_ENV, A_LANE_N, A_LANE_CUR,
+ A_LANE_NEUTRAL, A_LANE_RESET, A_LANE_V0, A_LANE_INC, A_PENDING, A_PENDING_SEQ, A_DECK, A_DSP, A_XOVER,
+ A_SLOTS, A_VOICES, A_ECHO, A_REVERB, A_REV_LEN, A_MASTER, A_LIM_DELAY, A_LIM_HIST, A_LIM_Q, A_LIM_BOX,
+ A_TP_FIR, A_SCRATCH, A_TIMES, A_TIMESPEC, A_METERS) = range(len(ARRAYS))
+RING_TAIL = 8
+
+
+@dataclass
+class EngineSettings:
+    """What a performer or a test may choose; everything else is fixed at build time."""
+
+    samplerate: int = 48000
+    decks: int = 2
+    ceiling_dbtp: float = -1.0
+    echo_beats: float = 0.75
+    echo_feedback: float = 0.45
+    reverb_feedback: float = 0.8
+    reverb_damp: float = 0.3
+    fx_return: float = 0.7
+    control_ramp: int = 64  # samples a CONTROL takes to reach its value (no zipper, no click)
+    limiter_release_ms: float = 80.0
+
+
+class EngineState:
+    """Owns every array the kernel touches, and the address table that points at them."""
+
+    def __init__(self, settings: EngineSettings | None = None) -> None:
+        self.settings = s = settings or EngineSettings()
+        if not 1 <= s.decks <= MAX_DECKS:
+            raise ValueError(f"the engine has 1 to {MAX_DECKS} decks, not {s.decks}")
+        if not 8000 <= s.samplerate <= 192000:
+            raise ValueError(f"sample rate {s.samplerate} is outside 8 kHz..192 kHz")
+        self.arrays: dict[str, np.ndarray] = {name: np.zeros(n, dtype) for name, dtype, n in ARRAYS}
+        self.table = np.zeros(2 * len(ARRAYS), np.int64)
+        for i, (name, _, n) in enumerate(ARRAYS):
+            self.table[2 * i] = self.arrays[name].ctypes.data
+            self.table[2 * i + 1] = n
+        self._init_values()
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def _init_values(self) -> None:
+        from .design import biquad, crossover_coefficients, true_peak_fir
+        from .dsp import reverb_lengths
+
+        s, a = self.settings, self.arrays
+        sr = float(s.samplerate)
+        lp = biquad("lp", min(20000.0, 0.45 * sr), 0.7071, sr)
+        a["settings"][:16] = (
+            sr, s.decks, 10.0 ** ((s.ceiling_dbtp - TRUE_PEAK_MARGIN_DB) / 20.0), s.echo_beats, s.echo_feedback,
+            s.reverb_feedback, s.reverb_damp, s.fx_return, 0.004 * sr, 0.02, 0.0, s.control_ramp,
+            float(np.exp(-1.0 / (s.limiter_release_ms * 0.001 * sr))), lp[0], lp[3], lp[4],
+        )
+        a["lane_neutral"][:] = lane_neutral()
+        a["lane_val"][:] = a["lane_neutral"]
+        a["lane_reset"][:] = lane_resets()
+        deck = a["deck"].reshape(MAX_DECKS, DECK_FIELDS)
+        deck[:, D_SLOT] = -1.0
+        deck[:, D_SPB] = sr * 60.0 / 120.0
+        deck[:, D_HOTCUES:D_HOTCUES + 8] = np.nan
+        a["xover"][:] = crossover_coefficients(sr)
+        fir = true_peak_fir(TP_TAPS)
+        a["tp_fir"][:] = fir.ravel()
+        # No interpolated point can exceed (largest sum of |taps|) x (largest sample in the window):
+        # the limiter skips the interpolation while even that bound is under the ceiling.
+        a["settings"][F_TP_GAIN] = float(np.abs(fir).sum(axis=1).max())
+        lens = reverb_lengths(sr)
+        if lens.sum() > a["reverb"].size:
+            raise ValueError(f"sample rate {sr} is too high for the reverb's buffers")
+        a["rev_len"][: lens.size] = lens
+        a["master"][MS_LIM_REL] = 1.0
+        a["master"][MS_FX_FADE] = 1.0
+        a["master"][MS_LIM_SUM] = float(LOOKAHEAD)  # the box average starts at unity gain
+        a["lim_box"][:] = 1.0
+        a["master"][MS_ECHO_D] = -1.0  # set from the tempo on the first block
+        a["slots"][:] = 0
+
+    @property
+    def samplerate(self) -> int:
+        return self.settings.samplerate
+
+    @property
+    def latency_samples(self) -> int:
+        """Samples between the kernel computing a sample and it leaving the limiter."""
+        return LOOKAHEAD - 1 + TP_TAPS // 2

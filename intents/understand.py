@@ -1,0 +1,52 @@
+"""Whisper's readings → the one intent they most likely mean (or none).
+
+The beam gives several readings of one utterance ("Play deck B." / "Play deck D." / …). Each is
+parsed with its own ASR certainty as the prior; a lower-ranked reading pays a small toll per rank,
+so it wins only when it makes clearly better sense to the grammar ("Lube four" → "Loop four").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from .asr import Transcript, certainty
+from .parser import ACCEPT, ParseResult, parse
+from .schema import Source
+
+RANK_TOLL = 0.9  # confidence kept per rank below the top reading
+RIVAL_POWER = 4  # a rival reading at 90 % of the best's score leaves 34 % of the confidence; at 50 %, 94 %
+
+
+def understand(
+    transcript: Transcript,
+    aliases: Mapping[str, str] | None = None,
+    titles: Sequence[str] | None = None,
+    threshold: float = ACCEPT,
+) -> ParseResult:
+    """The best-scoring reading as a ParseResult; below `threshold` the intent is None (with the reason)."""
+    readings = [(transcript.text, transcript.avg_logprob), *transcript.alternatives]
+    results: list[ParseResult] = []
+    for rank, (text, logprob) in enumerate(readings):
+        prior = certainty(text, logprob, transcript.no_speech_prob) * RANK_TOLL**rank
+        results.append(parse(text, Source.VOICE, aliases, titles=titles, prior=prior, threshold=0.0))
+    found = [r for r in results if r.intent is not None]
+    if not found:
+        return results[0] if results else parse("", Source.VOICE)
+    best = max(found, key=lambda r: r.confidence)
+    # Another reading that means something else ("deck B" / "deck D") is doubt, not a detail.
+    rival = max((r.confidence for r in found if _meaning(r) != _meaning(best)), default=0.0)
+    if rival > 0 and best.confidence > 0:
+        doubt = 1.0 - (rival / best.confidence) ** RIVAL_POWER
+        best = replace(best, confidence=best.confidence * doubt,
+                       intent=replace(best.intent, confidence=round(best.confidence * doubt, 4)))
+    if best.confidence < threshold:
+        return ParseResult(None, best.confidence, f"not sure enough ({best.confidence:.0%}) that "
+                           f"'{best.heard}' is {best.intent.kind.value}", best.text, best.heard, best.cost)
+    return best
+
+
+def _meaning(result: ParseResult) -> tuple:
+    intent = result.intent
+    assert intent is not None
+    return intent.kind, intent.deck, tuple(sorted((k, str(v)) for k, v in intent.args.items()))

@@ -1,0 +1,1 @@
+"""The packaged mapping tables (TOML data, one file per target); see copilot.mappings.table."""

@@ -1,0 +1,7 @@
+"""Numbers shared by analysis, store, index and planner (kept light: importing this loads no DSP)."""
+
+# Bump when any analysis step changes its results: tracks analysed by an older version are redone.
+ANALYSIS_VERSION = 1
+ANALYSIS_NOTES = "beatgrid: resultant + LS refine; key: edma profiles on STFT chroma; phrases: 8-bar lattice novelty"
+EMBED_DIM = 32  # 16 timbre + 16 rhythm (sixteenth-note onset pattern)
+LABELS = ("intro", "build", "drop", "main", "break", "outro")

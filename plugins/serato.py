@@ -1,0 +1,246 @@
+"""`serato-dj-pro`: Serato DJ Pro through a custom MIDI preset generated from the serato-dj-pro table.
+
+What Serato can take is what its MIDI mapping can reach, and the target says so exactly: transport,
+loops, hot cues, load, library scroll, FX slots and depth, pitch fader and master gain are verified;
+the channel strip (EQ, filter, fader, trim) is declared *unconfirmed*; there is no crossfader at all,
+so crossfader moves are refused here (the session hands them to the built-in engine as adornment when
+that is on, and tells the performer either way).
+
+Serato's play, loop and FX-slot buttons are toggles. A toggle is pressed only when the deck is not
+already where the action wants it, judged when the message goes out from Serato's own feedback on
+"Copilot In" (select that port as the device's MIDI output in Serato), or, without feedback, from
+copilot's record of what it sent.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from copilot.bridge.actions import Action, ActionKind, Timed
+from copilot.bridge.host import Capabilities, Check, MappingFile, hookimpl
+from copilot.bridge.params import PARAMS
+from copilot.bridge.state import HostState
+from copilot.bridge.surroundings import Surroundings
+from copilot.intents.schema import Deck
+from copilot.mappings import serato as serato_xml
+from copilot.mappings.table import Control, describe
+
+from .midi_table import TableTarget
+
+NAME = "serato-dj-pro"
+PITCH_RANGE = 0.08  # Serato's default pitch range: ±8 %
+DEFAULT_FX_SLOTS = {"echo": 1, "delay": 1, "reverb": 2, "flanger": 3, "phaser": 3, "filter": 3}
+
+
+class SeratoTarget(TableTarget):
+    name = NAME
+    description = "Serato DJ Pro via a generated MIDI preset ('Copilot') on 'Copilot Out'"
+    table_name = NAME
+    auto_priority = 30
+    host_programs = ("serato dj pro", "serato dj")  # process names as the OS lists them (lower case)
+
+    def detect(self, around: Surroundings) -> str | None:
+        running = [p for p in self.host_programs if p in around.processes]
+        if running:
+            return f"{running[0]} is running"
+        if self.feedback_port in around.midi_in:
+            return f"a host answered on '{self.feedback_port}'"
+        return None
+    required = serato_xml.REQUIRED
+
+    def __init__(self, config: dict[str, Any] | None = None, table: Any = None) -> None:
+        super().__init__(config, table)
+        self.fx_units = int(self.table.meta.get("fx_units", 2))
+        self.pitch_range = float(self.config.get("pitch_range", PITCH_RANGE))
+        self.fx_slots = {**DEFAULT_FX_SLOTS, **{str(k).lower(): int(v) for k, v in
+                                                 dict(self.config.get("fx_slots", {})).items()}}
+
+    # -- what Serato can take ---------------------------------------------------------------------
+    def capabilities(self) -> Capabilities:
+        return self.table_capabilities({ActionKind.PANIC})
+
+    # -- files ---------------------------------------------------------------------------------------
+    def mapping_files(self) -> list[MappingFile]:
+        return [MappingFile(serato_xml.filename(self.table), serato_xml.generate(self.table),
+                            "Serato DJ Pro MIDI preset (Setup › MIDI › Presets)")]
+
+    def mapping_folders(self) -> list[Path]:
+        if sys.platform == "darwin" or sys.platform.startswith("win"):
+            return [Path.home() / "Music" / "_Serato_" / "MIDI" / "Xml"]
+        raise LookupError("Serato DJ Pro runs on macOS and Windows only, so this system has no Serato "
+                          "folder; pass --dest with the MIDI/Xml folder of the machine that runs Serato")
+
+    def install_steps(self) -> list[str]:
+        preset = self.table.meta.get("preset", "Copilot")
+        steps = [
+            "Start copilot first (`copilot run --target serato-dj-pro`), so its ports exist, then open Serato.",
+            f"Serato › Setup › MIDI: select the device '{self.port_name}', choose the preset '{preset}' and "
+            "press Load.",
+            f"For deck feedback (safer loads), select '{self.feedback_port}' as that device's MIDI output in the "
+            "same panel. Never use one loopback port for both directions: it echoes endlessly.",
+            "Assign FX unit 1 to decks 1/3 and FX unit 2 to decks 2/4, in multi-FX mode (copilot's FX slots "
+            "1-3 are the unit's three effects).",
+            "Turn on Ableton Link in Serato's setup, so copilot and Serato share one beat grid.",
+        ]
+        if sys.platform.startswith("win"):
+            steps.insert(0, f"Windows has no app-made MIDI ports: create two loopMIDI ports named "
+                            f"'{self.port_name}' and '{self.feedback_port}' first.")
+        unconfirmed = sorted(r.name for r in self.table.rows if r.status == "U")
+        if unconfirmed:
+            steps.append("Rows marked unverified may do nothing in your Serato version: " + ", ".join(unconfirmed)
+                         + " (`copilot mappings show serato-dj-pro`).")
+        return steps
+
+    def table_markdown(self) -> str:
+        columns = [("function", "function"), ("deck_set", "deck_set"), ("slot", "slot"), ("on", "action_on"),
+                   ("behaviour", "behaviour")]
+        return describe(self.table, columns)
+
+    # -- feedback --------------------------------------------------------------------------------------
+    def fx_key(self, control: Control) -> tuple[Any, ...]:
+        unit = serato_xml.deck_id(control, self.fx_units)
+        return ("fx", unit, int(control.row.args.get("slot", 1)))
+
+    # -- rendering -------------------------------------------------------------------------------------
+    def render_action(self, action: Action, state: HostState) -> list[Timed]:
+        k, deck, p = action.kind, action.deck, action.params
+        if k in (ActionKind.PLAY, ActionKind.PAUSE):
+            control = self.control(k.value, deck)
+            if control is None:
+                return self.missing(k.value, deck)
+            self._seed(("playing", deck.value), state.deck(deck).playing)
+            return self.toggle_row(action, control, ("playing", deck.value), k is ActionKind.PLAY)
+        if k is ActionKind.EXIT_LOOP:
+            control = self.control("EXIT_LOOP", deck)
+            if control is None:
+                return self.missing("EXIT_LOOP", deck)
+            self._seed(("loop", deck.value), state.deck(deck).loop)
+            return self.toggle_row(action, control, ("loop", deck.value), False)
+        if k is ActionKind.LOOP:
+            control = self.control("LOOP", deck, beats=float(p["beats"]))
+            if control is None:
+                return self.missing("LOOP", deck, beats=float(p["beats"]))
+            # Not a toggle, but it turns the loop on: the record follows when the press goes out.
+            return self.toggle_row(action, control, ("loop", deck.value), True, always=True)
+        if k in (ActionKind.CUE, ActionKind.SYNC):
+            return self.press_row(action, k.value, deck)
+        if k is ActionKind.HOTCUE:
+            return self.press_row(action, "HOTCUE", deck, n=int(p["n"]))
+        if k is ActionKind.LOAD:
+            return self.load(action)
+        if k is ActionKind.FX:
+            return self._fx_on(action, deck, str(p.get("name", "")), p.get("amount"))
+        if k is ActionKind.FX_OFF:
+            return self._fx_off(action, deck, str(p.get("name", "all")))
+        if k is ActionKind.TEMPO:
+            return self._tempo(action, state)
+        if k in (ActionKind.CONTROL, ActionKind.ENVELOPE):
+            name = p["param"]
+            if name == "fx_depth":
+                return self._fx_depth(action, deck)
+            return self.param_row(action, name, deck)
+        if k is ActionKind.PANIC:
+            return self._panic(action)
+        self.report(f"Serato has no control for {k.value}; nothing sent")
+        return []
+
+    def _seed(self, key: tuple[Any, ...], value: bool) -> None:
+        """Start the toggle record from the shared deck state the first time a toggle is used."""
+        self.live.setdefault(key, value)
+
+    def _unit(self, deck: Deck) -> int:
+        return deck.index % self.fx_units
+
+    def _slot(self, name: str) -> int:
+        return self.fx_slots.get(name.lower(), 1)
+
+    def _fx_on(self, action: Action, deck: Deck, name: str, amount: Any) -> list[Timed]:
+        slot = self._slot(name)
+        control = self.control("FX", deck, slot=slot)
+        if control is None:
+            return self.missing("FX", deck, slot=slot)
+        out = self.toggle_row(action, control, ("fx", self._unit(deck), slot), True)
+        depth = self.control("fx_depth", deck, slot=slot)
+        if amount is not None and depth is not None:
+            out += self.value_row(action.beat, action, depth, float(amount))
+        return out
+
+    def _fx_off(self, action: Action, deck: Deck, name: str) -> list[Timed]:
+        slots = [1, 2, 3] if name in ("all", "") else [self._slot(name)]
+        out: list[Timed] = []
+        for slot in slots:
+            control = self.control("FX_OFF", deck, slot=slot)
+            if control is not None:
+                out += self.toggle_row(action, control, ("fx", self._unit(deck), slot), False)
+        return out or self.missing("FX_OFF", deck)
+
+    def _fx_depth(self, action: Action, deck: Deck | None) -> list[Timed]:
+        """FX depth moves the depth of every slot that is on in the deck's unit (slot 1 if none is)."""
+        if deck is None:
+            return self.cannot("fx_depth without a deck")
+        unit = self._unit(deck)
+        slots = [s for s in (1, 2, 3) if self.live.get(("fx", unit, s))] or [1]
+        out: list[Timed] = []
+        for slot in slots:
+            out += self.param_row(action, "fx_depth", deck, slot=slot)
+        return out
+
+    def _tempo(self, action: Action, state: HostState) -> list[Timed]:
+        """The pitch fader of every playing deck whose track BPM is known, set for the new tempo."""
+        bpm = float(action.params["bpm"])
+        out: list[Timed] = []
+        unknown = []
+        playing = [d for d, s in state.decks().items() if s.playing]
+        decks = playing or ([action.deck] if action.deck else [])
+        for deck in decks:
+            track_bpm = self.deck_bpm(deck, state)
+            control = self.control("TEMPO", deck)
+            if not track_bpm or control is None:
+                unknown.append(deck.value)
+                continue
+            pitch = (bpm / track_bpm - 1.0) / self.pitch_range  # −1..1 over the fader
+            if abs(pitch) > 1.0:
+                self.report(f"{bpm:g} BPM is outside deck {deck}'s ±{self.pitch_range:.0%} pitch range; "
+                            "fader set to its end")
+            out += self.value_row(action.beat, action, control, min(1.0, max(0.0, 0.5 + pitch / 2)))
+        if unknown or not decks:
+            self.report("tempo: the track BPM of deck(s) " + (", ".join(unknown) or "playing")
+                        + " is unknown, so their pitch faders were not moved (with Link on, Serato follows "
+                          "the session tempo itself)")
+        return out
+
+    def _panic(self, action: Action) -> list[Timed]:
+        """FX off, and every neutral value Serato can take, now."""
+        out: list[Timed] = []
+        for name, value in dict(action.params.get("neutral", {})).items():
+            spec = PARAMS.get(name)
+            if spec is None:
+                continue
+            decks = [Deck.from_index(i) for i in range(self.table.decks)] if spec.per_deck else [None]
+            for deck in decks:
+                slots = [{"slot": s} for s in (1, 2, 3)] if name == "fx_depth" else [{}]
+                for args in slots:
+                    control = self.control(name, deck, **args)
+                    if control is not None:
+                        out += self.value_row(None, action, control, value)
+        for deck in (Deck.from_index(i) for i in range(min(self.table.decks, self.fx_units))):
+            for slot in (1, 2, 3):
+                control = self.control("FX_OFF", deck, slot=slot)
+                if control is not None:
+                    out += self.toggle_row(action, control, ("fx", self._unit(deck), slot), False)
+        return out
+
+
+@hookimpl
+def copilot_targets(config: dict[str, Any]) -> list[SeratoTarget]:
+    return [SeratoTarget(config.get(NAME))]
+
+
+@hookimpl
+def copilot_doctor(config: dict[str, Any]) -> list[Check]:
+    from .dj_doctor import checks
+
+    return checks(SeratoTarget, config.get(NAME) or {}, "Serato",
+                  "Serato › Setup › MIDI: pick as the device's MIDI output", levels=2)

@@ -1,0 +1,323 @@
+"""`standalone`: the built-in numba engine as a target — two decks, mixer, FX, limiter, on a sound card
+(or into a WAV), driven by the same scheduler as every host.
+
+- Live: a cfunc PortAudio callback (engine/stream.py); with no sound device it says so and renders
+  the session, in step with the clock, into a WAV instead.
+- Offline (`copilot run --out mix.wav`): `run_offline` renders block by block on the session's
+  manual clock, faster than real time.
+- With no script and no other input, an autopilot plays the crate (or the generated example crate)
+  as a two-deck mix, so a fresh machine hears music from `copilot run`.
+- Beside a host (`--adorn FOLDER`): the same engine plays one-shots on the grid (engine/adorn.py).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from pathlib import Path
+from typing import Any
+
+from copilot.bridge.actions import Action, ActionKind, Timed
+from copilot.bridge.host import Capabilities, Check, Input, Target, TargetContext, hookimpl
+from copilot.bridge.params import PARAMS
+from copilot.bridge.state import DeckUpdate, HostState
+from copilot.engine.control import ENGINE_PARAMS, EngineCmd, apply, render_action
+from copilot.engine.crate import Crate
+from copilot.engine.engine import Engine
+from copilot.engine.files import Track, TrackError, load_track
+from copilot.engine.layout import EngineSettings
+from copilot.intents.schema import Deck
+
+ACTIONS = frozenset({
+    ActionKind.PLAY, ActionKind.PAUSE, ActionKind.CUE, ActionKind.SYNC, ActionKind.LOOP, ActionKind.EXIT_LOOP,
+    ActionKind.LOAD, ActionKind.HOTCUE, ActionKind.FX, ActionKind.FX_OFF, ActionKind.ENVELOPE,
+    ActionKind.CONTROL, ActionKind.PANIC, ActionKind.DROP,
+})
+DEFAULT_WAV = "copilot-mix.wav"
+
+
+class StandaloneTarget(Target):
+    name = "standalone"
+    description = "the built-in engine: two decks, EQ, filter, FX, limiter (sound card or WAV)"
+    auto_fallback = 2  # nothing else found: the engine plays the set itself
+    builtin_engine = True
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        c = self.config
+        self.settings = EngineSettings(samplerate=int(c.get("samplerate", 48000)), decks=int(c.get("decks", 2)),
+                                       ceiling_dbtp=float(c.get("ceiling_dbtp", -1.0)))
+        self.blocksize = int(c.get("blocksize", 64))
+        self.device = c.get("device")
+        self.latency = c.get("latency", "low")
+        self.engine: Engine | None = None
+        self.runner: Any = None
+        self.autopilot: Any = None
+        self.adorner: Any = None
+        self.crate: Crate | None = None
+        self.offline = False
+        self.fallback_wav: Path | None = None
+        self._context: TargetContext | None = None
+        self._loads: dict[str, cf.Future[Track]] = {}
+        self._loader = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="copilot-engine-loader")
+        self._reported: dict[int, dict[str, Any]] = {}
+        self._refused: dict[int, int] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def open(self, context: TargetContext) -> None:
+        super().open(context)
+        self._context = context
+        opts = context.options
+        self.engine = Engine(self.settings)
+        self.offline = bool(opts.get("out"))
+        if opts.get("adornment"):
+            from copilot.engine.adorn import Adorner
+
+            self.adorner = Adorner(self.engine, context.clock, Path(opts["adorn"]), context.report,
+                                   self.config.get("adorn", {}))
+        else:
+            self.crate = Crate.from_options(opts, context.report)
+        if self.offline:
+            self.output_latency = 0.0
+        else:
+            self._open_live(context)
+        if opts.get("output_latency_ms") is not None:  # the performer's measured figure wins
+            self.output_latency = float(opts["output_latency_ms"]) / 1000.0
+        if self._wants_autopilot(opts):
+            from copilot.engine.autopilot import Autopilot
+
+            self.autopilot = Autopilot(self.crate, context.report) if self.crate else None
+
+    def _open_live(self, context: TargetContext) -> None:
+        from copilot.engine.stream import EngineStream, NoAudioDevice, PacedRenderer
+
+        assert self.engine is not None
+        stream = EngineStream(self.engine, context.clock, self.device, self.blocksize, self.latency)
+        try:
+            stream.open()
+            self.runner = stream
+            context.report(f"engine: {self.settings.samplerate} Hz, {self.blocksize}-frame blocks, output latency "
+                           f"{stream.latency * 1000:.1f} ms")
+        except NoAudioDevice as exc:
+            self.fallback_wav = Path(self.config.get("fallback_wav") or DEFAULT_WAV).resolve()
+            context.report(f"no sound device: {exc}; rendering the session to {self.fallback_wav} instead")
+            self.runner = PacedRenderer(self.engine, context.clock, self.fallback_wav)
+            self.runner.open()
+        self.runner.on_tick = self.tick
+        self.output_latency = self.runner.output_latency
+
+    def close(self) -> None:
+        if self.autopilot is not None:
+            self.autopilot.stop()
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
+        self._loader.shutdown(wait=False, cancel_futures=True)
+
+    def _wants_autopilot(self, opts: dict[str, Any]) -> bool:
+        if opts.get("adornment") or self.config.get("autopilot") is False:
+            return False
+        listening = opts.get("script") or opts.get("voice") or opts.get("motion_osc") or opts.get("mocopi")
+        return not listening
+
+    # -- the wire -------------------------------------------------------------------------------------
+    def capabilities(self) -> Capabilities:
+        if self.adorner is not None:
+            return Capabilities(actions=frozenset({ActionKind.FX, ActionKind.PANIC, ActionKind.DROP}),
+                                feedback=False, decks=0)
+        return Capabilities(actions=ACTIONS, params=frozenset(ENGINE_PARAMS & set(PARAMS)), feedback=True,
+                            decks=self.settings.decks)
+
+    def render(self, action: Action, state: HostState) -> list[Timed]:
+        if self.adorner is not None:
+            return self.adorner.render(action)
+        items = render_action(action)
+        if action.kind is ActionKind.LOAD and items:
+            key = self._start_load(action)
+            if key is None:
+                return []
+            cmd = items[0].payload
+            items = [Timed(items[0].beat, EngineCmd("load", cmd.deck, cmd.beat, (key,)), action.id)]
+        return items
+
+    def send(self, payload: Any) -> None:
+        """Dispatch thread: a ring write, never a wait."""
+        if self.engine is None or not isinstance(payload, EngineCmd):
+            return
+        if payload.op == "load":
+            self._finish_load(payload)
+        elif payload.op == "oneshot":
+            self.engine.oneshot(*payload.args, beat=payload.beat)
+        elif not apply(self.engine, payload) and self._context is not None:
+            self._context.report(f"engine command ring full: {payload.op} dropped")
+
+    # -- loading (decoded off the audio and dispatch threads) -------------------------------------------
+    def _start_load(self, action: Action) -> str | None:
+        report = self._context.report if self._context else print
+        params = action.params
+        resolved = params.get("resolved") or {}
+        path = resolved.get("path") or params.get("path")
+        hints = dict(resolved)
+        exact = self.crate.exact(str(params.get("query", ""))) if self.crate is not None else None
+        if exact is not None:  # a crate track named exactly (the autopilot does): that one, whatever else matched
+            path, hints = exact["path"], exact
+        elif not path and self.crate is not None:
+            found = self.crate.find(str(params.get("query", "")))
+            if found is not None:
+                path, hints = found["path"], found
+        if not path:
+            report(f"nothing to load for '{params.get('query')}': no such track in the crate; deck "
+                   f"{action.deck} stays as it was")
+            return None
+        key = action.id
+        if self.offline:  # deterministic: decode now, on virtual time nothing is late
+            future: cf.Future[Track] = cf.Future()
+            try:
+                future.set_result(load_track(path, self.settings.samplerate, hints))
+            except TrackError as exc:
+                future.set_exception(exc)
+        else:
+            future = self._loader.submit(load_track, path, self.settings.samplerate, hints)
+        self._loads[key] = future
+        return key
+
+    def _finish_load(self, cmd: EngineCmd) -> None:
+        assert self.engine is not None
+        key = cmd.args[0]
+        future = self._loads.pop(key, None)
+        if future is None:
+            return
+        if not future.done():  # still decoding: load the moment it is ready (the deck is idle anyway)
+            future.add_done_callback(lambda f: self._load_now(cmd.deck, f, None))
+            return
+        self._load_now(cmd.deck, future, cmd.beat)
+
+    def _load_now(self, deck: int | None, future: cf.Future[Track], beat: float | None) -> None:
+        report = self._context.report if self._context else print
+        if self.engine is None or deck is None:
+            return
+        try:
+            track = future.result()
+        except TrackError as exc:
+            report(f"deck {Deck.from_index(deck)} not loaded: {exc}; it stays as it was")
+            return
+        except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the set
+            report(f"deck {Deck.from_index(deck)} not loaded: {type(exc).__name__}: {exc}")
+            return
+        try:
+            self.engine.load(deck, track, beat)
+        except Exception as exc:  # noqa: BLE001 - the deck stays as it was, whatever went wrong
+            report(f"deck {Deck.from_index(deck)} not loaded: {exc}")
+            return
+        if self.autopilot is not None:
+            self.autopilot.loaded(deck, track)
+
+    # -- feedback: the engine knows its decks, so it tells the scheduler ---------------------------------
+    def tick(self) -> None:
+        """Report deck changes to the session's state (feeder thread live, every block offline)."""
+        if self.engine is None or self._context is None:
+            return
+        if self.adorner is not None:
+            self.adorner.tick()
+            return
+        for d in range(self.settings.decks):
+            now = self.engine.deck_state(d)
+            refused = now.pop("refused_loads")
+            if refused != self._refused.get(d, 0):
+                self._refused[d] = refused
+                self._context.report(f"deck {Deck.from_index(d)} was playing: the engine refused a load")
+            fields = {k: now[k] for k in ("playing", "loop", "loaded", "track", "bpm")}
+            if self._reported.get(d) != fields:
+                self._reported[d] = fields
+                self._context.state.apply_feedback(DeckUpdate(Deck.from_index(d), fields))
+
+    # -- offline -------------------------------------------------------------------------------------------
+    def run_offline(self, session: Any, duration: float | None) -> None:
+        from copilot.engine.offline import render_offline
+
+        assert self.engine is not None
+        path = Path(session.options.out)
+        if self.autopilot is not None:
+            if duration is None:
+                self.autopilot.transitions = 1  # a finite render: one full mix, A into B
+            self.autopilot.start(session, threaded=False)
+        if duration is None:
+            duration = self._default_duration(session)
+
+        def on_block(until: float) -> None:
+            if self.autopilot is not None:
+                self.autopilot.tick(until)
+            self.tick()
+
+        render_offline(self.engine, session.clock, duration, session.advance, path, on_block=on_block)
+        stats = self.engine.stats()
+        session.report(f"rendered {duration:.1f} s to {path} (late events {stats['late_events']}, "
+                       f"non-finite samples fixed {stats['nonfinite']})")
+
+    def _default_duration(self, session: Any) -> float:
+        if self.autopilot is not None:
+            return self.autopilot.planned_seconds(session.clock.tempo, session.clock.beat)
+        if session.script:
+            return session.script[-1].at + 8 * 60.0 / session.clock.tempo * session.clock.quantum
+        return 60.0
+
+    def health(self) -> dict[str, Any]:
+        if self.engine is None:
+            return {"open": False}
+        return {"open": True, "offline": self.offline, "fallback_wav": str(self.fallback_wav or ""),
+                **self.engine.stats(), **self.engine.meters()}
+
+
+@hookimpl
+def copilot_targets(config: dict[str, Any]) -> list[Target]:
+    return [StandaloneTarget(config.get(StandaloneTarget.name))]
+
+
+class AutopilotInput(Input):
+    """Starts the standalone engine's autopilot once the live session is wired (nothing else to do)."""
+
+    name = "autopilot"
+
+    def start(self, session: Any) -> None:
+        target = next((t for t in getattr(session, "targets", [])[:1] if isinstance(t, StandaloneTarget)), None)
+        if target is not None and target.autopilot is not None:
+            session.report(f"autopilot: mixing {target.crate.source if target.crate else 'the crate'} "
+                           "(give --script, --voice or --motion-osc to play it yourself)")
+            target.autopilot.start(session, threaded=True)
+            self._target = target
+
+    def stop(self) -> None:
+        target = getattr(self, "_target", None)
+        if target is not None and target.autopilot is not None:
+            target.autopilot.stop()
+
+
+@hookimpl
+def copilot_inputs(options: dict[str, Any], config: dict[str, Any]) -> list[Input]:
+    return [AutopilotInput()]
+
+
+@hookimpl
+def copilot_resolve_load(query: str, options: dict[str, Any]) -> dict[str, Any] | None:
+    """A LOAD query against the crate folder (or the example crate) by title, artist or file name."""
+    crate = Crate.from_options(options, lambda _m: None, build=False)
+    return crate.find(query) if crate is not None else None
+
+
+@hookimpl
+def copilot_doctor(config: dict[str, Any]) -> list[Check]:
+    checks: list[Check] = []
+    try:
+        from copilot.engine.stream import output_devices, warm_up
+
+        seconds = warm_up()
+        checks.append(Check("engine kernels", True, f"compiled/loaded in {seconds:.2f} s"))
+        devices = output_devices()
+        if devices:
+            checks.append(Check("engine sound device", True, f"{len(devices)} output(s), e.g. {devices[0]['name']}"))
+        else:
+            checks.append(Check("engine sound device", False, "no audio output found",
+                                "copilot run will render to a WAV instead; connect a device or start JACK"))
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure as a line
+        checks.append(Check("engine kernels", False, f"{type(exc).__name__}: {exc}",
+                            "reinstall copilot (numba, sounddevice)"))
+    return checks

@@ -1,0 +1,128 @@
+"""Voice fixtures: one Whisper model per test session, spoken audio from espeak-ng, the corpus results.
+
+Import the `*_fixture` functions you use into your test module; pytest finds them by their names.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+from copilot.tests import voice_corpus as corpus
+
+TITLES = ("Midnight Drive", "Dubby 118", "Sunrise", "Deep House", "Techno", "Something Funky", "The Next Track",
+          "Blue Monday Dub", "Warehouse 93", "Kick It")
+
+
+def need_espeak() -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (Debian package espeak-ng); .ci/run installs it")
+
+
+def say(text: str, voice: str = "en-us", speed: int = 150) -> np.ndarray:
+    need_espeak()
+    return corpus.speak(text, voice, speed)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * corpus.RATE), dtype=np.float32)
+
+
+@pytest.fixture(name="portaudio_off_jack")
+def portaudio_off_jack_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """PortAudio initialised without the test JACK server. sounddevice initialises at import and
+    terminates at exit; if it held a client on the session's JACK server, that exit would come after
+    the server is gone and abort the test process (pa_jack asserts)."""
+    import os
+    import sys
+
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", f"copilot-voice-none-{os.getpid()}")
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    if "sounddevice" in sys.modules:
+        sd = sys.modules["sounddevice"]
+        sd._terminate()
+        sd._initialize()
+    yield
+
+
+def same_intent(expected: dict[str, Any] | None, got: dict[str, Any] | None) -> bool:
+    """Kind, deck and every argument right (a LOAD query case-insensitively)."""
+    if expected is None or got is None:
+        return expected is None and got is None
+    if (expected["kind"], expected["deck"]) != (got["kind"], got["deck"]):
+        return False
+    a, b = expected["args"], got["args"]
+    if set(a) != set(b):
+        return False
+    for key, value in a.items():
+        if isinstance(value, str):
+            if value.lower() != str(b[key]).lower():
+                return False
+        elif abs(float(value) - float(b[key])) > 1e-6:
+            return False
+    return True
+
+
+@pytest.fixture(scope="session", name="transcriber")
+def transcriber_fixture() -> Any:
+    """The bundled tiny.en, loaded and warmed once."""
+    from copilot.intents.asr import Transcriber
+
+    t = Transcriber(titles=TITLES)
+    t.warm_up()
+    return t
+
+
+@dataclass(frozen=True)
+class Outcome:
+    clip: corpus.Clip
+    text: str
+    got: dict[str, Any] | None
+    confidence: float
+    asr_s: float
+
+    @property
+    def right(self) -> bool:
+        return same_intent(self.clip.expected, self.got)
+
+
+@dataclass
+class CorpusRun:
+    clean: list[Outcome]
+    noisy: list[Outcome]
+
+    @staticmethod
+    def accuracy(outcomes: list[Outcome]) -> float:
+        commands = [o for o in outcomes if o.clip.expected is not None]
+        return sum(o.right for o in commands) / len(commands)
+
+    @staticmethod
+    def false_accepts(outcomes: list[Outcome]) -> list[Outcome]:
+        return [o for o in outcomes if o.clip.expected is None and o.got is not None]
+
+
+def run_corpus(transcriber: Any, snr_db: float | None) -> list[Outcome]:
+    from copilot.intents.understand import understand
+
+    out = []
+    for n, clip in enumerate(corpus.clips()):
+        audio = corpus.audio_of(clip)
+        if snr_db is not None:
+            audio = corpus.mix_music(audio, snr_db, seed=n)
+        transcript = transcriber.transcribe(audio)
+        result = understand(transcript, titles=TITLES)
+        out.append(Outcome(clip, transcript.text, result.to_dict()["intent"], result.confidence,
+                           transcript.latency_s))
+    return out
+
+
+@pytest.fixture(scope="session", name="corpus_run")
+def corpus_run_fixture(transcriber: Any) -> Iterator[CorpusRun]:
+    """Every corpus clip transcribed once, clean and over music at 10 dB SNR."""
+    need_espeak()
+    yield CorpusRun(run_corpus(transcriber, None), run_corpus(transcriber, 10.0))

@@ -1,0 +1,55 @@
+"""Virtual MIDI ports on a real JACK server: names, both directions, and surviving a server restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import rtmidi
+
+from copilot.bridge.ports import MidiPorts, jack_ports
+
+pytestmark = pytest.mark.jack
+
+
+def wait_for(check, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_two_distinct_ports_in_and_out(jack_server):
+    got = []
+    ports = MidiPorts("auto")
+    try:
+        assert ports.choice.name == "jack"  # no ALSA sequencer here: JACK is picked automatically
+        ports.output("Copilot Out")
+        ports.input(lambda data, at: got.append(data), "Copilot In")
+        names = jack_ports()
+        assert any(n.endswith(":Copilot Out") for n in names) and any(n.endswith(":Copilot In") for n in names)
+        host = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="fake-host")
+        host.open_port(next(i for i, p in enumerate(host.get_ports()) if p.endswith(":Copilot In")))
+        host.send_message([0x90, 0x10, 0x7F])
+        assert wait_for(lambda: got == [bytes([0x90, 0x10, 0x7F])])
+        host.close_port()
+    finally:
+        ports.close()
+
+
+def test_ports_come_back_after_the_jack_server_restarts():
+    """In a process of its own: libjack keeps process-wide state, and a performer's copilot talks to one
+    server, which is the case that matters."""
+    name = f"copilot-restart-{os.getpid()}"
+    out = subprocess.run([sys.executable, "-m", "copilot.tests.ports_restart_probe", name], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"send_while_down": "ok", "reopened": True, "captured": ["90117f"],
+                      "feedback": True}
