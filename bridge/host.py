@@ -95,6 +95,8 @@ class SessionApi(Protocol):
 
     clock: Any  # BeatClock
     state: HostState
+    targets: list[Any]  # the active targets (what they can take: target.capabilities())
+    config: Any  # the session's Config (copilot.toml): `config.section("motion")`
 
     def submit(self, intent: Any) -> Any: ...  # Intent → Decision
     def control(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any: ...

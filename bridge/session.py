@@ -211,7 +211,10 @@ class Session:
         context = TargetContext(config=self.config.target(name), state=self.state, clock=self.clock,
                                 ports=self.ports, report=self.report, options=options,
                                 feedback=self.target_feedback)
-        target.open(context)
+        try:
+            target.open(context)
+        except Exception as exc:  # re-raised as a clear error instead of a traceback
+            raise SessionError(f"{name} could not start: {type(exc).__name__}: {exc}") from exc
         return target
 
     def _start_osc(self) -> None:
