@@ -76,7 +76,7 @@ def check_audio() -> Check:
 def run_checks(config_path: Path | None = None, link_wait: float = 1.0) -> list[Check]:
     config, config_check = check_config(config_path)
     checks = [config_check, *check_midi(config), check_link(link_wait), check_audio()]
-    host = TargetHost(config.targets())
+    host = TargetHost(config.targets(), settings=config.data)
     checks.append(Check("targets", bool(host.names()), ", ".join(host.names()) or "none installed"))
     checks += host.doctor()
     return checks

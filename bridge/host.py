@@ -95,10 +95,13 @@ class SessionApi(Protocol):
 
     clock: Any  # BeatClock
     state: HostState
+    targets: list[Any]  # the active targets (what they can take: target.capabilities())
+    config: Any  # the session's Config (copilot.toml): `config.section("motion")`
 
     def submit(self, intent: Any) -> Any: ...  # Intent → Decision
     def control(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any: ...
     def report(self, message: str) -> None: ...
+    def listen_midi(self, callback: Callable[[bytes, float], None]) -> None: ...  # every message on "Copilot In"
 
 
 class Input:
@@ -144,11 +147,14 @@ class HookSpec:
         """The track a LOAD{query} means: {"path", "title", "artist", "bpm", "key", "why"} or None."""
 
     @hookspec
-    def copilot_inputs(self, options: dict[str, Any], config: dict[str, Any]) -> Sequence[Input]:  # type: ignore[empty-body]
-        """Live inputs to run beside a session, given `copilot run` options (return [] when not asked for)."""
+    def copilot_inputs(  # type: ignore[empty-body]
+        self, options: dict[str, Any], config: dict[str, Any], settings: dict[str, Any]
+    ) -> Sequence[Input]:
+        """Live inputs to run beside a session, given `copilot run` options (return [] when not asked for).
+        `config` is the [targets] tables; `settings` the whole copilot.toml (e.g. its [voice] table)."""
 
     @hookspec
-    def copilot_doctor(self, config: dict[str, Any]) -> Sequence[Check]:  # type: ignore[empty-body]
+    def copilot_doctor(self, config: dict[str, Any], settings: dict[str, Any]) -> Sequence[Check]:  # type: ignore[empty-body]
         """Health checks for `copilot doctor` (models present, host reachable, …)."""
 
 
@@ -240,10 +246,12 @@ class TargetHost:
         config: dict[str, dict[str, Any]] | None = None,
         plugins: Iterable[object] = (),
         entry_points: bool = True,
+        settings: dict[str, Any] | None = None,
     ) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(HookSpec)
-        self.config = config or {}
+        self.config = config or {}  # the [targets] tables
+        self.settings = settings or {"targets": self.config}  # the whole copilot.toml
         self.broken: dict[str, str] = {}  # plugin name → why it failed to load
         if entry_points:
             self._load_entry_points()
@@ -320,13 +328,13 @@ class TargetHost:
     # -- inputs and health --------------------------------------------------------------------------
     def inputs(self, options: dict[str, Any]) -> list[Input]:
         found: list[Input] = []
-        for batch in self.pm.hook.copilot_inputs(options=options, config=self.config):
+        for batch in self.pm.hook.copilot_inputs(options=options, config=self.config, settings=self.settings):
             found.extend(batch or [])
         return found
 
     def doctor(self) -> list[Check]:
         checks: list[Check] = []
-        for batch in self.pm.hook.copilot_doctor(config=self.config):
+        for batch in self.pm.hook.copilot_doctor(config=self.config, settings=self.settings):
             checks.extend(batch or [])
         for name, why in sorted(self.broken.items()):
             checks.append(Check(f"plugin {name}", False, f"failed to load: {why}",

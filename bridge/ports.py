@@ -86,7 +86,14 @@ def pick_api(requested: str = "auto") -> ApiChoice:
     )
 
 
+_LIBJACK: Any = None
+_QUIET: list[Any] = []  # keeps the no-op C callbacks alive
+
+
 def _libjack() -> Any:
+    global _LIBJACK
+    if _LIBJACK is not None:
+        return _LIBJACK
     import ctypes
     import ctypes.util
 
@@ -97,11 +104,18 @@ def _libjack() -> Any:
         lib = ctypes.CDLL(path)
     except OSError:
         return None
+    if not os.environ.get("COPILOT_JACK_VERBOSE"):
+        # libjack prints every failed connection to stderr; copilot says what is wrong in its own words.
+        quiet = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(lambda _msg: None)
+        _QUIET.append(quiet)
+        lib.jack_set_error_function(quiet)
+        lib.jack_set_info_function(quiet)
     lib.jack_client_open.restype = ctypes.c_void_p
     lib.jack_client_close.argtypes = [ctypes.c_void_p]
     lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
     lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
     lib.jack_free.argtypes = [ctypes.c_void_p]
+    _LIBJACK = lib
     return lib
 
 
@@ -264,6 +278,9 @@ class VirtualIn:
         return _visible(self.api, self._probe, self.name)
 
     def _read(self) -> None:
+        from .dispatch import HELPER_PRIORITY, make_realtime
+
+        make_realtime(HELPER_PRIORITY)
         while not self._stop.is_set():
             event = self._in.get_message()
             if event is None:

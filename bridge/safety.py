@@ -48,7 +48,8 @@ RATE_GROUPS: dict[IntentKind, str] = {
 @dataclass
 class SafetyConfig:
     phase_window: float = 1.0 / 32  # δ (beats): an intent this soon after a grid line still takes it
-    min_lead: float = 0.004  # seconds: the soonest a send can be promised
+    min_lead: float = 0.004  # seconds: the soonest a discrete action can be promised on the grid
+    control_lead: float = 0.0015  # seconds ahead a continuous control is stamped (motion: latency first)
     latency: float = 0.0  # seconds: the largest output latency among the session's targets
     grid: dict[IntentKind, Grid] = field(default_factory=lambda: dict(DEFAULT_GRID))
     phrase_bars: int = 8

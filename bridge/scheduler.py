@@ -179,7 +179,7 @@ class SafetyScheduler:
             if not spec.per_deck:
                 deck = None
             now = self.clock.now()
-            beat = self.clock.beat_at_time(now + self.config.min_lead + self.config.latency)
+            beat = self.clock.beat_at_time(now + self.config.control_lead + self.config.latency)
             target = spec.clamp(float(value))
             key = (param_name, deck)
             last = self._controls.get(key)

@@ -83,7 +83,7 @@ class Session:
         self.config = config or Config()
         self._report = report or print
         self.log = SessionLog(self.options.log)
-        self.host = host or TargetHost(self.config.targets())
+        self.host = host or TargetHost(self.config.targets(), settings=self.config.data)
         self.state = HostState()
         self.clock: BeatClock = clock or self._make_clock()
         safety = SafetyConfig.from_dict(self.config.section("safety"))
@@ -101,6 +101,7 @@ class Session:
         self.target_reason = ""
         self.feedback_count = 0
         self._feedback_ports: set[str] = set()  # input ports that received anything (for --target auto)
+        self._midi_listeners: list[Callable[[bytes, float], None]] = []
         self._stop = threading.Event()
         self.decisions: list[Decision] = []
 
@@ -210,7 +211,10 @@ class Session:
         context = TargetContext(config=self.config.target(name), state=self.state, clock=self.clock,
                                 ports=self.ports, report=self.report, options=options,
                                 feedback=self.target_feedback)
-        target.open(context)
+        try:
+            target.open(context)
+        except Exception as exc:  # re-raised as a clear error instead of a traceback
+            raise SessionError(f"{name} could not start: {type(exc).__name__}: {exc}") from exc
         return target
 
     def _start_osc(self) -> None:
@@ -268,6 +272,10 @@ class Session:
     def control(self, param: str, value: float, deck: Deck | None = None,
                 source: Source | None = None) -> Action | None:
         return self.scheduler.control(param, value, deck, source or Source.MOTION)
+
+    def listen_midi(self, callback: Callable[[bytes, float], None]) -> None:
+        """Hear every message on 'Copilot In' too (a push-to-talk pad, a foot switch)."""
+        self._midi_listeners.append(callback)
 
     def report(self, message: str) -> None:
         self.log.record("report", message=message)
@@ -331,6 +339,9 @@ class Session:
             self.advance(t)
 
     def _run_live(self) -> None:
+        from .dispatch import HELPER_PRIORITY, make_realtime
+
+        make_realtime(HELPER_PRIORITY)  # this loop submits script lines; threads it starts stay ordinary
         deadline = None if self.options.duration is None else self.started_at + self.options.duration
         previous = None
         if threading.current_thread() is threading.main_thread():
@@ -368,6 +379,11 @@ class Session:
         self.log.record("feedback", port="Copilot In", midi=data.hex(" "), t=at)
         for target in self.targets:
             self._apply_feedback(target.name, data)
+        for listener in self._midi_listeners:
+            try:
+                listener(data, at)
+            except Exception as exc:  # noqa: BLE001 - a broken listener must not stop host feedback
+                self.log.record("listener_error", error=repr(exc))
 
     def target_feedback(self, name: str, data: Any) -> None:
         """A target's own input port (e.g. Mixxx's): log it and let that target decode it."""

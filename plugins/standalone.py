@@ -98,7 +98,7 @@ class StandaloneTarget(Target):
             context.report(f"engine: {self.settings.samplerate} Hz, {self.blocksize}-frame blocks, output latency "
                            f"{stream.latency * 1000:.1f} ms")
         except NoAudioDevice as exc:
-            self.fallback_wav = Path(self.config.get("fallback_wav") or DEFAULT_WAV)
+            self.fallback_wav = Path(self.config.get("fallback_wav") or DEFAULT_WAV).resolve()
             context.report(f"no sound device: {exc}; rendering the session to {self.fallback_wav} instead")
             self.runner = PacedRenderer(self.engine, context.clock, self.fallback_wav)
             self.runner.open()

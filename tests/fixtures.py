@@ -60,7 +60,7 @@ def start_jack(name: str, rate: int = 48000, period: int = 64, timeout: float = 
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (Debian package jackd2); .ci/run installs it")
     log = Path(tempfile.gettempdir()) / f"{name}.log"
-    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")  # probes never spawn one
     last = ""
     give_up = time.monotonic() + 120.0
     modes = [["-R", "-P", "70"], ["--no-realtime"]]
@@ -93,6 +93,11 @@ def start_jack(name: str, rate: int = 48000, period: int = 64, timeout: float = 
 
 
 def stop_jack(server: JackServer) -> None:
+    # PortAudio keeps a JACK client open while initialised; with its server gone it asserts at exit.
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        with contextlib.suppress(Exception):
+            sd._terminate()
     server.process.terminate()
     try:
         server.process.wait(5)

@@ -102,3 +102,13 @@ def test_beats_of_a_scripted_run_land_on_the_other_peers_grid(link_netns, jack_s
     for r in presses:
         phase_error = (other.beat_at(r["sent"]) - r["beat"] + 2.0) % 4.0 - 2.0  # same phase mod the bar
         assert abs(phase_error) < 0.01, (r, phase_error)  # < 5 ms at 130 BPM
+
+
+def test_auto_target_picks_ableton_live_when_link_has_peers(link_netns, tmp_path):
+    peer = Peer(link_netns, 126.0)
+    peer.wait_for(lambda a: a["beat"] > 1)
+    log = tmp_path / "log.jsonl"
+    run = link_netns.run([link_netns.python()[0], "-m", "copilot", "run", "--duration", "0.5", "--osc", "",
+                          "--log", str(log), "--auto-wait", "2"], timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "target: ableton-live (1 Link peer(s) found)" in run.stdout
