@@ -13,6 +13,7 @@ command grammar takes about a millisecond on a short sentence.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -128,6 +129,16 @@ def anchors(node: Node) -> list[frozenset[str]]:
     return []  # Opt, Slot: nothing required
 
 
+def present_words(vocabulary: frozenset[str], tokens: Sequence[str]) -> frozenset[str]:
+    """The vocabulary words some token could be (itself or a near-miss): one pass per sentence."""
+    return frozenset(w for w in vocabulary if any(word_distance(t, w) is not None for t in tokens))
+
+
+def could_match_present(clauses: Sequence[frozenset[str]], present: frozenset[str]) -> bool:
+    """`could_match`, given `present_words` over every anchor word: a set test per clause."""
+    return all(not clause.isdisjoint(present) for clause in clauses)
+
+
 def could_match(clauses: Sequence[frozenset[str]], tokens: Sequence[str]) -> bool:
     if WILDCARD in tokens:  # a wildcard may be any one anchor
         missing = [c for c in clauses if not any(word_distance(t, w) is not None for t in tokens for w in c)]
@@ -149,6 +160,7 @@ class _Run:
     tokens: Sequence[str]
     slots: Mapping[str, SlotReader]
     memo: dict[tuple[int, int], dict[int, Match]] = field(default_factory=dict)
+    limit: float = math.inf  # readings dearer than this are cut early (costs only ever add up)
 
     def skip_cost(self, i: int) -> float:
         return FILLER_COST if self.tokens[i] in FILLERS else UNKNOWN_COST
@@ -172,19 +184,21 @@ def _match(node: Node, i: int, run: _Run) -> dict[int, Match]:
         return found
     out: dict[int, Match] = {}
     tokens = run.tokens
+    limit = run.limit
     if isinstance(node, Word):
         if i < len(tokens):
             cost = WILDCARD_COST if tokens[i] == WILDCARD else word_distance(tokens[i], node.word)
-            if cost is not None:
+            if cost is not None and cost <= limit:
                 out[i + 1] = Match(cost, {}, int(cost > 0), (("w", node.word, tokens[i]),))
     elif isinstance(node, Slot):
         reader = run.slots.get(node.name)
         if reader is None:
             raise TemplateError(f"no reader for slot {{{node.name}}}")
         for end, cost, value in reader(tokens, i):
-            _better(out, end, Match(cost, {node.name: value}, int(cost > 0),
-                                    (("s", node.name, value, tuple(tokens[i:end])),)))
-        if i < len(tokens) and tokens[i] == WILDCARD:
+            if cost <= limit:
+                _better(out, end, Match(cost, {node.name: value}, int(cost > 0),
+                                        (("s", node.name, value, tuple(tokens[i:end])),)))
+        if i < len(tokens) and tokens[i] == WILDCARD and limit >= WILDCARD_COST:
             _better(out, i + 1, Match(WILDCARD_COST, {node.name: None}, 1, (("s", node.name, None, (WILDCARD,)),)))
     elif isinstance(node, Opt):
         out[i] = Match(0.0, {}, 0)
@@ -202,7 +216,8 @@ def _match(node: Node, i: int, run: _Run) -> dict[int, Match]:
             nxt: dict[int, Match] = {}
             for start, so_far in states.items():
                 for end, m in _match(item, start, run).items():
-                    _better(nxt, end, _join(so_far, m))
+                    if so_far.cost + m.cost <= limit:
+                        _better(nxt, end, _join(so_far, m))
             states = nxt
             if not states:
                 break
@@ -217,7 +232,7 @@ def _with_skips(states: dict[int, Match], run: _Run) -> dict[int, Match]:
     for _ in range(MAX_SKIPS):
         nxt: dict[int, Match] = {}
         for pos, m in frontier.items():
-            if pos < len(run.tokens):
+            if pos < len(run.tokens) and m.cost + run.skip_cost(pos) <= run.limit:
                 _better(nxt, pos + 1, Match(m.cost + run.skip_cost(pos), m.captures, m.fuzzy + 1,
                                             (*m.path, ("x", run.tokens[pos]))))
         for pos, m in nxt.items():
@@ -227,21 +242,27 @@ def _with_skips(states: dict[int, Match], run: _Run) -> dict[int, Match]:
 
 
 def align(node: Node, tokens: Sequence[str], slots: Mapping[str, SlotReader],
-          memo: dict[tuple[int, int], dict[int, Match]] | None = None) -> Match | None:
-    """The cheapest reading of the whole sentence as `node` (leading/trailing stray words cost too)."""
-    run = _Run(tokens, slots, memo if memo is not None else {})
+          memo: dict[tuple[int, int], dict[int, Match]] | None = None, limit: float = math.inf) -> Match | None:
+    """The cheapest reading of the whole sentence as `node` (leading/trailing stray words cost too).
+
+    With a `limit`, only readings costing at most that are found, far faster; the best of them is the
+    true best whenever one is found. A memo must not be shared between different limits.
+    """
+    run = _Run(tokens, slots, memo if memo is not None else {}, limit)
     best: Match | None = None
     n = len(tokens)
     lead = 0.0
     for start in range(n):
         if start:
             lead += run.skip_cost(start - 1)
-        if best is not None and lead >= best.cost:
+        if (best is not None and lead >= best.cost) or lead > limit:
             break
         for end, m in _match(node, start, run).items():
             if end == start:
                 continue  # the template must read at least one word
             tail = sum(run.skip_cost(k) for k in range(end, n))
+            if m.cost + lead + tail > limit:
+                continue
             path = tuple(("x", t) for t in tokens[:start]) + m.path + tuple(("x", t) for t in tokens[end:])
             total = Match(m.cost + lead + tail, m.captures, m.fuzzy + start + (n - end), path)
             if best is None or total.cost < best.cost - 1e-9:
