@@ -69,7 +69,7 @@ class BeatClock(Protocol):
     def phase(self, quantum: float | None = None) -> float: ...
     def time_at_beat(self, beat: float) -> float: ...
     def beat_at_time(self, t: float) -> float: ...
-    def set_tempo(self, bpm: float, wait: bool = True) -> None: ...
+    def set_tempo(self, bpm: float, wait: bool = True, at_beat: float | None = None) -> None: ...
     def start(self) -> float: ...
     def stop(self) -> None: ...
     def close(self) -> None: ...
@@ -139,12 +139,16 @@ class InternalClock(AnchoredClock):
     def peers(self) -> int:
         return 0
 
-    def set_tempo(self, bpm: float, wait: bool = True) -> None:
+    def set_tempo(self, bpm: float, wait: bool = True, at_beat: float | None = None) -> None:
+        """Change tempo; the grid pivots on `at_beat` (a TEMPO action's own beat) or on now."""
         if not (20.0 <= bpm <= 999.0):
             raise ValueError(f"tempo must be 20..999 BPM, got {bpm}")
         with self._lock:
-            now = self.now()
-            self._anchor = ClockAnchor(now, self._anchor.beat_at_time(now), float(bpm))
+            if at_beat is None:
+                now = self.now()
+                self._anchor = ClockAnchor(now, self._anchor.beat_at_time(now), float(bpm))
+            else:
+                self._anchor = ClockAnchor(self._anchor.time_at_beat(at_beat), at_beat, float(bpm))
 
     def start(self) -> float:
         """Start playing on the next bar; returns the beat where playing starts."""

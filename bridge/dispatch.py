@@ -137,6 +137,7 @@ class Dispatcher:
         self.stats = LatenessStats()
         self.recent: deque[Sent] = deque(maxlen=4096)
         self._heap: list[_Item] = []
+        self._keyed_tempo = clock.tempo  # the tempo the heap's provisional times were computed at
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._epoch = 0
@@ -239,6 +240,17 @@ class Dispatcher:
             with self._cond:
                 self._cond.wait(0.01)
 
+    def _rekey(self) -> None:
+        """After a tempo change, recompute every provisional time (call with the lock held): an item
+        queued at the old tempo must not wait behind items keyed at the new one."""
+        tempo = self.clock.tempo
+        if tempo == self._keyed_tempo:
+            return
+        for item in self._heap:
+            item.due = self._due(item.beat, item.sink)
+        heapq.heapify(self._heap)
+        self._keyed_tempo = tempo
+
     def _run(self) -> None:
         if self.realtime:
             self.is_realtime = make_realtime()
@@ -250,6 +262,7 @@ class Dispatcher:
                 if not self._heap:
                     self._cond.wait(0.1)
                     continue
+                self._rekey()
                 head = self._heap[0]
                 due = self._due(head.beat, head.sink)
                 wait = due - now() - self.spin
@@ -274,6 +287,7 @@ class Dispatcher:
             with self._cond:
                 if not self._heap:
                     break
+                self._rekey()
                 head = self._heap[0]
                 due = self._due(head.beat, head.sink)
                 if due > until:

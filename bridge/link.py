@@ -134,8 +134,11 @@ class LinkClock(AnchoredClock):
     def peers(self) -> int:
         return self._peers
 
-    def set_tempo(self, bpm: float, wait: bool = True) -> None:
-        """Change the session tempo. `wait=False` (the dispatch thread) hands it to the loop and returns."""
+    def set_tempo(self, bpm: float, wait: bool = True, at_beat: float | None = None) -> None:
+        """Change the session tempo. `wait=False` (the dispatch thread) hands it to the loop and returns.
+
+        Link pivots a tempo change on its own now; sent on time, that is `at_beat` to well under 1 ms.
+        """
         if not (20.0 <= bpm <= 999.0):
             raise ValueError(f"tempo must be 20..999 BPM, got {bpm}")
 

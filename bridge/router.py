@@ -35,7 +35,7 @@ class ClockSink:
         self.clock = clock
 
     def send(self, payload: Action) -> None:
-        self.clock.set_tempo(float(payload.params["bpm"]), wait=False)
+        self.clock.set_tempo(float(payload.params["bpm"]), wait=False, at_beat=payload.beat)
 
 
 class Router:

@@ -85,9 +85,12 @@ class HostState:
             return
         with self._lock:
             old = self._decks.get(action.deck, DeckState())
-            # Once the host has spoken about a deck, only the host changes its playing/loop/loaded.
             if old.truth is Truth.HOST:
-                change = {k: v for k, v in change.items() if k not in ("playing", "loop", "loaded")}
+                # The host's word stands, except where ours is the safer belief: a PLAY we sent makes the
+                # deck count as playing at once (never load onto it meanwhile); only the host's own
+                # feedback may say a deck has stopped.
+                change = {k: v for k, v in change.items()
+                          if k not in ("playing", "loop", "loaded") or v is True}
                 truth = Truth.HOST
             else:
                 truth = Truth.OWN

@@ -141,3 +141,13 @@ def test_a_stream_is_pulled_one_payload_at_a_time_and_stops_at_a_withdraw_cut():
     d.schedule(sink, [Stream(payloads(), "again")])
     d.flush()
     assert d.pump(1e6) == []
+
+
+def test_a_tempo_change_reorders_what_was_queued_before_it():
+    clock = ManualClock(120.0)
+    d = Dispatcher(clock)
+    sink = Recorder()
+    d.schedule(sink, [Timed(4.0, "queued at 120")])  # due at 2.0 s
+    clock.set_tempo(240.0)  # beat 4 is now due at 1.0 s
+    d.schedule(sink, [Timed(5.0, "queued at 240")])  # due at 1.25 s, but keyed before the first
+    assert [s.payload for s in d.pump(1.1)] == ["queued at 120"]

@@ -232,7 +232,7 @@ def grid_of(kind: IntentKind, sched: SafetyScheduler) -> float:
     return sched.grid_beats(DEFAULT_GRID.get(kind, Grid.BEAT))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
 def test_no_discrete_action_is_dispatched_outside_its_window(seq):
     chain = Chain()
@@ -261,7 +261,7 @@ def test_no_discrete_action_is_dispatched_outside_its_window(seq):
         assert -1e-6 <= sent_beat - action.beat <= delta + 1e-6, (intent, action.beat, sent_beat)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
 def test_no_load_ever_lands_on_a_playing_deck(seq):
     """Truth = the host's feedback and what was actually sent, in time order; every LOAD sent must find
@@ -295,7 +295,7 @@ def test_no_load_ever_lands_on_a_playing_deck(seq):
             playing[deck] = kind is ActionKind.PLAY
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps, st.floats(0.0, 3.0))
 def test_panic_always_wins(seq, panic_after):
     chain = Chain()
@@ -313,7 +313,7 @@ def test_panic_always_wins(seq, panic_after):
     assert not [s for s, _ in after if s.action_id in before_panic]  # nothing decided before it did
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(steps, st.floats(0.5, 4.0))
 def test_rate_limits_hold_for_any_sequence(seq, interval):
     clock, state, _outbox, sched = make(123.0, rate_limits={"loop": interval, "fx": interval})
