@@ -110,12 +110,16 @@ class Timed:
 
     `guard`, if set, is asked at send time: a reason string stops this payload and the rest of its
     action (the host may have changed its mind since the decision, a beat earlier).
+    `tied` marks the second half of a pair that must never be split (a 14-bit CC's LSB): once the
+    payload before it has gone out, withdrawing the action no longer holds this one back, since an
+    MSB without its LSB puts the control on a value nobody asked for.
     """
 
     beat: float | None
     payload: Any
     action_id: str = ""
     guard: Callable[[], str | None] | None = None
+    tied: bool = False
 
     def __post_init__(self) -> None:
         if self.beat is not None and not math.isfinite(self.beat):

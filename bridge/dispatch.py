@@ -72,6 +72,13 @@ class _Item:
     stream: Iterator[Timed] | None = field(compare=False, default=None)  # where the next payload comes from
     guard: Callable[[], str | None] | None = field(compare=False, default=None)
     cut: float = field(compare=False, default=float("inf"))  # a withdrawn stream ends after this beat
+    leader: _Item | None = field(compare=False, default=None)  # a tied payload follows this one
+    popped: bool = field(compare=False, default=False)  # taken off the heap to be sent
+    held: bool = field(compare=False, default=False)  # popped but not sent (a guard or a PANIC said no)
+
+    def bound_to_go(self) -> bool:
+        """A tied payload whose leader went out (or is going out): it goes too, whatever is withdrawn."""
+        return self.leader is not None and self.leader.popped and not self.leader.held
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,7 @@ class Dispatcher:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._epoch = 0
+        self._sending: _Item | None = None  # off the heap and on its way out; its stream not yet refilled
         self._thread: threading.Thread | None = None
         self._running = False
 
@@ -148,25 +156,30 @@ class Dispatcher:
     def schedule(self, sink: Sink, items: Iterable[Timed | Stream]) -> int:
         n = 0
         with self._cond:
+            before: _Item | None = None
             for item in items:
                 if isinstance(item, Stream):
                     n += self._push_next(sink, item.items, self._epoch)
+                    before = None
                 else:
-                    self._push(sink, item, self._epoch)
+                    before = self._push(sink, item, self._epoch, leader=before if item.tied else None)
                     n += 1
             if n:
                 self._cond.notify()
         return n
 
     def _push(self, sink: Sink, item: Timed, epoch: int, stream: Iterator[Timed] | None = None,
-              cut: float = float("inf")) -> None:
+              cut: float = float("inf"), leader: _Item | None = None) -> _Item:
         rank = 1 if getattr(sink, "internal", False) else 0
-        heapq.heappush(self._heap, _Item(self._due(item.beat, sink), rank, next(self._seq), item.beat, sink,
-                                         item.payload, item.action_id, epoch, stream=stream, cut=cut,
-                                         guard=item.guard))
+        queued = _Item(self._due(item.beat, sink), rank, next(self._seq), item.beat, sink, item.payload,
+                       item.action_id, epoch, stream=stream, cut=cut, guard=item.guard, leader=leader)
+        heapq.heappush(self._heap, queued)
+        return queued
 
-    def _push_next(self, sink: Sink, stream: Iterator[Timed], epoch: int, cut: float = float("inf")) -> int:
-        """Queue a stream's next payload (call with the lock held). 0 when the stream is done."""
+    def _push_next(self, sink: Sink, stream: Iterator[Timed], epoch: int, cut: float = float("inf"),
+                   sent: _Item | None = None) -> int:
+        """Queue a stream's next payload (call with the lock held). 0 when the stream is done.
+        `sent` is the stream's payload that just went out: a tied successor follows it past any cut."""
         try:
             item = next(stream)
         except StopIteration:
@@ -175,16 +188,18 @@ class Dispatcher:
             if self.on_error is not None:
                 self.on_error(sink.name, exc)
             return 0
-        if item.beat is not None and item.beat > cut:
+        leader = sent if item.tied else None
+        if item.beat is not None and item.beat > cut and leader is None:
             return 0
-        self._push(sink, item, epoch, stream, cut)
+        self._push(sink, item, epoch, stream, cut, leader)
         return 1
 
     def _continue(self, head: _Item) -> None:
         """After sending a stream's payload, queue the next one (unless a PANIC came in between)."""
         with self._cond:
+            self._sending = None
             if head.epoch == self._epoch:
-                self._push_next(head.sink, head.stream, head.epoch, head.cut)
+                self._push_next(head.sink, head.stream, head.epoch, head.cut, sent=head)
 
     def withdraw(self, action_ids: Iterable[str], after_beat: float | None = None) -> None:
         """Drop the not-yet-sent payloads of these actions (only those after `after_beat`, if given)."""
@@ -192,8 +207,9 @@ class Dispatcher:
         cut = IMMEDIATE if after_beat is None else after_beat
         with self._cond:
             keep = [i for i in self._heap
-                    if i.action_id not in ids or (i.beat is not None and i.beat <= cut)]
-            for item in keep:
+                    if i.action_id not in ids or (i.beat is not None and i.beat <= cut) or i.bound_to_go()]
+            under_way = keep if self._sending is None else [*keep, self._sending]
+            for item in under_way:
                 if item.stream is not None and item.action_id in ids:
                     item.cut = min(item.cut, cut)  # a stream already under way ends at the cut
             if len(keep) != len(self._heap):
@@ -275,6 +291,8 @@ class Dispatcher:
                 if not self._heap or self._heap[0] is not head:
                     continue
                 heapq.heappop(self._heap)
+                head.popped = True
+                self._sending = head if head.stream is not None else None
             self._send(head, due)
             if head.stream is not None:
                 self._continue(head)
@@ -293,6 +311,8 @@ class Dispatcher:
                 if due > until:
                     break
                 heapq.heappop(self._heap)
+                head.popped = True
+                self._sending = head if head.stream is not None else None
             sent = self._send(head, due, at=max(due, self.clock.now()))
             if sent is not None:
                 out.append(sent)
@@ -308,10 +328,12 @@ class Dispatcher:
 
     def _send(self, item: _Item, due: float, at: float | None = None) -> Sent | None:
         if item.epoch != self._epoch:  # queued before a PANIC
+            item.held = True
             return None
         if item.guard is not None:
             reason = item.guard()
             if reason:
+                item.held = True
                 self.withdraw([item.action_id])
                 if self.on_refused is not None:
                     self.on_refused(item.action_id, reason)

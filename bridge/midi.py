@@ -51,7 +51,7 @@ def cc_value(beat: float | None, action_id: str, channel: int, number: int, valu
             raise ValueError(f"14-bit CC needs an MSB number 0..31, got {number}")
         msb, lsb = to_cc14(value)
         return [Timed(beat, MidiOut(cc(channel, number, msb), port), action_id),
-                Timed(beat, MidiOut(cc(channel, number + 32, lsb), port), action_id)]
+                Timed(beat, MidiOut(cc(channel, number + 32, lsb), port), action_id, tied=True)]
     return [Timed(beat, MidiOut(cc(channel, number, to_cc7(value)), port), action_id)]
 
 
@@ -67,6 +67,6 @@ def envelope_stream(action: Action, channel: int, number: int, fourteen_bit: boo
         for beat, data in cc_stream(env, step, fourteen_bit, start_value):
             yield Timed(beat, MidiOut(cc(channel, number, data[0]), port), action.id)
             if fourteen_bit:
-                yield Timed(beat, MidiOut(cc(channel, number + 32, data[1]), port), action.id)
+                yield Timed(beat, MidiOut(cc(channel, number + 32, data[1]), port), action.id, tied=True)
 
     return [Stream(messages(), action.id)]

@@ -211,7 +211,7 @@ class AbletonLive(Target):
         return self._value(beat, action_id, b, value) if b else []
 
     def _value(self, beat: float | None, action_id: str, b: Binding, value: float) -> list[Timed]:
-        return [Timed(beat, MidiOut(data), action_id) for data in _cc_bytes(b, value)]
+        return [Timed(beat, MidiOut(data), action_id, tied=i > 0) for i, data in enumerate(_cc_bytes(b, value))]
 
     def _envelope(self, action: Action, deck: int | None) -> list[Timed]:
         env = action.envelope
@@ -225,7 +225,7 @@ class AbletonLive(Target):
         for beat, value in env.render(ENVELOPE_STEP, action.params.get("start_value")):
             data = tuple(_cc_bytes(b, value))
             if data != last:  # only what changes on the wire
-                out += [Timed(beat, MidiOut(d), action.id) for d in data]
+                out += [Timed(beat, MidiOut(d), action.id, tied=i > 0) for i, d in enumerate(data)]
                 last = data
         return out
 

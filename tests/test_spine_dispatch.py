@@ -151,3 +151,57 @@ def test_a_tempo_change_reorders_what_was_queued_before_it():
     clock.set_tempo(240.0)  # beat 4 is now due at 1.0 s
     d.schedule(sink, [Timed(5.0, "queued at 240")])  # due at 1.25 s, but keyed before the first
     assert [s.payload for s in d.pump(1.1)] == ["queued at 120"]
+
+
+class WithdrawingSink(Recorder):
+    """Withdraws the action the moment a chosen payload goes out, the way another thread's new envelope
+    can arrive between the two halves of a 14-bit pair."""
+
+    def __init__(self, d: Dispatcher, on: object, after_beat: float | None) -> None:
+        super().__init__()
+        self.d, self.on, self.after_beat = d, on, after_beat
+
+    def send(self, payload: object) -> None:
+        super().send(payload)
+        if payload == self.on:
+            self.d.withdraw(["env"], after_beat=self.after_beat)
+
+
+def test_a_fourteen_bit_pair_is_never_split_by_a_withdraw():
+    from copilot.bridge.actions import Stream
+
+    clock = ManualClock(120.0)
+    d = Dispatcher(clock)
+
+    def pairs():
+        for i in range(6):
+            yield Timed(float(i), ("msb", i), "env")
+            yield Timed(float(i), ("lsb", i), "env", tied=True)
+
+    # a stream withdrawn right after an MSB (cut before that MSB's own beat): its LSB still goes, then nothing
+    sink = WithdrawingSink(d, ("msb", 2), after_beat=1.5)
+    d.schedule(sink, [Stream(pairs(), "env")])
+    assert [p for p, _ in sink.got] == [] and [s.payload for s in d.pump(1e6)][-2:] == [("msb", 2), ("lsb", 2)]
+    assert len(sink.got) == 6
+
+    # a plain list: the LSB waiting in the queue when its MSB went out is not withdrawn with the rest
+    sink = WithdrawingSink(d, ("msb", 1), after_beat=None)
+    d.schedule(sink, list(pairs()))
+    assert [s.payload for s in d.pump(1e6)] == [("msb", 0), ("lsb", 0), ("msb", 1), ("lsb", 1)]
+
+    # an untied second payload is withdrawn as before
+    sink = WithdrawingSink(d, ("msb", 1), after_beat=None)
+    d.schedule(sink, [Timed(1.0, ("msb", 1), "env"), Timed(1.0, ("lsb", 1), "env")])
+    assert [s.payload for s in d.pump(1e6)] == [("msb", 1)]
+
+
+def test_a_pair_whose_first_half_a_guard_refuses_is_held_back_whole():
+    clock = ManualClock(120.0)
+    d = Dispatcher(clock)
+    refused: list[tuple[str, str]] = []
+    d.on_refused = lambda action_id, reason: refused.append((action_id, reason))
+    sink = Recorder()
+    d.schedule(sink, [Timed(1.0, "msb", "env", guard=lambda: "deck is playing"),
+                      Timed(1.0, "lsb", "env", tied=True)])
+    assert d.pump(1e6) == [] and sink.got == []
+    assert refused == [("env", "deck is playing")]
