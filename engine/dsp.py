@@ -386,7 +386,7 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ce
     Peaks are found on a 4x interpolation of the input (so inter-sample overs count), the gain each
     one needs is held over the look-ahead window (sliding minimum), released smoothly, then averaged
     over the window: by the time a peak leaves the delay line the gain has reached what it needs,
-    and never more steeply than a window-long ramp.
+    and never more steeply than a window-long ramp. Returns 1 if the 4x interpolation ran.
     """
     pos = int(ms[MS_LIM_POS])
     tp = int(ms[MS_TP_POS])
@@ -468,6 +468,7 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ce
     ms[MS_LIM_SUM] = min(float(LOOKAHEAD), max(0.0, total))
     ms[MS_GR] = gr
     ms[MS_PEAK] = peak
+    return 0 if quiet else 1
 
 
 def reverb_lengths(sr: float) -> np.ndarray:

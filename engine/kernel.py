@@ -122,6 +122,7 @@ from .layout import (
     F_PLL,
     F_REVERB_DAMP,
     F_REVERB_FEEDBACK,
+    F_STAGES,
     F_TP_GAIN,
     FX_ECHO,
     FX_RAMP,
@@ -167,6 +168,14 @@ from .layout import (
     N_DECK_LANES,
     N_LANES,
     N_VOICES,
+    OFF_ECHO,
+    OFF_EQ,
+    OFF_FILTER,
+    OFF_LIMITER,
+    OFF_LOWPASS,
+    OFF_READ,
+    OFF_REVERB,
+    OFF_TRUE_PEAK,
     PANIC_RAMP,
     RING_ROWS,
     RING_TAIL,
@@ -177,15 +186,20 @@ from .layout import (
     S_FRAMES,
     S_LAST_MARK,
     S_LATE,
+    S_LONGEST_NS,
     S_MAP_JUMPS,
     S_MARK_SAMPLE,
     S_NONFINITE,
     S_OVERFLOW,
+    S_OVERRUNS,
     S_PANICS,
     S_PENDING,
+    S_SUBBLOCKS,
     S_TIME_IDX,
+    S_TP_RUNS,
     SUB,
     TIMES,
+    TP_ALWAYS,
     V_ACTIVE,
     V_GAIN,
     V_POS,
@@ -587,7 +601,7 @@ def apply_event(row, beat, db, sample, deck, voices, stats, settings, ndecks):  
 
 
 @njit(cache=True, error_model="numpy")
-def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr):  # type: ignore[no-untyped-def]
+def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr, stages):  # type: ignore[no-untyped-def]
     """Samples [i, i+n) of one deck into its scratch rows (post EQ and filter, pre fader)."""
     o = d * DECK_FIELDS
     lo = 2 * d * SUB
@@ -639,8 +653,12 @@ def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr):
             elif deck[o + D_ROLL_ON] > 0.0:
                 deck[o + D_ROLL_ON] = 0.0
             p = first + rtb * spb
-            sl = hermite(buf, frames, p, 0)
-            r = hermite(buf, frames, p, 1)
+            if stages & OFF_READ:  # profiling: a cheap saw stands in for the cubic reads
+                sl = p * 0.01 - math.floor(p * 0.01) - 0.5
+                r = sl
+            else:
+                sl = hermite(buf, frames, p, 0)
+                r = hermite(buf, frames, p, 1)
             left = deck[o + D_XF_LEFT]
             if left > 0.0:
                 w = 1.0 - left / XFADE
@@ -689,9 +707,11 @@ def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr):
     gmi = (level(v0[ln + L_EQ_MID] + inc[ln + L_EQ_MID] * (n - 1)) - gm0) / last
     ghi = (level(v0[ln + L_EQ_HIGH] + inc[ln + L_EQ_HIGH] * (n - 1)) - gh0) / last
     sb = d * DSP_FIELDS
-    eq_stereo(scratch, scratch, lo, ro, n, xover, dsp, sb, gl0, gli, gm0, gmi, gh0, ghi)
+    if not stages & OFF_EQ:
+        eq_stereo(scratch, scratch, lo, ro, n, xover, dsp, sb, gl0, gli, gm0, gmi, gh0, ghi)
     fv = v0[ln + L_FILTER] + inc[ln + L_FILTER] * (n - 1) * 0.5
-    filter_block(scratch, scratch, lo, ro, n, dsp, sb, fv, sr)
+    if not stages & OFF_FILTER:
+        filter_block(scratch, scratch, lo, ro, n, dsp, sb, fv, sr)
     acc = 0.0
     for k in range(n):
         acc += abs(scratch[lo + k]) + abs(scratch[ro + k])
@@ -744,6 +764,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
     meters = f64(tbl, A_METERS)
 
     sr = settings[0]
+    stages = int(settings[F_STAGES])
     ndecks = min(MAX_DECKS, max(1, int(settings[F_DECKS])))
     if frames > out.size // 2:
         frames = out.size // 2
@@ -862,7 +883,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
         xf0 = v0[G_CROSSFADER]
         xf1 = xf0 + inc[G_CROSSFADER] * (n - 1)
         for d in range(ndecks):
-            render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr)
+            render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr, stages)
             o = d * DECK_FIELDS
             ln = d * N_DECK_LANES
             last = n - 1 if n > 1 else 1
@@ -886,15 +907,26 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             lo = 2 * d * SUB
             ro = lo + SUB
             peak = deck[o + D_PEAK]
+            # tremolo: cos(4πb) by the Chebyshev recurrence c[k+1] = 2cos(w)c[k] − c[k−1], restarted
+            # exactly every sub-block (a cosine per sample cost more than the whole EQ)
+            c2 = 0.0
+            cprev = 0.0
+            ccur = 0.0
+            if trem0 > 0.0 or trem0 + trem_i * (n - 1) > 0.0:
+                c2 = 2.0 * math.cos(4.0 * math.pi * db)
+                ccur = math.cos(4.0 * math.pi * bi)
+                cprev = math.cos(4.0 * math.pi * (bi - db))
             for k in range(n):
                 gl = gl0 + gl_i * k
                 gr = gr0 + gr_i * k
                 t = trem0 + trem_i * k
                 if t > 0.0:
-                    b = b0 + (i + k) * db
-                    m = 1.0 - t * (0.5 - 0.5 * math.cos(4.0 * math.pi * b))
+                    m = 1.0 - t * (0.5 - 0.5 * ccur)
                     gl *= m
                     gr *= m
+                cnext = c2 * ccur - cprev
+                cprev = ccur
+                ccur = cnext
                 yl = scratch[lo + k] * gl
                 yr = scratch[ro + k] * gr
                 scratch[BUS_L * SUB + k] += yl
@@ -940,10 +972,12 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
         # An FX unit whose input has been silent for longer than its tail is skipped (its residue is
         # below −120 dB): most of a set runs with the sends shut.
         echo_tail = ECHO_TAIL_REPEATS * settings[F_ECHO_BEATS] / db
-        if fx_busy(scratch, ECHO_L * SUB, ECHO_R * SUB, n, master, MS_ECHO_IDLE, echo_tail):
+        if not stages & OFF_ECHO and fx_busy(scratch, ECHO_L * SUB, ECHO_R * SUB, n, master, MS_ECHO_IDLE,
+                                             echo_tail):
             echo_block(echo, master, scratch[ECHO_L * SUB:], scratch[ECHO_R * SUB:], 0, scratch[RET_L * SUB:],
                        scratch[RET_R * SUB:], 0, n, 1.0 / db, settings[F_ECHO_BEATS], settings[F_ECHO_FEEDBACK])
-        if fx_busy(scratch, REV_L * SUB, REV_R * SUB, n, master, MS_REV_IDLE, REVERB_TAIL_SECONDS * sr):
+        if not stages & OFF_REVERB and fx_busy(scratch, REV_L * SUB, REV_R * SUB, n, master, MS_REV_IDLE,
+                                               REVERB_TAIL_SECONDS * sr):
             reverb_block(reverb, rev_len, master, scratch[REV_L * SUB:], scratch[REV_R * SUB:], 0,
                          scratch[RET_L * SUB:], scratch[RET_R * SUB:], 0, n, settings[F_REVERB_FEEDBACK],
                          settings[F_REVERB_DAMP], 1.0, scratch[ACC * SUB:])
@@ -966,9 +1000,18 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             for q in range(MS_REV, MASTER_FIELDS):
                 master[q] = 0.0 if q >= MS_REV + 12 else master[q]
             master[MS_FX_FADE] = 1.0
-        lowpass_block(scratch, BUS_L * SUB, BUS_R * SUB, n, master, settings)
-        limiter_block(scratch[BUS_L * SUB:], scratch[BUS_R * SUB:], 0, n, out, 2 * i, master, lim_delay, lim_hist,
-                      lim_q, lim_box, fir, ceiling, settings[F_LIMITER_RELEASE], settings[F_TP_GAIN])
+        if not stages & OFF_LOWPASS:
+            lowpass_block(scratch, BUS_L * SUB, BUS_R * SUB, n, master, settings)
+        if stages & OFF_LIMITER:
+            for k in range(n):
+                out[2 * (i + k)] = min(ceiling, max(-ceiling, scratch[BUS_L * SUB + k]))
+                out[2 * (i + k) + 1] = min(ceiling, max(-ceiling, scratch[BUS_R * SUB + k]))
+        else:
+            tp_gain = 0.0 if stages & OFF_TRUE_PEAK else (1e300 if stages & TP_ALWAYS else settings[F_TP_GAIN])
+            stats[S_TP_RUNS] += limiter_block(scratch[BUS_L * SUB:], scratch[BUS_R * SUB:], 0, n, out, 2 * i, master,
+                                              lim_delay, lim_hist, lim_q, lim_box, fir, ceiling,
+                                              settings[F_LIMITER_RELEASE], tp_gain)
+        stats[S_SUBBLOCKS] += 1
         i = j
 
     stats[S_PENDING] = npend
@@ -983,6 +1026,11 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
     stats[S_FRAMES] += frames
     stats[S_CALLBACKS] += 1
     t_end = clock_ns()
+    took = t_end - t_start
+    if took > stats[S_LONGEST_NS]:
+        stats[S_LONGEST_NS] = took
+    if took * sr > frames * 1e9:  # longer than the audio it made: this block was late
+        stats[S_OVERRUNS] += 1
     ti = stats[S_TIME_IDX] % TIMES
     times[3 * ti] = t_start
     times[3 * ti + 1] = t_end - t_start

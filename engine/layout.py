@@ -105,14 +105,21 @@ K_B0, K_DB, K_NEXT, K_INIT, K_EVENT_SEQ = range(5)
 
 # -- stats (int64) ------------------------------------------------------------------------------------
 (S_CALLBACKS, S_UNDERFLOWS, S_FRAMES, S_RING_DROPPED, S_LATE, S_NONFINITE, S_PENDING, S_TIME_IDX, S_OVERFLOW,
- S_PANICS, S_LAST_MARK, S_MARK_SAMPLE, S_MAP_JUMPS, S_ENV_TRUNC, S_APPLIED, S_UNDERFLOW_AT) = range(16)
-N_STATS = 16
+ S_PANICS, S_LAST_MARK, S_MARK_SAMPLE, S_MAP_JUMPS, S_ENV_TRUNC, S_APPLIED, S_UNDERFLOW_AT, S_OVERRUNS,
+ S_LONGEST_NS, S_TP_RUNS, S_SUBBLOCKS) = range(20)
+N_STATS = 24
+# S_OVERRUNS: blocks whose render took longer than the audio they made (an underflow the engine caused);
+# S_LONGEST_NS: the longest render; S_TP_RUNS / S_SUBBLOCKS: how often the true-peak interpolator ran.
 
 # -- settings (float64, written before the stream opens) -------------------------------------------
 (F_SR, F_DECKS, F_CEILING, F_ECHO_BEATS, F_ECHO_FEEDBACK, F_REVERB_FEEDBACK, F_REVERB_DAMP, F_FX_RETURN,
  F_JUMP_SAMPLES, F_PLL, F_LATENCY_SAMPLES, F_CONTROL_RAMP, F_LIMITER_RELEASE, F_LP_B0, F_LP_A1, F_LP_A2,
- F_TP_GAIN) = range(17)
+ F_TP_GAIN, F_STAGES) = range(18)
 N_SETTINGS = 24
+# F_STAGES: a bit mask of stages switched off, for profiling only (bench/engine_stages.py); 0 = all on.
+# A stage switched off passes its input through (the limiter: a hard clip at the ceiling).
+(OFF_EQ, OFF_FILTER, OFF_ECHO, OFF_REVERB, OFF_LOWPASS, OFF_LIMITER, OFF_TRUE_PEAK, OFF_READ, TP_ALWAYS) = (
+    1 << i for i in range(9))  # TP_ALWAYS: run the true-peak interpolator even where it cannot matter
 
 # -- master (float64): echo, reverb and limiter state ------------------------------------------------
 MS_ECHO_W, MS_ECHO_D, MS_ECHO_LP_L, MS_ECHO_LP_R, MS_LIM_POS, MS_LIM_REL, MS_LIM_SUM, MS_LIM_QHEAD, MS_LIM_QTAIL, \
