@@ -35,8 +35,10 @@ from .layout import (
     MS_REV,
     MS_TP_POS,
     S_SVF,
+    SUB,
     TP_TAPS,
 )
+from .simd import lane, splat, vec
 
 # Fused multiply-add only: it shortens the biquad recursions; no other fast-math (NaN checks stay).
 FMA = {"contract"}
@@ -63,116 +65,111 @@ def bq(x, b0, b1, b2, a1, a2, z1, z2):  # type: ignore[no-untyped-def]
     return y, b1 * x - a1 * y + z2, b2 * x - a2 * y
 
 
-@njit(cache=True, fastmath=FMA, error_model="numpy")
-def eq_stereo(bl, br, offl, offr, n, c, s, base, gl0, gli, gm0, gmi, gh0, ghi):  # type: ignore[no-untyped-def]
-    """The LR8 three-band EQ on both channels of a deck in one pass (14 biquads each).
+@njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
+def bq4(x, b0, b1, b2, a1, a2, z1, z2):  # type: ignore[no-untyped-def]
+    """`bq` on four lanes. The feedback term is subtracted last, so each recursion's loop-carried
+    path is two multiply-adds (y → z1 → next y)."""
+    y = b0 * x + z1
+    return y, (b1 * x + z2) - a1 * y, b2 * x - a2 * y
 
-    Bands by subtraction (see design.py): xa = AP_lo(x), low = LR8_lo(x), rest = xa - low,
-    high = LR8_hi(rest), y = AP_hi(xa), la = AP_hi(low), mid = y - la - high. Sections in `c`:
-    l/m LP low split, h/k HP high split, p/q AP low split, r/t AP high split. Coefficients and
-    states live in locals for the run (numba cannot prove the arrays do not alias, and would reload
-    them every sample); the two channels interleave, so the CPU overlaps their recursions.
+
+@njit(cache=True, inline="always", error_model="numpy")
+def load4(s, a, b):  # type: ignore[no-untyped-def]
+    return vec(s[a], s[a + 1], s[b], s[b + 1])
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def store4(s, a, b, v):  # type: ignore[no-untyped-def]
+    s[a] = lane(v, 0)
+    s[a + 1] = lane(v, 1)
+    s[b] = lane(v, 2)
+    s[b + 1] = lane(v, 3)
+
+
+@njit(cache=True, fastmath=FMA, error_model="numpy")
+def eq_pair(buf, o0, o1, n, c, s, s0, s1, ga, gb):  # type: ignore[no-untyped-def]
+    """The LR8 three-band EQ on two decks at once: lanes (L, R) of deck 0 and (L, R) of deck 1.
+
+    Deck j's left channel is buf[oj : oj+n], its right buf[oj+SUB : …]; its EQ states are s[sj : sj+48]
+    (section, state, channel). `ga`, `gb`: each deck's band gains (low, mid, high) at the first
+    sample, then their per-sample steps. Bands (see design.py): xa = AP_lo(x), low = LR8_lo(x), high = LR8_hi(xa − low),
+    y = AP_hi(gm·xa + (gl − gm)·low) + (gh − gm)·high. That is the same filter as the textbook
+    gl·AP_hi(low) + gm·mid + gh·high with mid = AP_hi(xa) − AP_hi(low) − high, with one AP_hi
+    instead of two (the all-pass is linear): 12 biquads per channel instead of 14.
     """
-    l0, l1, l2, l3, l4 = c[0], c[1], c[2], c[3], c[4]
-    m0, m1, m2, m3, m4 = c[5], c[6], c[7], c[8], c[9]
-    h0, h1, h2, h3, h4 = c[10], c[11], c[12], c[13], c[14]
-    k0, k1, k2, k3, k4 = c[15], c[16], c[17], c[18], c[19]
-    p0, p1, p2, p3, p4 = c[20], c[21], c[22], c[23], c[24]
-    q0, q1, q2, q3, q4 = c[25], c[26], c[27], c[28], c[29]
-    r0, r1, r2, r3, r4 = c[30], c[31], c[32], c[33], c[34]
-    t0, t1, t2, t3, t4 = c[35], c[36], c[37], c[38], c[39]
-    zL0a, zL0b = s[base + 0], s[base + 1]
-    zL1a, zL1b = s[base + 2], s[base + 3]
-    zL2a, zL2b = s[base + 4], s[base + 5]
-    zL3a, zL3b = s[base + 6], s[base + 7]
-    zL4a, zL4b = s[base + 8], s[base + 9]
-    zL5a, zL5b = s[base + 10], s[base + 11]
-    zL6a, zL6b = s[base + 12], s[base + 13]
-    zL7a, zL7b = s[base + 14], s[base + 15]
-    zL8a, zL8b = s[base + 16], s[base + 17]
-    zL9a, zL9b = s[base + 18], s[base + 19]
-    zL10a, zL10b = s[base + 20], s[base + 21]
-    zL11a, zL11b = s[base + 22], s[base + 23]
-    zL12a, zL12b = s[base + 24], s[base + 25]
-    zL13a, zL13b = s[base + 26], s[base + 27]
-    zR0a, zR0b = s[base + 28], s[base + 29]
-    zR1a, zR1b = s[base + 30], s[base + 31]
-    zR2a, zR2b = s[base + 32], s[base + 33]
-    zR3a, zR3b = s[base + 34], s[base + 35]
-    zR4a, zR4b = s[base + 36], s[base + 37]
-    zR5a, zR5b = s[base + 38], s[base + 39]
-    zR6a, zR6b = s[base + 40], s[base + 41]
-    zR7a, zR7b = s[base + 42], s[base + 43]
-    zR8a, zR8b = s[base + 44], s[base + 45]
-    zR9a, zR9b = s[base + 46], s[base + 47]
-    zR10a, zR10b = s[base + 48], s[base + 49]
-    zR11a, zR11b = s[base + 50], s[base + 51]
-    zR12a, zR12b = s[base + 52], s[base + 53]
-    zR13a, zR13b = s[base + 54], s[base + 55]
+    l0, l1, l2, l3, l4 = splat(c[0]), splat(c[1]), splat(c[2]), splat(c[3]), splat(c[4])
+    m0, m1, m2, m3, m4 = splat(c[5]), splat(c[6]), splat(c[7]), splat(c[8]), splat(c[9])
+    h0, h1, h2, h3, h4 = splat(c[10]), splat(c[11]), splat(c[12]), splat(c[13]), splat(c[14])
+    k0, k1, k2, k3, k4 = splat(c[15]), splat(c[16]), splat(c[17]), splat(c[18]), splat(c[19])
+    p0, p1, p2, p3, p4 = splat(c[20]), splat(c[21]), splat(c[22]), splat(c[23]), splat(c[24])
+    q0, q1, q2, q3, q4 = splat(c[25]), splat(c[26]), splat(c[27]), splat(c[28]), splat(c[29])
+    r0, r1, r2, r3, r4 = splat(c[30]), splat(c[31]), splat(c[32]), splat(c[33]), splat(c[34])
+    t0, t1, t2, t3, t4 = splat(c[35]), splat(c[36]), splat(c[37]), splat(c[38]), splat(c[39])
+    # gains: gm on xa, gl = (low − mid) on low, gh = (high − mid) on high
+    gm = vec(ga[1], ga[1], gb[1], gb[1])
+    gl = vec(ga[0] - ga[1], ga[0] - ga[1], gb[0] - gb[1], gb[0] - gb[1])
+    gh = vec(ga[2] - ga[1], ga[2] - ga[1], gb[2] - gb[1], gb[2] - gb[1])
+    dm = vec(ga[4], ga[4], gb[4], gb[4])
+    dl = vec(ga[3] - ga[4], ga[3] - ga[4], gb[3] - gb[4], gb[3] - gb[4])
+    dh = vec(ga[5] - ga[4], ga[5] - ga[4], gb[5] - gb[4], gb[5] - gb[4])
+    za0, zb0 = load4(s, s0 + 0, s1 + 0), load4(s, s0 + 2, s1 + 2)
+    za1, zb1 = load4(s, s0 + 4, s1 + 4), load4(s, s0 + 6, s1 + 6)
+    za2, zb2 = load4(s, s0 + 8, s1 + 8), load4(s, s0 + 10, s1 + 10)
+    za3, zb3 = load4(s, s0 + 12, s1 + 12), load4(s, s0 + 14, s1 + 14)
+    za4, zb4 = load4(s, s0 + 16, s1 + 16), load4(s, s0 + 18, s1 + 18)
+    za5, zb5 = load4(s, s0 + 20, s1 + 20), load4(s, s0 + 22, s1 + 22)
+    za6, zb6 = load4(s, s0 + 24, s1 + 24), load4(s, s0 + 26, s1 + 26)
+    za7, zb7 = load4(s, s0 + 28, s1 + 28), load4(s, s0 + 30, s1 + 30)
+    za8, zb8 = load4(s, s0 + 32, s1 + 32), load4(s, s0 + 34, s1 + 34)
+    za9, zb9 = load4(s, s0 + 36, s1 + 36), load4(s, s0 + 38, s1 + 38)
+    za10, zb10 = load4(s, s0 + 40, s1 + 40), load4(s, s0 + 42, s1 + 42)
+    za11, zb11 = load4(s, s0 + 44, s1 + 44), load4(s, s0 + 46, s1 + 46)
     for k in range(n):
-        gl = gl0 + k * gli
-        gm = gm0 + k * gmi
-        gh = gh0 + k * ghi
-        xL = bl[offl + k]
-        xR = br[offr + k]
-        xaL, zL0a, zL0b = bq(xL, p0, p1, p2, p3, p4, zL0a, zL0b)
-        xaR, zR0a, zR0b = bq(xR, p0, p1, p2, p3, p4, zR0a, zR0b)
-        xaL, zL1a, zL1b = bq(xaL, q0, q1, q2, q3, q4, zL1a, zL1b)
-        xaR, zR1a, zR1b = bq(xaR, q0, q1, q2, q3, q4, zR1a, zR1b)
-        lowL, zL2a, zL2b = bq(xL, l0, l1, l2, l3, l4, zL2a, zL2b)
-        lowR, zR2a, zR2b = bq(xR, l0, l1, l2, l3, l4, zR2a, zR2b)
-        lowL, zL3a, zL3b = bq(lowL, m0, m1, m2, m3, m4, zL3a, zL3b)
-        lowR, zR3a, zR3b = bq(lowR, m0, m1, m2, m3, m4, zR3a, zR3b)
-        lowL, zL4a, zL4b = bq(lowL, l0, l1, l2, l3, l4, zL4a, zL4b)
-        lowR, zR4a, zR4b = bq(lowR, l0, l1, l2, l3, l4, zR4a, zR4b)
-        lowL, zL5a, zL5b = bq(lowL, m0, m1, m2, m3, m4, zL5a, zL5b)
-        lowR, zR5a, zR5b = bq(lowR, m0, m1, m2, m3, m4, zR5a, zR5b)
-        highL, zL6a, zL6b = bq((xaL - lowL), h0, h1, h2, h3, h4, zL6a, zL6b)
-        highR, zR6a, zR6b = bq((xaR - lowR), h0, h1, h2, h3, h4, zR6a, zR6b)
-        highL, zL7a, zL7b = bq(highL, k0, k1, k2, k3, k4, zL7a, zL7b)
-        highR, zR7a, zR7b = bq(highR, k0, k1, k2, k3, k4, zR7a, zR7b)
-        highL, zL8a, zL8b = bq(highL, h0, h1, h2, h3, h4, zL8a, zL8b)
-        highR, zR8a, zR8b = bq(highR, h0, h1, h2, h3, h4, zR8a, zR8b)
-        highL, zL9a, zL9b = bq(highL, k0, k1, k2, k3, k4, zL9a, zL9b)
-        highR, zR9a, zR9b = bq(highR, k0, k1, k2, k3, k4, zR9a, zR9b)
-        yL, zL10a, zL10b = bq(xaL, r0, r1, r2, r3, r4, zL10a, zL10b)
-        yR, zR10a, zR10b = bq(xaR, r0, r1, r2, r3, r4, zR10a, zR10b)
-        yL, zL11a, zL11b = bq(yL, t0, t1, t2, t3, t4, zL11a, zL11b)
-        yR, zR11a, zR11b = bq(yR, t0, t1, t2, t3, t4, zR11a, zR11b)
-        laL, zL12a, zL12b = bq(lowL, r0, r1, r2, r3, r4, zL12a, zL12b)
-        laR, zR12a, zR12b = bq(lowR, r0, r1, r2, r3, r4, zR12a, zR12b)
-        laL, zL13a, zL13b = bq(laL, t0, t1, t2, t3, t4, zL13a, zL13b)
-        laR, zR13a, zR13b = bq(laR, t0, t1, t2, t3, t4, zR13a, zR13b)
-        bl[offl + k] = gl * laL + gm * (yL - laL - highL) + gh * highL
-        br[offr + k] = gl * laR + gm * (yR - laR - highR) + gh * highR
-    s[base + 0], s[base + 1] = zL0a, zL0b
-    s[base + 2], s[base + 3] = zL1a, zL1b
-    s[base + 4], s[base + 5] = zL2a, zL2b
-    s[base + 6], s[base + 7] = zL3a, zL3b
-    s[base + 8], s[base + 9] = zL4a, zL4b
-    s[base + 10], s[base + 11] = zL5a, zL5b
-    s[base + 12], s[base + 13] = zL6a, zL6b
-    s[base + 14], s[base + 15] = zL7a, zL7b
-    s[base + 16], s[base + 17] = zL8a, zL8b
-    s[base + 18], s[base + 19] = zL9a, zL9b
-    s[base + 20], s[base + 21] = zL10a, zL10b
-    s[base + 22], s[base + 23] = zL11a, zL11b
-    s[base + 24], s[base + 25] = zL12a, zL12b
-    s[base + 26], s[base + 27] = zL13a, zL13b
-    s[base + 28], s[base + 29] = zR0a, zR0b
-    s[base + 30], s[base + 31] = zR1a, zR1b
-    s[base + 32], s[base + 33] = zR2a, zR2b
-    s[base + 34], s[base + 35] = zR3a, zR3b
-    s[base + 36], s[base + 37] = zR4a, zR4b
-    s[base + 38], s[base + 39] = zR5a, zR5b
-    s[base + 40], s[base + 41] = zR6a, zR6b
-    s[base + 42], s[base + 43] = zR7a, zR7b
-    s[base + 44], s[base + 45] = zR8a, zR8b
-    s[base + 46], s[base + 47] = zR9a, zR9b
-    s[base + 48], s[base + 49] = zR10a, zR10b
-    s[base + 50], s[base + 51] = zR11a, zR11b
-    s[base + 52], s[base + 53] = zR12a, zR12b
-    s[base + 54], s[base + 55] = zR13a, zR13b
+        x = vec(buf[o0 + k], buf[o0 + SUB + k], buf[o1 + k], buf[o1 + SUB + k])
+        xa, za0, zb0 = bq4(x, p0, p1, p2, p3, p4, za0, zb0)
+        xa, za1, zb1 = bq4(xa, q0, q1, q2, q3, q4, za1, zb1)
+        low, za2, zb2 = bq4(x, l0, l1, l2, l3, l4, za2, zb2)
+        low, za3, zb3 = bq4(low, m0, m1, m2, m3, m4, za3, zb3)
+        low, za4, zb4 = bq4(low, l0, l1, l2, l3, l4, za4, zb4)
+        low, za5, zb5 = bq4(low, m0, m1, m2, m3, m4, za5, zb5)
+        high, za6, zb6 = bq4(xa - low, h0, h1, h2, h3, h4, za6, zb6)
+        high, za7, zb7 = bq4(high, k0, k1, k2, k3, k4, za7, zb7)
+        high, za8, zb8 = bq4(high, h0, h1, h2, h3, h4, za8, zb8)
+        high, za9, zb9 = bq4(high, k0, k1, k2, k3, k4, za9, zb9)
+        y, za10, zb10 = bq4(gm * xa + gl * low, r0, r1, r2, r3, r4, za10, zb10)
+        y, za11, zb11 = bq4(y, t0, t1, t2, t3, t4, za11, zb11)
+        y = y + gh * high
+        gm = gm + dm
+        gl = gl + dl
+        gh = gh + dh
+        buf[o0 + k] = lane(y, 0)
+        buf[o0 + SUB + k] = lane(y, 1)
+        buf[o1 + k] = lane(y, 2)
+        buf[o1 + SUB + k] = lane(y, 3)
+    store4(s, s0 + 0, s1 + 0, za0)
+    store4(s, s0 + 2, s1 + 2, zb0)
+    store4(s, s0 + 4, s1 + 4, za1)
+    store4(s, s0 + 6, s1 + 6, zb1)
+    store4(s, s0 + 8, s1 + 8, za2)
+    store4(s, s0 + 10, s1 + 10, zb2)
+    store4(s, s0 + 12, s1 + 12, za3)
+    store4(s, s0 + 14, s1 + 14, zb3)
+    store4(s, s0 + 16, s1 + 16, za4)
+    store4(s, s0 + 18, s1 + 18, zb4)
+    store4(s, s0 + 20, s1 + 20, za5)
+    store4(s, s0 + 22, s1 + 22, zb5)
+    store4(s, s0 + 24, s1 + 24, za6)
+    store4(s, s0 + 26, s1 + 26, zb6)
+    store4(s, s0 + 28, s1 + 28, za7)
+    store4(s, s0 + 30, s1 + 30, zb7)
+    store4(s, s0 + 32, s1 + 32, za8)
+    store4(s, s0 + 34, s1 + 34, zb8)
+    store4(s, s0 + 36, s1 + 36, za9)
+    store4(s, s0 + 38, s1 + 38, zb9)
+    store4(s, s0 + 40, s1 + 40, za10)
+    store4(s, s0 + 42, s1 + 42, zb10)
+    store4(s, s0 + 44, s1 + 44, za11)
+    store4(s, s0 + 46, s1 + 46, zb11)
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")

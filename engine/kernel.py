@@ -26,7 +26,7 @@ from numba import carray, njit
 
 from .dsp import (
     echo_block,
-    eq_stereo,
+    eq_pair,
     filter_block,
     flush_state,
     hermite,
@@ -183,6 +183,7 @@ from .layout import (
     S_APPLIED,
     S_CALLBACKS,
     S_ENV_TRUNC,
+    S_EQ,
     S_FRAMES,
     S_LAST_MARK,
     S_LATE,
@@ -601,8 +602,9 @@ def apply_event(row, beat, db, sample, deck, voices, stats, settings, ndecks):  
 
 
 @njit(cache=True, error_model="numpy")
-def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr, stages):  # type: ignore[no-untyped-def]
-    """Samples [i, i+n) of one deck into its scratch rows (post EQ and filter, pre fader)."""
+def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: ignore[no-untyped-def]
+    """Samples [i, i+n) of one deck, read and trimmed, into its scratch rows. False (and silence)
+    once the deck has been stopped long enough for its filters to ring out: skip its DSP."""
     o = d * DECK_FIELDS
     lo = 2 * d * SUB
     ro = lo + SUB
@@ -614,7 +616,7 @@ def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr, 
             for k in range(n):
                 scratch[lo + k] = 0.0
                 scratch[ro + k] = 0.0
-            return
+            return False
     else:
         deck[o + D_IDLE] = 0.0
     frames = 0
@@ -691,7 +693,6 @@ def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr, 
                 deck[o + D_POS_TB] = deck[o + D_ANCHOR_TB] + (b0 + (i + k) * db - deck[o + D_ANCHOR_CB])
         scratch[lo + k] = sl
         scratch[ro + k] = r
-    # trim, then EQ and filter
     t0 = trim_gain(v0[ln + L_TRIM])
     t1 = trim_gain(v0[ln + L_TRIM] + inc[ln + L_TRIM] * (n - 1))
     ti = (t1 - t0) / (n - 1) if n > 1 else 0.0
@@ -699,16 +700,29 @@ def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr, 
         g = t0 + ti * k
         scratch[lo + k] *= g
         scratch[ro + k] *= g
+    return True
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def eq_gains(v0, inc, ln, n):  # type: ignore[no-untyped-def]
+    """A deck's band gains (low, mid, high) at the sub-block's first sample, then their steps."""
+    last = n - 1 if n > 1 else 1
     gl0 = level(v0[ln + L_EQ_LOW])
     gm0 = level(v0[ln + L_EQ_MID])
     gh0 = level(v0[ln + L_EQ_HIGH])
-    last = n - 1 if n > 1 else 1
     gli = (level(v0[ln + L_EQ_LOW] + inc[ln + L_EQ_LOW] * (n - 1)) - gl0) / last
     gmi = (level(v0[ln + L_EQ_MID] + inc[ln + L_EQ_MID] * (n - 1)) - gm0) / last
     ghi = (level(v0[ln + L_EQ_HIGH] + inc[ln + L_EQ_HIGH] * (n - 1)) - gh0) / last
+    return (gl0, gm0, gh0, gli, gmi, ghi)
+
+
+@njit(cache=True, error_model="numpy")
+def deck_filter(d, n, dsp, scratch, v0, inc, sr, stages):  # type: ignore[no-untyped-def]
+    """The one-knob filter on a deck's scratch rows, then the guard against a blown deck."""
+    lo = 2 * d * SUB
+    ro = lo + SUB
+    ln = d * N_DECK_LANES
     sb = d * DSP_FIELDS
-    if not stages & OFF_EQ:
-        eq_stereo(scratch, scratch, lo, ro, n, xover, dsp, sb, gl0, gli, gm0, gmi, gh0, ghi)
     fv = v0[ln + L_FILTER] + inc[ln + L_FILTER] * (n - 1) * 0.5
     if not stages & OFF_FILTER:
         filter_block(scratch, scratch, lo, ro, n, dsp, sb, fv, sr)
@@ -882,8 +896,29 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             scratch[RET_R * SUB + k] = 0.0
         xf0 = v0[G_CROSSFADER]
         xf1 = xf0 + inc[G_CROSSFADER] * (n - 1)
+        # decks: read and trim each, EQ them two at a time (one vector lane per channel), filter each
+        busy = 0
         for d in range(ndecks):
-            render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr, stages)
+            if read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):
+                busy |= 1 << d
+        for pair in range(0, ndecks, 2):
+            if busy & (3 << pair) == 0:
+                continue
+            partner = pair + 1
+            if partner >= ndecks:  # an odd deck count: the spare lanes run on silence
+                for k in range(n):
+                    scratch[2 * partner * SUB + k] = 0.0
+                    scratch[(2 * partner + 1) * SUB + k] = 0.0
+            if not stages & OFF_EQ:
+                eq_pair(scratch, 2 * pair * SUB, 2 * partner * SUB, n, xover, dsp, pair * DSP_FIELDS + S_EQ,
+                        partner * DSP_FIELDS + S_EQ, eq_gains(v0, inc, pair * N_DECK_LANES, n),
+                        eq_gains(v0, inc, partner * N_DECK_LANES, n))
+            for d in range(pair, min(partner + 1, ndecks)):
+                if busy & (1 << d):
+                    deck_filter(d, n, dsp, scratch, v0, inc, sr, stages)
+                else:
+                    flush_state(dsp, d * DSP_FIELDS, DSP_FIELDS)
+        for d in range(ndecks):
             o = d * DECK_FIELDS
             ln = d * N_DECK_LANES
             last = n - 1 if n > 1 else 1

@@ -92,8 +92,8 @@ FX_ECHO, FX_REVERB = 0, 1
 D_HOTCUES = 24  # 8 hot cues (track beat, NaN = unset)
 DECK_FIELDS = 32
 
-# -- per-deck DSP state (float64): 14 biquads x 2 states x 2 channels, SVF 2 x 2 ---------------------
-EQ_BIQUADS = 14
+# -- per-deck DSP state (float64): 12 biquads x 2 states x 2 channels, SVF 2 x 2 ---------------------
+EQ_BIQUADS = 12
 S_EQ = 0
 S_SVF = EQ_BIQUADS * 4
 DSP_FIELDS = 64
