@@ -33,12 +33,11 @@ from .layout import (
     MS_LP,
     MS_PEAK,
     MS_REV,
-    MS_TP_POS,
     S_SVF,
     SUB,
     TP_TAPS,
 )
-from .simd import lane, splat, vec
+from .simd import lane, splat, vabs, vec, vload, vmax, vstore
 
 # Fused multiply-add only: it shortens the biquad recursions; no other fast-math (NaN checks stay).
 FMA = {"contract"}
@@ -46,7 +45,8 @@ TINY = 1e-30  # below this a filter state is flushed to zero: subnormals cost 8-
 N_REV = len(COMBS) + len(ALLPASSES)
 LIM_DELAY = LOOKAHEAD - 1 + TP_TAPS // 2
 LIM_HOLD = LOOKAHEAD + 1
-HR = 32  # true-peak history ring (stored twice so the taps are always one contiguous run)
+LINE = SUB + TP_TAPS  # the true-peak line: left run, right run, then the peaks row
+PK = 2 * LINE
 
 
 @njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
@@ -377,30 +377,22 @@ def lowpass_block(buf, offl, offr, n, ms, settings):  # type: ignore[no-untyped-
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")
-def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ceiling, release, tp_gain):  # type: ignore[no-untyped-def]
-    """Look-ahead limiter holding a true-peak ceiling.
+def true_peaks(ml, mr, off, n, line, fir, ceiling, tp_gain):  # type: ignore[no-untyped-def]
+    """Per sample, the largest |value| of the 4x-interpolated stereo signal around it (`line[PK + k]`).
 
-    Peaks are found on a 4x interpolation of the input (so inter-sample overs count), the gain each
-    one needs is held over the look-ahead window (sliding minimum), released smoothly, then averaged
-    over the window: by the time a peak leaves the delay line the gain has reached what it needs,
-    and never more steeply than a window-long ramp. Returns 1 if the 4x interpolation ran.
+    `line` holds, per channel, the last TP_TAPS − 1 inputs then this run (so every interpolation
+    window is one contiguous run), then two work rows. Sample k's window is line[k : k + TP_TAPS];
+    its peak is the window's centre sample or one of the three interpolated points after it.
+    Four neighbouring samples are interpolated at once (one vector lane each), every point's sum
+    in tap order, as a scalar loop would: the same numbers.
+    It is skipped when no interpolated point can reach the ceiling: |point| ≤ Σ|taps| × the
+    loudest sample in its window (`tp_gain` = the largest Σ|taps| of the three phases). Returns 1
+    if the interpolation ran.
     """
-    pos = int(ms[MS_LIM_POS])
-    tp = int(ms[MS_TP_POS])
-    qh = int(ms[MS_LIM_QHEAD])
-    qt = int(ms[MS_LIM_QTAIL])
-    nabs = ms[MS_LIM_N]
-    r = ms[MS_LIM_REL]
-    total = ms[MS_LIM_SUM]
-    gr = ms[MS_GR]
-    peak = ms[MS_PEAK]
-    half = TP_TAPS // 2
+    keep = TP_TAPS - 1
     loudest = 0.0
-    for k in range(n):
-        loudest = max(loudest, abs(ml[off + k]), abs(mr[off + k]))
-    for j in range(2 * HR):
-        loudest = max(loudest, abs(hist[j]), abs(hist[2 * HR + j]))
-    quiet = loudest * tp_gain <= ceiling  # no inter-sample peak can reach the ceiling in this run
+    for k in range(keep):
+        loudest = max(loudest, abs(line[k]), abs(line[LINE + k]))
     for k in range(n):
         xl = ml[off + k]
         xr = mr[off + k]
@@ -408,22 +400,50 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ce
             xl = 0.0
         if xr != xr or abs(xr) > 1e6:
             xr = 0.0
-        # 4x true-peak estimate around the sample `half` steps back
-        hist[tp] = xl
-        hist[tp + HR] = xl
-        hist[2 * HR + tp] = xr
-        hist[2 * HR + tp + HR] = xr
-        tp = (tp + 1) & (HR - 1)
-        start = tp + HR - TP_TAPS
-        pk = max(abs(hist[start + half - 1]), abs(hist[2 * HR + start + half - 1]))
-        for ph in range(0 if quiet else 3):
-            al = 0.0
-            ar = 0.0
-            for j in range(TP_TAPS):
-                h = fir[ph * TP_TAPS + j]
-                al += h * hist[start + j]
-                ar += h * hist[2 * HR + start + j]
-            pk = max(pk, abs(al), abs(ar))
+        line[keep + k] = xl
+        line[LINE + keep + k] = xr
+        loudest = max(loudest, abs(xl), abs(xr))
+    centre = TP_TAPS // 2 - 1
+    ran = 0 if loudest * tp_gain <= ceiling else 1
+    for k in range(0, n, 4):  # four samples at a time (a run may end up to 3 samples past n: room kept)
+        pk = vmax(vabs(vload(line, centre + k)), vabs(vload(line, LINE + centre + k)))
+        if ran:
+            for ph in range(3):
+                for src in (0, LINE):
+                    acc = splat(0.0)
+                    for j in range(TP_TAPS):
+                        acc = acc + splat(fir[ph * TP_TAPS + j]) * vload(line, src + j + k)
+                    pk = vmax(pk, vabs(acc))
+        vstore(line, PK + k, pk)
+    for k in range(keep):  # the history for the next run
+        line[k] = line[n + k]
+        line[LINE + k] = line[LINE + n + k]
+    return ran
+
+
+@njit(cache=True, fastmath=FMA, error_model="numpy")
+def limiter_block(ml, mr, off, n, out, out_off, ms, delay, line, q, box, fir, ceiling, release, tp_gain):  # type: ignore[no-untyped-def]
+    """Look-ahead limiter holding a true-peak ceiling.
+
+    Peaks are found on a 4x interpolation of the input (so inter-sample overs count), the gain each
+    one needs is held over the look-ahead window (sliding minimum), released smoothly, then averaged
+    over the window: by the time a peak leaves the delay line the gain has reached what it needs,
+    and never more steeply than a window-long ramp. Returns 1 if the 4x interpolation ran.
+    """
+    ran = true_peaks(ml, mr, off, n, line, fir, ceiling, tp_gain)
+    pos = int(ms[MS_LIM_POS])
+    qh = int(ms[MS_LIM_QHEAD])
+    qt = int(ms[MS_LIM_QTAIL])
+    nabs = ms[MS_LIM_N]
+    r = ms[MS_LIM_REL]
+    total = ms[MS_LIM_SUM]
+    gr = ms[MS_GR]
+    peak = ms[MS_PEAK]
+    keep = TP_TAPS - 1
+    for k in range(n):
+        xl = line[keep + k]
+        xr = line[LINE + keep + k]
+        pk = line[PK + k]
         g = 1.0 if pk <= ceiling else ceiling / pk
         # sliding minimum over the hold window (monotonic deque)
         while qt > qh and q[2 * ((qt - 1) & 255)] >= g:
@@ -457,7 +477,6 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ce
         qt -= qh - (qh & 255)
         qh = qh & 255
     ms[MS_LIM_POS] = pos
-    ms[MS_TP_POS] = tp
     ms[MS_LIM_QHEAD] = qh
     ms[MS_LIM_QTAIL] = qt
     ms[MS_LIM_N] = nabs
@@ -465,7 +484,7 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ce
     ms[MS_LIM_SUM] = min(float(LOOKAHEAD), max(0.0, total))
     ms[MS_GR] = gr
     ms[MS_PEAK] = peak
-    return 0 if quiet else 1
+    return ran
 
 
 def reverb_lengths(sr: float) -> np.ndarray:

@@ -167,7 +167,7 @@ ARRAYS: tuple[tuple[str, type, int], ...] = (
     ("rev_len", np.int64, 16),
     ("master", np.float64, MASTER_FIELDS),
     ("lim_delay", np.float64, 2 * 256),
-    ("lim_hist", np.float64, 2 * 64),
+    ("lim_hist", np.float64, 2 * (SUB + TP_TAPS) + SUB),  # true-peak input line and peaks (dsp.py)
     ("lim_q", np.float64, 2 * 256),  # monotonic deque of (gain, sample) for the sliding minimum
     ("lim_box", np.float64, 256),
     ("tp_fir", np.float64, 3 * TP_TAPS),

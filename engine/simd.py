@@ -144,4 +144,77 @@ def vneg(typingctx, a):  # type: ignore[no-untyped-def]
     return sig, codegen
 
 
-__all__ = ["cgutils", "lane", "splat", "vec", "vec4", "vneg"]
+def _pointer(context, builder, aryty, ary, index, indexty):  # type: ignore[no-untyped-def]
+    """Address of ary[index] as a <4 x double>* (no bounds check: the caller owns the range)."""
+    data = context.make_array(aryty)(context, builder, value=ary).data
+    idx = context.cast(builder, index, indexty, types.intp)
+    return builder.bitcast(builder.gep(data, [idx]), _V4.as_pointer())
+
+
+def _f64_array(a) -> bool:  # type: ignore[no-untyped-def]
+    return isinstance(a, types.Array) and a.dtype == types.float64 and a.layout in "CA"
+
+
+@intrinsic
+def vload(typingctx, ary, index):  # type: ignore[no-untyped-def]
+    """ary[index : index + 4] as one vec4 (a C-contiguous float64 array)."""
+    if not (_f64_array(ary) and isinstance(index, types.Integer)):
+        return None
+    sig = vec4(ary, index)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        ptr = _pointer(context, builder, signature.args[0], args[0], args[1], signature.args[1])
+        return builder.load(ptr, align=8)
+
+    return sig, codegen
+
+
+@intrinsic
+def vstore(typingctx, ary, index, v):  # type: ignore[no-untyped-def]
+    """ary[index : index + 4] = v."""
+    if not (_f64_array(ary) and isinstance(index, types.Integer) and isinstance(v, Vec4Type)):
+        return None
+    sig = types.void(ary, index, v)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        ptr = _pointer(context, builder, signature.args[0], args[0], args[1], signature.args[1])
+        builder.store(args[2], ptr, align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _declare(builder, name: str, arity: int):  # type: ignore[no-untyped-def]
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V4, [_V4] * arity), f"{name}.v4f64")
+
+
+def _unary_intrinsic(name: str):  # type: ignore[no-untyped-def]
+    def typer(typingctx, a):  # type: ignore[no-untyped-def]
+        if not isinstance(a, Vec4Type):
+            return None
+        sig = vec4(a)
+
+        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+            return builder.call(_declare(builder, name, 1), [args[0]])
+
+        return sig, codegen
+
+    return intrinsic(typer)
+
+
+def _binary_intrinsic(name: str):  # type: ignore[no-untyped-def]
+    def typer(typingctx, a, b):  # type: ignore[no-untyped-def]
+        if not (isinstance(a, Vec4Type) and isinstance(b, Vec4Type)):
+            return None
+        sig = vec4(a, b)
+
+        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+            return builder.call(_declare(builder, name, 2), [args[0], args[1]])
+
+        return sig, codegen
+
+    return intrinsic(typer)
+
+
+vabs = _unary_intrinsic("llvm.fabs")
+vmax = _binary_intrinsic("llvm.maxnum")  # a NaN lane yields the other operand
