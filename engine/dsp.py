@@ -33,7 +33,6 @@ from .layout import (
     MS_LP,
     MS_PEAK,
     MS_REV,
-    S_SVF,
     SUB,
     TP_TAPS,
 )
@@ -62,7 +61,7 @@ def biquad(x, c, ci, s, si):  # type: ignore[no-untyped-def]
 def bq(x, b0, b1, b2, a1, a2, z1, z2):  # type: ignore[no-untyped-def]
     """Transposed direct form II, pure: returns (y, z1', z2') so states can live in registers."""
     y = b0 * x + z1
-    return y, b1 * x - a1 * y + z2, b2 * x - a2 * y
+    return y, (b1 * x + z2) - a1 * y, b2 * x - a2 * y
 
 
 @njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
@@ -172,23 +171,20 @@ def eq_pair(buf, o0, o1, n, c, s, s0, s1, ga, gb):  # type: ignore[no-untyped-de
     store4(s, s0 + 46, s1 + 46, zb11)
 
 
-@njit(cache=True, fastmath=FMA, error_model="numpy")
-def filter_block(bl, br, offl, offr, n, s, base, v, sr):  # type: ignore[no-untyped-def]
-    """The one-knob filter: 0.5 open, below a low-pass closing to 40 Hz, above a high-pass up to 8 kHz.
+@njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
+def svf_coefficients(v, sr):  # type: ignore[no-untyped-def]
+    """The one-knob filter at knob `v`: (a1, a2, a3, k, wet, hp) of a TPT state-variable filter.
 
-    Near the centre the filtered signal is cross-faded with the dry one, so turning the knob through
-    0.5 never clicks. Coefficients are computed once per sub-block (cheap, and stable for a TPT SVF).
+    0.5 is open (wet 0: the filter is bypassed), below a low-pass closing to 40 Hz, above a high-pass
+    (hp 1) up to 8 kHz. Near the centre the filtered signal is cross-faded with the dry one (wet), so
+    turning the knob through 0.5 never clicks. Computed once per sub-block (a TPT SVF stays stable).
     """
     d = v - 0.5
     if d != d:
         d = 0.0
     mag = abs(d) * 2.0
     if mag < 1e-4:
-        s[base + S_SVF] = 0.0
-        s[base + S_SVF + 1] = 0.0
-        s[base + S_SVF + 2] = 0.0
-        s[base + S_SVF + 3] = 0.0
-        return
+        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     wet = min(1.0, mag / 0.1)
     fc = 20000.0 * math.pow(40.0 / 20000.0, mag) if d < 0 else 20.0 * math.pow(8000.0 / 20.0, mag)
     fc = min(fc, 0.45 * sr)
@@ -197,26 +193,52 @@ def filter_block(bl, br, offl, offr, n, s, base, v, sr):  # type: ignore[no-unty
     a1 = 1.0 / (1.0 + g * (g + k))
     a2 = g * a1
     a3 = g * a2
-    for ch in range(2):
-        buf = bl if ch == 0 else br
-        off = offl if ch == 0 else offr
-        i1 = s[base + S_SVF + 2 * ch]
-        i2 = s[base + S_SVF + 2 * ch + 1]
-        for j in range(n):
-            x = buf[off + j]
-            v3 = x - i2
-            v1 = a1 * i1 + a2 * v3
-            v2 = i2 + a2 * i1 + a3 * v3
-            i1 = 2.0 * v1 - i1
-            i2 = 2.0 * v2 - i2
-            y = v2 if d < 0 else x - k * v1 - v2
-            buf[off + j] = x + wet * (y - x)
-        if abs(i1) < TINY:
-            i1 = 0.0
-        if abs(i2) < TINY:
-            i2 = 0.0
-        s[base + S_SVF + 2 * ch] = i1
-        s[base + S_SVF + 2 * ch + 1] = i2
+    return a1, a2, a3, k, wet, 0.0 if d < 0 else 1.0
+
+
+@njit(cache=True, fastmath=FMA, error_model="numpy")
+def filter_pair(buf, o0, o1, n, s, s0, s1, ca, cb):  # type: ignore[no-untyped-def]
+    """The one-knob filter on two decks at once, one vector lane per channel (as `eq_pair`).
+
+    `ca`, `cb`: each deck's `svf_coefficients`; states s[sj : sj+4] = (ic1 L, ic1 R, ic2 L, ic2 R).
+    An open deck's lanes pass their input through untouched and its states are reset.
+    """
+    if ca[4] == 0.0 and cb[4] == 0.0:
+        for j in range(4):
+            s[s0 + j] = 0.0
+            s[s1 + j] = 0.0
+        return
+    a1 = vec(ca[0], ca[0], cb[0], cb[0])
+    a2 = vec(ca[1], ca[1], cb[1], cb[1])
+    a3 = vec(ca[2], ca[2], cb[2], cb[2])
+    k = vec(ca[3], ca[3], cb[3], cb[3])
+    wet = vec(ca[4], ca[4], cb[4], cb[4])
+    hp = vec(ca[5], ca[5], cb[5], cb[5])
+    lp = 1.0 - hp
+    i1 = load4(s, s0, s1)
+    i2 = load4(s, s0 + 2, s1 + 2)
+    for j in range(n):
+        x = vec(buf[o0 + j], buf[o0 + SUB + j], buf[o1 + j], buf[o1 + SUB + j])
+        v3 = x - i2
+        v1 = a1 * i1 + a2 * v3
+        v2 = i2 + a2 * i1 + a3 * v3
+        i1 = 2.0 * v1 - i1
+        i2 = 2.0 * v2 - i2
+        y = lp * v2 + hp * (x - k * v1 - v2)
+        y = x + wet * (y - x)
+        buf[o0 + j] = lane(y, 0)
+        buf[o0 + SUB + j] = lane(y, 1)
+        buf[o1 + j] = lane(y, 2)
+        buf[o1 + SUB + j] = lane(y, 3)
+    store4(s, s0, s1, i1)
+    store4(s, s0 + 2, s1 + 2, i2)
+    for b, c in ((s0, ca), (s1, cb)):
+        if c[4] == 0.0:
+            for j in range(4):
+                s[b + j] = 0.0
+        for j in range(4):
+            if abs(s[b + j]) < TINY:
+                s[b + j] = 0.0
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")
@@ -256,6 +278,33 @@ def hermite(buf, frames, p, ch):  # type: ignore[no-untyped-def]
     c2 = xm1 - 2.5 * x0 + 2.0 * x1 - 0.5 * x2
     c3 = 0.5 * (x2 - xm1) + 1.5 * (x0 - x1)
     return ((c3 * f + c2) * f + c1) * f + x0
+
+
+@njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
+def hermite2(buf, frames, p):  # type: ignore[no-untyped-def]
+    """`hermite` on both channels at once (one index and one set of weights)."""
+    if p != p or p <= -1.0 or p >= frames:
+        return 0.0, 0.0
+    i = math.floor(p)
+    f = p - i
+    j = int(i)
+    if 1 <= j < frames - 2:
+        b = 2 * (j - 1)
+        lm1, rm1, l0, r0 = buf[b], buf[b + 1], buf[b + 2], buf[b + 3]
+        l1, r1, l2, r2 = buf[b + 4], buf[b + 5], buf[b + 6], buf[b + 7]
+    else:  # the first and last few frames: the track is silent beyond its ends
+        lm1, rm1 = _at(buf, frames, j - 1, 0), _at(buf, frames, j - 1, 1)
+        l0, r0 = _at(buf, frames, j, 0), _at(buf, frames, j, 1)
+        l1, r1 = _at(buf, frames, j + 1, 0), _at(buf, frames, j + 1, 1)
+        l2, r2 = _at(buf, frames, j + 2, 0), _at(buf, frames, j + 2, 1)
+    # Catmull-Rom as weights on the four points: the same curve as `hermite`, shared by both channels
+    f2 = f * f
+    f3 = f2 * f
+    wm1 = -0.5 * f3 + f2 - 0.5 * f
+    w0 = 1.5 * f3 - 2.5 * f2 + 1.0
+    w1 = -1.5 * f3 + 2.0 * f2 + 0.5 * f
+    w2 = 0.5 * f3 - 0.5 * f2
+    return (wm1 * lm1 + w0 * l0 + w1 * l1 + w2 * l2), (wm1 * rm1 + w0 * r0 + w1 * r1 + w2 * r2)
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")
@@ -365,15 +414,17 @@ def lowpass_block(buf, offl, offr, n, ms, settings):  # type: ignore[no-untyped-
     b1 = 2.0 * b0
     a1 = settings[F_LP_A1]
     a2 = settings[F_LP_A2]
-    for ch in range(2):
-        off = offl if ch == 0 else offr
-        z1 = ms[MS_LP + 2 * ch]
-        z2 = ms[MS_LP + 2 * ch + 1]
-        for k in range(n):
-            y, z1, z2 = bq(buf[off + k], b0, b1, b0, a1, a2, z1, z2)
-            buf[off + k] = y
-        ms[MS_LP + 2 * ch] = z1 if abs(z1) > TINY and z1 == z1 else 0.0
-        ms[MS_LP + 2 * ch + 1] = z2 if abs(z2) > TINY and z2 == z2 else 0.0
+    zl1, zl2 = ms[MS_LP], ms[MS_LP + 1]
+    zr1, zr2 = ms[MS_LP + 2], ms[MS_LP + 3]
+    for k in range(n):  # both channels in one loop: the CPU overlaps the two recursions
+        yl, zl1, zl2 = bq(buf[offl + k], b0, b1, b0, a1, a2, zl1, zl2)
+        yr, zr1, zr2 = bq(buf[offr + k], b0, b1, b0, a1, a2, zr1, zr2)
+        buf[offl + k] = yl
+        buf[offr + k] = yr
+    ms[MS_LP] = zl1 if abs(zl1) > TINY and zl1 == zl1 else 0.0
+    ms[MS_LP + 1] = zl2 if abs(zl2) > TINY and zl2 == zl2 else 0.0
+    ms[MS_LP + 2] = zr1 if abs(zr1) > TINY and zr1 == zr1 else 0.0
+    ms[MS_LP + 3] = zr2 if abs(zr2) > TINY and zr2 == zr2 else 0.0
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")

@@ -27,12 +27,13 @@ from numba import carray, njit
 from .dsp import (
     echo_block,
     eq_pair,
-    filter_block,
+    filter_pair,
     flush_state,
-    hermite,
+    hermite2,
     limiter_block,
     lowpass_block,
     reverb_block,
+    svf_coefficients,
 )
 from .layout import (
     A_BEAT,
@@ -196,6 +197,7 @@ from .layout import (
     S_PANICS,
     S_PENDING,
     S_SUBBLOCKS,
+    S_SVF,
     S_TIME_IDX,
     S_TP_RUNS,
     SUB,
@@ -624,82 +626,90 @@ def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: 
     if 0 <= slot < slots.size // 2 and slots[2 * slot] != 0:
         frames = slots[2 * slot + 1]
         buf = carray(voidptr(slots[2 * slot]), (slots[2 * slot + 1] * 2,), np.float32)
-    first = deck[o + D_FIRST]
-    spb = deck[o + D_SPB]
     ln = d * N_DECK_LANES
-    roll_v = v0[ln + L_ROLL] + inc[ln + L_ROLL] * (n - 1)
-    for k in range(n):
-        sl = 0.0
-        r = 0.0
-        if moving and frames > 0:
-            b = b0 + (i + k) * db
-            tb = deck[o + D_ANCHOR_TB] + (b - deck[o + D_ANCHOR_CB])
-            if deck[o + D_LOOP_ON] > 0.0:
-                ls = deck[o + D_LOOP_START]
-                le = deck[o + D_LOOP_END]
-                if tb >= le - 1e-9 and le > ls:  # tolerance: a wrap due on a sample happens on it
-                    wraps = math.floor((tb - ls) / (le - ls) + 1e-9)
-                    shift = wraps * (le - ls)
-                    deck[o + D_ANCHOR_TB] -= shift
-                    tb -= shift
-                    deck[o + D_XF_DELTA] = shift
-                    deck[o + D_XF_LEFT] = XFADE
-            rtb = tb
-            if roll_v > 0.5:
-                if deck[o + D_ROLL_ON] == 0.0:
-                    deck[o + D_ROLL_ON] = 1.0
-                    deck[o + D_ROLL_START] = math.floor(tb / ROLL_BEATS) * ROLL_BEATS
-                rs = deck[o + D_ROLL_START]
-                if tb >= rs:
-                    rtb = rs + (tb - rs) % ROLL_BEATS
-            elif deck[o + D_ROLL_ON] > 0.0:
-                deck[o + D_ROLL_ON] = 0.0
-            p = first + rtb * spb
-            if stages & OFF_READ:  # profiling: a cheap saw stands in for the cubic reads
-                sl = p * 0.01 - math.floor(p * 0.01) - 0.5
-                r = sl
-            else:
-                sl = hermite(buf, frames, p, 0)
-                r = hermite(buf, frames, p, 1)
-            left = deck[o + D_XF_LEFT]
-            if left > 0.0:
-                w = 1.0 - left / XFADE
-                po = p + deck[o + D_XF_DELTA] * spb
-                sl = w * sl + (1.0 - w) * hermite(buf, frames, po, 0)
-                r = w * r + (1.0 - w) * hermite(buf, frames, po, 1)
-                deck[o + D_XF_LEFT] = left - 1.0
-            rg = deck[o + D_RUN_GAIN]
-            tg = deck[o + D_RUN_TARGET]
-            if rg < tg:
-                rg = min(tg, rg + 1.0 / DECLICK)
-            elif rg > tg:
-                rg = max(tg, rg - 1.0 / DECLICK)
-            deck[o + D_RUN_GAIN] = rg
-            sl *= rg
-            r *= rg
-            if rg == 0.0 and tg == 0.0:  # the pause has faded out: stop here
-                moving = False
-                deck[o + D_MOVING] = 0.0
-                deck[o + D_POS_TB] = tb
-                if deck[o + D_CUE_AFTER] > 0.0:
-                    deck[o + D_POS_TB] = deck[o + D_CUE_TB]
-                    deck[o + D_CUE_AFTER] = 0.0
-        elif moving:  # playing with nothing loaded: the clock still moves the head
-            tg = deck[o + D_RUN_TARGET]
-            deck[o + D_RUN_GAIN] = tg
-            if tg == 0.0:
-                moving = False
-                deck[o + D_MOVING] = 0.0
-                deck[o + D_POS_TB] = deck[o + D_ANCHOR_TB] + (b0 + (i + k) * db - deck[o + D_ANCHOR_CB])
-        scratch[lo + k] = sl
-        scratch[ro + k] = r
     t0 = trim_gain(v0[ln + L_TRIM])
     t1 = trim_gain(v0[ln + L_TRIM] + inc[ln + L_TRIM] * (n - 1))
     ti = (t1 - t0) / (n - 1) if n > 1 else 0.0
+    if not moving or frames == 0:
+        for k in range(n):
+            scratch[lo + k] = 0.0
+            scratch[ro + k] = 0.0
+        if moving:  # playing with nothing loaded: the clock still moves the head
+            tg = deck[o + D_RUN_TARGET]
+            deck[o + D_RUN_GAIN] = tg
+            if tg == 0.0:
+                deck[o + D_MOVING] = 0.0
+                deck[o + D_POS_TB] = deck[o + D_ANCHOR_TB] + (b0 + i * db - deck[o + D_ANCHOR_CB])
+        return True
+    # the deck's fields live in locals for the run (numba cannot keep array fields in registers)
+    first = deck[o + D_FIRST]
+    spb = deck[o + D_SPB]
+    anchor_tb = deck[o + D_ANCHOR_TB]
+    anchor_cb = deck[o + D_ANCHOR_CB]
+    looping = deck[o + D_LOOP_ON] > 0.0
+    ls = deck[o + D_LOOP_START]
+    le = deck[o + D_LOOP_END]
+    xf_left = deck[o + D_XF_LEFT]
+    xf_delta = deck[o + D_XF_DELTA]
+    rg = deck[o + D_RUN_GAIN]
+    tg = deck[o + D_RUN_TARGET]
+    rolling = v0[ln + L_ROLL] + inc[ln + L_ROLL] * (n - 1) > 0.5
+    roll_on = deck[o + D_ROLL_ON] > 0.0
+    roll_start = deck[o + D_ROLL_START]
+    stopped = n
     for k in range(n):
-        g = t0 + ti * k
-        scratch[lo + k] *= g
-        scratch[ro + k] *= g
+        tb = anchor_tb + (b0 + (i + k) * db - anchor_cb)
+        if looping and tb >= le - 1e-9 and le > ls:  # tolerance: a wrap due on a sample happens on it
+            shift = math.floor((tb - ls) / (le - ls) + 1e-9) * (le - ls)
+            anchor_tb -= shift
+            tb -= shift
+            xf_delta = shift
+            xf_left = XFADE
+        rtb = tb
+        if rolling:
+            if not roll_on:
+                roll_on = True
+                roll_start = math.floor(tb / ROLL_BEATS) * ROLL_BEATS
+            if tb >= roll_start:
+                rtb = roll_start + (tb - roll_start) % ROLL_BEATS
+        else:
+            roll_on = False
+        p = first + rtb * spb
+        if stages & OFF_READ:  # profiling: a cheap saw stands in for the cubic reads
+            sl = p * 0.01 - math.floor(p * 0.01) - 0.5
+            r = sl
+        else:
+            sl, r = hermite2(buf, frames, p)
+        if xf_left > 0.0:
+            w = 1.0 - xf_left / XFADE
+            ol, orr = hermite2(buf, frames, p + xf_delta * spb)
+            sl = w * sl + (1.0 - w) * ol
+            r = w * r + (1.0 - w) * orr
+            xf_left -= 1.0
+        if rg < tg:
+            rg = min(tg, rg + 1.0 / DECLICK)
+        elif rg > tg:
+            rg = max(tg, rg - 1.0 / DECLICK)
+        g = rg * (t0 + ti * k)
+        scratch[lo + k] = sl * g
+        scratch[ro + k] = r * g
+        if rg == 0.0 and tg == 0.0:  # the pause has faded out: stop here
+            stopped = k
+            deck[o + D_MOVING] = 0.0
+            deck[o + D_POS_TB] = tb
+            if deck[o + D_CUE_AFTER] > 0.0:
+                deck[o + D_POS_TB] = deck[o + D_CUE_TB]
+                deck[o + D_CUE_AFTER] = 0.0
+            break
+    for k in range(stopped + 1, n):
+        scratch[lo + k] = 0.0
+        scratch[ro + k] = 0.0
+    deck[o + D_ANCHOR_TB] = anchor_tb
+    deck[o + D_XF_LEFT] = xf_left
+    deck[o + D_XF_DELTA] = xf_delta
+    deck[o + D_RUN_GAIN] = rg
+    deck[o + D_ROLL_ON] = 1.0 if roll_on else 0.0
+    deck[o + D_ROLL_START] = roll_start
     return True
 
 
@@ -716,20 +726,23 @@ def eq_gains(v0, inc, ln, n):  # type: ignore[no-untyped-def]
     return (gl0, gm0, gh0, gli, gmi, ghi)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def filter_knob(v0, inc, d, n, sr):  # type: ignore[no-untyped-def]
+    """A deck's filter coefficients for this sub-block (the knob at its middle)."""
+    ln = d * N_DECK_LANES
+    return svf_coefficients(v0[ln + L_FILTER] + inc[ln + L_FILTER] * (n - 1) * 0.5, sr)
+
+
 @njit(cache=True, error_model="numpy")
-def deck_filter(d, n, dsp, scratch, v0, inc, sr, stages):  # type: ignore[no-untyped-def]
-    """The one-knob filter on a deck's scratch rows, then the guard against a blown deck."""
+def deck_guard(d, n, dsp, scratch):  # type: ignore[no-untyped-def]
+    """After a deck's EQ and filter: a bad file or a blown filter silences it and resets its state."""
     lo = 2 * d * SUB
     ro = lo + SUB
-    ln = d * N_DECK_LANES
     sb = d * DSP_FIELDS
-    fv = v0[ln + L_FILTER] + inc[ln + L_FILTER] * (n - 1) * 0.5
-    if not stages & OFF_FILTER:
-        filter_block(scratch, scratch, lo, ro, n, dsp, sb, fv, sr)
     acc = 0.0
     for k in range(n):
         acc += abs(scratch[lo + k]) + abs(scratch[ro + k])
-    if acc != acc or acc > 1e9:  # a bad file or a blown filter: silence this deck, reset its state
+    if acc != acc or acc > 1e9:
         for k in range(n):
             scratch[lo + k] = 0.0
             scratch[ro + k] = 0.0
@@ -913,9 +926,13 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
                 eq_pair(scratch, 2 * pair * SUB, 2 * partner * SUB, n, xover, dsp, pair * DSP_FIELDS + S_EQ,
                         partner * DSP_FIELDS + S_EQ, eq_gains(v0, inc, pair * N_DECK_LANES, n),
                         eq_gains(v0, inc, partner * N_DECK_LANES, n))
+            if not stages & OFF_FILTER:
+                filter_pair(scratch, 2 * pair * SUB, 2 * partner * SUB, n, dsp, pair * DSP_FIELDS + S_SVF,
+                            partner * DSP_FIELDS + S_SVF, filter_knob(v0, inc, pair, n, sr),
+                            filter_knob(v0, inc, partner, n, sr))
             for d in range(pair, min(partner + 1, ndecks)):
                 if busy & (1 << d):
-                    deck_filter(d, n, dsp, scratch, v0, inc, sr, stages)
+                    deck_guard(d, n, dsp, scratch)
                 else:
                     flush_state(dsp, d * DSP_FIELDS, DSP_FIELDS)
         for d in range(ndecks):
@@ -934,9 +951,9 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             is_echo = 1.0 if deck[o + D_FX_UNIT] == FX_ECHO else 0.0
             is_rev = 1.0 if deck[o + D_FX_UNIT] == FX_REVERB else 0.0
             e0 = 0.5 * send0 + depth0 * is_echo
-            e1 = 0.5 * send1 + depth1 * is_echo
+            ei = (0.5 * send1 + depth1 * is_echo - e0) / last
             r0 = 0.5 * send0 + depth0 * is_rev
-            r1 = 0.5 * send1 + depth1 * is_rev
+            ri = (0.5 * send1 + depth1 * is_rev - r0) / last
             trem0 = v0[ln + L_TREMOLO]
             trem_i = inc[ln + L_TREMOLO]
             lo = 2 * d * SUB
@@ -966,9 +983,8 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
                 yr = scratch[ro + k] * gr
                 scratch[BUS_L * SUB + k] += yl
                 scratch[BUS_R * SUB + k] += yr
-                w = k / last
-                es = e0 + (e1 - e0) * w
-                rs = r0 + (r1 - r0) * w
+                es = e0 + ei * k
+                rs = r0 + ri * k
                 scratch[ECHO_L * SUB + k] += yl * es
                 scratch[ECHO_R * SUB + k] += yr * es
                 scratch[REV_L * SUB + k] += yl * rs
@@ -1019,12 +1035,15 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
         fade = master[MS_FX_FADE]
         mg0 = level(v0[G_MASTER])
         mg1 = level(v0[G_MASTER] + inc[G_MASTER] * (n - 1))
-        last = n - 1 if n > 1 else 1
+        mgi = (mg1 - mg0) / (n - 1 if n > 1 else 1)
+        f0 = fx_return
+        fi = 0.0
+        if fade < 0.0:  # PANIC: the returns fade out over this run
+            fi = -fx_return / n
+            f0 = fx_return + fi
         for k in range(n):
-            f = fx_return
-            if fade < 0.0:
-                f *= 1.0 - (k + 1.0) / n
-            mg = mg0 + (mg1 - mg0) * k / last
+            f = f0 + fi * k
+            mg = mg0 + mgi * k
             scratch[BUS_L * SUB + k] = (scratch[BUS_L * SUB + k] + scratch[RET_L * SUB + k] * f) * mg
             scratch[BUS_R * SUB + k] = (scratch[BUS_R * SUB + k] + scratch[RET_R * SUB + k] * f) * mg
         if fade < 0.0:  # PANIC: the tails are gone
