@@ -351,59 +351,71 @@ def echo_block(echo, ms, inl, inr, offin, outl, outr, offout, n, spb, beats, fee
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")
-def reverb_block(rev, lens, ms, inl, inr, offin, outl, outr, offout, n, feedback, damp, gain, acc):  # type: ignore[no-untyped-def]
+def reverb_block(rev, lens, ms, inl, inr, offin, outl, outr, offout, n, feedback, damp, gain):  # type: ignore[no-untyped-def]
     """A small Freeverb-style room: 4 damped combs in parallel, then 2 all-passes, per channel.
 
-    Line by line over the whole run (not sample by sample over all lines): each line's position
-    and state stay in registers, and the combs run without waiting on each other. `acc` is a
-    scratch row (the kernel never allocates).
+    Sample by sample with every line of a channel in one loop: the four combs' damping recursions
+    are independent, so the CPU overlaps them (line by line, each waited on its own recursion).
+    Line values that are NaN or below 1e-20 are stored as zero (no subnormals in the float32 lines).
     """
+    keep = 1.0 - damp
+    off = 0
     for ch in range(2):
         src = inl if ch == 0 else inr
         dst = outl if ch == 0 else outr
-        off = 0
-        for i in range(ch * N_REV):
-            off += lens[i]
+        li = ch * N_REV
+        n0, n1, n2, n3, n4, n5 = lens[li], lens[li + 1], lens[li + 2], lens[li + 3], lens[li + 4], lens[li + 5]
+        o0 = off
+        o1 = o0 + n0
+        o2 = o1 + n1
+        o3 = o2 + n2
+        o4 = o3 + n3
+        o5 = o4 + n4
+        off = o5 + n5
+        p0, p1, p2 = int(ms[MS_REV + li]), int(ms[MS_REV + li + 1]), int(ms[MS_REV + li + 2])
+        p3, p4, p5 = int(ms[MS_REV + li + 3]), int(ms[MS_REV + li + 4]), int(ms[MS_REV + li + 5])
+        sb = MS_REV + 2 * N_REV + ch * 4
+        s0, s1, s2, s3 = ms[sb], ms[sb + 1], ms[sb + 2], ms[sb + 3]
         for k in range(n):
-            acc[k] = 0.0
-        for c in range(len(COMBS)):
-            li = ch * N_REV + c
-            length = lens[li]
-            pos = int(ms[MS_REV + li])
-            st = ms[MS_REV + 2 * N_REV + ch * 4 + c]
-            for k in range(n):
-                y = rev[off + pos]
-                st = y * (1.0 - damp) + st * damp
-                v = src[offin + k] * 0.03 + st * feedback
-                if abs(v) < 1e-20 or v != v:
-                    v = 0.0
-                rev[off + pos] = v
-                acc[k] += y
-                pos += 1
-                if pos >= length:
-                    pos = 0
-            ms[MS_REV + li] = pos
-            ms[MS_REV + 2 * N_REV + ch * 4 + c] = st if (abs(st) > TINY and st == st) else 0.0
-            off += length
-        for ap in range(len(ALLPASSES)):
-            li = ch * N_REV + len(COMBS) + ap
-            length = lens[li]
-            pos = int(ms[MS_REV + li])
-            for k in range(n):
-                y = rev[off + pos]
-                x = acc[k]
-                v = x + y * 0.5
-                if abs(v) < 1e-20 or v != v:
-                    v = 0.0
-                rev[off + pos] = v
-                acc[k] = y - x
-                pos += 1
-                if pos >= length:
-                    pos = 0
-            ms[MS_REV + li] = pos
-            off += length
-        for k in range(n):
-            dst[offout + k] += gain * acc[k]
+            x = src[offin + k] * 0.03
+            y0 = rev[o0 + p0]
+            y1 = rev[o1 + p1]
+            y2 = rev[o2 + p2]
+            y3 = rev[o3 + p3]
+            s0 = y0 * keep + s0 * damp
+            s1 = y1 * keep + s1 * damp
+            s2 = y2 * keep + s2 * damp
+            s3 = y3 * keep + s3 * damp
+            v0 = x + s0 * feedback
+            v1 = x + s1 * feedback
+            v2 = x + s2 * feedback
+            v3 = x + s3 * feedback
+            rev[o0 + p0] = v0 if abs(v0) >= 1e-20 else 0.0
+            rev[o1 + p1] = v1 if abs(v1) >= 1e-20 else 0.0
+            rev[o2 + p2] = v2 if abs(v2) >= 1e-20 else 0.0
+            rev[o3 + p3] = v3 if abs(v3) >= 1e-20 else 0.0
+            p0 = p0 + 1 if p0 + 1 < n0 else 0
+            p1 = p1 + 1 if p1 + 1 < n1 else 0
+            p2 = p2 + 1 if p2 + 1 < n2 else 0
+            p3 = p3 + 1 if p3 + 1 < n3 else 0
+            a = (y0 + y1) + (y2 + y3)
+            y = rev[o4 + p4]  # all-pass 1
+            v = a + y * 0.5
+            rev[o4 + p4] = v if abs(v) >= 1e-20 else 0.0
+            a = y - a
+            p4 = p4 + 1 if p4 + 1 < n4 else 0
+            y = rev[o5 + p5]  # all-pass 2
+            v = a + y * 0.5
+            rev[o5 + p5] = v if abs(v) >= 1e-20 else 0.0
+            a = y - a
+            p5 = p5 + 1 if p5 + 1 < n5 else 0
+            dst[offout + k] += gain * a
+        ms[MS_REV + li], ms[MS_REV + li + 1], ms[MS_REV + li + 2] = p0, p1, p2
+        ms[MS_REV + li + 3], ms[MS_REV + li + 4], ms[MS_REV + li + 5] = p3, p4, p5
+        ms[sb] = s0 if (abs(s0) > TINY and s0 == s0) else 0.0
+        ms[sb + 1] = s1 if (abs(s1) > TINY and s1 == s1) else 0.0
+        ms[sb + 2] = s2 if (abs(s2) > TINY and s2 == s2) else 0.0
+        ms[sb + 3] = s3 if (abs(s3) > TINY and s3 == s3) else 0.0
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")

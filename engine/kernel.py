@@ -221,7 +221,6 @@ REV_L = BUS_L + 4
 REV_R = BUS_L + 5
 RET_L = BUS_L + 6
 RET_R = BUS_L + 7
-ACC = BUS_L + 8
 ROLL_BEATS = 0.25
 ECHO_TAIL_REPEATS = 20.0  # 0.45 feedback: 20 repeats is −140 dB
 REVERB_TAIL_SECONDS = 4.0
@@ -1031,7 +1030,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
                                                REVERB_TAIL_SECONDS * sr):
             reverb_block(reverb, rev_len, master, scratch[REV_L * SUB:], scratch[REV_R * SUB:], 0,
                          scratch[RET_L * SUB:], scratch[RET_R * SUB:], 0, n, settings[F_REVERB_FEEDBACK],
-                         settings[F_REVERB_DAMP], 1.0, scratch[ACC * SUB:])
+                         settings[F_REVERB_DAMP], 1.0)
         fade = master[MS_FX_FADE]
         mg0 = level(v0[G_MASTER])
         mg1 = level(v0[G_MASTER] + inc[G_MASTER] * (n - 1))

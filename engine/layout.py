@@ -171,7 +171,7 @@ ARRAYS: tuple[tuple[str, type, int], ...] = (
     ("lim_q", np.float64, 2 * 256),  # monotonic deque of (gain, sample) for the sliding minimum
     ("lim_box", np.float64, 256),
     ("tp_fir", np.float64, 3 * TP_TAPS),
-    ("scratch", np.float64, (MAX_DECKS * 2 + 9) * SUB),  # deck L/R, bus, sends, FX return, accumulator
+    ("scratch", np.float64, (MAX_DECKS * 2 + 8) * SUB),  # deck L/R, bus, sends, FX return
     ("times", np.int64, TIMES * 3),  # (start ns, duration ns, first sample) per callback
     ("timespec", np.int64, 2),
     ("meters", np.float64, 16),
