@@ -4,10 +4,12 @@ at a time (the kernel's profiling mask, `settings[F_STAGES]`), in the same run.
     python bench/engine_stages.py [--quick] [--seconds S] [--block N]
 
 A stage's cost is (all on) − (that stage off), in ns per stereo output frame and as a share of the
-whole, from the best of the repeats (on a shared machine other work only ever adds time). "deck reads" swaps the cubic reads for a cheap saw; "rest" is everything no switch removes
-(beat map, lanes, faders, sends, tremolo, mixing, sub-block bookkeeping). The true-peak line also
-says on how many sub-blocks the 4x interpolator ran (it is skipped where no peak can reach the
-ceiling).
+whole, in this thread's CPU time, best of the repeats (on a shared machine other work only adds
+time). Stages interact a little (switching the filter off makes the limiter work harder, for one),
+so the lines do not add up exactly. "deck reads" swaps the cubic reads for a cheap saw; "rest" is everything no
+switch removes (beat map, lanes, faders, sends, tremolo, mixing, sub-block bookkeeping). The first
+line says on how many sub-blocks the 4x true-peak interpolator ran (it is skipped where no peak can
+reach the ceiling).
 """
 
 from __future__ import annotations
@@ -57,10 +59,10 @@ def ns_per_frame(mask: int, seconds: float, block: int) -> tuple[float, float]:
         eng.render(block, out)
     before = eng.stats()
     blocks = int(seconds * SR) // block
-    t0 = time.perf_counter()
+    t0 = time.thread_time()  # CPU time: what the render costs, not how long others kept the core
     for _ in range(blocks):
         eng.render(block, out)
-    took = time.perf_counter() - t0
+    took = time.thread_time() - t0
     after = eng.stats()
     runs = (after["true_peak_runs"] - before["true_peak_runs"]) / max(1, after["subblocks"] - before["subblocks"])
     return took / (blocks * block) * 1e9, runs

@@ -24,6 +24,7 @@ from .layout import (
     MS_ECHO_LP_R,
     MS_ECHO_W,
     MS_GR,
+    MS_LIM_CALM,
     MS_LIM_N,
     MS_LIM_POS,
     MS_LIM_QHEAD,
@@ -492,6 +493,9 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, line, q, box, fir, ce
     one needs is held over the look-ahead window (sliding minimum), released smoothly, then averaged
     over the window: by the time a peak leaves the delay line the gain has reached what it needs,
     and never more steeply than a window-long ramp. Returns 1 if the 4x interpolation ran.
+
+    At rest (gain 1 for a whole window, every gain in the hold window 1, no peak over the ceiling in
+    this run) the limiter is a delay line, and runs as one (`calm` counts the samples at rest).
     """
     ran = true_peaks(ml, mr, off, n, line, fir, ceiling, tp_gain)
     pos = int(ms[MS_LIM_POS])
@@ -502,7 +506,38 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, line, q, box, fir, ce
     total = ms[MS_LIM_SUM]
     gr = ms[MS_GR]
     peak = ms[MS_PEAK]
+    calm = ms[MS_LIM_CALM]
     keep = TP_TAPS - 1
+    over = 0.0
+    for k in range(n):
+        over = max(over, line[PK + k])
+    if calm >= LOOKAHEAD and over <= ceiling:
+        for k in range(n):
+            delay[pos] = line[keep + k]
+            delay[256 + pos] = line[LINE + keep + k]
+            rd = (pos - LIM_DELAY) & 255
+            yl = min(ceiling, max(-ceiling, delay[rd]))
+            yr = min(ceiling, max(-ceiling, delay[256 + rd]))
+            pos = (pos + 1) & 255
+            out[out_off + 2 * k] = yl
+            out[out_off + 2 * k + 1] = yr
+            peak = max(peak, abs(yl), abs(yr))
+        # what the sample-by-sample path leaves after a run of unit gains: one deque entry, a box of
+        # ones (summing exactly to the window)
+        qh = qt
+        q[2 * (qt & 255)] = 1.0
+        q[2 * (qt & 255) + 1] = nabs + n - 1
+        qt += 1
+        ms[MS_LIM_POS] = pos
+        ms[MS_LIM_QHEAD] = qh
+        ms[MS_LIM_QTAIL] = qt
+        ms[MS_LIM_N] = nabs + n
+        ms[MS_LIM_REL] = 1.0
+        ms[MS_LIM_SUM] = float(LOOKAHEAD)
+        ms[MS_GR] = min(gr, 1.0)
+        ms[MS_PEAK] = peak
+        ms[MS_LIM_CALM] = min(calm + n, 1e9)
+        return ran
     for k in range(n):
         xl = line[keep + k]
         xr = line[LINE + keep + k]
@@ -518,6 +553,9 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, line, q, box, fir, ce
             qh += 1
         held = q[2 * (qh & 255)]
         r = min(held, r + (1.0 - r) * (1.0 - release))
+        if r > 1.0 - 1e-9:  # the release would creep toward 1 for ever (−1e-8 dB away): arrive
+            r = 1.0
+        calm = calm + 1.0 if r == 1.0 else 0.0
         bi = int(nabs) % LOOKAHEAD
         total += r - box[bi]
         box[bi] = r
@@ -547,6 +585,7 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, line, q, box, fir, ce
     ms[MS_LIM_SUM] = min(float(LOOKAHEAD), max(0.0, total))
     ms[MS_GR] = gr
     ms[MS_PEAK] = peak
+    ms[MS_LIM_CALM] = min(calm, 1e9)
     return ran
 
 

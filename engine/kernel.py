@@ -935,6 +935,8 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
                 else:
                     flush_state(dsp, d * DSP_FIELDS, DSP_FIELDS)
         for d in range(ndecks):
+            if not busy & (1 << d):
+                continue  # stopped and rung out: nothing to mix
             o = d * DECK_FIELDS
             ln = d * N_DECK_LANES
             last = n - 1 if n > 1 else 1

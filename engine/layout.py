@@ -123,7 +123,7 @@ N_SETTINGS = 24
 
 # -- master (float64): echo, reverb and limiter state ------------------------------------------------
 MS_ECHO_W, MS_ECHO_D, MS_ECHO_LP_L, MS_ECHO_LP_R, MS_LIM_POS, MS_LIM_REL, MS_LIM_SUM, MS_LIM_QHEAD, MS_LIM_QTAIL, \
-    MS_PEAK, MS_GR, MS_FX_FADE, MS_TP_POS, MS_LIM_N = range(14)
+    MS_PEAK, MS_GR, MS_FX_FADE, MS_LIM_CALM, MS_LIM_N = range(14)
 MS_LP = 40  # master low-pass states (4)
 MS_ECHO_IDLE, MS_REV_IDLE = 44, 45  # samples since each FX unit last had input
 MS_REV = 16  # reverb: 8 comb filter states + write positions follow
