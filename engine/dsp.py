@@ -319,12 +319,21 @@ def echo_block(echo, ms, inl, inr, offin, outl, outr, offout, n, spb, beats, fee
     lpl = ms[MS_ECHO_LP_L]
     lpr = ms[MS_ECHO_LP_R]
     mask = ECHO_FRAMES - 1
+    if abs(target - d) < 1e-6:  # arrived (a millionth of a sample): the glide would creep for ever
+        d = target
+    steady = d == target
+    back = math.floor(-d)  # steady: the read head sits a fixed distance behind the write head
+    frac = -d - back
     for k in range(n):
-        d += (target - d) * 0.0005
-        rp = w - d
-        fl = math.floor(rp)
-        fr = rp - fl
-        i0 = int(fl) & mask
+        if steady:
+            fr = frac
+            i0 = (w + int(back)) & mask
+        else:
+            d += (target - d) * 0.0005
+            rp = w - d
+            fl = math.floor(rp)
+            fr = rp - fl
+            i0 = int(fl) & mask
         i1 = (i0 + 1) & mask
         yl = echo[i0] + fr * (echo[i1] - echo[i0])
         yr = echo[ECHO_FRAMES + i0] + fr * (echo[ECHO_FRAMES + i1] - echo[ECHO_FRAMES + i0])
@@ -332,12 +341,8 @@ def echo_block(echo, ms, inl, inr, offin, outl, outr, offout, n, spb, beats, fee
         lpr += 0.4 * (yl - lpr)
         a = inl[offin + k] + feedback * lpl
         b = inr[offin + k] + feedback * lpr
-        if abs(a) < 1e-20 or a != a:
-            a = 0.0
-        if abs(b) < 1e-20 or b != b:
-            b = 0.0
-        echo[w] = a
-        echo[ECHO_FRAMES + w] = b
+        echo[w] = a if abs(a) >= 1e-20 else 0.0  # NaN too
+        echo[ECHO_FRAMES + w] = b if abs(b) >= 1e-20 else 0.0
         w = (w + 1) & mask
         outl[offout + k] += yl
         outr[offout + k] += yr
