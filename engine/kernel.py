@@ -1042,10 +1042,11 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
         # FX bus: room sends the whole mix to the reverb
         room0 = v0[G_ROOM]
         room_i = inc[G_ROOM]
-        for k in range(n):
-            rm = room0 + room_i * k
-            scratch[REV_L * SUB + k] += scratch[BUS_L * SUB + k] * rm
-            scratch[REV_R * SUB + k] += scratch[BUS_R * SUB + k] * rm
+        if room0 != 0.0 or room_i != 0.0:
+            for k in range(n):
+                rm = room0 + room_i * k
+                scratch[REV_L * SUB + k] += scratch[BUS_L * SUB + k] * rm
+                scratch[REV_R * SUB + k] += scratch[BUS_R * SUB + k] * rm
         # An FX unit whose input has been silent for longer than its tail is skipped (its residue is
         # below −120 dB): most of a set runs with the sends shut.
         echo_tail = ECHO_TAIL_REPEATS * settings[F_ECHO_BEATS] / db
@@ -1095,11 +1096,15 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
         i = j
 
     stats[S_PENDING] = npend
-    for k in range(2 * frames):
-        v = out[k]
-        if v != v:
-            out[k] = 0.0
-            stats[S_NONFINITE] += 1
+    bad = 0
+    for k in range(2 * frames):  # a cheap look first (vectorises); the fix only if something is wrong
+        bad |= out[k] != out[k]
+    if bad:
+        for k in range(2 * frames):
+            v = out[k]
+            if v != v:
+                out[k] = 0.0
+                stats[S_NONFINITE] += 1
     meters[0] = master[MS_PEAK]
     meters[1] = master[MS_GR]
     master[MS_PEAK] *= 0.99
