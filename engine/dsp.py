@@ -80,10 +80,12 @@ def load4(s, a, b):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, inline="always", error_model="numpy")
 def store4(s, a, b, v):  # type: ignore[no-untyped-def]
-    s[a] = lane(v, 0)
-    s[a + 1] = lane(v, 1)
-    s[b] = lane(v, 2)
-    s[b + 1] = lane(v, 3)
+    """Four filter states back, flushed: below TINY (or NaN) becomes exactly 0."""
+    x0, x1, x2, x3 = lane(v, 0), lane(v, 1), lane(v, 2), lane(v, 3)
+    s[a] = x0 if abs(x0) >= TINY else 0.0
+    s[a + 1] = x1 if abs(x1) >= TINY else 0.0
+    s[b] = x2 if abs(x2) >= TINY else 0.0
+    s[b + 1] = x3 if abs(x3) >= TINY else 0.0
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")
@@ -236,9 +238,6 @@ def filter_pair(buf, o0, o1, n, s, s0, s1, ca, cb):  # type: ignore[no-untyped-d
     for b, c in ((s0, ca), (s1, cb)):
         if c[4] == 0.0:
             for j in range(4):
-                s[b + j] = 0.0
-        for j in range(4):
-            if abs(s[b + j]) < TINY:
                 s[b + j] = 0.0
 
 

@@ -605,8 +605,10 @@ def apply_event(row, beat, db, sample, deck, voices, stats, settings, ndecks):  
 
 @njit(cache=True, error_model="numpy")
 def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: ignore[no-untyped-def]
-    """Samples [i, i+n) of one deck, read and trimmed, into its scratch rows. False (and silence)
-    once the deck has been stopped long enough for its filters to ring out: skip its DSP."""
+    """Samples [i, i+n) of one deck, read and trimmed, into its scratch rows (zeros after them up to
+    the next multiple of four, for the vector loops). False (and silence) once the deck has been
+    stopped long enough for its filters to ring out: skip its DSP."""
+    n4 = min(SUB, (n + 3) & ~3)
     o = d * DECK_FIELDS
     lo = 2 * d * SUB
     ro = lo + SUB
@@ -615,7 +617,7 @@ def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: 
     if not moving:
         deck[o + D_IDLE] += 1.0
         if deck[o + D_IDLE] > 400.0:  # ~0.2 s of silence: the EQ has rung out; skip the work
-            for k in range(n):
+            for k in range(n4):
                 scratch[lo + k] = 0.0
                 scratch[ro + k] = 0.0
             return False
@@ -631,7 +633,7 @@ def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: 
     t1 = trim_gain(v0[ln + L_TRIM] + inc[ln + L_TRIM] * (n - 1))
     ti = (t1 - t0) / (n - 1) if n > 1 else 0.0
     if not moving or frames == 0:
-        for k in range(n):
+        for k in range(n4):
             scratch[lo + k] = 0.0
             scratch[ro + k] = 0.0
         if moving:  # playing with nothing loaded: the clock still moves the head
@@ -656,7 +658,7 @@ def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: 
     rolling = v0[ln + L_ROLL] + inc[ln + L_ROLL] * (n - 1) > 0.5
     roll_on = deck[o + D_ROLL_ON] > 0.0
     roll_start = deck[o + D_ROLL_START]
-    stopped = n
+    written = n - 1  # the last sample read (a pause that fades out ends the run early)
     for k in range(n):
         tb = anchor_tb + (b0 + (i + k) * db - anchor_cb)
         if looping and tb >= le - 1e-9 and le > ls:  # tolerance: a wrap due on a sample happens on it
@@ -694,14 +696,14 @@ def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: 
         scratch[lo + k] = sl * g
         scratch[ro + k] = r * g
         if rg == 0.0 and tg == 0.0:  # the pause has faded out: stop here
-            stopped = k
+            written = k
             deck[o + D_MOVING] = 0.0
             deck[o + D_POS_TB] = tb
             if deck[o + D_CUE_AFTER] > 0.0:
                 deck[o + D_POS_TB] = deck[o + D_CUE_TB]
                 deck[o + D_CUE_AFTER] = 0.0
             break
-    for k in range(stopped + 1, n):
+    for k in range(written + 1, n4):
         scratch[lo + k] = 0.0
         scratch[ro + k] = 0.0
     deck[o + D_ANCHOR_TB] = anchor_tb
@@ -791,17 +793,16 @@ def deck_guard(d, n, dsp, scratch):  # type: ignore[no-untyped-def]
     lo = 2 * d * SUB
     ro = lo + SUB
     sb = d * DSP_FIELDS
-    acc = 0.0
-    for k in range(n):
-        acc += abs(scratch[lo + k]) + abs(scratch[ro + k])
-    if acc != acc or acc > 1e9:
+    acc = splat(0.0)
+    for k in range(0, n, 4):  # the rows are zero from n to the next multiple of four
+        acc = acc + vabs(vload(scratch, lo + k)) + vabs(vload(scratch, ro + k))
+    total = (lane(acc, 0) + lane(acc, 1)) + (lane(acc, 2) + lane(acc, 3))
+    if total != total or total > 1e9:
         for k in range(n):
             scratch[lo + k] = 0.0
             scratch[ro + k] = 0.0
         for s in range(sb, sb + DSP_FIELDS):
             dsp[s] = 0.0
-        return
-    flush_state(dsp, sb, DSP_FIELDS)
 
 
 @njit(cache=True, error_model="numpy")
@@ -991,9 +992,6 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
         for d in range(ndecks):
             if not busy & (1 << d):
                 continue  # stopped and rung out: nothing to mix
-            for k in range(n, n4):
-                scratch[2 * d * SUB + k] = 0.0
-                scratch[(2 * d + 1) * SUB + k] = 0.0
             o = d * DECK_FIELDS
             ln = d * N_DECK_LANES
             last = n - 1 if n > 1 else 1
