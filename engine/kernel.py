@@ -186,6 +186,7 @@ from .layout import (
     S_ENV_TRUNC,
     S_EQ,
     S_FRAMES,
+    S_KNOB,
     S_LAST_MARK,
     S_LATE,
     S_LONGEST_NS,
@@ -198,6 +199,7 @@ from .layout import (
     S_PENDING,
     S_SUBBLOCKS,
     S_SVF,
+    S_SVF_COEF,
     S_TIME_IDX,
     S_TP_RUNS,
     SUB,
@@ -729,10 +731,15 @@ def eq_gains(v0, inc, ln, n):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def filter_knob(v0, inc, d, n, sr):  # type: ignore[no-untyped-def]
-    """A deck's filter coefficients for this sub-block (the knob at its middle)."""
-    ln = d * N_DECK_LANES
-    return svf_coefficients(v0[ln + L_FILTER] + inc[ln + L_FILTER] * (n - 1) * 0.5, sr)
+def filter_knob(v0, inc, d, n, sr, dsp):  # type: ignore[no-untyped-def]
+    """A deck's filter coefficients for this sub-block (the knob at its middle), recomputed only
+    when the knob has moved (a tangent and a power per deck and sub-block otherwise)."""
+    v = v0[d * N_DECK_LANES + L_FILTER] + inc[d * N_DECK_LANES + L_FILTER] * (n - 1) * 0.5
+    c = d * DSP_FIELDS + S_SVF_COEF
+    if v != dsp[d * DSP_FIELDS + S_KNOB]:
+        dsp[d * DSP_FIELDS + S_KNOB] = v
+        dsp[c], dsp[c + 1], dsp[c + 2], dsp[c + 3], dsp[c + 4], dsp[c + 5] = svf_coefficients(v, sr)
+    return dsp[c], dsp[c + 1], dsp[c + 2], dsp[c + 3], dsp[c + 4], dsp[c + 5]
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
@@ -801,7 +808,7 @@ def deck_guard(d, n, dsp, scratch):  # type: ignore[no-untyped-def]
         for k in range(n):
             scratch[lo + k] = 0.0
             scratch[ro + k] = 0.0
-        for s in range(sb, sb + DSP_FIELDS):
+        for s in range(sb, sb + S_KNOB):  # the filter states (its cached coefficients stay right)
             dsp[s] = 0.0
 
 
@@ -982,13 +989,13 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
                         eq_gains(v0, inc, partner * N_DECK_LANES, n))
             if not stages & OFF_FILTER:
                 filter_pair(scratch, 2 * pair * SUB, 2 * partner * SUB, n, dsp, pair * DSP_FIELDS + S_SVF,
-                            partner * DSP_FIELDS + S_SVF, filter_knob(v0, inc, pair, n, sr),
-                            filter_knob(v0, inc, partner, n, sr))
+                            partner * DSP_FIELDS + S_SVF, filter_knob(v0, inc, pair, n, sr, dsp),
+                            filter_knob(v0, inc, partner, n, sr, dsp))
             for d in range(pair, min(partner + 1, ndecks)):
                 if busy & (1 << d):
                     deck_guard(d, n, dsp, scratch)
                 else:
-                    flush_state(dsp, d * DSP_FIELDS, DSP_FIELDS)
+                    flush_state(dsp, d * DSP_FIELDS, S_KNOB)
         for d in range(ndecks):
             if not busy & (1 << d):
                 continue  # stopped and rung out: nothing to mix

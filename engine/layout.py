@@ -96,6 +96,8 @@ DECK_FIELDS = 32
 EQ_BIQUADS = 12
 S_EQ = 0
 S_SVF = EQ_BIQUADS * 4
+S_KNOB = S_SVF + 4  # the filter knob the cached coefficients below were made for (NaN: none yet)
+S_SVF_COEF = S_KNOB + 1  # a1 a2 a3 k wet hp (dsp.svf_coefficients)
 DSP_FIELDS = 64
 
 # -- clock map (float64, written by the feeder/offline loop under a sequence lock) -----------------
@@ -239,6 +241,7 @@ class EngineState:
         deck[:, D_SPB] = sr * 60.0 / 120.0
         deck[:, D_HOTCUES:D_HOTCUES + 8] = np.nan
         a["xover"][:] = crossover_coefficients(sr)
+        a["dsp"].reshape(MAX_DECKS, DSP_FIELDS)[:, S_KNOB] = np.nan
         fir = true_peak_fir(TP_TAPS)
         a["tp_fir"][:] = fir.ravel()
         # No interpolated point can exceed (largest sum of |taps|) x (largest sample in the window):
