@@ -13,7 +13,9 @@ with no client connected at all). So the bench counts, over the same window:
   `stats["overruns"]`): underflows the engine caused;
 - driver xruns: "JackTimedDriver::Process XRun" lines in jackd's log (the timer woke late);
 - "client not finished" lines, per JACK client: a cycle in which a client had not returned in
-  time — its own fault, or the knock-on of the driver's late wake-up in that cycle.
+  time — its own fault, or the knock-on of the driver's late wake-up in that cycle;
+- late starts: callbacks that began more than a period after the previous one (the kernel logs
+  each start): PortAudio's thread was not run on time, however fast the engine then was.
 """
 
 from __future__ import annotations
@@ -101,13 +103,40 @@ class JackLog:
             return ""
 
 
+class StartWatch:
+    """Callbacks that started late, from the kernel's own log of start times (polled; the log holds
+    the last 5 s): a gap of more than two periods between two starts means PortAudio's thread
+    was not run on time, whatever the callback then did."""
+
+    def __init__(self, eng: Any) -> None:
+        self.eng = eng
+        self.seen = 0
+        self.late = 0
+        self.longest = 0.0
+
+    def poll(self) -> None:
+        times = self.eng.state["times"].reshape(TIMES, 3)
+        end = int(self.eng.state["stats"][7])
+        first = max(self.seen - 1, end - TIMES + 1, 0)
+        starts = times[np.arange(first, end) % TIMES, 0].astype(np.float64)
+        if starts.size > 1:
+            gaps = np.diff(starts) / 1e3
+            self.late += int(np.count_nonzero(gaps > 2 * 64 / SR * 1e6))
+            self.longest = max(self.longest, float(gaps.max()))
+        self.seen = end
+
+
 def run_engine(device: int, seconds: float, log: JackLog) -> dict[str, Any]:
     eng = full_graph(seconds + 10)
     stream = EngineStream(eng, InternalClock(124.0), device=device, blocksize=64)
+    watch = StartWatch(eng)
     log.mark()
     stream.open()
     with Load():
-        time.sleep(seconds)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            time.sleep(0.5)
+            watch.poll()
     stream.close()
     driver, clients = log.since_mark()
     stats = eng.stats()
@@ -115,7 +144,7 @@ def run_engine(device: int, seconds: float, log: JackLog) -> dict[str, Any]:
     times = eng.state["times"].reshape(TIMES, 3)[:n, 1] / 1000.0
     return {"callbacks": stats["callbacks"], "underflows": stats["underflows"], "times": times,
             "overruns": stats["overruns"], "longest": stats["longest_render_ns"] / 1000.0, "driver": driver,
-            "clients": clients}
+            "clients": clients, "late": watch.late, "gap": watch.longest}
 
 
 def run_python_callback(device: int, seconds: float, log: JackLog) -> dict[str, Any]:
@@ -171,6 +200,8 @@ def main() -> None:
               f"(longest render {eng['longest']:.0f} µs of a {64 / SR * 1e6:.0f} µs block)")
         print(f"  driver xruns         {eng['driver']} (the dummy driver's timer woke late); clients not "
               f"finished: {clients_text(eng['clients'])}")
+        print(f"  late starts          {eng['late']} callbacks started more than a period late (longest gap "
+              f"between starts {eng['gap'] / 1e3:.1f} ms): the thread was not run on time")
         print(f"  render µs            {summary(eng['times'])}")
         print(f"python callback        {base_seconds:6.0f} s: {py['callbacks']:7d} callbacks "
               f"(of {base_seconds * SR / 64:.0f} due), {py['underflows']} underflows ({py_per_min:.2f}/min), "
