@@ -9,8 +9,9 @@ a prepared block (what the engine would be without its numba cfunc).
 Who caused an underflow. PortAudio reports every JACK xrun to the callback as an output underflow,
 and on this VM JACK's dummy driver flags an xrun whenever its own timer wakes a few µs late (seen
 with no client connected at all). So the bench counts, over the same window:
-- engine overruns: blocks the kernel took longer to render than the audio they hold (its own clock,
-  `stats["overruns"]`): underflows the engine caused;
+- engine overruns: blocks whose render took longer (wall clock, the kernel's own) than the audio
+  they hold (`stats["overruns"]`): the engine's compute, or its thread preempted mid-render — the
+  only underflows the engine can be blamed for;
 - driver xruns: "JackTimedDriver::Process XRun" lines in jackd's log (the timer woke late);
 - "client not finished" lines, per JACK client: a cycle in which a client had not returned in
   time — its own fault, or the knock-on of the driver's late wake-up in that cycle;
@@ -196,8 +197,8 @@ def main() -> None:
         print(f"load average at the end: {os.getloadavg()[0]:.2f} (plus the bench's own busy core and GIL hog)")
         print(f"engine (numba cfunc)   {seconds:6.0f} s: {eng['callbacks']:7d} callbacks, "
               f"{eng['underflows']} underflows reported by PortAudio ({per_min:.2f}/min)")
-        print(f"  engine-caused        {eng['overruns']} blocks rendered slower than real time "
-              f"(longest render {eng['longest']:.0f} µs of a {64 / SR * 1e6:.0f} µs block)")
+        print(f"  engine overruns      {eng['overruns']} blocks spent longer than real time in the render "
+              f"(longest {eng['longest']:.0f} µs of a {64 / SR * 1e6:.0f} µs block; compute or preempted mid-render)")
         print(f"  driver xruns         {eng['driver']} (the dummy driver's timer woke late); clients not "
               f"finished: {clients_text(eng['clients'])}")
         print(f"  late starts          {eng['late']} callbacks started more than a period late (longest gap "
@@ -208,9 +209,9 @@ def main() -> None:
               f"{py['overruns']} callbacks slower than real time")
         print(f"  driver xruns         {py['driver']}; clients not finished: {clients_text(py['clients'])}")
         ratio = (py_per_min / per_min) if per_min else float("inf")
-        print(f"underflows/min python ÷ engine: {ratio:.1f}x   goal 0 engine-caused over the run: "
-              f"{'met' if eng['overruns'] == 0 else 'NOT met'}; PortAudio underflows "
-              f"{eng['underflows']} against {eng['driver']} driver xruns in the same window")
+        print(f"underflows/min python ÷ engine: {ratio:.1f}x   goal 0 engine overruns over the run: "
+              f"{'met' if eng['overruns'] == 0 else 'NOT met'}; PortAudio underflows {eng['underflows']} against "
+              f"{eng['driver']} driver xruns and {eng['late']} late starts in the same window")
     finally:
         import sounddevice as sd
 
