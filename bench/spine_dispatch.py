@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from copilot.bridge.actions import Action, ActionKind
-from copilot.bridge.dispatch import Dispatcher
+from copilot.bridge.dispatch import HELPER_PRIORITY, Dispatcher, make_realtime
 from copilot.bridge.link import LinkClock
 from copilot.bridge.ports import MidiPorts
 from copilot.bridge.state import HostState
@@ -54,6 +54,7 @@ def run_dispatcher(clock: LinkClock, out_port, seconds: float) -> tuple[np.ndarr
     dispatcher = Dispatcher(clock)
     state = HostState()
     dispatcher.start()
+    make_realtime(HELPER_PRIORITY)  # this loop plays the session's main loop (it feeds the queue)
     start = clock.beat + 4.0
     end = start + seconds * TEMPO / 60.0
     beats: list[float] = []

@@ -3,10 +3,12 @@
     python bench/voice_accuracy.py            # full corpus (≈ 400 transcriptions)
     python bench/voice_accuracy.py --quick    # every 4th clip
 
-Prints, for the shipped settings and for a baseline measured in the same run (faster-whisper as it
-comes: 30 s window, greedy, no prompt, same grammar): intent accuracy (kind + every slot right) on
-commands, false accepts on non-commands, wrong accepts on commands (the dangerous kind of error),
-ASR time median/p99, and the accuracy per voice and per intent kind. `--snr` adds noise levels.
+Prints, for the shipped settings, for the same transcriptions understood from Whisper's readings
+alone (no grammar-constrained rescue), and for a baseline measured in the same run (faster-whisper
+as it comes: 30 s window, greedy, no prompt, same grammar): intent accuracy (kind + every slot
+right) on commands, false accepts on non-commands, wrong accepts on commands (the dangerous kind of
+error), ASR time median/p99, the time the constrained rescue adds when it runs, and the accuracy
+per voice and per intent kind. `--snr` adds noise levels.
 """
 
 from __future__ import annotations
@@ -26,19 +28,26 @@ from copilot.tests.fixtures_voice import TITLES, same_intent
 BINS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.01)
 
 
-def run(transcriber: Transcriber, clips: list[corpus.Clip], snr: float | None) -> dict:
+def run(transcriber: Transcriber, clips: list[corpus.Clip], snr: float | None,
+        constrained: bool = True) -> dict:
     rows = []
     scored: list[tuple[float, bool]] = []  # (confidence, right) of every best reading, sent or not
+    rescue_s: list[float] = []  # time the constrained rescue added, where it ran
     for n, clip in enumerate(clips):
         audio = corpus.audio_of(clip)
         if snr is not None:
             audio = corpus.mix_music(audio, snr, seed=n)
         transcript = transcriber.transcribe(audio)
-        result = understand(transcript, titles=TITLES)
-        got = result.to_dict()["intent"]
-        rows.append((clip, got, transcript.latency_s, transcript.text, result.confidence))
-        unfiltered = understand(transcript, titles=TITLES, threshold=0.0)  # for the reliability table
-        if unfiltered.intent is not None:
+        t0 = time.perf_counter()
+        free = understand(transcript, titles=TITLES, threshold=0.0, constrained=False)
+        t1 = time.perf_counter()
+        unfiltered = understand(transcript, titles=TITLES, threshold=0.0, constrained=constrained)
+        if constrained and free.confidence < 0.5:
+            rescue_s.append(time.perf_counter() - t1 - (t1 - t0))
+        result = unfiltered if unfiltered.confidence >= 0.5 else None
+        got = result.to_dict()["intent"] if result is not None else None
+        rows.append((clip, got, transcript.latency_s, transcript.text, unfiltered.confidence))
+        if unfiltered.intent is not None:  # for the reliability table
             scored.append((unfiltered.confidence, same_intent(clip.expected, unfiltered.to_dict()["intent"])))
     commands = [r for r in rows if r[0].expected is not None]
     others = [r for r in rows if r[0].expected is None]
@@ -64,6 +73,7 @@ def run(transcriber: Transcriber, clips: list[corpus.Clip], snr: float | None) -
         "n": (len(commands), len(others)),
         "wrong": [(r[0].text, r[3], r[1]) for r in wrong],
         "reliability": [(lo, hi, [ok for c, ok in scored if lo <= c < hi]) for lo, hi in itertools.pairwise(BINS)],
+        "rescues": sorted(rescue_s),
     }
 
 
@@ -78,24 +88,29 @@ def main() -> None:
     clips = corpus.clips()[:: 4 if args.quick else 1]
     shipped = Transcriber(titles=TITLES)
     shipped.warm_up()
-    setups = [("shipped (10 s window, beam 5, prompt, N-best grammar)", shipped)]
+    setups = [("shipped (10 s window, beam 5, prompt, N-best grammar + rescue)", shipped, True),
+              ("readings alone (same, no constrained rescue)", shipped, False)]
     if not args.no_baseline:
         baseline = Transcriber(window_s=30.0, beam_size=1, prompt=False)
         baseline.warm_up()
-        setups.append(("baseline (30 s window, greedy, no prompt)", baseline))
+        setups.append(("baseline (30 s window, greedy, no prompt)", baseline, False))
     print(f"voice accuracy · {len(clips)} clips · {time.strftime('%Y-%m-%d %H:%M')}")
     results = {}
-    for name, transcriber in setups:
+    for name, transcriber, constrained in setups:
         for snr in [None, *args.snr]:
             label = "clean" if snr is None else f"{snr:g} dB SNR"
-            r = run(transcriber, clips, snr)
+            r = run(transcriber, clips, snr, constrained)
             results[(name, label)] = r
-            print(f"{name:55s} {label:>11s}: accuracy {r['accuracy']:6.1%}  false accepts {r['false_accepts']:5.1%}"
+            print(f"{name:62s} {label:>11s}: accuracy {r['accuracy']:6.1%}  false accepts {r['false_accepts']:5.1%}"
                   f"  wrong accepts {r['wrong_accepts']:5.1%}  ASR p50 {r['asr_p50_ms']:5.0f} ms"
                   f"  p99 {r['asr_p99_ms']:5.0f} ms  (n={r['n'][0]}+{r['n'][1]})")
+            if r["rescues"]:
+                res = r["rescues"]
+                print(f"{'':62s} {'':>11s}  constrained rescue ran on {len(res)} clips: added p50 "
+                      f"{statistics.median(res) * 1000:4.0f} ms, p95 {res[int(0.95 * (len(res) - 1))] * 1000:4.0f} ms")
     first = results[(setups[0][0], "clean")]
-    if len(setups) > 1:
-        base = results[(setups[1][0], "clean")]
+    if len(setups) > 2:
+        base = results[(setups[2][0], "clean")]
         print(f"ratio shipped/baseline (clean): accuracy ×{first['accuracy'] / max(base['accuracy'], 1e-9):.2f}, "
               f"ASR time ×{first['asr_p50_ms'] / base['asr_p50_ms']:.2f}")
     print("reliability (clean; every best reading, sent or not): confidence bin → share right")

@@ -1,19 +1,23 @@
 """End of speech → intent queued in the safety scheduler, in real time.
 
-    python bench/voice_latency.py            # 12 commands per setup
+    python bench/voice_latency.py            # 12 commands per setup (+ up to 12 hard ones)
     python bench/voice_latency.py --quick    # 5 commands per setup
     python bench/voice_latency.py --parts-only   # only where the time of one command goes
 
 First the pieces of one command are timed alone (encoder at 30/10/6 s windows, decoder greedy
-and beam 5, one VAD frame, the grammar). Then a recording of spoken commands (espeak-ng, 1.6 s
-apart) plays at real-time pace into the listener (end-pointer → Whisper → grammar) whose intents
-go to a real SafetyScheduler. The clock starts at the last loud sample of each command (known by
-construction) and stops when `submit` returns. Setups, all measured in this run:
+and beam 5, scoring sentences for the constrained rescue, one VAD frame, the grammar). Then a
+recording of spoken commands (espeak-ng, 1.6 s apart) plays at real-time pace into the listener
+(end-pointer → Whisper → grammar) whose intents go to a real SafetyScheduler. The clock starts
+at the last loud sample of each command (known by construction) and stops when `submit` returns.
+Setups, all measured in this run:
 
 * baseline    — Whisper as it comes: 30 s window, greedy, transcribe only after the end-point
 * shipped     — 10 s window, beam 5, transcription started speculatively at the pause
 * greedy      — as shipped but beam 1 (faster, less accurate: see voice_accuracy.py)
 * push-to-talk — shipped ASR; the button is released at the end of speech (no end-pointing wait)
+* rescued     — shipped, on corpus commands (their own voices and speeds) that Whisper's readings
+                alone do not make a confident command and the grammar-constrained rescue does: the
+                slow path, found by transcribing the clean corpus first
 """
 
 from __future__ import annotations
@@ -39,11 +43,14 @@ COMMANDS = ("loop four on deck A", "play deck B", "filter down", "echo fifty per
 GAP_S = 1.6
 
 
-def recording(texts: tuple[str, ...]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+Said = tuple[str, str, int]  # text, espeak voice, words per minute
+
+
+def recording(said: list[Said]) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """The commands with gaps, and each one's first/last loud sample."""
     parts, bounds, at = [np.zeros(int(0.5 * RATE), np.float32)], [], int(0.5 * RATE)
-    for text in texts:
-        clip = corpus.speak(text, "en-us", 160)
+    for text, voice, speed in said:
+        clip = corpus.speak(text, voice, speed)
         loud = np.flatnonzero(np.abs(clip) > 0.02 * np.max(np.abs(clip)))
         bounds.append((at + int(loud[0]), at + int(loud[-1])))
         parts += [clip, np.zeros(int(GAP_S * RATE), np.float32)]
@@ -51,7 +58,7 @@ def recording(texts: tuple[str, ...]) -> tuple[np.ndarray, list[tuple[int, int]]
     return np.concatenate(parts), bounds
 
 
-def measure(transcriber: Transcriber, texts: tuple[str, ...], speculative: bool, push_to_talk: bool) -> dict:
+def measure(transcriber: Transcriber, texts: list[Said], speculative: bool, push_to_talk: bool) -> dict:
     audio, bounds = recording(texts)
     clock = InternalClock(tempo=124.0)
     scheduler = SafetyScheduler(clock)
@@ -79,7 +86,25 @@ def measure(transcriber: Transcriber, texts: tuple[str, ...], speculative: bool,
         if end is not None:
             latencies.append(at - end)
     return {"latencies": sorted(latencies), "heard": len(queued), "said": len(texts),
-            "asr": [h.transcript.latency_s for h, _ in queued]}
+            "asr": [h.transcript.latency_s for h, _ in queued],
+            "rescued": sum(h.result.reason.startswith("the audio fits") for h, _ in queued)}
+
+
+def hard_commands(transcriber: Transcriber, limit: int, clips: int) -> list[Said]:
+    """Clean corpus commands the readings alone reject and the constrained rescue gets right."""
+    from copilot.intents.understand import understand
+    from copilot.tests.fixtures_voice import same_intent
+
+    found: list[Said] = []
+    for clip in [c for c in corpus.clips() if c.expected is not None][:clips]:
+        t = transcriber.transcribe(corpus.audio_of(clip))
+        alone = understand(t, constrained=False)
+        rescued = understand(t)
+        if alone.intent is None and same_intent(clip.expected, rescued.to_dict()["intent"]):
+            found.append((clip.text, clip.voice, clip.speed))
+            if len(found) == limit:
+                break
+    return found
 
 
 def _press_and_release(listener: Listener, source: FileSource, bounds: list[tuple[int, int]]) -> None:
@@ -118,6 +143,14 @@ def parts(transcriber: Transcriber, repeat: int) -> None:
     vad = SileroVad()
     frame = audio[:FRAME]
     rows.append(("Silero VAD, one 32 ms frame", timed(lambda: vad(frame), repeat * 20)))
+    from copilot.intents.constrained import propose
+
+    scorer = transcriber.transcribe(audio).scorer
+    eight = [f"Loop four on deck {d}." for d in "ABCD"] + [f"Loop {n} on deck A." for n in ("two", "one", "six")]
+    eight.append("Loop eight on deck A.")
+    rows.append(("constrained: score 1 sentence", timed(lambda: scorer(eight[:1]), repeat)))
+    rows.append(("constrained: score 8 sentences (one call)", timed(lambda: scorer(eight), repeat)))
+    rows.append(("constrained: propose for 'Billy off.'", timed(lambda: propose(["Billy off."]), repeat)))
     rows.append(("grammar, 'loop four on neck A'", timed(lambda: parse("loop four on neck A"), repeat * 5)))
     rows.append(("grammar, 12 words of chatter",
                  timed(lambda: parse("so I think the speakers are a bit too loud in here tonight"), repeat * 5)))
@@ -125,7 +158,7 @@ def parts(transcriber: Transcriber, repeat: int) -> None:
     print("where the time goes (median, p99, ratio to the 30 s encoder):")
     for name, values in rows:
         med = statistics.median(values)
-        print(f"  {name:36s} {med * 1000:7.2f} ms  p99 {pct(values, 0.99):7.2f} ms  ×{med / base:.3f}")
+        print(f"  {name:42s} {med * 1000:7.2f} ms  p99 {pct(values, 0.99):7.2f} ms  ×{med / base:.3f}")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -139,7 +172,7 @@ def main() -> None:
     args = ap.parse_args()
     if not corpus.have_espeak():
         raise SystemExit("espeak-ng is needed to speak the commands (apt-get install espeak-ng)")
-    texts = COMMANDS[:5] if args.quick else COMMANDS
+    texts = [(t, "en-us", 160) for t in (COMMANDS[:5] if args.quick else COMMANDS)]
     shipped = Transcriber()
     greedy = Transcriber(beam_size=1)
     baseline = Transcriber(window_s=30.0, beam_size=1)
@@ -148,18 +181,23 @@ def main() -> None:
     parts(shipped, 5 if args.quick else 15)
     if args.parts_only:
         return
-    setups = [("baseline", baseline, False, False), ("shipped", shipped, True, False),
-              ("greedy", greedy, True, False), ("push-to-talk", shipped, True, True)]
-    print(f"voice latency: end of speech → intent queued · {len(texts)} commands · "
+    hard = hard_commands(shipped, 5 if args.quick else 12, 60 if args.quick else 150)
+    setups = [("baseline", baseline, False, False, texts), ("shipped", shipped, True, False, texts),
+              ("greedy", greedy, True, False, texts), ("push-to-talk", shipped, True, True, texts),
+              ("rescued", shipped, True, False, hard)]
+    print(f"voice latency: end of speech → intent queued · {len(texts)} commands ({len(hard)} hard ones) · "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     medians = {}
-    for name, transcriber, speculative, ptt in setups:
-        r = measure(transcriber, texts, speculative, ptt)
+    for name, transcriber, speculative, ptt, said in setups:
+        if not said:
+            continue
+        r = measure(transcriber, said, speculative, ptt)
         lat = r["latencies"]
         medians[name] = statistics.median(lat) * 1000 if lat else float("nan")
         asr = sorted(r["asr"])
         print(f"{name:13s} p50 {medians[name]:6.0f} ms  p95 {pct(lat, 0.95):6.0f} ms  p99 {pct(lat, 0.99):6.0f} ms"
-              f"  (ASR p50 {pct(asr, 0.5):4.0f} ms; understood {r['heard']}/{r['said']})")
+              f"  (ASR p50 {pct(asr, 0.5):4.0f} ms; understood {r['heard']}/{r['said']}, "
+              f"{r['rescued']} by the constrained rescue)")
     base = medians["baseline"]
     ratios = ", ".join(f"{n} ×{m / base:.2f}" for n, m in medians.items() if n != "baseline")
     print(f"ratio to baseline (p50): {ratios}")

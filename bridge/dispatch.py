@@ -30,14 +30,21 @@ from .clock import BeatClock
 SPIN = 0.0015  # seconds of spinning before a deadline (timing.md: sleep to 1.5 ms, then spin)
 IMMEDIATE = float("-inf")
 REALTIME_PRIORITY = 60  # SCHED_FIFO, below JACK's audio threads (70)
+HELPER_PRIORITY = 40  # short, sleeping threads of a set that take the GIL (Link anchors, MIDI in, OSC …)
 
 
 def make_realtime(priority: int = REALTIME_PRIORITY) -> bool:
-    """Give the calling thread real-time scheduling where the OS allows it; False if it does not."""
+    """Give the calling thread real-time scheduling where the OS allows it; False if it does not.
+
+    Why every short thread of a set wants it, not only the dispatcher: the dispatcher needs the GIL,
+    and an ordinary thread holding the GIL can be preempted by another process for a whole timeslice
+    (24 ms seen here). Threads these ones start (ASR, analysis) do not inherit it (RESET_ON_FORK).
+    """
     if not hasattr(os, "sched_setscheduler"):
         return False
+    policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)
     try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))  # 0 = this thread on Linux
+        os.sched_setscheduler(0, policy, os.sched_param(priority))  # 0 = this thread on Linux
     except (OSError, ValueError):
         return False
     return True

@@ -140,19 +140,34 @@ class Envelope:
         `start_value` is where the parameter is now; the slew limit then also governs the jump
         from there onto the envelope, so an envelope can never snap a fader.
         """
+        return list(self.samples(step, start_value))
+
+    def samples(self, step: float, start_value: float | None = None) -> Iterator[tuple[float, float]]:
+        """`render`, one sample at a time: a long envelope costs nothing until it is played."""
         if step <= 0:
             raise ValueError("step must be positive")
-        n = max(1, math.ceil((self.end - self.start) / step - 1e-9))
-        beats = [self.start + min(i * step, self.end - self.start) for i in range(n + 1)]
-        values = [self.value_at(b) for b in beats]
-        limited = slew_limit(beats, values, self.spec.max_slope, start_value)
+        span = self.end - self.start
+        n = max(1, math.ceil(span / step - 1e-9))
+        max_slope = self.spec.max_slope
+        limited = math.isfinite(max_slope)
+        prev_b = self.start
+        prev_v = start_value
+        beat = self.start
+        for i in range(n + 1):
+            beat = self.start + min(i * step, span)
+            v = self.value_at(beat)
+            if prev_v is not None and limited:
+                room = max_slope * max(0.0, beat - prev_b)
+                v = min(prev_v + room, max(prev_v - room, v))
+            yield beat, v
+            prev_b, prev_v = beat, v
         # A final step steeper than the slew limit arrives late, but it arrives: keep going.
-        target = values[-1]
-        while abs(limited[-1] - target) > 1e-12:
-            beats.append(beats[-1] + step)
-            limited.append(slew_limit([beats[-2], beats[-1]], [limited[-1], target], self.spec.max_slope,
-                                      limited[-1])[-1])
-        return list(zip(beats, limited, strict=True))
+        target = self.value_at(self.end)
+        while limited and abs(prev_v - target) > 1e-12:
+            beat += step
+            room = max_slope * step
+            prev_v = min(prev_v + room, max(prev_v - room, target))
+            yield beat, prev_v
 
     def segments(self, max_error: float = 1.0 / 512, start_value: float | None = None) -> list[tuple[float, float]]:
         """Linear pieces for the engine: (beat, value) corners to interpolate per sample.
@@ -273,7 +288,7 @@ def cc_stream(
 ) -> Iterator[tuple[float, tuple[int, ...]]]:
     """(beat, data values) only when the wire value changes: (v,) for 7-bit, (msb, lsb) for 14-bit."""
     last: tuple[int, ...] | None = None
-    for beat, value in env.render(step, start_value):
+    for beat, value in env.samples(step, start_value):
         data = to_cc14(value) if fourteen_bit else (to_cc7(value),)
         if data != last:
             yield beat, data

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 
 from .clock import AnchoredClock, ClockAnchor, host_time, next_boundary
+from .dispatch import HELPER_PRIORITY, make_realtime
 
 ANCHOR_PERIOD = 0.01  # seconds between anchors; Link's drift correction shows up within a few anchors
 
@@ -54,6 +55,7 @@ class LinkClock(AnchoredClock):
 
     # -- the loop thread -------------------------------------------------------------------------
     def _run(self) -> None:
+        make_realtime(HELPER_PRIORITY)  # re-anchoring takes the GIL every 10 ms: never preempted holding it
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._main())

@@ -195,9 +195,14 @@ class IntentServer:
             self._server.socket.sendto(builder.build().dgram, client)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="copilot-osc-intents", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="copilot-osc-intents", daemon=True)
         self._thread.start()
+
+    def _serve(self) -> None:
+        from .dispatch import HELPER_PRIORITY, make_realtime
+
+        make_realtime(HELPER_PRIORITY)
+        self._server.serve_forever(poll_interval=0.1)
 
     def close(self) -> None:
         if self._thread is not None:

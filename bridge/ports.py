@@ -278,6 +278,9 @@ class VirtualIn:
         return _visible(self.api, self._probe, self.name)
 
     def _read(self) -> None:
+        from .dispatch import HELPER_PRIORITY, make_realtime
+
+        make_realtime(HELPER_PRIORITY)
         while not self._stop.is_set():
             event = self._in.get_message()
             if event is None:

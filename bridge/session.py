@@ -339,6 +339,9 @@ class Session:
             self.advance(t)
 
     def _run_live(self) -> None:
+        from .dispatch import HELPER_PRIORITY, make_realtime
+
+        make_realtime(HELPER_PRIORITY)  # this loop submits script lines; threads it starts stay ordinary
         deadline = None if self.options.duration is None else self.started_at + self.options.duration
         previous = None
         if threading.current_thread() is threading.main_thread():

@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,11 @@ COMMAND_PROMPT = (
 )
 
 SURE_LOGPROB = (-1.2, -3.2)  # avg log-prob at which the words are fully trusted / not at all
+SCORE_MARGIN_S = 1.0  # encoder frames kept past the audio for scoring given sentences (cheaper, same verdict)
+MAX_SCORED = 16  # sentences scored in one call
+
+# Scores sentences against one utterance's audio: [(log-probability of the whole sentence, its tokens)].
+SentenceScorer = Callable[[Sequence[str]], list[tuple[float, int]]]
 
 TitleSource = Callable[[], Sequence[str]] | Sequence[str] | None
 
@@ -56,6 +61,8 @@ class Transcript:
     tokens: int
     window_s: float
     alternatives: tuple[tuple[str, float], ...] = ()  # the beam's other readings: (text, avg log-prob)
+    # Asks the same model how likely given sentences are for this audio (keeps the encoder output).
+    scorer: SentenceScorer | None = field(default=None, compare=False, repr=False)
 
     @property
     def certainty(self) -> float:
@@ -207,6 +214,7 @@ class Transcriber:
         with self._lock:
             encoded, window = self.encode(audio)
             result = self.decode(encoded, self.beam_size)
+            memory = self._memory(encoded, audio.size if isinstance(audio, np.ndarray) else 0, window)
         # scores are log-probabilities normalised by length (length_penalty=1): an average per token
         readings: list[tuple[str, float]] = []
         scores = result.scores or [0.0] * len(result.sequences_ids)
@@ -217,7 +225,42 @@ class Transcriber:
         text, score = readings[0] if readings else ("", -10.0)
         tokens = len(result.sequences_ids[0]) if result.sequences_ids else 0
         return Transcript(text, time.perf_counter() - t0, score, float(result.no_speech_prob), tokens, window,
-                          tuple(readings[1:]))
+                          tuple(readings[1:]), lambda texts: self.score(memory, texts))
+
+    def _memory(self, encoded: Any, samples: int, window: float) -> np.ndarray:
+        """The encoder output over the audio and a second after it: what scoring a sentence needs."""
+        frames = int(min(window, np.ceil(samples / SAMPLE_RATE + SCORE_MARGIN_S)) * 50)
+        return np.array(encoded)[:, : max(frames, 50)].copy()
+
+    def score(self, memory: np.ndarray, texts: Sequence[str]) -> list[tuple[float, int]]:
+        """Whisper's log-probability of each sentence (end of text included) for the encoded audio,
+        primed with the same prompt as the transcription: [(log-probability, tokens)], one call."""
+        import ctranslate2
+
+        texts = list(texts)[:MAX_SCORED]
+        if not texts:
+            return []
+        tok = self._tokenizer
+        ids = [tok.encode(" " + t.strip()) or [tok.eot] for t in texts]
+        with self._lock:
+            start = self.prompt_ids()  # the same as the transcription's: shorter ones judged worse
+            # CTranslate2 decodes at most min(max_length / 2, max_length - prompt) steps; the longest
+            # sentence and a little more, so that every sentence's end-of-text step is scored
+            prompt = start.index(tok.sot) + len(tok.sot_sequence)
+            steps = max(len(i) for i in ids) + 2
+            features = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(memory, len(ids), 0)))
+            results = self._model.generate(
+                features, [start + i for i in ids], beam_size=1, max_length=max(prompt + steps, 2 * steps),
+                return_logits_vocab=True, suppress_blank=False, suppress_tokens=[],
+            )
+        out = []
+        for sentence, result in zip(ids, results, strict=True):
+            logits = np.asarray(result.logits[0], dtype=np.float32)[: len(sentence) + 1, : tok.eot + 1]
+            logp = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+            words = float(logp[np.arange(len(sentence)), sentence].sum())
+            end = float(logp[len(sentence), tok.eot]) if logp.shape[0] > len(sentence) else -10.0
+            out.append((words + end, len(sentence) + 1))
+        return out
 
     def encode(self, audio: np.ndarray, window_s: float | None = None) -> tuple[Any, float]:
         """Log-mel features of the audio padded to the window, through the encoder: (encoded, window s)."""

@@ -13,6 +13,7 @@ command grammar takes about a millisecond on a short sentence.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,14 @@ Captures = dict[str, Any]
 # A slot reads tokens[i:] and offers (end, cost, value) readings.
 SlotReader = Callable[[Sequence[str], int], list[tuple[int, float, Any]]]
 MAX_SKIPS = 2  # unexpected words tolerated in a row between two template parts
+# A wildcard token (put in by `constrained`, never heard) stands for any one template word or slot
+# at this cost: "Billy off" with "*" for "Billy" reads as "{fx} off", whatever the effect was.
+WILDCARD = "*"
+WILDCARD_COST = 1.0
+
+# How the heard words lined up with a template, piece by piece (for rewriting the sentence):
+#   ("w", template word, heard word)   ("s", slot, value | None, heard words)   ("x", skipped word)
+Piece = tuple[Any, ...]
 
 
 class TemplateError(ValueError):
@@ -120,7 +129,20 @@ def anchors(node: Node) -> list[frozenset[str]]:
     return []  # Opt, Slot: nothing required
 
 
+def present_words(vocabulary: frozenset[str], tokens: Sequence[str]) -> frozenset[str]:
+    """The vocabulary words some token could be (itself or a near-miss): one pass per sentence."""
+    return frozenset(w for w in vocabulary if any(word_distance(t, w) is not None for t in tokens))
+
+
+def could_match_present(clauses: Sequence[frozenset[str]], present: frozenset[str]) -> bool:
+    """`could_match`, given `present_words` over every anchor word: a set test per clause."""
+    return all(not clause.isdisjoint(present) for clause in clauses)
+
+
 def could_match(clauses: Sequence[frozenset[str]], tokens: Sequence[str]) -> bool:
+    if WILDCARD in tokens:  # a wildcard may be any one anchor
+        missing = [c for c in clauses if not any(word_distance(t, w) is not None for t in tokens for w in c)]
+        return len(missing) <= tokens.count(WILDCARD)
     return all(any(word_distance(tok, w) is not None for tok in tokens for w in clause) for clause in clauses)
 
 
@@ -130,6 +152,7 @@ class Match:
     cost: float
     captures: Captures
     fuzzy: int  # words read as near-misses or skipped
+    path: tuple[Piece, ...] = ()
 
 
 @dataclass
@@ -137,6 +160,7 @@ class _Run:
     tokens: Sequence[str]
     slots: Mapping[str, SlotReader]
     memo: dict[tuple[int, int], dict[int, Match]] = field(default_factory=dict)
+    limit: float = math.inf  # readings dearer than this are cut early (costs only ever add up)
 
     def skip_cost(self, i: int) -> float:
         return FILLER_COST if self.tokens[i] in FILLERS else UNKNOWN_COST
@@ -149,7 +173,8 @@ def _better(table: dict[int, Match], end: int, match: Match) -> None:
 
 
 def _join(a: Match, b: Match) -> Match:
-    return Match(a.cost + b.cost, {**a.captures, **b.captures} if b.captures else a.captures, a.fuzzy + b.fuzzy)
+    return Match(a.cost + b.cost, {**a.captures, **b.captures} if b.captures else a.captures, a.fuzzy + b.fuzzy,
+                 a.path + b.path)
 
 
 def _match(node: Node, i: int, run: _Run) -> dict[int, Match]:
@@ -159,17 +184,22 @@ def _match(node: Node, i: int, run: _Run) -> dict[int, Match]:
         return found
     out: dict[int, Match] = {}
     tokens = run.tokens
+    limit = run.limit
     if isinstance(node, Word):
         if i < len(tokens):
-            cost = word_distance(tokens[i], node.word)
-            if cost is not None:
-                out[i + 1] = Match(cost, {}, int(cost > 0))
+            cost = WILDCARD_COST if tokens[i] == WILDCARD else word_distance(tokens[i], node.word)
+            if cost is not None and cost <= limit:
+                out[i + 1] = Match(cost, {}, int(cost > 0), (("w", node.word, tokens[i]),))
     elif isinstance(node, Slot):
         reader = run.slots.get(node.name)
         if reader is None:
             raise TemplateError(f"no reader for slot {{{node.name}}}")
         for end, cost, value in reader(tokens, i):
-            _better(out, end, Match(cost, {node.name: value}, int(cost > 0)))
+            if cost <= limit:
+                _better(out, end, Match(cost, {node.name: value}, int(cost > 0),
+                                        (("s", node.name, value, tuple(tokens[i:end])),)))
+        if i < len(tokens) and tokens[i] == WILDCARD and limit >= WILDCARD_COST:
+            _better(out, i + 1, Match(WILDCARD_COST, {node.name: None}, 1, (("s", node.name, None, (WILDCARD,)),)))
     elif isinstance(node, Opt):
         out[i] = Match(0.0, {}, 0)
         for end, m in _match(node.item, i, run).items():
@@ -186,7 +216,8 @@ def _match(node: Node, i: int, run: _Run) -> dict[int, Match]:
             nxt: dict[int, Match] = {}
             for start, so_far in states.items():
                 for end, m in _match(item, start, run).items():
-                    _better(nxt, end, _join(so_far, m))
+                    if so_far.cost + m.cost <= limit:
+                        _better(nxt, end, _join(so_far, m))
             states = nxt
             if not states:
                 break
@@ -201,8 +232,9 @@ def _with_skips(states: dict[int, Match], run: _Run) -> dict[int, Match]:
     for _ in range(MAX_SKIPS):
         nxt: dict[int, Match] = {}
         for pos, m in frontier.items():
-            if pos < len(run.tokens):
-                _better(nxt, pos + 1, Match(m.cost + run.skip_cost(pos), m.captures, m.fuzzy + 1))
+            if pos < len(run.tokens) and m.cost + run.skip_cost(pos) <= run.limit:
+                _better(nxt, pos + 1, Match(m.cost + run.skip_cost(pos), m.captures, m.fuzzy + 1,
+                                            (*m.path, ("x", run.tokens[pos]))))
         for pos, m in nxt.items():
             _better(out, pos, m)
         frontier = nxt
@@ -210,22 +242,29 @@ def _with_skips(states: dict[int, Match], run: _Run) -> dict[int, Match]:
 
 
 def align(node: Node, tokens: Sequence[str], slots: Mapping[str, SlotReader],
-          memo: dict[tuple[int, int], dict[int, Match]] | None = None) -> Match | None:
-    """The cheapest reading of the whole sentence as `node` (leading/trailing stray words cost too)."""
-    run = _Run(tokens, slots, memo if memo is not None else {})
+          memo: dict[tuple[int, int], dict[int, Match]] | None = None, limit: float = math.inf) -> Match | None:
+    """The cheapest reading of the whole sentence as `node` (leading/trailing stray words cost too).
+
+    With a `limit`, only readings costing at most that are found, far faster; the best of them is the
+    true best whenever one is found. A memo must not be shared between different limits.
+    """
+    run = _Run(tokens, slots, memo if memo is not None else {}, limit)
     best: Match | None = None
     n = len(tokens)
     lead = 0.0
     for start in range(n):
         if start:
             lead += run.skip_cost(start - 1)
-        if best is not None and lead >= best.cost:
+        if (best is not None and lead >= best.cost) or lead > limit:
             break
         for end, m in _match(node, start, run).items():
             if end == start:
                 continue  # the template must read at least one word
             tail = sum(run.skip_cost(k) for k in range(end, n))
-            total = Match(m.cost + lead + tail, m.captures, m.fuzzy + start + (n - end))
+            if m.cost + lead + tail > limit:
+                continue
+            path = tuple(("x", t) for t in tokens[:start]) + m.path + tuple(("x", t) for t in tokens[end:])
+            total = Match(m.cost + lead + tail, m.captures, m.fuzzy + start + (n - end), path)
             if best is None or total.cost < best.cost - 1e-9:
                 best = total
     return best

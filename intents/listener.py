@@ -3,9 +3,10 @@
 The capture thread only runs the end-pointer (~0.2 ms a frame). Transcription happens on one
 worker thread, first-in first-out:
 
-* on a `Pause` the worker starts transcribing right away (speculatively);
-* on the matching `End` it reuses that text if the audio is the same, so the 300 ms of silence
-  the end-pointer waits for and the ~100–250 ms of ASR overlap instead of adding up;
+* on a `Pause` the worker starts transcribing — and understanding — right away (speculatively);
+* on the matching `End` it reuses that result if the audio is the same, so the 300 ms of silence
+  the end-pointer waits for and the ~100–250 ms of ASR (more when the constrained scorer has to
+  rescue a doubtful reading) overlap instead of adding up;
 * a `Resume` cancels a guess that has not started; an `End` older than `max_delay_s` is dropped
   with a message, never acted on late.
 
@@ -21,7 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,7 @@ class Listener:
         self.on_error = on_error or (lambda msg: log.warning("%s", msg))
         self.awaiting_until = 0.0  # while a risky intent waits, "yes"/"cancel" need less certainty
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
-        self._guesses: dict[tuple[int, int], Transcript] = {}
+        self._guesses: dict[tuple[int, int], tuple[Transcript, ParseResult]] = {}
         self._resumes: dict[int, int] = {}  # utterance serial → resumes so far
         self._resume_lock = threading.Lock()
         self._lock = threading.Lock()  # endpointer: fed by the capture thread, pressed from others
@@ -187,23 +188,28 @@ class Listener:
                 return  # the speaker went on: this guess is already wrong
             if self._jobs.qsize() > 2:
                 return  # falling behind: guesses are the first thing to go
-            self._guesses[key] = self.transcriber.transcribe(job.audio)
+            transcript = self.transcriber.transcribe(job.audio)
+            # understood now too: a rescue by the constrained scorer overlaps the end-pointing wait
+            self._guesses[key] = (transcript, self._understand(transcript))
             return
         self.stats["utterances"] += 1
         if self._too_late(job):
             return
-        transcript = self._guesses.pop(key, None)
-        speculative = transcript is not None
-        if speculative:
+        guess = self._guesses.pop(key, None)
+        speculative = guess is not None
+        if guess is not None:
             self.stats["reused"] += 1
+            transcript, raw = guess
         else:
             transcript = self.transcriber.transcribe(job.audio)
+            raw = None
         self._guesses = {k: v for k, v in self._guesses.items() if k[0] > job.serial}
         with self._resume_lock:
             self._resumes = {k: v for k, v in self._resumes.items() if k > job.serial}
         if self._too_late(job):
             return
-        result = self.understand(transcript)
+        result = self._floor(raw if raw is not None else self._understand(transcript))
+        transcript = replace(transcript, scorer=None)  # it holds the encoder output: let it go
         self.stats["intents" if result.intent is not None else "rejected"] += 1
         self.on_heard(Heard(transcript, result, job.speech_end, self.clock(), speculative, job.how))
 
@@ -221,7 +227,12 @@ class Listener:
 
     def understand(self, transcript: Transcript) -> ParseResult:
         """Readings → intent; while a risky intent waits, "yes"/"cancel" need less certainty."""
-        result = understand(transcript, self.aliases, self.titles(), threshold=0.0)
+        return self._floor(self._understand(transcript))
+
+    def _understand(self, transcript: Transcript) -> ParseResult:
+        return understand(transcript, self.aliases, self.titles(), threshold=0.0)
+
+    def _floor(self, result: ParseResult) -> ParseResult:
         awaiting = self.clock() < self.awaiting_until
         if result.intent is not None:
             floor = self.confirm_threshold if awaiting and result.intent.kind in CONFIRM_WORDS else self.threshold

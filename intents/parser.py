@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .commands import COMMANDS, QUERY_WORD_COST, SLOTS, Command
-from .grammar import Match, align, could_match
+from .grammar import WILDCARD, Match, align, could_match, could_match_present, present_words
 from .lexicon import FX_NAMES
 from .numbers import spell_symbols, words_to_numbers
 from .schema import Intent, IntentError, IntentKind, Source
@@ -98,17 +98,41 @@ class _Reading:
     match: Match
 
 
-def _readings(tokens: Sequence[str]) -> list[_Reading]:
+# The bounded first pass: most sentences (scripts, pads, phones, a clear voice) read within this cost,
+# and then every rival that could matter (within AMBIGUITY_MARGIN of the best) is found too.
+FAST_LIMIT = 0.25
+
+
+ANCHOR_WORDS = frozenset(w for command in COMMANDS for clause in command.anchors for w in clause)
+
+
+def _readings(tokens: Sequence[str], limit: float = math.inf) -> list[_Reading]:
     memo: dict = {}
     found = []
+    present = present_words(ANCHOR_WORDS, tokens) if WILDCARD not in tokens else None
     for command in COMMANDS:
-        if not could_match(command.anchors, tokens):
+        if present is not None:
+            if not could_match_present(command.anchors, present):
+                continue
+        elif not could_match(command.anchors, tokens):
             continue
-        m = align(command.node, tokens, SLOTS, memo)
+        m = align(command.node, tokens, SLOTS, memo, limit)
         if m is not None:
             found.append(_Reading(command, m))
     found.sort(key=lambda r: r.match.cost)  # stable: table order breaks ties
     return found
+
+
+def _all_readings(tokens: Sequence[str]) -> list[_Reading]:
+    """Every reading that can decide the parse: a cheap bounded search first, the full one if needed.
+
+    Costs only add up, so the bounded search finds exactly the readings under its limit; when its best
+    plus the ambiguity margin is still under the limit, no reading outside it can change the result.
+    """
+    fast = _readings(tokens, FAST_LIMIT)
+    if fast and fast[0].match.cost + AMBIGUITY_MARGIN <= FAST_LIMIT:
+        return [r for r in fast if r.match.cost <= fast[0].match.cost + AMBIGUITY_MARGIN]
+    return _readings(tokens)
 
 
 def _snap_title(query: str, titles: Sequence[str]) -> tuple[str, float]:
@@ -165,7 +189,7 @@ def parse(
             return ParseResult(None, 0.0, "nothing said", raw, said)
         if len(tokens) > MAX_WORDS:
             return ParseResult(None, 0.0, f"too long for a command ({len(tokens)} words)", raw, said)
-        readings = _readings(tokens)
+        readings = _all_readings(tokens)
         if not readings:
             return ParseResult(None, 0.0, f"not a command: '{said}'", raw, said)
         best = readings[0]

@@ -85,6 +85,7 @@ class Outcome:
     got: dict[str, Any] | None
     confidence: float
     asr_s: float
+    free_got: dict[str, Any] | None = None  # from the readings alone (no constrained rescue)
 
     @property
     def right(self) -> bool:
@@ -116,8 +117,9 @@ def run_corpus(transcriber: Any, snr_db: float | None) -> list[Outcome]:
             audio = corpus.mix_music(audio, snr_db, seed=n)
         transcript = transcriber.transcribe(audio)
         result = understand(transcript, titles=TITLES)
+        free = understand(transcript, titles=TITLES, constrained=False)
         out.append(Outcome(clip, transcript.text, result.to_dict()["intent"], result.confidence,
-                           transcript.latency_s))
+                           transcript.latency_s, free.to_dict()["intent"]))
     return out
 
 

@@ -44,3 +44,17 @@ def test_non_strings_are_not_commands() -> None:
     for value in (None, 42, b"loop 4", ["play"]):
         result = parse(value)  # type: ignore[arg-type]
         assert result.intent is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(command_like, st.text(max_size=60)), min_size=0, max_size=5))
+def test_any_readings_give_valid_sentences_to_score_and_a_bounded_decision(readings: list[str]) -> None:
+    from copilot.intents.constrained import MAX_CANDIDATES, decide, propose
+
+    found = propose(readings, aliases={"wobble": "filter down"}, titles=["Sunrise", "Dubby 118"])
+    assert len(found) <= MAX_CANDIDATES and len({c.text for c in found}) == len(found)
+    for cand in found:
+        assert cand.text and cand.text.endswith(".") and "*" not in cand.text
+        assert Intent.from_dict(cand.intent.to_dict()).kind is cand.intent.kind
+    decision = decide(found, [(-3.0 - i, 6) for i in range(len(found))])
+    assert 0.0 <= decision.confidence <= 1.0 and (decision.intent is None) == (not found)
