@@ -94,12 +94,14 @@ def store4(s, a, b, v):  # type: ignore[no-untyped-def]
 def eq_pair(buf, o0, o1, n, c, s, s0, s1, ga, gb):  # type: ignore[no-untyped-def]
     """The LR8 three-band EQ on two decks at once: lanes (L, R) of deck 0 and (L, R) of deck 1.
 
-    Deck j's left channel is buf[oj : oj+n], its right buf[oj+SUB : …]; its EQ states are s[sj : sj+48]
-    (section, state, channel). `ga`, `gb`: each deck's band gains (low, mid, high) at the first
-    sample, then their per-sample steps. Bands (see design.py): xa = AP_lo(x), low = LR8_lo(x), high = LR8_hi(xa − low),
-    y = AP_hi(gm·xa + (gl − gm)·low) + (gh − gm)·high. That is the same filter as the textbook
-    gl·AP_hi(low) + gm·mid + gh·high with mid = AP_hi(xa) − AP_hi(low) − high, with one AP_hi
-    instead of two (the all-pass is linear): 12 biquads per channel instead of 14.
+    Deck j's left channel is buf[oj : oj+n], its right buf[oj+SUB : …]; its EQ states are
+    s[sj : sj+48] (section, state, channel). `ga`, `gb`: each deck's band gains (low, mid, high) at
+    the first sample, then their per-sample steps. Bands (see design.py): xa = AP_lo(x),
+    low = LR8_lo(x), high = LR8_hi(xa − low), y = AP_hi(gm·xa + (gl − gm)·low) + (gh − gm)·high.
+    That is the same filter as the textbook gl·AP_hi(low) + gm·mid + gh·high with
+    mid = AP_hi(xa) − AP_hi(low) − high, with one AP_hi instead of two (the all-pass is linear):
+    12 biquads per channel instead of 14. Numba does not vectorise recursions; the four lanes of
+    a `vec4` run the four channels' filters in one instruction each (engine/simd.py).
     """
     l0, l1, l2, l3, l4 = splat(c[0]), splat(c[1]), splat(c[2]), splat(c[3]), splat(c[4])
     m0, m1, m2, m3, m4 = splat(c[5]), splat(c[6]), splat(c[7]), splat(c[8]), splat(c[9])
@@ -259,32 +261,9 @@ def _at(buf, frames, j, ch):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
-def hermite(buf, frames, p, ch):  # type: ignore[no-untyped-def]
-    """4-point cubic read of interleaved stereo float32 at fractional frame p (silence outside)."""
-    if p != p or p <= -1.0 or p >= frames:
-        return 0.0
-    i = math.floor(p)
-    f = p - i
-    j = int(i)
-    if 1 <= j < frames - 2:
-        xm1 = buf[2 * (j - 1) + ch]
-        x0 = buf[2 * j + ch]
-        x1 = buf[2 * (j + 1) + ch]
-        x2 = buf[2 * (j + 2) + ch]
-    else:  # the first and last few frames: the track is silent beyond its ends
-        xm1 = _at(buf, frames, j - 1, ch)
-        x0 = _at(buf, frames, j, ch)
-        x1 = _at(buf, frames, j + 1, ch)
-        x2 = _at(buf, frames, j + 2, ch)
-    c1 = 0.5 * (x1 - xm1)
-    c2 = xm1 - 2.5 * x0 + 2.0 * x1 - 0.5 * x2
-    c3 = 0.5 * (x2 - xm1) + 1.5 * (x0 - x1)
-    return ((c3 * f + c2) * f + c1) * f + x0
-
-
-@njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
-def hermite2(buf, frames, p):  # type: ignore[no-untyped-def]
-    """`hermite` on both channels at once (one index and one set of weights)."""
+def cubic(buf, frames, p):  # type: ignore[no-untyped-def]
+    """4-point cubic (Catmull-Rom) read of interleaved stereo float32 at fractional frame p, both
+    channels with one index and one set of weights (silence outside the track)."""
     if p != p or p <= -1.0 or p >= frames:
         return 0.0, 0.0
     i = math.floor(p)
@@ -299,7 +278,7 @@ def hermite2(buf, frames, p):  # type: ignore[no-untyped-def]
         l0, r0 = _at(buf, frames, j, 0), _at(buf, frames, j, 1)
         l1, r1 = _at(buf, frames, j + 1, 0), _at(buf, frames, j + 1, 1)
         l2, r2 = _at(buf, frames, j + 2, 0), _at(buf, frames, j + 2, 1)
-    # Catmull-Rom as weights on the four points: the same curve as `hermite`, shared by both channels
+    # the cubic's weights on the four points, shared by both channels
     f2 = f * f
     f3 = f2 * f
     wm1 = -0.5 * f3 + f2 - 0.5 * f
@@ -453,7 +432,7 @@ def true_peaks(ml, mr, off, n, line, fir, ceiling, tp_gain):  # type: ignore[no-
     """Per sample, the largest |value| of the 4x-interpolated stereo signal around it (`line[PK + k]`).
 
     `line` holds, per channel, the last TP_TAPS − 1 inputs then this run (so every interpolation
-    window is one contiguous run), then two work rows. Sample k's window is line[k : k + TP_TAPS];
+    window is one contiguous run), then the peaks row. Sample k's window is line[k : k + TP_TAPS];
     its peak is the window's centre sample or one of the three interpolated points after it.
     Four neighbouring samples are interpolated at once (one vector lane each), every point's sum
     in tap order, as a scalar loop would: the same numbers.

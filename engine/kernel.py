@@ -25,11 +25,11 @@ import numpy as np
 from numba import carray, njit
 
 from .dsp import (
+    cubic,
     echo_block,
     eq_pair,
     filter_pair,
     flush_state,
-    hermite2,
     limiter_block,
     lowpass_block,
     reverb_block,
@@ -683,10 +683,10 @@ def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: 
             sl = p * 0.01 - math.floor(p * 0.01) - 0.5
             r = sl
         else:
-            sl, r = hermite2(buf, frames, p)
+            sl, r = cubic(buf, frames, p)
         if xf_left > 0.0:
             w = 1.0 - xf_left / XFADE
-            ol, orr = hermite2(buf, frames, p + xf_delta * spb)
+            ol, orr = cubic(buf, frames, p + xf_delta * spb)
             sl = w * sl + (1.0 - w) * ol
             r = w * r + (1.0 - w) * orr
             xf_left -= 1.0
@@ -970,7 +970,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             scratch[RET_R * SUB + k] = 0.0
         xf0 = v0[G_CROSSFADER]
         xf1 = xf0 + inc[G_CROSSFADER] * (n - 1)
-        # decks: read and trim each, EQ them two at a time (one vector lane per channel), filter each
+        # decks: read and trim each, then EQ and filter them two at a time (one vector lane per channel)
         busy = 0
         for d in range(ndecks):
             if read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):

@@ -110,7 +110,8 @@ K_B0, K_DB, K_NEXT, K_INIT, K_EVENT_SEQ = range(5)
  S_PANICS, S_LAST_MARK, S_MARK_SAMPLE, S_MAP_JUMPS, S_ENV_TRUNC, S_APPLIED, S_UNDERFLOW_AT, S_OVERRUNS,
  S_LONGEST_NS, S_TP_RUNS, S_SUBBLOCKS) = range(20)
 N_STATS = 24
-# S_OVERRUNS: blocks whose render took longer than the audio they made (an underflow the engine caused);
+# S_OVERRUNS: blocks whose render took longer (wall clock) than the audio they made: the engine's
+# compute, or its thread preempted mid-render;
 # S_LONGEST_NS: the longest render; S_TP_RUNS / S_SUBBLOCKS: how often the true-peak interpolator ran.
 
 # -- settings (float64, written before the stream opens) -------------------------------------------

@@ -9,6 +9,8 @@ a value, not memory, so it lives in a register across a whole loop:
     s = splat(0.5)             # the same number in every lane
     y = x * s + z              # + - * between vec4s, or a vec4 and a float (multiply-adds fuse)
     lane(y, 2)                 # one lane back as a float
+    v = vload(row, i)          # row[i : i+4] of a float64 array; vstore(row, i, v) writes it back
+    vabs(v), vmax(v, y)        # lane by lane
 
 Every lane computes exactly what the scalar code would (IEEE float64, multiply-adds contracted as
 `fastmath={"contract"}` does for the scalar kernels).
@@ -130,18 +132,6 @@ def _operator(fn, vop):  # type: ignore[no-untyped-def]
 _operator(operator.add, _vadd)
 _operator(operator.sub, _vsub)
 _operator(operator.mul, _vmul)
-
-
-@intrinsic
-def vneg(typingctx, a):  # type: ignore[no-untyped-def]
-    if not isinstance(a, Vec4Type):
-        return None
-    sig = vec4(a)
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.fneg(args[0])
-
-    return sig, codegen
 
 
 def _pointer(context, builder, aryty, ary, index, indexty):  # type: ignore[no-untyped-def]
