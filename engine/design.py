@@ -37,7 +37,8 @@ def crossover_coefficients(sr: float) -> np.ndarray:
     """Eight sections, five coefficients each: LP(low split) x2, HP(high split) x2, AP(low) x2, AP(high) x2.
 
     LR8 = a Butterworth-4 run twice; LR8 low-pass + high-pass = the Butterworth-4 all-pass, which is
-    how the kernel gets the mid band by subtraction (14 biquads per channel instead of 18).
+    how the kernel gets the mid band by subtraction; with the band gains applied ahead of a single
+    high all-pass, 12 biquads per channel (dsp.eq_pair).
     """
     sections = []
     for kind, freq in (("lp", LOW_SPLIT), ("hp", HIGH_SPLIT), ("ap", LOW_SPLIT), ("ap", HIGH_SPLIT)):

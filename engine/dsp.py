@@ -24,6 +24,7 @@ from .layout import (
     MS_ECHO_LP_R,
     MS_ECHO_W,
     MS_GR,
+    MS_LIM_CALM,
     MS_LIM_N,
     MS_LIM_POS,
     MS_LIM_QHEAD,
@@ -33,18 +34,21 @@ from .layout import (
     MS_LP,
     MS_PEAK,
     MS_REV,
-    MS_TP_POS,
-    S_SVF,
+    SUB,
     TP_TAPS,
 )
+from .simd import lane, splat, vabs, vec, vload, vmax, vstore
 
+U = np.uint64  # an index numba knows is not negative: no wrap-around code (see reverb_block)
+F = np.float64
 # Fused multiply-add only: it shortens the biquad recursions; no other fast-math (NaN checks stay).
 FMA = {"contract"}
 TINY = 1e-30  # below this a filter state is flushed to zero: subnormals cost 8-10 % (engine.md)
 N_REV = len(COMBS) + len(ALLPASSES)
 LIM_DELAY = LOOKAHEAD - 1 + TP_TAPS // 2
 LIM_HOLD = LOOKAHEAD + 1
-HR = 32  # true-peak history ring (stored twice so the taps are always one contiguous run)
+LINE = SUB + TP_TAPS  # the true-peak line: left run, right run, then the peaks row
+PK = 2 * LINE
 
 
 @njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
@@ -60,138 +64,134 @@ def biquad(x, c, ci, s, si):  # type: ignore[no-untyped-def]
 def bq(x, b0, b1, b2, a1, a2, z1, z2):  # type: ignore[no-untyped-def]
     """Transposed direct form II, pure: returns (y, z1', z2') so states can live in registers."""
     y = b0 * x + z1
-    return y, b1 * x - a1 * y + z2, b2 * x - a2 * y
+    return y, (b1 * x + z2) - a1 * y, b2 * x - a2 * y
+
+
+@njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
+def bq4(x, b0, b1, b2, a1, a2, z1, z2):  # type: ignore[no-untyped-def]
+    """`bq` on four lanes. The feedback term is subtracted last, so each recursion's loop-carried
+    path is two multiply-adds (y → z1 → next y)."""
+    y = b0 * x + z1
+    return y, (b1 * x + z2) - a1 * y, b2 * x - a2 * y
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def load4(s, a, b):  # type: ignore[no-untyped-def]
+    return vec(s[a], s[a + 1], s[b], s[b + 1])
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def store4(s, a, b, v):  # type: ignore[no-untyped-def]
+    """Four filter states back, flushed: below TINY (or NaN) becomes exactly 0."""
+    x0, x1, x2, x3 = lane(v, 0), lane(v, 1), lane(v, 2), lane(v, 3)
+    s[a] = x0 if abs(x0) >= TINY else 0.0
+    s[a + 1] = x1 if abs(x1) >= TINY else 0.0
+    s[b] = x2 if abs(x2) >= TINY else 0.0
+    s[b + 1] = x3 if abs(x3) >= TINY else 0.0
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")
-def eq_stereo(bl, br, offl, offr, n, c, s, base, gl0, gli, gm0, gmi, gh0, ghi):  # type: ignore[no-untyped-def]
-    """The LR8 three-band EQ on both channels of a deck in one pass (14 biquads each).
+def eq_pair(buf, o0, o1, n, c, s, s0, s1, ga, gb):  # type: ignore[no-untyped-def]
+    """The LR8 three-band EQ on two decks at once: lanes (L, R) of deck 0 and (L, R) of deck 1.
 
-    Bands by subtraction (see design.py): xa = AP_lo(x), low = LR8_lo(x), rest = xa - low,
-    high = LR8_hi(rest), y = AP_hi(xa), la = AP_hi(low), mid = y - la - high. Sections in `c`:
-    l/m LP low split, h/k HP high split, p/q AP low split, r/t AP high split. Coefficients and
-    states live in locals for the run (numba cannot prove the arrays do not alias, and would reload
-    them every sample); the two channels interleave, so the CPU overlaps their recursions.
+    Deck j's left channel is buf[oj : oj+n], its right buf[oj+SUB : …]; its EQ states are
+    s[sj : sj+48] (section, state, channel). `ga`, `gb`: each deck's band gains (low, mid, high) at
+    the first sample, then their per-sample steps. Bands (see design.py): xa = AP_lo(x),
+    low = LR8_lo(x), high = LR8_hi(xa − low), y = AP_hi(gm·xa + (gl − gm)·low) + (gh − gm)·high.
+    That is the same filter as the textbook gl·AP_hi(low) + gm·mid + gh·high with
+    mid = AP_hi(xa) − AP_hi(low) − high, with one AP_hi instead of two (the all-pass is linear):
+    12 biquads per channel instead of 14. Numba does not vectorise recursions; the four lanes of
+    a `vec4` run the four channels' filters in one instruction each (engine/simd.py).
     """
-    l0, l1, l2, l3, l4 = c[0], c[1], c[2], c[3], c[4]
-    m0, m1, m2, m3, m4 = c[5], c[6], c[7], c[8], c[9]
-    h0, h1, h2, h3, h4 = c[10], c[11], c[12], c[13], c[14]
-    k0, k1, k2, k3, k4 = c[15], c[16], c[17], c[18], c[19]
-    p0, p1, p2, p3, p4 = c[20], c[21], c[22], c[23], c[24]
-    q0, q1, q2, q3, q4 = c[25], c[26], c[27], c[28], c[29]
-    r0, r1, r2, r3, r4 = c[30], c[31], c[32], c[33], c[34]
-    t0, t1, t2, t3, t4 = c[35], c[36], c[37], c[38], c[39]
-    zL0a, zL0b = s[base + 0], s[base + 1]
-    zL1a, zL1b = s[base + 2], s[base + 3]
-    zL2a, zL2b = s[base + 4], s[base + 5]
-    zL3a, zL3b = s[base + 6], s[base + 7]
-    zL4a, zL4b = s[base + 8], s[base + 9]
-    zL5a, zL5b = s[base + 10], s[base + 11]
-    zL6a, zL6b = s[base + 12], s[base + 13]
-    zL7a, zL7b = s[base + 14], s[base + 15]
-    zL8a, zL8b = s[base + 16], s[base + 17]
-    zL9a, zL9b = s[base + 18], s[base + 19]
-    zL10a, zL10b = s[base + 20], s[base + 21]
-    zL11a, zL11b = s[base + 22], s[base + 23]
-    zL12a, zL12b = s[base + 24], s[base + 25]
-    zL13a, zL13b = s[base + 26], s[base + 27]
-    zR0a, zR0b = s[base + 28], s[base + 29]
-    zR1a, zR1b = s[base + 30], s[base + 31]
-    zR2a, zR2b = s[base + 32], s[base + 33]
-    zR3a, zR3b = s[base + 34], s[base + 35]
-    zR4a, zR4b = s[base + 36], s[base + 37]
-    zR5a, zR5b = s[base + 38], s[base + 39]
-    zR6a, zR6b = s[base + 40], s[base + 41]
-    zR7a, zR7b = s[base + 42], s[base + 43]
-    zR8a, zR8b = s[base + 44], s[base + 45]
-    zR9a, zR9b = s[base + 46], s[base + 47]
-    zR10a, zR10b = s[base + 48], s[base + 49]
-    zR11a, zR11b = s[base + 50], s[base + 51]
-    zR12a, zR12b = s[base + 52], s[base + 53]
-    zR13a, zR13b = s[base + 54], s[base + 55]
+    l0, l1, l2, l3, l4 = splat(c[0]), splat(c[1]), splat(c[2]), splat(c[3]), splat(c[4])
+    m0, m1, m2, m3, m4 = splat(c[5]), splat(c[6]), splat(c[7]), splat(c[8]), splat(c[9])
+    h0, h1, h2, h3, h4 = splat(c[10]), splat(c[11]), splat(c[12]), splat(c[13]), splat(c[14])
+    k0, k1, k2, k3, k4 = splat(c[15]), splat(c[16]), splat(c[17]), splat(c[18]), splat(c[19])
+    p0, p1, p2, p3, p4 = splat(c[20]), splat(c[21]), splat(c[22]), splat(c[23]), splat(c[24])
+    q0, q1, q2, q3, q4 = splat(c[25]), splat(c[26]), splat(c[27]), splat(c[28]), splat(c[29])
+    r0, r1, r2, r3, r4 = splat(c[30]), splat(c[31]), splat(c[32]), splat(c[33]), splat(c[34])
+    t0, t1, t2, t3, t4 = splat(c[35]), splat(c[36]), splat(c[37]), splat(c[38]), splat(c[39])
+    # gains: gm on xa, gl = (low − mid) on low, gh = (high − mid) on high
+    gm = vec(ga[1], ga[1], gb[1], gb[1])
+    gl = vec(ga[0] - ga[1], ga[0] - ga[1], gb[0] - gb[1], gb[0] - gb[1])
+    gh = vec(ga[2] - ga[1], ga[2] - ga[1], gb[2] - gb[1], gb[2] - gb[1])
+    dm = vec(ga[4], ga[4], gb[4], gb[4])
+    dl = vec(ga[3] - ga[4], ga[3] - ga[4], gb[3] - gb[4], gb[3] - gb[4])
+    dh = vec(ga[5] - ga[4], ga[5] - ga[4], gb[5] - gb[4], gb[5] - gb[4])
+    za0, zb0 = load4(s, s0 + 0, s1 + 0), load4(s, s0 + 2, s1 + 2)
+    za1, zb1 = load4(s, s0 + 4, s1 + 4), load4(s, s0 + 6, s1 + 6)
+    za2, zb2 = load4(s, s0 + 8, s1 + 8), load4(s, s0 + 10, s1 + 10)
+    za3, zb3 = load4(s, s0 + 12, s1 + 12), load4(s, s0 + 14, s1 + 14)
+    za4, zb4 = load4(s, s0 + 16, s1 + 16), load4(s, s0 + 18, s1 + 18)
+    za5, zb5 = load4(s, s0 + 20, s1 + 20), load4(s, s0 + 22, s1 + 22)
+    za6, zb6 = load4(s, s0 + 24, s1 + 24), load4(s, s0 + 26, s1 + 26)
+    za7, zb7 = load4(s, s0 + 28, s1 + 28), load4(s, s0 + 30, s1 + 30)
+    za8, zb8 = load4(s, s0 + 32, s1 + 32), load4(s, s0 + 34, s1 + 34)
+    za9, zb9 = load4(s, s0 + 36, s1 + 36), load4(s, s0 + 38, s1 + 38)
+    za10, zb10 = load4(s, s0 + 40, s1 + 40), load4(s, s0 + 42, s1 + 42)
+    za11, zb11 = load4(s, s0 + 44, s1 + 44), load4(s, s0 + 46, s1 + 46)
     for k in range(n):
-        gl = gl0 + k * gli
-        gm = gm0 + k * gmi
-        gh = gh0 + k * ghi
-        xL = bl[offl + k]
-        xR = br[offr + k]
-        xaL, zL0a, zL0b = bq(xL, p0, p1, p2, p3, p4, zL0a, zL0b)
-        xaR, zR0a, zR0b = bq(xR, p0, p1, p2, p3, p4, zR0a, zR0b)
-        xaL, zL1a, zL1b = bq(xaL, q0, q1, q2, q3, q4, zL1a, zL1b)
-        xaR, zR1a, zR1b = bq(xaR, q0, q1, q2, q3, q4, zR1a, zR1b)
-        lowL, zL2a, zL2b = bq(xL, l0, l1, l2, l3, l4, zL2a, zL2b)
-        lowR, zR2a, zR2b = bq(xR, l0, l1, l2, l3, l4, zR2a, zR2b)
-        lowL, zL3a, zL3b = bq(lowL, m0, m1, m2, m3, m4, zL3a, zL3b)
-        lowR, zR3a, zR3b = bq(lowR, m0, m1, m2, m3, m4, zR3a, zR3b)
-        lowL, zL4a, zL4b = bq(lowL, l0, l1, l2, l3, l4, zL4a, zL4b)
-        lowR, zR4a, zR4b = bq(lowR, l0, l1, l2, l3, l4, zR4a, zR4b)
-        lowL, zL5a, zL5b = bq(lowL, m0, m1, m2, m3, m4, zL5a, zL5b)
-        lowR, zR5a, zR5b = bq(lowR, m0, m1, m2, m3, m4, zR5a, zR5b)
-        highL, zL6a, zL6b = bq((xaL - lowL), h0, h1, h2, h3, h4, zL6a, zL6b)
-        highR, zR6a, zR6b = bq((xaR - lowR), h0, h1, h2, h3, h4, zR6a, zR6b)
-        highL, zL7a, zL7b = bq(highL, k0, k1, k2, k3, k4, zL7a, zL7b)
-        highR, zR7a, zR7b = bq(highR, k0, k1, k2, k3, k4, zR7a, zR7b)
-        highL, zL8a, zL8b = bq(highL, h0, h1, h2, h3, h4, zL8a, zL8b)
-        highR, zR8a, zR8b = bq(highR, h0, h1, h2, h3, h4, zR8a, zR8b)
-        highL, zL9a, zL9b = bq(highL, k0, k1, k2, k3, k4, zL9a, zL9b)
-        highR, zR9a, zR9b = bq(highR, k0, k1, k2, k3, k4, zR9a, zR9b)
-        yL, zL10a, zL10b = bq(xaL, r0, r1, r2, r3, r4, zL10a, zL10b)
-        yR, zR10a, zR10b = bq(xaR, r0, r1, r2, r3, r4, zR10a, zR10b)
-        yL, zL11a, zL11b = bq(yL, t0, t1, t2, t3, t4, zL11a, zL11b)
-        yR, zR11a, zR11b = bq(yR, t0, t1, t2, t3, t4, zR11a, zR11b)
-        laL, zL12a, zL12b = bq(lowL, r0, r1, r2, r3, r4, zL12a, zL12b)
-        laR, zR12a, zR12b = bq(lowR, r0, r1, r2, r3, r4, zR12a, zR12b)
-        laL, zL13a, zL13b = bq(laL, t0, t1, t2, t3, t4, zL13a, zL13b)
-        laR, zR13a, zR13b = bq(laR, t0, t1, t2, t3, t4, zR13a, zR13b)
-        bl[offl + k] = gl * laL + gm * (yL - laL - highL) + gh * highL
-        br[offr + k] = gl * laR + gm * (yR - laR - highR) + gh * highR
-    s[base + 0], s[base + 1] = zL0a, zL0b
-    s[base + 2], s[base + 3] = zL1a, zL1b
-    s[base + 4], s[base + 5] = zL2a, zL2b
-    s[base + 6], s[base + 7] = zL3a, zL3b
-    s[base + 8], s[base + 9] = zL4a, zL4b
-    s[base + 10], s[base + 11] = zL5a, zL5b
-    s[base + 12], s[base + 13] = zL6a, zL6b
-    s[base + 14], s[base + 15] = zL7a, zL7b
-    s[base + 16], s[base + 17] = zL8a, zL8b
-    s[base + 18], s[base + 19] = zL9a, zL9b
-    s[base + 20], s[base + 21] = zL10a, zL10b
-    s[base + 22], s[base + 23] = zL11a, zL11b
-    s[base + 24], s[base + 25] = zL12a, zL12b
-    s[base + 26], s[base + 27] = zL13a, zL13b
-    s[base + 28], s[base + 29] = zR0a, zR0b
-    s[base + 30], s[base + 31] = zR1a, zR1b
-    s[base + 32], s[base + 33] = zR2a, zR2b
-    s[base + 34], s[base + 35] = zR3a, zR3b
-    s[base + 36], s[base + 37] = zR4a, zR4b
-    s[base + 38], s[base + 39] = zR5a, zR5b
-    s[base + 40], s[base + 41] = zR6a, zR6b
-    s[base + 42], s[base + 43] = zR7a, zR7b
-    s[base + 44], s[base + 45] = zR8a, zR8b
-    s[base + 46], s[base + 47] = zR9a, zR9b
-    s[base + 48], s[base + 49] = zR10a, zR10b
-    s[base + 50], s[base + 51] = zR11a, zR11b
-    s[base + 52], s[base + 53] = zR12a, zR12b
-    s[base + 54], s[base + 55] = zR13a, zR13b
+        x = vec(buf[o0 + k], buf[o0 + SUB + k], buf[o1 + k], buf[o1 + SUB + k])
+        xa, za0, zb0 = bq4(x, p0, p1, p2, p3, p4, za0, zb0)
+        xa, za1, zb1 = bq4(xa, q0, q1, q2, q3, q4, za1, zb1)
+        low, za2, zb2 = bq4(x, l0, l1, l2, l3, l4, za2, zb2)
+        low, za3, zb3 = bq4(low, m0, m1, m2, m3, m4, za3, zb3)
+        low, za4, zb4 = bq4(low, l0, l1, l2, l3, l4, za4, zb4)
+        low, za5, zb5 = bq4(low, m0, m1, m2, m3, m4, za5, zb5)
+        high, za6, zb6 = bq4(xa - low, h0, h1, h2, h3, h4, za6, zb6)
+        high, za7, zb7 = bq4(high, k0, k1, k2, k3, k4, za7, zb7)
+        high, za8, zb8 = bq4(high, h0, h1, h2, h3, h4, za8, zb8)
+        high, za9, zb9 = bq4(high, k0, k1, k2, k3, k4, za9, zb9)
+        y, za10, zb10 = bq4(gm * xa + gl * low, r0, r1, r2, r3, r4, za10, zb10)
+        y, za11, zb11 = bq4(y, t0, t1, t2, t3, t4, za11, zb11)
+        y = y + gh * high
+        gm = gm + dm
+        gl = gl + dl
+        gh = gh + dh
+        buf[o0 + k] = lane(y, 0)
+        buf[o0 + SUB + k] = lane(y, 1)
+        buf[o1 + k] = lane(y, 2)
+        buf[o1 + SUB + k] = lane(y, 3)
+    store4(s, s0 + 0, s1 + 0, za0)
+    store4(s, s0 + 2, s1 + 2, zb0)
+    store4(s, s0 + 4, s1 + 4, za1)
+    store4(s, s0 + 6, s1 + 6, zb1)
+    store4(s, s0 + 8, s1 + 8, za2)
+    store4(s, s0 + 10, s1 + 10, zb2)
+    store4(s, s0 + 12, s1 + 12, za3)
+    store4(s, s0 + 14, s1 + 14, zb3)
+    store4(s, s0 + 16, s1 + 16, za4)
+    store4(s, s0 + 18, s1 + 18, zb4)
+    store4(s, s0 + 20, s1 + 20, za5)
+    store4(s, s0 + 22, s1 + 22, zb5)
+    store4(s, s0 + 24, s1 + 24, za6)
+    store4(s, s0 + 26, s1 + 26, zb6)
+    store4(s, s0 + 28, s1 + 28, za7)
+    store4(s, s0 + 30, s1 + 30, zb7)
+    store4(s, s0 + 32, s1 + 32, za8)
+    store4(s, s0 + 34, s1 + 34, zb8)
+    store4(s, s0 + 36, s1 + 36, za9)
+    store4(s, s0 + 38, s1 + 38, zb9)
+    store4(s, s0 + 40, s1 + 40, za10)
+    store4(s, s0 + 42, s1 + 42, zb10)
+    store4(s, s0 + 44, s1 + 44, za11)
+    store4(s, s0 + 46, s1 + 46, zb11)
 
 
-@njit(cache=True, fastmath=FMA, error_model="numpy")
-def filter_block(bl, br, offl, offr, n, s, base, v, sr):  # type: ignore[no-untyped-def]
-    """The one-knob filter: 0.5 open, below a low-pass closing to 40 Hz, above a high-pass up to 8 kHz.
+@njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
+def svf_coefficients(v, sr):  # type: ignore[no-untyped-def]
+    """The one-knob filter at knob `v`: (a1, a2, a3, k, wet, hp) of a TPT state-variable filter.
 
-    Near the centre the filtered signal is cross-faded with the dry one, so turning the knob through
-    0.5 never clicks. Coefficients are computed once per sub-block (cheap, and stable for a TPT SVF).
+    0.5 is open (wet 0: the filter is bypassed), below a low-pass closing to 40 Hz, above a high-pass
+    (hp 1) up to 8 kHz. Near the centre the filtered signal is cross-faded with the dry one (wet), so
+    turning the knob through 0.5 never clicks. Computed once per sub-block (a TPT SVF stays stable).
     """
     d = v - 0.5
     if d != d:
         d = 0.0
     mag = abs(d) * 2.0
     if mag < 1e-4:
-        s[base + S_SVF] = 0.0
-        s[base + S_SVF + 1] = 0.0
-        s[base + S_SVF + 2] = 0.0
-        s[base + S_SVF + 3] = 0.0
-        return
+        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     wet = min(1.0, mag / 0.1)
     fc = 20000.0 * math.pow(40.0 / 20000.0, mag) if d < 0 else 20.0 * math.pow(8000.0 / 20.0, mag)
     fc = min(fc, 0.45 * sr)
@@ -200,26 +200,49 @@ def filter_block(bl, br, offl, offr, n, s, base, v, sr):  # type: ignore[no-unty
     a1 = 1.0 / (1.0 + g * (g + k))
     a2 = g * a1
     a3 = g * a2
-    for ch in range(2):
-        buf = bl if ch == 0 else br
-        off = offl if ch == 0 else offr
-        i1 = s[base + S_SVF + 2 * ch]
-        i2 = s[base + S_SVF + 2 * ch + 1]
-        for j in range(n):
-            x = buf[off + j]
-            v3 = x - i2
-            v1 = a1 * i1 + a2 * v3
-            v2 = i2 + a2 * i1 + a3 * v3
-            i1 = 2.0 * v1 - i1
-            i2 = 2.0 * v2 - i2
-            y = v2 if d < 0 else x - k * v1 - v2
-            buf[off + j] = x + wet * (y - x)
-        if abs(i1) < TINY:
-            i1 = 0.0
-        if abs(i2) < TINY:
-            i2 = 0.0
-        s[base + S_SVF + 2 * ch] = i1
-        s[base + S_SVF + 2 * ch + 1] = i2
+    return a1, a2, a3, k, wet, 0.0 if d < 0 else 1.0
+
+
+@njit(cache=True, fastmath=FMA, error_model="numpy")
+def filter_pair(buf, o0, o1, n, s, s0, s1, ca, cb):  # type: ignore[no-untyped-def]
+    """The one-knob filter on two decks at once, one vector lane per channel (as `eq_pair`).
+
+    `ca`, `cb`: each deck's `svf_coefficients`; states s[sj : sj+4] = (ic1 L, ic1 R, ic2 L, ic2 R).
+    An open deck's lanes pass their input through untouched and its states are reset.
+    """
+    if ca[4] == 0.0 and cb[4] == 0.0:
+        for j in range(4):
+            s[s0 + j] = 0.0
+            s[s1 + j] = 0.0
+        return
+    a1 = vec(ca[0], ca[0], cb[0], cb[0])
+    a2 = vec(ca[1], ca[1], cb[1], cb[1])
+    a3 = vec(ca[2], ca[2], cb[2], cb[2])
+    k = vec(ca[3], ca[3], cb[3], cb[3])
+    wet = vec(ca[4], ca[4], cb[4], cb[4])
+    hp = vec(ca[5], ca[5], cb[5], cb[5])
+    lp = 1.0 - hp
+    i1 = load4(s, s0, s1)
+    i2 = load4(s, s0 + 2, s1 + 2)
+    for j in range(n):
+        x = vec(buf[o0 + j], buf[o0 + SUB + j], buf[o1 + j], buf[o1 + SUB + j])
+        v3 = x - i2
+        v1 = a1 * i1 + a2 * v3
+        v2 = i2 + a2 * i1 + a3 * v3
+        i1 = 2.0 * v1 - i1
+        i2 = 2.0 * v2 - i2
+        y = lp * v2 + hp * (x - k * v1 - v2)
+        y = x + wet * (y - x)
+        buf[o0 + j] = lane(y, 0)
+        buf[o0 + SUB + j] = lane(y, 1)
+        buf[o1 + j] = lane(y, 2)
+        buf[o1 + SUB + j] = lane(y, 3)
+    store4(s, s0, s1, i1)
+    store4(s, s0 + 2, s1 + 2, i2)
+    for b, c in ((s0, ca), (s1, cb)):
+        if c[4] == 0.0:
+            for j in range(4):
+                s[b + j] = 0.0
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")
@@ -238,27 +261,31 @@ def _at(buf, frames, j, ch):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always", fastmath=FMA, error_model="numpy")
-def hermite(buf, frames, p, ch):  # type: ignore[no-untyped-def]
-    """4-point cubic read of interleaved stereo float32 at fractional frame p (silence outside)."""
+def cubic(buf, frames, p):  # type: ignore[no-untyped-def]
+    """4-point cubic (Catmull-Rom) read of interleaved stereo float32 at fractional frame p, both
+    channels with one index and one set of weights (silence outside the track)."""
     if p != p or p <= -1.0 or p >= frames:
-        return 0.0
+        return 0.0, 0.0
     i = math.floor(p)
     f = p - i
     j = int(i)
     if 1 <= j < frames - 2:
-        xm1 = buf[2 * (j - 1) + ch]
-        x0 = buf[2 * j + ch]
-        x1 = buf[2 * (j + 1) + ch]
-        x2 = buf[2 * (j + 2) + ch]
+        b = U(2 * (j - 1))
+        lm1, rm1, l0, r0 = F(buf[b]), F(buf[b + U(1)]), F(buf[b + U(2)]), F(buf[b + U(3)])
+        l1, r1, l2, r2 = F(buf[b + U(4)]), F(buf[b + U(5)]), F(buf[b + U(6)]), F(buf[b + U(7)])
     else:  # the first and last few frames: the track is silent beyond its ends
-        xm1 = _at(buf, frames, j - 1, ch)
-        x0 = _at(buf, frames, j, ch)
-        x1 = _at(buf, frames, j + 1, ch)
-        x2 = _at(buf, frames, j + 2, ch)
-    c1 = 0.5 * (x1 - xm1)
-    c2 = xm1 - 2.5 * x0 + 2.0 * x1 - 0.5 * x2
-    c3 = 0.5 * (x2 - xm1) + 1.5 * (x0 - x1)
-    return ((c3 * f + c2) * f + c1) * f + x0
+        lm1, rm1 = _at(buf, frames, j - 1, 0), _at(buf, frames, j - 1, 1)
+        l0, r0 = _at(buf, frames, j, 0), _at(buf, frames, j, 1)
+        l1, r1 = _at(buf, frames, j + 1, 0), _at(buf, frames, j + 1, 1)
+        l2, r2 = _at(buf, frames, j + 2, 0), _at(buf, frames, j + 2, 1)
+    # the cubic's weights on the four points, shared by both channels
+    f2 = f * f
+    f3 = f2 * f
+    wm1 = -0.5 * f3 + f2 - 0.5 * f
+    w0 = 1.5 * f3 - 2.5 * f2 + 1.0
+    w1 = -1.5 * f3 + 2.0 * f2 + 0.5 * f
+    w2 = 0.5 * f3 - 0.5 * f2
+    return (wm1 * lm1 + w0 * l0 + w1 * l1 + w2 * l2), (wm1 * rm1 + w0 * r0 + w1 * r1 + w2 * r2)
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")
@@ -272,25 +299,30 @@ def echo_block(echo, ms, inl, inr, offin, outl, outr, offout, n, spb, beats, fee
     lpl = ms[MS_ECHO_LP_L]
     lpr = ms[MS_ECHO_LP_R]
     mask = ECHO_FRAMES - 1
+    if abs(target - d) < 1e-6:  # arrived (a millionth of a sample): the glide would creep for ever
+        d = target
+    steady = d == target
+    back = math.floor(-d)  # steady: the read head sits a fixed distance behind the write head
+    frac = -d - back
     for k in range(n):
-        d += (target - d) * 0.0005
-        rp = w - d
-        fl = math.floor(rp)
-        fr = rp - fl
-        i0 = int(fl) & mask
+        if steady:
+            fr = frac
+            i0 = (w + int(back)) & mask
+        else:
+            d += (target - d) * 0.0005
+            rp = w - d
+            fl = math.floor(rp)
+            fr = rp - fl
+            i0 = int(fl) & mask
         i1 = (i0 + 1) & mask
-        yl = echo[i0] + fr * (echo[i1] - echo[i0])
-        yr = echo[ECHO_FRAMES + i0] + fr * (echo[ECHO_FRAMES + i1] - echo[ECHO_FRAMES + i0])
+        yl = F(echo[U(i0)]) + fr * (F(echo[U(i1)]) - F(echo[U(i0)]))
+        yr = F(echo[U(ECHO_FRAMES + i0)]) + fr * (F(echo[U(ECHO_FRAMES + i1)]) - F(echo[U(ECHO_FRAMES + i0)]))
         lpl += 0.4 * (yr - lpl)  # darker each repeat; cross-fed: ping-pong
         lpr += 0.4 * (yl - lpr)
         a = inl[offin + k] + feedback * lpl
         b = inr[offin + k] + feedback * lpr
-        if abs(a) < 1e-20 or a != a:
-            a = 0.0
-        if abs(b) < 1e-20 or b != b:
-            b = 0.0
-        echo[w] = a
-        echo[ECHO_FRAMES + w] = b
+        echo[U(w)] = a if abs(a) >= 1e-20 else 0.0  # NaN too
+        echo[U(ECHO_FRAMES + w)] = b if abs(b) >= 1e-20 else 0.0
         w = (w + 1) & mask
         outl[offout + k] += yl
         outr[offout + k] += yr
@@ -305,59 +337,73 @@ def echo_block(echo, ms, inl, inr, offin, outl, outr, offout, n, spb, beats, fee
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")
-def reverb_block(rev, lens, ms, inl, inr, offin, outl, outr, offout, n, feedback, damp, gain, acc):  # type: ignore[no-untyped-def]
+def reverb_block(rev, lens, ms, inl, inr, offin, outl, outr, offout, n, feedback, damp, gain):  # type: ignore[no-untyped-def]
     """A small Freeverb-style room: 4 damped combs in parallel, then 2 all-passes, per channel.
 
-    Line by line over the whole run (not sample by sample over all lines): each line's position
-    and state stay in registers, and the combs run without waiting on each other. `acc` is a
-    scratch row (the kernel never allocates).
+    Sample by sample with every line of a channel in one loop: the four combs' damping recursions
+    are independent, so the CPU overlaps them (line by line, each waited on its own recursion).
+    Line values that are NaN or below 1e-20 are stored as zero (no subnormals in the float32 lines).
+    Line reads widen to float64 first (F), and indices are unsigned (U): numba adds a negative-index
+    wrap-around to every signed index, which cost this loop a quarter of its time.
     """
+    keep = 1.0 - damp
+    off = 0
     for ch in range(2):
         src = inl if ch == 0 else inr
         dst = outl if ch == 0 else outr
-        off = 0
-        for i in range(ch * N_REV):
-            off += lens[i]
+        li = ch * N_REV
+        n0, n1, n2, n3, n4, n5 = lens[li], lens[li + 1], lens[li + 2], lens[li + 3], lens[li + 4], lens[li + 5]
+        o0 = off
+        o1 = o0 + n0
+        o2 = o1 + n1
+        o3 = o2 + n2
+        o4 = o3 + n3
+        o5 = o4 + n4
+        off = o5 + n5
+        p0, p1, p2 = int(ms[MS_REV + li]), int(ms[MS_REV + li + 1]), int(ms[MS_REV + li + 2])
+        p3, p4, p5 = int(ms[MS_REV + li + 3]), int(ms[MS_REV + li + 4]), int(ms[MS_REV + li + 5])
+        sb = MS_REV + 2 * N_REV + ch * 4
+        s0, s1, s2, s3 = ms[sb], ms[sb + 1], ms[sb + 2], ms[sb + 3]
         for k in range(n):
-            acc[k] = 0.0
-        for c in range(len(COMBS)):
-            li = ch * N_REV + c
-            length = lens[li]
-            pos = int(ms[MS_REV + li])
-            st = ms[MS_REV + 2 * N_REV + ch * 4 + c]
-            for k in range(n):
-                y = rev[off + pos]
-                st = y * (1.0 - damp) + st * damp
-                v = src[offin + k] * 0.03 + st * feedback
-                if abs(v) < 1e-20 or v != v:
-                    v = 0.0
-                rev[off + pos] = v
-                acc[k] += y
-                pos += 1
-                if pos >= length:
-                    pos = 0
-            ms[MS_REV + li] = pos
-            ms[MS_REV + 2 * N_REV + ch * 4 + c] = st if (abs(st) > TINY and st == st) else 0.0
-            off += length
-        for ap in range(len(ALLPASSES)):
-            li = ch * N_REV + len(COMBS) + ap
-            length = lens[li]
-            pos = int(ms[MS_REV + li])
-            for k in range(n):
-                y = rev[off + pos]
-                x = acc[k]
-                v = x + y * 0.5
-                if abs(v) < 1e-20 or v != v:
-                    v = 0.0
-                rev[off + pos] = v
-                acc[k] = y - x
-                pos += 1
-                if pos >= length:
-                    pos = 0
-            ms[MS_REV + li] = pos
-            off += length
-        for k in range(n):
-            dst[offout + k] += gain * acc[k]
+            x = src[offin + k] * 0.03
+            y0 = F(rev[U(o0 + p0)])
+            y1 = F(rev[U(o1 + p1)])
+            y2 = F(rev[U(o2 + p2)])
+            y3 = F(rev[U(o3 + p3)])
+            s0 = y0 * keep + s0 * damp
+            s1 = y1 * keep + s1 * damp
+            s2 = y2 * keep + s2 * damp
+            s3 = y3 * keep + s3 * damp
+            v0 = x + s0 * feedback
+            v1 = x + s1 * feedback
+            v2 = x + s2 * feedback
+            v3 = x + s3 * feedback
+            rev[U(o0 + p0)] = v0 if abs(v0) >= 1e-20 else 0.0
+            rev[U(o1 + p1)] = v1 if abs(v1) >= 1e-20 else 0.0
+            rev[U(o2 + p2)] = v2 if abs(v2) >= 1e-20 else 0.0
+            rev[U(o3 + p3)] = v3 if abs(v3) >= 1e-20 else 0.0
+            p0 = p0 + 1 if p0 + 1 < n0 else 0
+            p1 = p1 + 1 if p1 + 1 < n1 else 0
+            p2 = p2 + 1 if p2 + 1 < n2 else 0
+            p3 = p3 + 1 if p3 + 1 < n3 else 0
+            a = (y0 + y1) + (y2 + y3)
+            y = F(rev[U(o4 + p4)])  # all-pass 1
+            v = a + y * 0.5
+            rev[U(o4 + p4)] = v if abs(v) >= 1e-20 else 0.0
+            a = y - a
+            p4 = p4 + 1 if p4 + 1 < n4 else 0
+            y = F(rev[U(o5 + p5)])  # all-pass 2
+            v = a + y * 0.5
+            rev[U(o5 + p5)] = v if abs(v) >= 1e-20 else 0.0
+            a = y - a
+            p5 = p5 + 1 if p5 + 1 < n5 else 0
+            dst[offout + k] += gain * a
+        ms[MS_REV + li], ms[MS_REV + li + 1], ms[MS_REV + li + 2] = p0, p1, p2
+        ms[MS_REV + li + 3], ms[MS_REV + li + 4], ms[MS_REV + li + 5] = p3, p4, p5
+        ms[sb] = s0 if (abs(s0) > TINY and s0 == s0) else 0.0
+        ms[sb + 1] = s1 if (abs(s1) > TINY and s1 == s1) else 0.0
+        ms[sb + 2] = s2 if (abs(s2) > TINY and s2 == s2) else 0.0
+        ms[sb + 3] = s3 if (abs(s3) > TINY and s3 == s3) else 0.0
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")
@@ -368,42 +414,36 @@ def lowpass_block(buf, offl, offr, n, ms, settings):  # type: ignore[no-untyped-
     b1 = 2.0 * b0
     a1 = settings[F_LP_A1]
     a2 = settings[F_LP_A2]
-    for ch in range(2):
-        off = offl if ch == 0 else offr
-        z1 = ms[MS_LP + 2 * ch]
-        z2 = ms[MS_LP + 2 * ch + 1]
-        for k in range(n):
-            y, z1, z2 = bq(buf[off + k], b0, b1, b0, a1, a2, z1, z2)
-            buf[off + k] = y
-        ms[MS_LP + 2 * ch] = z1 if abs(z1) > TINY and z1 == z1 else 0.0
-        ms[MS_LP + 2 * ch + 1] = z2 if abs(z2) > TINY and z2 == z2 else 0.0
+    zl1, zl2 = ms[MS_LP], ms[MS_LP + 1]
+    zr1, zr2 = ms[MS_LP + 2], ms[MS_LP + 3]
+    for k in range(n):  # both channels in one loop: the CPU overlaps the two recursions
+        yl, zl1, zl2 = bq(buf[offl + k], b0, b1, b0, a1, a2, zl1, zl2)
+        yr, zr1, zr2 = bq(buf[offr + k], b0, b1, b0, a1, a2, zr1, zr2)
+        buf[offl + k] = yl
+        buf[offr + k] = yr
+    ms[MS_LP] = zl1 if abs(zl1) > TINY and zl1 == zl1 else 0.0
+    ms[MS_LP + 1] = zl2 if abs(zl2) > TINY and zl2 == zl2 else 0.0
+    ms[MS_LP + 2] = zr1 if abs(zr1) > TINY and zr1 == zr1 else 0.0
+    ms[MS_LP + 3] = zr2 if abs(zr2) > TINY and zr2 == zr2 else 0.0
 
 
 @njit(cache=True, fastmath=FMA, error_model="numpy")
-def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ceiling, release, tp_gain):  # type: ignore[no-untyped-def]
-    """Look-ahead limiter holding a true-peak ceiling.
+def true_peaks(ml, mr, off, n, line, fir, ceiling, tp_gain):  # type: ignore[no-untyped-def]
+    """Per sample, the largest |value| of the 4x-interpolated stereo signal around it (`line[PK + k]`).
 
-    Peaks are found on a 4x interpolation of the input (so inter-sample overs count), the gain each
-    one needs is held over the look-ahead window (sliding minimum), released smoothly, then averaged
-    over the window: by the time a peak leaves the delay line the gain has reached what it needs,
-    and never more steeply than a window-long ramp.
+    `line` holds, per channel, the last TP_TAPS − 1 inputs then this run (so every interpolation
+    window is one contiguous run), then the peaks row. Sample k's window is line[k : k + TP_TAPS];
+    its peak is the window's centre sample or one of the three interpolated points after it.
+    Four neighbouring samples are interpolated at once (one vector lane each), every point's sum
+    in tap order, as a scalar loop would: the same numbers.
+    It is skipped when no interpolated point can reach the ceiling: |point| ≤ Σ|taps| × the
+    loudest sample in its window (`tp_gain` = the largest Σ|taps| of the three phases). Returns 1
+    if the interpolation ran.
     """
-    pos = int(ms[MS_LIM_POS])
-    tp = int(ms[MS_TP_POS])
-    qh = int(ms[MS_LIM_QHEAD])
-    qt = int(ms[MS_LIM_QTAIL])
-    nabs = ms[MS_LIM_N]
-    r = ms[MS_LIM_REL]
-    total = ms[MS_LIM_SUM]
-    gr = ms[MS_GR]
-    peak = ms[MS_PEAK]
-    half = TP_TAPS // 2
+    keep = TP_TAPS - 1
     loudest = 0.0
-    for k in range(n):
-        loudest = max(loudest, abs(ml[off + k]), abs(mr[off + k]))
-    for j in range(2 * HR):
-        loudest = max(loudest, abs(hist[j]), abs(hist[2 * HR + j]))
-    quiet = loudest * tp_gain <= ceiling  # no inter-sample peak can reach the ceiling in this run
+    for k in range(keep):
+        loudest = max(loudest, abs(line[k]), abs(line[LINE + k]))
     for k in range(n):
         xl = ml[off + k]
         xr = mr[off + k]
@@ -411,22 +451,84 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ce
             xl = 0.0
         if xr != xr or abs(xr) > 1e6:
             xr = 0.0
-        # 4x true-peak estimate around the sample `half` steps back
-        hist[tp] = xl
-        hist[tp + HR] = xl
-        hist[2 * HR + tp] = xr
-        hist[2 * HR + tp + HR] = xr
-        tp = (tp + 1) & (HR - 1)
-        start = tp + HR - TP_TAPS
-        pk = max(abs(hist[start + half - 1]), abs(hist[2 * HR + start + half - 1]))
-        for ph in range(0 if quiet else 3):
-            al = 0.0
-            ar = 0.0
-            for j in range(TP_TAPS):
-                h = fir[ph * TP_TAPS + j]
-                al += h * hist[start + j]
-                ar += h * hist[2 * HR + start + j]
-            pk = max(pk, abs(al), abs(ar))
+        line[keep + k] = xl
+        line[LINE + keep + k] = xr
+        loudest = max(loudest, abs(xl), abs(xr))
+    centre = TP_TAPS // 2 - 1
+    ran = 0 if loudest * tp_gain <= ceiling else 1
+    for k in range(0, n, 4):  # four samples at a time (a run may end up to 3 samples past n: room kept)
+        pk = vmax(vabs(vload(line, centre + k)), vabs(vload(line, LINE + centre + k)))
+        if ran:
+            for ph in range(3):
+                for src in (0, LINE):
+                    acc = splat(0.0)
+                    for j in range(TP_TAPS):
+                        acc = acc + splat(fir[ph * TP_TAPS + j]) * vload(line, src + j + k)
+                    pk = vmax(pk, vabs(acc))
+        vstore(line, PK + k, pk)
+    for k in range(keep):  # the history for the next run
+        line[k] = line[n + k]
+        line[LINE + k] = line[LINE + n + k]
+    return ran
+
+
+@njit(cache=True, fastmath=FMA, error_model="numpy")
+def limiter_block(ml, mr, off, n, out, out_off, ms, delay, line, q, box, fir, ceiling, release, tp_gain):  # type: ignore[no-untyped-def]
+    """Look-ahead limiter holding a true-peak ceiling.
+
+    Peaks are found on a 4x interpolation of the input (so inter-sample overs count), the gain each
+    one needs is held over the look-ahead window (sliding minimum), released smoothly, then averaged
+    over the window: by the time a peak leaves the delay line the gain has reached what it needs,
+    and never more steeply than a window-long ramp. Returns 1 if the 4x interpolation ran.
+
+    At rest (gain 1 for a whole window, every gain in the hold window 1, no peak over the ceiling in
+    this run) the limiter is a delay line, and runs as one (`calm` counts the samples at rest).
+    """
+    ran = true_peaks(ml, mr, off, n, line, fir, ceiling, tp_gain)
+    pos = int(ms[MS_LIM_POS])
+    qh = int(ms[MS_LIM_QHEAD])
+    qt = int(ms[MS_LIM_QTAIL])
+    nabs = ms[MS_LIM_N]
+    r = ms[MS_LIM_REL]
+    total = ms[MS_LIM_SUM]
+    gr = ms[MS_GR]
+    peak = ms[MS_PEAK]
+    calm = ms[MS_LIM_CALM]
+    keep = TP_TAPS - 1
+    over = 0.0
+    for k in range(n):
+        over = max(over, line[PK + k])
+    if calm >= LOOKAHEAD and over <= ceiling:
+        for k in range(n):
+            delay[U(pos)] = line[keep + k]
+            delay[U(256 + pos)] = line[LINE + keep + k]
+            rd = (pos - LIM_DELAY) & 255
+            yl = min(ceiling, max(-ceiling, delay[U(rd)]))
+            yr = min(ceiling, max(-ceiling, delay[U(256 + rd)]))
+            pos = (pos + 1) & 255
+            out[out_off + 2 * k] = yl
+            out[out_off + 2 * k + 1] = yr
+            peak = max(peak, abs(yl), abs(yr))
+        # what the sample-by-sample path leaves after a run of unit gains: one deque entry, a box of
+        # ones (summing exactly to the window)
+        qh = qt
+        q[2 * (qt & 255)] = 1.0
+        q[2 * (qt & 255) + 1] = nabs + n - 1
+        qt += 1
+        ms[MS_LIM_POS] = pos
+        ms[MS_LIM_QHEAD] = qh
+        ms[MS_LIM_QTAIL] = qt
+        ms[MS_LIM_N] = nabs + n
+        ms[MS_LIM_REL] = 1.0
+        ms[MS_LIM_SUM] = float(LOOKAHEAD)
+        ms[MS_GR] = min(gr, 1.0)
+        ms[MS_PEAK] = peak
+        ms[MS_LIM_CALM] = min(calm + n, 1e9)
+        return ran
+    for k in range(n):
+        xl = line[keep + k]
+        xr = line[LINE + keep + k]
+        pk = line[PK + k]
         g = 1.0 if pk <= ceiling else ceiling / pk
         # sliding minimum over the hold window (monotonic deque)
         while qt > qh and q[2 * ((qt - 1) & 255)] >= g:
@@ -438,17 +540,20 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ce
             qh += 1
         held = q[2 * (qh & 255)]
         r = min(held, r + (1.0 - r) * (1.0 - release))
+        if r > 1.0 - 1e-9:  # the release would creep toward 1 for ever (−1e-8 dB away): arrive
+            r = 1.0
+        calm = calm + 1.0 if r == 1.0 else 0.0
         bi = int(nabs) % LOOKAHEAD
         total += r - box[bi]
         box[bi] = r
         gain = min(1.0, total / LOOKAHEAD)
         nabs += 1.0
         # the delayed audio meets the gain its peaks asked for
-        delay[pos] = xl
-        delay[256 + pos] = xr
+        delay[U(pos)] = xl
+        delay[U(256 + pos)] = xr
         rd = (pos - LIM_DELAY) & 255
-        yl = delay[rd] * gain
-        yr = delay[256 + rd] * gain
+        yl = delay[U(rd)] * gain
+        yr = delay[U(256 + rd)] * gain
         pos = (pos + 1) & 255
         yl = min(ceiling, max(-ceiling, yl))
         yr = min(ceiling, max(-ceiling, yr))
@@ -460,7 +565,6 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ce
         qt -= qh - (qh & 255)
         qh = qh & 255
     ms[MS_LIM_POS] = pos
-    ms[MS_TP_POS] = tp
     ms[MS_LIM_QHEAD] = qh
     ms[MS_LIM_QTAIL] = qt
     ms[MS_LIM_N] = nabs
@@ -468,6 +572,8 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, hist, q, box, fir, ce
     ms[MS_LIM_SUM] = min(float(LOOKAHEAD), max(0.0, total))
     ms[MS_GR] = gr
     ms[MS_PEAK] = peak
+    ms[MS_LIM_CALM] = min(calm, 1e9)
+    return ran
 
 
 def reverb_lengths(sr: float) -> np.ndarray:

@@ -54,13 +54,17 @@ from .layout import (
     S_FRAMES,
     S_LAST_MARK,
     S_LATE,
+    S_LONGEST_NS,
     S_MAP_JUMPS,
     S_MARK_SAMPLE,
     S_NONFINITE,
     S_OVERFLOW,
+    S_OVERRUNS,
     S_PANICS,
     S_PENDING,
     S_RING_DROPPED,
+    S_SUBBLOCKS,
+    S_TP_RUNS,
     S_UNDERFLOW_AT,
     S_UNDERFLOWS,
     V_ACTIVE,
@@ -77,6 +81,7 @@ STATS = {
     "nonfinite": S_NONFINITE, "pending": S_PENDING, "pending_overflow": S_OVERFLOW, "panics": S_PANICS,
     "map_jumps": S_MAP_JUMPS, "envelope_truncated": S_ENV_TRUNC, "last_mark": S_LAST_MARK,
     "mark_sample": S_MARK_SAMPLE, "applied_sample": S_APPLIED, "last_underflow_block": S_UNDERFLOW_AT,
+    "overruns": S_OVERRUNS, "longest_render_ns": S_LONGEST_NS, "true_peak_runs": S_TP_RUNS, "subblocks": S_SUBBLOCKS,
 }
 
 

@@ -25,14 +25,15 @@ import numpy as np
 from numba import carray, njit
 
 from .dsp import (
+    cubic,
     echo_block,
-    eq_stereo,
-    filter_block,
+    eq_pair,
+    filter_pair,
     flush_state,
-    hermite,
     limiter_block,
     lowpass_block,
     reverb_block,
+    svf_coefficients,
 )
 from .layout import (
     A_BEAT,
@@ -122,6 +123,7 @@ from .layout import (
     F_PLL,
     F_REVERB_DAMP,
     F_REVERB_FEEDBACK,
+    F_STAGES,
     F_TP_GAIN,
     FX_ECHO,
     FX_RAMP,
@@ -167,6 +169,14 @@ from .layout import (
     N_DECK_LANES,
     N_LANES,
     N_VOICES,
+    OFF_ECHO,
+    OFF_EQ,
+    OFF_FILTER,
+    OFF_LIMITER,
+    OFF_LOWPASS,
+    OFF_READ,
+    OFF_REVERB,
+    OFF_TRUE_PEAK,
     PANIC_RAMP,
     RING_ROWS,
     RING_TAIL,
@@ -174,18 +184,27 @@ from .layout import (
     S_APPLIED,
     S_CALLBACKS,
     S_ENV_TRUNC,
+    S_EQ,
     S_FRAMES,
+    S_KNOB,
     S_LAST_MARK,
     S_LATE,
+    S_LONGEST_NS,
     S_MAP_JUMPS,
     S_MARK_SAMPLE,
     S_NONFINITE,
     S_OVERFLOW,
+    S_OVERRUNS,
     S_PANICS,
     S_PENDING,
+    S_SUBBLOCKS,
+    S_SVF,
+    S_SVF_COEF,
     S_TIME_IDX,
+    S_TP_RUNS,
     SUB,
     TIMES,
+    TP_ALWAYS,
     V_ACTIVE,
     V_GAIN,
     V_POS,
@@ -194,6 +213,7 @@ from .layout import (
     XFADE,
 )
 from .native import clock_ns, fence, voidptr
+from .simd import lane, splat, vabs, vec, vload, vmax, vstore
 
 # scratch rows (each SUB long)
 BUS_L = 2 * MAX_DECKS
@@ -204,7 +224,6 @@ REV_L = BUS_L + 4
 REV_R = BUS_L + 5
 RET_L = BUS_L + 6
 RET_R = BUS_L + 7
-ACC = BUS_L + 8
 ROLL_BEATS = 0.25
 ECHO_TAIL_REPEATS = 20.0  # 0.45 feedback: 20 repeats is −140 dB
 REVERB_TAIL_SECONDS = 4.0
@@ -587,8 +606,11 @@ def apply_event(row, beat, db, sample, deck, voices, stats, settings, ndecks):  
 
 
 @njit(cache=True, error_model="numpy")
-def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr):  # type: ignore[no-untyped-def]
-    """Samples [i, i+n) of one deck into its scratch rows (post EQ and filter, pre fader)."""
+def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: ignore[no-untyped-def]
+    """Samples [i, i+n) of one deck, read and trimmed, into its scratch rows (zeros after them up to
+    the next multiple of four, for the vector loops). False (and silence) once the deck has been
+    stopped long enough for its filters to ring out: skip its DSP."""
+    n4 = min(SUB, (n + 3) & ~3)
     o = d * DECK_FIELDS
     lo = 2 * d * SUB
     ro = lo + SUB
@@ -597,10 +619,10 @@ def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr):
     if not moving:
         deck[o + D_IDLE] += 1.0
         if deck[o + D_IDLE] > 400.0:  # ~0.2 s of silence: the EQ has rung out; skip the work
-            for k in range(n):
+            for k in range(n4):
                 scratch[lo + k] = 0.0
                 scratch[ro + k] = 0.0
-            return
+            return False
     else:
         deck[o + D_IDLE] = 0.0
     frames = 0
@@ -608,101 +630,186 @@ def render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr):
     if 0 <= slot < slots.size // 2 and slots[2 * slot] != 0:
         frames = slots[2 * slot + 1]
         buf = carray(voidptr(slots[2 * slot]), (slots[2 * slot + 1] * 2,), np.float32)
-    first = deck[o + D_FIRST]
-    spb = deck[o + D_SPB]
     ln = d * N_DECK_LANES
-    roll_v = v0[ln + L_ROLL] + inc[ln + L_ROLL] * (n - 1)
-    for k in range(n):
-        sl = 0.0
-        r = 0.0
-        if moving and frames > 0:
-            b = b0 + (i + k) * db
-            tb = deck[o + D_ANCHOR_TB] + (b - deck[o + D_ANCHOR_CB])
-            if deck[o + D_LOOP_ON] > 0.0:
-                ls = deck[o + D_LOOP_START]
-                le = deck[o + D_LOOP_END]
-                if tb >= le - 1e-9 and le > ls:  # tolerance: a wrap due on a sample happens on it
-                    wraps = math.floor((tb - ls) / (le - ls) + 1e-9)
-                    shift = wraps * (le - ls)
-                    deck[o + D_ANCHOR_TB] -= shift
-                    tb -= shift
-                    deck[o + D_XF_DELTA] = shift
-                    deck[o + D_XF_LEFT] = XFADE
-            rtb = tb
-            if roll_v > 0.5:
-                if deck[o + D_ROLL_ON] == 0.0:
-                    deck[o + D_ROLL_ON] = 1.0
-                    deck[o + D_ROLL_START] = math.floor(tb / ROLL_BEATS) * ROLL_BEATS
-                rs = deck[o + D_ROLL_START]
-                if tb >= rs:
-                    rtb = rs + (tb - rs) % ROLL_BEATS
-            elif deck[o + D_ROLL_ON] > 0.0:
-                deck[o + D_ROLL_ON] = 0.0
-            p = first + rtb * spb
-            sl = hermite(buf, frames, p, 0)
-            r = hermite(buf, frames, p, 1)
-            left = deck[o + D_XF_LEFT]
-            if left > 0.0:
-                w = 1.0 - left / XFADE
-                po = p + deck[o + D_XF_DELTA] * spb
-                sl = w * sl + (1.0 - w) * hermite(buf, frames, po, 0)
-                r = w * r + (1.0 - w) * hermite(buf, frames, po, 1)
-                deck[o + D_XF_LEFT] = left - 1.0
-            rg = deck[o + D_RUN_GAIN]
-            tg = deck[o + D_RUN_TARGET]
-            if rg < tg:
-                rg = min(tg, rg + 1.0 / DECLICK)
-            elif rg > tg:
-                rg = max(tg, rg - 1.0 / DECLICK)
-            deck[o + D_RUN_GAIN] = rg
-            sl *= rg
-            r *= rg
-            if rg == 0.0 and tg == 0.0:  # the pause has faded out: stop here
-                moving = False
-                deck[o + D_MOVING] = 0.0
-                deck[o + D_POS_TB] = tb
-                if deck[o + D_CUE_AFTER] > 0.0:
-                    deck[o + D_POS_TB] = deck[o + D_CUE_TB]
-                    deck[o + D_CUE_AFTER] = 0.0
-        elif moving:  # playing with nothing loaded: the clock still moves the head
-            tg = deck[o + D_RUN_TARGET]
-            deck[o + D_RUN_GAIN] = tg
-            if tg == 0.0:
-                moving = False
-                deck[o + D_MOVING] = 0.0
-                deck[o + D_POS_TB] = deck[o + D_ANCHOR_TB] + (b0 + (i + k) * db - deck[o + D_ANCHOR_CB])
-        scratch[lo + k] = sl
-        scratch[ro + k] = r
-    # trim, then EQ and filter
     t0 = trim_gain(v0[ln + L_TRIM])
     t1 = trim_gain(v0[ln + L_TRIM] + inc[ln + L_TRIM] * (n - 1))
     ti = (t1 - t0) / (n - 1) if n > 1 else 0.0
+    if not moving or frames == 0:
+        for k in range(n4):
+            scratch[lo + k] = 0.0
+            scratch[ro + k] = 0.0
+        if moving:  # playing with nothing loaded: the clock still moves the head
+            tg = deck[o + D_RUN_TARGET]
+            deck[o + D_RUN_GAIN] = tg
+            if tg == 0.0:
+                deck[o + D_MOVING] = 0.0
+                deck[o + D_POS_TB] = deck[o + D_ANCHOR_TB] + (b0 + i * db - deck[o + D_ANCHOR_CB])
+        return True
+    # the deck's fields live in locals for the run (numba cannot keep array fields in registers)
+    first = deck[o + D_FIRST]
+    spb = deck[o + D_SPB]
+    anchor_tb = deck[o + D_ANCHOR_TB]
+    anchor_cb = deck[o + D_ANCHOR_CB]
+    looping = deck[o + D_LOOP_ON] > 0.0
+    ls = deck[o + D_LOOP_START]
+    le = deck[o + D_LOOP_END]
+    xf_left = deck[o + D_XF_LEFT]
+    xf_delta = deck[o + D_XF_DELTA]
+    rg = deck[o + D_RUN_GAIN]
+    tg = deck[o + D_RUN_TARGET]
+    rolling = v0[ln + L_ROLL] + inc[ln + L_ROLL] * (n - 1) > 0.5
+    roll_on = deck[o + D_ROLL_ON] > 0.0
+    roll_start = deck[o + D_ROLL_START]
+    written = n - 1  # the last sample read (a pause that fades out ends the run early)
     for k in range(n):
-        g = t0 + ti * k
-        scratch[lo + k] *= g
-        scratch[ro + k] *= g
+        tb = anchor_tb + (b0 + (i + k) * db - anchor_cb)
+        if looping and tb >= le - 1e-9 and le > ls:  # tolerance: a wrap due on a sample happens on it
+            shift = math.floor((tb - ls) / (le - ls) + 1e-9) * (le - ls)
+            anchor_tb -= shift
+            tb -= shift
+            xf_delta = shift
+            xf_left = XFADE
+        rtb = tb
+        if rolling:
+            if not roll_on:
+                roll_on = True
+                roll_start = math.floor(tb / ROLL_BEATS) * ROLL_BEATS
+            if tb >= roll_start:
+                rtb = roll_start + (tb - roll_start) % ROLL_BEATS
+        else:
+            roll_on = False
+        p = first + rtb * spb
+        if stages & OFF_READ:  # profiling: a cheap saw stands in for the cubic reads
+            sl = p * 0.01 - math.floor(p * 0.01) - 0.5
+            r = sl
+        else:
+            sl, r = cubic(buf, frames, p)
+        if xf_left > 0.0:
+            w = 1.0 - xf_left / XFADE
+            ol, orr = cubic(buf, frames, p + xf_delta * spb)
+            sl = w * sl + (1.0 - w) * ol
+            r = w * r + (1.0 - w) * orr
+            xf_left -= 1.0
+        if rg < tg:
+            rg = min(tg, rg + 1.0 / DECLICK)
+        elif rg > tg:
+            rg = max(tg, rg - 1.0 / DECLICK)
+        g = rg * (t0 + ti * k)
+        scratch[lo + k] = sl * g
+        scratch[ro + k] = r * g
+        if rg == 0.0 and tg == 0.0:  # the pause has faded out: stop here
+            written = k
+            deck[o + D_MOVING] = 0.0
+            deck[o + D_POS_TB] = tb
+            if deck[o + D_CUE_AFTER] > 0.0:
+                deck[o + D_POS_TB] = deck[o + D_CUE_TB]
+                deck[o + D_CUE_AFTER] = 0.0
+            break
+    for k in range(written + 1, n4):
+        scratch[lo + k] = 0.0
+        scratch[ro + k] = 0.0
+    deck[o + D_ANCHOR_TB] = anchor_tb
+    deck[o + D_XF_LEFT] = xf_left
+    deck[o + D_XF_DELTA] = xf_delta
+    deck[o + D_RUN_GAIN] = rg
+    deck[o + D_ROLL_ON] = 1.0 if roll_on else 0.0
+    deck[o + D_ROLL_START] = roll_start
+    return True
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def eq_gains(v0, inc, ln, n):  # type: ignore[no-untyped-def]
+    """A deck's band gains (low, mid, high) at the sub-block's first sample, then their steps."""
+    last = n - 1 if n > 1 else 1
     gl0 = level(v0[ln + L_EQ_LOW])
     gm0 = level(v0[ln + L_EQ_MID])
     gh0 = level(v0[ln + L_EQ_HIGH])
-    last = n - 1 if n > 1 else 1
     gli = (level(v0[ln + L_EQ_LOW] + inc[ln + L_EQ_LOW] * (n - 1)) - gl0) / last
     gmi = (level(v0[ln + L_EQ_MID] + inc[ln + L_EQ_MID] * (n - 1)) - gm0) / last
     ghi = (level(v0[ln + L_EQ_HIGH] + inc[ln + L_EQ_HIGH] * (n - 1)) - gh0) / last
+    return (gl0, gm0, gh0, gli, gmi, ghi)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def filter_knob(v0, inc, d, n, sr, dsp):  # type: ignore[no-untyped-def]
+    """A deck's filter coefficients for this sub-block (the knob at its middle), recomputed only
+    when the knob has moved (a tangent and a power per deck and sub-block otherwise)."""
+    v = v0[d * N_DECK_LANES + L_FILTER] + inc[d * N_DECK_LANES + L_FILTER] * (n - 1) * 0.5
+    c = d * DSP_FIELDS + S_SVF_COEF
+    if v != dsp[d * DSP_FIELDS + S_KNOB]:
+        dsp[d * DSP_FIELDS + S_KNOB] = v
+        dsp[c], dsp[c + 1], dsp[c + 2], dsp[c + 3], dsp[c + 4], dsp[c + 5] = svf_coefficients(v, sr)
+    return dsp[c], dsp[c + 1], dsp[c + 2], dsp[c + 3], dsp[c + 4], dsp[c + 5]
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def mix_deck(scratch, lo, n, gl0, gli, gr0, gri, e0, ei, r0, ri, t0, ti, trem, b0, db, peak):  # type: ignore[no-untyped-def]
+    """A deck's rows (left at `lo`, right at `lo + SUB`) into the bus and the echo and reverb sends,
+    through fader/pan gains, send gains and tremolo (each a straight ramp over the run); returns the
+    deck's peak meter. Four samples at a time (one vector lane each): the rows hold zeros up to the
+    next multiple of four.
+
+    Tremolo m(b) = 1 − t·(0.5 − 0.5·cos 4πb): the cosine steps four samples at a time by the
+    Chebyshev recurrence c[k+4] = 2cos(4w)·c[k] − c[k−4] (w = 4π·beats per sample), restarted exactly
+    every run (a cosine per sample once cost more than the whole EQ).
+    """
+    ro = lo + SUB
+    step = 2.0
+    cur = splat(1.0)
+    prev = splat(1.0)  # no tremolo: c stays 1 and m stays exactly 1
+    if trem:
+        w = 4.0 * math.pi * db
+        cw = math.cos(w)
+        cm1 = math.cos(4.0 * math.pi * b0 - w)
+        c0 = math.cos(4.0 * math.pi * b0)
+        c1 = 2.0 * cw * c0 - cm1
+        c2 = 2.0 * cw * c1 - c0
+        c3 = 2.0 * cw * c2 - c1
+        cm2 = 2.0 * cw * cm1 - c0
+        cm3 = 2.0 * cw * cm2 - cm1
+        cm4 = 2.0 * cw * cm3 - cm2
+        cur = vec(c0, c1, c2, c3)
+        prev = vec(cm4, cm3, cm2, cm1)
+        c2w = 2.0 * cw * cw - 1.0
+        step = 2.0 * (2.0 * c2w * c2w - 1.0)
+    kv = vec(0.0, 1.0, 2.0, 3.0)
+    pk = splat(0.0)
+    for k in range(0, n, 4):
+        kk = kv + float(k)
+        m = 1.0 - (t0 + ti * kk) * (0.5 - 0.5 * cur)
+        nxt = step * cur - prev
+        prev = cur
+        cur = nxt
+        yl = vload(scratch, lo + k) * ((gl0 + gli * kk) * m)
+        yr = vload(scratch, ro + k) * ((gr0 + gri * kk) * m)
+        vstore(scratch, BUS_L * SUB + k, vload(scratch, BUS_L * SUB + k) + yl)
+        vstore(scratch, BUS_R * SUB + k, vload(scratch, BUS_R * SUB + k) + yr)
+        es = e0 + ei * kk
+        rs = r0 + ri * kk
+        vstore(scratch, ECHO_L * SUB + k, vload(scratch, ECHO_L * SUB + k) + yl * es)
+        vstore(scratch, ECHO_R * SUB + k, vload(scratch, ECHO_R * SUB + k) + yr * es)
+        vstore(scratch, REV_L * SUB + k, vload(scratch, REV_L * SUB + k) + yl * rs)
+        vstore(scratch, REV_R * SUB + k, vload(scratch, REV_R * SUB + k) + yr * rs)
+        pk = vmax(pk, vmax(vabs(yl), vabs(yr)))
+    return max(peak, lane(pk, 0), lane(pk, 1), lane(pk, 2), lane(pk, 3))
+
+
+@njit(cache=True, error_model="numpy")
+def deck_guard(d, n, dsp, scratch):  # type: ignore[no-untyped-def]
+    """After a deck's EQ and filter: a bad file or a blown filter silences it and resets its state."""
+    lo = 2 * d * SUB
+    ro = lo + SUB
     sb = d * DSP_FIELDS
-    eq_stereo(scratch, scratch, lo, ro, n, xover, dsp, sb, gl0, gli, gm0, gmi, gh0, ghi)
-    fv = v0[ln + L_FILTER] + inc[ln + L_FILTER] * (n - 1) * 0.5
-    filter_block(scratch, scratch, lo, ro, n, dsp, sb, fv, sr)
-    acc = 0.0
-    for k in range(n):
-        acc += abs(scratch[lo + k]) + abs(scratch[ro + k])
-    if acc != acc or acc > 1e9:  # a bad file or a blown filter: silence this deck, reset its state
+    acc = splat(0.0)
+    for k in range(0, n, 4):  # the rows are zero from n to the next multiple of four
+        acc = acc + vabs(vload(scratch, lo + k)) + vabs(vload(scratch, ro + k))
+    total = (lane(acc, 0) + lane(acc, 1)) + (lane(acc, 2) + lane(acc, 3))
+    if total != total or total > 1e9:
         for k in range(n):
             scratch[lo + k] = 0.0
             scratch[ro + k] = 0.0
-        for s in range(sb, sb + DSP_FIELDS):
+        for s in range(sb, sb + S_KNOB):  # the filter states (its cached coefficients stay right)
             dsp[s] = 0.0
-        return
-    flush_state(dsp, sb, DSP_FIELDS)
 
 
 @njit(cache=True, error_model="numpy")
@@ -744,6 +851,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
     meters = f64(tbl, A_METERS)
 
     sr = settings[0]
+    stages = int(settings[F_STAGES])
     ndecks = min(MAX_DECKS, max(1, int(settings[F_DECKS])))
     if frames > out.size // 2:
         frames = out.size // 2
@@ -837,6 +945,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
                 if m < j:
                     j = m
         n = j - i
+        n4 = min(SUB, (n + 3) & ~3)  # vector loops run in fours: rows stay clean up to here
         for ln in range(N_LANES):
             if lane_n[ln] == 0:
                 v0[ln] = lane_val[ln]
@@ -850,7 +959,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             if last_beat >= env[base + 2 * (lane_n[ln] - 1)]:
                 lane_n[ln] = 0  # automation finished: hold its last value
         # decks
-        for k in range(n):
+        for k in range(n4):
             scratch[BUS_L * SUB + k] = 0.0
             scratch[BUS_R * SUB + k] = 0.0
             scratch[ECHO_L * SUB + k] = 0.0
@@ -861,8 +970,35 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             scratch[RET_R * SUB + k] = 0.0
         xf0 = v0[G_CROSSFADER]
         xf1 = xf0 + inc[G_CROSSFADER] * (n - 1)
+        # decks: read and trim each, then EQ and filter them two at a time (one vector lane per channel)
+        busy = 0
         for d in range(ndecks):
-            render_deck(d, i, n, b0, db, deck, dsp, slots, scratch, xover, v0, inc, sr)
+            if read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):
+                busy |= 1 << d
+        for pair in range(0, ndecks, 2):
+            if busy & (3 << pair) == 0:
+                continue
+            partner = pair + 1
+            if partner >= ndecks:  # an odd deck count: the spare lanes run on silence
+                for k in range(n):
+                    scratch[2 * partner * SUB + k] = 0.0
+                    scratch[(2 * partner + 1) * SUB + k] = 0.0
+            if not stages & OFF_EQ:
+                eq_pair(scratch, 2 * pair * SUB, 2 * partner * SUB, n, xover, dsp, pair * DSP_FIELDS + S_EQ,
+                        partner * DSP_FIELDS + S_EQ, eq_gains(v0, inc, pair * N_DECK_LANES, n),
+                        eq_gains(v0, inc, partner * N_DECK_LANES, n))
+            if not stages & OFF_FILTER:
+                filter_pair(scratch, 2 * pair * SUB, 2 * partner * SUB, n, dsp, pair * DSP_FIELDS + S_SVF,
+                            partner * DSP_FIELDS + S_SVF, filter_knob(v0, inc, pair, n, sr, dsp),
+                            filter_knob(v0, inc, partner, n, sr, dsp))
+            for d in range(pair, min(partner + 1, ndecks)):
+                if busy & (1 << d):
+                    deck_guard(d, n, dsp, scratch)
+                else:
+                    flush_state(dsp, d * DSP_FIELDS, S_KNOB)
+        for d in range(ndecks):
+            if not busy & (1 << d):
+                continue  # stopped and rung out: nothing to mix
             o = d * DECK_FIELDS
             ln = d * N_DECK_LANES
             last = n - 1 if n > 1 else 1
@@ -878,36 +1014,14 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             is_echo = 1.0 if deck[o + D_FX_UNIT] == FX_ECHO else 0.0
             is_rev = 1.0 if deck[o + D_FX_UNIT] == FX_REVERB else 0.0
             e0 = 0.5 * send0 + depth0 * is_echo
-            e1 = 0.5 * send1 + depth1 * is_echo
+            ei = (0.5 * send1 + depth1 * is_echo - e0) / last
             r0 = 0.5 * send0 + depth0 * is_rev
-            r1 = 0.5 * send1 + depth1 * is_rev
+            ri = (0.5 * send1 + depth1 * is_rev - r0) / last
             trem0 = v0[ln + L_TREMOLO]
-            trem_i = inc[ln + L_TREMOLO]
-            lo = 2 * d * SUB
-            ro = lo + SUB
-            peak = deck[o + D_PEAK]
-            for k in range(n):
-                gl = gl0 + gl_i * k
-                gr = gr0 + gr_i * k
-                t = trem0 + trem_i * k
-                if t > 0.0:
-                    b = b0 + (i + k) * db
-                    m = 1.0 - t * (0.5 - 0.5 * math.cos(4.0 * math.pi * b))
-                    gl *= m
-                    gr *= m
-                yl = scratch[lo + k] * gl
-                yr = scratch[ro + k] * gr
-                scratch[BUS_L * SUB + k] += yl
-                scratch[BUS_R * SUB + k] += yr
-                w = k / last
-                es = e0 + (e1 - e0) * w
-                rs = r0 + (r1 - r0) * w
-                scratch[ECHO_L * SUB + k] += yl * es
-                scratch[ECHO_R * SUB + k] += yr * es
-                scratch[REV_L * SUB + k] += yl * rs
-                scratch[REV_R * SUB + k] += yr * rs
-                peak = max(peak, abs(yl), abs(yr))
-            deck[o + D_PEAK] = peak
+            trem1 = trem0 + inc[ln + L_TREMOLO] * (n - 1)
+            deck[o + D_PEAK] = mix_deck(scratch, 2 * d * SUB, n, gl0, gl_i, gr0, gr_i, e0, ei, r0, ri, trem0,
+                                        (trem1 - trem0) / last, trem0 > 0.0 or trem1 > 0.0, bi, db,
+                                        deck[o + D_PEAK])
         # one-shot voices (adornments)
         ag0 = level(v0[G_ADORN])
         for vi in range(N_VOICES):
@@ -933,29 +1047,35 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
         # FX bus: room sends the whole mix to the reverb
         room0 = v0[G_ROOM]
         room_i = inc[G_ROOM]
-        for k in range(n):
-            rm = room0 + room_i * k
-            scratch[REV_L * SUB + k] += scratch[BUS_L * SUB + k] * rm
-            scratch[REV_R * SUB + k] += scratch[BUS_R * SUB + k] * rm
+        if room0 != 0.0 or room_i != 0.0:
+            for k in range(n):
+                rm = room0 + room_i * k
+                scratch[REV_L * SUB + k] += scratch[BUS_L * SUB + k] * rm
+                scratch[REV_R * SUB + k] += scratch[BUS_R * SUB + k] * rm
         # An FX unit whose input has been silent for longer than its tail is skipped (its residue is
         # below −120 dB): most of a set runs with the sends shut.
         echo_tail = ECHO_TAIL_REPEATS * settings[F_ECHO_BEATS] / db
-        if fx_busy(scratch, ECHO_L * SUB, ECHO_R * SUB, n, master, MS_ECHO_IDLE, echo_tail):
+        if not stages & OFF_ECHO and fx_busy(scratch, ECHO_L * SUB, ECHO_R * SUB, n, master, MS_ECHO_IDLE,
+                                             echo_tail):
             echo_block(echo, master, scratch[ECHO_L * SUB:], scratch[ECHO_R * SUB:], 0, scratch[RET_L * SUB:],
                        scratch[RET_R * SUB:], 0, n, 1.0 / db, settings[F_ECHO_BEATS], settings[F_ECHO_FEEDBACK])
-        if fx_busy(scratch, REV_L * SUB, REV_R * SUB, n, master, MS_REV_IDLE, REVERB_TAIL_SECONDS * sr):
+        if not stages & OFF_REVERB and fx_busy(scratch, REV_L * SUB, REV_R * SUB, n, master, MS_REV_IDLE,
+                                               REVERB_TAIL_SECONDS * sr):
             reverb_block(reverb, rev_len, master, scratch[REV_L * SUB:], scratch[REV_R * SUB:], 0,
                          scratch[RET_L * SUB:], scratch[RET_R * SUB:], 0, n, settings[F_REVERB_FEEDBACK],
-                         settings[F_REVERB_DAMP], 1.0, scratch[ACC * SUB:])
+                         settings[F_REVERB_DAMP], 1.0)
         fade = master[MS_FX_FADE]
         mg0 = level(v0[G_MASTER])
         mg1 = level(v0[G_MASTER] + inc[G_MASTER] * (n - 1))
-        last = n - 1 if n > 1 else 1
+        mgi = (mg1 - mg0) / (n - 1 if n > 1 else 1)
+        f0 = fx_return
+        fi = 0.0
+        if fade < 0.0:  # PANIC: the returns fade out over this run
+            fi = -fx_return / n
+            f0 = fx_return + fi
         for k in range(n):
-            f = fx_return
-            if fade < 0.0:
-                f *= 1.0 - (k + 1.0) / n
-            mg = mg0 + (mg1 - mg0) * k / last
+            f = f0 + fi * k
+            mg = mg0 + mgi * k
             scratch[BUS_L * SUB + k] = (scratch[BUS_L * SUB + k] + scratch[RET_L * SUB + k] * f) * mg
             scratch[BUS_R * SUB + k] = (scratch[BUS_R * SUB + k] + scratch[RET_R * SUB + k] * f) * mg
         if fade < 0.0:  # PANIC: the tails are gone
@@ -966,23 +1086,41 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             for q in range(MS_REV, MASTER_FIELDS):
                 master[q] = 0.0 if q >= MS_REV + 12 else master[q]
             master[MS_FX_FADE] = 1.0
-        lowpass_block(scratch, BUS_L * SUB, BUS_R * SUB, n, master, settings)
-        limiter_block(scratch[BUS_L * SUB:], scratch[BUS_R * SUB:], 0, n, out, 2 * i, master, lim_delay, lim_hist,
-                      lim_q, lim_box, fir, ceiling, settings[F_LIMITER_RELEASE], settings[F_TP_GAIN])
+        if not stages & OFF_LOWPASS:
+            lowpass_block(scratch, BUS_L * SUB, BUS_R * SUB, n, master, settings)
+        if stages & OFF_LIMITER:
+            for k in range(n):
+                out[2 * (i + k)] = min(ceiling, max(-ceiling, scratch[BUS_L * SUB + k]))
+                out[2 * (i + k) + 1] = min(ceiling, max(-ceiling, scratch[BUS_R * SUB + k]))
+        else:
+            tp_gain = 0.0 if stages & OFF_TRUE_PEAK else (1e300 if stages & TP_ALWAYS else settings[F_TP_GAIN])
+            stats[S_TP_RUNS] += limiter_block(scratch[BUS_L * SUB:], scratch[BUS_R * SUB:], 0, n, out, 2 * i, master,
+                                              lim_delay, lim_hist, lim_q, lim_box, fir, ceiling,
+                                              settings[F_LIMITER_RELEASE], tp_gain)
+        stats[S_SUBBLOCKS] += 1
         i = j
 
     stats[S_PENDING] = npend
-    for k in range(2 * frames):
-        v = out[k]
-        if v != v:
-            out[k] = 0.0
-            stats[S_NONFINITE] += 1
+    bad = 0
+    for k in range(2 * frames):  # a cheap look first (vectorises); the fix only if something is wrong
+        bad |= out[k] != out[k]
+    if bad:
+        for k in range(2 * frames):
+            v = out[k]
+            if v != v:
+                out[k] = 0.0
+                stats[S_NONFINITE] += 1
     meters[0] = master[MS_PEAK]
     meters[1] = master[MS_GR]
     master[MS_PEAK] *= 0.99
     stats[S_FRAMES] += frames
     stats[S_CALLBACKS] += 1
     t_end = clock_ns()
+    took = t_end - t_start
+    if took > stats[S_LONGEST_NS]:
+        stats[S_LONGEST_NS] = took
+    if took * sr > frames * 1e9:  # longer than the audio it made: this block was late
+        stats[S_OVERRUNS] += 1
     ti = stats[S_TIME_IDX] % TIMES
     times[3 * ti] = t_start
     times[3 * ti + 1] = t_end - t_start

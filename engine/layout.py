@@ -92,10 +92,12 @@ FX_ECHO, FX_REVERB = 0, 1
 D_HOTCUES = 24  # 8 hot cues (track beat, NaN = unset)
 DECK_FIELDS = 32
 
-# -- per-deck DSP state (float64): 14 biquads x 2 states x 2 channels, SVF 2 x 2 ---------------------
-EQ_BIQUADS = 14
+# -- per-deck DSP state (float64): 12 biquads x 2 states x 2 channels, SVF 2 x 2 ---------------------
+EQ_BIQUADS = 12
 S_EQ = 0
 S_SVF = EQ_BIQUADS * 4
+S_KNOB = S_SVF + 4  # the filter knob the cached coefficients below were made for (NaN: none yet)
+S_SVF_COEF = S_KNOB + 1  # a1 a2 a3 k wet hp (dsp.svf_coefficients)
 DSP_FIELDS = 64
 
 # -- clock map (float64, written by the feeder/offline loop under a sequence lock) -----------------
@@ -105,18 +107,26 @@ K_B0, K_DB, K_NEXT, K_INIT, K_EVENT_SEQ = range(5)
 
 # -- stats (int64) ------------------------------------------------------------------------------------
 (S_CALLBACKS, S_UNDERFLOWS, S_FRAMES, S_RING_DROPPED, S_LATE, S_NONFINITE, S_PENDING, S_TIME_IDX, S_OVERFLOW,
- S_PANICS, S_LAST_MARK, S_MARK_SAMPLE, S_MAP_JUMPS, S_ENV_TRUNC, S_APPLIED, S_UNDERFLOW_AT) = range(16)
-N_STATS = 16
+ S_PANICS, S_LAST_MARK, S_MARK_SAMPLE, S_MAP_JUMPS, S_ENV_TRUNC, S_APPLIED, S_UNDERFLOW_AT, S_OVERRUNS,
+ S_LONGEST_NS, S_TP_RUNS, S_SUBBLOCKS) = range(20)
+N_STATS = 24
+# S_OVERRUNS: blocks whose render took longer (wall clock) than the audio they made: the engine's
+# compute, or its thread preempted mid-render;
+# S_LONGEST_NS: the longest render; S_TP_RUNS / S_SUBBLOCKS: how often the true-peak interpolator ran.
 
 # -- settings (float64, written before the stream opens) -------------------------------------------
 (F_SR, F_DECKS, F_CEILING, F_ECHO_BEATS, F_ECHO_FEEDBACK, F_REVERB_FEEDBACK, F_REVERB_DAMP, F_FX_RETURN,
  F_JUMP_SAMPLES, F_PLL, F_LATENCY_SAMPLES, F_CONTROL_RAMP, F_LIMITER_RELEASE, F_LP_B0, F_LP_A1, F_LP_A2,
- F_TP_GAIN) = range(17)
+ F_TP_GAIN, F_STAGES) = range(18)
 N_SETTINGS = 24
+# F_STAGES: a bit mask of stages switched off, for profiling only (bench/engine_stages.py); 0 = all on.
+# A stage switched off passes its input through (the limiter: a hard clip at the ceiling).
+(OFF_EQ, OFF_FILTER, OFF_ECHO, OFF_REVERB, OFF_LOWPASS, OFF_LIMITER, OFF_TRUE_PEAK, OFF_READ, TP_ALWAYS) = (
+    1 << i for i in range(9))  # TP_ALWAYS: run the true-peak interpolator even where it cannot matter
 
 # -- master (float64): echo, reverb and limiter state ------------------------------------------------
 MS_ECHO_W, MS_ECHO_D, MS_ECHO_LP_L, MS_ECHO_LP_R, MS_LIM_POS, MS_LIM_REL, MS_LIM_SUM, MS_LIM_QHEAD, MS_LIM_QTAIL, \
-    MS_PEAK, MS_GR, MS_FX_FADE, MS_TP_POS, MS_LIM_N = range(14)
+    MS_PEAK, MS_GR, MS_FX_FADE, MS_LIM_CALM, MS_LIM_N = range(14)
 MS_LP = 40  # master low-pass states (4)
 MS_ECHO_IDLE, MS_REV_IDLE = 44, 45  # samples since each FX unit last had input
 MS_REV = 16  # reverb: 8 comb filter states + write positions follow
@@ -160,11 +170,11 @@ ARRAYS: tuple[tuple[str, type, int], ...] = (
     ("rev_len", np.int64, 16),
     ("master", np.float64, MASTER_FIELDS),
     ("lim_delay", np.float64, 2 * 256),
-    ("lim_hist", np.float64, 2 * 64),
+    ("lim_hist", np.float64, 2 * (SUB + TP_TAPS) + SUB),  # true-peak input line and peaks (dsp.py)
     ("lim_q", np.float64, 2 * 256),  # monotonic deque of (gain, sample) for the sliding minimum
     ("lim_box", np.float64, 256),
     ("tp_fir", np.float64, 3 * TP_TAPS),
-    ("scratch", np.float64, (MAX_DECKS * 2 + 9) * SUB),  # deck L/R, bus, sends, FX return, accumulator
+    ("scratch", np.float64, (MAX_DECKS * 2 + 8) * SUB),  # deck L/R, bus, sends, FX return
     ("times", np.int64, TIMES * 3),  # (start ns, duration ns, first sample) per callback
     ("timespec", np.int64, 2),
     ("meters", np.float64, 16),
@@ -232,6 +242,7 @@ class EngineState:
         deck[:, D_SPB] = sr * 60.0 / 120.0
         deck[:, D_HOTCUES:D_HOTCUES + 8] = np.nan
         a["xover"][:] = crossover_coefficients(sr)
+        a["dsp"].reshape(MAX_DECKS, DSP_FIELDS)[:, S_KNOB] = np.nan
         fir = true_peak_fir(TP_TAPS)
         a["tp_fir"][:] = fir.ravel()
         # No interpolated point can exceed (largest sum of |taps|) x (largest sample in the window):

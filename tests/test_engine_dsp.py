@@ -13,7 +13,7 @@ from scipy import signal
 
 from copilot.engine.engine import Engine
 from copilot.engine.files import Track
-from copilot.engine.layout import G_CROSSFADER, L_FILTER, EngineSettings, lane
+from copilot.engine.layout import F_STAGES, G_CROSSFADER, L_FILTER, TP_ALWAYS, EngineSettings, lane
 
 SR = 48000
 BPM = 120.0
@@ -147,6 +147,63 @@ def test_limiter_holds_minus_1_dbtp_on_hot_material() -> None:
     assert tp_db <= -1.0, tp_db
     assert tp_db > -3.0  # it limits; it does not just turn everything down
     assert db(rms(out)) > -12.0
+
+
+def test_the_true_peak_skip_changes_nothing_and_holds_minus_1_dbtp() -> None:
+    """The limiter skips its 4x interpolation where no inter-sample peak can reach the ceiling.
+    Material that swings between quiet passages and +20 dB overs must come out the same, sample for
+    sample, as with the interpolation forced on everywhere, and never pass −1 dBTP."""
+    rng = np.random.default_rng(9)
+    t = np.arange(6 * SR) / SR
+    hot = 4.0 * np.sin(2 * np.pi * 11025.7 * t + 0.3) + 2.0 * rng.standard_normal(t.size)
+    quiet = 0.05 * np.sin(2 * np.pi * 440.0 * t) + 0.02 * rng.standard_normal(t.size)
+    loud = (np.sin(2 * np.pi * 0.75 * t) > 0.3)  # loud about a third of the time, in 0.5 s bursts
+    x = np.where(loud, hot, quiet)
+    audio = np.stack([x, -np.roll(x, 5)], axis=1)
+    outs, stats = [], []
+    for stages in (0, TP_ALWAYS):
+        eng = engine_with(audio)
+        eng.control("crossfader", 0.0)
+        eng.state["settings"][F_STAGES] = stages
+        outs.append(render(eng, 5.5, block=64))
+        stats.append(eng.stats())
+    skipped, forced = stats
+    assert forced["true_peak_runs"] == forced["subblocks"]
+    assert 0.2 * skipped["subblocks"] < skipped["true_peak_runs"] < 0.8 * skipped["subblocks"]
+    assert np.max(np.abs(outs[0] - outs[1])) <= 1e-7
+    assert db(true_peak(outs[0])) <= -1.0
+
+
+def test_tremolo_follows_its_law_on_the_beat() -> None:
+    """m(b) = 1 − depth·(0.5 − 0.5·cos 4πb): two dips per beat (the kernel steps the cosine by a
+    recurrence restarted every sub-block; this checks it against the formula on a DC input)."""
+    dc = np.full((3 * SR, 2), 0.25)
+    eng = engine_with(dc)
+    eng.control("crossfader", 0.0)
+    eng.control("tremolo", 0.6, 0)
+    out = render(eng, 2.5, block=64)[:, 0]
+    n = np.arange(out.size)
+    beat = (n - eng.latency_samples) * BPM / 60.0 / SR  # the limiter's look-ahead delays the output
+    expected = 0.25 * (1.0 - 0.6 * (0.5 - 0.5 * np.cos(4 * np.pi * beat)))
+    settled = slice(SR // 2, None)  # after the control's ramp
+    # measured 7e-6 (the master low-pass delays the 4 Hz wobble by ~half a sample); one sample off
+    # the beat grid would read 3e-5
+    assert np.max(np.abs(out[settled] - expected[settled])) < 1.5e-5
+
+
+def test_eq_kill_on_a_third_deck_pairs_with_an_empty_lane() -> None:
+    """Decks are equalised two at a time; with three decks, C's partner lanes run on silence."""
+    levels = {}
+    for value in (0.5, 0.0):
+        tone = sine(790.0)
+        eng = Engine(EngineSettings(samplerate=SR, decks=3))
+        eng.set_clock_map(0, 0.0, BPM / 60.0 / SR)
+        eng.load(2, Track(Path("deckC"), tone.astype(np.float32), SR, BPM, 0.0))
+        eng.play(2)
+        eng.control("eq_mid", value, 2)
+        levels[value] = rms(render(eng, 1.5)[SR // 2:, 0])
+    assert levels[0.5] == pytest.approx(0.25 / math.sqrt(2), rel=0.02)
+    assert db(levels[0.0] / levels[0.5]) <= -40.0
 
 
 def test_nan_parameters_and_nan_audio_never_reach_the_output() -> None:
