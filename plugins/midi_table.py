@@ -8,6 +8,7 @@ host is decoded through the same rows. Not a plugin itself (it has no entry poin
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -221,6 +222,31 @@ class TableTarget(Target):
     def deck_bpm(self, deck: Deck, state: HostState) -> float | None:
         """The BPM of the track on a deck: the host's or copilot's record, else a resolved LOAD's."""
         return state.deck(deck).bpm or self.track_bpm.get(deck.value)
+
+    def tempo_faders(self, action: Action, state: HostState, fader_range: float,
+                     fader_value: Callable[[float, float], float], fader: str, unknown_hint: str) -> list[Timed]:
+        """TEMPO{bpm}: the tempo fader of every playing deck (else the deck named) whose track BPM is known.
+        `fader_value(bpm, track_bpm)` is the host's 0..1 fader position; `fader` names it for the
+        performer ("rate", "pitch"), `unknown_hint` says what to do when a track's BPM is not known."""
+        bpm = float(action.params["bpm"])
+        playing = [d for d, s in state.decks().items() if s.playing]
+        decks = playing or ([action.deck] if action.deck else [])
+        out: list[Timed] = []
+        unknown: list[str] = []
+        for deck in decks:
+            track_bpm = self.deck_bpm(deck, state)
+            control = self.control("TEMPO", deck)
+            if not track_bpm or control is None:
+                unknown.append(deck.value)
+                continue
+            if abs(bpm / track_bpm - 1.0) > fader_range:
+                self.report(f"{bpm:g} BPM is outside deck {deck}'s ±{fader_range:.0%} {fader} range; "
+                            f"{fader} set to its end")
+            out += self.value_row(action.beat, action, control, fader_value(bpm, track_bpm))
+        if unknown or not decks:
+            self.report("tempo: the track BPM of deck(s) " + (", ".join(unknown) or "playing")
+                        + f" is unknown, so their {fader} was not moved ({unknown_hint})")
+        return out
 
     def scroll(self, action: Action, steps: int) -> list[Timed]:
         """Library scroll as encoder ticks (two's complement), just before the action's beat."""

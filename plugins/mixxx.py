@@ -140,25 +140,8 @@ class MixxxTarget(TableTarget):
         return min(1.0, midi * 128.0 / 16383.0)
 
     def _tempo(self, action: Action, state: HostState) -> list[Timed]:
-        bpm = float(action.params["bpm"])
-        playing = [d for d, s in state.decks().items() if s.playing]
-        decks = playing or ([action.deck] if action.deck else [])
-        out: list[Timed] = []
-        unknown: list[str] = []
-        for deck in decks:
-            track_bpm = self.deck_bpm(deck, state)
-            control = self.control("TEMPO", deck)
-            if not track_bpm or control is None:
-                unknown.append(deck.value)
-                continue
-            if abs(bpm / track_bpm - 1.0) > self.rate_range:
-                self.report(f"{bpm:g} BPM is outside deck {deck}'s ±{self.rate_range:.0%} rate range; "
-                            "rate set to its end")
-            out += self.value_row(action.beat, action, control, self.rate_value(bpm, track_bpm))
-        if unknown or not decks:
-            self.report("tempo: the track BPM of deck(s) " + (", ".join(unknown) or "playing")
-                        + " is unknown, so their rate was not moved (say 'sync' to lock decks together)")
-        return out
+        return self.tempo_faders(action, state, self.rate_range, self.rate_value, "rate",
+                                 "say 'sync' to lock decks together")
 
     def _panic(self, action: Action) -> list[Timed]:
         out: list[Timed] = []

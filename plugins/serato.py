@@ -188,28 +188,13 @@ class SeratoTarget(TableTarget):
         return out
 
     def _tempo(self, action: Action, state: HostState) -> list[Timed]:
-        """The pitch fader of every playing deck whose track BPM is known, set for the new tempo."""
-        bpm = float(action.params["bpm"])
-        out: list[Timed] = []
-        unknown = []
-        playing = [d for d, s in state.decks().items() if s.playing]
-        decks = playing or ([action.deck] if action.deck else [])
-        for deck in decks:
-            track_bpm = self.deck_bpm(deck, state)
-            control = self.control("TEMPO", deck)
-            if not track_bpm or control is None:
-                unknown.append(deck.value)
-                continue
-            pitch = (bpm / track_bpm - 1.0) / self.pitch_range  # −1..1 over the fader
-            if abs(pitch) > 1.0:
-                self.report(f"{bpm:g} BPM is outside deck {deck}'s ±{self.pitch_range:.0%} pitch range; "
-                            "fader set to its end")
-            out += self.value_row(action.beat, action, control, min(1.0, max(0.0, 0.5 + pitch / 2)))
-        if unknown or not decks:
-            self.report("tempo: the track BPM of deck(s) " + (", ".join(unknown) or "playing")
-                        + " is unknown, so their pitch faders were not moved (with Link on, Serato follows "
-                          "the session tempo itself)")
-        return out
+        return self.tempo_faders(action, state, self.pitch_range, self.pitch_value, "pitch",
+                                 "with Link on, Serato follows the session tempo itself")
+
+    def pitch_value(self, bpm: float, track_bpm: float) -> float:
+        """Serato's pitch fader (0..1, centre 0.5) for a track at `track_bpm` to play at `bpm`."""
+        pitch = (bpm / track_bpm - 1.0) / self.pitch_range  # −1..1 over the fader
+        return min(1.0, max(0.0, 0.5 + pitch / 2))
 
     def _panic(self, action: Action) -> list[Timed]:
         """FX off, and every neutral value Serato can take, now."""
