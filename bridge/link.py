@@ -18,6 +18,12 @@ from .clock import AnchoredClock, ClockAnchor, host_time, next_boundary
 from .dispatch import HELPER_PRIORITY, make_realtime
 
 ANCHOR_PERIOD = 0.01  # seconds between anchors; Link's drift correction shows up within a few anchors
+# A read of Link's time and beat that took longer than this was interrupted (another thread took the
+# GIL, the VM stole the core): the beat may belong to a later instant than the time, which would shift
+# the whole grid by the gap until the next anchor. Such a read is retried, or the last anchor kept.
+ANCHOR_READ_MAX = 0.0002
+ANCHOR_READ_TRIES = 3
+ANCHOR_MAX_KEPT = 10  # after this many dropped anchors in a row, take one anyway (Link's drift must show)
 
 
 class LinkUnavailable(RuntimeError):
@@ -47,6 +53,8 @@ class LinkClock(AnchoredClock):
         self._enabled = threading.Event()
         self._failed: BaseException | None = None
         self._link_offset = 0.0  # Link's clock minus host_time(); ~0 on Linux, measured anyway
+        self.interrupted_reads = 0  # anchor reads retried or dropped because they were interrupted
+        self._kept = 0  # anchors dropped in a row
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._link = None
@@ -78,7 +86,7 @@ class LinkClock(AnchoredClock):
         self._link = link
         await asyncio.sleep(self._join_delay)
         link.enabled = True
-        self._take_anchor()
+        self._take_anchor(force=True)
         self._enabled.set()
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -86,12 +94,23 @@ class LinkClock(AnchoredClock):
             self._take_anchor()
         link.enabled = False
 
-    def _take_anchor(self) -> None:
+    def _take_anchor(self, force: bool = False) -> None:
+        """Publish a fresh (time, beat, tempo). `force`: even from an interrupted read (a tempo change
+        must show at once; the next anchor, 10 ms later, is clean again)."""
         link = self._link
-        before = host_time()
-        link_now = link.time.total_seconds()
-        beat = link.beat
-        after = host_time()
+        for _ in range(ANCHOR_READ_TRIES):
+            before = host_time()
+            link_now = link.time.total_seconds()
+            beat = link.beat
+            after = host_time()
+            if after - before <= ANCHOR_READ_MAX:
+                break
+            self.interrupted_reads += 1
+        else:
+            if not force and self._kept < ANCHOR_MAX_KEPT:
+                self._kept += 1
+                return
+        self._kept = 0
         mid = 0.5 * (before + after)
         self._link_offset = link_now - mid
         self._anchor = ClockAnchor(mid, beat, link.tempo)
@@ -101,7 +120,7 @@ class LinkClock(AnchoredClock):
         self._peers = int(peers)
 
     def _tempo_changed(self, tempo: float) -> None:
-        self._take_anchor()
+        self._take_anchor(force=True)
         if self._on_tempo is not None:
             self._on_tempo(float(tempo))
 
