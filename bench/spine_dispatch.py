@@ -8,11 +8,16 @@ Runs its own JACK dummy server (48 kHz / 64 frames, real-time where allowed) and
 received by a JACK capture. Lateness = send time − the Link grid time of its beat (at the dispatcher),
 and arrival time at the capture − grid time (adds JACK's period). Baseline in the same run: a naive
 scheduler that just sleeps until each deadline, over a fifth of the duration.
+
+The heap is frozen once everything is up, as `copilot run` does (`--no-freeze`: as before), and every
+garbage collection during the dispatcher's run is timed: a full collection holds the GIL, and with it
+the dispatch thread.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import subprocess
@@ -22,7 +27,8 @@ import time
 import numpy as np
 
 from copilot.bridge.actions import Action, ActionKind
-from copilot.bridge.dispatch import HELPER_PRIORITY, Dispatcher, make_realtime
+from copilot.bridge.dispatch import HELPER_PRIORITY, Dispatcher, freeze_heap, make_realtime
+from copilot.bridge.envelope import to_cc7
 from copilot.bridge.link import LinkClock
 from copilot.bridge.ports import MidiPorts
 from copilot.bridge.state import HostState
@@ -40,6 +46,46 @@ def summary(name: str, late_s: np.ndarray) -> dict[str, float]:
            "n": int(ms.size)}
     print(f"{name:38s} n={row['n']:7d}  p50 {row['p50']:7.3f} ms  p99 {row['p99']:7.3f} ms  max {row['max']:7.3f} ms")
     return row
+
+
+class CollectionTimer:
+    """How long each garbage collection held the GIL, by generation."""
+
+    def __init__(self) -> None:
+        self.longest = [0.0, 0.0, 0.0]
+        self.count = [0, 0, 0]
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+            return
+        g = info["generation"]
+        self.count[g] += 1
+        self.longest[g] = max(self.longest[g], time.perf_counter() - self._t0)
+
+    def line(self) -> str:
+        return "garbage collections " + ", ".join(
+            f"gen {g}: {n} (longest {ms * 1e3:.2f} ms)" for g, (n, ms) in enumerate(zip(self.count, self.longest,
+                                                                                      strict=True)))
+
+
+def match_arrivals(arrivals: list[tuple[float, bytes]], beats: list[float], clock: LinkClock) -> np.ndarray:
+    """Arrival − grid for each captured message, matched to its beat by value (the CC value is the
+    16th's place in the bar), so one message lost on the way does not shift every later pairing."""
+    by_value: dict[int, np.ndarray] = {}
+    for value in {to_cc7((b % 4) / 4) for b in beats}:
+        grid = np.array([clock.time_at_beat(b) for b in beats if to_cc7((b % 4) / 4) == value])
+        by_value[value] = grid
+    late = []
+    for at, data in arrivals:
+        grid = by_value.get(data[2])
+        if grid is None:
+            continue
+        i = int(np.searchsorted(grid, at + 0.005)) - 1  # the latest beat of that value due by then
+        if i >= 0:
+            late.append(at - grid[i])
+    return np.asarray(late)
 
 
 def busy_core() -> subprocess.Popen:
@@ -97,6 +143,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--quick", action="store_true", help="30 seconds instead of --minutes")
     ap.add_argument("--no-load", action="store_true", help="leave the other core idle")
+    ap.add_argument("--no-freeze", action="store_true", help="leave the heap unfrozen (before copilot froze it)")
     args = ap.parse_args()
     seconds = 30.0 if args.quick else args.minutes * 60.0
 
@@ -115,15 +162,20 @@ def main() -> None:
               f"{'idle' if args.no_load else 'busy'}")
         base = run_naive(clock, out, seconds / 5)
         capture.collect(timeout=0.3)  # drop the baseline's messages
+        if not args.no_freeze:
+            freeze_heap()
+        collections = CollectionTimer()
+        gc.callbacks.append(collections)
         late, beats = run_dispatcher(clock, out, seconds)
+        gc.callbacks.remove(collections)
         arrivals = capture.collect(timeout=0.5)
-        arrival_late = []
-        for (at, _), beat in zip(arrivals, beats, strict=False):
-            arrival_late.append(at - clock.time_at_beat(beat))
+        arrival_late = match_arrivals(arrivals, beats, clock)
+        print(f"heap {'left unfrozen' if args.no_freeze else 'frozen'}; {collections.line()}")
+        print(f"sent {len(beats)}, captured {len(arrivals)}")
         print()
         b = summary("baseline: sleep until due (naive)", base)
         d = summary("dispatcher: send − Link grid", late)
-        summary("arrival at JACK capture − Link grid", np.asarray(arrival_late))
+        summary("arrival at JACK capture − Link grid", arrival_late)
         print(f"{'ratio naive / dispatcher':38s}        p50 {b['p50'] / max(d['p50'], 1e-6):7.1f}x     "
               f"p99 {b['p99'] / max(d['p99'], 1e-6):7.1f}x      max {b['max'] / max(d['max'], 1e-6):7.1f}x")
         print(f"goal: p50 ≤ 0.2 ms, p99 ≤ 1 ms, max ≤ 2 ms → "

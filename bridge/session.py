@@ -21,7 +21,7 @@ from copilot.intents.script import ScriptLine, load_script
 from .actions import Action
 from .clock import BeatClock, InternalClock, ManualClock
 from .config import Config, log_dir
-from .dispatch import Dispatcher, Sent
+from .dispatch import Dispatcher, Sent, freeze_heap, thaw_heap
 from .host import Input, Target, TargetContext, TargetHost, UnknownTarget
 from .log import SessionLog
 from .router import Router
@@ -310,10 +310,15 @@ class Session:
     def run(self) -> None:
         """Start, play the script (or just listen) until the duration ends or the performer stops."""
         self.start()
+        live = not self.options.offline
+        if live:
+            freeze_heap()  # a full garbage collection must not hold the GIL from the dispatch thread
         try:
             self.play()
         finally:
             self.stop()
+            if live:
+                thaw_heap()
 
     def play(self) -> None:
         """The started session's main loop: live until the duration/Ctrl-C, or the whole offline render."""

@@ -205,3 +205,17 @@ def test_a_pair_whose_first_half_a_guard_refuses_is_held_back_whole():
                       Timed(1.0, "lsb", "env", tied=True)])
     assert d.pump(1e6) == [] and sink.got == []
     assert refused == [("env", "deck is playing")]
+
+
+def test_a_started_set_leaves_the_collector_only_what_it_allocates_since():
+    # In a fresh interpreter (freezing is for the life of a process): what a session has loaded is
+    # frozen, so a full collection later walks only the set's own new objects, not the whole program.
+    import subprocess
+    import sys
+
+    code = ("import gc; import copilot.bridge.session as s; n = len(gc.get_objects()); s.freeze_heap(); "
+            "junk = [[i] for i in range(1000)]; print(n, gc.get_freeze_count(), len(gc.get_objects()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    alive, frozen, tracked = map(int, out.stdout.split())
+    assert frozen > 0.9 * alive and alive > 10_000, out.stdout
+    assert tracked < 1100, out.stdout  # the 1,000 new lists and little else
