@@ -10,9 +10,10 @@ before the first jolt datagram is sent:
   control    the engine hands fx_depth to the scheduler (session.control)
   on port    the dispatcher puts the CC on the port (VirtualOut.send returns)
   captured   a JACK client receives it (adds JACK's 64-frame period, ~1.3 ms)
-Two scheduler settings: the default min_lead (4 ms: controls are stamped that far ahead so the
-dispatcher sends them on time, jitter-free) and min_lead = 1 ms. Baseline in the same run: the raw
-JACK MIDI path (send a CC now → captured), the floor under any of this.
+Two scheduler settings: the default control_lead (1.5 ms: controls are stamped that far ahead so the
+dispatcher sends them on time, jitter-free) and the 4 ms lead controls had before (the discrete
+actions' min_lead). Baseline in the same run: the raw JACK MIDI path (send a CC now → captured), the
+floor under any of this.
 Goal (issue 7): packet in → CC out on the port p95 ≤ 5 ms.
 """
 
@@ -69,11 +70,11 @@ def raw_port(trials: int) -> np.ndarray:
     return np.asarray(lat) * 1000
 
 
-def run(trials: int, min_lead: float | None) -> dict[str, np.ndarray]:
+def run(trials: int, control_lead: float | None) -> dict[str, np.ndarray]:
     osc_port = free_udp_port()
     data: dict[str, object] = {"motion": {"deck": "A"}}
-    if min_lead is not None:
-        data["safety"] = {"min_lead": min_lead}
+    if control_lead is not None:
+        data["safety"] = {"control_lead": control_lead}
     config = Config(data)
     options = SessionOptions(target="midi-monitor", link=False, osc=None, midi_api="jack",
                              motion_osc=f"127.0.0.1:{osc_port}", log=None)
@@ -91,7 +92,7 @@ def run(trials: int, min_lead: float | None) -> dict[str, np.ndarray]:
     session.control = timed_control  # type: ignore[method-assign]
     session.dispatcher.listeners.append(lambda s: sends.append(s.sent) if s.payload.data[:2] == bytes(FX) else None)
     session.start()
-    cap = MidiCapture("Copilot Out", f"copilot-bench-motion-{min_lead}")
+    cap = MidiCapture("Copilot Out", f"copilot-bench-motion-{control_lead}")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dest = ("127.0.0.1", osc_port)
     still = synth.phone_datagrams("zigsim", "BENCH", (0.0, 0.0, 1.0), (0.0, 0.0, 1.0), (0.0, 0.0, 0.0))[0]
@@ -167,8 +168,8 @@ def main() -> None:
         print("baseline: raw JACK MIDI (send → captured)")
         floor = pct("raw port", base)["p50"]
         results = {}
-        for lead in (None, 0.001):
-            name = "default min_lead (4 ms)" if lead is None else "min_lead 1 ms"
+        for lead in (None, 0.004):
+            name = "default control_lead (1.5 ms)" if lead is None else "control_lead 4 ms (the old lead)"
             print(f"packet in → … ({name})")
             r = run(trials, lead)
             results[name] = {k: pct(k, v, floor if k == "captured" else None) for k, v in r.items() if v.size}
