@@ -82,7 +82,8 @@ def main() -> None:
         for kind, values in results.items():
             v = np.array(values)
             print(f"  {kind:8s} ms  {summary(v)}   median/bound {np.median(v) / bound:.2f}  (n={v.size})")
-        print("  (control adds the scheduler's 4 ms min lead on purpose: its ramp starts on a promised beat)")
+        print("  (control adds the scheduler's control_lead and the engine target's send-ahead on purpose: "
+              "its ramp starts on a promised beat, sample-exact)")
     finally:
         session.stop()
         sd._terminate()
