@@ -134,7 +134,8 @@ def main() -> None:
     sent, got = baseline(min(20.0, minutes * 60 / 3))
     print(f"baseline: bare UDP socket received {got}/{sent} datagrams ({sent - got} lost by the machine)")
 
-    server = start_jack(f"copilot-bench-soak-{os.getpid()}")
+    # a 24-character server name makes libjack's clients abort in malloc (jack_lsp included): keep it short
+    server = start_jack(f"copilot-soak-{os.getpid()}")
     os.environ["JACK_DEFAULT_SERVER"] = server.name
     os.environ["JACK_NO_START_SERVER"] = "1"
     osc_port = free_udp_port()
