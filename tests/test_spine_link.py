@@ -99,13 +99,16 @@ def test_beats_of_a_scripted_run_land_on_the_other_peers_grid(link_netns, jack_s
     presses = [r for r in records if r["type"] == "sent" and r["target"] == "midi-monitor"
                and r["midi"].endswith("7f")]
     assert len(presses) == 4
+    decided_at = {a["id"]: r["decision"]["at"] for r in records if r["type"] == "decision"
+                  for a in r["decision"]["actions"]}
     for r in presses:
         # the grid: the time copilot's clock gave this beat, on the other peer's timeline (Link's part)
         grid_error = (other.beat_at(r["due"]) - r["beat"] + 2.0) % 4.0 - 2.0  # same phase mod the bar
         assert abs(grid_error) < 0.01, (r, grid_error)  # < 5 ms at 130 BPM
-        # the wire: when it really went out (the dispatcher's part; its tails are measured in bench/)
-        phase_error = (other.beat_at(r["sent"]) - r["beat"] + 2.0) % 4.0 - 2.0
-        assert abs(phase_error) < 0.01, (r, grid_error, phase_error)
+        # the wire (the dispatcher's part; its tails are measured in bench/): on the beat, or — for an
+        # intent that came in just after a beat, inside the phase window — the moment it was decided
+        expected = max(r["due"], decided_at[r["action"]])
+        assert -0.001 < r["sent"] - expected < 0.005, (r, grid_error, r["sent"] - expected)
 
 
 def test_auto_target_picks_ableton_live_when_link_has_peers(link_netns, tmp_path):
