@@ -154,12 +154,12 @@ def test_panic_is_immediate_and_resets_fx_and_filters():
 
 def test_control_is_capped_and_slew_limited():
     clock, _, _outbox, sched = make()
-    first = sched.control("trim", 1.0, Deck.A)
+    first = sched.move("trim", 1.0, Deck.A)
     assert first.params["value"] == pytest.approx(0.75)  # hard cap on gain
     clock.advance(0.05)  # 0.1 beat at 120 BPM
-    nxt = sched.control("trim", 0.0, Deck.A)
+    nxt = sched.move("trim", 0.0, Deck.A)
     assert nxt.params["value"] == pytest.approx(0.75 - 0.5 * 0.1, abs=1e-6)  # max_slope 0.5 / beat
-    assert sched.control("filter", float("nan"), Deck.A).params["value"] == 0.5  # NaN → neutral
+    assert sched.move("filter", float("nan"), Deck.A).params["value"] == 0.5  # NaN → neutral
 
 
 def test_build_ends_in_a_drop_and_an_early_drop_withdraws_the_rest_of_the_build():
@@ -217,7 +217,7 @@ class Chain:
         self.sent = []  # (Sent, the clock's beat at that moment: tempo may change later)
         self.dispatcher = Dispatcher(
             self.clock, on_sent=lambda s: self.sent.append((s, self.clock.beat_at_time(s.sent))))
-        self.router = Router(self.host, [self.target], self.dispatcher, self.state, self.clock, lambda m: None)
+        self.router = Router([self.target], self.dispatcher, self.state, self.clock, lambda m: None)
         self.sched = SafetyScheduler(self.clock, self.state, self.router, SafetyConfig())
 
     def run_until(self, t: float) -> None:

@@ -43,7 +43,7 @@ def expected_bytes(session: Session) -> list[tuple[float, bytes]]:
     out = []
     for d in session.decisions:
         for a in d.actions:
-            for item in session.host.render("midi-monitor", a, session.state):
+            for item in session.host.get("midi-monitor").render(a, session.state):
                 for timed in (item.items if isinstance(item, Stream) else [item]):
                     out.append((timed.beat, timed.payload.data))
     return sorted(out, key=lambda x: x[0])

@@ -88,7 +88,7 @@ def test_tempo_changes_hand_out_a_fresh_line() -> None:
         assert "setcpm(126/4)" in f.content.decode()  # the snippet itself is written at the current tempo
     finally:
         target.close()
-    (f,) = host.mapping_files("strudel")
+    (f,) = host.get("strudel").mapping_files()
     assert f.relpath == "copilot-strudel.js"
 
 
