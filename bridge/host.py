@@ -119,9 +119,11 @@ class Input:
 
 
 class Library(Protocol):
-    """Where a LOAD's words become a file. `resolve` may read databases and folders (it runs on a worker
-    thread, never under the scheduler's lock): {"path", "title", "artist", "bpm", "key", "why",
-    "alternatives"} or None when nothing matches."""
+    """Where a LOAD's words become a file. `resolve` may read databases and folders (it runs on the
+    session's library worker, never under the scheduler's lock): {"path", "title", "artist", "bpm",
+    "key", "why", "alternatives"} or None when nothing matches. A library may also have `warm_up()`:
+    the session calls it on the same worker when it starts, so imports and caches a first lookup would
+    need are paid before the set, not during its first LOAD."""
 
     name: str
 

@@ -38,6 +38,7 @@ from .surroundings import Surroundings, running_processes
 log = logging.getLogger(__name__)
 MAX_LOOKUPS = 8  # LOADs waiting for the library at once; more are refused (a stuck disk must not pile up)
 
+
 @dataclass
 class SessionOptions:
     target: str = "auto"  # a target name, several joined by commas, or "auto"
@@ -202,6 +203,10 @@ class Session:
         self.scheduler.config.latency = max((t.output_latency for t in self.targets), default=0.0)
         self.router = Router(self.targets, self.dispatcher, self.state, self.clock, self.report, self.adornment)
         self.libraries = self._find_libraries(context_options)
+        if not self.options.offline:
+            for library in self.libraries:
+                if callable(getattr(library, "warm_up", None)):
+                    self._lookups.submit(self._warm_up, library)
         self.scheduler.outbox = self.router
         why = f" ({self.target_reason})" if self.target_reason else ""
         self.report(f"target: {', '.join(t.name for t in self.targets)}{why}; clock: "
@@ -233,6 +238,13 @@ class Session:
         except Exception as exc:  # noqa: BLE001 - no library: a LOAD still goes out with its words
             self.report(f"no music library for LOAD: {exc}")
             return []
+
+    def _warm_up(self, library: Library) -> None:
+        """Library worker: what a first lookup would load (modules, caches), before the set needs it."""
+        try:
+            library.warm_up()  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - a cold library still answers, only slower
+            self.report(f"library {getattr(library, 'name', '')} could not warm up: {exc}")
 
     def _start_osc(self) -> None:
         osc = self.config.section("osc")
@@ -280,7 +292,11 @@ class Session:
     def submit(self, intent: Intent) -> Decision:
         """Decide about one intent and return the decision. A LOAD is looked up in the libraries first
         (on the library worker; this caller waits for it, the scheduler and every other source do not)."""
-        return self.submit_soon(intent).result()
+        future = self.submit_soon(intent)
+        try:
+            return future.result()
+        except cf.CancelledError:  # the session stopped while the LOAD waited for the library
+            return self._stopped(intent)
 
     def submit_soon(self, intent: Intent, then: Callable[[Decision], None] | None = None) -> cf.Future[Decision]:
         """Never waits for a lookup: a LOAD is looked up and decided on the library worker, anything else
@@ -297,7 +313,7 @@ class Session:
         else:
             future = self._queue_lookup(intent)
         if then is not None:
-            future.add_done_callback(lambda f: then(f.result()))
+            future.add_done_callback(lambda f: then(self._stopped(intent) if f.cancelled() else f.result()))
         return future
 
     def move(self, param: str, value: float, deck: Deck | None = None,
@@ -344,6 +360,8 @@ class Session:
             finally:
                 with self._lookups_lock:
                     self._lookups_waiting -= 1
+            if self._stop.is_set():
+                return self._stopped(intent)
             if self._panics != panics:  # PANIC cancels everything asked for, decided or not yet
                 dropped = Decision(intent, Verdict.REFUSED, f"{intent.describe()} dropped: PANIC came while its "
                                    "track was being looked up", at=self.clock.now())
@@ -359,6 +377,10 @@ class Session:
             future = cf.Future()
             future.set_result(self._decide(intent))
             return future
+
+    def _stopped(self, intent: Intent) -> Decision:
+        return Decision(intent, Verdict.REFUSED, f"{intent.describe()} dropped: the session stopped while its "
+                        "track was being looked up")  # no time: the clock may be closed already
 
     def _lookup(self, intent: Intent) -> dict[str, Any] | None:
         """The track a LOAD's words mean, from the first library that knows one (library worker thread)."""

@@ -9,6 +9,7 @@ Serato DJ Pro's target also writes it into a crate (plugins/serato.py).
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,13 @@ class PhraseLibrary:
     def __init__(self, options: dict[str, Any]) -> None:
         self.db = options.get("db")
         self.options = dict(options)
+
+    def warm_up(self) -> None:
+        """The modules a first lookup imports (the example crate's drag in scipy: over a second, all of
+        it holding the GIL) — at session start on the library worker, not at the set's first LOAD."""
+        for module in ("copilot.phrase_db.loader", "copilot.phrase_db.audio"):
+            importlib.import_module(module)
+        _folders(self.options)
 
     def resolve(self, query: str) -> dict[str, Any] | None:
         """Reads the database and folders: runs on the session's library worker, never while deciding."""
