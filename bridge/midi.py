@@ -63,7 +63,7 @@ def cc(channel: int, number: int, value: int) -> bytes:
     return bytes((CONTROL_CHANGE | channel, number, max(0, min(127, value))))
 
 
-def message(kind: str, channel: int, number: int, value: int) -> bytes:
+def encode(kind: str, channel: int, number: int, value: int) -> bytes:
     """A note on or a CC by the name a mapping table gives it ("note" | "cc")."""
     if kind == "note":
         return note(channel, number, value)
@@ -121,8 +121,8 @@ def press(action: Action, channel: int, number: int, port: str = "out", value: i
     beat = action.beat
     release_beat = None if beat is None else beat + PRESS_BEATS
     return [
-        Timed(beat, MidiOut(message(kind, channel, number, value), port), action.id),
-        Timed(release_beat, MidiOut(message(kind, channel, number, 0), port), action.id),
+        Timed(beat, MidiOut(encode(kind, channel, number, value), port), action.id),
+        Timed(release_beat, MidiOut(encode(kind, channel, number, 0), port), action.id),
     ]
 
 

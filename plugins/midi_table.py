@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, MidiOut, Timed
 from copilot.bridge.host import Capabilities, Target, TargetContext
-from copilot.bridge.midi import PRESS_BEATS, cc_value, decode, envelope_stream, message, press
+from copilot.bridge.midi import PRESS_BEATS, cc_value, decode, encode, envelope_stream, press
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.intents.schema import Deck
@@ -178,8 +178,8 @@ class TableTarget(Target):
                    always: bool = False) -> list[Timed]:
         """A guarded press on a host toggle (see ToggleOut)."""
         kind, channel, number = control.row.message, control.channel, control.number
-        down = ToggleOut(message(kind, channel, number, 127), "out", key, want, always=always)
-        up = ToggleOut(message(kind, channel, number, 0), "out", key, want, release=True)
+        down = ToggleOut(encode(kind, channel, number, 127), "out", key, want, always=always)
+        up = ToggleOut(encode(kind, channel, number, 0), "out", key, want, release=True)
         beat = action.beat
         return [Timed(beat, down, action.id), Timed(None if beat is None else beat + PRESS_BEATS, up, action.id)]
 
@@ -252,7 +252,7 @@ class TableTarget(Target):
         if control is None or steps == 0:
             return [] if steps == 0 else self.missing("SCROLL", None)
         tick = 1 if steps > 0 else 127
-        tick_message = message(control.row.message, control.channel, control.number, tick)
+        tick_message = encode(control.row.message, control.channel, control.number, tick)
         return [Timed(action.beat, MidiOut(tick_message), action.id) for _ in range(min(abs(int(steps)), 512))]
 
     # -- capabilities from the table ----------------------------------------------------------------

@@ -86,6 +86,19 @@ def test_load_without_a_deck_goes_to_the_idle_deck():
     assert d.verdict is Verdict.SCHEDULED and d.actions[0].deck is Deck.B
 
 
+def test_a_looked_up_track_rides_on_the_load_even_across_a_confirm():
+    _, state, _, sched = make(decks=4)
+    track = {"path": "/music/dubby.flac", "title": "Dubby", "bpm": 118.0}
+    d = sched.submit(Intent(K.LOAD, Deck.D, {"query": "dubby"}), resolved=track)
+    assert d.actions[0].params == {"query": "dubby", "resolved": track, "title": "Dubby"}
+    for deck in (Deck.A, Deck.B):
+        state.apply_feedback(DeckUpdate(deck, {"playing": True}))
+    assert sched.submit(Intent(K.LOAD, Deck.C, {"query": "dubby"}), resolved=track).verdict is Verdict.AWAITING_CONFIRM
+    yes = sched.submit(Intent(K.CONFIRM))
+    assert yes.verdict is Verdict.DONE and yes.actions[0].params["resolved"] is track
+    assert SafetyConfig.from_dict({"control_lead": 0.004}).move_lead == 0.004  # the old setting's name still works
+
+
 def test_load_while_both_decks_play_waits_for_confirm_and_expires():
     clock, state, outbox, sched = make(decks=4, confirm_window=2.0)
     for deck in (Deck.A, Deck.B):
