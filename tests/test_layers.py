@@ -93,12 +93,16 @@ def test_the_ground_floor_runs_no_audio_models_or_threads():
 def imports_from_other_folders(path: Path, folder: str) -> list[tuple[int, str, list[str]]]:
     """(line, module, names) of every import of copilot.<another folder> in `path` (which lives in `folder`)."""
     found = []
+    package = list(path.relative_to(ROOT).parts[:-1])  # e.g. ["mappings", "tables"]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             module = node.module or ""
-            if node.level == 1 or (not node.level and not module.startswith("copilot.")):
-                continue  # its own package, or not ours
-            parts = module.split(".") if node.level else module.split(".")[1:]
+            if node.level:  # relative: up level − 1 packages from this file's own
+                parts = package[:len(package) - (node.level - 1)] + (module.split(".") if module else [])
+            elif module.startswith("copilot."):
+                parts = module.split(".")[1:]
+            else:
+                continue  # not ours
             if parts and parts[0] != folder:
                 found.append((node.lineno, module, [a.name for a in node.names]))
         elif isinstance(node, ast.Import):
