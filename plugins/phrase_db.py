@@ -22,7 +22,7 @@ def _folders(options: dict[str, Any]) -> list[Path]:
     if options.get("crate"):
         folders.append(Path(options["crate"]))
     try:
-        from copilot.examples.crate import default_folder
+        from copilot.engine.example_crate import default_folder
 
         folders.append(default_folder())
     except Exception:  # noqa: BLE001 - no cache folder: LOAD still searches the database
