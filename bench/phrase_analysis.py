@@ -25,8 +25,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from copilot.examples.crate import write_track  # noqa: E402
-from copilot.examples.synth import DEFAULT_SECTIONS, Section, TrackSpec  # noqa: E402
+from copilot.engine.example_crate import write_track  # noqa: E402
+from copilot.engine.example_synth import DEFAULT_SECTIONS, Section, TrackSpec  # noqa: E402
 from copilot.phrase_db.analysis import analyze_file  # noqa: E402
 from copilot.phrase_db.audio import load_audio, resample  # noqa: E402
 

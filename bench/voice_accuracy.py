@@ -20,10 +20,10 @@ import sys
 import time
 from collections import defaultdict
 
-from copilot.intents.asr import Transcriber
-from copilot.intents.understand import understand
 from copilot.tests import voice_corpus as corpus
 from copilot.tests.fixtures_voice import TITLES, same_intent
+from copilot.voice.asr import Transcriber
+from copilot.voice.understand import understand
 
 BINS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.01)
 

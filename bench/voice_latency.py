@@ -31,11 +31,11 @@ import numpy as np
 
 from copilot.bridge.clock import InternalClock
 from copilot.bridge.scheduler import SafetyScheduler
-from copilot.intents.asr import Transcriber
-from copilot.intents.capture import FileSource
-from copilot.intents.listener import Heard, Listener
-from copilot.intents.vad import RATE
 from copilot.tests import voice_corpus as corpus
+from copilot.voice.asr import Transcriber
+from copilot.voice.capture import FileSource
+from copilot.voice.listener import Heard, Listener
+from copilot.voice.vad import RATE
 
 COMMANDS = ("loop four on deck A", "play deck B", "filter down", "echo fifty percent", "tempo plus two",
             "eight bar build", "sync deck B", "hot cue three", "exit loop", "drop in eight", "reverb off",
@@ -92,8 +92,8 @@ def measure(transcriber: Transcriber, texts: list[Said], speculative: bool, push
 
 def hard_commands(transcriber: Transcriber, limit: int, clips: int) -> list[Said]:
     """Clean corpus commands the readings alone reject and the constrained rescue gets right."""
-    from copilot.intents.understand import understand
     from copilot.tests.fixtures_voice import same_intent
+    from copilot.voice.understand import understand
 
     found: list[Said] = []
     for clip in [c for c in corpus.clips() if c.expected is not None][:clips]:
@@ -130,7 +130,7 @@ def timed(fn, repeat: int) -> list[float]:
 def parts(transcriber: Transcriber, repeat: int) -> None:
     """Where the time of one command goes, piece by piece (medians; ms)."""
     from copilot.intents.parser import parse
-    from copilot.intents.vad import FRAME, SileroVad
+    from copilot.voice.vad import FRAME, SileroVad
 
     audio = corpus.speak("loop four on deck A", "en-us", 160)
     rows = []
@@ -143,7 +143,7 @@ def parts(transcriber: Transcriber, repeat: int) -> None:
     vad = SileroVad()
     frame = audio[:FRAME]
     rows.append(("Silero VAD, one 32 ms frame", timed(lambda: vad(frame), repeat * 20)))
-    from copilot.intents.constrained import propose
+    from copilot.voice.constrained import propose
 
     scorer = transcriber.transcribe(audio).scorer
     eight = [f"Loop four on deck {d}." for d in "ABCD"] + [f"Loop {n} on deck A." for n in ("two", "one", "six")]

@@ -104,15 +104,23 @@ class SessionApi(Protocol):
 
 
 class Input:
-    """A live source of intents or controls (motion listener, voice) that runs beside a session."""
+    """A live source of intents or controls (motion listener, voice, the autopilot) that runs beside a session."""
 
     name: ClassVar[str] = ""
+    offline: ClassVar[bool] = False  # also plays in offline renders, on virtual time (`tick`), not on a thread
 
     def start(self, session: SessionApi) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
         pass
+
+    def tick(self, now: float) -> None:
+        """Offline renders only: virtual time has reached clock time `now` (called once per block)."""
+
+    def planned_seconds(self) -> float | None:
+        """Offline renders without --duration: how long this input's plan lasts from now (None: no plan)."""
+        return None
 
     def status(self) -> dict[str, Any]:
         return {}

@@ -216,7 +216,7 @@ class Session:
         if not self.options.offline:
             self.dispatcher.start()
             self._start_osc()
-            self._start_inputs(context_options)
+        self._start_inputs(context_options)
         self.started_at = self.clock.now()
 
     def _open_target(self, name: str, options: dict[str, Any]) -> Target:
@@ -262,7 +262,15 @@ class Session:
         self.osc_server.start()
 
     def _start_inputs(self, options: dict[str, Any]) -> None:
-        for source in self.host.inputs(options):
+        """Live: every input asked for. Offline: only those that play on virtual time (e.g. a planner)."""
+        try:
+            found = self.host.inputs(options)
+        except Exception as exc:  # noqa: BLE001 - a plugin's bad setting (e.g. [voice] mode) must not stop the set
+            self.report(f"inputs did not start: {type(exc).__name__}: {exc}")
+            return
+        for source in found:
+            if self.options.offline and not source.offline:
+                continue
             try:
                 source.start(self)
             except Exception as exc:  # noqa: BLE001 - one dead sensor must not stop the set
@@ -430,6 +438,8 @@ class Session:
             self.submit(line.intent)
         sent += self.dispatcher.pump(until)
         clock.advance(max(0.0, until - clock.now()))
+        for source in self.inputs:  # offline inputs (e.g. a planner) act on virtual time too
+            source.tick(until)
         return sent
 
     def run(self) -> None:

@@ -23,9 +23,9 @@ def transcribe_command(
 ) -> None:
     """Transcribe one recorded command and show the intent it means (exit code 1 if none)."""
     from copilot.intents.aliases import AliasError, load_aliases
-    from copilot.intents.asr import ModelMissing, Transcriber
-    from copilot.intents.capture import read_wav, to_16k
-    from copilot.intents.understand import understand
+    from copilot.voice.asr import ModelMissing, Transcriber
+    from copilot.voice.capture import read_wav, to_16k
+    from copilot.voice.understand import understand
 
     try:
         audio, rate = read_wav(file)
@@ -55,7 +55,7 @@ def transcribe_command(
 @app.command("devices")
 def devices_command() -> None:
     """List audio input devices (index, name, channels, rate)."""
-    from copilot.intents.capture import input_devices
+    from copilot.voice.capture import input_devices
 
     found = input_devices()
     if not found:
@@ -82,8 +82,8 @@ def listen_command(
     (use `copilot run --voice` for that)."""
     from copilot.bridge.clock import InternalClock
     from copilot.bridge.scheduler import SafetyScheduler
-    from copilot.intents.asr import ModelMissing
     from copilot.plugins.voice_input import VoiceInput, VoiceSettings
+    from copilot.voice.asr import ModelMissing
 
     settings = VoiceSettings(model=model, device=device, channel=channel, aliases=aliases,
                              mode="push-to-talk" if push_to_talk else "hands-free", file=file, confirm_tone=tone)

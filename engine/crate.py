@@ -91,11 +91,8 @@ class Crate:
                 report(f"crate {folder}: no audio files found there (WAV, FLAC, OGG, MP3)")
                 return None
             return cls(paths, str(folder))
-        try:
-            from copilot.examples.crate import default_folder, ensure_example_crate
-        except ImportError:
-            report("no crate given and the example crate generator is not installed")
-            return None
+        from .example_crate import default_folder, ensure_example_crate  # scipy & co. only when needed
+
         if build:
             report("no crate given: using the example crate (generated on first use)")
             return cls(ensure_example_crate(), "example crate")

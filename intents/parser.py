@@ -27,7 +27,8 @@ from .lexicon import FX_NAMES
 from .numbers import spell_symbols, words_to_numbers
 from .schema import Intent, IntentError, IntentKind, Source
 
-__all__ = ["ACCEPT", "FX_NAMES", "ParseResult", "normalise", "parse", "words_to_numbers"]
+__all__ = ["ACCEPT", "FX_NAMES", "ParseResult", "apply_aliases", "normalise", "parse", "snap_title",
+           "words_to_numbers"]
 
 ACCEPT = 0.5  # below this confidence a reading is not a command (the scheduler's own floor is the same)
 COST_SCALE = 1.2  # confidence = exp(-COST_SCALE · cost): one near-miss ≈ 0.7–0.85, one stray word ≈ 0.3
@@ -81,7 +82,8 @@ def normalise(text: str) -> str:
     return " ".join(words_to_numbers(text).split())
 
 
-def _apply_aliases(said: str, aliases: Mapping[str, str] | None) -> str:
+def apply_aliases(said: str, aliases: Mapping[str, str] | None) -> str:
+    """The performer's aliases applied to normalised words: 'big drop' → 'drop in 8' (longest alias first)."""
     if not aliases:
         return said
     # longest first, so "big drop" wins over "drop"
@@ -135,7 +137,7 @@ def _all_readings(tokens: Sequence[str]) -> list[_Reading]:
     return _readings(tokens)
 
 
-def _snap_title(query: str, titles: Sequence[str]) -> tuple[str, float]:
+def snap_title(query: str, titles: Sequence[str]) -> tuple[str, float]:
     """A LOAD query → the library title it most resembles, and the extra cost of that guess."""
     from rapidfuzz import fuzz, process, utils
 
@@ -154,7 +156,7 @@ def _intent(reading: _Reading, source: Source, raw: str, confidence: float,
     args = reading.command.args(captures)
     extra = 0.0
     if reading.command.kind is IntentKind.LOAD and titles:
-        args["query"], extra = _snap_title(args["query"], titles)
+        args["query"], extra = snap_title(args["query"], titles)
     conf = confidence * math.exp(-COST_SCALE * extra)
     intent = Intent(reading.command.kind, deck=captures.get("deck"), args=args, source=source,
                     confidence=round(conf, 4), text=raw)
@@ -183,7 +185,7 @@ def parse(
     """
     raw = text if isinstance(text, str) else ""
     try:
-        said = _apply_aliases(normalise(raw), aliases)
+        said = apply_aliases(normalise(raw), aliases)
         tokens = said.split()
         if not tokens:
             return ParseResult(None, 0.0, "nothing said", raw, said)

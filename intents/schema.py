@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from threading import Lock  # a lock, never a thread: intents are made on many threads
 from types import MappingProxyType
 from typing import Any
 
@@ -167,7 +167,7 @@ class LamportClock:
     """A Lamport counter: orders intents from racing sources (voice vs pad vs a phone on the LAN)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = Lock()
         self._counter = itertools.count(1)
         self._value = 0
 

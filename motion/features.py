@@ -38,8 +38,8 @@ def _clip(v: float) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _evidence(accel, gyro, fresh, present, gyro_ok, dt, scalars, scalars_ok,
-            gravity, a_dyn, env_a, env_w, seen, e, mask):  # pragma: no cover - numba
+def evidence_kernel(accel, gyro, fresh, present, gyro_ok, dt, scalars, scalars_ok,
+                    gravity, a_dyn, env_a, env_w, seen, e, mask):  # pragma: no cover - numba
     """Update the per-slot filters with fresh samples and write evidence `e` and `mask`. Returns level."""
     level = 0.0
     n = 0
@@ -136,8 +136,8 @@ def _frame(now, accel, gyro, n_accel, t_accel, t_gyro, stale_after, scalars, t_s
     """Presence then evidence in one call (one trip into numba per frame); out = [alive, level]."""
     out[0] = _presence(now, n_accel, t_accel, t_gyro, stale_after, t_scalars, scalar_stale, seen_n, last_t,
                        fresh, present, gyro_ok, dt, scalars_ok)
-    out[1] = _evidence(accel, gyro, fresh, present, gyro_ok, dt, scalars, scalars_ok, gravity, a_dyn, env_a,
-                       env_w, seen, e, mask)
+    out[1] = evidence_kernel(accel, gyro, fresh, present, gyro_ok, dt, scalars, scalars_ok, gravity, a_dyn,
+                             env_a, env_w, seen, e, mask)
 
 
 class Features:
@@ -179,7 +179,7 @@ class Features:
 
     def update(self, accel: np.ndarray, gyro: np.ndarray, scalars: np.ndarray) -> float:
         """Evidence for this frame (after `presence`); returns the overall motion level."""
-        self.level = _evidence(accel, gyro, self.fresh, self.present, self.gyro_ok, self.dt, scalars,
-                               self.scalars_ok, self.gravity, self.a_dyn, self.env_a, self.env_w, self.seen,
-                               self.e, self.mask)
+        self.level = evidence_kernel(accel, gyro, self.fresh, self.present, self.gyro_ok, self.dt, scalars,
+                                     self.scalars_ok, self.gravity, self.a_dyn, self.env_a, self.env_w, self.seen,
+                                     self.e, self.mask)
         return self.level

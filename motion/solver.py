@@ -32,24 +32,63 @@ HEAD_PULSE = SLOTS + 1
 HEADS = SLOTS + 2
 
 
-@njit(cache=True, nogil=True)
-def _solve(e, mask, level, x, cy, W1, B, b1, W2, V, c, G, g0, s_lo, s_hi, lam1, lam2, box, kappa, rho,
-           K, tol, halpern, u, w, s, hid, tz, anchor, report):  # pragma: no cover - numba
-    D = x.shape[0]
-    H = W1.shape[0]
+@njit(cache=True, nogil=True, inline="always")
+def _evidence_terms(e, B, b1, V, c, u, w):  # pragma: no cover - numba
+    """The constants of this frame's Φ: u = B e + b1 (inside the tanh), w = V e + c (beside it)."""
     E = e.shape[0]
-    NC = G.shape[1]
-    # constants of this frame: the evidence terms of Φ
-    for j in range(H):
+    for j in range(u.shape[0]):
         acc = b1[j]
         for k in range(E):
             acc += B[j, k] * e[k]
         u[j] = acc
-    for i in range(D):
+    for i in range(w.shape[0]):
         acc = c[i]
         for k in range(E):
             acc += V[i, k] * e[k]
         w[i] = acc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _operator(x, cy, W1, W2, u, w, s, lam1, lam2, box, kappa, hid, tz):  # pragma: no cover - numba
+    """T(x) once into `tz`, the one forward–backward step the solver iterates; returns ‖T(x) − x‖²."""
+    D = x.shape[0]
+    H = W1.shape[0]
+    for j in range(H):
+        acc = u[j]
+        for i in range(D):
+            acc += W1[j, i] * x[i]
+        hid[j] = math.tanh(acc)
+    r2 = 0.0
+    for i in range(D):
+        phi = w[i]
+        for j in range(H):
+            phi += W2[i, j] * hid[j]
+        si = s[i]
+        v = x[i] - si * ((x[i] - phi) + kappa * (x[i] - cy[i]))  # forward step
+        t = si * lam1  # backward step: soft threshold, L2 shrink, box
+        if v > t:
+            v -= t
+        elif v < -t:
+            v += t
+        else:
+            v = 0.0
+        v /= 1.0 + si * lam2
+        if v > box:
+            v = box
+        elif v < -box:
+            v = -box
+        tz[i] = v
+        d = v - x[i]
+        r2 += d * d
+    return r2
+
+
+@njit(cache=True, nogil=True)
+def _solve(e, mask, level, x, cy, W1, B, b1, W2, V, c, G, g0, s_lo, s_hi, lam1, lam2, box, kappa, rho,
+           K, tol, halpern, u, w, s, hid, tz, anchor, report):  # pragma: no cover - numba
+    D = x.shape[0]
+    NC = G.shape[1]
+    _evidence_terms(e, B, b1, V, c, u, w)
     # the step field for this context, and this frame's contraction factor
     smin = 1e300
     smax = 0.0
@@ -70,33 +109,7 @@ def _solve(e, mask, level, x, cy, W1, B, b1, W2, V, c, G, g0, s_lo, s_hi, lam1, 
     r_prev = 0.0
     iters = 0
     for k in range(K):
-        for j in range(H):
-            acc = u[j]
-            for i in range(D):
-                acc += W1[j, i] * x[i]
-            hid[j] = math.tanh(acc)
-        r2 = 0.0
-        for i in range(D):
-            phi = w[i]
-            for j in range(H):
-                phi += W2[i, j] * hid[j]
-            si = s[i]
-            v = x[i] - si * ((x[i] - phi) + kappa * (x[i] - cy[i]))  # forward step
-            t = si * lam1  # backward step: soft threshold, L2 shrink, box
-            if v > t:
-                v -= t
-            elif v < -t:
-                v += t
-            else:
-                v = 0.0
-            v /= 1.0 + si * lam2
-            if v > box:
-                v = box
-            elif v < -box:
-                v = -box
-            tz[i] = v
-            d = v - x[i]
-            r2 += d * d
+        r2 = _operator(x, cy, W1, W2, u, w, s, lam1, lam2, box, kappa, hid, tz)
         r_prev = r
         r = math.sqrt(r2)
         iters = k + 1
@@ -143,44 +156,20 @@ def _heads(x, mask, limb_head, energy_weights, pulse_head, heads):  # pragma: no
 
 
 @njit(cache=True, nogil=True)
-def _step(e, mask, level, x, cy, W1, B, b1, W2, V, c, G, g0, s_lo, s_hi, lam1, lam2, box, kappa, rho,
-          K, tol, halpern, u, w, s, hid, tz, anchor, report, limb_head, energy_weights, pulse_head,
-          heads):  # pragma: no cover - numba
+def solver_kernel(e, mask, level, x, cy, W1, B, b1, W2, V, c, G, g0, s_lo, s_hi, lam1, lam2, box, kappa, rho,
+                  K, tol, halpern, u, w, s, hid, tz, anchor, report, limb_head, energy_weights, pulse_head,
+                  heads):  # pragma: no cover - numba
+    """One frame, compiled: settle x* (warm-started), then the heads. What `FastSolver.step` runs."""
     _solve(e, mask, level, x, cy, W1, B, b1, W2, V, c, G, g0, s_lo, s_hi, lam1, lam2, box, kappa, rho,
            K, tol, halpern, u, w, s, hid, tz, anchor, report)
     _heads(x, mask, limb_head, energy_weights, pulse_head, heads)
 
 
 @njit(cache=True, nogil=True)
-def _apply(x, cy, W1, B, b1, W2, V, c, s, lam1, lam2, box, kappa, e, out, hid):  # pragma: no cover - numba
-    """T(x) once with a given step vector s: for tests of the operator itself."""
-    D = x.shape[0]
-    H = W1.shape[0]
-    E = e.shape[0]
-    for j in range(H):
-        acc = b1[j]
-        for k in range(E):
-            acc += B[j, k] * e[k]
-        for i in range(D):
-            acc += W1[j, i] * x[i]
-        hid[j] = math.tanh(acc)
-    for i in range(D):
-        phi = c[i]
-        for k in range(E):
-            phi += V[i, k] * e[k]
-        for j in range(H):
-            phi += W2[i, j] * hid[j]
-        si = s[i]
-        v = x[i] - si * ((x[i] - phi) + kappa * (x[i] - cy[i]))
-        t = si * lam1
-        if v > t:
-            v -= t
-        elif v < -t:
-            v += t
-        else:
-            v = 0.0
-        v /= 1.0 + si * lam2
-        out[i] = min(box, max(-box, v))
+def _apply(x, cy, W1, B, b1, W2, V, c, s, lam1, lam2, box, kappa, e, out, hid, u, w):  # pragma: no cover - numba
+    """T(x) once with a given step vector s: the solver's own operator, for tests of the operator itself."""
+    _evidence_terms(e, B, b1, V, c, u, w)
+    _operator(x, cy, W1, W2, u, w, s, lam1, lam2, box, kappa, hid, out)
 
 
 @dataclass
@@ -214,7 +203,7 @@ class FastSolver:
         self.cy = np.zeros(D)  # C y*: where the spring pulls (the slow state, in latent coordinates)
         self._u = np.zeros(H)
         self._w = np.zeros(D)
-        self._s = np.zeros(D)
+        self.step_field = np.zeros(D)  # s of the last frame: the context's step per coordinate
         self._hid = np.zeros(H)
         self._tz = np.zeros(D)
         self._anchor = np.zeros(D)
@@ -226,9 +215,9 @@ class FastSolver:
     def step(self, e: np.ndarray, mask: np.ndarray, level: float) -> None:
         """One frame: settle x* for evidence e (warm-started), then the heads. Results in place."""
         w = self.weights
-        _step(e, mask, level, self.x, self.cy, w.W1, w.B, w.b1, w.W2, w.V, w.c, w.G, w.g0, w.s_lo, w.s_hi,
+        solver_kernel(e, mask, level, self.x, self.cy, w.W1, w.B, w.b1, w.W2, w.V, w.c, w.G, w.g0, w.s_lo, w.s_hi,
               w.lam1, w.lam2, w.box, w.kappa, self.rho, self.K, self.tol, self.halpern, self._u, self._w,
-              self._s, self._hid, self._tz, self._anchor, self.report, w.limb_head, w.energy_weights,
+              self.step_field, self._hid, self._tz, self._anchor, self.report, w.limb_head, w.energy_weights,
               w.pulse_head, self.heads)
 
     def set_slow(self, y: np.ndarray) -> None:
@@ -238,8 +227,10 @@ class FastSolver:
         """T(x) for evidence e with step vector s (default: the high edge of the step field)."""
         w = self.weights
         out = np.zeros_like(x)
+        H, D = w.W1.shape
         _apply(np.ascontiguousarray(x, dtype=np.float64), self.cy, w.W1, w.B, w.b1, w.W2, w.V, w.c,
-               w.s_hi if s is None else s, w.lam1, w.lam2, w.box, w.kappa, e, out, np.zeros(w.W1.shape[0]))
+               w.s_hi if s is None else s, w.lam1, w.lam2, w.box, w.kappa, e, out, np.zeros(H), np.zeros(H),
+               np.zeros(D))
         return out
 
     def last(self) -> FastReport:

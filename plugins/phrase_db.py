@@ -21,7 +21,7 @@ def _folders(options: dict[str, Any]) -> list[Path]:
     if options.get("crate"):
         folders.append(Path(options["crate"]))
     try:
-        from copilot.examples.crate import default_folder
+        from copilot.engine.example_crate import default_folder
 
         folders.append(default_folder())
     except Exception:  # noqa: BLE001 - no cache folder: LOAD still searches the database
@@ -39,8 +39,8 @@ class PhraseLibrary:
         self.options = dict(options)
 
     def warm_up(self) -> None:
-        """The modules a first lookup imports (the example crate's drag in scipy: over a second, all of
-        it holding the GIL) — at session start on the library worker, not at the set's first LOAD."""
+        """The modules a first lookup imports (the example crate's module alone takes over a second, all
+        of it holding the GIL) — at session start on the library worker, not at the set's first LOAD."""
         for module in ("copilot.phrase_db.loader", "copilot.phrase_db.audio"):
             importlib.import_module(module)
         _folders(self.options)

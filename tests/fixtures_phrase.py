@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from copilot.examples.crate import write_track
-from copilot.examples.synth import Section, TrackSpec
+from copilot.engine.example_crate import write_track
+from copilot.engine.example_synth import Section, TrackSpec
 
 S = Section
 # Non-integer tempos, a lead-in that puts beat 0 off the sample grid, both modes, 8/16-bar sections.

@@ -71,7 +71,7 @@ def same_intent(expected: dict[str, Any] | None, got: dict[str, Any] | None) -> 
 @pytest.fixture(scope="session", name="transcriber")
 def transcriber_fixture() -> Any:
     """The bundled tiny.en, loaded and warmed once."""
-    from copilot.intents.asr import Transcriber
+    from copilot.voice.asr import Transcriber
 
     t = Transcriber(titles=TITLES)
     t.warm_up()
@@ -108,7 +108,7 @@ class CorpusRun:
 
 
 def run_corpus(transcriber: Any, snr_db: float | None) -> list[Outcome]:
-    from copilot.intents.understand import understand
+    from copilot.voice.understand import understand
 
     out = []
     for n, clip in enumerate(corpus.clips()):

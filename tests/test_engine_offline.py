@@ -17,7 +17,8 @@ from copilot.bridge.host import TargetHost
 from copilot.bridge.scheduler import Verdict
 from copilot.bridge.session import Session, SessionOptions
 from copilot.engine.layout import D_ANCHOR_CB, D_ANCHOR_TB
-from copilot.intents.schema import Deck, Intent, IntentKind
+from copilot.intents.schema import Deck, Intent, IntentKind, Source
+from copilot.plugins import autopilot as autopilot_plugin
 from copilot.plugins import standalone
 
 SR = 48000
@@ -37,7 +38,8 @@ def session_for(tmp_path: Path, tempo: float, autopilot: bool = False, **kw) -> 
     said: list[str] = []
     options = SessionOptions(target="standalone", link=False, tempo=tempo, osc=None, out=tmp_path / "mix.wav",
                              crate=tmp_path / "crate", log=tmp_path / "log.jsonl", **kw)
-    host = TargetHost({"standalone": {"autopilot": autopilot}}, plugins=[standalone], entry_points=False)
+    host = TargetHost({"standalone": {"autopilot": autopilot}}, plugins=[standalone, autopilot_plugin],
+                      entry_points=False)
     return Session(options, Config(), host=host, report=said.append), said
 
 
@@ -189,3 +191,20 @@ def test_autopilot_plays_a_beat_matched_two_deck_mix(tmp_path: Path, crate: Path
         centre = float((np.arange(seg.size) * seg).sum() / seg.sum()) - 600
         assert abs(centre - 1200 / rate) < 0.001 * SR, (beat, centre)
     assert any("autopilot" in m or "load" in m for m in said)
+
+
+@pytest.mark.parametrize(("case", "mixes"),
+                         [("nobody plays", True), ("a script plays", False), ("switched off", False)])
+def test_the_autopilot_is_an_input_that_mixes_only_when_nobody_plays(tmp_path: Path, crate: Path, case: str,
+                                                                     mixes: bool) -> None:
+    write_track(crate, "tone", clicks(20.0, 120.0, 300.0), 120.0)
+    script = tmp_path / "set.txt"
+    script.write_text("0 tempo 120\n")
+    kw = {"script": script} if case == "a script plays" else {}
+    session, _ = session_for(tmp_path, 120.0, autopilot=case != "switched off", **kw)
+    session.start()
+    assert [s.name for s in session.inputs] == (["autopilot"] if mixes else [])
+    audio = render(session, 6.0)
+    planned = [d for d in session.decisions if d.intent.source is Source.PLANNER]
+    assert bool(planned) is mixes
+    assert bool(np.abs(audio[4 * SR:]).max() > 0.01) is mixes  # deck A plays from beat 8 (4 s) only if it mixes

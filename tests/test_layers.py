@@ -7,11 +7,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOORS = {
-    "intents": 0, "mappings": 0, "examples": 0,
+    "intents": 0, "mappings": 0,
     "bridge": 1, "phrase_db": 1,
-    "engine": 2, "motion": 2,
+    "engine": 2, "motion": 2, "voice": 2,
     "plugins": 3, "cli": 3,
 }
+# Every folder whose modules are Python, runtime or not (the rules on names and imports hold for all).
+FOLDERS = (*FLOORS, "tests", "bench")
+# The ground floor is pure and fast: the voice runtime (audio, models, threads) lives in voice/.
+RUNTIME_ONLY = ("sounddevice", "faster_whisper", "ctranslate2", "onnxruntime", "numpy", "numba", "soundfile",
+                "soxr", "queue")
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -35,10 +40,14 @@ def imported_packages(path: Path) -> set[str]:
     return found
 
 
+def python_files(folder: str) -> list[Path]:
+    return sorted(p for p in (ROOT / folder).rglob("*.py") if "node_modules" not in p.parts)
+
+
 def test_every_module_imports_only_from_its_floor_or_below():
     wrong = []
     for package, floor in FLOORS.items():
-        for path in sorted((ROOT / package).rglob("*.py")):
+        for path in python_files(package):
             for used in imported_packages(path) - {package}:
                 if used in FLOORS and FLOORS[used] > floor:
                     where = path.relative_to(ROOT)
@@ -58,13 +67,74 @@ def test_the_spine_never_names_a_host():
     assert not named, "\n".join(named)
 
 
+def test_the_ground_floor_runs_no_audio_models_or_threads():
+    """intents/ (schema, grammar, parser, scripts) imports no audio, no model runtime, no numpy and starts no
+    thread: the only thing it takes from `threading` is a Lock (intents are made on many threads, and the
+    Lamport counter they share must stay monotonic)."""
+    wrong = []
+    for path in python_files("intents"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [(a.name, None) for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                modules = [(node.module or "", [a.name for a in node.names])]
+            else:
+                continue
+            for module, names in modules:
+                top = module.split(".")[0]
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                if top in RUNTIME_ONLY:
+                    wrong.append(f"{where} imports {module}")
+                elif top == "threading" and names != ["Lock"]:
+                    wrong.append(f"{where} imports {module} {names or ''}".rstrip() + " (a Lock is all it may take)")
+    assert not wrong, "the ground floor reaches for the runtime:\n" + "\n".join(wrong)
+
+
+def imports_from_other_folders(path: Path, folder: str) -> list[tuple[int, str, list[str]]]:
+    """(line, module, names) of every import of copilot.<another folder> in `path` (which lives in `folder`)."""
+    found = []
+    package = list(path.relative_to(ROOT).parts[:-1])  # e.g. ["mappings", "tables"]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:  # relative: up level − 1 packages from this file's own
+                parts = package[:len(package) - (node.level - 1)] + (module.split(".") if module else [])
+            elif module.startswith("copilot."):
+                parts = module.split(".")[1:]
+            else:
+                continue  # not ours
+            if parts and parts[0] != folder:
+                found.append((node.lineno, module, [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "copilot" and len(parts) > 1 and parts[1] != folder:
+                    found.append((node.lineno, alias.name, []))
+    return found
+
+
+def test_no_private_name_is_imported_across_folders():
+    """What one folder needs from another is public API: `from copilot.x.y import _z` (or a `_module`)
+    outside x/ means the name should be public, or the code lives in the wrong folder."""
+    wrong = []
+    for folder in FOLDERS:
+        for path in python_files(folder):
+            for line, module, names in imports_from_other_folders(path, folder):
+                private = [n for n in [*module.split("."), *names] if n.startswith("_") and not n.startswith("__")]
+                if private:
+                    wrong.append(f"{path.relative_to(ROOT)}:{line} imports {', '.join(private)} from {module}")
+    assert not wrong, "private names imported across folders:\n" + "\n".join(wrong)
+
+
+def test_runtime_code_never_imports_the_examples_folder():
+    """examples/ holds what performers read (scripts); the example crate the engine plays is an engine module."""
+    wrong = [f"{path.relative_to(ROOT)} imports copilot.examples"
+             for folder in FLOORS for path in python_files(folder) if "examples" in imported_packages(path)]
+    assert not wrong, "\n".join(wrong)
+    assert not list((ROOT / "examples").glob("*.py")), "examples/ holds scripts to read, not modules to import"
+
+
 # -- one way to do each job -------------------------------------------------------------------------------
-def runtime_modules() -> list[Path]:
-    """Every module that ships and runs: the package folders (tests/ and bench/ are not runtime code)."""
-    folders = [p for p in sorted(ROOT.iterdir()) if (p / "__init__.py").is_file() and p.name != "tests"]
-    return [*sorted(ROOT.glob("*.py")), *(f for folder in folders for f in sorted(folder.rglob("*.py")))]
-
-
 STATUS_NIBBLES = {0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0, 0xE0}  # note off/on, aftertouch, CC, program, pressure, bend
 
 
@@ -85,12 +155,12 @@ def hand_made_midi(tree: ast.AST) -> list[int]:
 
 def test_midi_bytes_are_built_in_bridge_midi_only():
     """One MIDI encoder: outside bridge/midi.py no runtime module makes a note/CC message (or its status
-    byte) itself; it calls bridge.midi (note, cc, message, cc_bytes, cc_value, press, envelope_stream).
+    byte) itself; it calls bridge.midi (note, cc, encode, cc_bytes, cc_value, press, envelope_stream).
     Decoding host feedback goes through bridge.midi.decode too, but reading a byte is not checked here.
     The mapping tables' status numbers for host files (mappings/table.MESSAGES) are data, not messages."""
     encoder = ROOT / "bridge" / "midi.py"
     found = []
-    for path in runtime_modules():
+    for path in (p for folder in FLOORS for p in python_files(folder)):  # runtime code: not tests/, bench/
         if path == encoder:
             continue
         for line in hand_made_midi(ast.parse(path.read_text(encoding="utf-8"))):
@@ -121,34 +191,3 @@ def test_every_table_lives_in_mappings_tables_and_one_loader_reads_them():
 
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "*.toml" in data["tool"]["setuptools"]["package-data"]["copilot.mappings.tables"]
-
-
-def private_imports(path: Path, folder: str) -> list[str]:
-    """`from copilot.<other>.x import _name` (or `from ..other.x import _name`): a private name of
-    another top-level folder."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if not isinstance(node, ast.ImportFrom):
-            continue
-        if node.level == 0:
-            parts = (node.module or "").split(".")
-            other = parts[1] if parts[0] == "copilot" and len(parts) > 1 else None
-        else:
-            other = (node.module or "").split(".")[0] if node.level >= 2 and node.module else None
-        if other is None or other == folder:
-            continue
-        modules = (node.module or "").split(".")
-        names = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
-        names += [m for m in modules if m.startswith("_") and not m.startswith("__")]
-        found += [f"{path.relative_to(ROOT)}:{node.lineno} imports {name} from copilot.{other}" for name in names]
-    return found
-
-
-def test_no_private_names_are_imported_across_folders():
-    """What one folder needs from another is that folder's public API: no `_private` import across them."""
-    found = []
-    for path in runtime_modules():
-        rel = path.relative_to(ROOT)
-        folder = rel.parts[0] if len(rel.parts) > 1 else ""
-        found += private_imports(path, folder)
-    assert not found, "private names imported across folders:\n" + "\n".join(found)

@@ -79,6 +79,26 @@ def test_operator_is_nonexpansive_for_random_pairs(wseed: int, a: int, b: int, e
     assert np.linalg.norm(tx - ty) <= L * np.linalg.norm(x - y) + 1e-12
 
 
+@settings(max_examples=30, deadline=None)
+@given(wseed=seeds, eseed=seeds, xseed=seeds, sseed=seeds, level=st.floats(0.0, 1.0))
+def test_the_operator_judged_above_is_the_one_each_frame_iterates(wseed: int, eseed: int, xseed: int, sseed: int,
+                                                                  level: float) -> None:
+    """`apply` and `step` run one compiled operator: K plain iterations of a frame land exactly where K
+    applications of `apply`, with the step field that frame used, do."""
+    w = random_weights(wseed % 50)
+    solver = FastSolver(w, iterations=3, tol=0.0)
+    solver.set_slow(_vec(sseed, DS))
+    e = _vec(eseed, EVIDENCE, 2.0)
+    mask = (np.random.default_rng(sseed).uniform(0, 1, SLOTS) > 0.3).astype(np.float64)
+    x0 = np.clip(_vec(xseed, D, 3.0), -w.box, w.box)
+    solver.x[:] = x0
+    solver.step(e, mask, level)
+    z = x0
+    for _ in range(3):
+        z = solver.apply(z, e, solver.step_field)
+    assert np.array_equal(z, solver.x)
+
+
 @settings(max_examples=40, deadline=None)
 @given(wseed=seeds, eseed=seeds, xseed=seeds, halpern=st.booleans())
 def test_residual_shrinks_geometrically(wseed: int, eseed: int, xseed: int, halpern: bool) -> None:
@@ -225,14 +245,14 @@ def test_the_numba_frame_allocates_nothing() -> None:
     from numba import njit
     from numba.core.runtime import _nrt_python, rtsys
 
-    from copilot.motion.features import _evidence
-    from copilot.motion.solver import _step
+    from copilot.motion.features import evidence_kernel
+    from copilot.motion.solver import solver_kernel
 
     @njit
     def frames(n, feature_args, solve_args):  # type: ignore[no-untyped-def]
         for _ in range(n):
-            _evidence(*feature_args)
-            _step(*solve_args)
+            evidence_kernel(*feature_args)
+            solver_kernel(*solve_args)
 
     solver = FastSolver(default_weights())
     feats = Features()
@@ -244,8 +264,9 @@ def test_the_numba_frame_allocates_nothing() -> None:
     fa = (accel, gyro, feats.fresh, feats.present, feats.gyro_ok, feats.dt, np.zeros(2), feats.scalars_ok,
           feats.gravity, feats.a_dyn, feats.env_a, feats.env_w, feats.seen, feats.e, feats.mask)
     sa = (feats.e, feats.mask, 0.3, solver.x, solver.cy, w.W1, w.B, w.b1, w.W2, w.V, w.c, w.G, w.g0, w.s_lo, w.s_hi,
-          w.lam1, w.lam2, w.box, w.kappa, solver.rho, 4, 0.0, False, solver._u, solver._w, solver._s, solver._hid,
-          solver._tz, solver._anchor, solver.report, w.limb_head, w.energy_weights, w.pulse_head, solver.heads)
+          w.lam1, w.lam2, w.box, w.kappa, solver.rho, 4, 0.0, False, solver._u, solver._w, solver.step_field,
+          solver._hid, solver._tz, solver._anchor, solver.report, w.limb_head, w.energy_weights, w.pulse_head,
+          solver.heads)
     frames(1, fa, sa)  # compile
     was_on = _nrt_python.memsys_stats_enabled()
     _nrt_python.memsys_enable_stats()

@@ -49,7 +49,7 @@ def test_non_strings_are_not_commands() -> None:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(command_like, st.text(max_size=60)), min_size=0, max_size=5))
 def test_any_readings_give_valid_sentences_to_score_and_a_bounded_decision(readings: list[str]) -> None:
-    from copilot.intents.constrained import MAX_CANDIDATES, decide, propose
+    from copilot.voice.constrained import MAX_CANDIDATES, decide, propose
 
     found = propose(readings, aliases={"wobble": "filter down"}, titles=["Sunrise", "Dubby 118"])
     assert len(found) <= MAX_CANDIDATES and len({c.text for c in found}) == len(found)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from copilot.examples.synth import Section, TrackSpec, render_track
+from copilot.engine.example_synth import Section, TrackSpec, render_track
 from copilot.phrase_db.analysis import analyze_file
 from copilot.phrase_db.audio import CorruptFile, resample
 from copilot.phrase_db.beatgrid import AnalysisError

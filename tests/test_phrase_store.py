@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from copilot.examples.crate import write_track
+from copilot.engine.example_crate import write_track
 from copilot.phrase_db import index as ix
 from copilot.phrase_db.planner import Planner
 from copilot.phrase_db.query import search_tracks

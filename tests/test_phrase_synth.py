@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from copilot.examples.crate import CRATE, ensure_example_crate, read_truth
-from copilot.examples.synth import Section, TrackSpec, camelot, render_track
+from copilot.engine.example_crate import CRATE, ensure_example_crate, read_truth
+from copilot.engine.example_synth import Section, TrackSpec, camelot, render_track
 
 SHORT = (Section("intro", 8), Section("drop", 8), Section("outro", 8))
 

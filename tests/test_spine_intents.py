@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +82,21 @@ def test_script_lines_become_intents_in_time_order():
     assert [(x.at, x.intent.kind) for x in lines] == [(0.0, K.PLAY), (2.5, K.LOOP), (8.0, K.DROP)]
     assert all(x.intent.source is Source.SCRIPT for x in lines)
     assert lines[1].line == 2
+
+
+def test_the_example_scripts_read_and_load_tracks_of_the_example_crate():
+    from copilot.engine.example_crate import CRATE
+
+    scripts = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.txt"))
+    assert scripts, "examples/ holds at least one script to read"
+    titles = [set(spec.title.lower().split()) for spec in CRATE]
+    for path in scripts:
+        lines = load_script(path)
+        assert lines[0].at == 0.0 and len(lines) >= 5
+        for line in lines:
+            if line.intent.kind is K.LOAD:
+                words = set(str(line.intent.args["query"]).split())
+                assert any(words <= title for title in titles), f"{path.name}: {line.text}"
 
 
 def test_every_malformed_script_line_is_reported_with_its_number():

@@ -18,7 +18,7 @@ from copilot.tests.fixtures_voice import (  # noqa: F401
 )
 
 CLEAN_FLOOR = 0.82  # measured 0.860
-NOISY_FLOOR = 0.71  # measured 0.760 at 10 dB SNR (music from examples/synth)
+NOISY_FLOOR = 0.71  # measured 0.760 at 10 dB SNR (music from engine/example_synth)
 WRONG_CEILING = 0.05  # accepted but wrong, the dangerous error: measured 0.027 clean, 0.033 at 10 dB
 RESCUED_MIN = 4  # commands the constrained rescue turns right that the readings alone missed: measured 9
 FALSE_ACCEPTS_MAX = 1  # of the 100 non-command clips (clean + noisy): goal ≤ 1 %

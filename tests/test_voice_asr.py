@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from copilot.intents.aliases import AliasError, load_aliases
-from copilot.intents.asr import (
+from copilot.tests.fixtures_voice import say, silence, transcriber_fixture  # noqa: F401  (fixture)
+from copilot.voice.asr import (
     COMMAND_PROMPT,
     ModelMissing,
     Transcriber,
@@ -18,8 +19,7 @@ from copilot.intents.asr import (
     collapse_repeats,
     resolve_model,
 )
-from copilot.intents.understand import understand
-from copilot.tests.fixtures_voice import say, silence, transcriber_fixture  # noqa: F401  (fixture)
+from copilot.voice.understand import understand
 
 
 def test_a_command_is_read_through_the_short_window_with_other_readings(transcriber: Transcriber) -> None:

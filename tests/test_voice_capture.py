@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from copilot.intents.capture import Framer, Ring
-from copilot.intents.vad import FRAME, RATE
 from copilot.tests.fixtures_voice import say, silence
+from copilot.voice.capture import Framer, Ring
+from copilot.voice.vad import FRAME, RATE
 
 PROBE = Path(__file__).with_name("voice_jack_probe.py")
 

@@ -8,12 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from copilot.intents.asr import Transcriber
-from copilot.intents.constrained import MAX_CANDIDATES, Candidate, decide, propose, rescue
 from copilot.intents.schema import Intent, IntentKind, Source
-from copilot.intents.understand import understand
-from copilot.intents.wording import Style, say_number
 from copilot.tests.fixtures_voice import TITLES, say, silence, transcriber_fixture  # noqa: F401  (fixture)
+from copilot.voice.asr import Transcriber
+from copilot.voice.constrained import MAX_CANDIDATES, Candidate, decide, propose, rescue
+from copilot.voice.understand import understand
+from copilot.voice.wording import Style, say_number
 
 
 def meanings(readings: list[str]) -> list[tuple]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from copilot.intents.endpoint import End, EndpointConfig, Endpointer, Pause, Resume, Start
-from copilot.intents.vad import FRAME, RATE, EnergyVad, SileroVad
 from copilot.tests.fixtures_voice import say, silence
 from copilot.tests.voice_corpus import music_bed
+from copilot.voice.endpoint import End, EndpointConfig, Endpointer, Pause, Resume, Start
+from copilot.voice.vad import FRAME, RATE, EnergyVad, SileroVad
 
 FRAME_S = FRAME / RATE
 

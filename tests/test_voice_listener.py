@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from copilot.intents.asr import Transcriber
-from copilot.intents.capture import FileSource
-from copilot.intents.listener import Heard, Listener
 from copilot.tests.fixtures_voice import say, silence, transcriber_fixture  # noqa: F401  (fixture)
+from copilot.voice.asr import Transcriber
+from copilot.voice.capture import FileSource
+from copilot.voice.listener import Heard, Listener
 
 
 def two_commands() -> np.ndarray:
@@ -109,7 +109,7 @@ def test_a_stalled_asr_never_blocks_capture_and_late_commands_are_dropped(transc
 
 
 def test_confirmation_words_get_slack_only_while_a_yes_is_awaited(transcriber: Transcriber) -> None:
-    from copilot.intents.asr import Transcript
+    from copilot.voice.asr import Transcript
 
     listener = Listener(transcriber, lambda h: None, threshold=0.5, confirm_threshold=0.3)
     shaky_yes = Transcript("Yes.", 0.1, -2.4, 0.05, 3, 10.0)  # a low-certainty "yes"

@@ -13,7 +13,6 @@ from copilot.bridge.clock import InternalClock
 from copilot.bridge.host import TargetHost
 from copilot.bridge.scheduler import SafetyScheduler
 from copilot.bridge.state import HostState
-from copilot.intents.capture import FileSource
 from copilot.intents.schema import Deck
 from copilot.plugins import voice_input
 from copilot.plugins.voice_input import VoiceInput, VoiceSettings
@@ -24,6 +23,7 @@ from copilot.tests.fixtures_voice import (  # noqa: F401  (fixtures)
     silence,
     transcriber_fixture,
 )
+from copilot.voice.capture import FileSource
 
 
 class Session:
@@ -140,7 +140,7 @@ def test_doctor_finds_the_model_and_reports_a_broken_alias_file(tmp_path, portau
 
 
 def test_a_size_name_never_downloads(tmp_path, monkeypatch) -> None:
-    from copilot.intents.asr import ModelMissing, resolve_model
+    from copilot.voice.asr import ModelMissing, resolve_model
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # an empty cache: nothing on disk
     with pytest.raises(ModelMissing, match="never downloads"):

@@ -261,7 +261,7 @@ def audio_of(clip: Clip, cache: Path = CACHE) -> np.ndarray:
 
 
 def music_bed(seconds: float, seed: int = 0, bpm: float = 124.0) -> np.ndarray:
-    """A deterministic dance track (the project's examples/synth: drums, bass, pads, arpeggio) from its
+    """A deterministic dance track (the project's engine/example_synth: drums, bass, pads, arpeggio) from its
     drop, mono 16 kHz float32; the seed picks the key and the take."""
     bars = math.ceil(seconds / (4 * 60.0 / bpm)) + 1
     return _drop(bars, seed % 8, bpm)[: int(seconds * RATE)].copy()
@@ -269,7 +269,7 @@ def music_bed(seconds: float, seed: int = 0, bpm: float = 124.0) -> np.ndarray:
 
 @functools.lru_cache(maxsize=16)
 def _drop(bars: int, seed: int, bpm: float) -> np.ndarray:
-    from copilot.examples.synth import NOTE_NAMES, Section, TrackSpec, render_track
+    from copilot.engine.example_synth import NOTE_NAMES, Section, TrackSpec, render_track
 
     spec = TrackSpec(title=f"voice bed {seed}", bpm=bpm, tonic=NOTE_NAMES[(seed * 5) % 12],
                      mode=("minor", "major")[seed % 2], sections=(Section("drop", bars),), seed=seed, sr=RATE)

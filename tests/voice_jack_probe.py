@@ -34,9 +34,9 @@ def main(client: str, wav: str, seconds: float) -> dict:
 def _run(sd, client: str, wav: str, seconds: float) -> dict:
     import numpy as np
 
-    from copilot.intents.asr import Transcriber
-    from copilot.intents.capture import MicSource, read_wav
-    from copilot.intents.listener import Heard, Listener
+    from copilot.voice.asr import Transcriber
+    from copilot.voice.capture import MicSource, read_wav
+    from copilot.voice.listener import Heard, Listener
 
     heard: list[Heard] = []
     transcriber = Transcriber()

@@ -4,9 +4,10 @@
 riser, arranged in sections of whole bars, and returns the audio together with its ground truth *by
 construction*: the tempo (any float BPM), every beat and downbeat time, the key, the section
 boundaries with labels and energy. The same spec (seed included) always gives the same samples, so
-analysis tests, the engine's fallback crate and the voice helper's music bed all hear the same music.
+analysis tests, the engine's example crate and the voice helper's music bed all hear the same music.
 
-Only numpy and scipy: this module sits on the ground floor and imports nothing from copilot.
+Only numpy and scipy, nothing from copilot: it lives in `engine/` because the example crate
+(`example_crate.py`) renders with it at run time; tests and benches import it from here too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-GENERATOR = "copilot.examples.synth/1"  # bump when the same spec would sound different
+# A version stamp written into every sidecar (the module's name when it was first written; renaming it
+# would regenerate every performer's example crate): bump when the same spec would sound different.
+GENERATOR = "copilot.examples.synth/1"
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E"}
 MODES = ("major", "minor")

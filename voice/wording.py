@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .fuzzy import word_distance
-from .lexicon import FILLERS
-from .numbers import fmt
-from .schema import Deck
+from copilot.intents.fuzzy import word_distance
+from copilot.intents.lexicon import FILLERS
+from copilot.intents.numbers import fmt
+from copilot.intents.schema import Deck
 
 _UNITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",

@@ -2,7 +2,7 @@
 
 A fresh machine needs music for the standalone engine's two-deck mix and for the voice helper's
 music bed, with nothing downloaded. `ensure_example_crate()` renders the tracks below with
-`copilot.examples.synth` (FLAC with title/artist/genre tags) and writes each track's ground truth
+`copilot.engine.example_synth` (FLAC with title/artist/genre tags) and writes each track's ground truth
 beside it as `<name>.json`. Files are written to a temporary name and renamed, sidecar last, so a
 crash or a second process never leaves a half track that looks finished.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import soundfile as sf
 
-from .synth import GENERATOR, Section, TrackSpec, render_track
+from .example_synth import GENERATOR, Section, TrackSpec, render_track
 
 CRATE_VERSION = 1  # bump when the list below changes
 

@@ -1,8 +1,12 @@
-"""The autopilot: with no script and nobody talking, a planner that mixes the crate on two decks.
+"""`autopilot`: with no script and nobody talking, a planner that mixes the engine's crate on two decks.
 
-It is a performer like any other: it submits intents (source PLANNER) and transition envelopes to the
-session's safety scheduler, which decides when they happen. Per transition, with X the playing deck
-and Y the other one:
+It is a performer like any other, and an input like motion and voice: found through `copilot_inputs`,
+it submits intents (source PLANNER) and transition envelopes to the session's safety scheduler, which
+decides when they happen. It plays only when the built-in engine (`standalone`) is the target and
+nothing else is listening (no --script, --voice, --motion-osc, --mocopi; `[targets.standalone]
+autopilot = false` turns it off). Live it runs on a thread of its own; in an offline render
+(`--out`) the session ticks it block by block on virtual time. Per transition, with X the playing
+deck and Y the other one:
 
     load Y  →  Y's bass killed  →  play Y on the phrase where X's outro begins
     →  crossfader X→Y over 16 bars (smooth)  →  bass swap on the middle phrase
@@ -21,10 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from copilot.bridge.envelope import Breakpoint, Curve, Envelope
+from copilot.bridge.host import Input, SessionApi, hookimpl
+from copilot.engine.crate import Crate, CrateTrack
+from copilot.engine.files import Track
 from copilot.intents.schema import Deck, Intent, IntentKind, Source
-
-from .crate import Crate, CrateTrack
-from .files import Track
+from copilot.plugins.standalone import StandaloneTarget
 
 PHRASE = 32.0  # beats
 FADE_BEATS = 64.0  # 16 bars
@@ -180,3 +185,61 @@ class Autopilot:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(1.0)
+
+
+# -- the input ----------------------------------------------------------------------------------------------
+LISTENING = ("script", "voice", "motion_osc", "mocopi")  # the performer plays: the autopilot keeps quiet
+
+
+class AutopilotInput(Input):
+    """Mixes the engine's crate once the session is wired: live on its own thread, offline on `tick`."""
+
+    name = "autopilot"
+    offline = True
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = dict(options)
+        self.planner: Autopilot | None = None
+        self.engine: StandaloneTarget | None = None
+        self.session: SessionApi | None = None
+
+    def start(self, session: SessionApi) -> None:
+        engine = next((t for t in getattr(session, "targets", [])[:1] if isinstance(t, StandaloneTarget)), None)
+        if engine is None or not engine.crate:
+            return  # a host plays, or the engine has nothing to play: nothing to mix
+        offline = bool(self.options.get("out"))
+        planner = Autopilot(engine.crate, session.report)
+        if offline and self.options.get("duration") is None:
+            planner.transitions = 1  # a finite render: one full mix, A into B
+        engine.load_listeners.append(planner.loaded)
+        self.planner, self.engine, self.session = planner, engine, session
+        if not offline:
+            session.report(f"autopilot: mixing {engine.crate.source} "
+                           "(give --script, --voice or --motion-osc to play it yourself)")
+        planner.start(session, threaded=not offline)
+
+    def tick(self, now: float) -> None:
+        if self.planner is not None:
+            self.planner.tick(now)
+
+    def planned_seconds(self) -> float | None:
+        if self.planner is None or self.session is None:
+            return None
+        clock = self.session.clock
+        return self.planner.planned_seconds(clock.tempo, clock.beat)
+
+    def stop(self) -> None:
+        if self.planner is None:
+            return
+        self.planner.stop()
+        if self.engine is not None and self.planner.loaded in self.engine.load_listeners:
+            self.engine.load_listeners.remove(self.planner.loaded)
+
+
+@hookimpl
+def copilot_inputs(options: dict[str, Any], config: dict[str, Any]) -> list[Input]:
+    if any(options.get(name) for name in LISTENING):
+        return []
+    if ((config or {}).get(StandaloneTarget.name) or {}).get("autopilot") is False:
+        return []
+    return [AutopilotInput(options)]

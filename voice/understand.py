@@ -17,10 +17,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from copilot.intents.parser import ACCEPT, ParseResult, parse
+from copilot.intents.schema import Source
+
 from .asr import Transcript, certainty
 from .constrained import rescue
-from .parser import ACCEPT, ParseResult, parse
-from .schema import Source
 
 log = logging.getLogger(__name__)
 

@@ -31,12 +31,13 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from .commands import COMMANDS, SLOTS, TEEN_TY, Command
-from .fuzzy import word_distance
-from .grammar import WILDCARD, Alt, Match, Node, Opt, Seq, Word, align, could_match
-from .lexicon import DECK_WORDS, FILLER_COST, FILLERS, FX_NAMES, NUMBER_WORDS
-from .parser import _apply_aliases, _snap_title, normalise
-from .schema import HOTCUES, Deck, Intent, IntentError, IntentKind, Source
+from copilot.intents.commands import COMMANDS, SLOTS, TEEN_TY, Command
+from copilot.intents.fuzzy import word_distance
+from copilot.intents.grammar import WILDCARD, Alt, Match, Node, Opt, Seq, Word, align, could_match
+from copilot.intents.lexicon import DECK_WORDS, FILLER_COST, FILLERS, FX_NAMES, NUMBER_WORDS
+from copilot.intents.parser import apply_aliases, normalise, snap_title
+from copilot.intents.schema import HOTCUES, Deck, Intent, IntentError, IntentKind, Source
+
 from .wording import Style, render
 
 # -- proposals ----------------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ def variants(name: str, value: Any, titles: Sequence[str] | None) -> list[Any]:
         if value is None:
             return list(titles or ())[:3]
         if titles:
-            snapped, extra = _snap_title(str(value), titles)
+            snapped, extra = snap_title(str(value), titles)
             return list(dict.fromkeys([snapped, value] if extra < 0.2 else [value, snapped]))
         return [value]
     return [value]
@@ -191,7 +192,7 @@ def _heard(piece: tuple[Any, ...]) -> tuple[str, ...]:
 
 def _structures(raw: str, rank: int, aliases: Mapping[str, str] | None, wild: bool) -> list[_Structure]:
     """The cheapest template alignments of one reading (with a wildcard if nothing fits as heard)."""
-    said = _apply_aliases(normalise(raw), aliases)
+    said = apply_aliases(normalise(raw), aliases)
     tokens = said.split()
     if not tokens or len(tokens) > MAX_WORDS:
         return []
@@ -258,7 +259,7 @@ def _expand(st: _Structure, raw: str, titles: Sequence[str] | None) -> list[list
             if captures.get("query") is None:
                 return None
             if titles:  # the heard words and the title they resemble are one intent, said two ways
-                captures["query"], extra = _snap_title(str(captures["query"]), titles)
+                captures["query"], extra = snap_title(str(captures["query"]), titles)
                 prior += extra
         intent = _make_intent(st.command, captures, raw)
         text = render(pieces, values, st.style) if intent is not None else ""

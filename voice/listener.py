@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from copilot.intents.parser import ACCEPT, ParseResult
+from copilot.intents.schema import IntentKind
+
 from .asr import TitleSource, Transcriber, Transcript
 from .endpoint import End, EndpointConfig, Endpointer, Pause, Resume
-from .parser import ACCEPT, ParseResult
-from .schema import IntentKind
 from .understand import understand
 from .vad import SpeechDetector, detector
 
