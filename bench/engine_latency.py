@@ -62,7 +62,7 @@ def main() -> None:
                 before = engine.stats()["applied_sample"]
                 t0 = session.clock.now()
                 if kind == "control":
-                    session.control("volume", 0.5 + 0.4 * (i % 2), Deck.A)
+                    session.move("volume", 0.5 + 0.4 * (i % 2), Deck.A)
                 else:
                     session.submit(Intent(IntentKind.PANIC))
                 deadline = time.monotonic() + 0.5
@@ -82,7 +82,7 @@ def main() -> None:
         for kind, values in results.items():
             v = np.array(values)
             print(f"  {kind:8s} ms  {summary(v)}   median/bound {np.median(v) / bound:.2f}  (n={v.size})")
-        print("  (control adds the scheduler's control_lead and the engine target's send-ahead on purpose: "
+        print("  (control adds the scheduler's move_lead and the engine target's send-ahead on purpose: "
               "its ramp starts on a promised beat, sample-exact)")
     finally:
         session.stop()

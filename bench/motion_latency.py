@@ -7,10 +7,10 @@ A phone (ZIG SIM format) streams "still" at 100 Hz over real UDP into `copilot r
 (motion input → engine → mapper → safety scheduler → dispatcher → midi-monitor → "Copilot Out" on its
 own JACK dummy server). Every ~0.7 s it jolts (2 g for 30 ms). Per jolt, from the host time just
 before the first jolt datagram is sent:
-  control    the engine hands fx_depth to the scheduler (session.control)
+  control    the engine hands fx_depth to the scheduler (session.move)
   on port    the dispatcher puts the CC on the port (VirtualOut.send returns)
   captured   a JACK client receives it (adds JACK's 64-frame period, ~1.3 ms)
-Two scheduler settings: the default control_lead (1.5 ms: controls are stamped that far ahead so the
+Two scheduler settings: the default move_lead (1.5 ms: controls are stamped that far ahead so the
 dispatcher sends them on time, jitter-free) and the 4 ms lead controls had before (the discrete
 actions' min_lead). Baseline in the same run: the raw JACK MIDI path (send a CC now → captured), the
 floor under any of this.
@@ -70,11 +70,11 @@ def raw_port(trials: int) -> np.ndarray:
     return np.asarray(lat) * 1000
 
 
-def run(trials: int, control_lead: float | None) -> dict[str, np.ndarray]:
+def run(trials: int, move_lead: float | None) -> dict[str, np.ndarray]:
     osc_port = free_udp_port()
     data: dict[str, object] = {"motion": {"deck": "A"}}
-    if control_lead is not None:
-        data["safety"] = {"control_lead": control_lead}
+    if move_lead is not None:
+        data["safety"] = {"move_lead": move_lead}
     config = Config(data)
     options = SessionOptions(target="midi-monitor", link=False, osc=None, midi_api="jack",
                              motion_osc=f"127.0.0.1:{osc_port}", log=None)
@@ -82,17 +82,17 @@ def run(trials: int, control_lead: float | None) -> dict[str, np.ndarray]:
     session = Session(options, config, host=host, report=lambda m: None)
     controls: list[float] = []
     sends: list[float] = []
-    control = session.control
+    move = session.move
 
-    def timed_control(param, value, deck=None, source=None):  # type: ignore[no-untyped-def]
+    def timed_move(param, value, deck=None, source=None):  # type: ignore[no-untyped-def]
         if param == "fx_depth":
             controls.append(host_time())
-        return control(param, value, deck, source)
+        return move(param, value, deck, source)
 
-    session.control = timed_control  # type: ignore[method-assign]
+    session.move = timed_move  # type: ignore[method-assign]
     session.dispatcher.listeners.append(lambda s: sends.append(s.sent) if s.payload.data[:2] == bytes(FX) else None)
     session.start()
-    cap = MidiCapture("Copilot Out", f"copilot-bench-motion-{control_lead}")
+    cap = MidiCapture("Copilot Out", f"copilot-bench-motion-{move_lead}")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dest = ("127.0.0.1", osc_port)
     still = synth.phone_datagrams("zigsim", "BENCH", (0.0, 0.0, 1.0), (0.0, 0.0, 1.0), (0.0, 0.0, 0.0))[0]
@@ -169,7 +169,7 @@ def main() -> None:
         floor = pct("raw port", base)["p50"]
         results = {}
         for lead in (None, 0.004):
-            name = "default control_lead (1.5 ms)" if lead is None else "control_lead 4 ms (the old lead)"
+            name = "default move_lead (1.5 ms)" if lead is None else "move_lead 4 ms (the old lead)"
             print(f"packet in → … ({name})")
             r = run(trials, lead)
             results[name] = {k: pct(k, v, floor if k == "captured" else None) for k, v in r.items() if v.size}

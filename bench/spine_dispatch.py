@@ -28,8 +28,8 @@ import numpy as np
 
 from copilot.bridge.actions import Action, ActionKind
 from copilot.bridge.dispatch import HELPER_PRIORITY, Dispatcher, freeze_heap, make_realtime
-from copilot.bridge.envelope import to_cc7
 from copilot.bridge.link import LinkClock
+from copilot.bridge.midi import to_cc7
 from copilot.bridge.ports import MidiPorts
 from copilot.bridge.state import HostState
 from copilot.intents.schema import Deck

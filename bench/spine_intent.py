@@ -50,7 +50,7 @@ def main() -> None:
     host = TargetHost(plugins=[midi_monitor], entry_points=False)
     target = host.get("midi-monitor")  # no port: sends are counted, not written
     dispatcher = Dispatcher(clock)
-    router = Router(host, [target], dispatcher, state, clock, lambda m: None)
+    router = Router([target], dispatcher, state, clock, lambda m: None)
     # no rate limits, so every intent takes the whole path instead of an early refusal
     sched = SafetyScheduler(clock, state, router, SafetyConfig(rate_limits={"loop": 0.0, "fx": 0.0}, decks=4))
     parse_only, full = [], []

@@ -21,14 +21,14 @@ class ActionKind(StrEnum):
     SYNC = "SYNC"
     LOOP = "LOOP"  # params: beats
     EXIT_LOOP = "EXIT_LOOP"
-    LOAD = "LOAD"  # params: query (and, once resolved, path/title)
+    LOAD = "LOAD"  # params: query (and, when the session's lookup found the track, resolved + title)
     HOTCUE = "HOTCUE"  # params: n
     FX = "FX"  # params: name, amount — FX unit on at a depth
     FX_OFF = "FX_OFF"  # params: name
     TEMPO = "TEMPO"  # params: bpm (absolute, already resolved from a delta)
     DROP = "DROP"  # the downbeat where a build releases
     ENVELOPE = "ENVELOPE"  # a parameter moving over beats (envelope)
-    CONTROL = "CONTROL"  # one continuous value now (params: param, value)
+    CONTROL = "CONTROL"  # one continuous value now, from SafetyScheduler.move (params: param, value)
     PANIC = "PANIC"  # everything neutral, right now
 
 

@@ -29,6 +29,11 @@ from .actions import Stream, Timed
 from .clock import BeatClock
 
 SPIN = 0.0015  # seconds of spinning before a deadline (timing.md: sleep to 1.5 ms, then spin)
+# The GIL switch interval while a dispatcher runs: a thread running pure Python (a LOAD's library lookup,
+# planning) keeps the dispatch thread waiting up to this long at each hand-over. bench/spine_load.py,
+# a 1 s Python lookup beside the dispatcher: 0.5 ms → sends due meanwhile p50 0.26–0.33 ms, p99
+# 1.24–1.64 ms; 0.2 ms → p50 0.06–0.07 ms, p99 0.92–0.98 ms.
+SWITCH_INTERVAL = 0.0002
 IMMEDIATE = float("-inf")
 REALTIME_PRIORITY = 60  # SCHED_FIFO, below JACK's audio threads (70)
 HELPER_PRIORITY = 40  # short, sleeping threads of a set that take the GIL (Link anchors, MIDI in, OSC …)
@@ -252,7 +257,7 @@ class Dispatcher:
         if self._thread is not None:
             return
         # timing.md: other Python threads delay this one by up to the GIL switch interval.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._running = True
         self._thread = threading.Thread(target=self._run, name="copilot-dispatch", daemon=True)
         self._thread.start()

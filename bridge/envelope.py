@@ -1,8 +1,8 @@
 """Envelopes: breakpoints in beats for one parameter, and their renderings.
 
 An envelope is pure data (JSON round-trip). Rendering is one pipeline for every wire:
-curve → clamp to the parameter's caps → slew limit → quantise to the wire (7/14-bit CC, OSC float)
-or linear segments for the engine's per-sample ramps.
+curve → clamp to the parameter's caps → slew limit → samples (quantised to 7/14-bit CC by
+`bridge.midi`, sent as OSC floats) or linear segments for the engine's per-sample ramps.
 """
 
 from __future__ import annotations
@@ -258,38 +258,3 @@ def slew_limit(
         out.append(v)
         prev_b, prev_v = b, v
     return out
-
-
-# -- wire quantisation ------------------------------------------------------------------------------
-def to_cc7(value: float) -> int:
-    """0..1 → 0..127 (round to nearest; NaN is treated as 0 by the caller's clamp before this)."""
-    return max(0, min(127, round(value * 127.0)))
-
-
-def to_cc14(value: float) -> tuple[int, int]:
-    """0..1 → (MSB, LSB), 0..16383."""
-    v = max(0, min(16383, round(value * 16383.0)))
-    return v >> 7, v & 0x7F
-
-
-def from_cc7(data: int) -> float:
-    return max(0, min(127, data)) / 127.0
-
-
-def from_cc14(msb: int, lsb: int) -> float:
-    return ((max(0, min(127, msb)) << 7) | max(0, min(127, lsb))) / 16383.0
-
-
-def cc_stream(
-    env: Envelope,
-    step: float,
-    fourteen_bit: bool,
-    start_value: float | None = None,
-) -> Iterator[tuple[float, tuple[int, ...]]]:
-    """(beat, data values) only when the wire value changes: (v,) for 7-bit, (msb, lsb) for 14-bit."""
-    last: tuple[int, ...] | None = None
-    for beat, value in env.samples(step, start_value):
-        data = to_cc14(value) if fourteen_bit else (to_cc7(value),)
-        if data != last:
-            yield beat, data
-            last = data

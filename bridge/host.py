@@ -1,14 +1,13 @@
-"""The plugin host: pluggy hookspecs for targets, and the manager that finds them through entry points.
+"""The plugin host: pluggy *finds* targets, inputs, libraries and health checks; code then calls them.
 
 A *target* is one piece of software copilot drives (Serato, Mixxx, Live, Strudel, the built-in
-engine, a MIDI monitor). Targets are pluggy plugins. A package registers targets by exposing, in the
-``copilot.plugins`` entry-point group, a module or object implementing ``copilot_targets``; every
-target it returns is registered as a plugin of its own and answers the per-target hooks below.
-The same group carries live inputs (``copilot_inputs``: motion listeners, voice) and health checks
-for ``copilot doctor`` (``copilot_doctor``).
+engine, a MIDI monitor). A package offers targets by exposing, in the ``copilot.plugins`` entry-point
+group, a module or object implementing ``copilot_targets``. The same group carries live inputs
+(``copilot_inputs``: motion listeners, voice), music libraries a LOAD looks tracks up in
+(``copilot_library``) and health checks for ``copilot doctor`` (``copilot_doctor``).
 
-The `Target` base class answers those hooks only for its own name, so a target author writes plain
-methods (``render``, ``on_feedback`` …) and never sees the filtering.
+Hooks are for discovery only. Once found, a target is a plain object: the router and the session call
+its methods (``capabilities()``, ``render()``, ``on_feedback()``, ``mapping_files()``) directly.
 """
 
 from __future__ import annotations
@@ -98,8 +97,8 @@ class SessionApi(Protocol):
     targets: list[Any]  # the active targets (what they can take: target.capabilities())
     config: Any  # the session's Config (copilot.toml): `config.section("motion")`
 
-    def submit(self, intent: Any) -> Any: ...  # Intent → Decision
-    def control(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any: ...
+    def submit(self, intent: Any) -> Any: ...  # Intent → Decision (a LOAD waits for its library lookup)
+    def move(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any: ...  # a continuous move
     def report(self, message: str) -> None: ...
     def listen_midi(self, callback: Callable[[bytes, float], None]) -> None: ...  # every message on "Copilot In"
 
@@ -127,32 +126,29 @@ class Input:
         return {}
 
 
+class Library(Protocol):
+    """Where a LOAD's words become a file. `resolve` may read databases and folders (it runs on the
+    session's library worker, never under the scheduler's lock): {"path", "title", "artist", "bpm",
+    "key", "why", "alternatives"} or None when nothing matches. A library may also have `warm_up()`:
+    the session calls it on the same worker when it starts, so imports and caches a first lookup would
+    need are paid before the set, not during its first LOAD."""
+
+    name: str
+
+    def resolve(self, query: str) -> dict[str, Any] | None: ...
+
+
 class HookSpec:
-    """Hook specifications. Per-target hooks take the target's name and return None for others."""
+    """Hook specifications: every hook *finds* something; nothing is called through pluggy per action."""
 
     @hookspec
     def copilot_targets(self, config: dict[str, Any]) -> Sequence[Target]:  # type: ignore[empty-body]
-        """Targets this plugin provides (each is then registered as a plugin of its own)."""
+        """Targets this plugin provides."""
 
-    @hookspec(firstresult=True)
-    def copilot_capabilities(self, target: str) -> Capabilities | None:  # type: ignore[empty-body]
-        """What `target` can take."""
-
-    @hookspec(firstresult=True)
-    def copilot_render(self, target: str, action: Action, state: HostState) -> list[Timed] | None:  # type: ignore[empty-body]
-        """Wire payloads for one accepted action, each due on a beat."""
-
-    @hookspec(firstresult=True)
-    def copilot_feedback(self, target: str, message: Any) -> list[DeckUpdate] | None:  # type: ignore[empty-body]
-        """Decode one message the host sent back into deck updates."""
-
-    @hookspec(firstresult=True)
-    def copilot_mapping_files(self, target: str) -> list[MappingFile] | None:  # type: ignore[empty-body]
-        """Files the host must load for the target to work (what `copilot mappings install` writes)."""
-
-    @hookspec(firstresult=True)
-    def copilot_resolve_load(self, query: str, options: dict[str, Any]) -> dict[str, Any] | None:  # type: ignore[empty-body]
-        """The track a LOAD{query} means: {"path", "title", "artist", "bpm", "key", "why"} or None."""
+    @hookspec
+    def copilot_library(self, options: dict[str, Any], settings: dict[str, Any]) -> Library | None:  # type: ignore[empty-body]
+        """A music library a LOAD{query} may be looked up in, given `copilot run` options (--db, --crate).
+        The session asks each library in turn, off the scheduler, before the LOAD is decided."""
 
     @hookspec
     def copilot_inputs(  # type: ignore[empty-body]
@@ -167,7 +163,8 @@ class HookSpec:
 
 
 class Target:
-    """Base class for targets: subclasses set `name` and override the plain methods."""
+    """Base class for targets: subclasses set `name` and override the plain methods, which the router
+    and the session call directly."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -182,7 +179,7 @@ class Target:
             self.output_latency = float(self.config["output_latency_ms"]) / 1000.0
         self.context: TargetContext | None = None
 
-    # -- lifecycle (not hooks: only the session calls them) ------------------------------------
+    # -- lifecycle: the session calls these ---------------------------------------------------------
     def open(self, context: TargetContext) -> None:
         self.context = context
 
@@ -199,12 +196,16 @@ class Target:
 
     # -- plain methods a target overrides --------------------------------------------------------
     def capabilities(self) -> Capabilities:
+        """What this target can take (asked once when the session starts)."""
         return Capabilities()
 
     def render(self, action: Action, state: HostState) -> list[Timed]:
+        """Wire payloads for one accepted action, each due on a beat. Runs while the scheduler decides:
+        no I/O, no waiting (hand slow side effects to a worker of the target's own)."""
         return []
 
     def on_feedback(self, message: Any) -> list[DeckUpdate]:
+        """Decode one message the host sent back into deck updates."""
         return []
 
     def detect(self, around: Surroundings) -> str | None:
@@ -212,6 +213,7 @@ class Target:
         return None
 
     def mapping_files(self) -> list[MappingFile]:
+        """Files the host must load for the target to work (what `copilot mappings install` writes)."""
         return []
 
     def mapping_folders(self) -> list[Path]:
@@ -222,23 +224,6 @@ class Target:
         """What the performer still has to do inside the host after `copilot mappings install`."""
         return []
 
-    # -- hook implementations: answer only for our own name --------------------------------------
-    @hookimpl
-    def copilot_capabilities(self, target: str) -> Capabilities | None:
-        return self.capabilities() if target == self.name else None
-
-    @hookimpl
-    def copilot_render(self, target: str, action: Action, state: HostState) -> list[Timed] | None:
-        return self.render(action, state) if target == self.name else None
-
-    @hookimpl
-    def copilot_feedback(self, target: str, message: Any) -> list[DeckUpdate] | None:
-        return self.on_feedback(message) if target == self.name else None
-
-    @hookimpl
-    def copilot_mapping_files(self, target: str) -> list[MappingFile] | None:
-        return self.mapping_files() if target == self.name else None
-
 
 class UnknownTarget(LookupError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
@@ -247,7 +232,7 @@ class UnknownTarget(LookupError):
 
 
 class TargetHost:
-    """Finds targets (entry points, or plugins handed in), and calls their hooks by name."""
+    """Finds targets, inputs, libraries and checks (entry points, or plugins handed in)."""
 
     def __init__(
         self,
@@ -302,7 +287,6 @@ class TargetHost:
             raise ValueError(f"target {target!r} has no name")
         if target.name in self.targets:
             return self.targets[target.name]
-        self.pm.register(target, name=f"target:{target.name}")
         self.targets[target.name] = target
         return target
 
@@ -315,25 +299,16 @@ class TargetHost:
         except KeyError:
             raise UnknownTarget(name, self.targets) from None
 
-    # -- per-target hook calls ----------------------------------------------------------------------
-    def capabilities(self, name: str) -> Capabilities:
-        self.get(name)
-        return self.pm.hook.copilot_capabilities(target=name) or Capabilities()
+    # -- libraries, inputs and health ---------------------------------------------------------------
+    def libraries(self, options: dict[str, Any]) -> list[Library]:
+        """Every library a LOAD may be looked up in, in the order they are asked (pluggy's call order:
+        a plugin marks its hook `trylast` to be the fallback)."""
+        found: list[Library] = []
+        for library in self.pm.hook.copilot_library(options=options, settings=self.settings):
+            if library is not None:
+                found.append(library)
+        return found
 
-    def render(self, name: str, action: Action, state: HostState) -> list[Timed]:
-        return self.pm.hook.copilot_render(target=name, action=action, state=state) or []
-
-    def feedback(self, name: str, message: Any) -> list[DeckUpdate]:
-        return self.pm.hook.copilot_feedback(target=name, message=message) or []
-
-    def mapping_files(self, name: str) -> list[MappingFile]:
-        self.get(name)
-        return self.pm.hook.copilot_mapping_files(target=name) or []
-
-    def resolve_load(self, query: str, options: dict[str, Any]) -> dict[str, Any] | None:
-        return self.pm.hook.copilot_resolve_load(query=query, options=options)
-
-    # -- inputs and health --------------------------------------------------------------------------
     def inputs(self, options: dict[str, Any]) -> list[Input]:
         found: list[Input] = []
         for batch in self.pm.hook.copilot_inputs(options=options, config=self.config, settings=self.settings):

@@ -1,17 +1,32 @@
-"""OSC in and out.
+"""OSC: the one front door for every UDP port copilot listens on, the intent server, and a sender.
 
-In: intents from phones, pads and other machines —
+The front door (the intent server, the motion listeners and push-to-talk all come in through it):
+- `Bind.parse("HOST:PORT")`: one address syntax. A bind beyond this machine needs an allow-list.
+- `AllowList`: sender addresses *and* networks ("192.168.1.20", "192.168.1.0/24"). Empty admits every
+  sender (legal only on a loopback bind); otherwise exactly the senders it lists are admitted — this
+  machine too only when listed (127.0.0.1).
+- `decode(data, limit)`: one datagram → its messages, or `OscRefused` saying why; never any other
+  exception, whatever the bytes. Addresses are matched exactly by their receivers: an address holding
+  OSC pattern characters (``*?[]{}``) is refused, never expanded, so `/*/*` fires nothing. A datagram
+  holds at most `limit` messages; a bundle counts every message inside it, nested ones too.
+- `Receiver`: one socket and one thread that never dies: it admits senders on the allow-list, hands each
+  datagram over, and counts and drops whatever goes wrong.
+
+Intents (`IntentServer`, 127.0.0.1:9100 unless configured):
     /copilot/intent "loop 4 on deck A"      words, through the same grammar as scripts and voice
     /copilot/intent/json "{...}"            an Intent as JSON (Lamport stamp merged), machine to machine
     /copilot/panic   /copilot/confirm   /copilot/cancel
-Each gets a reply `/copilot/decision <verdict> <reason>` to the sender. The server binds 127.0.0.1
-unless configured; a LAN bind needs an allow-list of sender addresses. Garbage is counted, never raised.
+One datagram is at most one intent: a bundle of one message is that message (its timetag ignored — an
+intent is decided when it arrives); a bundle of more is refused whole. Each intent gets a reply
+`/copilot/decision <verdict> <reason>` to its sender, sent when the decision is made (a LOAD's after its
+library lookup, while the server goes on receiving: a PANIC behind it is never held up).
 
 Out: `OscSender` sends messages, or bundles with timetags for remote peers that schedule themselves.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import ipaddress
 import json
@@ -29,42 +44,245 @@ from copilot.intents.schema import Intent, IntentError, IntentKind, Source
 from .clock import host_time
 
 log = logging.getLogger(__name__)
+DEFAULT_HOST = "127.0.0.1"
 DEFAULT_BIND = "127.0.0.1:9100"
+PATTERN_CHARS = frozenset("*?[]{}")  # OSC address-pattern syntax: refused in incoming addresses
+MAX_DATAGRAM = 65536
 
 
-def parse_hostport(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
-    """"9100" → ("127.0.0.1", 9100); "0.0.0.0:9100" → ("0.0.0.0", 9100). Clear error otherwise."""
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        host, port = default_host, text
+# -- addresses and allow-lists ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bind:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str | int, default_host: str = DEFAULT_HOST) -> Bind:
+        """'PORT', 'HOST:PORT', ':PORT' or '[v6]:PORT' → Bind; ValueError says what was wrong."""
+        raw = str(text).strip()
+        host, sep, port = raw.rpartition(":")
+        if not sep:
+            host, port = "", raw
+        try:
+            number = int(port)
+        except ValueError:
+            raise ValueError(f"expected [HOST:]PORT, got {raw!r}") from None
+        if not 0 <= number <= 65535:
+            raise ValueError(f"port {number} is not 0..65535")
+        return cls(host.strip("[]") or default_host, number)
+
+    @property
+    def loopback(self) -> bool:
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return self.host == "localhost"
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class AllowList:
+    """Sender addresses and networks a listener admits. Empty: everyone (a loopback bind only)."""
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        networks = []
+        for entry in entries:
+            try:
+                networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"--allow takes an address or network like 192.168.1.20 or 10.0.0.0/24, "
+                                 f"not {entry!r}") from None
+        self.networks = tuple(networks)
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def admits(self, host: str) -> bool:
+        if not self.networks:
+            return True
+        try:
+            ip = ipaddress.ip_address(host.split("%", 1)[0])  # a v6 scope (fe80::1%eth0) is not part of it
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    def entries(self) -> list[str]:
+        return [str(n) for n in self.networks]
+
+
+def check_bind(bind: Bind, allow: AllowList, what: str) -> None:
+    """A bind beyond this machine without an allow-list would let anyone on the network in: refuse it."""
+    if not bind.loopback and not allow:
+        raise ValueError(
+            f"listening for {what} on {bind.host} would let anyone on the network in: give an allow-list of "
+            "sender addresses or networks (--allow 192.168.1.20, --allow 192.168.1.0/24) or bind 127.0.0.1"
+        )
+
+
+# -- guarded decoding -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OscMessage:
+    address: str
+    args: tuple[Any, ...]
+    timetag: float = 0.0  # wall-clock seconds a bundle asked for (its arrival time when it asked for "now")
+
+
+class OscRefused(ValueError):
+    """A datagram that is not let in. `reason`: "malformed" (not OSC), "pattern" (an address pattern
+    where an exact address belongs), "too_many" (more messages than one datagram may carry)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def decode(data: bytes, limit: int = 1) -> list[OscMessage]:
+    """One datagram → its messages (a bundle's, flattened, in time order). Raises OscRefused, nothing else."""
+    from pythonosc.osc_packet import OscPacket
+
     try:
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"expected [HOST:]PORT, got {text!r}") from None
-    if not 0 <= number <= 65535:
-        raise ValueError(f"port must be 0..65535, got {number}")
-    return host or default_host, number
+        timed = OscPacket(bytes(data)).messages
+        messages = [OscMessage(t.message.address, tuple(t.message.params), t.time) for t in timed]
+    except Exception as exc:  # noqa: BLE001 - hostile bytes raise ParseError, UnicodeDecodeError, struct.error …
+        raise OscRefused("malformed", type(exc).__name__) from None
+    if not messages:
+        raise OscRefused("malformed", "an empty bundle")
+    if len(messages) > limit:
+        raise OscRefused("too_many", f"{len(messages)} messages in one datagram (at most {limit})")
+    for m in messages:
+        if not m.address.startswith("/"):
+            raise OscRefused("malformed", f"address {m.address[:40]!r}")
+        if not PATTERN_CHARS.isdisjoint(m.address):
+            raise OscRefused("pattern", f"address pattern {m.address[:40]!r}: only exact addresses are taken")
+    return messages
 
 
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+# -- one port, one thread ------------------------------------------------------------------------------
+class Receiver:
+    """One UDP port: a socket and a thread that never dies.
+
+    Each datagram from an admitted sender goes to `handle(data, host time, sender)`; a sender not on the
+    allow-list goes to `refused("not_allowed", host)` instead. Whatever `handle` raises is counted in
+    `errors` and dropped: nothing a sender does stops the thread.
+    """
+
+    def __init__(
+        self,
+        bind: Bind | str,
+        handle: Callable[[bytes, float, tuple[str, int]], None],
+        allow: Iterable[str] = (),
+        what: str = "OSC",
+        refused: Callable[[str, str], None] | None = None,
+        rcvbuf: int | None = None,
+        priority: int | None = None,
+        name: str = "copilot-osc",
+    ) -> None:
+        self.bind = bind if isinstance(bind, Bind) else Bind.parse(bind)
+        self.allow = AllowList(allow)
+        check_bind(self.bind, self.allow, what)
+        self.what = what
+        self.handle = handle
+        self.refused = refused
+        self.rcvbuf = rcvbuf
+        self.priority = priority  # a real-time priority for the thread (bridge.dispatch), or None
+        self.name = name
+        self.port = self.bind.port
+        self.datagrams = 0
+        self.not_allowed = 0
+        self.errors = 0
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._running = False
+
+    def open(self) -> None:
+        """Bind the port now (the listener can say where it listens before it starts). OSError says why not."""
+        if self._sock is not None:
+            return
+        family = socket.AF_INET6 if ":" in self.bind.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            if self.rcvbuf:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+            sock.bind((self.bind.host, self.bind.port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(f"cannot listen for {self.what} on {self.bind}: {exc.strerror or exc}") from None
+        sock.settimeout(0.1)  # how soon close() is noticed
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+
+    def start(self) -> None:
+        self.open()
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name=f"{self.name}-{self.port}", daemon=True)
+        self._thread.start()
+
+    def send(self, data: bytes, to: tuple[str, int]) -> None:
+        """A reply from this port (the sender went away: the datagram is dropped, nothing raised)."""
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.sendto(data, to)
+
+    def close(self) -> None:
+        self._running = False
+        if self._thread is not None:
+            self._thread.join(2.0)
+            self._thread = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def _run(self) -> None:
+        if self.priority is not None:
+            from .dispatch import make_realtime
+
+            make_realtime(self.priority)
+        sock = self._sock
+        assert sock is not None
+        while self._running:
+            try:
+                data, addr = sock.recvfrom(MAX_DATAGRAM)
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._running:
+                    log.exception("%s: the socket failed", self.what)
+                break
+            t = host_time()
+            self.datagrams += 1
+            sender = (str(addr[0]), int(addr[1]))
+            try:
+                if not self.allow.admits(sender[0]):
+                    self.not_allowed += 1
+                    if self.refused is not None:
+                        self.refused("not_allowed", sender[0])
+                    continue
+                self.handle(data, t, sender)
+            except Exception:  # one datagram never ends the listener
+                self.errors += 1
+                log.exception("%s: a datagram from %s could not be handled", self.what, sender[0])
 
 
+# -- intents ----------------------------------------------------------------------------------------------
 @dataclass
 class OscCounters:
     received: int = 0
     accepted: int = 0
     refused: int = 0
     not_allowed: int = 0
-    malformed: int = 0
+    malformed: int = 0  # not OSC, an address pattern, a bundle of several, an unknown address, bad arguments
     by_address: dict[str, int] = field(default_factory=dict)
 
 
 class IntentServer:
-    """Listens for intents over UDP and hands them to `submit` (the session)."""
+    """Listens for intents over UDP and hands them to `submit` (the session's `submit_soon`).
+
+    `submit(intent)` returns the decision, or a Future of it (a LOAD still being looked up): the sender
+    hears the decision when it is made, and the server never waits for it.
+    """
 
     def __init__(
         self,
@@ -73,83 +291,71 @@ class IntentServer:
         allow: Iterable[str] = (),
         reply: bool = True,
     ) -> None:
-        from pythonosc.dispatcher import Dispatcher
-        from pythonosc.osc_packet import OscPacket, ParseError
-        from pythonosc.osc_server import BlockingOSCUDPServer
+        from .dispatch import HELPER_PRIORITY
 
         self.submit = submit
         self.reply = reply
         self.counters = OscCounters()
-        host, port = parse_hostport(bind)
-        self.allow = {str(ipaddress.ip_address(a)) for a in allow}
-        if not is_loopback(host) and not self.allow:
-            raise ValueError(
-                f"binding OSC intents to {host} would let anyone on the network drive the decks; "
-                "give an allow-list of sender addresses (--allow 192.168.1.20) or bind 127.0.0.1"
-            )
-        dispatcher = Dispatcher(strict_timing=False)  # never sleep in the handler for future bundles
-        dispatcher.map("/copilot/intent", self._guard(self._on_text), needs_reply_address=True)
-        dispatcher.map("/copilot/intent/json", self._guard(self._on_json), needs_reply_address=True)
-        for name, kind in (("panic", IntentKind.PANIC), ("confirm", IntentKind.CONFIRM),
-                           ("cancel", IntentKind.CANCEL)):
-            dispatcher.map(f"/copilot/{name}", self._guard(self._on_bare(kind)), needs_reply_address=True)
-        dispatcher.set_default_handler(self._on_unknown, needs_reply_address=True)
-        server = self
+        self._count_lock = threading.Lock()  # decisions may come back on the library worker
+        self._handlers: dict[str, Callable[[tuple[str, int], str, tuple[Any, ...]], None]] = {
+            "/copilot/intent": self._on_text,
+            "/copilot/intent/json": self._on_json,
+            "/copilot/panic": self._on_bare(IntentKind.PANIC),
+            "/copilot/confirm": self._on_bare(IntentKind.CONFIRM),
+            "/copilot/cancel": self._on_bare(IntentKind.CANCEL),
+        }
+        self.receiver = Receiver(bind, self._on_datagram, allow, "OSC intents", self._on_refused,
+                                 priority=HELPER_PRIORITY, name="copilot-osc-intents")
+        self.receiver.open()
+        self.host, self.port = self.receiver.bind.host, self.receiver.port
 
-        class _Server(BlockingOSCUDPServer):
-            def verify_request(self, request: Any, client_address: Any) -> bool:
-                server.counters.received += 1
-                if not server._allowed(client_address[0]):
-                    server.counters.not_allowed += 1
-                    return False
-                if not super().verify_request(request, client_address):
-                    server.counters.malformed += 1
-                    return False
-                try:  # python-osc would swallow a broken packet silently: count it here
-                    OscPacket(request[0])
-                except ParseError:
-                    server.counters.malformed += 1
-                    return False
-                return True
+    def start(self) -> None:
+        self.receiver.start()
 
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                server.counters.malformed += 1
+    def close(self) -> None:
+        self.receiver.close()
 
-        self._server = _Server((host, port), dispatcher)
-        self.host, self.port = self._server.server_address[:2]
-        self._thread: threading.Thread | None = None
+    # -- receiving (the receiver's thread) -------------------------------------------------------------
+    def _on_refused(self, reason: str, host: str) -> None:
+        self._count("received", "not_allowed")
 
-    def _allowed(self, address: str) -> bool:
-        return is_loopback(address) or address in self.allow
+    def _on_datagram(self, data: bytes, t: float, client: tuple[str, int]) -> None:
+        self._count("received")
+        try:
+            (msg,) = decode(data, limit=1)
+        except OscRefused as exc:
+            self._count("malformed")
+            log.debug("OSC intents from %s refused: %s", client[0], exc)
+            return
+        handler = self._handlers.get(msg.address)
+        if handler is None:
+            self._count("malformed")
+            return
+        with self._count_lock:
+            self.counters.by_address[msg.address] = self.counters.by_address.get(msg.address, 0) + 1
+        try:
+            handler(client, msg.address, msg.args)
+        except Exception as exc:  # noqa: BLE001 - a bad packet must not stop the server
+            self._count("malformed")
+            log.warning("OSC %s from %s: %s", msg.address, client[0], exc)
+            self._reply(client, "error", f"{type(exc).__name__}: {exc}")
 
-    def _guard(self, handler: Callable[..., None]) -> Callable[..., None]:
-        def guarded(client: tuple[str, int], address: str, *args: Any) -> None:
-            self.counters.by_address[address] = self.counters.by_address.get(address, 0) + 1
-            try:
-                handler(client, address, *args)
-            except Exception as exc:  # noqa: BLE001 - a bad packet must not stop the server
-                self.counters.malformed += 1
-                log.warning("OSC %s from %s: %s", address, client[0], exc)
-                self._reply(client, "error", f"{type(exc).__name__}: {exc}")
-
-        return guarded
-
-    def _on_text(self, client: tuple[str, int], address: str, *args: Any) -> None:
+    def _on_text(self, client: tuple[str, int], address: str, args: tuple[Any, ...]) -> None:
         words = [a for a in args if isinstance(a, str)]
         if not words:
-            self.counters.malformed += 1
+            self._count("malformed")
             self._reply(client, "refused", f"{address} takes the command as a string")
             return
         result = parse(" ".join(words), Source.REMOTE)
         if result.intent is None:
-            self.counters.refused += 1
+            self._count("refused")
             self._reply(client, "refused", result.reason)
             return
         self._submit(client, result.intent)
 
-    def _on_json(self, client: tuple[str, int], address: str, *args: Any) -> None:
+    def _on_json(self, client: tuple[str, int], address: str, args: tuple[Any, ...]) -> None:
         if len(args) != 1 or not isinstance(args[0], str):
-            self.counters.malformed += 1
+            self._count("malformed")
             self._reply(client, "refused", f"{address} takes one JSON string")
             return
         try:
@@ -159,28 +365,29 @@ class IntentServer:
             data.setdefault("source", Source.REMOTE.value)
             intent = Intent.from_dict(data)
         except (ValueError, IntentError, TypeError, KeyError) as exc:
-            self.counters.malformed += 1
+            self._count("malformed")
             self._reply(client, "refused", f"not an intent: {exc}")
             return
         self._submit(client, intent)
 
-    def _on_bare(self, kind: IntentKind) -> Callable[..., None]:
-        def handler(client: tuple[str, int], address: str, *args: Any) -> None:
+    def _on_bare(self, kind: IntentKind) -> Callable[[tuple[str, int], str, tuple[Any, ...]], None]:
+        def handler(client: tuple[str, int], address: str, args: tuple[Any, ...]) -> None:
             self._submit(client, Intent(kind, source=Source.REMOTE, text=address))
 
         return handler
 
-    def _on_unknown(self, client: tuple[str, int], address: str, *args: Any) -> None:
-        self.counters.malformed += 1
-
+    # -- deciding and answering --------------------------------------------------------------------------
     def _submit(self, client: tuple[str, int], intent: Intent) -> None:
-        decision = self.submit(intent)
+        outcome = self.submit(intent)
+        if isinstance(outcome, cf.Future):
+            outcome.add_done_callback(lambda f: self._answer(client, f.result()))
+        else:
+            self._answer(client, outcome)
+
+    def _answer(self, client: tuple[str, int], decision: Any) -> None:
         verdict = getattr(decision, "verdict", None)
         verdict_text = getattr(verdict, "value", str(verdict))
-        if verdict_text == "refused":
-            self.counters.refused += 1
-        else:
-            self.counters.accepted += 1
+        self._count("refused" if verdict_text == "refused" else "accepted")
         self._reply(client, verdict_text, getattr(decision, "reason", ""))
 
     def _reply(self, client: tuple[str, int], verdict: str, reason: str) -> None:
@@ -191,27 +398,15 @@ class IntentServer:
         builder = OscMessageBuilder("/copilot/decision")
         builder.add_arg(str(verdict))
         builder.add_arg(str(reason))
-        with contextlib.suppress(OSError):  # the sender went away; the decision stands
-            self._server.socket.sendto(builder.build().dgram, client)
+        self.receiver.send(builder.build().dgram, client)
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._serve, name="copilot-osc-intents", daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        from .dispatch import HELPER_PRIORITY, make_realtime
-
-        make_realtime(HELPER_PRIORITY)
-        self._server.serve_forever(poll_interval=0.1)
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(2.0)
-            self._thread = None
-        self._server.server_close()
+    def _count(self, *names: str) -> None:
+        with self._count_lock:
+            for name in names:
+                setattr(self.counters, name, getattr(self.counters, name) + 1)
 
 
+# -- out ----------------------------------------------------------------------------------------------------
 class OscSender:
     """OSC out over UDP: plain messages, or bundles with a timetag for a peer that schedules itself."""
 

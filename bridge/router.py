@@ -1,6 +1,8 @@
 """The router: accepted actions → the targets that can take them → the dispatcher.
 
-Each action goes to every active target whose capabilities include it. An action none of them can
+Each action goes to every active target whose capabilities include it; the router calls the target's
+`render` itself (pluggy only found the targets). It runs while the scheduler decides, so it never looks
+anything up: a LOAD arrives with its track already resolved by the session. An action none of them can
 take is never dropped silently: it goes to the adornment engine when one is running, and the
 performer is told either way. TEMPO rides the dispatcher to the clock so it lands on its beat. The
 copilot's own record of deck state changes when an action's first wire message is actually sent —
@@ -12,12 +14,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
 
 from .actions import Action, ActionKind, Timed
 from .clock import BeatClock
 from .dispatch import Dispatcher, Sent
-from .host import Capabilities, Target, TargetHost
+from .host import Capabilities, Target
 from .state import HostState, own_effect
 
 # Actions that only mark a moment (their audible effect travels as envelopes): no target needed.
@@ -41,28 +42,24 @@ class ClockSink:
 class Router:
     def __init__(
         self,
-        host: TargetHost,
         targets: Sequence[Target],
         dispatcher: Dispatcher,
         state: HostState,
         clock: BeatClock,
         report: Callable[[str], None],
         adornment: Target | None = None,
-        resolve_options: dict[str, Any] | None = None,
     ) -> None:
-        self.host = host
         self.targets = list(targets)
         self.adornment = adornment
         self.dispatcher = dispatcher
         self.state = state
         self.report = report
-        self.resolve_options = resolve_options or {}
         self.clock_sink = ClockSink(clock)
         self._effects: dict[str, Action] = {}  # actions that change a deck, until their first send
         self._effects_lock = threading.Lock()
         dispatcher.listeners.append(self.on_sent)
         dispatcher.on_refused = self._refused
-        self._caps: dict[str, Capabilities] = {t.name: host.capabilities(t.name) for t in self.all_targets}
+        self._caps: dict[str, Capabilities] = {t.name: t.capabilities() for t in self.all_targets}
         self.unsupported: list[tuple[str, str]] = []  # (action kind/param, where it went)
 
     @property
@@ -79,8 +76,6 @@ class Router:
     # -- Outbox --------------------------------------------------------------------------------------
     def dispatch(self, actions: Sequence[Action]) -> None:
         for action in actions:
-            if action.kind is ActionKind.LOAD:
-                action = self._resolve(action)
             if action.kind is ActionKind.TEMPO:
                 self.dispatcher.schedule(self.clock_sink, [Timed(action.beat, action, action.id)])
             if action.deck is not None and own_effect(action):
@@ -136,7 +131,7 @@ class Router:
 
     def _render(self, target: Target, action: Action) -> None:
         try:
-            items = self.host.render(target.name, action, self.state)
+            items = target.render(action, self.state)
         except Exception as exc:  # noqa: BLE001 - one target's bug must not stop the others
             self.report(f"{target.name} could not render {action.kind.value}: {exc}")
             return
@@ -156,16 +151,3 @@ class Router:
             return None
 
         return guard
-
-    def _resolve(self, action: Action) -> Action:
-        query = str(action.params.get("query", ""))
-        try:
-            found = self.host.resolve_load(query, self.resolve_options)
-        except Exception as exc:  # noqa: BLE001 - a broken library must not block the load
-            self.report(f"could not look up '{query}': {exc}")
-            return action
-        if not found:
-            return action
-        title = found.get("title") or found.get("path")
-        self.report(f"load '{query}': picked {title}" + (f" ({found['why']})" if found.get("why") else ""))
-        return replace(action, params={**action.params, "resolved": found, "title": title})

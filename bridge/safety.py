@@ -45,11 +45,15 @@ RATE_GROUPS: dict[IntentKind, str] = {
 }
 
 
+# Settings that changed name: an old copilot.toml keeps working.
+RENAMED = {"control_lead": "move_lead"}
+
+
 @dataclass
 class SafetyConfig:
     phase_window: float = 1.0 / 32  # δ (beats): an intent this soon after a grid line still takes it
     min_lead: float = 0.004  # seconds: the soonest a discrete action can be promised on the grid
-    control_lead: float = 0.0015  # seconds ahead a continuous control is stamped (motion: latency first)
+    move_lead: float = 0.0015  # seconds ahead a continuous move is stamped (motion: latency first)
     latency: float = 0.0  # seconds: the largest output latency among the session's targets
     grid: dict[IntentKind, Grid] = field(default_factory=lambda: dict(DEFAULT_GRID))
     phrase_bars: int = 8
@@ -68,6 +72,7 @@ class SafetyConfig:
         """From the [safety] table of copilot.toml; unknown keys are an error with the key's name."""
         cfg = cls()
         for key, value in data.items():
+            key = RENAMED.get(key, key)
             if key == "grid":
                 for kind, grid in value.items():
                     cfg.grid[IntentKind(kind.upper())] = Grid(grid)

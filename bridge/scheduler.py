@@ -2,11 +2,14 @@
 
 Discrete intents go to the next safe grid line (beat, bar or phrase by kind, inside the phase window
 δ); LOAD never lands on a playing deck; FX and loop changes are rate limited; risky actions wait for
-CONFIRM and expire; continuous controls become capped, slew-limited envelopes; PANIC is immediate,
+CONFIRM and expire; continuous moves (motion, a fader) are capped and slew-limited; PANIC is immediate,
 cancels everything queued and puts FX and filters back to neutral.
 
-The scheduler never talks to a wire. Accepted actions go to an `Outbox` (the session routes them to
-targets and the dispatcher), which keeps this module testable with a manual clock and no ports.
+Decide, then send: the scheduler's lock covers decisions only. Nothing under it reads a file, a
+database or a socket — a LOAD's track is looked up by the session before the LOAD is submitted, and
+handed in as `resolved`. The scheduler never talks to a wire either: accepted actions go to an
+`Outbox` (the session routes them to targets and the dispatcher), which keeps this module testable
+with a manual clock and no ports.
 """
 
 from __future__ import annotations
@@ -88,10 +91,13 @@ class _Pending:
     intent: Intent
     expires: float
     reason: str
+    resolved: dict[str, Any] | None = None  # a LOAD's looked-up track, kept for the yes
 
 
 @dataclass
-class _Control:
+class _Level:
+    """Where a continuous parameter was last put (by a move, an envelope's end, PANIC), and on which beat."""
+
     beat: float
     value: float
 
@@ -128,11 +134,15 @@ class SafetyScheduler:
         self._pending: list[_Pending] = []
         self._scheduled: list[_Scheduled] = []
         self._rate_recent: dict[tuple[str, Deck | None], list[float]] = {}
-        self._controls: dict[tuple[str, Deck | None], _Control] = {}
+        self._levels: dict[tuple[str, Deck | None], _Level] = {}
 
     # -- public ------------------------------------------------------------------------------------
-    def submit(self, intent: Intent) -> Decision:
-        """Decide about one intent now. Never raises for a well-formed intent: refusals carry reasons."""
+    def submit(self, intent: Intent, resolved: dict[str, Any] | None = None) -> Decision:
+        """Decide about one intent now. Never raises for a well-formed intent: refusals carry reasons.
+
+        `resolved`: what the session already looked up for a LOAD (the track: path, title, bpm …); it
+        rides on the LOAD action as params["resolved"], so no target looks anything up while rendering.
+        """
         with self._lock:
             now = self.clock.now()
             self._prune(now)
@@ -148,7 +158,7 @@ class SafetyScheduler:
                     intent, now, f"not sure enough ({intent.confidence:.0%}) that you said "
                     f"'{intent.text or intent.describe()}'; nothing sent"
                 )
-            return self._decide(intent, now, confirmed=False)
+            return self._decide(intent, now, confirmed=False, resolved=resolved)
 
     def expire(self) -> list[Decision]:
         """Risky intents whose confirmation window has passed, as refusals the performer can see."""
@@ -165,12 +175,11 @@ class SafetyScheduler:
         with self._lock:
             return [(p.intent, p.reason) for p in self._pending]
 
-    def control(
+    def move(
         self, param_name: str, value: float, deck: Deck | None = None, source: Source = Source.MOTION
     ) -> Action | None:
-        """A continuous control (motion, a fader on a pad): capped, slew-limited, sent a moment ahead.
-
-        Returns the action sent, or None when the wire would not change.
+        """Move one continuous parameter (motion, a fader on a pad): capped, slew-limited, sent a moment
+        ahead as a CONTROL action. Returns the action sent, or None when the wire would not change.
         """
         with self._lock:
             spec = self.config.params.get(param_name)
@@ -179,16 +188,16 @@ class SafetyScheduler:
             if not spec.per_deck:
                 deck = None
             now = self.clock.now()
-            beat = self.clock.beat_at_time(now + self.config.control_lead + self.config.latency)
+            beat = self.clock.beat_at_time(now + self.config.move_lead + self.config.latency)
             target = spec.clamp(float(value))
             key = (param_name, deck)
-            last = self._controls.get(key)
+            last = self._levels.get(key)
             if last is not None:
                 room = spec.max_slope * max(0.0, beat - last.beat)
                 target = min(last.value + room, max(last.value - room, target))
                 if abs(target - last.value) < 1e-6:
                     return None
-            self._controls[key] = _Control(beat, target)
+            self._levels[key] = _Level(beat, target)
             action = Action(ActionKind.CONTROL, deck, beat, self.clock.time_at_beat(beat),
                             params={"param": param_name, "value": target}, source=source)
             self.outbox.dispatch([action])
@@ -203,15 +212,16 @@ class SafetyScheduler:
             action = Action(ActionKind.ENVELOPE, deck, env.start, self.clock.time_at_beat(env.start),
                             params={"param": env.param, "start_value": self._current(env.param, deck)},
                             envelope=env, intent_id=intent_id, source=source)
-            self._controls[(env.param, deck)] = _Control(env.end, env.points[-1].value)
+            self._levels[(env.param, deck)] = _Level(env.end, env.points[-1].value)
             self.outbox.dispatch([action])
             return action
 
     # -- decisions -----------------------------------------------------------------------------------
-    def _decide(self, intent: Intent, now: float, confirmed: bool) -> Decision:
-        intent, deck_note = self._resolve_deck(intent, now)
+    def _decide(self, intent: Intent, now: float, confirmed: bool,
+                resolved: dict[str, Any] | None = None) -> Decision:
+        intent, deck_note = self._pick_deck(intent, now)
         kind = intent.kind
-        beat = self._window(intent, now)
+        beat = self._grid_beat(intent, now)
 
         if kind is IntentKind.LOAD:
             if self._busy(intent.deck, beat):
@@ -222,7 +232,7 @@ class SafetyScheduler:
             playing = [d for d in self._decks() if self._playing_at(d, beat)]
             if len(playing) >= 2 and not confirmed:
                 return self._ask(intent, now, f"{len(playing)} decks are playing; load '{intent.args['query']}' "
-                                 f"to deck {intent.deck}?")
+                                 f"to deck {intent.deck}?", resolved)
 
         group = RATE_GROUPS.get(kind)
         if group is not None:
@@ -238,9 +248,9 @@ class SafetyScheduler:
         if not confirmed:
             risk = self._risk(intent, beat)
             if risk:
-                return self._ask(intent, now, risk)
+                return self._ask(intent, now, risk, resolved)
 
-        actions = self._actions(intent, beat)
+        actions = self._actions(intent, beat, resolved)
         if group is not None:
             self._rate_recent[(group, intent.deck)].append(beat)
         self._scheduled.append(_Scheduled(intent, list(actions)))
@@ -262,7 +272,7 @@ class SafetyScheduler:
                 return f"tempo jump of {jump:.1f} BPM (to {new:.1f}); say yes to confirm"
         return None
 
-    def _actions(self, intent: Intent, beat: float) -> list[Action]:
+    def _actions(self, intent: Intent, beat: float, resolved: dict[str, Any] | None = None) -> list[Action]:
         """Turn one accepted intent into grid-stamped actions (discrete ones and envelopes)."""
         kind, deck, a, cfg = intent.kind, intent.deck, intent.args, self.config
         q = self.clock.quantum
@@ -277,7 +287,7 @@ class SafetyScheduler:
             e = Envelope(name, tuple(Breakpoint(b, v, c) for b, v, c in points),
                          d.value if d else None).with_caps(spec)
             start_value = self._current(name, d)
-            self._controls[(name, d)] = _Control(e.end, e.points[-1].value)
+            self._levels[(name, d)] = _Level(e.end, e.points[-1].value)
             return Action(ActionKind.ENVELOPE, d, start, at(start), envelope=e,
                           params={"param": name, "start_value": start_value}, intent_id=intent.id,
                           source=intent.source, lamport=intent.lamport)
@@ -307,6 +317,9 @@ class SafetyScheduler:
                 decks = [d for d in self._decks() if self._playing_at(d, beat)] or [Deck.A]
                 self._release_builds(beat)
                 return self._drop_actions(intent, beat, decks)
+            case IntentKind.LOAD if resolved:
+                title = resolved.get("title") or resolved.get("path")
+                return [discrete(ActionKind.LOAD, **dict(a), resolved=resolved, title=title)]
             case _:
                 action_kind = ActionKind(kind.value)
                 return [discrete(action_kind, **dict(a))]
@@ -319,7 +332,7 @@ class SafetyScheduler:
             for name in ("filter", "fx_send"):
                 spec = self.config.params[name]
                 e = Envelope(name, (Breakpoint(beat, spec.neutral, Curve.HOLD),), d.value).with_caps(spec)
-                self._controls[(name, d)] = _Control(beat, spec.neutral)
+                self._levels[(name, d)] = _Level(beat, spec.neutral)
                 actions.append(Action(ActionKind.ENVELOPE, d, beat, self.clock.time_at_beat(beat), envelope=e,
                                       params={"param": name, "start_value": spec.neutral, "jump": True},
                                       intent_id=intent.id, source=intent.source, lamport=intent.lamport))
@@ -336,9 +349,9 @@ class SafetyScheduler:
     def _panic(self, intent: Intent, now: float) -> Decision:
         self._pending.clear()
         self._scheduled.clear()
-        for (name, deck) in list(self._controls):
+        for (name, deck) in list(self._levels):
             if self.config.params[name].reset_on_panic:
-                self._controls[(name, deck)] = _Control(self.clock.beat_at_time(now), self.config.params[name].neutral)
+                self._levels[(name, deck)] = _Level(self.clock.beat_at_time(now), self.config.params[name].neutral)
         action = Action(ActionKind.PANIC, None, None, now, intent_id=intent.id, source=intent.source,
                         lamport=intent.lamport,
                         params={"neutral": {n: p.neutral for n, p in self.config.params.items() if p.reset_on_panic}})
@@ -350,7 +363,7 @@ class SafetyScheduler:
         if not self._pending:
             return self._refuse(intent, now, "nothing is waiting for a yes")
         pending = self._pending.pop()
-        decision = self._decide(pending.intent, now, confirmed=True)
+        decision = self._decide(pending.intent, now, confirmed=True, resolved=pending.resolved)
         reason = f"confirmed: {decision.reason}" if decision.accepted else decision.reason
         return Decision(intent, Verdict.DONE if decision.accepted else Verdict.REFUSED, reason,
                         decision.actions, decision.beat, now)
@@ -371,8 +384,8 @@ class SafetyScheduler:
     def _refuse(self, intent: Intent, now: float, reason: str) -> Decision:
         return Decision(intent, Verdict.REFUSED, reason, at=now)
 
-    def _ask(self, intent: Intent, now: float, reason: str) -> Decision:
-        self._pending.append(_Pending(intent, now + self.config.confirm_window, reason))
+    def _ask(self, intent: Intent, now: float, reason: str, resolved: dict[str, Any] | None = None) -> Decision:
+        self._pending.append(_Pending(intent, now + self.config.confirm_window, reason, resolved))
         return Decision(intent, Verdict.AWAITING_CONFIRM, reason, at=now)
 
     def _prune(self, now: float) -> None:
@@ -405,7 +418,8 @@ class SafetyScheduler:
     def _idle_deck(self, beat: float) -> Deck | None:
         return next((d for d in self._decks() if not self._busy(d, beat)), None)
 
-    def _resolve_deck(self, intent: Intent, now: float) -> tuple[Intent, str]:
+    def _pick_deck(self, intent: Intent, now: float) -> tuple[Intent, str]:
+        """A deck action with no deck named: the idle deck for LOAD/PLAY, else the one playing."""
         if intent.kind not in DECK_KINDS or intent.deck is not None:
             return intent, ""
         beat = self.clock.beat_at_time(now)
@@ -420,7 +434,7 @@ class SafetyScheduler:
         return intent.with_deck(Deck.A), ""
 
     def _current(self, name: str, deck: Deck | None) -> float:
-        c = self._controls.get((name, deck))
+        c = self._levels.get((name, deck))
         return c.value if c else self.config.params[name].neutral
 
     def _tempo_target(self, intent: Intent) -> float:
@@ -432,7 +446,7 @@ class SafetyScheduler:
         q = self.clock.quantum
         return {Grid.NOW: 0.0, Grid.BEAT: 1.0, Grid.BAR: q, Grid.PHRASE: q * self.config.phrase_bars}[grid]
 
-    def _window(self, intent: Intent, now: float) -> float:
+    def _grid_beat(self, intent: Intent, now: float) -> float:
         """The beat an intent may happen on: the next safe grid line (or this one, within δ)."""
         cfg = self.config
         now_beat = self.clock.beat_at_time(now)

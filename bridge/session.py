@@ -1,9 +1,14 @@
 """The session: wires clock, scheduler, router, dispatcher, ports, feedback, OSC intents, live inputs,
-the script and the log for `copilot run` — in real time, or offline against a manual clock.
+libraries, the script and the log for `copilot run` — in real time, or offline against a manual clock.
+
+Decide, then send: every intent enters through `submit` (or `submit_soon`). A LOAD is first looked up
+in the libraries the plugins offer (database, tags, crate folders) on the session's library worker,
+with no lock held; the scheduler then decides with the track already in hand.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import dataclasses
 import logging
@@ -15,14 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from copilot.intents.schema import Deck, Intent, Source
+from copilot.intents.schema import Deck, Intent, IntentKind, Source
 from copilot.intents.script import ScriptLine, load_script
 
 from .actions import Action
 from .clock import BeatClock, InternalClock, ManualClock
 from .config import Config, log_dir
 from .dispatch import Dispatcher, Sent, freeze_heap, thaw_heap
-from .host import Input, Target, TargetContext, TargetHost, UnknownTarget
+from .host import Input, Library, Target, TargetContext, TargetHost, UnknownTarget
 from .log import SessionLog
 from .router import Router
 from .safety import SafetyConfig
@@ -31,7 +36,7 @@ from .state import HostState
 from .surroundings import Surroundings, running_processes
 
 log = logging.getLogger(__name__)
-
+MAX_LOOKUPS = 8  # LOADs waiting for the library at once; more are refused (a stuck disk must not pile up)
 
 
 @dataclass
@@ -94,6 +99,12 @@ class Session:
         self.targets: list[Target] = []
         self.adornment: Target | None = None
         self.inputs: list[Input] = []
+        self.libraries: list[Library] = []
+        # One worker: LOADs are looked up (and so decided) in the order they were asked for.
+        self._lookups = cf.ThreadPoolExecutor(1, thread_name_prefix="copilot-library")
+        self._lookups_waiting = 0
+        self._lookups_lock = threading.Lock()
+        self._panics = 0  # PANICs so far: a LOAD still being looked up when one comes is dropped
         self.osc_server: Any = None
         self.script: list[ScriptLine] = load_script(self.options.script) if self.options.script else []
         self._script_next = 0
@@ -190,8 +201,12 @@ class Session:
         if self.options.adorn is not None and engine is not None and engine.name not in names:
             self.adornment = self._open_target(engine.name, {**context_options, "adornment": True})
         self.scheduler.config.latency = max((t.output_latency for t in self.targets), default=0.0)
-        self.router = Router(self.host, self.targets, self.dispatcher, self.state, self.clock, self.report,
-                             self.adornment, context_options)
+        self.router = Router(self.targets, self.dispatcher, self.state, self.clock, self.report, self.adornment)
+        self.libraries = self._find_libraries(context_options)
+        if not self.options.offline:
+            for library in self.libraries:
+                if callable(getattr(library, "warm_up", None)):
+                    self._lookups.submit(self._warm_up, library)
         self.scheduler.outbox = self.router
         why = f" ({self.target_reason})" if self.target_reason else ""
         self.report(f"target: {', '.join(t.name for t in self.targets)}{why}; clock: "
@@ -217,6 +232,20 @@ class Session:
             raise SessionError(f"{name} could not start: {type(exc).__name__}: {exc}") from exc
         return target
 
+    def _find_libraries(self, options: dict[str, Any]) -> list[Library]:
+        try:
+            return self.host.libraries(options)
+        except Exception as exc:  # noqa: BLE001 - no library: a LOAD still goes out with its words
+            self.report(f"no music library for LOAD: {exc}")
+            return []
+
+    def _warm_up(self, library: Library) -> None:
+        """Library worker: what a first lookup would load (modules, caches), before the set needs it."""
+        try:
+            library.warm_up()  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - a cold library still answers, only slower
+            self.report(f"library {getattr(library, 'name', '')} could not warm up: {exc}")
+
     def _start_osc(self) -> None:
         osc = self.config.section("osc")
         bind = self.options.osc if self.options.osc is not None else osc.get("bind")
@@ -226,7 +255,7 @@ class Session:
 
         allow = self.options.allow or osc.get("allow", [])
         try:
-            self.osc_server = IntentServer(self.submit, bind, allow)
+            self.osc_server = IntentServer(self.submit_soon, bind, allow)
         except (OSError, ValueError) as exc:
             self.report(f"OSC intents are off: {exc}")
             return
@@ -256,8 +285,9 @@ class Session:
                 source.stop()
         if self.osc_server is not None:
             self.osc_server.close()
+        self._lookups.shutdown(wait=False, cancel_futures=True)
         self.dispatcher.stop(drain=False)
-        for target in [*self.targets, *([self.adornment] if self.adornment else [])]:
+        for target in self._open_targets():
             with contextlib.suppress(Exception):
                 target.close()
         if self.ports is not None:
@@ -268,19 +298,114 @@ class Session:
 
     # -- the SessionApi ---------------------------------------------------------------------------------
     def submit(self, intent: Intent) -> Decision:
+        """Decide about one intent and return the decision. A LOAD is looked up in the libraries first
+        (on the library worker; this caller waits for it, the scheduler and every other source do not)."""
+        future = self.submit_soon(intent)
+        try:
+            return future.result()
+        except cf.CancelledError:  # the session stopped while the LOAD waited for the library
+            return self._stopped(intent)
+
+    def submit_soon(self, intent: Intent, then: Callable[[Decision], None] | None = None) -> cf.Future[Decision]:
+        """Never waits for a lookup: a LOAD is looked up and decided on the library worker, anything else
+        is decided now, on this thread. `then` hears the decision on whichever thread made it (the OSC
+        server answers its sender from there, so a slow library never holds up a PANIC behind it)."""
         self.log.record("intent", intent=intent.to_dict(), beat=self.clock.beat)
-        decision = self.scheduler.submit(intent)
+        future: cf.Future[Decision]
+        if not self._needs_lookup(intent):
+            future = cf.Future()
+            future.set_result(self._decide(intent))
+        elif self.options.offline:  # virtual time stands still while the library reads: stay deterministic
+            future = cf.Future()
+            future.set_result(self._decide(intent, self._lookup(intent)))
+        else:
+            future = self._queue_lookup(intent)
+        if then is not None:
+            future.add_done_callback(lambda f: then(self._stopped(intent) if f.cancelled() else f.result()))
+        return future
+
+    def move(self, param: str, value: float, deck: Deck | None = None,
+             source: Source | None = None) -> Action | None:
+        """Move one continuous parameter now (motion, a fader): see SafetyScheduler.move."""
+        return self.scheduler.move(param, value, deck, source or Source.MOTION)
+
+    # -- deciding -----------------------------------------------------------------------------------------
+    def _decide(self, intent: Intent, resolved: dict[str, Any] | None = None) -> Decision:
+        decision = self.scheduler.submit(intent, resolved)
+        if intent.kind is IntentKind.PANIC:
+            self._panics += 1
+        self._note(decision)
+        return decision
+
+    def _note(self, decision: Decision) -> None:
         self.decisions.append(decision)
         self.log.record("decision", decision=decision.to_dict(), beat=self.clock.beat)
         mark = {Verdict.SCHEDULED: "✓", Verdict.DONE: "✓", Verdict.AWAITING_CONFIRM: "?",
                 Verdict.REFUSED: "✗"}[decision.verdict]
-        self.report(f"{mark} [{intent.source.value}] {decision.reason}")
-        return decision
+        self.report(f"{mark} [{decision.intent.source.value}] {decision.reason}")
 
-    def control(self, param: str, value: float, deck: Deck | None = None,
-                source: Source | None = None) -> Action | None:
-        return self.scheduler.control(param, value, deck, source or Source.MOTION)
+    def _needs_lookup(self, intent: Intent) -> bool:
+        return intent.kind is IntentKind.LOAD and bool(self.libraries)
 
+    def _queue_lookup(self, intent: Intent) -> cf.Future[Decision]:
+        with self._lookups_lock:
+            busy = self._lookups_waiting >= MAX_LOOKUPS
+            if not busy:
+                self._lookups_waiting += 1
+        if busy:
+            decision = Decision(intent, Verdict.REFUSED, f"the library is still looking up {MAX_LOOKUPS} loads; "
+                                f"{intent.describe()} ignored — ask again in a moment", at=self.clock.now())
+            self._note(decision)
+            future: cf.Future[Decision] = cf.Future()
+            future.set_result(decision)
+            return future
+
+        panics = self._panics
+
+        def lookup_then_decide() -> Decision:
+            try:
+                found = self._lookup(intent)
+            finally:
+                with self._lookups_lock:
+                    self._lookups_waiting -= 1
+            if self._stop.is_set():
+                return self._stopped(intent)
+            if self._panics != panics:  # PANIC cancels everything asked for, decided or not yet
+                dropped = Decision(intent, Verdict.REFUSED, f"{intent.describe()} dropped: PANIC came while its "
+                                   "track was being looked up", at=self.clock.now())
+                self._note(dropped)
+                return dropped
+            return self._decide(intent, found)
+
+        try:
+            return self._lookups.submit(lookup_then_decide)
+        except RuntimeError:  # the session is stopping: decide with the words alone
+            with self._lookups_lock:
+                self._lookups_waiting -= 1
+            future = cf.Future()
+            future.set_result(self._decide(intent))
+            return future
+
+    def _stopped(self, intent: Intent) -> Decision:
+        return Decision(intent, Verdict.REFUSED, f"{intent.describe()} dropped: the session stopped while its "
+                        "track was being looked up")  # no time: the clock may be closed already
+
+    def _lookup(self, intent: Intent) -> dict[str, Any] | None:
+        """The track a LOAD's words mean, from the first library that knows one (library worker thread)."""
+        query = str(intent.args.get("query", ""))
+        for library in self.libraries:
+            try:
+                found = library.resolve(query)
+            except Exception as exc:  # noqa: BLE001 - a broken library must not block the load
+                self.report(f"could not look up '{query}' in {getattr(library, 'name', 'a library')}: {exc}")
+                continue
+            if found:
+                title = found.get("title") or found.get("path")
+                self.report(f"load '{query}': picked {title}" + (f" ({found['why']})" if found.get("why") else ""))
+                return found
+        return None
+
+    # -- the rest of the SessionApi -------------------------------------------------------------------------
     def listen_midi(self, callback: Callable[[bytes, float], None]) -> None:
         """Hear every message on 'Copilot In' too (a push-to-talk pad, a foot switch)."""
         self._midi_listeners.append(callback)
@@ -393,7 +518,7 @@ class Session:
         self.feedback_count += 1
         self.log.record("feedback", port="Copilot In", midi=data.hex(" "), t=at)
         for target in self.targets:
-            self._apply_feedback(target.name, data)
+            self._apply_feedback(target, data)
         for listener in self._midi_listeners:
             try:
                 listener(data, at)
@@ -405,12 +530,22 @@ class Session:
         self.feedback_count += 1
         shown = data.hex(" ") if isinstance(data, bytes | bytearray) else repr(data)
         self.log.record("feedback", target=name, midi=shown)
-        self._apply_feedback(name, data)
+        target = next((t for t in self._open_targets() if t.name == name), None)
+        if target is not None:
+            self._apply_feedback(target, data)
 
-    def _apply_feedback(self, name: str, data: Any) -> None:
-        for update in self.host.feedback(name, data):
+    def _open_targets(self) -> list[Target]:
+        return [*self.targets, *([self.adornment] if self.adornment else [])]
+
+    def _apply_feedback(self, target: Target, data: Any) -> None:
+        try:
+            updates = target.on_feedback(data)
+        except Exception as exc:  # noqa: BLE001 - a target's decoding bug must not stop host feedback
+            self.log.record("feedback_error", target=target.name, error=repr(exc))
+            return
+        for update in updates:
             self.state.apply_feedback(update)
-            self.log.record("state", target=name, deck=update.deck.value, fields=update.fields)
+            self.log.record("state", target=target.name, deck=update.deck.value, fields=update.fields)
 
 
 def default_log_path() -> Path:

@@ -41,14 +41,15 @@ def _target(name: str) -> Any:
             raise typer.Exit(1) from None
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    return host, target
+    return target
 
 
-def _files(host: Any, name: str) -> list[Any]:
+def _files(target: Any) -> list[Any]:
     from copilot.mappings.table import TableError
 
+    name = target.name
     try:
-        files = host.mapping_files(name)
+        files = target.mapping_files()
     except TableError as exc:
         typer.echo(f"{name}: its mapping table cannot be used: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -80,7 +81,7 @@ def list_command() -> None:
     for name in host.names():
         target = host.get(name)
         try:
-            files = host.mapping_files(name)
+            files = target.mapping_files()
         except Exception as exc:  # noqa: BLE001 - one broken target must not hide the others
             typer.echo(f"{name}: cannot build its files: {exc}")
             continue
@@ -107,7 +108,7 @@ def show_command(
     table_only: bool = typer.Option(False, "--table", help="Only the table (rows, unverified ones marked)."),
 ) -> None:
     """Print the target's table (unverified rows marked) and the files it would install."""
-    host, target = _target(name)
+    target = _target(name)
     markdown = getattr(target, "table_markdown", None)
     if callable(markdown):
         typer.echo(f"# {name}: the table\n")
@@ -121,7 +122,7 @@ def show_command(
         typer.echo("status: V verified · I inferred · U unverified (may not work in the host)\n")
     if table_only:
         return
-    for f in _files(host, name):
+    for f in _files(target):
         typer.echo(f"# {f.relpath}" + (f" — {f.description}" if f.description else ""))
         try:
             typer.echo(f.content.decode("utf-8"))
@@ -138,8 +139,8 @@ def install_command(
     """Write the target's mapping files where its host looks for them (backing up what they replace)."""
     from copilot.mappings.install import InstallError, install
 
-    host, target = _target(name)
-    files = _files(host, name)
+    target = _target(name)
+    files = _files(target)
     folders = _folders(target, dest)
     try:
         result = install(name, files, folders, dry_run=dry_run)
@@ -168,8 +169,8 @@ def uninstall_command(
     """Remove the target's files and put back any file they replaced."""
     from copilot.mappings.install import InstallError, uninstall
 
-    host, target = _target(name)
-    files = _files(host, name)
+    target = _target(name)
+    files = _files(target)
     folders = _folders(target, dest)
     try:
         result = uninstall(name, files, folders, dry_run=dry_run)

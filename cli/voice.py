@@ -147,8 +147,8 @@ class _DryRunSession:
             typer.echo(json.dumps(heard))
         return decision
 
-    def control(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any:
-        return self.scheduler.control(param, value, deck)
+    def move(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any:
+        return self.scheduler.move(param, value, deck)
 
     def report(self, message: str) -> None:
         if not self.as_json:

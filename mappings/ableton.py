@@ -1,4 +1,4 @@
-"""Ableton Live: the CC table (`ableton_table.toml`) and the User Remote Script generated from it.
+"""Ableton Live: the CC table (`tables/ableton-live.toml`) and the User Remote Script generated from it.
 
 Live binds a plain MIDI controller through a *User Remote Script*: a folder in its preferences'
 `User Remote Scripts/` holding one `UserConfiguration.txt`. Live reads that file with Python's
@@ -15,13 +15,14 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tomllib
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TABLE_PATH = Path(__file__).with_name("ableton_table.toml")
+from .table import TableError, packaged_path, read
+
+TABLE_PATH = packaged_path("ableton-live")
 STRIPS = 8  # channel strips a user script drives (the current mixer bank)
 ENCODERS = 16  # Live 11+ reads Encoder1…16; older versions stop at 8
 PADS = 16
@@ -35,10 +36,6 @@ MAP_MODES = (
 TRANSPORT_KEYS = ("Stop", "Play", "Rec", "SessionRec", "Over", "Metro", "Loop", "Rwd", "Ffwd",
                   "PunchIn", "PunchOut", "NudgeUp", "NudgeDown", "TapTempo")
 LOOP_LENGTH = "loop_length"  # the one macro that is not a copilot parameter: Beat Repeat's grid
-
-
-class TableError(ValueError):
-    """The table (or a copilot.toml override) cannot work in Live; the message names the entry."""
 
 
 @dataclass(frozen=True)
@@ -128,8 +125,7 @@ def load_table(path: Path | None = None, overrides: Mapping[str, Any] | None = N
 
     `known_params`: copilot's parameter names (the target passes them; this floor knows no bridge).
     """
-    with open(path or TABLE_PATH, "rb") as fh:
-        raw = tomllib.load(fh)
+    raw = read(path or TABLE_PATH)
     for section in ("script", "osc", "fx"):
         if overrides and isinstance(overrides.get(section), Mapping):
             raw.setdefault(section, {}).update(overrides[section])

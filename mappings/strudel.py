@@ -1,4 +1,4 @@
-"""Strudel: the CC table (`strudel_table.toml`) and the snippet generated from it.
+"""Strudel: the CC table (`tables/strudel.toml`) and the snippet generated from it.
 
 Strudel has no Link, no OSC input and no MIDI clock; its one live input is MIDI CC through WebMIDI
 (`midin`). So copilot gives Strudel a port of its own carrying CC only, and a snippet to paste: `midin`
@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import keyword
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TABLE_PATH = Path(__file__).with_name("strudel_table.toml")
+from .table import TableError, packaged_path, read
+
+TABLE_PATH = packaged_path("strudel")
 _IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 # Words the snippet itself uses: a control may not take them.
 _TAKEN = {"cc", "note", "s", "setcpm", "midin", "lowpass", "highpass", "let", "const", "await"}
-
-
-class TableError(ValueError):
-    """The Strudel table cannot work; the message names the entry."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +51,7 @@ def load_table(path: Path | None = None, overrides: Mapping[str, Any] | None = N
 
     `known_params`: copilot's parameter names (the target passes them; this floor knows no bridge).
     """
-    with open(path or TABLE_PATH, "rb") as fh:
-        raw = tomllib.load(fh)
+    raw = read(path or TABLE_PATH)
     try:
         port = dict(raw["port"])
         if overrides:

@@ -1,6 +1,11 @@
-"""One declarative table per MIDI host: every message copilot may send, and the host function it drives.
+"""The one table loader, and the row table every MIDI DJ host (Serato, Mixxx) is driven by.
 
-The tables are data (TOML files next to this module, one per target). A performer corrects a row
+Every declarative table copilot ships is a TOML file in ``mappings/tables/`` named after its target
+(``serato-dj-pro.toml``, ``mixxx.toml``, ``ableton-live.toml``, ``strudel.toml``). `read` is the only
+code that parses them, and `TableError` the only error a broken table (or a performer's override of
+one) raises; ``ableton.py`` and ``strudel.py`` build their own shapes from what `read` returns.
+
+The row table: every message copilot may send to a DJ host, and the host function it drives. A performer corrects a row
 without touching code: a file of the same name in the copilot config folder
 (``<config>/mappings/<target>.toml``) may replace fields of rows by name, remove rows
 (``remove = true``) or add new ones. The generators (``serato.py``, ``mixxx.py``) turn a table into
@@ -26,9 +31,9 @@ from typing import Any
 
 from copilot.intents.schema import Deck
 
-NOTE_ON = 0x90
-CONTROL_CHANGE = 0xB0
-MESSAGES = {"note": NOTE_ON, "cc": CONTROL_CHANGE}
+# The status byte (channel 1) each message kind has in the hosts' own files (Mixxx's <status>, Serato's
+# preset): data written into files. The bytes copilot sends are built by copilot.bridge.midi only.
+MESSAGES = {"note": 0x90, "cc": 0xB0}
 STATUSES = {"V": "seen in real host files or docs", "I": "inferred from several files",
             "U": "unverified: may not work in the host"}
 FEEDBACK_FIELDS = ("playing", "loop", "loaded", "hotcue", "fx")
@@ -80,6 +85,7 @@ class Control:
 
     @property
     def status_byte(self) -> int:
+        """The status number a host's mapping file lists for this control (kind and channel)."""
         return MESSAGES[self.row.message] | self.channel
 
     @property
@@ -101,21 +107,21 @@ class Table:
 
     def __post_init__(self) -> None:
         self._by_what: dict[tuple[str, Deck | None, tuple[tuple[str, Any], ...]], Control] = {}
-        self._by_wire: dict[tuple[int, int], Control] = {}
+        self._by_wire: dict[tuple[str, int, int], Control] = {}
         for control in self.controls():
             row = control.row
             keys = [row.param] if row.param else list(row.actions)
             for key in keys:
                 self._by_what.setdefault((key, control.deck, _args_key(row.args)), control)
-            wires = [(control.status_byte, row.number)]
+            wires = [(row.message, control.channel, row.number)]
             if row.fourteen_bit:
-                wires.append((control.status_byte, row.number + 32))
+                wires.append((row.message, control.channel, row.number + 32))
             for wire in wires:
                 other = self._by_wire.get(wire)
                 if other is not None:
                     raise TableError(
                         f"{self.target}: rows '{other.row.name}' and '{row.name}' both use "
-                        f"{row.message} {wire[1]} on channel {control.channel + 1}; give one another number"
+                        f"{row.message} {wire[2]} on channel {control.channel + 1}; give one another number"
                     )
                 self._by_wire[wire] = control
 
@@ -133,11 +139,9 @@ class Table:
         """The control for an action kind (``"LOOP", beats=4``) or parameter name on a deck, or None."""
         return self._by_what.get((what, deck, _args_key(args)))
 
-    def by_wire(self, status: int, number: int) -> Control | None:
-        """The control that owns a message (status byte incl. channel, number); Note Off counts as Note On."""
-        if status & 0xF0 == 0x80:
-            status = NOTE_ON | (status & 0x0F)
-        return self._by_wire.get((status, number))
+    def by_wire(self, message: str, channel: int, number: int) -> Control | None:
+        """The control that owns a message ("note" | "cc", channel 0..15, number); a note off is a note."""
+        return self._by_wire.get((message, channel, number))
 
     def row(self, name: str) -> Row:
         for row in self.rows:
@@ -154,6 +158,7 @@ class Table:
 
 # -- loading ------------------------------------------------------------------------------------------
 def packaged_path(target: str) -> Path:
+    """The table copilot ships for `target` (mappings/tables/<target>.toml)."""
     return Path(str(resources.files("copilot.mappings.tables").joinpath(f"{target}.toml")))
 
 
@@ -168,19 +173,20 @@ def load_table(target: str, override: Path | bool | None = True, required: Itera
     """The packaged table for `target`, with the user's override applied (True = the default place,
     a path = that file, False/None = none). `required` names host fields every row must have."""
     base = packaged_path(target)
-    data = _read(base)
+    data = read(base)
     sources = [str(base)]
     if isinstance(override, Path) and not override.exists():
         raise TableError(f"{target}: the table override {override} does not exist")
     if override is True:
         override = override_path(target)
     if isinstance(override, Path) and override.exists():
-        data = merge(data, _read(override), str(override))
+        data = merge(data, read(override), str(override))
         sources.append(str(override))
     return build(target, data, required, sources)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read(path: Path) -> dict[str, Any]:
+    """One table file as plain data; TableError (naming the file) if it cannot be read or parsed."""
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)

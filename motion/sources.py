@@ -1,23 +1,21 @@
-"""Listeners: one UDP socket and one thread per port, turning datagrams into readings.
+"""Listeners: one UDP port each, turning datagrams into readings.
 
 `OscSource` understands every OSC sender in `formats.ROUTES`; `MocopiSource` the mocopi binary
 stream. Both take a datagram and a host time, so a recorded take can be fed through exactly the same
-code without a socket (`record.replay_offline`). A `Listener` owns the socket: it binds 127.0.0.1
-unless told otherwise, refuses a LAN bind without an allow-list, drops senders not on the list and
-floods before parsing, and never lets an exception out of its thread.
+code without a socket (`record.replay_offline`). A `Listener` comes in through the bridge's OSC front
+door (`bridge.osc.Receiver`): it binds 127.0.0.1 unless told otherwise, refuses a LAN bind without an
+allow-list (addresses or networks), drops senders not on the list, then floods before parsing, and
+never lets an exception out of its thread. OSC is decoded by `bridge.osc.decode` like every other
+OSC copilot takes: exact addresses only, at most `MAX_MESSAGES` per datagram.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
-import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from copilot.bridge.clock import host_time
+from copilot.bridge.osc import DEFAULT_HOST, Bind, OscRefused, Receiver, decode
 
 from . import formats, mocopi
 from .guard import FLOOD_FACTOR, Rejected, TokenBucket
@@ -25,54 +23,13 @@ from .registry import Registry
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
 OSC_DEFAULT_PORT = 9200
 RCVBUF = 1 << 20  # room for a few seconds of four phones at 100 Hz if the worker is ever starved
 DATAGRAMS_PER_TICK = 8  # OSC senders may put each sensor in its own datagram
 MAX_SENDERS = 256
+MAX_MESSAGES = 64  # messages in one datagram: a phone's bundle holds one tick of every sensor it has
 
-
-@dataclass(frozen=True)
-class Bind:
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, text: str | int, default_host: str = DEFAULT_HOST) -> Bind:
-        """'PORT', 'HOST:PORT' or ':PORT' → Bind; ValueError says what was wrong."""
-        raw = str(text).strip()
-        host, sep, port = raw.rpartition(":")
-        if not sep:
-            host, port = "", raw
-        try:
-            number = int(port)
-        except ValueError:
-            raise ValueError(f"expected [HOST:]PORT, got {raw!r}") from None
-        if not 0 <= number <= 65535:
-            raise ValueError(f"port {number} is not 0..65535")
-        return cls(host.strip("[]") or default_host, number)
-
-    @property
-    def loopback(self) -> bool:
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return self.host == "localhost"
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-def parse_allow(entries: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """Addresses or networks ('192.168.1.20', '192.168.1.0/24'); ValueError names a bad entry."""
-    out = []
-    for entry in entries:
-        try:
-            out.append(ipaddress.ip_network(entry.strip(), strict=False))
-        except ValueError:
-            raise ValueError(f"--allow takes an address or network like 192.168.1.20 or 10.0.0.0/24, "
-                             f"not {entry!r}") from None
-    return tuple(out)
+__all__ = ["DEFAULT_HOST", "OSC_DEFAULT_PORT", "Bind", "Listener", "MocopiSource", "OscSource"]
 
 
 class Source(Protocol):
@@ -93,18 +50,15 @@ class OscSource:
         self.registry = registry
 
     def datagram(self, data: bytes, t: float, sender: tuple[str, int]) -> int:
-        from pythonosc.osc_packet import OscPacket
-
         try:
-            messages = OscPacket(data).messages
-        except Exception as exc:  # noqa: BLE001 - python-osc raises ParseError, and worse on hostile bytes
-            self.registry.reject("malformed", f"{type(exc).__name__} from {sender[0]}")
+            messages = decode(data, MAX_MESSAGES)
+        except OscRefused as exc:  # not OSC, an address pattern, an oversized bundle: dropped, counted
+            self.registry.reject("malformed", f"{exc} from {sender[0]}")
             return 0
         readings = []
-        for timed in messages:  # a bundle is one tick of one phone: stored together, one frame for all
-            msg = timed.message
+        for msg in messages:  # a bundle is one tick of one phone: stored together, one frame for all
             try:
-                readings += formats.decode(msg.address, msg.params, t, sender)
+                readings += formats.decode(msg.address, msg.args, t, sender)
             except Rejected as exc:
                 self.registry.reject(exc.reason, exc.detail)
             except Exception as exc:  # a decoder bug must never stop the listener
@@ -161,54 +115,29 @@ class Listener:
     ) -> None:
         self.bind = bind
         self.source = source
-        self.allow = parse_allow(allow)
-        if not bind.loopback and not self.allow:
-            raise ValueError(
-                f"listening on {bind.host} opens {source.kind} to the network: give an allow-list of the "
-                f"phones' addresses (--allow 192.168.1.20, or a network such as 192.168.1.0/24)"
-            )
+        self._receiver = Receiver(bind, self._on_datagram, allow, source.kind, self._refused, rcvbuf=RCVBUF,
+                                  name=f"copilot-motion-{source.kind}")
+        self.allow = self._receiver.allow
         self.tap = tap  # a recorder: sees every admitted datagram
-        self.datagrams = 0
         self._senders: dict[tuple[str, int], TokenBucket] = {}
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._running = False
         self.port = bind.port
 
+    @property
+    def datagrams(self) -> int:
+        return self._receiver.datagrams
+
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET6 if ":" in self.bind.host else socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
-            sock.bind((self.bind.host, self.bind.port))
-        except OSError as exc:
-            sock.close()
-            raise OSError(f"cannot listen for {self.source.kind} on {self.bind}: {exc.strerror or exc}") from None
-        sock.settimeout(0.1)
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        self._running = True
-        self._thread = threading.Thread(target=self._run, name=f"copilot-motion-{self.source.kind}-{self.port}",
-                                        daemon=True)
-        self._thread.start()
+        self._receiver.start()
+        self.port = self._receiver.port
 
     def stop(self) -> None:
-        self._running = False
-        if self._thread is not None:
-            self._thread.join(2.0)
-            self._thread = None
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        self._receiver.close()
+
+    def _refused(self, reason: str, host: str) -> None:
+        self.source.registry.reject(reason, host)
 
     def _admit(self, sender: tuple[str, int], t: float) -> bool:
-        if self.allow:
-            try:
-                ip = ipaddress.ip_address(sender[0])
-            except ValueError:
-                ip = None
-            if ip is None or not any(ip in net for net in self.allow):
-                self.source.registry.reject("not_allowed", sender[0])
-                return False
+        """The per-sender flood guard (the allow-list was the front door's)."""
         bucket = self._senders.get(sender)
         if bucket is None:
             if len(self._senders) >= MAX_SENDERS:
@@ -220,30 +149,13 @@ class Listener:
             return False
         return True
 
-    def _run(self) -> None:
-        sock = self._sock
-        assert sock is not None
-        while self._running:
-            try:
-                data, addr = sock.recvfrom(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                if self._running:
-                    log.exception("motion listener socket failed")
-                break
-            t = host_time()
-            sender = (addr[0], addr[1])
-            self.datagrams += 1
-            try:
-                if not self._admit(sender, t):
-                    continue
-                if self.tap is not None:
-                    self.tap(self.source.kind, data, t, sender)
-                self.source.datagram(data, t, sender)
-            except Exception:  # never let one datagram end the listener
-                log.exception("motion datagram handling failed")
+    def _on_datagram(self, data: bytes, t: float, sender: tuple[str, int]) -> None:
+        if not self._admit(sender, t):
+            return
+        if self.tap is not None:
+            self.tap(self.source.kind, data, t, sender)
+        self.source.datagram(data, t, sender)
 
     def status(self) -> dict[str, Any]:
         return {"kind": self.source.kind, "bind": f"{self.bind.host}:{self.port}", "datagrams": self.datagrams,
-                "allow": [str(n) for n in self.allow]}
+                "allow": self.allow.entries()}

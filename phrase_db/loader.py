@@ -3,7 +3,7 @@
 With an analysed library, the phrase database answers (titles, tags, tempo, key). Without one (a
 fresh machine), the tracks we can describe without analysis still count: the bundled example crate
 and a `--crate` folder, through their JSON sidecars and file tags. The answer is the contract of
-the `copilot_resolve_load` hook: {"path", "title", "artist", "bpm", "key", "why"} plus the runners-up.
+the `copilot_library` hook's `resolve`: {"path", "title", "artist", "bpm", "key", "why"} plus the runners-up.
 """
 
 from __future__ import annotations

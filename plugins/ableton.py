@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from copilot.bridge.actions import Action, ActionKind, MidiOut, OscOut, Timed
-from copilot.bridge.envelope import to_cc7, to_cc14
 from copilot.bridge.host import Capabilities, Check, MappingFile, Target, TargetContext, hookimpl
-from copilot.bridge.midi import ENVELOPE_STEP, PRESS_BEATS, cc
+from copilot.bridge.midi import ENVELOPE_STEP, PRESS_BEATS, cc, cc_bytes, decode
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.bridge.surroundings import Surroundings
@@ -264,9 +263,11 @@ class AbletonLive(Target):
     def on_feedback(self, message: bytes) -> list[DeckUpdate]:
         """Live lights its Play button on the script's output port while the transport runs."""
         play = self.table.transport.get("Play")
-        if play is None or len(message) != 3 or message[0] != (0xB0 | self.table.channel) or message[1] != play:
+        heard = decode(message)
+        if (play is None or heard is None or heard.kind != "cc" or heard.channel != self.table.channel
+                or heard.number != play):
             return []
-        return [DeckUpdate(Deck.A, {"playing": message[2] > 0})]
+        return [DeckUpdate(Deck.A, {"playing": heard.on})]
 
     def _on_live_beat(self, beat: int, t: float) -> None:
         """Live's beat arrives a tick late; how late, against Link, says whether Live is on Link at all."""
@@ -333,12 +334,8 @@ class AbletonLive(Target):
 
 
 def _cc_bytes(b: Binding, value: float) -> list[bytes]:
-    """One value on one control: capped to 0..1 after the mixer scale, MSB then LSB for 14-bit."""
-    v = min(1.0, max(0.0, value * b.scale)) if value == value else 0.0
-    if b.fourteen_bit:
-        msb, lsb = to_cc14(v)
-        return [cc(b.channel, b.cc, msb), cc(b.channel, b.cc + 32, lsb)]
-    return [cc(b.channel, b.cc, to_cc7(v))]
+    """One value on one control, after the mixer scale (capped to 0..1 by the encoder)."""
+    return cc_bytes(b.channel, b.cc, value * b.scale, b.fourteen_bit)
 
 
 # -- plugin hooks -----------------------------------------------------------------------------------------

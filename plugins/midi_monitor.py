@@ -12,7 +12,7 @@ from typing import Any
 
 from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, MappingFile, Target, TargetContext, hookimpl
-from copilot.bridge.midi import cc_value, envelope_stream, press
+from copilot.bridge.midi import cc_value, decode, envelope_stream, press
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.intents.schema import LOOP_BEATS, Deck
@@ -138,14 +138,11 @@ class MidiMonitor(Target):
 
     def on_feedback(self, message: bytes) -> list[DeckUpdate]:
         """Host → copilot in the same table: a note with velocity 127 = on, 0 (or note off) = off."""
-        if len(message) != 3 or message[0] & 0xE0 != 0x80:
+        heard = decode(message)
+        if heard is None or heard.kind != "note" or heard.channel > 3:
             return []
-        status, number, velocity = message
-        channel = status & 0x0F
-        if channel > 3:
-            return []
-        on = status & 0xF0 == 0x90 and velocity > 0
-        deck = Deck.from_index(channel)
+        number, on = heard.number, heard.on
+        deck = Deck.from_index(heard.channel)
         if number == NOTES["PLAY"]:
             return [DeckUpdate(deck, {"playing": on})]
         if number == NOTES["LOAD"]:

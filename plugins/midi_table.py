@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, MidiOut, Timed
 from copilot.bridge.host import Capabilities, Target, TargetContext
-from copilot.bridge.midi import PRESS_BEATS, cc_value, envelope_stream, press
+from copilot.bridge.midi import PRESS_BEATS, cc_value, decode, encode, envelope_stream, press
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.intents.schema import Deck
@@ -128,17 +128,14 @@ class TableTarget(Target):
     # -- feedback ---------------------------------------------------------------------------------
     def on_feedback(self, message: bytes) -> list[DeckUpdate]:
         """Decode one message from the host through the table's rows that carry feedback."""
-        if not isinstance(message, bytes | bytearray | list | tuple) or len(message) != 3:
+        heard = decode(message)
+        if heard is None:
             return []
-        status, number, value = (int(b) for b in message)
-        if status & 0xE0 != 0x80 and status & 0xF0 != 0xB0:
-            return []
-        control = self.table.by_wire(status, number)
+        control = self.table.by_wire(heard.kind, heard.channel, heard.number)
         if control is None or control.row.feedback is None:
             return []
-        on = value > 0 and status & 0xF0 != 0x80
         self.feedback_count += 1
-        return self.decode(control, on)
+        return self.decode(control, heard.on)
 
     def decode(self, control: Control, on: bool) -> list[DeckUpdate]:
         row, deck = control.row, control.deck
@@ -180,8 +177,9 @@ class TableTarget(Target):
     def toggle_row(self, action: Action, control: Control, key: tuple[Any, ...], want: bool,
                    always: bool = False) -> list[Timed]:
         """A guarded press on a host toggle (see ToggleOut)."""
-        down = ToggleOut(bytes((control.status_byte, control.number, 127)), "out", key, want, always=always)
-        up = ToggleOut(bytes((control.status_byte, control.number, 0)), "out", key, want, release=True)
+        kind, channel, number = control.row.message, control.channel, control.number
+        down = ToggleOut(encode(kind, channel, number, 127), "out", key, want, always=always)
+        up = ToggleOut(encode(kind, channel, number, 0), "out", key, want, release=True)
         beat = action.beat
         return [Timed(beat, down, action.id), Timed(None if beat is None else beat + PRESS_BEATS, up, action.id)]
 
@@ -254,8 +252,8 @@ class TableTarget(Target):
         if control is None or steps == 0:
             return [] if steps == 0 else self.missing("SCROLL", None)
         tick = 1 if steps > 0 else 127
-        return [Timed(action.beat, MidiOut(bytes((control.status_byte, control.number, tick))), action.id)
-                for _ in range(min(abs(int(steps)), 512))]
+        tick_message = encode(control.row.message, control.channel, control.number, tick)
+        return [Timed(action.beat, MidiOut(tick_message), action.id) for _ in range(min(abs(int(steps)), 512))]
 
     # -- capabilities from the table ----------------------------------------------------------------
     def table_capabilities(self, extra_actions: set[ActionKind] | None = None, feedback: bool = True) -> Capabilities:

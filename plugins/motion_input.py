@@ -57,7 +57,7 @@ class MotionInput(Input):
         settings = MotionSettings.build(self.options, section)
 
         def send(param: str, value: float, deck: Deck | None) -> Any:
-            return session.control(param, value, deck, source=Source.MOTION)
+            return session.move(param, value, deck, source=Source.MOTION)
 
         self.live = LiveMotion(settings, session.clock, send, state=session.state,
                                can=_capabilities(session), report=session.report)

@@ -1,20 +1,19 @@
-"""`phrase-db`: LOAD{query} resolves through the phrase database (or the example crate on a fresh machine).
+"""`phrase-db`: the library a LOAD{query} is looked up in (the phrase database, or the example crate
+and a `--crate` folder on a fresh machine).
 
-"load dubby 118 to deck B" → `copilot_resolve_load("dubby 118", options)` → the file, with the
-reasons. Targets that load by path (the built-in engine) load it; for hosts that cannot be told a
-path, the session announces the pick, and when the target is Serato DJ Pro this plugin also writes a
-crate named "copilot suggestions" (the pick first, then the runners-up) into Serato's library, so
-the performer finds it one click away.
+"load dubby 118 to deck B" → the session asks `PhraseLibrary.resolve("dubby 118")` on its library
+worker, before the LOAD is decided → the file, with the reasons and the runners-up. Targets that load
+by path (the built-in engine) load it; a host that cannot be told a path gets the pick announced, and
+Serato DJ Pro's target also writes it into a crate (plugins/serato.py).
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 from copilot.bridge.host import Check, hookimpl
-
-SERATO = "serato-dj-pro"
 
 
 def _folders(options: dict[str, Any]) -> list[Path]:
@@ -30,32 +29,32 @@ def _folders(options: dict[str, Any]) -> list[Path]:
     return folders
 
 
+class PhraseLibrary:
+    """The analysed library (SQLite), else the crate folders' sidecars and tags."""
+
+    name = "phrase database"
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.db = options.get("db")
+        self.options = dict(options)
+
+    def warm_up(self) -> None:
+        """The modules a first lookup imports (the example crate's module alone takes over a second, all
+        of it holding the GIL) — at session start on the library worker, not at the set's first LOAD."""
+        for module in ("copilot.phrase_db.loader", "copilot.phrase_db.audio"):
+            importlib.import_module(module)
+        _folders(self.options)
+
+    def resolve(self, query: str) -> dict[str, Any] | None:
+        """Reads the database and folders: runs on the session's library worker, never while deciding."""
+        from copilot.phrase_db.loader import resolve
+
+        return resolve(query, self.db, _folders(self.options))
+
+
 @hookimpl
-def copilot_resolve_load(query: str, options: dict[str, Any]) -> dict[str, Any] | None:
-    from copilot.phrase_db.loader import resolve
-
-    pick = resolve(query, options.get("db"), _folders(options))
-    if pick is None:
-        return None
-    target = str(options.get("target") or "")
-    if target == SERATO:
-        pick.update(_serato_crate(pick, options))
-    return pick
-
-
-def _serato_crate(pick: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """Write the suggestions crate; say where (or why not) without ever failing the LOAD."""
-    from copilot.phrase_db import serato
-
-    extra = options.get("extra") or {}
-    folder = Path(extra.get("serato_folder") or serato.default_serato_folder())
-    tracks = [pick["path"], *(a["path"] for a in pick.get("alternatives", []))]
-    try:
-        crate = serato.write_crate(folder, tracks)
-    except OSError as exc:
-        return {"crate": None, "announce": f"load '{pick['title']}' by hand ({exc})"}
-    return {"crate": str(crate),
-            "announce": f"'{pick['title']}' is first in the crate 'copilot suggestions': load it by hand"}
+def copilot_library(options: dict[str, Any]) -> PhraseLibrary:
+    return PhraseLibrary(options)
 
 
 @hookimpl

@@ -6,6 +6,10 @@ the channel strip (EQ, filter, fader, trim) is declared *unconfirmed*; there is 
 so crossfader moves are refused here (the session hands them to the built-in engine as adornment when
 that is on, and tells the performer either way).
 
+Serato cannot be handed a file over MIDI. When a LOAD arrives with a track the session looked up, the
+target writes the crate "copilot suggestions" (the pick first, then the runners-up) into Serato's
+library on a worker thread of its own, so the pick is one click away; rendering itself never waits.
+
 Serato's play, loop and FX-slot buttons are toggles. A toggle is pressed only when the deck is not
 already where the action wants it, judged when the message goes out from Serato's own feedback on
 "Copilot In" (select that port as the device's MIDI output in Serato), or, without feedback, from
@@ -14,6 +18,7 @@ copilot's record of what it sent.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,6 +61,13 @@ class SeratoTarget(TableTarget):
         self.pitch_range = float(self.config.get("pitch_range", PITCH_RANGE))
         self.fx_slots = {**DEFAULT_FX_SLOTS, **{str(k).lower(): int(v) for k, v in
                                                  dict(self.config.get("fx_slots", {})).items()}}
+        self._crates: cf.ThreadPoolExecutor | None = None  # writes suggestion crates off the deciding thread
+
+    def close(self) -> None:
+        if self._crates is not None:
+            self._crates.shutdown(wait=True)  # a crate half written would confuse Serato
+            self._crates = None
+        super().close()
 
     # -- what Serato can take ---------------------------------------------------------------------
     def capabilities(self) -> Capabilities:
@@ -129,6 +141,7 @@ class SeratoTarget(TableTarget):
         if k is ActionKind.HOTCUE:
             return self.press_row(action, "HOTCUE", deck, n=int(p["n"]))
         if k is ActionKind.LOAD:
+            self.suggest(action)
             return self.load(action)
         if k is ActionKind.FX:
             return self._fx_on(action, deck, str(p.get("name", "")), p.get("amount"))
@@ -145,6 +158,33 @@ class SeratoTarget(TableTarget):
             return self._panic(action)
         self.report(f"Serato has no control for {k.value}; nothing sent")
         return []
+
+    # -- the suggestions crate -----------------------------------------------------------------------
+    def suggest(self, action: Action) -> cf.Future[str] | None:
+        """A LOAD with a looked-up track: write the crate on the target's worker (never on the thread that
+        renders); the performer hears where to find it, or why it could not be written."""
+        pick = action.params.get("resolved")
+        if not isinstance(pick, dict) or not pick.get("path"):
+            return None
+        if self._crates is None:
+            self._crates = cf.ThreadPoolExecutor(1, thread_name_prefix="copilot-serato-crate")
+        extra = dict((self.context.options if self.context else {}).get("extra") or {})
+        return self._crates.submit(self._write_crate, pick, extra.get("serato_folder"))
+
+    def _write_crate(self, pick: dict[str, Any], folder: str | None) -> str:
+        from copilot.phrase_db import serato
+
+        where = Path(folder) if folder else serato.default_serato_folder()
+        tracks = [pick["path"], *(a["path"] for a in pick.get("alternatives", []) if a.get("path"))]
+        title = pick.get("title") or Path(pick["path"]).stem
+        try:
+            crate = serato.write_crate(where, tracks)
+        except OSError as exc:
+            message = f"load '{title}' by hand ({exc})"
+        else:
+            message = f"'{title}' is first in the crate '{crate.stem}': load it by hand"
+        self.report(message)
+        return message
 
     def _seed(self, key: tuple[Any, ...], value: bool) -> None:
         """Start the toggle record from the shared deck state the first time a toggle is used."""

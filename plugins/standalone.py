@@ -255,11 +255,23 @@ def copilot_targets(config: dict[str, Any]) -> list[Target]:
     return [StandaloneTarget(config.get(StandaloneTarget.name))]
 
 
-@hookimpl
-def copilot_resolve_load(query: str, options: dict[str, Any]) -> dict[str, Any] | None:
-    """A LOAD query against the crate folder (or the example crate) by title, artist or file name."""
-    crate = Crate.from_options(options, lambda _m: None, build=False)
-    return crate.find(query) if crate is not None else None
+class CrateLibrary:
+    """A LOAD query against the crate folder (or the example crate) by title, artist or file name:
+    the fallback when no other library knows the track."""
+
+    name = "crate"
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = dict(options)
+
+    def resolve(self, query: str) -> dict[str, Any] | None:
+        crate = Crate.from_options(self.options, lambda _m: None, build=False)
+        return crate.find(query) if crate is not None else None
+
+
+@hookimpl(trylast=True)
+def copilot_library(options: dict[str, Any]) -> CrateLibrary:
+    return CrateLibrary(options)
 
 
 @hookimpl

@@ -14,9 +14,8 @@ from typing import Any
 import platformdirs
 
 from copilot.bridge.actions import Action, ActionKind, MidiOut, Timed
-from copilot.bridge.envelope import to_cc7
 from copilot.bridge.host import Capabilities, MappingFile, Target, TargetContext, hookimpl
-from copilot.bridge.midi import cc
+from copilot.bridge.midi import cc, cc_stream, to_cc7
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import HostState
 from copilot.mappings.strudel import Control, StrudelTable, load_table, snippet, tempo_line
@@ -118,14 +117,11 @@ class Strudel(Target):
 
     def _stream(self, action: Action, control: Control) -> list[Timed]:
         """The envelope every `step_beats`, only where the 7-bit value changes (Strudel reads v / 127)."""
-        env = action.envelope
         out: list[Timed] = []
         last: int | None = None
-        for beat, value in env.render(self.table.step_beats, action.params.get("start_value")):
-            data = to_cc7(value)
-            if data != last:
-                out.append(Timed(beat, MidiOut(cc(self.table.channel, control.cc, data)), action.id))
-                last = data
+        for beat, (data,) in cc_stream(action.envelope, self.table.step_beats, False, action.params.get("start_value")):
+            out.append(Timed(beat, MidiOut(cc(self.table.channel, control.cc, data)), action.id))
+            last = data
         if last is not None:
             self._last_cc[control.cc] = last
         return out

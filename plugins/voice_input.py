@@ -14,6 +14,7 @@ Settings come from the `[voice]` table of copilot.toml, overridden by `options["
     mode = "hands-free"          # or "push-to-talk"
     ptt_midi_note = 60           # push-to-talk note on "Copilot In" (`ptt_midi_channel` 1-16, any if unset)
     ptt_osc = "127.0.0.1:9110"   # /copilot/voice/ptt 1|0
+    ptt_allow = ["192.168.1.20"] # senders (addresses or networks) let in when ptt_osc is not on 127.0.0.1
     aliases = "~/my-aliases.toml"
     end_silence_ms = 300
     threshold = 0.5
@@ -275,31 +276,36 @@ class MidiPushToTalk:
 
 
 class OscPushToTalk:
-    """/copilot/voice/ptt 1 starts an utterance, 0 ends it (a phone, a foot switch, a TouchOSC button)."""
+    """/copilot/voice/ptt 1 starts an utterance, 0 ends it (a phone, a foot switch, a TouchOSC button).
+    Comes in through the bridge's OSC front door: a LAN bind needs `ptt_allow` (addresses or networks)."""
 
     def __init__(self, voice: VoiceInput, where: str) -> None:
-        from pythonosc.dispatcher import Dispatcher
-        from pythonosc.osc_server import ThreadingOSCUDPServer
+        from copilot.bridge.osc import Receiver
 
-        host, _, port = where.rpartition(":")
-        dispatcher = Dispatcher()
-        dispatcher.map(PTT_OSC_ADDRESS, self._on_message)
-        self.server = ThreadingOSCUDPServer((host or "127.0.0.1", int(port)), dispatcher)
-        self.address = self.server.server_address
-        self._thread = threading.Thread(target=self.server.serve_forever, name="copilot-voice-osc", daemon=True)
-        self._thread.start()
         self.voice = voice
+        allow = voice.settings.extra.get("ptt_allow", ())
+        self.receiver = Receiver(where, self._on_datagram, [allow] if isinstance(allow, str) else allow,
+                                 "push-to-talk", name="copilot-voice-osc")
+        self.receiver.start()
+        self.address = (self.receiver.bind.host, self.receiver.port)
 
-    def _on_message(self, address: str, *args: Any) -> None:
+    def _on_datagram(self, data: bytes, t: float, sender: tuple[str, int]) -> None:
+        from copilot.bridge.osc import OscRefused, decode
+
         try:
-            down = bool(float(args[0])) if args else True
+            (msg,) = decode(data)
+        except OscRefused:
+            return  # garbage OSC: ignored, nothing pressed
+        if msg.address != PTT_OSC_ADDRESS:
+            return
+        try:
+            down = bool(float(msg.args[0])) if msg.args else True
         except (TypeError, ValueError):
             return  # garbage OSC: ignored, nothing pressed
         (self.voice.press if down else self.voice.release)()
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.receiver.close()
 
 
 # -- hooks ------------------------------------------------------------------------------------------------------

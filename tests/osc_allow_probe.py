@@ -1,5 +1,6 @@
 """Run inside a network namespace with addresses 10.77.0.1/.2/.9 on a dummy interface: a LAN-bound
-IntentServer allows 10.77.0.9 only. Prints one JSON line: what each sender got back."""
+IntentServer allows 10.77.0.9 only, another one the network 10.77.0.8/30 (.8-.11). Prints one JSON
+line: what each sender got back."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ def main() -> None:
     result = {"stranger": ask("10.77.0.2", server.port), "friend": ask("10.77.0.9", server.port),
               "not_allowed": server.counters.not_allowed}
     server.close()
+    network = IntentServer(sched.submit, "10.77.0.1:0", allow=["10.77.0.8/30"])
+    network.start()
+    result["network"] = {"stranger": ask("10.77.0.2", network.port), "member": ask("10.77.0.9", network.port)}
+    network.close()
     print(json.dumps(result))
 
 

@@ -169,7 +169,7 @@ def test_serato_toggles_are_decided_at_send_time() -> None:
 def test_serato_cannot_take_the_crossfader_and_says_so() -> None:
     reports: list[str] = []
     host = TargetHost(plugins=[serato, midi_monitor], entry_points=False)
-    caps = host.capabilities("serato-dj-pro")
+    caps = host.get("serato-dj-pro").capabilities()
     assert not caps.can("crossfader") and caps.can("eq_low") and "eq_low" in caps.unconfirmed
     assert caps.unconfirmed == {"eq_low", "eq_mid", "eq_high", "volume", "filter", "trim"}
     assert caps.feedback and caps.decks == 4
@@ -177,13 +177,13 @@ def test_serato_cannot_take_the_crossfader_and_says_so() -> None:
     dispatcher = Dispatcher(clock)
     state = HostState()
     # Alone: refused with a reason, nothing queued.
-    router = Router(host, [host.get("serato-dj-pro")], dispatcher, state, clock, reports.append)
+    router = Router([host.get("serato-dj-pro")], dispatcher, state, clock, reports.append)
     fade = act(ActionKind.CONTROL, None, 4.0, param="crossfader", value=0.2)
     router.dispatch([fade])
     assert dispatcher.pending() == 0
     assert reports == ["serato-dj-pro cannot take crossfader; nothing was sent for it"]
     # With an adornment engine that can: it goes there, and the performer is told.
-    router = Router(host, [host.get("serato-dj-pro")], dispatcher, state, clock, reports.append,
+    router = Router([host.get("serato-dj-pro")], dispatcher, state, clock, reports.append,
                     adornment=host.get("midi-monitor"))
     router.dispatch([fade])
     sent = dispatcher.pump(clock.time_at_beat(5.0))

@@ -127,7 +127,7 @@ def test_serato_scripted_set_reaches_the_right_functions_on_the_right_beats(tmp_
     run.connect(on_message, f"serato-host-{unique()}")
     try:
         run.play(2.4)
-        run.session.control("crossfader", 0.2)  # Serato has none: refused aloud, never on the wire
+        run.session.move("crossfader", 0.2)  # Serato has none: refused aloud, never on the wire
         time.sleep(0.3)
     finally:
         run.close()

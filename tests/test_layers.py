@@ -132,3 +132,62 @@ def test_runtime_code_never_imports_the_examples_folder():
              for folder in FLOORS for path in python_files(folder) if "examples" in imported_packages(path)]
     assert not wrong, "\n".join(wrong)
     assert not list((ROOT / "examples").glob("*.py")), "examples/ holds scripts to read, not modules to import"
+
+
+# -- one way to do each job -------------------------------------------------------------------------------
+STATUS_NIBBLES = {0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0, 0xE0}  # note off/on, aftertouch, CC, program, pressure, bend
+
+
+def hand_made_midi(tree: ast.AST) -> list[int]:
+    """Lines that build MIDI bytes by hand: `bytes((…))`/`bytearray([…])` on a literal sequence, or a
+    status nibble literal joined to a channel (`0xB0 | ch`, `0x90 + ch`)."""
+    lines = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("bytes", "bytearray")
+                and node.args and isinstance(node.args[0], ast.Tuple | ast.List)):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr | ast.Add):
+            for side in (node.left, node.right):
+                if isinstance(side, ast.Constant) and type(side.value) is int and side.value in STATUS_NIBBLES:
+                    lines.append(node.lineno)
+    return lines
+
+
+def test_midi_bytes_are_built_in_bridge_midi_only():
+    """One MIDI encoder: outside bridge/midi.py no runtime module makes a note/CC message (or its status
+    byte) itself; it calls bridge.midi (note, cc, encode, cc_bytes, cc_value, press, envelope_stream).
+    Decoding host feedback goes through bridge.midi.decode too, but reading a byte is not checked here.
+    The mapping tables' status numbers for host files (mappings/table.MESSAGES) are data, not messages."""
+    encoder = ROOT / "bridge" / "midi.py"
+    found = []
+    for path in (p for folder in FLOORS for p in python_files(folder)):  # runtime code: not tests/, bench/
+        if path == encoder:
+            continue
+        for line in hand_made_midi(ast.parse(path.read_text(encoding="utf-8"))):
+            found.append(f"{path.relative_to(ROOT)}:{line}")
+    assert not found, "MIDI bytes built outside bridge/midi.py:\n" + "\n".join(found)
+
+
+def imports_tomllib(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import) and any(a.name == "tomllib" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module == "tomllib":
+            return True
+    return False
+
+
+def test_every_table_lives_in_mappings_tables_and_one_loader_reads_them():
+    """One table loader: every declarative table is a TOML file in mappings/tables/ (shipped as package
+    data), and among the modules that use tables (mappings/, plugins/) only mappings/table.py parses TOML."""
+    tables = ROOT / "mappings" / "tables"
+    stray = [p.relative_to(ROOT) for p in (ROOT / "mappings").rglob("*.toml") if p.parent != tables]
+    assert not stray, f"tables outside mappings/tables/: {stray}"
+    assert {p.stem for p in tables.glob("*.toml")} >= {"serato-dj-pro", "mixxx", "ableton-live", "strudel"}
+    readers = sorted(str(p.relative_to(ROOT)) for folder in ("mappings", "plugins")
+                     for p in (ROOT / folder).rglob("*.py") if imports_tomllib(p))
+    assert readers == ["mappings/table.py"], readers
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "*.toml" in data["tool"]["setuptools"]["package-data"]["copilot.mappings.tables"]

@@ -199,7 +199,7 @@ def test_live_folders_per_os(tmp_path: Path) -> None:
 
 def test_target_ships_the_script_and_doctor_sees_it(tmp_path: Path) -> None:
     host = TargetHost(plugins=[plugin], entry_points=False)
-    (f,) = host.mapping_files("ableton-live")
+    (f,) = host.get("ableton-live").mapping_files()
     assert f.relpath == "Copilot/UserConfiguration.txt"
     assert live_reads(f.content.decode()).getint("TransportControls", "PlayButton") == 80
     steps = host.get("ableton-live").install_steps()

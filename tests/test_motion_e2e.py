@@ -14,8 +14,8 @@ import time
 import pytest
 
 from copilot.bridge.config import Config
-from copilot.bridge.envelope import from_cc7
 from copilot.bridge.host import TargetHost
+from copilot.bridge.midi import from_cc7
 from copilot.bridge.params import PARAMS
 from copilot.bridge.session import Session, SessionOptions
 from copilot.motion import record, synth

@@ -122,7 +122,9 @@ def test_bad_packets_are_counted_by_reason_and_never_stored(osc_listener) -> Non
     sender = UdpSender(listener.port)
     good = synth.message("/gyrosc/accel", 0.1, 0.2, 1.0)
     bad = {
-        "malformed": [b"\x00garbage", b"#bundle\x00\x01", b"/gyrosc/accel\x00\x00\x00,fff\x00\x00\x00\x00\x01"],
+        "malformed": [b"\x00garbage", b"#bundle\x00\x01", b"/gyrosc/accel\x00\x00\x00,fff\x00\x00\x00\x00\x01",
+                      bytes.fromhex("2fff0000"),  # an address that is not UTF-8
+                      synth.message("/gyrosc/*", 0.1, 0.2, 1.0)],  # an address pattern: never expanded
         "wrong_type": [synth.message("/gyrosc/accel", "x", 0.2, 1.0), synth.message("/accxyz", 1.0, "2", 3.0)],
         "wrong_arity": [synth.message("/gyrosc/accel", 0.1, 0.2), synth.message("/copilot/motion/head", 1.0)],
         "non_finite": [synth.message("/gyrosc/accel", math.nan, 0.0, 1.0), synth.message("/accxyz", 0, math.inf, 1)],

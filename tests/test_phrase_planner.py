@@ -194,25 +194,43 @@ def test_serato_crate_bytes_and_files(tmp_path: Path) -> None:
 
 
 def test_load_by_query_through_the_plugin(tiny_folder: Path, tiny_db: Path, tmp_path: Path) -> None:  # noqa: F811
+    from copilot.bridge.actions import Action, ActionKind
+    from copilot.bridge.host import TargetContext
+    from copilot.bridge.state import HostState
+    from copilot.intents.schema import Deck
+    from copilot.plugins import serato as serato_plugin
+
     host = TargetHost(plugins=[plugin], entry_points=False)
     # a fresh machine: no database, the crate folder's sidecars answer
-    pick = host.resolve_load("tiny 123", {"db": str(tmp_path / "none.sqlite"), "crate": str(tiny_folder)})
+    (library,) = host.libraries({"db": str(tmp_path / "none.sqlite"), "crate": str(tiny_folder)})
+    pick = library.resolve("tiny 123")
     assert pick is not None and pick["title"] == "Tiny 2" and pick["bpm"] == 123.0
     assert {"path", "title", "artist", "bpm", "key", "why"} <= set(pick)
-    # an analysed library, target Serato: the pick and the runners-up become a crate
+    # an analysed library
     shutil.copy(tiny_db, tmp_path / "lib.sqlite")
+    (library,) = host.libraries({"db": str(tmp_path / "lib.sqlite")})
+    pick = library.resolve("tiny 120.5")
+    assert pick["title"] == "Tiny 1" and "phrase database" in pick["why"]
+    assert library.resolve("zydeco polka") is None
+
+    # target Serato: a LOAD carrying the pick puts it and the runners-up into a crate, off the render thread
+    def load_with(folder: Path) -> list[str]:
+        said: list[str] = []
+        target = serato_plugin.SeratoTarget({})
+        target.open(TargetContext(report=said.append, options={"extra": {"serato_folder": str(folder)}}))
+        action = Action(ActionKind.LOAD, Deck.B, 4.0, params={"query": "tiny 120.5", "resolved": pick})
+        assert target.render(action, HostState())  # the load press goes out whatever happens to the crate
+        target.close()  # waits for the crate writer
+        return said
+
     serato_dir = tmp_path / "_Serato_"
     serato_dir.mkdir()
-    options = {"db": str(tmp_path / "lib.sqlite"), "target": "serato-dj-pro",
-               "extra": {"serato_folder": str(serato_dir)}}
-    pick = host.resolve_load("tiny 120.5", options)
-    assert pick["title"] == "Tiny 1" and "phrase database" in pick["why"]
-    crate_paths = serato.track_paths(Path(pick["crate"]).read_bytes())
+    said = load_with(serato_dir)
+    crate_paths = serato.track_paths((serato_dir / "Subcrates" / "copilot suggestions.crate").read_bytes())
     assert crate_paths[0] == serato.drive_relative(pick["path"])[1] and len(crate_paths) >= 2
-    assert "load it by hand" in pick["announce"]
-    assert host.resolve_load("zydeco polka", options) is None
-    missing = host.resolve_load("tiny", {**options, "extra": {"serato_folder": str(tmp_path / "gone")}})
-    assert missing["crate"] is None and "no Serato library folder" in missing["announce"]
+    assert said == ["serato-dj-pro: 'Tiny 1' is first in the crate 'copilot suggestions': load it by hand"]
+    (missing,) = load_with(tmp_path / "gone")
+    assert "load 'Tiny 1' by hand" in missing and "no Serato library folder" in missing
 
 
 def test_resolve_from_specs(tiny_db: Path, tmp_path: Path) -> None:  # noqa: F811

@@ -10,17 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from copilot.bridge.envelope import (
-    Breakpoint,
-    Curve,
-    Envelope,
-    cc_stream,
-    from_cc7,
-    from_cc14,
-    slew_limit,
-    to_cc7,
-    to_cc14,
-)
+from copilot.bridge.envelope import Breakpoint, Curve, Envelope, slew_limit
+from copilot.bridge.midi import cc_stream, from_cc7, from_cc14, to_cc7, to_cc14
 from copilot.bridge.params import PARAMS
 
 

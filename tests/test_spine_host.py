@@ -48,14 +48,44 @@ def test_builtin_targets_are_found_through_the_entry_point_group():
     assert "midi-monitor" in host.names()
 
 
-def test_a_third_party_plugin_adds_a_target_and_only_its_own_hooks_answer():
+def test_a_third_party_plugin_adds_a_target_that_is_then_called_directly():
     host = TargetHost(plugins=[BlinkyPlugin(), midi_monitor], entry_points=False)
     assert host.names() == ["blinky", "midi-monitor"]
+    blinky, monitor = host.get("blinky"), host.get("midi-monitor")
     action = Action(ActionKind.PLAY, Deck.A, 4.0)
-    assert host.render("blinky", action, HostState())[0].payload.data == bytes([0x9F, 1, 127])
-    assert host.render("midi-monitor", action, HostState())[0].payload.data == bytes([0x90, 0x10, 0x7F])
-    assert host.capabilities("blinky").can(ActionKind.PLAY) and not host.capabilities("blinky").can("filter")
+    assert blinky.render(action, HostState())[0].payload.data == bytes([0x9F, 1, 127])
+    assert monitor.render(action, HostState())[0].payload.data == bytes([0x90, 0x10, 0x7F])
+    assert blinky.capabilities().can(ActionKind.PLAY) and not blinky.capabilities().can("filter")
     assert [c.name for c in host.doctor()] == ["blinky LED"]
+    # pluggy only finds: a target is no plugin of its own, and no hook is called per action
+    assert blinky not in host.pm.get_plugins() and monitor not in host.pm.get_plugins()
+    assert {h for h in dir(host.pm.hook) if h.startswith("copilot_")} == {
+        "copilot_targets", "copilot_inputs", "copilot_doctor", "copilot_library"}
+
+
+class Shelf:
+    """A third-party library: LOAD words → a file."""
+
+    name = "shelf"
+
+    def resolve(self, query):
+        return {"path": f"/music/{query}.flac", "title": query.title()} if query == "dubby" else None
+
+
+class ShelfPlugin:
+    @hookimpl
+    def copilot_library(self, options):
+        return Shelf() if options.get("shelf") else None
+
+
+def test_libraries_are_found_in_order_and_a_plugin_may_offer_none():
+    host = TargetHost(plugins=[ShelfPlugin()], entry_points=False)
+    assert host.libraries({}) == []
+    (shelf,) = host.libraries({"shelf": True})
+    assert shelf.resolve("dubby")["path"] == "/music/dubby.flac" and shelf.resolve("polka") is None
+    # the built-in ones: the phrase database first, the engine's crate as the fallback
+    names = [lib.name for lib in TargetHost().libraries({})]
+    assert names.index("phrase database") < names.index("crate") == len(names) - 1
 
 
 def test_a_broken_plugin_is_reported_not_fatal():

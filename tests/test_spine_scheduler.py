@@ -86,6 +86,19 @@ def test_load_without_a_deck_goes_to_the_idle_deck():
     assert d.verdict is Verdict.SCHEDULED and d.actions[0].deck is Deck.B
 
 
+def test_a_looked_up_track_rides_on_the_load_even_across_a_confirm():
+    _, state, _, sched = make(decks=4)
+    track = {"path": "/music/dubby.flac", "title": "Dubby", "bpm": 118.0}
+    d = sched.submit(Intent(K.LOAD, Deck.D, {"query": "dubby"}), resolved=track)
+    assert d.actions[0].params == {"query": "dubby", "resolved": track, "title": "Dubby"}
+    for deck in (Deck.A, Deck.B):
+        state.apply_feedback(DeckUpdate(deck, {"playing": True}))
+    assert sched.submit(Intent(K.LOAD, Deck.C, {"query": "dubby"}), resolved=track).verdict is Verdict.AWAITING_CONFIRM
+    yes = sched.submit(Intent(K.CONFIRM))
+    assert yes.verdict is Verdict.DONE and yes.actions[0].params["resolved"] is track
+    assert SafetyConfig.from_dict({"control_lead": 0.004}).move_lead == 0.004  # the old setting's name still works
+
+
 def test_load_while_both_decks_play_waits_for_confirm_and_expires():
     clock, state, outbox, sched = make(decks=4, confirm_window=2.0)
     for deck in (Deck.A, Deck.B):
@@ -154,12 +167,12 @@ def test_panic_is_immediate_and_resets_fx_and_filters():
 
 def test_control_is_capped_and_slew_limited():
     clock, _, _outbox, sched = make()
-    first = sched.control("trim", 1.0, Deck.A)
+    first = sched.move("trim", 1.0, Deck.A)
     assert first.params["value"] == pytest.approx(0.75)  # hard cap on gain
     clock.advance(0.05)  # 0.1 beat at 120 BPM
-    nxt = sched.control("trim", 0.0, Deck.A)
+    nxt = sched.move("trim", 0.0, Deck.A)
     assert nxt.params["value"] == pytest.approx(0.75 - 0.5 * 0.1, abs=1e-6)  # max_slope 0.5 / beat
-    assert sched.control("filter", float("nan"), Deck.A).params["value"] == 0.5  # NaN → neutral
+    assert sched.move("filter", float("nan"), Deck.A).params["value"] == 0.5  # NaN → neutral
 
 
 def test_build_ends_in_a_drop_and_an_early_drop_withdraws_the_rest_of_the_build():
@@ -217,7 +230,7 @@ class Chain:
         self.sent = []  # (Sent, the clock's beat at that moment: tempo may change later)
         self.dispatcher = Dispatcher(
             self.clock, on_sent=lambda s: self.sent.append((s, self.clock.beat_at_time(s.sent))))
-        self.router = Router(self.host, [self.target], self.dispatcher, self.state, self.clock, lambda m: None)
+        self.router = Router([self.target], self.dispatcher, self.state, self.clock, lambda m: None)
         self.sched = SafetyScheduler(self.clock, self.state, self.router, SafetyConfig())
 
     def run_until(self, t: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from copilot.bridge.actions import Stream
 from copilot.bridge.clock import ManualClock
 from copilot.bridge.config import Config
-from copilot.bridge.host import TargetHost, UnknownTarget
+from copilot.bridge.host import TargetHost, UnknownTarget, hookimpl
 from copilot.bridge.log import read_log
 from copilot.bridge.scheduler import Verdict
 from copilot.bridge.session import Session, SessionOptions
@@ -43,7 +44,7 @@ def expected_bytes(session: Session) -> list[tuple[float, bytes]]:
     out = []
     for d in session.decisions:
         for a in d.actions:
-            for item in session.host.render("midi-monitor", a, session.state):
+            for item in session.host.get("midi-monitor").render(a, session.state):
                 for timed in (item.items if isinstance(item, Stream) else [item]):
                     out.append((timed.beat, timed.payload.data))
     return sorted(out, key=lambda x: x[0])
@@ -162,3 +163,143 @@ def test_auto_target_asks_each_target_and_the_highest_priority_host_that_answers
     session = Session(options, Config(), host=host, report=lambda m: None)
     assert session.choose_targets() == ["loud"] and session.target_reason == "its program is running"
     session.stop()
+
+
+# -- decide, then send: a slow library never holds anything up -------------------------------------------
+LOOKUP_S = 1.0
+
+
+class SlowShelf:
+    """A library on a slow disk: every lookup really takes LOOKUP_S (the first LOAD on a cold SQLite
+    and tag cache took about that long when it ran under the scheduler's lock)."""
+
+    name = "slow shelf"
+
+    def __init__(self) -> None:
+        self.lookups: list[tuple[str, float, float]] = []  # (query, started, finished) in host time
+
+    def resolve(self, query: str) -> dict | None:
+        from copilot.bridge.clock import host_time
+
+        started = host_time()
+        time.sleep(LOOKUP_S)
+        self.lookups.append((query, started, host_time()))
+        return {"path": f"/music/{query}.flac", "title": query.title(), "bpm": 118.0, "why": "on the slow shelf"}
+
+
+class SlowShelfPlugin:
+    def __init__(self) -> None:
+        self.shelf = SlowShelf()
+
+    @hookimpl
+    def copilot_library(self, options):
+        return self.shelf
+
+
+def slow_session(tmp_path, **kw) -> tuple[Session, SlowShelf, list[str]]:
+    plugin = SlowShelfPlugin()
+    said: list[str] = []
+    options = SessionOptions(target="midi-monitor", link=False, tempo=150.0, log=tmp_path / "log.jsonl", **kw)
+    host = TargetHost(plugins=[midi_monitor, plugin], entry_points=False)
+    return Session(options, Config(), host=host, report=said.append), plugin.shelf, said
+
+
+@pytest.mark.jack
+def test_a_slow_library_lookup_never_holds_up_moves_or_other_intents(tmp_path, midi_capture, jack_server):
+    from copilot.bridge.clock import host_time
+
+    session, shelf, said = slow_session(tmp_path, osc=None)
+    session.start()
+    capture = midi_capture("Copilot Out")
+    loads: list = []
+    moves, decide_times = [], []
+    try:
+        loading = threading.Thread(target=lambda: loads.append(
+            session.submit(Intent(IntentKind.LOAD, Deck.B, {"query": "dubby"}))))
+        loading.start()
+        time.sleep(0.1)  # the lookup is under way on the library worker
+        for value in (0.4, 0.3, 0.2, 0.1, 0.2):  # motion rides the filter meanwhile
+            t = host_time()
+            moves.append(session.move("filter", value, Deck.A))
+            decide_times.append(host_time() - t)
+            time.sleep(0.05)
+        t = host_time()
+        hot = session.submit(Intent(IntentKind.HOTCUE, Deck.A, {"n": 3}))
+        decide_times.append(host_time() - t)
+        loading.join(LOOKUP_S + 2.0)
+        time.sleep(0.8)  # the LOAD's beat comes and goes
+    finally:
+        session.stop()
+    got = capture.collect(timeout=0.5)
+    (query, started, finished) = shelf.lookups[0]
+    assert query == "dubby"
+    period = jack_server.period / jack_server.rate
+
+    def arrivals(status: int, number: int, due: float) -> list[float]:
+        return [t for t, d in got if d[0] == status and d[1] == number and -0.0005 <= t - due <= period + 0.006]
+
+    assert max(decide_times) < 0.05, decide_times  # decided while the lookup ran, not after it
+    assert all(m is not None for m in moves) and hot.verdict is Verdict.SCHEDULED
+    for m in moves:  # each move's CC on the wire on time, before the lookup was done
+        due = session.clock.time_at_beat(m.beat)
+        assert started < due < finished
+        assert arrivals(0xB0, midi_monitor.CCS["filter"], due), (m.params, due)
+    hot_due = session.clock.time_at_beat(hot.beat)
+    assert hot_due < finished and arrivals(0x90, 0x42, hot_due)  # hot cue 3 on deck A, on its beat
+    # … and the LOAD still comes out right: decided after its lookup, with the track in hand, on its beat
+    (load,) = loads
+    assert load.verdict is Verdict.SCHEDULED and load.at >= finished
+    (action,) = load.actions
+    assert action.params["resolved"]["path"] == "/music/dubby.flac" and action.params["title"] == "Dubby"
+    assert arrivals(0x91, midi_monitor.NOTES["LOAD"], session.clock.time_at_beat(action.beat))
+    assert "load 'dubby': picked Dubby (on the slow shelf)" in said
+
+
+@pytest.mark.jack
+def test_osc_panic_is_answered_at_once_while_a_load_is_looked_up_and_drops_it(tmp_path, jack_server):
+    import socket
+
+    from pythonosc.osc_message_builder import OscMessageBuilder
+    from pythonosc.osc_packet import OscPacket
+
+    session, shelf, _ = slow_session(tmp_path, osc="127.0.0.1:0")
+    session.start()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(LOOKUP_S + 2.0)
+    where = ("127.0.0.1", session.osc_server.port)
+
+    def send(address: str, *args) -> float:
+        b = OscMessageBuilder(address)
+        for a in args:
+            b.add_arg(a)
+        sock.sendto(b.build().dgram, where)
+        return time.monotonic()
+
+    def answer() -> tuple[str, str, float]:
+        data, _ = sock.recvfrom(4096)
+        params = OscPacket(data).messages[0].message.params
+        return params[0], params[1], time.monotonic()
+
+    try:
+        asked = send("/copilot/intent", "load dubby to deck B")
+        time.sleep(0.1)
+        panicked = send("/copilot/panic")
+        verdict, reason, at = answer()
+        assert verdict == "done" and "PANIC" in reason and at - panicked < 0.3  # not behind the lookup
+        verdict, reason, at = answer()
+        assert verdict == "refused" and "dropped: PANIC came while its track was being looked up" in reason
+        assert at - asked >= LOOKUP_S
+        asked = send("/copilot/intent", "load dubby to deck B")  # asked again, with no panic: it goes through
+        time.sleep(0.1)
+        looped = send("/copilot/intent", "loop 4 on deck A")
+        verdict, reason, at = answer()
+        assert verdict == "scheduled" and "loop" in reason and at - looped < 0.3
+        verdict, reason, at = answer()
+        assert verdict == "scheduled" and "load 'dubby' to deck B" in reason and at - asked >= LOOKUP_S
+    finally:
+        sock.close()
+        session.stop()
+    load = [d for d in session.decisions if d.intent.kind is IntentKind.LOAD][-1]
+    assert load.actions[0].params["resolved"]["path"] == "/music/dubby.flac"
+    assert len(shelf.lookups) == 2

@@ -20,6 +20,7 @@ from copilot.bridge.scheduler import SafetyScheduler
 from copilot.bridge.state import HostState
 from copilot.intents.schema import Intent, IntentKind, Source
 from copilot.mappings.strudel import TableError, cycles_per_minute, load_table, snippet, tempo_line
+from copilot.mappings.table import packaged_path
 from copilot.plugins import strudel as plugin
 from copilot.plugins.strudel import Strudel
 from copilot.tests import fixtures_live
@@ -43,7 +44,7 @@ def test_snippet_names_every_control_and_the_tempo() -> None:
 
 
 def test_table_errors_name_the_entry(tmp_path: Path) -> None:
-    base = (Path(plugin.__file__).parent.parent / "mappings" / "strudel_table.toml").read_text()
+    base = packaged_path("strudel").read_text()
     for old, new, why in (('cc = 22', 'cc = 21', "used twice"), ('name = "room"', 'name = "let"', "cannot be"),
                           ('param = "tension"', 'param = "stress"', "unknown parameter"),
                           ('name = "Copilot Strudel"', "name = \"it's\"", "without quotes")):
@@ -88,7 +89,7 @@ def test_tempo_changes_hand_out_a_fresh_line() -> None:
         assert "setcpm(126/4)" in f.content.decode()  # the snippet itself is written at the current tempo
     finally:
         target.close()
-    (f,) = host.mapping_files("strudel")
+    (f,) = host.get("strudel").mapping_files()
     assert f.relpath == "copilot-strudel.js"
 
 

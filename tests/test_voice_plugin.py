@@ -41,8 +41,8 @@ class Session:
         self.decisions.append(decision)
         return decision
 
-    def control(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any:
-        return self.scheduler.control(param, value, deck)
+    def move(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any:
+        return self.scheduler.move(param, value, deck)
 
     def report(self, message: str) -> None:
         self.reports.append(message)
@@ -114,6 +114,7 @@ def test_push_to_talk_over_osc(transcriber: Any) -> None:
     voice.start(session)
     client = SimpleUDPClient("127.0.0.1", port)
     try:
+        client.send_message("/copilot/voice/*", 1)  # an address pattern presses nothing
         time.sleep(ignored.size / 16000)  # "play deck A" passes with the button up
         client.send_message(voice_input.PTT_OSC_ADDRESS, 1)
         made[0].join(10.0)
