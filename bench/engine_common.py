@@ -10,7 +10,8 @@ import numpy as np
 
 from copilot.engine.engine import Engine
 from copilot.engine.files import Track
-from copilot.engine.layout import TIMES, EngineSettings
+from copilot.engine.layout import TIMES
+from copilot.engine.state import EngineSettings
 
 SR = 48000
 

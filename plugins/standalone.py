@@ -24,7 +24,7 @@ from copilot.engine.control import ENGINE_PARAMS, EngineCmd, apply, render_actio
 from copilot.engine.crate import Crate
 from copilot.engine.engine import Engine
 from copilot.engine.files import Track, TrackError, load_track
-from copilot.engine.layout import EngineSettings
+from copilot.engine.state import EngineSettings
 from copilot.intents.schema import Deck
 
 ACTIONS = frozenset({

@@ -13,7 +13,8 @@ from scipy import signal
 
 from copilot.engine.engine import Engine
 from copilot.engine.files import Track
-from copilot.engine.layout import F_STAGES, G_CROSSFADER, L_FILTER, TP_ALWAYS, EngineSettings, lane
+from copilot.engine.layout import F_STAGES, G_CROSSFADER, L_FILTER, TP_ALWAYS, lane
+from copilot.engine.state import EngineSettings
 
 SR = 48000
 BPM = 120.0
