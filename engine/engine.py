@@ -33,6 +33,9 @@ from .layout import (
     C_STRETCH,
     C_SYNC,
     C_VOICES_OFF,
+    D_ANCHOR_CB,
+    D_ANCHOR_TB,
+    D_FIRST,
     D_LOOP_ON,
     D_MOVING,
     D_POS_TB,
@@ -40,6 +43,7 @@ from .layout import (
     D_REFUSED,
     D_RUN_TARGET,
     D_SLOT,
+    D_SPB,
     D_SRC_SLOT,
     D_WANT_SLOT,
     DECK_FIELDS,
@@ -177,6 +181,11 @@ class Engine:
         self._span[2 * slot + 1] = float(hi)
         self._span[2 * slot] = float(lo)
 
+    def unpin(self, slot: int) -> None:
+        """A pinned buffer may go once nothing plays it (a stretch dropped from the cache)."""
+        with self._slot_lock:
+            self._pinned.discard(slot)
+
     def buffer(self, slot: int) -> np.ndarray:
         return self._buffers[slot]
 
@@ -292,6 +301,12 @@ class Engine:
         out = {name: int(s[i]) for name, i in STATS.items()}
         out["ring_dropped"] = self.ring.dropped + int(s[S_RING_DROPPED])
         return out
+
+    def head_frame(self, deck: int, beat: float) -> float:
+        """The track frame deck `deck` reads at clock beat `beat` (where a stretch must hold audio)."""
+        d = self._deck[deck]
+        tb = d[D_ANCHOR_TB] + (beat - d[D_ANCHOR_CB]) if d[D_MOVING] > 0 else d[D_POS_TB]
+        return float(d[D_FIRST] + tb * d[D_SPB])
 
     def deck_state(self, deck: int) -> dict[str, Any]:
         d = self._deck[deck]

@@ -238,6 +238,7 @@ from .layout import (
     SUB,
     TIMES,
     TP_ALWAYS,
+    TRIM_DB,
     V_ACTIVE,
     V_GAIN,
     V_POS,
@@ -298,7 +299,7 @@ def level(v):  # type: ignore[no-untyped-def]
 @njit(cache=True, inline="always", error_model="numpy")
 def trim_gain(v):  # type: ignore[no-untyped-def]
     """±12 dB around 0.5."""
-    return math.exp((v - 0.5) * 24.0 * LN10_20)
+    return math.exp((v - 0.5) * TRIM_DB * LN10_20)
 
 
 @njit(cache=True, error_model="numpy")
@@ -664,15 +665,18 @@ def slot_audio(slots, slot):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def holds(span, slot, lo, hi):  # type: ignore[no-untyped-def]
-    """True if `slot` holds audio for every frame in [lo, hi] (a stretch fills its buffer as it goes)."""
-    if slot < 0 or 2 * slot + 1 >= span.size:
+def holds(span, slots, slot, lo, hi):  # type: ignore[no-untyped-def]
+    """True if `slot` holds audio for every frame in [lo, hi] (a stretch fills its buffer as it goes).
+    A span from frame 0 holds what lies before the track too (silence), one to the buffer's end what
+    lies after it."""
+    if slot < 0 or 2 * slot + 1 >= span.size or slots[2 * slot] == 0:
         return False
-    return span[2 * slot] <= lo - SRC_GUARD and hi + SRC_GUARD < span[2 * slot + 1]
+    a, b = span[2 * slot], span[2 * slot + 1]
+    return (a <= 0.0 or a <= lo - SRC_GUARD) and (b >= slots[2 * slot + 1] or hi + SRC_GUARD < b)
 
 
 @njit(cache=True, error_model="numpy")
-def choose_source(deck, o, span, stats, p_lo, p_hi):  # type: ignore[no-untyped-def]
+def choose_source(deck, o, slots, span, stats, p_lo, p_hi):  # type: ignore[no-untyped-def]
     """Once per run: the deck sounds its wanted stretch where that holds the play head's frames, else
     its track varispeed. A change starts a cross-fade from the old source (none while one runs)."""
     track = deck[o + D_SLOT]
@@ -680,7 +684,7 @@ def choose_source(deck, o, span, stats, p_lo, p_hi):  # type: ignore[no-untyped-
     slot, ratio = track, 1.0
     if want >= 0:
         rw = deck[o + D_WANT_RATIO]
-        if holds(span, want, p_lo * rw, p_hi * rw):
+        if holds(span, slots, want, p_lo * rw, p_hi * rw):
             slot, ratio = float(want), rw
         else:
             stats[S_VARISPEED] += 1
@@ -768,7 +772,7 @@ def read_deck(d, i, n, b0, db, deck, slots, span, scratch, v0, inc, settings, st
     if xf_left > 0.0:
         p_lo = min(p_lo, p_lo + xf_delta * spb)
         p_hi = max(p_hi, p_hi + xf_delta * spb)
-    choose_source(deck, o, span, stats, p_lo, p_hi)
+    choose_source(deck, o, slots, span, stats, p_lo, p_hi)
     sbuf, sframes = slot_audio(slots, int(deck[o + D_SRC_SLOT]))
     ratio = deck[o + D_SRC_RATIO]
     fade = deck[o + D_SRC_FADE]

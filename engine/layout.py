@@ -100,6 +100,7 @@ D_HOTCUES = 24  # 8 hot cues (track beat, NaN = unset)
  D_LOUD_TARGET) = range(32, 41)
 # D_LOUD: loudness-matching offset in trim units (added to the trim lane, capped with it)
 DECK_FIELDS = 48
+TRIM_DB = 24.0  # the trim's range in dB per unit: 0.5 = unity, 0 = −12 dB, 1 = +12 dB
 SRC_XFADE = 1024  # samples of cross-fade between two sources of one deck (21 ms at 48 kHz)
 SRC_GUARD = 8  # frames a source must hold beyond the read point (the cubic reads ±2)
 
@@ -111,8 +112,8 @@ S_KNOB = S_SVF + 4  # the filter knob the cached coefficients below were made fo
 S_SVF_COEF = S_KNOB + 1  # a1 a2 a3 k wet hp (dsp.svf_coefficients)
 DSP_FIELDS = 64
 
-# -- master chain coefficients (float64, `mcoef`): HPF as two biquads, tilt as one, the meter's K-weighting
-MC_HPF, MC_TILT, MC_KW = 0, 10, 15
+# -- master chain coefficients (float64, `mcoef`): HPF and tilt as one biquad each, the meter's K-weighting
+MC_HPF, MC_TILT, MC_KW = 0, 5, 10
 MCOEF_FIELDS = 32
 CHAIN_HPF, CHAIN_TILT, CHAIN_COMP = 1, 2, 4  # settings[F_CHAIN]: stages switched on (0: the chain bypassed)
 LU_BLOCKS = 30  # short-term loudness: 30 blocks of 100 ms (3 s), EBU R128
@@ -160,7 +161,7 @@ MS_REV_STATE = MS_REV + 2 * REV_LINES
 REV_STATES = 2 * len(COMBS)
 MS_LP = 40  # master low-pass states (4)
 MS_ECHO_IDLE, MS_REV_IDLE = 44, 45  # samples since each FX unit last had input
-MS_HPF, MS_TILT = 48, 56  # master chain filter states: HPF 2 sections × 2 states × 2 channels, tilt 1 × 2
+MS_HPF, MS_TILT = 48, 56  # master chain filter states: HPF 2 states × 2 channels, tilt 1 × 2
 MS_COMP_ENV, MS_COMP_GR, MS_COMP_GAIN = 58, 59, 60  # mean square, gain reduction (dB), gain applied last
 MS_KW = 64  # the loudness meter's K-weighting states (8)
 MS_LU_ACC, MS_LU_N, MS_LU_COUNT = 72, 73, 74  # this 100 ms block's sum of squares, its samples, blocks done

@@ -16,7 +16,7 @@ import numpy as np
 from copilot.bridge.params import PARAMS
 from copilot.phrase_db.loudness import k_weighting
 
-from .design import BW4_Q, biquad, crossover_coefficients, reverb_lengths, tilt, true_peak_fir
+from .design import biquad, crossover_coefficients, reverb_lengths, tilt, true_peak_fir
 from .layout import (
     ARRAYS,
     CHAIN_COMP,
@@ -84,7 +84,7 @@ class MasterSettings:
     """The fixed master chain ahead of the limiter: HPF → tilt EQ → bus compressor (engine.md)."""
 
     enabled: bool = True  # false: the whole chain bypassed (the limiter always runs)
-    hpf_hz: float = 25.0  # 4th-order Butterworth high-pass; 0 = off
+    hpf_hz: float = 25.0  # 2nd-order Butterworth high-pass; 0 = off
     tilt_db: float = 0.0  # + brighter, − darker: ± this at the extremes, unity at the pivot; 0 = off
     tilt_hz: float = 1000.0
     compressor: bool = True
@@ -203,7 +203,7 @@ class EngineState:
         f, c = self.arrays["settings"], self.arrays["mcoef"]
         self.settings.master = master
         hz = min(max(master.hpf_hz, 1.0), 0.45 * sr)
-        c[MC_HPF:MC_HPF + 10] = np.array([biquad("hp", hz, q, sr) for q in BW4_Q]).ravel()
+        c[MC_HPF:MC_HPF + 5] = biquad("hp", hz, 1.0 / math.sqrt(2.0), sr)
         c[MC_TILT:MC_TILT + 5] = tilt(master.tilt_db, master.tilt_hz, sr)
         f[F_COMP_THRESHOLD], f[F_COMP_KNEE] = master.threshold_db, master.knee_db
         f[F_COMP_SLOPE] = 1.0 - 1.0 / max(1.0, master.ratio)
