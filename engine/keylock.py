@@ -29,7 +29,7 @@ from .files import Track
 from .stretch import StretchJob, StretchKey
 
 SETTLE = 0.5  # seconds a tempo must hold before the decks re-stretch to it
-CACHE = 6  # stretched tracks kept (each as large as its track)
+CACHE = 4  # stretched tracks kept (each as large as its track: ~140 MB for six minutes)
 MAX_SHIFT = 12.0  # semitones either way
 STEP_BLOCKS = 8  # process blocks per worker step (~0.7 s of audio, some 50 ms of work)
 
@@ -83,6 +83,7 @@ class KeyLock:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._running = True
+        self._failed = False  # the log has said key-lock is unavailable
         self._thread: threading.Thread | None = None
         if live:
             self._thread = threading.Thread(target=self._work, name="copilot-keylock", daemon=True)
@@ -189,7 +190,14 @@ class KeyLock:
             at = beat if beat is not None else self.clock.beat_at_time(self.clock.now())
             head = self.engine.head_frame(deck, at)
         k.wanted, k.told = key, False
-        job = self._job(key, k.track, head)
+        try:
+            job = self._job(key, k.track, head)
+        except Exception as exc:  # noqa: BLE001 - no stretcher (or a broken one): the deck plays varispeed
+            k.wanted = None
+            if not self._failed:
+                self.report(f"key-lock unavailable ({type(exc).__name__}: {exc}); decks play varispeed")
+                self._failed = True
+            return -1, 1.0
         return job.slot, key.ratio
 
     def _apply(self, deck: int, beat: float | None, head: float | None = None) -> None:
@@ -208,12 +216,11 @@ class KeyLock:
             if start < 8 * track.samples_per_beat:
                 start = 0  # near the top: one pass from the start
             job = StretchJob(self.engine, key, track.audio, start)
+            if not self.live:
+                job.run()
             self._cache[key] = job
             self._evict()
-        if self.live:
-            self._wake.set()
-        else:
-            job.run()
+        self._wake.set()
         return job
 
     def _evict(self) -> None:
