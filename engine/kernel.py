@@ -197,11 +197,13 @@ from .layout import (
     N_DECK_LANES,
     N_LANES,
     N_VOICES,
+    OFF_CHAIN,
     OFF_ECHO,
     OFF_EQ,
     OFF_FILTER,
     OFF_LIMITER,
     OFF_LOWPASS,
+    OFF_METER,
     OFF_READ,
     OFF_REVERB,
     OFF_TRUE_PEAK,
@@ -1216,7 +1218,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             for q in range(MS_REV_STATE, MS_REV_STATE + REV_STATES):  # the combs ring no more
                 master[q] = 0.0
             master[MS_FX_FADE] = 1.0
-        chain = int(settings[F_CHAIN])
+        chain = 0 if stages & OFF_CHAIN else int(settings[F_CHAIN])
         if chain & (CHAIN_HPF | CHAIN_TILT):
             chain_filters(scratch, BUS_L * SUB, BUS_R * SUB, n, master, mcoef, chain & CHAIN_HPF, chain & CHAIN_TILT)
         if chain & CHAIN_COMP:
@@ -1245,7 +1247,8 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             if v != v:
                 out[k] = 0.0
                 stats[S_NONFINITE] += 1
-    loudness_meter(out, frames, master, mcoef, lu_blocks, settings, meters)
+    if not stages & OFF_METER:
+        loudness_meter(out, frames, master, mcoef, lu_blocks, settings, meters)
     meters[MT_PEAK] = master[MS_PEAK]
     meters[MT_GR] = master[MS_GR]
     meters[MT_COMP_GR] = master[MS_COMP_GR]

@@ -145,8 +145,10 @@ N_SETTINGS = 32
 # and slope (per beat), which the loudness offset respects too.
 # F_STAGES: a bit mask of stages switched off, for profiling only (bench/engine_stages.py); 0 = all on.
 # A stage switched off passes its input through (the limiter: a hard clip at the ceiling).
-(OFF_EQ, OFF_FILTER, OFF_ECHO, OFF_REVERB, OFF_LOWPASS, OFF_LIMITER, OFF_TRUE_PEAK, OFF_READ, TP_ALWAYS) = (
-    1 << i for i in range(9))  # TP_ALWAYS: run the true-peak interpolator even where it cannot matter
+(OFF_EQ, OFF_FILTER, OFF_ECHO, OFF_REVERB, OFF_LOWPASS, OFF_LIMITER, OFF_TRUE_PEAK, OFF_READ, TP_ALWAYS,
+ OFF_CHAIN, OFF_METER) = (1 << i for i in range(11))
+# TP_ALWAYS: run the true-peak interpolator even where it cannot matter; OFF_CHAIN: the master chain
+# (HPF, tilt, compressor); OFF_METER: the loudness meter
 
 # -- master (float64): echo, reverb and limiter state ------------------------------------------------
 MS_ECHO_W, MS_ECHO_D, MS_ECHO_LP_L, MS_ECHO_LP_R, MS_LIM_POS, MS_LIM_REL, MS_LIM_SUM, MS_LIM_QHEAD, MS_LIM_QTAIL, \
