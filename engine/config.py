@@ -12,7 +12,6 @@ Every value is checked: one that is the wrong type, out of range or unknown is n
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 from .state import EngineSettings, MasterSettings
@@ -59,6 +58,20 @@ def _table(config: dict[str, Any], key: str, table: str, problems: list[str]) ->
     return value
 
 
+def _section(config: dict[str, Any], key: str, table: str, rules: dict[str, tuple[float, float, str] | None],
+             problems: list[str]) -> dict[str, Any]:
+    """The values of one sub-table that fit their rules."""
+    taken = {}
+    for name, value in _table(config, key, table, problems).items():
+        if name not in rules:
+            problems.append(f"[{table}] has no setting {name!r} (known: {', '.join(rules)})")
+            continue
+        checked = _check(table, name, value, rules[name], problems)
+        if checked is not None:
+            taken[name] = checked
+    return taken
+
+
 def engine_settings(config: dict[str, Any], table: str = "targets.standalone") -> tuple[EngineSettings, list[str]]:
     """The engine's settings from its copilot.toml table, and a sentence for every value not taken."""
     problems: list[str] = []
@@ -68,25 +81,8 @@ def engine_settings(config: dict[str, Any], table: str = "targets.standalone") -
             value = _check(table, name, config[name], rule, problems)
             if value is not None:
                 top[name] = int(value) if name in ("samplerate", "decks") else value
-    master_cfg = _table(config, "master", f"{table}.master", problems)
-    master = {}
-    for name, value in master_cfg.items():
-        if name not in MASTER:
-            problems.append(f"[{table}.master] has no setting {name!r} (known: {', '.join(MASTER)})")
-            continue
-        checked = _check(f"{table}.master", name, value, MASTER[name], problems)
-        if checked is not None:
-            master[name] = checked
-    loud_cfg = _table(config, "loudness", f"{table}.loudness", problems)
-    loud = {}
-    for name, value in loud_cfg.items():
-        if name not in LOUDNESS:
-            problems.append(f"[{table}.loudness] has no setting {name!r} (known: {', '.join(LOUDNESS)})")
-            continue
-        checked = _check(f"{table}.loudness", name, value, LOUDNESS[name], problems)
-        if checked is not None:
-            loud[LOUDNESS_FIELDS[name]] = checked
-    known = {f.name for f in fields(MasterSettings)}
-    assert set(MASTER) == known, "MASTER must name every MasterSettings field"
-    settings = EngineSettings(**top, **loud, master=MasterSettings(**master))
+    master = _section(config, "master", f"{table}.master", MASTER, problems)
+    loud = _section(config, "loudness", f"{table}.loudness", LOUDNESS, problems)
+    settings = EngineSettings(**top, **{LOUDNESS_FIELDS[k]: v for k, v in loud.items()},
+                              master=MasterSettings(**master))
     return settings, problems

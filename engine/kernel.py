@@ -10,8 +10,10 @@ hears live. Per block it:
    small pending table for the sample of their beat);
 3. renders in sub-blocks split at every event sample and every envelope corner, so a PLAY lands on
    the exact sample of its beat and a ramp bends exactly where its corner is;
-4. mixes decks (varispeed read locked to the clock's beat, loops, trim, LR8 EQ, filter, fader,
-   crossfader, sends), FX returns and one-shot voices, then the true-peak limiter.
+4. mixes decks (each reads its track varispeed, or its key-lock stretch, locked to the clock's
+   beat; loops, trim with the loudness offset, LR8 EQ, filter, fader, crossfader, sends), FX returns
+   and one-shot voices, then the master chain (HPF, tilt, compressor), the true-peak limiter and
+   the loudness meter.
 
 Nothing here allocates, locks or raises: bad numbers become neutral values or silence and are
 counted in `stats`.

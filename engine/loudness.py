@@ -10,19 +10,18 @@ moves the offset no faster than the trim's slope cap.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from copilot.bridge.params import PARAMS
 from copilot.phrase_db.loudness import integrated_lufs
 
-from .files import Track
+from .files import Track, finite_number
 from .layout import TRIM_DB
 
 
 def track_lufs(track: Track) -> float | None:
     """Integrated loudness of a track: the analysis's figure if it came with one, else measured now."""
     for key in ("lufs", "loudness_lufs"):
-        value = _finite(track.meta.get(key))
+        value = finite_number(track.meta.get(key))
         if value is not None:
             return value
     measured = integrated_lufs(track.audio, track.samplerate)
@@ -44,10 +43,3 @@ def offset(lufs: float | None, target: float) -> float:
 def offset_db(units: float) -> float:
     return units * TRIM_DB
 
-
-def _finite(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None

@@ -80,16 +80,16 @@ def track(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     return folder, np.array([bias])
 
 
-def play_at_128(tmp_path: Path, crate: Path, *intents: tuple[IntentKind, dict]) -> tuple[np.ndarray, object, list[str]]:
+def play_at_128(tmp_path: Path, crate: Path, *intents: tuple[IntentKind, dict]) -> tuple[np.ndarray, object]:
     (tmp_path / "crate").symlink_to(crate)
-    session, said = session_for(tmp_path, BPM_SESSION)
+    session, _ = session_for(tmp_path, BPM_SESSION)
     session.start()
     submit(session, IntentKind.LOAD, Deck.A, query="tone")
     for kind, args in intents:
         submit(session, kind, Deck.A, **args)
     submit(session, IntentKind.PLAY, Deck.A, at=4.0)
     out = render(session, 12.0)[:, 0]
-    return out, session, said
+    return out, session
 
 
 def steady(out: np.ndarray, session: object) -> np.ndarray:
@@ -99,7 +99,7 @@ def steady(out: np.ndarray, session: object) -> np.ndarray:
 
 def test_key_lock_keeps_the_pitch_and_puts_every_beat_on_the_faster_grid(tmp_path: Path, track) -> None:
     crate, (bias,) = track
-    out, session, said = play_at_128(tmp_path, crate)
+    out, session = play_at_128(tmp_path, crate)
     assert abs(cents(pitch(steady(out, session)), 440.0)) <= 5.0
     expected = np.array([sample_of(session, 4.0 + k) for k in range(1, 20)])
     late = (click_onsets(out, expected) - expected - bias) / SR * 1000.0
@@ -111,14 +111,14 @@ def test_key_lock_keeps_the_pitch_and_puts_every_beat_on_the_faster_grid(tmp_pat
 
 def test_without_key_lock_the_deck_is_varispeed(tmp_path: Path, track) -> None:
     crate, _ = track
-    out, session, said = play_at_128(tmp_path, crate, (IntentKind.KEYLOCK, {"on": False}))
+    out, session = play_at_128(tmp_path, crate, (IntentKind.KEYLOCK, {"on": False}))
     assert abs(cents(pitch(steady(out, session)), 440.0 * BPM_SESSION / BPM_TRACK)) <= 1.0  # 469.3 Hz
     assert not session.targets[0].engine.deck_state(0)["stretched"]
 
 
 def test_key_shift_up_one_semitone(tmp_path: Path, track) -> None:
     crate, (bias,) = track
-    out, session, said = play_at_128(tmp_path, crate, (IntentKind.KEY, {"delta": 1}))
+    out, session = play_at_128(tmp_path, crate, (IntentKind.KEY, {"delta": 1}))
     assert abs(cents(pitch(steady(out, session)), 440.0 * 2 ** (1 / 12))) <= 5.0  # 466.2 Hz
     expected = np.array([sample_of(session, 4.0 + k) for k in range(1, 20)])
     late = (click_onsets(out, expected) - expected - bias) / SR * 1000.0

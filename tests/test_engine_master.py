@@ -142,6 +142,14 @@ def test_bad_settings_are_named_and_the_rest_kept() -> None:
     ]
 
 
+def test_the_master_table_names_every_setting() -> None:
+    from dataclasses import fields
+
+    from copilot.engine.config import MASTER
+
+    assert set(MASTER) == {f.name for f in fields(MasterSettings)}
+
+
 def test_kernel_sources_name_every_compiled_module() -> None:
     """The numba cache is dropped when these change: a module compiled into the kernels must be listed."""
     here = Path(engine_pkg.__file__).parent
