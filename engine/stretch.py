@@ -127,8 +127,8 @@ class StretchJob:
 
     def covers(self, frame: float) -> bool:
         """True once the stretch holds the audio of track frame `frame` (and a little after it)."""
-        q = frame * self.key.ratio
-        return self.lo <= q and q + PROCESS_BLOCK < self.hi
+        q = max(0.0, frame * self.key.ratio)  # before the track's start: silence, held from frame 0 on
+        return self.lo <= q and q + SPLICE < self.hi
 
     def step(self, blocks: int = 8) -> bool:
         """Render up to `blocks` process blocks; returns True when the whole track is done."""

@@ -186,3 +186,43 @@ def test_a_host_that_cannot_stretch_is_told_so() -> None:
     router.dispatch([Action(ActionKind.KEYLOCK, Deck.A, 4.0, params={"on": True})])
     assert dispatcher.pending() == 0
     assert reports == ["serato-dj-pro cannot take KEYLOCK; nothing was sent for it"]
+
+
+def test_live_the_worker_renders_and_the_log_says_when_the_deck_is_varispeed(track) -> None:
+    """Live: the stretch renders on the worker thread; a playing deck that waits for it is named in the
+    log, and again once its stretch is in."""
+    import time
+
+    from copilot.engine.engine import Engine
+    from copilot.engine.files import Track
+    from copilot.engine.keylock import KeyLock
+
+    crate, _ = track
+    audio, _ = tone_track(8.0)
+    clock = ManualClock(BPM_SESSION)
+    eng = Engine()
+    eng.set_clock_map(0, 0.0, BPM_SESSION / 60.0 / SR)
+    eng.render(256)  # compiled (or loaded) before the worker starts, as the live target does
+    said: list[str] = []
+    keylock = KeyLock(eng, clock, said.append, live=True)
+    try:
+        tune = Track(crate / "tone.wav", audio.astype(np.float32), SR, BPM_TRACK, meta={"key": "A major (11B)"})
+        eng.load(0, tune)
+        keylock.loaded(0, tune)  # the worker starts now
+        eng.play(0)
+        eng.render(256)
+        keylock.tick()  # the deck plays before its stretch is in: the log says so
+        deadline = time.monotonic() + 30.0
+        while len(said) < 2 and time.monotonic() < deadline:  # the feeder's rhythm: a block, a tick
+            eng.render(256)
+            clock.advance(256 / SR)
+            keylock.tick()
+            time.sleep(0.01)
+        for _ in range(8):
+            eng.render(256)
+    finally:
+        keylock.close()
+    assert eng.deck_state(0)["stretched"]
+    assert said[0] == "deck A plays varispeed: its key-lock stretch (128.0 BPM) is still rendering"
+    assert said[1].startswith("deck A: key-lock stretch ready (128.0 BPM, ")
+    assert keylock.status(0) == {"keylock": True, "key_shift": 0.0, "key": "11B"}
