@@ -118,7 +118,6 @@ VOCABULARY: tuple[str, ...] = (
     "play", "pause", "cue", "sync", "loop", "exit loop", "load", "hot cue", "drop", "build", "echo", "reverb",
     "delay", "flanger", "phaser", "filter up", "filter down", "fx off", "tempo", "plus", "minus", "bpm",
     "percent", "bars", "beats", "deck A", "deck B", "deck C", "deck D", "panic", "yes", "cancel",
-    "key lock", "key", "semitone", "match key",
 )
 
 
