@@ -161,3 +161,13 @@ def test_kernel_sources_name_every_compiled_module() -> None:
         if path.name != "__init__.py" and names & {"njit", "cfunc", "intrinsic"}:
             compiled.add(path.name)
     assert compiled <= set(engine_pkg.KERNEL_SOURCES), compiled
+
+
+def test_layout_imports_nothing_of_the_engine() -> None:
+    """layout.py holds the numbers everything else reads; an import from dsp, state or kernel would make
+    a circle again (issue 11: layout ↔ dsp)."""
+    tree = ast.parse((Path(engine_pkg.__file__).parent / "layout.py").read_text())
+    relative = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    named = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.module or "").startswith(
+        "copilot.engine")]
+    assert relative == [] and named == []
