@@ -75,8 +75,6 @@ class StandaloneTarget(Target):
         self.offline = bool(opts.get("out"))
         for problem in self._config_problems:
             context.report(problem)
-        self.keylock = KeyLock(self.engine, context.clock, context.report, live=not self.offline,
-                               keylock=self.settings.keylock)
         if opts.get("adornment"):
             from copilot.engine.adorn import Adorner
 
@@ -84,6 +82,8 @@ class StandaloneTarget(Target):
                                    self.config.get("adorn", {}))
         else:
             self.crate = Crate.from_options(opts, context.report)
+            self.keylock = KeyLock(self.engine, context.clock, context.report, live=not self.offline,
+                                   keylock=self.settings.keylock)
         if self.offline:
             self.output_latency = 0.0
         else:
