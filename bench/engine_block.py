@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine_common import SR, full_graph, kernel_times_us, machine, summary
 
 from copilot.engine.engine import Engine
-from copilot.engine.layout import EngineSettings
+from copilot.engine.state import EngineSettings
 from copilot.engine.stream import warm_up
 
 

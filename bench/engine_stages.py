@@ -26,15 +26,18 @@ from engine_common import SR, full_graph, machine
 
 from copilot.engine.layout import (
     F_STAGES,
+    OFF_CHAIN,
     OFF_ECHO,
     OFF_EQ,
     OFF_FILTER,
     OFF_LIMITER,
     OFF_LOWPASS,
+    OFF_METER,
     OFF_READ,
     OFF_REVERB,
     OFF_TRUE_PEAK,
 )
+from copilot.engine.state import MasterSettings
 from copilot.engine.stream import warm_up
 
 STAGES = {
@@ -43,16 +46,18 @@ STAGES = {
     "filter": OFF_FILTER,
     "echo": OFF_ECHO,
     "reverb": OFF_REVERB,
+    "master chain (HPF, tilt, compressor)": OFF_CHAIN,
+    "loudness meter": OFF_METER,
     "master low-pass": OFF_LOWPASS,
     "true-peak interpolator": OFF_TRUE_PEAK,
     "limiter (whole)": OFF_LIMITER,
 }
-ALL_OFF = OFF_READ | OFF_EQ | OFF_FILTER | OFF_ECHO | OFF_REVERB | OFF_LOWPASS | OFF_LIMITER
+ALL_OFF = OFF_READ | OFF_EQ | OFF_FILTER | OFF_ECHO | OFF_REVERB | OFF_LOWPASS | OFF_LIMITER | OFF_CHAIN | OFF_METER
 
 
 def ns_per_frame(mask: int, seconds: float, block: int) -> tuple[float, float]:
     """ns per output frame with these stages off, and the share of sub-blocks that ran the detector."""
-    eng = full_graph(seconds + 5)
+    eng = full_graph(seconds + 5, master=MasterSettings(tilt_db=1.0))  # every chain stage busy
     eng.state["settings"][F_STAGES] = mask
     out = np.zeros(2 * block, np.float32)
     for _ in range(SR // block):  # one second to let the FX and the limiter settle

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine_common import SR, full_graph, machine, summary
 
 from copilot.bridge.clock import InternalClock
-from copilot.engine.layout import TIMES
+from copilot.engine.layout import S_TIME_IDX, TIMES
 from copilot.engine.stream import EngineStream, warm_up
 from copilot.tests.fixtures import start_jack, stop_jack
 
@@ -117,7 +117,7 @@ class StartWatch:
 
     def poll(self) -> None:
         times = self.eng.state["times"].reshape(TIMES, 3)
-        end = int(self.eng.state["stats"][7])
+        end = int(self.eng.state["stats"][S_TIME_IDX])
         first = max(self.seen - 1, end - TIMES + 1, 0)
         starts = times[np.arange(first, end) % TIMES, 0].astype(np.float64)
         if starts.size > 1:
@@ -141,7 +141,7 @@ def run_engine(device: int, seconds: float, log: JackLog) -> dict[str, Any]:
     stream.close()
     driver, clients = log.since_mark()
     stats = eng.stats()
-    n = min(int(eng.state["stats"][7]), TIMES)
+    n = min(int(eng.state["stats"][S_TIME_IDX]), TIMES)
     times = eng.state["times"].reshape(TIMES, 3)[:n, 1] / 1000.0
     return {"callbacks": stats["callbacks"], "underflows": stats["underflows"], "times": times,
             "overruns": stats["overruns"], "longest": stats["longest_render_ns"] / 1000.0, "driver": driver,

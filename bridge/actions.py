@@ -30,6 +30,8 @@ class ActionKind(StrEnum):
     ENVELOPE = "ENVELOPE"  # a parameter moving over beats (envelope)
     CONTROL = "CONTROL"  # one continuous value now, from SafetyScheduler.move (params: param, value)
     PANIC = "PANIC"  # everything neutral, right now
+    KEYLOCK = "KEYLOCK"  # params: on — key-lock on or off (engines that stretch)
+    KEY = "KEY"  # params: delta | semitones | match — key shift (engines that stretch)
 
 
 _ids = itertools.count(1)

@@ -33,6 +33,8 @@ DEFAULT_GRID: dict[IntentKind, Grid] = {
     IntentKind.TEMPO: Grid.BAR,
     IntentKind.BUILD: Grid.BAR,
     IntentKind.DROP: Grid.PHRASE,  # with "in N bars" it lands N bars on, counting this bar as one
+    IntentKind.KEYLOCK: Grid.BEAT,
+    IntentKind.KEY: Grid.BEAT,
 }
 
 # Changes that are rate limited per deck, by group.

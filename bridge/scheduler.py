@@ -424,6 +424,10 @@ class SafetyScheduler:
             return intent, ""
         beat = self.clock.beat_at_time(now)
         playing = [d for d in self._decks() if self._playing_at(d, beat)]
+        if intent.kind is IntentKind.KEY and "match" in intent.args:  # "match key to A": another deck moves
+            others = [d for d in self._decks() if d.value != intent.args["match"]] or [Deck.A]
+            pick = next((d for d in others if not self._playing_at(d, beat)), others[0])
+            return intent.with_deck(pick), f"deck {pick}, matched to deck {intent.args['match']}"
         if intent.kind in (IntentKind.LOAD, IntentKind.PLAY):
             idle = self._idle_deck(beat)
             if idle is not None:

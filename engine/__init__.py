@@ -2,8 +2,8 @@
 
 numba's on-disk cache checks only the file that defines a function, so `kernel.render` would keep
 machine code built from an older dsp.py or layout.py (whose constants size every array the kernel
-touches). Before any kernel is compiled or loaded, the engine's cache is dropped whenever its
-sources differ from the ones it was built from.
+touches). Before any kernel is compiled or loaded, the engine's cache is dropped whenever the
+kernels' sources (`KERNEL_SOURCES`) differ from the ones it was built from.
 """
 
 from __future__ import annotations
@@ -28,9 +28,14 @@ def _cache_dir() -> Path:
         return _HERE / "__pycache__"
 
 
+# The modules whose code or constants numba compiles into the kernels (a module with an @njit or @cfunc
+# belongs here); editing any other engine module leaves the compiled kernels valid.
+KERNEL_SOURCES = ("layout.py", "native.py", "simd.py", "dsp.py", "kernel.py", "stream.py")
+
+
 def _drop_stale_cache() -> None:
     digest = hashlib.sha1()
-    for path in sorted(_HERE.glob("*.py")):
+    for path in sorted(_HERE / name for name in KERNEL_SOURCES):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     cache = _cache_dir()

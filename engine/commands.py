@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .layout import C_ENVELOPE, RING_ROWS, RING_TAIL, ROW, EngineState
+from .layout import C_ENVELOPE, RING_HEAD, RING_ROWS, RING_TAIL, ROW
+from .state import EngineState
 
 NAN = float("nan")
 
@@ -60,7 +61,7 @@ class CommandRing:
         rows = np.atleast_2d(rows)
         n = len(rows)
         with self._lock:
-            head = int(self._idx[0])
+            head = int(self._idx[RING_HEAD])
             tail = int(self._idx[RING_TAIL])
             if tail + n - head > RING_ROWS:
                 self.dropped += 1
@@ -72,4 +73,4 @@ class CommandRing:
         return True
 
     def free(self) -> int:
-        return RING_ROWS - int(self._idx[RING_TAIL] - self._idx[0])
+        return RING_ROWS - int(self._idx[RING_TAIL] - self._idx[RING_HEAD])

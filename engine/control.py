@@ -92,6 +92,8 @@ def apply(engine: Engine, cmd: EngineCmd) -> bool:
         return all(engine.envelope(a[0], a[1], deck) for deck in _decks(engine, a[0], d))
     if op == "panic":
         return engine.panic()
+    if op == "stretch":  # key-lock / key shift: the plan (slot, ratio) the target made ahead of the beat
+        return engine.stretch(d, int(a[0][0]), float(a[0][1]), b)
     raise ValueError(f"the engine cannot apply {op!r} here")
 
 

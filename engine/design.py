@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .layout import ALLPASSES, COMBS, STEREO_SPREAD
+
 LOW_SPLIT = 250.0
 HIGH_SPLIT = 2500.0
 BW4_Q = (0.5411961001461971, 1.3065629648763766)  # the two sections of a 4th-order Butterworth
@@ -60,3 +62,22 @@ def true_peak_fir(taps: int = 12) -> np.ndarray:
         h = np.sinc(x) * window
         rows.append(h / h.sum())
     return np.array(rows)
+
+
+def tilt(db: float, pivot: float, sr: float) -> tuple[float, float, float, float, float]:
+    """A first-order tilt EQ as a biquad: −db far below the pivot, +db far above, unity at the pivot.
+
+    H(s) = (A·s + w0) / (s + A·w0) with A = 10^(db/20), by the bilinear transform warped at the pivot.
+    """
+    a = 10.0 ** (db / 20.0)
+    k = math.tan(math.pi * min(pivot, 0.45 * sr) / sr)
+    norm = 1.0 + a * k
+    return ((a + k) / norm, (k - a) / norm, 0.0, (a * k - 1.0) / norm, 0.0)
+
+
+def reverb_lengths(sr: float) -> np.ndarray:
+    """Per-line lengths (left then right, right a little longer for width)."""
+    scale = sr / 44100.0
+    left = [max(8, round(x * scale)) for x in COMBS + ALLPASSES]
+    right = [n + max(1, round(STEREO_SPREAD * scale)) for n in left]
+    return np.array(left + right, np.int64)

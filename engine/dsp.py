@@ -12,18 +12,35 @@ import numpy as np
 from numba import njit
 
 from .layout import (
-    ALLPASSES,
-    COMBS,
     ECHO_FRAMES,
+    F_COMP_ATTACK,
+    F_COMP_KNEE,
+    F_COMP_MAKEUP,
+    F_COMP_RELEASE,
+    F_COMP_RMS,
+    F_COMP_SLOPE,
+    F_COMP_THRESHOLD,
     F_LP_A1,
     F_LP_A2,
     F_LP_B0,
+    F_LU_BLOCK,
+    LIM_LINE,
     LOOKAHEAD,
+    LU_BLOCKS,
+    LU_MOMENTARY,
+    MC_HPF,
+    MC_KW,
+    MC_TILT,
+    MS_COMP_ENV,
+    MS_COMP_GAIN,
+    MS_COMP_GR,
     MS_ECHO_D,
     MS_ECHO_LP_L,
     MS_ECHO_LP_R,
     MS_ECHO_W,
     MS_GR,
+    MS_HPF,
+    MS_KW,
     MS_LIM_CALM,
     MS_LIM_N,
     MS_LIM_POS,
@@ -32,8 +49,16 @@ from .layout import (
     MS_LIM_REL,
     MS_LIM_SUM,
     MS_LP,
+    MS_LU_ACC,
+    MS_LU_COUNT,
+    MS_LU_N,
     MS_PEAK,
     MS_REV,
+    MS_REV_STATE,
+    MS_TILT,
+    MT_MOMENTARY,
+    MT_SHORT_TERM,
+    REV_LINES,
     SUB,
     TP_TAPS,
 )
@@ -44,9 +69,9 @@ F = np.float64
 # Fused multiply-add only: it shortens the biquad recursions; no other fast-math (NaN checks stay).
 FMA = {"contract"}
 TINY = 1e-30  # below this a filter state is flushed to zero: subnormals cost 8-10 % (engine.md)
-N_REV = len(COMBS) + len(ALLPASSES)
 LIM_DELAY = LOOKAHEAD - 1 + TP_TAPS // 2
 LIM_HOLD = LOOKAHEAD + 1
+LIM_MASK = LIM_LINE - 1
 LINE = SUB + TP_TAPS  # the true-peak line: left run, right run, then the peaks row
 PK = 2 * LINE
 
@@ -351,7 +376,7 @@ def reverb_block(rev, lens, ms, inl, inr, offin, outl, outr, offout, n, feedback
     for ch in range(2):
         src = inl if ch == 0 else inr
         dst = outl if ch == 0 else outr
-        li = ch * N_REV
+        li = ch * REV_LINES
         n0, n1, n2, n3, n4, n5 = lens[li], lens[li + 1], lens[li + 2], lens[li + 3], lens[li + 4], lens[li + 5]
         o0 = off
         o1 = o0 + n0
@@ -362,7 +387,7 @@ def reverb_block(rev, lens, ms, inl, inr, offin, outl, outr, offout, n, feedback
         off = o5 + n5
         p0, p1, p2 = int(ms[MS_REV + li]), int(ms[MS_REV + li + 1]), int(ms[MS_REV + li + 2])
         p3, p4, p5 = int(ms[MS_REV + li + 3]), int(ms[MS_REV + li + 4]), int(ms[MS_REV + li + 5])
-        sb = MS_REV + 2 * N_REV + ch * 4
+        sb = MS_REV_STATE + ch * 4
         s0, s1, s2, s3 = ms[sb], ms[sb + 1], ms[sb + 2], ms[sb + 3]
         for k in range(n):
             x = src[offin + k] * 0.03
@@ -501,19 +526,19 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, line, q, box, fir, ce
     if calm >= LOOKAHEAD and over <= ceiling:
         for k in range(n):
             delay[U(pos)] = line[keep + k]
-            delay[U(256 + pos)] = line[LINE + keep + k]
-            rd = (pos - LIM_DELAY) & 255
+            delay[U(LIM_LINE + pos)] = line[LINE + keep + k]
+            rd = (pos - LIM_DELAY) & LIM_MASK
             yl = min(ceiling, max(-ceiling, delay[U(rd)]))
-            yr = min(ceiling, max(-ceiling, delay[U(256 + rd)]))
-            pos = (pos + 1) & 255
+            yr = min(ceiling, max(-ceiling, delay[U(LIM_LINE + rd)]))
+            pos = (pos + 1) & LIM_MASK
             out[out_off + 2 * k] = yl
             out[out_off + 2 * k + 1] = yr
             peak = max(peak, abs(yl), abs(yr))
         # what the sample-by-sample path leaves after a run of unit gains: one deque entry, a box of
         # ones (summing exactly to the window)
         qh = qt
-        q[2 * (qt & 255)] = 1.0
-        q[2 * (qt & 255) + 1] = nabs + n - 1
+        q[2 * (qt & LIM_MASK)] = 1.0
+        q[2 * (qt & LIM_MASK) + 1] = nabs + n - 1
         qt += 1
         ms[MS_LIM_POS] = pos
         ms[MS_LIM_QHEAD] = qh
@@ -531,14 +556,14 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, line, q, box, fir, ce
         pk = line[PK + k]
         g = 1.0 if pk <= ceiling else ceiling / pk
         # sliding minimum over the hold window (monotonic deque)
-        while qt > qh and q[2 * ((qt - 1) & 255)] >= g:
+        while qt > qh and q[2 * ((qt - 1) & LIM_MASK)] >= g:
             qt -= 1
-        q[2 * (qt & 255)] = g
-        q[2 * (qt & 255) + 1] = nabs
+        q[2 * (qt & LIM_MASK)] = g
+        q[2 * (qt & LIM_MASK) + 1] = nabs
         qt += 1
-        while q[2 * (qh & 255) + 1] <= nabs - LIM_HOLD:
+        while q[2 * (qh & LIM_MASK) + 1] <= nabs - LIM_HOLD:
             qh += 1
-        held = q[2 * (qh & 255)]
+        held = q[2 * (qh & LIM_MASK)]
         r = min(held, r + (1.0 - r) * (1.0 - release))
         if r > 1.0 - 1e-9:  # the release would creep toward 1 for ever (−1e-8 dB away): arrive
             r = 1.0
@@ -550,11 +575,11 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, line, q, box, fir, ce
         nabs += 1.0
         # the delayed audio meets the gain its peaks asked for
         delay[U(pos)] = xl
-        delay[U(256 + pos)] = xr
-        rd = (pos - LIM_DELAY) & 255
+        delay[U(LIM_LINE + pos)] = xr
+        rd = (pos - LIM_DELAY) & LIM_MASK
         yl = delay[U(rd)] * gain
-        yr = delay[U(256 + rd)] * gain
-        pos = (pos + 1) & 255
+        yr = delay[U(LIM_LINE + rd)] * gain
+        pos = (pos + 1) & LIM_MASK
         yl = min(ceiling, max(-ceiling, yl))
         yr = min(ceiling, max(-ceiling, yr))
         out[out_off + 2 * k] = yl
@@ -562,8 +587,8 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, line, q, box, fir, ce
         gr = min(gr, gain)
         peak = max(peak, abs(yl), abs(yr))
     if qh > 1 << 40:  # keep the counters small over a very long set
-        qt -= qh - (qh & 255)
-        qh = qh & 255
+        qt -= qh - (qh & LIM_MASK)
+        qh = qh & LIM_MASK
     ms[MS_LIM_POS] = pos
     ms[MS_LIM_QHEAD] = qh
     ms[MS_LIM_QTAIL] = qt
@@ -576,11 +601,125 @@ def limiter_block(ml, mr, off, n, out, out_off, ms, delay, line, q, box, fir, ce
     return ran
 
 
-def reverb_lengths(sr: float) -> np.ndarray:
-    """Per-line lengths (left then right, right a little longer for width)."""
-    from .layout import STEREO_SPREAD
+@njit(cache=True, inline="always", error_model="numpy")
+def kept(z):  # type: ignore[no-untyped-def]
+    """A filter state worth keeping: NaN and subnormal-bound values become exactly 0."""
+    return z if abs(z) >= TINY else 0.0
 
-    scale = sr / 44100.0
-    left = [max(8, round(x * scale)) for x in COMBS + ALLPASSES]
-    right = [n + max(1, round(STEREO_SPREAD * scale)) for n in left]
-    return np.array(left + right, np.int64)
+
+@njit(cache=True, fastmath=FMA, error_model="numpy")
+def chain_filters(buf, offl, offr, n, ms, c, hpf, tlt):  # type: ignore[no-untyped-def]
+    """The master chain's filters in place: a 2nd-order Butterworth high-pass (12 dB/octave: a 4th-order
+    one delayed a kick's low end by 5 ms, measured) and a first-order tilt, both channels in one loop."""
+    h0, h1, h2, h3, h4 = c[MC_HPF], c[MC_HPF + 1], c[MC_HPF + 2], c[MC_HPF + 3], c[MC_HPF + 4]
+    t0, t1, t3 = c[MC_TILT], c[MC_TILT + 1], c[MC_TILT + 3]
+    a1, a2, b1, b2 = ms[MS_HPF], ms[MS_HPF + 1], ms[MS_HPF + 2], ms[MS_HPF + 3]
+    tl, tr = ms[MS_TILT], ms[MS_TILT + 1]
+    for k in range(n):
+        xl = buf[offl + k]
+        xr = buf[offr + k]
+        if hpf:
+            xl, a1, a2 = bq(xl, h0, h1, h2, h3, h4, a1, a2)
+            xr, b1, b2 = bq(xr, h0, h1, h2, h3, h4, b1, b2)
+        if tlt:
+            yl = t0 * xl + tl
+            tl = t1 * xl - t3 * yl
+            yr = t0 * xr + tr
+            tr = t1 * xr - t3 * yr
+            xl = yl
+            xr = yr
+        buf[offl + k] = xl
+        buf[offr + k] = xr
+    ms[MS_HPF], ms[MS_HPF + 1], ms[MS_HPF + 2], ms[MS_HPF + 3] = kept(a1), kept(a2), kept(b1), kept(b2)
+    ms[MS_TILT], ms[MS_TILT + 1] = kept(tl), kept(tr)
+
+
+@njit(cache=True, fastmath=FMA, error_model="numpy")
+def compressor_block(buf, offl, offr, n, ms, settings):  # type: ignore[no-untyped-def]
+    """A slow stereo-linked bus compressor with a soft knee, in place; returns its gain reduction (dB).
+
+    The detector is an RMS average (one pole, `F_COMP_RMS`) of both channels, updated once per run;
+    the gain computer is the standard soft knee (Giannoulis, Massberg & Reiss 2012) and the reduction
+    follows it with attack/release smoothing. A compressor this slow changes little within a run, so
+    the transcendental maths happens once per run and the gain ramps linearly across it.
+    """
+    acc = 0.0
+    for k in range(n):
+        acc += buf[offl + k] * buf[offl + k] + buf[offr + k] * buf[offr + k]
+    msq = acc / (2.0 * n) if n > 0 else 0.0
+    env = ms[MS_COMP_ENV]
+    if env != env or msq != msq or msq > 1e12:
+        env = 0.0
+        msq = 0.0
+    env = msq + (env - msq) * math.pow(settings[F_COMP_RMS], n)
+    level = 10.0 * math.log10(env + 1e-20)
+    over = level - settings[F_COMP_THRESHOLD]
+    knee = settings[F_COMP_KNEE]
+    slope = settings[F_COMP_SLOPE]
+    if 2.0 * over <= -knee:
+        target = 0.0
+    elif 2.0 * over >= knee:
+        target = -slope * over
+    else:
+        d = over + 0.5 * knee
+        target = -slope * d * d / (2.0 * knee)
+    gr = ms[MS_COMP_GR]
+    if gr != gr:
+        gr = 0.0
+    coef = settings[F_COMP_ATTACK] if target < gr else settings[F_COMP_RELEASE]
+    gr = target + (gr - target) * math.pow(coef, n)
+    g1 = math.pow(10.0, (gr + settings[F_COMP_MAKEUP]) / 20.0)
+    g0 = ms[MS_COMP_GAIN]
+    gi = (g1 - g0) / n if n > 0 else 0.0
+    for k in range(n):
+        g = g0 + gi * (k + 1)
+        buf[offl + k] *= g
+        buf[offr + k] *= g
+    ms[MS_COMP_ENV] = env
+    ms[MS_COMP_GR] = gr
+    ms[MS_COMP_GAIN] = g1
+    return gr
+
+
+@njit(cache=True, fastmath=FMA, error_model="numpy")
+def loudness_meter(out, frames, ms, c, blocks, settings, meters):  # type: ignore[no-untyped-def]
+    """EBU R128 momentary and short-term loudness of what leaves the engine (interleaved stereo).
+
+    K-weighted (two sections per channel), squared and summed over 100 ms blocks; the short-term value
+    is the mean over the last 30 blocks (3 s), the momentary over the last 4 (400 ms), channel weights 1
+    (BS.1770). Until 3 s have played, the short-term value covers what there is.
+    """
+    s0, s1, s2, s3, s4 = c[MC_KW], c[MC_KW + 1], c[MC_KW + 2], c[MC_KW + 3], c[MC_KW + 4]
+    p0, p1, p2, p3, p4 = c[MC_KW + 5], c[MC_KW + 6], c[MC_KW + 7], c[MC_KW + 8], c[MC_KW + 9]
+    a1, a2, a3, a4 = ms[MS_KW], ms[MS_KW + 1], ms[MS_KW + 2], ms[MS_KW + 3]
+    b1, b2, b3, b4 = ms[MS_KW + 4], ms[MS_KW + 5], ms[MS_KW + 6], ms[MS_KW + 7]
+    acc = ms[MS_LU_ACC]
+    got = ms[MS_LU_N]
+    count = ms[MS_LU_COUNT]
+    block = settings[F_LU_BLOCK]
+    for k in range(frames):
+        yl, a1, a2 = bq(F(out[2 * k]), s0, s1, s2, s3, s4, a1, a2)
+        yr, b1, b2 = bq(F(out[2 * k + 1]), s0, s1, s2, s3, s4, b1, b2)
+        yl, a3, a4 = bq(yl, p0, p1, p2, p3, p4, a3, a4)
+        yr, b3, b4 = bq(yr, p0, p1, p2, p3, p4, b3, b4)
+        acc += yl * yl + yr * yr
+        got += 1.0
+        if got >= block:
+            blocks[int(count) % LU_BLOCKS] = acc / block
+            count += 1.0
+            acc = 0.0
+            got = 0.0
+            filled = min(count, float(LU_BLOCKS))
+            short = 0.0
+            for j in range(int(filled)):
+                short += blocks[j]
+            mom = 0.0
+            for j in range(LU_MOMENTARY):
+                mom += blocks[int(count - 1 - j) % LU_BLOCKS]
+            meters[MT_SHORT_TERM] = -0.691 + 10.0 * math.log10(short / filled + 1e-30)
+            meters[MT_MOMENTARY] = -0.691 + 10.0 * math.log10(mom / LU_MOMENTARY + 1e-30)
+    ms[MS_KW], ms[MS_KW + 1], ms[MS_KW + 2], ms[MS_KW + 3] = kept(a1), kept(a2), kept(a3), kept(a4)
+    ms[MS_KW + 4], ms[MS_KW + 5], ms[MS_KW + 6], ms[MS_KW + 7] = kept(b1), kept(b2), kept(b3), kept(b4)
+    ms[MS_LU_ACC] = acc if acc == acc else 0.0
+    ms[MS_LU_N] = got
+    ms[MS_LU_COUNT] = count

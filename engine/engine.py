@@ -24,19 +24,28 @@ from .layout import (
     C_HOTCUE,
     C_LOAD,
     C_LOOP,
+    C_LOUDNESS,
     C_MARK,
     C_ONESHOT,
     C_PANIC,
     C_PAUSE,
     C_PLAY,
+    C_STRETCH,
     C_SYNC,
     C_VOICES_OFF,
+    D_ANCHOR_CB,
+    D_ANCHOR_TB,
+    D_FIRST,
     D_LOOP_ON,
     D_MOVING,
     D_POS_TB,
+    D_PREV_SLOT,
     D_REFUSED,
     D_RUN_TARGET,
     D_SLOT,
+    D_SPB,
+    D_SRC_SLOT,
+    D_WANT_SLOT,
     DECK_FIELDS,
     FX_ECHO,
     FX_REVERB,
@@ -46,6 +55,11 @@ from .layout import (
     M_SEQ,
     M_VALID,
     MAX_DECKS,
+    MT_COMP_GR,
+    MT_GR,
+    MT_MOMENTARY,
+    MT_PEAK,
+    MT_SHORT_TERM,
     N_SLOTS,
     N_VOICES,
     S_APPLIED,
@@ -67,13 +81,13 @@ from .layout import (
     S_TP_RUNS,
     S_UNDERFLOW_AT,
     S_UNDERFLOWS,
+    S_VARISPEED,
     V_ACTIVE,
     V_SLOT,
     VOICE_FIELDS,
-    EngineSettings,
-    EngineState,
     lane,
 )
+from .state import EngineSettings, EngineState, MasterSettings
 
 FX_UNITS = {"echo": FX_ECHO, "delay": FX_ECHO, "reverb": FX_REVERB, "verb": FX_REVERB, "room": FX_REVERB}
 STATS = {
@@ -82,6 +96,7 @@ STATS = {
     "map_jumps": S_MAP_JUMPS, "envelope_truncated": S_ENV_TRUNC, "last_mark": S_LAST_MARK,
     "mark_sample": S_MARK_SAMPLE, "applied_sample": S_APPLIED, "last_underflow_block": S_UNDERFLOW_AT,
     "overruns": S_OVERRUNS, "longest_render_ns": S_LONGEST_NS, "true_peak_runs": S_TP_RUNS, "subblocks": S_SUBBLOCKS,
+    "varispeed_runs": S_VARISPEED,
 }
 
 
@@ -95,6 +110,7 @@ class Engine:
         self.settings = self.state.settings
         self.ring = CommandRing(self.state)
         self._slots = self.state["slots"]
+        self._span = self.state["span"]
         self._deck = self.state["deck"].reshape(MAX_DECKS, DECK_FIELDS)
         self._buffers: dict[int, np.ndarray] = {}
         self._pinned: set[int] = set()
@@ -142,22 +158,45 @@ class Engine:
         return out
 
     # -- audio buffers --------------------------------------------------------------------------------
-    def put_buffer(self, audio: np.ndarray, pinned: bool = False) -> int:
-        """Place a (frames, 2) float32 buffer in a free slot; returns the slot."""
+    def put_buffer(self, audio: np.ndarray, pinned: bool = False, filled: bool = True) -> int:
+        """Place a (frames, 2) float32 buffer in a free slot; returns the slot. `filled=False`: the buffer
+        holds no audio yet (a stretch being rendered): `set_span` says how much it holds as it fills."""
         audio = np.ascontiguousarray(audio, dtype=np.float32)
         if audio.ndim != 2 or audio.shape[1] != 2:
             raise ValueError("engine buffers are (frames, 2) float32")
         with self._slot_lock:
             slot = self._free_slot()
             self._buffers[slot] = audio
+            self._span[2 * slot] = 0.0
+            self._span[2 * slot + 1] = float(audio.shape[0]) if filled else 0.0
             self._slots[2 * slot + 1] = audio.shape[0]
             self._slots[2 * slot] = audio.ctypes.data  # the address last: a slot is valid once it has one
             if pinned:
                 self._pinned.add(slot)
             return slot
 
+    def set_span(self, slot: int, lo: float, hi: float) -> None:
+        """Frames [lo, hi) of `slot` hold audio. The kernel reads the two fields without a lock: a stretch
+        only ever widens its span (hi first, then lo), so either value it sees is true."""
+        self._span[2 * slot + 1] = float(hi)
+        self._span[2 * slot] = float(lo)
+
+    def unpin(self, slot: int) -> None:
+        """A pinned buffer may go once nothing plays it (a stretch dropped from the cache)."""
+        with self._slot_lock:
+            self._pinned.discard(slot)
+
+    def buffer(self, slot: int) -> np.ndarray:
+        return self._buffers[slot]
+
+    def reserve(self, slot: int) -> None:
+        """Keep a slot from reuse while a command naming it is on its way to the kernel."""
+        with self._slot_lock:
+            self._pending[slot] = self.frames
+
     def _in_use(self) -> set[int]:
-        used = {int(s) for s in self._deck[:, D_SLOT] if s >= 0}
+        fields = self._deck[:, [D_SLOT, D_SRC_SLOT, D_PREV_SLOT, D_WANT_SLOT]].ravel()
+        used = {int(s) for s in fields if s >= 0}
         voices = self.state["voices"].reshape(N_VOICES, VOICE_FIELDS)
         used |= {int(v[V_SLOT]) for v in voices if v[V_ACTIVE] > 0}
         horizon = 60 * self.samplerate
@@ -175,14 +214,14 @@ class Engine:
         raise EngineFull("all audio slots are busy; wait for a deck to change track")
 
     # -- deck commands --------------------------------------------------------------------------------
-    def load(self, deck: int, track: Track, beat: float | None = None) -> bool:
+    def load(self, deck: int, track: Track, beat: float | None = None, loudness: float = 0.0) -> bool:
+        """Load a track (on a stopped deck); `loudness`: its loudness-matching offset in trim units."""
         if track.samplerate != self.samplerate:
             raise ValueError(f"track is at {track.samplerate} Hz, the engine at {self.samplerate} Hz")
         slot = self.put_buffer(track.audio)
-        with self._slot_lock:
-            self._pending[slot] = self.frames
+        self.reserve(slot)
         ok = self.ring.push(row(C_LOAD, self._deck_index(deck), beat, slot, track.first_beat * self.samplerate,
-                                track.samples_per_beat, 0.0))
+                                track.samples_per_beat, 0.0, float(loudness)))
         if ok:
             self.tracks[deck] = track
         return ok
@@ -223,6 +262,21 @@ class Engine:
         """Per-sample linear ramps through (beat, value) corners (from `Envelope.segments()`)."""
         return self.ring.push(envelope_rows(lane(param, deck), corners))
 
+    def stretch(self, deck: int, slot: int, ratio: float, beat: float | None = None) -> bool:
+        """From `beat`, the deck should sound `slot` (a stretch of its track holding track frame p at p ×
+        `ratio`), once that holds the play head's audio; `slot` −1: its track itself, varispeed."""
+        if slot >= 0:
+            self.reserve(slot)
+        return self.ring.push(row(C_STRETCH, self._deck_index(deck), beat, float(slot), float(ratio)))
+
+    def loudness(self, deck: int, offset: float, beat: float | None = None) -> bool:
+        """A new loudness-matching offset (trim units); it glides there at the trim's slope cap."""
+        return self.ring.push(row(C_LOUDNESS, self._deck_index(deck), beat, float(offset)))
+
+    def set_master(self, master: MasterSettings) -> None:
+        """The master chain's settings, live (PANIC never touches them)."""
+        self.state.set_master(master)
+
     def panic(self) -> bool:
         return self.ring.push(row(C_PANIC))
 
@@ -248,6 +302,12 @@ class Engine:
         out["ring_dropped"] = self.ring.dropped + int(s[S_RING_DROPPED])
         return out
 
+    def head_frame(self, deck: int, beat: float) -> float:
+        """The track frame deck `deck` reads at clock beat `beat` (where a stretch must hold audio)."""
+        d = self._deck[deck]
+        tb = d[D_ANCHOR_TB] + (beat - d[D_ANCHOR_CB]) if d[D_MOVING] > 0 else d[D_POS_TB]
+        return float(d[D_FIRST] + tb * d[D_SPB])
+
     def deck_state(self, deck: int) -> dict[str, Any]:
         d = self._deck[deck]
         track = self.tracks.get(deck)
@@ -257,10 +317,18 @@ class Engine:
             "loaded": bool(d[D_SLOT] >= 0),
             "position_beats": float(d[D_POS_TB]),
             "refused_loads": int(d[D_REFUSED]),
+            "stretched": bool(d[D_SRC_SLOT] >= 0 and d[D_SRC_SLOT] != d[D_SLOT]),
             "track": track.title if track else None,
             "bpm": track.bpm if track else None,
         }
 
     def meters(self) -> dict[str, float]:
         m = self.state["meters"]
-        return {"peak": float(m[0]), "gain_reduction_db": float(20 * np.log10(max(m[1], 1e-9)))}
+        return {"peak": float(m[MT_PEAK]), "gain_reduction_db": float(20 * np.log10(max(m[MT_GR], 1e-9))),
+                "compressor_db": float(m[MT_COMP_GR]), "short_term_lufs": _lufs(m[MT_SHORT_TERM]),
+                "momentary_lufs": _lufs(m[MT_MOMENTARY])}
+
+
+def _lufs(value: float) -> float | None:
+    """A meter reading, or None before the first 100 ms block (and for silence)."""
+    return round(float(value), 2) if value < 0.0 and value > -70.0 else None

@@ -134,10 +134,10 @@ def load_track(path: str | Path, samplerate: int, hints: dict[str, Any] | None =
     path = Path(path).expanduser()
     data, sr = decode(path)
     meta = {**sidecar(path), **{k: v for k, v in (hints or {}).items() if v is not None}}
-    bpm = _number(meta.get("bpm"))
-    first = _number(meta.get("first_beat"))
+    bpm = finite_number(meta.get("bpm"))
+    first = finite_number(meta.get("first_beat"))
     if first is None and isinstance(meta.get("beats"), list) and meta["beats"]:
-        first = _number(meta["beats"][0])
+        first = finite_number(meta["beats"][0])
     if bpm is None:
         bpm, guessed = estimate_grid(to_stereo(data), sr)
         first = guessed if first is None else first
@@ -148,7 +148,8 @@ def load_track(path: str | Path, samplerate: int, hints: dict[str, Any] | None =
                  str(meta.get("title") or path.stem), meta.get("key"), meta)
 
 
-def _number(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
+    """A finite float from a sidecar or tag value, else None."""
     try:
         x = float(value)
     except (TypeError, ValueError):

@@ -10,8 +10,10 @@ hears live. Per block it:
    small pending table for the sample of their beat);
 3. renders in sub-blocks split at every event sample and every envelope corner, so a PLAY lands on
    the exact sample of its beat and a ramp bends exactly where its corner is;
-4. mixes decks (varispeed read locked to the clock's beat, loops, trim, LR8 EQ, filter, fader,
-   crossfader, sends), FX returns and one-shot voices, then the true-peak limiter.
+4. mixes decks (each reads its track varispeed, or its key-lock stretch, locked to the clock's
+   beat; loops, trim with the loudness offset, LR8 EQ, filter, fader, crossfader, sends), FX returns
+   and one-shot voices, then the master chain (HPF, tilt, compressor), the true-peak limiter and
+   the loudness meter.
 
 Nothing here allocates, locks or raises: bad numbers become neutral values or silence and are
 counted in `stats`.
@@ -25,12 +27,15 @@ import numpy as np
 from numba import carray, njit
 
 from .dsp import (
+    chain_filters,
+    compressor_block,
     cubic,
     echo_block,
     eq_pair,
     filter_pair,
     flush_state,
     limiter_block,
+    loudness_meter,
     lowpass_block,
     reverb_block,
     svf_coefficients,
@@ -53,7 +58,9 @@ from .layout import (
     A_LIM_DELAY,
     A_LIM_HIST,
     A_LIM_Q,
+    A_LU_BLOCKS,
     A_MASTER,
+    A_MCOEF,
     A_METERS,
     A_PENDING,
     A_PENDING_SEQ,
@@ -64,6 +71,7 @@ from .layout import (
     A_SCRATCH,
     A_SETTINGS,
     A_SLOTS,
+    A_SPAN,
     A_STATS,
     A_TIMES,
     A_TP_FIR,
@@ -78,13 +86,18 @@ from .layout import (
     C_HOTCUE,
     C_LOAD,
     C_LOOP,
+    C_LOUDNESS,
     C_MARK,
     C_ONESHOT,
     C_PANIC,
     C_PAUSE,
     C_PLAY,
+    C_STRETCH,
     C_SYNC,
     C_VOICES_OFF,
+    CHAIN_COMP,
+    CHAIN_HPF,
+    CHAIN_TILT,
     D_ANCHOR_CB,
     D_ANCHOR_TB,
     D_CUE_AFTER,
@@ -97,9 +110,13 @@ from .layout import (
     D_LOOP_END,
     D_LOOP_ON,
     D_LOOP_START,
+    D_LOUD,
+    D_LOUD_TARGET,
     D_MOVING,
     D_PEAK,
     D_POS_TB,
+    D_PREV_RATIO,
+    D_PREV_SLOT,
     D_REFUSED,
     D_ROLL_ON,
     D_ROLL_START,
@@ -107,12 +124,18 @@ from .layout import (
     D_RUN_TARGET,
     D_SLOT,
     D_SPB,
+    D_SRC_FADE,
+    D_SRC_RATIO,
+    D_SRC_SLOT,
+    D_WANT_RATIO,
+    D_WANT_SLOT,
     D_XF_DELTA,
     D_XF_LEFT,
     DECK_FIELDS,
     DECLICK,
     DSP_FIELDS,
     F_CEILING,
+    F_CHAIN,
     F_CONTROL_RAMP,
     F_DECKS,
     F_ECHO_BEATS,
@@ -123,8 +146,12 @@ from .layout import (
     F_PLL,
     F_REVERB_DAMP,
     F_REVERB_FEEDBACK,
+    F_SR,
     F_STAGES,
     F_TP_GAIN,
+    F_TRIM_HI,
+    F_TRIM_LO,
+    F_TRIM_SLOPE,
     FX_ECHO,
     FX_RAMP,
     FX_REVERB,
@@ -154,30 +181,37 @@ from .layout import (
     M_SAMPLE,
     M_SEQ,
     M_VALID,
-    MASTER_FIELDS,
     MAX_DECKS,
     MAX_PENDING,
     MAX_POINTS,
+    MS_COMP_GR,
     MS_ECHO_IDLE,
     MS_ECHO_LP_L,
     MS_ECHO_LP_R,
     MS_FX_FADE,
     MS_GR,
     MS_PEAK,
-    MS_REV,
     MS_REV_IDLE,
+    MS_REV_STATE,
+    MT_COMP_GR,
+    MT_GR,
+    MT_PEAK,
     N_DECK_LANES,
     N_LANES,
     N_VOICES,
+    OFF_CHAIN,
     OFF_ECHO,
     OFF_EQ,
     OFF_FILTER,
     OFF_LIMITER,
     OFF_LOWPASS,
+    OFF_METER,
     OFF_READ,
     OFF_REVERB,
     OFF_TRUE_PEAK,
     PANIC_RAMP,
+    REV_STATES,
+    RING_HEAD,
     RING_ROWS,
     RING_TAIL,
     ROW,
@@ -202,9 +236,13 @@ from .layout import (
     S_SVF_COEF,
     S_TIME_IDX,
     S_TP_RUNS,
+    S_VARISPEED,
+    SRC_GUARD,
+    SRC_XFADE,
     SUB,
     TIMES,
     TP_ALWAYS,
+    TRIM_DB,
     V_ACTIVE,
     V_GAIN,
     V_POS,
@@ -265,7 +303,7 @@ def level(v):  # type: ignore[no-untyped-def]
 @njit(cache=True, inline="always", error_model="numpy")
 def trim_gain(v):  # type: ignore[no-untyped-def]
     """±12 dB around 0.5."""
-    return math.exp((v - 0.5) * 24.0 * LN10_20)
+    return math.exp((v - 0.5) * TRIM_DB * LN10_20)
 
 
 @njit(cache=True, error_model="numpy")
@@ -306,7 +344,7 @@ def block_beats(clock, beat, stats, settings, frames):  # type: ignore[no-untype
     expected = beat[K_NEXT]
     db = beat[K_DB]
     if db <= 0.0:
-        db = 120.0 / 60.0 / settings[0]
+        db = 120.0 / 60.0 / settings[F_SR]
     target = expected
     if seq1 == seq2 and int(seq1) % 2 == 0 and valid > 0.0 and bps > 0.0 and bps == bps and b_a == b_a:
         target = b_a + (done - s_a) * bps
@@ -580,8 +618,17 @@ def apply_event(row, beat, db, sample, deck, voices, stats, settings, ndecks):  
             deck[o + D_REFUSED] += 1.0
             return
         slot = a if a == a else -1.0
-        spb = row[5] if row[5] == row[5] and row[5] > 1.0 else settings[0] * 0.5
+        spb = row[5] if row[5] == row[5] and row[5] > 1.0 else settings[F_SR] * 0.5
         deck[o + D_SLOT] = slot
+        deck[o + D_SRC_SLOT] = slot  # the new track sounds as it is until a stretch of it is ready
+        deck[o + D_SRC_RATIO] = 1.0
+        deck[o + D_PREV_SLOT] = -1.0
+        deck[o + D_SRC_FADE] = 0.0
+        deck[o + D_WANT_SLOT] = -1.0
+        deck[o + D_WANT_RATIO] = 1.0
+        loud = row[7] if row[7] == row[7] else 0.0
+        deck[o + D_LOUD] = loud  # a stopped deck: its loudness offset is set at once
+        deck[o + D_LOUD_TARGET] = loud
         deck[o + D_FIRST] = row[4] if row[4] == row[4] else 0.0
         deck[o + D_SPB] = spb
         cue = row[6] if row[6] == row[6] else 0.0
@@ -594,6 +641,14 @@ def apply_event(row, beat, db, sample, deck, voices, stats, settings, ndecks):  
         for h in range(8):
             deck[o + D_HOTCUES + h] = np.nan
         deck[o + D_LOADS] += 1.0
+    elif code == C_STRETCH:
+        slot = a if a == a else -1.0
+        ratio = row[4] if row[4] == row[4] and row[4] > 0.0 else 1.0
+        deck[o + D_WANT_SLOT] = slot
+        deck[o + D_WANT_RATIO] = ratio if slot >= 0.0 else 1.0
+    elif code == C_LOUDNESS:
+        if a == a:
+            deck[o + D_LOUD_TARGET] = a
     elif code == C_HOTCUE:
         h = int(a) - 1 if a == a else -1
         if 0 <= h < 8:
@@ -605,17 +660,68 @@ def apply_event(row, beat, db, sample, deck, voices, stats, settings, ndecks):  
                 deck_jump(deck, o, e, cue)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def slot_audio(slots, slot):  # type: ignore[no-untyped-def]
+    """A slot's interleaved stereo float32 and its frames (empty for a free or unknown slot)."""
+    if 0 <= slot < slots.size // 2 and slots[2 * slot] != 0:
+        return carray(voidptr(slots[2 * slot]), (slots[2 * slot + 1] * 2,), np.float32), slots[2 * slot + 1]
+    return carray(voidptr(0), (0,), np.float32), 0
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def holds(span, slots, slot, lo, hi):  # type: ignore[no-untyped-def]
+    """True if `slot` holds audio for every frame in [lo, hi] (a stretch fills its buffer as it goes).
+    A span from frame 0 holds what lies before the track too (silence), one to the buffer's end what
+    lies after it."""
+    if slot < 0 or 2 * slot + 1 >= span.size or slots[2 * slot] == 0:
+        return False
+    a, b = span[2 * slot], span[2 * slot + 1]
+    return (a <= 0.0 or a <= lo - SRC_GUARD) and (b >= slots[2 * slot + 1] or hi + SRC_GUARD < b)
+
+
 @njit(cache=True, error_model="numpy")
-def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: ignore[no-untyped-def]
+def choose_source(deck, o, slots, span, stats, p_lo, p_hi):  # type: ignore[no-untyped-def]
+    """Once per run: the deck sounds its wanted stretch where that holds the play head's frames, else
+    its track varispeed. A change starts a cross-fade from the old source (none while one runs)."""
+    track = deck[o + D_SLOT]
+    want = int(deck[o + D_WANT_SLOT])
+    slot, ratio = track, 1.0
+    if want >= 0:
+        rw = deck[o + D_WANT_RATIO]
+        if holds(span, slots, want, p_lo * rw, p_hi * rw):
+            slot, ratio = float(want), rw
+        else:
+            stats[S_VARISPEED] += 1
+    if deck[o + D_SRC_FADE] > 0.0:
+        return
+    if slot != deck[o + D_SRC_SLOT] or ratio != deck[o + D_SRC_RATIO]:
+        deck[o + D_PREV_SLOT] = deck[o + D_SRC_SLOT]
+        deck[o + D_PREV_RATIO] = deck[o + D_SRC_RATIO]
+        deck[o + D_SRC_SLOT] = slot
+        deck[o + D_SRC_RATIO] = ratio
+        deck[o + D_SRC_FADE] = SRC_XFADE
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def trim_value(v, settings):  # type: ignore[no-untyped-def]
+    """The trim lane plus the loudness offset, inside the trim's own caps."""
+    return min(settings[F_TRIM_HI], max(settings[F_TRIM_LO], v))
+
+
+@njit(cache=True, error_model="numpy")
+def read_deck(d, i, n, b0, db, deck, slots, span, scratch, v0, inc, settings, stats, stages):  # type: ignore[no-untyped-def]
     """Samples [i, i+n) of one deck, read and trimmed, into its scratch rows (zeros after them up to
     the next multiple of four, for the vector loops). False (and silence) once the deck has been
-    stopped long enough for its filters to ring out: skip its DSP."""
+    stopped long enough for its filters to ring out: skip its DSP.
+
+    The deck reads track frame p from its source at p × ratio (its track: 1; a key-lock stretch: the
+    stretch's time ratio), cross-fading from the previous source after a change (`choose_source`).
+    """
     n4 = min(SUB, (n + 3) & ~3)
     o = d * DECK_FIELDS
     lo = 2 * d * SUB
     ro = lo + SUB
     moving = deck[o + D_MOVING] > 0.0
-    slot = int(deck[o + D_SLOT])
     if not moving:
         deck[o + D_IDLE] += 1.0
         if deck[o + D_IDLE] > 400.0:  # ~0.2 s of silence: the EQ has rung out; skip the work
@@ -625,14 +731,16 @@ def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: 
             return False
     else:
         deck[o + D_IDLE] = 0.0
-    frames = 0
-    buf = carray(voidptr(0), (0,), np.float32)
-    if 0 <= slot < slots.size // 2 and slots[2 * slot] != 0:
-        frames = slots[2 * slot + 1]
-        buf = carray(voidptr(slots[2 * slot]), (slots[2 * slot + 1] * 2,), np.float32)
+    _, frames = slot_audio(slots, int(deck[o + D_SLOT]))
     ln = d * N_DECK_LANES
-    t0 = trim_gain(v0[ln + L_TRIM])
-    t1 = trim_gain(v0[ln + L_TRIM] + inc[ln + L_TRIM] * (n - 1))
+    # the loudness offset moves to its target no faster than the trim's slope cap
+    loud0 = deck[o + D_LOUD]
+    goal = deck[o + D_LOUD_TARGET]
+    room = settings[F_TRIM_SLOPE] * n * db
+    loud1 = goal if abs(goal - loud0) <= room else loud0 + (room if goal > loud0 else -room)
+    deck[o + D_LOUD] = loud1
+    t0 = trim_gain(trim_value(v0[ln + L_TRIM] + loud0, settings))
+    t1 = trim_gain(trim_value(v0[ln + L_TRIM] + inc[ln + L_TRIM] * (n - 1) + loud1, settings))
     ti = (t1 - t0) / (n - 1) if n > 1 else 0.0
     if not moving or frames == 0:
         for k in range(n4):
@@ -660,6 +768,20 @@ def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: 
     rolling = v0[ln + L_ROLL] + inc[ln + L_ROLL] * (n - 1) > 0.5
     roll_on = deck[o + D_ROLL_ON] > 0.0
     roll_start = deck[o + D_ROLL_START]
+    # frames this run may read: from a beat back (a roll, a loop's start) to the last sample, and the
+    # jump cross-fade's second head
+    tb_first = anchor_tb + (b0 + i * db - anchor_cb)
+    p_lo = first + (min(tb_first, ls if looping else tb_first) - 1.0) * spb
+    p_hi = first + (tb_first + n * db) * spb
+    if xf_left > 0.0:
+        p_lo = min(p_lo, p_lo + xf_delta * spb)
+        p_hi = max(p_hi, p_hi + xf_delta * spb)
+    choose_source(deck, o, slots, span, stats, p_lo, p_hi)
+    sbuf, sframes = slot_audio(slots, int(deck[o + D_SRC_SLOT]))
+    ratio = deck[o + D_SRC_RATIO]
+    fade = deck[o + D_SRC_FADE]
+    pbuf, pframes = slot_audio(slots, int(deck[o + D_PREV_SLOT]))
+    pratio = deck[o + D_PREV_RATIO]
     written = n - 1  # the last sample read (a pause that fades out ends the run early)
     for k in range(n):
         tb = anchor_tb + (b0 + (i + k) * db - anchor_cb)
@@ -683,13 +805,19 @@ def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: 
             sl = p * 0.01 - math.floor(p * 0.01) - 0.5
             r = sl
         else:
-            sl, r = cubic(buf, frames, p)
+            sl, r = cubic(sbuf, sframes, p * ratio)
         if xf_left > 0.0:
             w = 1.0 - xf_left / XFADE
-            ol, orr = cubic(buf, frames, p + xf_delta * spb)
+            ol, orr = cubic(sbuf, sframes, (p + xf_delta * spb) * ratio)
             sl = w * sl + (1.0 - w) * ol
             r = w * r + (1.0 - w) * orr
             xf_left -= 1.0
+        if fade > 0.0:  # a new source (a stretch ready, a key change) fades in over the old one
+            w = 1.0 - fade / SRC_XFADE
+            ol, orr = cubic(pbuf, pframes, p * pratio)
+            sl = w * sl + (1.0 - w) * ol
+            r = w * r + (1.0 - w) * orr
+            fade -= 1.0
         if rg < tg:
             rg = min(tg, rg + 1.0 / DECLICK)
         elif rg > tg:
@@ -714,6 +842,9 @@ def read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):  # type: 
     deck[o + D_RUN_GAIN] = rg
     deck[o + D_ROLL_ON] = 1.0 if roll_on else 0.0
     deck[o + D_ROLL_START] = roll_start
+    deck[o + D_SRC_FADE] = fade
+    if fade <= 0.0:
+        deck[o + D_PREV_SLOT] = -1.0  # the old source is free
     return True
 
 
@@ -849,8 +980,11 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
     fir = f64(tbl, A_TP_FIR)
     scratch = f64(tbl, A_SCRATCH)
     meters = f64(tbl, A_METERS)
+    mcoef = f64(tbl, A_MCOEF)
+    lu_blocks = f64(tbl, A_LU_BLOCKS)
+    span = f64(tbl, A_SPAN)
 
-    sr = settings[0]
+    sr = settings[F_SR]
     stages = int(settings[F_STAGES])
     ndecks = min(MAX_DECKS, max(1, int(settings[F_DECKS])))
     if frames > out.size // 2:
@@ -859,7 +993,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
 
     # -- drain the command ring ----------------------------------------------------------------------
     npend = stats[S_PENDING]
-    head = ring_idx[0]
+    head = ring_idx[RING_HEAD]
     tail = ring_idx[RING_TAIL]
     fence()
     while head < tail:
@@ -893,7 +1027,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             stats[S_OVERFLOW] += 1
         head += 1
     fence()
-    ring_idx[0] = head
+    ring_idx[RING_HEAD] = head
 
     # -- sub-blocks ----------------------------------------------------------------------------------
     fx_return = settings[F_FX_RETURN]
@@ -973,7 +1107,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
         # decks: read and trim each, then EQ and filter them two at a time (one vector lane per channel)
         busy = 0
         for d in range(ndecks):
-            if read_deck(d, i, n, b0, db, deck, slots, scratch, v0, inc, stages):
+            if read_deck(d, i, n, b0, db, deck, slots, span, scratch, v0, inc, settings, stats, stages):
                 busy |= 1 << d
         for pair in range(0, ndecks, 2):
             if busy & (3 << pair) == 0:
@@ -1083,9 +1217,14 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             reverb[:] = 0.0
             master[MS_ECHO_LP_L] = 0.0
             master[MS_ECHO_LP_R] = 0.0
-            for q in range(MS_REV, MASTER_FIELDS):
-                master[q] = 0.0 if q >= MS_REV + 12 else master[q]
+            for q in range(MS_REV_STATE, MS_REV_STATE + REV_STATES):  # the combs ring no more
+                master[q] = 0.0
             master[MS_FX_FADE] = 1.0
+        chain = 0 if stages & OFF_CHAIN else int(settings[F_CHAIN])
+        if chain & (CHAIN_HPF | CHAIN_TILT):
+            chain_filters(scratch, BUS_L * SUB, BUS_R * SUB, n, master, mcoef, chain & CHAIN_HPF, chain & CHAIN_TILT)
+        if chain & CHAIN_COMP:
+            compressor_block(scratch, BUS_L * SUB, BUS_R * SUB, n, master, settings)
         if not stages & OFF_LOWPASS:
             lowpass_block(scratch, BUS_L * SUB, BUS_R * SUB, n, master, settings)
         if stages & OFF_LIMITER:
@@ -1110,8 +1249,11 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             if v != v:
                 out[k] = 0.0
                 stats[S_NONFINITE] += 1
-    meters[0] = master[MS_PEAK]
-    meters[1] = master[MS_GR]
+    if not stages & OFF_METER:
+        loudness_meter(out, frames, master, mcoef, lu_blocks, settings, meters)
+    meters[MT_PEAK] = master[MS_PEAK]
+    meters[MT_GR] = master[MS_GR]
+    meters[MT_COMP_GR] = master[MS_COMP_GR]
     master[MS_PEAK] *= 0.99
     stats[S_FRAMES] += frames
     stats[S_CALLBACKS] += 1

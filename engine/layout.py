@@ -1,15 +1,14 @@
 """The engine's whole state as one table of preallocated arrays, and the numbers that index it.
 
 The audio callback gets nothing but an int64 table of (address, length) pairs: every array below is
-allocated here, before the stream opens, kept alive by `EngineState`, and rebuilt inside the kernel
-with `numba.carray`. Nothing is ever allocated or freed on the audio thread.
+allocated before the stream opens (`state.EngineState`), kept alive by it, and rebuilt inside the
+kernel with `numba.carray`. Nothing is ever allocated or freed on the audio thread.
 
-Indices are plain module constants so the numba kernel can fold them at compile time.
+Indices are plain module constants so the numba kernel can fold them at compile time. This module
+imports nothing of the engine's own: the DSP blocks, the kernel and the state all read it.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,6 +82,9 @@ def lane_resets() -> np.ndarray:
 # -- commands (ring rows: code, target, beat, a, b, c, d, e; beat NaN = at once) ----------------------
 C_PLAY, C_PAUSE, C_CUE, C_SYNC, C_LOOP, C_EXIT_LOOP, C_LOAD, C_HOTCUE = 1, 2, 3, 4, 5, 6, 7, 8
 C_FX, C_FX_OFF, C_CONTROL, C_ENVELOPE, C_PANIC, C_ONESHOT, C_VOICES_OFF, C_MARK = 9, 10, 11, 12, 13, 14, 15, 16
+# C_STRETCH: deck, a = slot of the audio the deck should sound (−1: its track, varispeed), b = that buffer's
+# frames per track frame. C_LOUDNESS: deck, a = loudness offset in trim units (glides at the trim's slope cap).
+C_STRETCH, C_LOUDNESS = 17, 18
 FX_ECHO, FX_REVERB = 0, 1
 
 # -- deck fields (float64 per deck) ---------------------------------------------------------------
@@ -90,7 +92,17 @@ FX_ECHO, FX_REVERB = 0, 1
  D_RUN_GAIN, D_RUN_TARGET, D_SLOT, D_FIRST, D_SPB, D_CUE_TB, D_FX_UNIT, D_ROLL_ON, D_ROLL_START,
  D_PEAK, D_LOADS, D_CUE_AFTER, D_REFUSED, D_IDLE) = range(23)
 D_HOTCUES = 24  # 8 hot cues (track beat, NaN = unset)
-DECK_FIELDS = 32
+# Sources: the deck reads track frame p from slot SRC at frame p × SRC_RATIO (the track itself: ratio 1; a
+# key-lock stretch: its time ratio). WANT is the source it should sound (−1: the track) once that buffer
+# holds audio around the play head; until then it plays the track varispeed. A change of source cross-fades
+# from PREV over SRC_FADE samples.
+(D_SRC_SLOT, D_SRC_RATIO, D_PREV_SLOT, D_PREV_RATIO, D_SRC_FADE, D_WANT_SLOT, D_WANT_RATIO, D_LOUD,
+ D_LOUD_TARGET) = range(32, 41)
+# D_LOUD: loudness-matching offset in trim units (added to the trim lane, capped with it)
+DECK_FIELDS = 48
+TRIM_DB = 24.0  # the trim's range in dB per unit: 0.5 = unity, 0 = −12 dB, 1 = +12 dB
+SRC_XFADE = 1024  # samples of cross-fade between two sources of one deck (21 ms at 48 kHz)
+SRC_GUARD = 8  # frames a source must hold beyond the read point (the cubic reads ±2)
 
 # -- per-deck DSP state (float64): 12 biquads x 2 states x 2 channels, SVF 2 x 2 ---------------------
 EQ_BIQUADS = 12
@@ -100,6 +112,13 @@ S_KNOB = S_SVF + 4  # the filter knob the cached coefficients below were made fo
 S_SVF_COEF = S_KNOB + 1  # a1 a2 a3 k wet hp (dsp.svf_coefficients)
 DSP_FIELDS = 64
 
+# -- master chain coefficients (float64, `mcoef`): HPF and tilt as one biquad each, the meter's K-weighting
+MC_HPF, MC_TILT, MC_KW = 0, 5, 10
+MCOEF_FIELDS = 32
+CHAIN_HPF, CHAIN_TILT, CHAIN_COMP = 1, 2, 4  # settings[F_CHAIN]: stages switched on (0: the chain bypassed)
+LU_BLOCKS = 30  # short-term loudness: 30 blocks of 100 ms (3 s), EBU R128
+LU_MOMENTARY = 4  # momentary: the last 4 (400 ms)
+
 # -- clock map (float64, written by the feeder/offline loop under a sequence lock) -----------------
 M_SEQ, M_SAMPLE, M_BEAT, M_BPS, M_VALID = range(5)
 # -- kernel-private beat tracking ------------------------------------------------------------------
@@ -108,34 +127,53 @@ K_B0, K_DB, K_NEXT, K_INIT, K_EVENT_SEQ = range(5)
 # -- stats (int64) ------------------------------------------------------------------------------------
 (S_CALLBACKS, S_UNDERFLOWS, S_FRAMES, S_RING_DROPPED, S_LATE, S_NONFINITE, S_PENDING, S_TIME_IDX, S_OVERFLOW,
  S_PANICS, S_LAST_MARK, S_MARK_SAMPLE, S_MAP_JUMPS, S_ENV_TRUNC, S_APPLIED, S_UNDERFLOW_AT, S_OVERRUNS,
- S_LONGEST_NS, S_TP_RUNS, S_SUBBLOCKS) = range(20)
+ S_LONGEST_NS, S_TP_RUNS, S_SUBBLOCKS, S_VARISPEED) = range(21)
 N_STATS = 24
 # S_OVERRUNS: blocks whose render took longer (wall clock) than the audio they made: the engine's
 # compute, or its thread preempted mid-render;
-# S_LONGEST_NS: the longest render; S_TP_RUNS / S_SUBBLOCKS: how often the true-peak interpolator ran.
+# S_LONGEST_NS: the longest render; S_TP_RUNS / S_SUBBLOCKS: how often the true-peak interpolator ran;
+# S_VARISPEED: sub-blocks a deck played its track varispeed while its key-lock stretch was not ready.
 
 # -- settings (float64, written before the stream opens) -------------------------------------------
 (F_SR, F_DECKS, F_CEILING, F_ECHO_BEATS, F_ECHO_FEEDBACK, F_REVERB_FEEDBACK, F_REVERB_DAMP, F_FX_RETURN,
  F_JUMP_SAMPLES, F_PLL, F_LATENCY_SAMPLES, F_CONTROL_RAMP, F_LIMITER_RELEASE, F_LP_B0, F_LP_A1, F_LP_A2,
- F_TP_GAIN, F_STAGES) = range(18)
-N_SETTINGS = 24
+ F_TP_GAIN, F_STAGES, F_CHAIN, F_COMP_THRESHOLD, F_COMP_SLOPE, F_COMP_KNEE, F_COMP_ATTACK, F_COMP_RELEASE,
+ F_COMP_RMS, F_COMP_MAKEUP, F_LU_BLOCK, F_TRIM_LO, F_TRIM_HI, F_TRIM_SLOPE) = range(30)
+N_SETTINGS = 32
+# F_COMP_*: threshold and knee (dB), slope 1 − 1/ratio, attack/release/RMS as one-pole coefficients per
+# sample, make-up (dB). F_LU_BLOCK: samples in a 100 ms loudness block. F_TRIM_*: the trim lane's caps
+# and slope (per beat), which the loudness offset respects too.
 # F_STAGES: a bit mask of stages switched off, for profiling only (bench/engine_stages.py); 0 = all on.
 # A stage switched off passes its input through (the limiter: a hard clip at the ceiling).
-(OFF_EQ, OFF_FILTER, OFF_ECHO, OFF_REVERB, OFF_LOWPASS, OFF_LIMITER, OFF_TRUE_PEAK, OFF_READ, TP_ALWAYS) = (
-    1 << i for i in range(9))  # TP_ALWAYS: run the true-peak interpolator even where it cannot matter
+(OFF_EQ, OFF_FILTER, OFF_ECHO, OFF_REVERB, OFF_LOWPASS, OFF_LIMITER, OFF_TRUE_PEAK, OFF_READ, TP_ALWAYS,
+ OFF_CHAIN, OFF_METER) = (1 << i for i in range(11))
+# TP_ALWAYS: run the true-peak interpolator even where it cannot matter; OFF_CHAIN: the master chain
+# (HPF, tilt, compressor); OFF_METER: the loudness meter
 
 # -- master (float64): echo, reverb and limiter state ------------------------------------------------
 MS_ECHO_W, MS_ECHO_D, MS_ECHO_LP_L, MS_ECHO_LP_R, MS_LIM_POS, MS_LIM_REL, MS_LIM_SUM, MS_LIM_QHEAD, MS_LIM_QTAIL, \
     MS_PEAK, MS_GR, MS_FX_FADE, MS_LIM_CALM, MS_LIM_N = range(14)
-MS_LP = 40  # master low-pass states (4)
-MS_ECHO_IDLE, MS_REV_IDLE = 44, 45  # samples since each FX unit last had input
-MS_REV = 16  # reverb: 8 comb filter states + write positions follow
-MASTER_FIELDS = 64
-
 # Freeverb-style tunings (samples at 44.1 kHz, scaled to the engine rate at start).
 COMBS = (1116, 1188, 1277, 1356)
 ALLPASSES = (556, 441)
 STEREO_SPREAD = 23
+REV_LINES = len(COMBS) + len(ALLPASSES)  # per channel
+MS_REV = 16  # reverb: the lines' positions (2 × REV_LINES), then the combs' damping states
+MS_REV_STATE = MS_REV + 2 * REV_LINES
+REV_STATES = 2 * len(COMBS)
+MS_LP = 40  # master low-pass states (4)
+MS_ECHO_IDLE, MS_REV_IDLE = 44, 45  # samples since each FX unit last had input
+MS_HPF, MS_TILT = 48, 56  # master chain filter states: HPF 2 states × 2 channels, tilt 1 × 2
+MS_COMP_ENV, MS_COMP_GR, MS_COMP_GAIN = 58, 59, 60  # mean square, gain reduction (dB), gain applied last
+MS_KW = 64  # the loudness meter's K-weighting states (8)
+MS_LU_ACC, MS_LU_N, MS_LU_COUNT = 72, 73, 74  # this 100 ms block's sum of squares, its samples, blocks done
+MASTER_FIELDS = 96
+
+# -- meters (float64, read by Python)
+MT_PEAK, MT_GR, MT_SHORT_TERM, MT_MOMENTARY, MT_COMP_GR = range(5)
+
+# -- the limiter's lines
+LIM_LINE = 256  # samples in the look-ahead delay and the sliding-minimum deque (a power of two)
 
 # -- voices (float64 per voice) -----------------------------------------------------------------------
 V_ACTIVE, V_SLOT, V_POS, V_GAIN = range(4)
@@ -164,106 +202,27 @@ ARRAYS: tuple[tuple[str, type, int], ...] = (
     ("dsp", np.float64, MAX_DECKS * DSP_FIELDS),
     ("xover", np.float64, 40),  # LR8 crossover sections (see design.crossover_coefficients)
     ("slots", np.int64, N_SLOTS * 2),  # (address, frames) of interleaved stereo float32
+    ("span", np.float64, N_SLOTS * 2),  # [lo, hi) frames of each slot that hold audio (a stretch fills in)
     ("voices", np.float64, N_VOICES * VOICE_FIELDS),
     ("echo", np.float32, 2 * ECHO_FRAMES),
     ("reverb", np.float32, 2 * 5 * (sum(COMBS + ALLPASSES) + 8 * STEREO_SPREAD)),  # room up to 220 kHz
     ("rev_len", np.int64, 16),
     ("master", np.float64, MASTER_FIELDS),
-    ("lim_delay", np.float64, 2 * 256),
+    ("lim_delay", np.float64, 2 * LIM_LINE),
     ("lim_hist", np.float64, 2 * (SUB + TP_TAPS) + SUB),  # true-peak input line and peaks (dsp.py)
-    ("lim_q", np.float64, 2 * 256),  # monotonic deque of (gain, sample) for the sliding minimum
-    ("lim_box", np.float64, 256),
+    ("lim_q", np.float64, 2 * LIM_LINE),  # monotonic deque of (gain, sample) for the sliding minimum
+    ("lim_box", np.float64, LIM_LINE),
     ("tp_fir", np.float64, 3 * TP_TAPS),
     ("scratch", np.float64, (MAX_DECKS * 2 + 8) * SUB),  # deck L/R, bus, sends, FX return
     ("times", np.int64, TIMES * 3),  # (start ns, duration ns, first sample) per callback
     ("timespec", np.int64, 2),
     ("meters", np.float64, 16),
+    ("mcoef", np.float64, MCOEF_FIELDS),
+    ("lu_blocks", np.float64, LU_BLOCKS),  # the last 3 s of K-weighted 100 ms blocks (mean squares)
 )
 INDEX = {name: i for i, (name, _, _) in enumerate(ARRAYS)}
 (A_RING, A_RING_IDX, A_CLOCK, A_BEAT, A_STATS, A_SETTINGS, A_LANE_VAL, A_LANE_ENV, A_LANE_N, A_LANE_CUR,
  A_LANE_NEUTRAL, A_LANE_RESET, A_LANE_V0, A_LANE_INC, A_PENDING, A_PENDING_SEQ, A_DECK, A_DSP, A_XOVER,
- A_SLOTS, A_VOICES, A_ECHO, A_REVERB, A_REV_LEN, A_MASTER, A_LIM_DELAY, A_LIM_HIST, A_LIM_Q, A_LIM_BOX,
- A_TP_FIR, A_SCRATCH, A_TIMES, A_TIMESPEC, A_METERS) = range(len(ARRAYS))
-RING_TAIL = 8
-
-
-@dataclass
-class EngineSettings:
-    """What a performer or a test may choose; everything else is fixed at build time."""
-
-    samplerate: int = 48000
-    decks: int = 2
-    ceiling_dbtp: float = -1.0
-    echo_beats: float = 0.75
-    echo_feedback: float = 0.45
-    reverb_feedback: float = 0.8
-    reverb_damp: float = 0.3
-    fx_return: float = 0.7
-    control_ramp: int = 64  # samples a CONTROL takes to reach its value (no zipper, no click)
-    limiter_release_ms: float = 80.0
-
-
-class EngineState:
-    """Owns every array the kernel touches, and the address table that points at them."""
-
-    def __init__(self, settings: EngineSettings | None = None) -> None:
-        self.settings = s = settings or EngineSettings()
-        if not 1 <= s.decks <= MAX_DECKS:
-            raise ValueError(f"the engine has 1 to {MAX_DECKS} decks, not {s.decks}")
-        if not 8000 <= s.samplerate <= 192000:
-            raise ValueError(f"sample rate {s.samplerate} is outside 8 kHz..192 kHz")
-        self.arrays: dict[str, np.ndarray] = {name: np.zeros(n, dtype) for name, dtype, n in ARRAYS}
-        self.table = np.zeros(2 * len(ARRAYS), np.int64)
-        for i, (name, _, n) in enumerate(ARRAYS):
-            self.table[2 * i] = self.arrays[name].ctypes.data
-            self.table[2 * i + 1] = n
-        self._init_values()
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.arrays[name]
-
-    def _init_values(self) -> None:
-        from .design import biquad, crossover_coefficients, true_peak_fir
-        from .dsp import reverb_lengths
-
-        s, a = self.settings, self.arrays
-        sr = float(s.samplerate)
-        lp = biquad("lp", min(20000.0, 0.45 * sr), 0.7071, sr)
-        a["settings"][:16] = (
-            sr, s.decks, 10.0 ** ((s.ceiling_dbtp - TRUE_PEAK_MARGIN_DB) / 20.0), s.echo_beats, s.echo_feedback,
-            s.reverb_feedback, s.reverb_damp, s.fx_return, 0.004 * sr, 0.02, 0.0, s.control_ramp,
-            float(np.exp(-1.0 / (s.limiter_release_ms * 0.001 * sr))), lp[0], lp[3], lp[4],
-        )
-        a["lane_neutral"][:] = lane_neutral()
-        a["lane_val"][:] = a["lane_neutral"]
-        a["lane_reset"][:] = lane_resets()
-        deck = a["deck"].reshape(MAX_DECKS, DECK_FIELDS)
-        deck[:, D_SLOT] = -1.0
-        deck[:, D_SPB] = sr * 60.0 / 120.0
-        deck[:, D_HOTCUES:D_HOTCUES + 8] = np.nan
-        a["xover"][:] = crossover_coefficients(sr)
-        a["dsp"].reshape(MAX_DECKS, DSP_FIELDS)[:, S_KNOB] = np.nan
-        fir = true_peak_fir(TP_TAPS)
-        a["tp_fir"][:] = fir.ravel()
-        # No interpolated point can exceed (largest sum of |taps|) x (largest sample in the window):
-        # the limiter skips the interpolation while even that bound is under the ceiling.
-        a["settings"][F_TP_GAIN] = float(np.abs(fir).sum(axis=1).max())
-        lens = reverb_lengths(sr)
-        if lens.sum() > a["reverb"].size:
-            raise ValueError(f"sample rate {sr} is too high for the reverb's buffers")
-        a["rev_len"][: lens.size] = lens
-        a["master"][MS_LIM_REL] = 1.0
-        a["master"][MS_FX_FADE] = 1.0
-        a["master"][MS_LIM_SUM] = float(LOOKAHEAD)  # the box average starts at unity gain
-        a["lim_box"][:] = 1.0
-        a["master"][MS_ECHO_D] = -1.0  # set from the tempo on the first block
-        a["slots"][:] = 0
-
-    @property
-    def samplerate(self) -> int:
-        return self.settings.samplerate
-
-    @property
-    def latency_samples(self) -> int:
-        """Samples between the kernel computing a sample and it leaving the limiter."""
-        return LOOKAHEAD - 1 + TP_TAPS // 2
+ A_SLOTS, A_SPAN, A_VOICES, A_ECHO, A_REVERB, A_REV_LEN, A_MASTER, A_LIM_DELAY, A_LIM_HIST, A_LIM_Q, A_LIM_BOX,
+ A_TP_FIR, A_SCRATCH, A_TIMES, A_TIMESPEC, A_METERS, A_MCOEF, A_LU_BLOCKS) = range(len(ARRAYS))
+RING_HEAD, RING_TAIL = 0, 8  # ring_idx: the kernel's read index, the writer's write index

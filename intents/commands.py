@@ -16,10 +16,13 @@ from typing import Any
 from .fuzzy import word_distance
 from .grammar import Node, anchors, compile_template
 from .lexicon import DECK_WORDS, FX_NAMES, NUMBER_WORDS
-from .schema import DECK_KINDS, HOTCUES, LOOP_BEATS, MAX_BARS, IntentKind
+from .schema import DECK_KINDS, HOTCUES, LOOP_BEATS, MAX_BARS, MAX_KEY_SHIFT, IntentKind
 
 DECK = "[(on | to | onto | into | for | at | in | of)] [the] [deck] {deck}"
 NUM = "{n}"
+KEYLOCK = "(keylock | key lock | master tempo)"
+SEMIS = "(semitone | semitones | step | steps)"
+ON_DECK = "((on | for | of) [the] [deck] {deck} | deck {deck})"  # after a number: "up 1" is not deck A
 PERCENT = "[(to | at | by | of)] {amount} [percent]"
 
 K = IntentKind
@@ -76,6 +79,14 @@ TABLE: list[tuple[IntentKind, tuple[str, ...], Args]] = [
      lambda c: {"delta_bpm": c.get("sign", 1.0) * c["delta"]} if "delta" in c else {"delta_bpm": -c["slowdelta"]}),
     (K.TEMPO, ("(tempo | bpm) [to] {bpm} [bpm]", "{bpm} bpm", "(set | change) [the] tempo to {bpm} [bpm]"),
      lambda c: {"bpm": c["bpm"]}),
+    # -- key-lock and key shift ("key lock on A", "key B up one", "match key to A") --------------------
+    (K.KEYLOCK, (f"{KEYLOCK} {{onoff}} [{DECK}]", f"{KEYLOCK} [{DECK}] {{onoff}}"), lambda c: {"on": c["onoff"]}),
+    (K.KEY, (f"key [{DECK}] {{dir}} [by] [{{semis}}] [{SEMIS}] [{ON_DECK}]",
+             f"(transpose | shift) [the] key [{DECK}] {{dir}} [by] [{{semis}}] [{SEMIS}] [{ON_DECK}]"),
+     lambda c: {"delta": (1 if c["dir"] == "up" else -1) * int(c.get("semis", 1))}),
+    (K.KEY, (f"(reset | zero) [the] key [{DECK}]", f"key [{DECK}] (reset | zero)"), lambda c: {"semitones": 0}),
+    (K.KEY, ("match [the] key [(of | on) [the] [deck] {deck}] (to | with) [the] [deck] {ref}",),
+     lambda c: {"match": c["ref"]}),
 ]
 
 
@@ -183,6 +194,18 @@ def read_direction(tokens: Sequence[str], i: int) -> list[tuple[int, float, Any]
     return out
 
 
+def read_switch(tokens: Sequence[str], i: int) -> list[tuple[int, float, Any]]:
+    """on / off (key lock)."""
+    if i >= len(tokens):
+        return []
+    out = []
+    for word, value in (("on", True), ("off", False)):
+        cost = word_distance(tokens[i], word)
+        if cost is not None:
+            out.append((i + 1, cost, value))
+    return out
+
+
 def read_sign(tokens: Sequence[str], i: int) -> list[tuple[int, float, Any]]:
     if i >= len(tokens):
         return []
@@ -217,4 +240,5 @@ SLOTS = {
     "cue": valued(lambda v: v == int(v) and int(v) in HOTCUES),
     "slowdelta": read_number, "bpm": read_number, "deck": read_deck,
     "fx": read_fx, "dir": read_direction, "sign": read_sign, "query": read_query,
+    "onoff": read_switch, "semis": valued(lambda v: v == int(v) and 1 <= v <= MAX_KEY_SHIFT), "ref": read_deck,
 }

@@ -4,6 +4,7 @@
     hot cue 3 on A · load dubby 118 to deck B · drop · drop in 8 · eight bar build
     echo 50 percent · reverb off · fx off · filter down · filter up 30 percent
     tempo plus 2 · tempo minus two · tempo 124 · panic · yes · cancel
+    key lock on A · key lock off B · key B up one · match key to A
 
 The sentence is normalised (numbers to digits, symbols to words), the performer's aliases are
 applied, and then it is aligned against every template in `commands.TABLE` with the forgiving

@@ -32,6 +32,9 @@ class IntentKind(StrEnum):
     FX_OFF = "FX_OFF"  # args: name
     FILTER = "FILTER"  # args: direction ("up" | "down"), amount (0..1)
     TEMPO = "TEMPO"  # args: delta_bpm | bpm
+    # key-lock and key shift (engines that can stretch: the built-in one)
+    KEYLOCK = "KEYLOCK"  # args: on (bool)
+    KEY = "KEY"  # args: delta (semitones, ±) | semitones (absolute) | match (the deck whose key to meet)
     PANIC = "PANIC"
     CONFIRM = "CONFIRM"
     CANCEL = "CANCEL"
@@ -71,6 +74,7 @@ LOOP_BEATS: tuple[float, ...] = tuple(2.0**e for e in range(-5, 6))
 FILTER_DIRECTIONS = ("up", "down")
 MAX_BARS = 64
 HOTCUES = range(1, 9)
+MAX_KEY_SHIFT = 12  # semitones either way
 
 # Kinds that act on one deck. A missing deck is allowed: the scheduler picks the sensible one and says so.
 DECK_KINDS = frozenset(
@@ -86,6 +90,8 @@ DECK_KINDS = frozenset(
         IntentKind.FX,
         IntentKind.FX_OFF,
         IntentKind.FILTER,
+        IntentKind.KEYLOCK,
+        IntentKind.KEY,
     }
 )
 
@@ -158,9 +164,30 @@ def normalise_args(kind: IntentKind, args: Mapping[str, Any]) -> dict[str, Any]:
         if not -100.0 <= delta <= 100.0 or delta == 0.0:
             raise IntentError(f"a tempo change must be a non-zero step within ±100 BPM, not {delta:g}")
         return {"delta_bpm": delta}
+    if kind is IntentKind.KEYLOCK:
+        if not isinstance(args.get("on"), bool):
+            raise IntentError("key lock is switched 'on' (true) or 'off' (false)")
+        return {"on": args["on"]}
+    if kind is IntentKind.KEY:
+        return _key_args(args)
     if args:
         raise IntentError(f"{kind} takes no arguments, got {sorted(args)}")
     return {}
+
+
+def _key_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    given = [k for k in ("delta", "semitones", "match") if k in args]
+    if len(given) != 1:
+        raise IntentError("a key change gives one of 'delta', 'semitones' or 'match'")
+    if given[0] == "match":
+        try:
+            return {"match": Deck(str(args["match"]).upper()).value}
+        except ValueError:
+            raise IntentError(f"match the key of which deck? not {args['match']!r}") from None
+    n = _number(args, given[0], IntentKind.KEY)
+    if n != int(n) or abs(n) > MAX_KEY_SHIFT or (given[0] == "delta" and n == 0):
+        raise IntentError(f"a key shift is a whole number of semitones within ±{MAX_KEY_SHIFT}, not {n:g}")
+    return {given[0]: int(n)}
 
 
 class LamportClock:
@@ -292,6 +319,14 @@ class Intent:
                 return f"{a['name']} off{deck}"
             case IntentKind.FILTER:
                 return f"filter {a['direction']} {round(a['amount'] * 100)} %{deck}"
+            case IntentKind.KEYLOCK:
+                return f"key lock {'on' if a['on'] else 'off'}{deck}"
+            case IntentKind.KEY:
+                if "match" in a:
+                    return f"match key{deck} to deck {a['match']}"
+                if "delta" in a:
+                    return f"key {a['delta']:+d} semitone{'s' if abs(a['delta']) != 1 else ''}{deck}"
+                return f"key shift {a['semitones']:+d}{deck}"
             case IntentKind.TEMPO:
                 if "bpm" in a:
                     return f"tempo to {a['bpm']:g} BPM"

@@ -3,7 +3,7 @@
 With an analysed library, the phrase database answers (titles, tags, tempo, key). Without one (a
 fresh machine), the tracks we can describe without analysis still count: the bundled example crate
 and a `--crate` folder, through their JSON sidecars and file tags. The answer is the contract of
-the `copilot_library` hook's `resolve`: {"path", "title", "artist", "bpm", "key", "why"} plus the runners-up.
+the `copilot_library` hook's `resolve`: {"path", "title", "artist", "bpm", "key", "lufs", "why"} plus the runners-up.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def resolve(query: str, db: str | Path | None = None, folders: list[Path] | None
         "path": t.path, "title": t.title, "artist": t.artist,
         "bpm": None if t.bpm is None else round(t.bpm, 2),
         "key": None if t.key is None else f"{t.key.name} ({t.key.camelot})",
+        "lufs": None if t.lufs is None else round(t.lufs, 2),  # for the engine's loudness matching
         "why": f"best match for '{query}' in the {source}: " + ("; ".join(best.why) or "closest title"),
         "alternatives": [h.to_dict() for h in hits[1:]],
     }

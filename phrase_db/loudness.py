@@ -29,6 +29,12 @@ def _biquad(kind: str, fc: float, q: float, gain_db: float, sr: int) -> np.ndarr
     return np.array([[*(np.array(b) / a[0]), 1.0, a[1] / a[0], a[2] / a[0]]])
 
 
+def k_weighting(sr: int) -> np.ndarray:
+    """The K-weighting filter for rate `sr` as second-order sections (scipy's sos rows)."""
+    return np.vstack([_biquad("high_shelf", 1500.0, 1 / math.sqrt(2), 4.0, sr),
+                      _biquad("high_pass", 38.0, 0.5, 0.0, sr)])
+
+
 def integrated_lufs(data: np.ndarray, sr: int) -> float:
     """Loudness of frames × channels audio (channel weights 1: mono, stereo); −inf for silence."""
     x = np.asarray(data, np.float32)
@@ -37,8 +43,7 @@ def integrated_lufs(data: np.ndarray, sr: int) -> float:
     steps = x.shape[1] // step
     if steps < 4:
         return -math.inf
-    sos = np.vstack([_biquad("high_shelf", 1500.0, 1 / math.sqrt(2), 4.0, sr),
-                     _biquad("high_pass", 38.0, 0.5, 0.0, sr)]).astype(np.float32)
+    sos = k_weighting(sr).astype(np.float32)
     filtered = signal.sosfilt(sos, x[:, : steps * step], axis=-1).reshape(x.shape[0], steps, step)
     per_step = np.einsum("cns,cns->n", filtered, filtered).astype(np.float64)  # Σ channels (weights 1)
     z = (per_step[:-3] + per_step[1:-2] + per_step[2:-1] + per_step[3:]) / (4 * step)

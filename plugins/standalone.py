@@ -9,6 +9,8 @@
   plays the crate (or the generated example crate) as a two-deck mix, so a fresh machine hears music
   from `copilot run`; the engine tells it when a track has loaded (`load_listeners`).
 - Beside a host (`--adorn FOLDER`): the same engine plays one-shots on the grid (engine/adorn.py).
+- Key-lock and key shift per deck (engine/keylock.py), loudness matching on load (engine/loudness.py),
+  the master chain and its meters (engine.md); settings in `[targets.standalone]` (engine/config.py).
 """
 
 from __future__ import annotations
@@ -22,17 +24,19 @@ from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, Check, Target, TargetContext, hookimpl
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import DeckUpdate, HostState
+from copilot.engine.config import engine_settings
 from copilot.engine.control import ENGINE_PARAMS, EngineCmd, apply, render_action
 from copilot.engine.crate import Crate
 from copilot.engine.engine import Engine
 from copilot.engine.files import Track, TrackError, load_track
-from copilot.engine.layout import EngineSettings
+from copilot.engine.keylock import KeyLock
+from copilot.engine.loudness import offset, offset_db, track_lufs
 from copilot.intents.schema import Deck
 
 ACTIONS = frozenset({
     ActionKind.PLAY, ActionKind.PAUSE, ActionKind.CUE, ActionKind.SYNC, ActionKind.LOOP, ActionKind.EXIT_LOOP,
     ActionKind.LOAD, ActionKind.HOTCUE, ActionKind.FX, ActionKind.FX_OFF, ActionKind.ENVELOPE,
-    ActionKind.CONTROL, ActionKind.PANIC, ActionKind.DROP,
+    ActionKind.CONTROL, ActionKind.PANIC, ActionKind.DROP, ActionKind.KEYLOCK, ActionKind.KEY, ActionKind.TEMPO,
 })
 DEFAULT_WAV = "copilot-mix.wav"
 
@@ -46,12 +50,12 @@ class StandaloneTarget(Target):
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         c = self.config
-        self.settings = EngineSettings(samplerate=int(c.get("samplerate", 48000)), decks=int(c.get("decks", 2)),
-                                       ceiling_dbtp=float(c.get("ceiling_dbtp", -1.0)))
+        self.settings, self._config_problems = engine_settings(c)
         self.blocksize = int(c.get("blocksize", 64))
         self.device = c.get("device")
         self.latency = c.get("latency", "low")
         self.engine: Engine | None = None
+        self.keylock: KeyLock | None = None
         self.runner: Any = None
         self.adorner: Any = None
         self.crate: Crate | None = None
@@ -71,6 +75,8 @@ class StandaloneTarget(Target):
         opts = context.options
         self.engine = Engine(self.settings)
         self.offline = bool(opts.get("out"))
+        for problem in self._config_problems:
+            context.report(problem)
         if opts.get("adornment"):
             from copilot.engine.adorn import Adorner
 
@@ -78,6 +84,8 @@ class StandaloneTarget(Target):
                                    self.config.get("adorn", {}))
         else:
             self.crate = Crate.from_options(opts, context.report)
+            self.keylock = KeyLock(self.engine, context.clock, context.report, live=not self.offline,
+                                   keylock=self.settings.keylock)
         if self.offline:
             self.output_latency = 0.0
         else:
@@ -104,6 +112,8 @@ class StandaloneTarget(Target):
         self.output_latency = self.runner.output_latency
 
     def close(self) -> None:
+        if self.keylock is not None:
+            self.keylock.close()
         if self.runner is not None:
             self.runner.close()
             self.runner = None
@@ -120,6 +130,8 @@ class StandaloneTarget(Target):
     def render(self, action: Action, state: HostState) -> list[Timed]:
         if self.adorner is not None:
             return self.adorner.render(action)
+        if action.kind in (ActionKind.KEYLOCK, ActionKind.KEY, ActionKind.TEMPO):
+            return self._render_key(action)
         items = render_action(action)
         if action.kind is ActionKind.LOAD and items:
             key = self._start_load(action)
@@ -128,6 +140,39 @@ class StandaloneTarget(Target):
             cmd = items[0].payload
             items = [Timed(items[0].beat, EngineCmd("load", cmd.deck, cmd.beat, (key,)), action.id)]
         return items
+
+    def _render_key(self, action: Action) -> list[Timed]:
+        """Key-lock, key shift and tempo: the stretches start rendering now (ahead of the beat); the
+        decks switch to them on the beat (`stretch` commands through the dispatcher)."""
+        if self.keylock is None:
+            return []
+        report = self._context.report if self._context else print
+        b, p = action.beat, action.params
+        if action.kind is ActionKind.TEMPO:
+            plans = self.keylock.tempo(float(p["bpm"]), b)
+        else:
+            deck = action.deck.index if action.deck is not None else None
+            if deck is None or deck >= self.settings.decks:
+                return []
+            if action.kind is ActionKind.KEYLOCK:
+                planned = self.keylock.set_keylock(deck, bool(p["on"]), b)
+            else:
+                try:
+                    semis = self._key_target(deck, p)
+                except ValueError as exc:
+                    report(f"key of deck {Deck.from_index(deck)} unchanged: {exc}")
+                    return []
+                planned = self.keylock.shift(deck, semis, b)
+            plans = {deck: planned} if planned is not None else {}
+        return [Timed(b, EngineCmd("stretch", d, b, plan), action.id) for d, plan in plans.items()]
+
+    def _key_target(self, deck: int, params: dict[str, Any]) -> float:
+        assert self.keylock is not None
+        if "match" in params:
+            return self.keylock.match(deck, Deck(params["match"]).index)
+        if "delta" in params:
+            return self.keylock.decks[deck].semitones + float(params["delta"])
+        return float(params["semitones"])
 
     def send(self, payload: Any) -> None:
         """Dispatch thread: a ring write, never a wait."""
@@ -162,13 +207,20 @@ class StandaloneTarget(Target):
         if self.offline:  # deterministic: decode now, on virtual time nothing is late
             future: cf.Future[Track] = cf.Future()
             try:
-                future.set_result(load_track(path, self.settings.samplerate, hints))
+                future.set_result(self._prepare(path, hints))
             except TrackError as exc:
                 future.set_exception(exc)
         else:
-            future = self._loader.submit(load_track, path, self.settings.samplerate, hints)
+            future = self._loader.submit(self._prepare, path, hints)
         self._loads[key] = future
         return key
+
+    def _prepare(self, path: str, hints: dict[str, Any]) -> Track:
+        """Loader thread: decode, resample, grid, and (unless the analysis knew it) measure loudness."""
+        track = load_track(path, self.settings.samplerate, hints)
+        if self.settings.loudness_match:
+            track.meta["lufs"] = track_lufs(track)
+        return track
 
     def _finish_load(self, cmd: EngineCmd) -> None:
         assert self.engine is not None
@@ -193,11 +245,17 @@ class StandaloneTarget(Target):
         except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the set
             report(f"deck {Deck.from_index(deck)} not loaded: {type(exc).__name__}: {exc}")
             return
+        gain = offset(track.meta.get("lufs"), self.settings.target_lufs) if self.settings.loudness_match else 0.0
         try:
-            self.engine.load(deck, track, beat)
+            self.engine.load(deck, track, beat, loudness=gain)
         except Exception as exc:  # noqa: BLE001 - the deck stays as it was, whatever went wrong
             report(f"deck {Deck.from_index(deck)} not loaded: {exc}")
             return
+        if self.settings.loudness_match and track.meta.get("lufs") is not None:
+            report(f"deck {Deck.from_index(deck)}: '{track.title}' at {track.meta['lufs']:.1f} LUFS, "
+                   f"{offset_db(gain):+.1f} dB to meet {self.settings.target_lufs:g} LUFS")
+        if self.keylock is not None:
+            self.keylock.loaded(deck, track, beat)
         for listener in self.load_listeners:
             listener(deck, track)
 
@@ -209,6 +267,8 @@ class StandaloneTarget(Target):
         if self.adorner is not None:
             self.adorner.tick()
             return
+        if self.keylock is not None:
+            self.keylock.tick()
         for d in range(self.settings.decks):
             now = self.engine.deck_state(d)
             refused = now.pop("refused_loads")
@@ -246,8 +306,11 @@ class StandaloneTarget(Target):
     def health(self) -> dict[str, Any]:
         if self.engine is None:
             return {"open": False}
+        decks = {Deck.from_index(d).value: {**self.engine.deck_state(d),
+                                             **(self.keylock.status(d) if self.keylock else {})}
+                 for d in range(self.settings.decks)}
         return {"open": True, "offline": self.offline, "fallback_wav": str(self.fallback_wav or ""),
-                **self.engine.stats(), **self.engine.meters()}
+                **self.engine.stats(), **self.engine.meters(), "decks": decks}
 
 
 @hookimpl

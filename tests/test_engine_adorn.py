@@ -13,8 +13,8 @@ from copilot.bridge.clock import ManualClock
 from copilot.engine.adorn import Adorner
 from copilot.engine.control import EngineCmd
 from copilot.engine.engine import Engine
-from copilot.engine.layout import EngineSettings
 from copilot.engine.offline import render_offline
+from copilot.engine.state import EngineSettings
 
 SR = 48000
 TEMPO = 125.0

@@ -13,14 +13,17 @@ from scipy import signal
 
 from copilot.engine.engine import Engine
 from copilot.engine.files import Track
-from copilot.engine.layout import F_STAGES, G_CROSSFADER, L_FILTER, TP_ALWAYS, EngineSettings, lane
+from copilot.engine.layout import F_STAGES, G_CROSSFADER, L_FILTER, TP_ALWAYS, lane
+from copilot.engine.state import EngineSettings, MasterSettings
 
 SR = 48000
 BPM = 120.0
 
 
 def engine_with(*decks: np.ndarray, **settings) -> Engine:
-    """An engine with these (frames, 2) signals loaded on decks A, B…, all playing now."""
+    """An engine with these (frames, 2) signals loaded on decks A, B…, all playing now. The master chain
+    is bypassed unless asked for: these tests measure the stages before it (test_engine_master.py has it)."""
+    settings.setdefault("master", MasterSettings(enabled=False))
     eng = Engine(EngineSettings(samplerate=SR, decks=max(2, len(decks)), **settings))
     eng.set_clock_map(0, 0.0, BPM / 60.0 / SR)
     for d, audio in enumerate(decks):

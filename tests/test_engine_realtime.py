@@ -14,7 +14,8 @@ import pytest
 from copilot.bridge.clock import InternalClock
 from copilot.engine.engine import Engine
 from copilot.engine.files import Track
-from copilot.engine.layout import K_B0, S_TIME_IDX, TIMES, EngineSettings
+from copilot.engine.layout import K_B0, S_TIME_IDX, TIMES
+from copilot.engine.state import EngineSettings
 from copilot.engine.stream import EngineStream, clock_offset
 
 SR = 48000

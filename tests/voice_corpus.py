@@ -199,7 +199,19 @@ def clips() -> list[Clip]:
         for text in lines:
             out.append(Clip(text, None, VOICES[n % len(VOICES)], SPEEDS[(n // len(VOICES)) % len(SPEEDS)], group))
             n += 1
+    for text, expected, kind in LATER:  # after the rest: earlier clips keep their voice, speed and music
+        out.append(Clip(text, expected, VOICES[n % len(VOICES)], SPEEDS[(n // len(VOICES)) % len(SPEEDS)], kind))
+        n += 1
     return out
+
+
+# Commands added after the corpus was first measured (issue 18: key-lock and key shift).
+LATER: tuple[tuple[str, dict[str, Any], str], ...] = (
+    ("key lock on deck A", _e("KEYLOCK", "A", on=True), "KEYLOCK"),
+    ("key lock off deck B", _e("KEYLOCK", "B", on=False), "KEYLOCK"),
+    ("key up one on deck B", _e("KEY", "B", delta=1), "KEY"),
+    ("match key to deck A", _e("KEY", match="A"), "KEY"),
+)
 
 
 # -- audio ------------------------------------------------------------------------------------------------

@@ -1,0 +1,195 @@
+"""A key-lock stretch: Rubber Band renders a track at another tempo and/or key into an engine buffer.
+
+Never on the audio thread. A `StretchJob` owns one engine slot (a buffer as long as the stretched
+track) and fills it a block at a time with Rubber Band's R3 engine in real-time mode (pylibrb), first
+from a start frame near the play head to the end, then the part before it, spliced in with a short
+cross-fade. After every block it widens the slot's span (the frames the kernel may read), so the
+deck can use the stretch a fraction of a second after it starts; before that the deck plays its
+track varispeed (kernel.choose_source).
+
+Measured here (docs/benchmarks.md, bench/engine_keylock.py): R3 real-time fed 4096 frames at a time
+holds a 440 Hz tone within ±4.5 cents and every kick within 1.5 ms of the grid over four minutes
+with no drift; fed 48000 frames at a time it sat 9 ms late; R2 (Debian's `rubberband` default,
+pedalboard's `high_quality=False`) shifts key 11 cents sharp per semitone and moves a steady tone by
+up to ±24 cents at each kick. pylibrb's `set_keyframe_map` cannot be called (its binding lacks the
+map converter), so the block size is what keeps the grid.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+PROCESS_BLOCK = 4096  # input frames per process() call (see above: it is what keeps the beats on the grid)
+WARM_UP = 4096  # output frames after a mid-track start that still hear the stretcher's zero padding
+SPLICE = 2048  # output frames of cross-fade where the part before the start meets the first pass
+
+
+@dataclass(frozen=True)
+class StretchKey:
+    """What a stretched buffer is: one track at one time ratio and key shift (the cache's key)."""
+
+    track: str
+    ratio: float  # output frames per track frame (track BPM / session BPM with key-lock; 1 without)
+    semitones: float
+
+    @classmethod
+    def of(cls, track: str, ratio: float, semitones: float) -> StretchKey:
+        return cls(track, round(float(ratio), 6), round(float(semitones), 3))
+
+    @property
+    def identity(self) -> bool:
+        return self.ratio == 1.0 and self.semitones == 0.0
+
+
+def _stretcher(samplerate: int, ratio: float, semitones: float) -> Any:
+    import pylibrb
+
+    o = pylibrb.Option
+    s = pylibrb.RubberBandStretcher(samplerate, 2, o.PROCESS_REALTIME | o.ENGINE_FINER | o.CHANNELS_TOGETHER
+                                    | o.THREADING_NEVER, initial_time_ratio=ratio,
+                                    initial_pitch_scale=2.0 ** (semitones / 12.0))
+    s.set_max_process_size(PROCESS_BLOCK)
+    return s
+
+
+class _Pass:
+    """One run of the stretcher over track frames [start, end), writing output from round(start × ratio)."""
+
+    def __init__(self, audio: np.ndarray, samplerate: int, ratio: float, semitones: float, start: int,
+                 end: int) -> None:
+        self.audio = audio
+        self.ratio = ratio
+        self.s = _stretcher(samplerate, ratio, semitones)
+        self.pad = int(self.s.get_preferred_start_pad())
+        self.drop = int(self.s.get_start_delay())
+        self.read = start - self.pad  # frames before `start` are fed as silence
+        self.end = end
+        self.out = round(start * ratio)
+        self.fed_final = False
+
+    def step(self) -> np.ndarray:
+        """Feed one block; returns the output that came of it, (frames, 2)."""
+        if self.fed_final:
+            return np.zeros((0, 2), np.float32)
+        a, b = self.read, min(self.read + PROCESS_BLOCK, self.end)
+        block = np.zeros((2, b - a), np.float32)
+        lo = max(a, 0)
+        if b > lo:
+            block[:, lo - a:] = self.audio[lo:b].T
+        self.read = b
+        self.fed_final = b >= self.end
+        self.s.process(block, final=self.fed_final)
+        got = []
+        while True:
+            n = int(self.s.available())
+            if n <= 0:
+                break
+            got.append(self.s.retrieve(n))
+        if not got:
+            return np.zeros((0, 2), np.float32)
+        out = np.concatenate(got, axis=1).T
+        if self.drop:
+            cut = min(self.drop, len(out))
+            out = out[cut:]
+            self.drop -= cut
+        return out
+
+    @property
+    def done(self) -> bool:
+        return self.fed_final
+
+
+class StretchJob:
+    """One stretched track being rendered into an engine slot, block by block (`step`)."""
+
+    def __init__(self, engine: Any, key: StretchKey, audio: np.ndarray, start: int = 0) -> None:
+        self.engine = engine
+        self.key = key
+        self.audio = audio
+        self.sr = int(engine.samplerate)
+        self.frames = int(audio.shape[0])
+        start = min(max(0, int(start)), max(0, self.frames - 1))
+        self.size = math.ceil(self.frames * key.ratio) + 2 * PROCESS_BLOCK
+        self.slot = engine.put_buffer(np.zeros((self.size, 2), np.float32), pinned=True, filled=False)
+        self.buf = engine.buffer(self.slot)
+        self.start = start
+        self.lo = round(start * key.ratio) + (WARM_UP if start > 0 else 0)  # first frame the kernel may read
+        self.hi = self.lo
+        self._pass: _Pass | None = _Pass(audio, self.sr, key.ratio, key.semitones, start, self.frames)
+        self._phase = 1  # 1: from the start frame to the end; 2: from frame 0 up to the start
+        self.seconds = 0.0  # CPU-side wall time spent rendering
+        self.finished = False
+
+    def covers(self, frame: float) -> bool:
+        """True once the stretch holds the audio of track frame `frame` (and a little after it)."""
+        q = max(0.0, frame * self.key.ratio)  # before the track's start: silence, held from frame 0 on
+        return self.lo <= q and q + SPLICE < self.hi
+
+    def step(self, blocks: int = 8) -> bool:
+        """Render up to `blocks` process blocks; returns True when the whole track is done."""
+        t0 = time.perf_counter()
+        for _ in range(blocks):
+            if self._pass is None:
+                break
+            self._write(self._pass.step())
+            if self._pass is not None and self._pass.done:
+                self._next_pass()
+        self.seconds += time.perf_counter() - t0
+        return self.finished
+
+    def run(self) -> StretchJob:
+        """Render everything now (offline: on virtual time nothing may be late)."""
+        while not self.step(64):
+            pass
+        return self
+
+    def _write(self, out: np.ndarray) -> None:
+        p = self._pass
+        if p is None or not len(out):
+            return
+        a = p.out
+        b = min(a + len(out), self.size)
+        out = out[: b - a]
+        p.out = b
+        if self._phase == 2:
+            self._splice(a, b, out)
+            return
+        self.buf[a:b] = out
+        if b > self.lo:
+            self.hi = b
+            self.engine.set_span(self.slot, self.lo, self.hi)
+
+    def _splice(self, a: int, b: int, out: np.ndarray) -> None:
+        """The second pass (frame 0 up to the start): below the first pass's audio it is written as it
+        is; over SPLICE frames it cross-fades into it; then the slot holds the whole track."""
+        s0, s1 = self.lo, self.lo + SPLICE
+        below = min(b, s0)
+        if below > a:
+            self.buf[a:below] = out[: below - a]
+        lo, hi = max(a, s0), min(b, s1)
+        if hi > lo:
+            w = ((np.arange(lo, hi) - s0) / SPLICE)[:, None].astype(np.float32)
+            self.buf[lo:hi] = w * self.buf[lo:hi] + (1.0 - w) * out[lo - a:hi - a]
+        if b >= s1:
+            self._finish(0)
+
+    def _next_pass(self) -> None:
+        if self._phase == 1 and self.start > 0:
+            # from frame 0 up to where the first pass began, and on through the splice
+            end = min(self.frames, math.ceil((self.lo + SPLICE) / self.key.ratio) + PROCESS_BLOCK)
+            self._pass = _Pass(self.audio, self.sr, self.key.ratio, self.key.semitones, 0, end)
+            self._phase = 2
+            return
+        self._finish(self.lo)
+
+    def _finish(self, lo: int) -> None:
+        self.lo = lo
+        self.hi = self.size  # past the stretcher's last output the buffer holds silence, as the track does
+        self.engine.set_span(self.slot, self.lo, self.hi)
+        self._pass = None
+        self.finished = True
