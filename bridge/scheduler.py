@@ -25,6 +25,7 @@ from copilot.intents.schema import DECK_KINDS, Deck, Intent, IntentKind, Source
 from .actions import Action, ActionKind
 from .clock import BeatClock, last_boundary, next_boundary
 from .envelope import Breakpoint, Curve, Envelope
+from .lamport import LAMPORT
 from .safety import RATE_GROUPS, Grid, SafetyConfig
 from .state import HostState, own_effect
 
@@ -144,6 +145,7 @@ class SafetyScheduler:
         rides on the LOAD action as params["resolved"], so no target looks anything up while rendering.
         """
         with self._lock:
+            intent = LAMPORT.stamp(intent)  # races are settled here, so the order is stamped here
             now = self.clock.now()
             self._prune(now)
             kind = intent.kind

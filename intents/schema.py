@@ -6,13 +6,11 @@ safety scheduler never has to know whether a loop came from a voice, a pad or a 
 
 from __future__ import annotations
 
-import itertools
 import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from threading import Lock  # a lock, never a thread: intents are made on many threads
 from types import MappingProxyType
 from typing import Any
 
@@ -190,32 +188,14 @@ def _key_args(args: Mapping[str, Any]) -> dict[str, Any]:
     return {given[0]: int(n)}
 
 
-class LamportClock:
-    """A Lamport counter: orders intents from racing sources (voice vs pad vs a phone on the LAN)."""
-
-    def __init__(self) -> None:
-        self._lock = Lock()
-        self._counter = itertools.count(1)
-        self._value = 0
-
-    def tick(self) -> int:
-        with self._lock:
-            self._value = next(self._counter)
-            return self._value
-
-    def observe(self, remote: int) -> int:
-        """Merge a timestamp seen on a message from elsewhere; returns the local stamp for that event."""
-        with self._lock:
-            self._value = max(self._value, int(remote)) + 1
-            self._counter = itertools.count(self._value + 1)
-            return self._value
-
-    @property
-    def value(self) -> int:
-        return self._value
+MAX_LAMPORT = 2**53  # a stamp any JSON reader keeps exactly; a sender claiming more is broken or hostile
 
 
-LAMPORT = LamportClock()
+def _lamport(value: Any) -> int:
+    whole = (isinstance(value, float) and value.is_integer()) or (isinstance(value, int) and not isinstance(value, bool))
+    if not whole or not 0 <= value <= MAX_LAMPORT:
+        raise IntentError(f"a Lamport stamp is a whole number from 0 to 2^53, not {value!r}")
+    return int(value)
 
 
 def _new_id() -> str:
@@ -234,7 +214,7 @@ class Intent:
     at_beat: float | None = None
     text: str = ""
     id: str = field(default_factory=_new_id)
-    lamport: int = field(default_factory=LAMPORT.tick)
+    lamport: int = 0  # 0 until the scheduler stamps it (bridge.lamport); a remote sender's stamp otherwise
 
     def __post_init__(self) -> None:
         kind = IntentKind(self.kind)
@@ -273,14 +253,15 @@ class Intent:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Intent:
-        """Rebuild an intent (e.g. from another machine); its Lamport stamp is merged into ours."""
+        """Rebuild an intent (e.g. from another machine). Its Lamport stamp is kept as sent; the scheduler
+        merges it into ours when it decides."""
         try:
             kind = IntentKind(str(data["kind"]).upper())
         except (KeyError, ValueError) as exc:
             raise IntentError(f"unknown intent kind {data.get('kind')!r}") from exc
         extra: dict[str, Any] = {}
         if "lamport" in data:
-            extra["lamport"] = LAMPORT.observe(int(data["lamport"]))
+            extra["lamport"] = _lamport(data["lamport"])
         if data.get("id"):
             extra["id"] = str(data["id"])
         return cls(

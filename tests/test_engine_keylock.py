@@ -182,7 +182,7 @@ def test_a_host_that_cannot_stretch_is_told_so() -> None:
     host = TargetHost(plugins=[serato, midi_monitor], entry_points=False)
     clock = ManualClock(120.0)
     dispatcher = Dispatcher(clock)
-    router = Router(host, [host.get("serato-dj-pro")], dispatcher, HostState(), clock, reports.append)
+    router = Router([host.get("serato-dj-pro")], dispatcher, HostState(), clock, reports.append)
     router.dispatch([Action(ActionKind.KEYLOCK, Deck.A, 4.0, params={"on": True})])
     assert dispatcher.pending() == 0
     assert reports == ["serato-dj-pro cannot take KEYLOCK; nothing was sent for it"]

@@ -8,21 +8,33 @@ from pathlib import Path
 
 import pytest
 
-from copilot.intents.schema import LAMPORT, Deck, Intent, IntentError, IntentKind, LamportClock, Source
+from copilot.bridge.clock import ManualClock
+from copilot.bridge.lamport import LAMPORT, LamportClock
+from copilot.bridge.scheduler import SafetyScheduler
+from copilot.intents.schema import MAX_LAMPORT, Deck, Intent, IntentError, IntentKind, Source
 from copilot.intents.script import ScriptError, load_script, parse_script
 
 K = IntentKind
 
 
-def test_intent_json_round_trip_keeps_everything_but_merges_the_lamport_stamp():
+def test_intent_json_round_trip_keeps_everything_and_the_scheduler_merges_the_lamport_stamp():
     original = Intent(K.FX, Deck.B, {"name": "Echo", "amount": 0.5}, Source.VOICE, 0.9, text="echo fifty on b")
     data = json.loads(json.dumps(original.to_dict()))
     data["lamport"] = LAMPORT.value + 100  # a remote machine far ahead of us
     back = Intent.from_dict(data)
-    assert (back.kind, back.deck, dict(back.args), back.source, back.id) == (
-        K.FX, Deck.B, {"name": "echo", "amount": 0.5}, Source.VOICE, original.id)
-    assert back.lamport > data["lamport"]  # observed, then ticked past it
-    assert Intent(K.PLAY).lamport > back.lamport  # everything after is ordered after
+    assert (back.kind, back.deck, dict(back.args), back.source, back.id, back.lamport) == (
+        K.FX, Deck.B, {"name": "echo", "amount": 0.5}, Source.VOICE, original.id, data["lamport"])
+    scheduler = SafetyScheduler(ManualClock(120.0))
+    merged = scheduler.submit(back).intent
+    assert merged.lamport > data["lamport"]  # observed, then ticked past it
+    assert scheduler.submit(Intent(K.PLAY, Deck.A)).intent.lamport > merged.lamport  # later is ordered after
+
+
+@pytest.mark.parametrize("stamp", [-1, 1e300, float("inf"), float("nan"), 2.5, True, "7", MAX_LAMPORT + 1])
+def test_a_remote_lamport_stamp_out_of_range_is_refused(stamp):
+    data = Intent(K.PLAY, Deck.A).to_dict() | {"lamport": stamp}
+    with pytest.raises(IntentError, match="Lamport stamp"):
+        Intent.from_dict(data)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +85,9 @@ def test_lamport_clock_is_monotonic_across_threads():
 
 
 def test_racing_intents_order_by_lamport_then_id():
-    a, b = Intent(K.PLAY, Deck.A), Intent(K.PAUSE, Deck.A)
+    scheduler = SafetyScheduler(ManualClock(120.0))
+    a = scheduler.submit(Intent(K.PLAY, Deck.A)).intent
+    b = scheduler.submit(Intent(K.HOTCUE, Deck.A, {"n": 1})).intent
     assert sorted([b, a], key=lambda i: i.order) == [a, b]
 
 
