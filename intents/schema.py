@@ -192,7 +192,8 @@ MAX_LAMPORT = 2**53  # a stamp any JSON reader keeps exactly; a sender claiming 
 
 
 def _lamport(value: Any) -> int:
-    whole = (isinstance(value, float) and value.is_integer()) or (isinstance(value, int) and not isinstance(value, bool))
+    integer = isinstance(value, int) and not isinstance(value, bool)
+    whole = integer or (isinstance(value, float) and value.is_integer())
     if not whole or not 0 <= value <= MAX_LAMPORT:
         raise IntentError(f"a Lamport stamp is a whole number from 0 to 2^53, not {value!r}")
     return int(value)
