@@ -456,7 +456,8 @@ class Session:
             track = own.track if own is not None and own.track else ({"title": host.track} if host.track else None)
             anchor = own.anchor if own is not None and own.playing and playing else None
             loaded = host.loaded if host.loaded is not None else (True if track else None)
-            decks[deck.value] = DeckView(deck.value, playing, loaded, track, anchor)
+            position = own.position if own is not None and not playing else None
+            decks[deck.value] = DeckView(deck.value, playing, loaded, track, anchor, position)
         can = frozenset(name for t in self.targets for name in _capability_names(t))
         return MixView(now=now, earliest=earliest, quantum=clock.quantum, tempo=clock.tempo, decks=decks, can=can,
                        seek=bool(self.targets) and all(t.builtin_engine for t in self.targets),

@@ -115,6 +115,7 @@ class DeckView:
     loaded: bool | None
     track: Mapping[str, Any] | None  # the library's answer for its LOAD (path, title, bpm, key, phrases …)
     anchor: float | None  # clock beat of the track's beat 0 while it plays (None: not known)
+    position: float | None = 0.0  # track beat of the play head while stopped (where a PLAY starts it)
 
 
 @dataclass(frozen=True)
