@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from copilot.bridge.envelope import Breakpoint, Curve, Envelope
 from copilot.bridge.transition import MixView, Step, TransitionPlan, silent_at_end
 from copilot.intents.schema import Deck, Intent, IntentKind
 
@@ -54,6 +55,7 @@ LINES_AHEAD = 16  # phrase lines looked at for a start
 CANDIDATES = 64  # ranked phrases looked at before a full scan
 MAX_SHIFT = 2  # semitones the planner may shift the incoming track to meet the outgoing key
 LEARNED_NEAR = 0.35  # how close a learned template's context must be to this pair to be chosen
+PREPARE = 1.0  # beats: the incoming deck's levels (and the crossfader) are set this long before it starts
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,14 @@ class Facts:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def ahead(env: Envelope, beat: float) -> Envelope:
+    """The envelope with its first value held from `beat` on (the slew limit then gets it there in time)."""
+    first = env.points[0]
+    if beat >= first.beat:
+        return env
+    return Envelope(env.param, (Breakpoint(beat, first.value, Curve.HOLD), *env.points), env.deck, env.caps)
 
 
 def shifted(key: Key, semitones: int) -> Key:
@@ -274,6 +284,8 @@ class Mixer:
         if not in_v.playing:
             steps.append(Step("PLAY", in_deck, start))
         envelopes = tuple(realize(tpl, start, out_deck, in_deck, bars, int(view.quantum)))
+        if not in_v.playing:  # the incoming deck starts already where the template has it (EQ killed …)
+            envelopes = tuple(ahead(e, start - PREPARE) if e.deck in (in_deck, None) else e for e in envelopes)
         plan = TransitionPlan(f"t-{intent.id}", tpl.id, out_deck, in_deck, start, bars, envelopes, tuple(steps),
                               view.quantum, facts=facts.to_dict())
         if silent_at_end(plan):
