@@ -31,7 +31,7 @@ from .envelope import Breakpoint, Curve, Envelope
 from .lamport import LAMPORT
 from .safety import RATE_GROUPS, Grid, SafetyConfig
 from .state import HostState, own_effect
-from .transition import TransitionPlan, crossfade_on_faders, fit, glide_back, silent_at_end
+from .transition import TransitionPlan, crossfade_on_faders, fit, glide_back, silent_at_start
 
 
 class Verdict(StrEnum):
@@ -107,15 +107,11 @@ class _Level:
     value: float
 
 
-Level = tuple[str, str | None]  # (parameter, deck letter): one level a transition moves
-
-
 @dataclass
 class _Scheduled:
     intent: Intent
     actions: list[Action] = field(default_factory=list)
     plan: TransitionPlan | None = None  # a transition: one unit, undone by gliding back
-    before: dict[Level, float] = field(default_factory=dict)  # levels when it was decided
 
     @property
     def last_beat(self) -> float:
@@ -318,8 +314,8 @@ class SafetyScheduler:
         plan = fit(plan, self.can)
         for note in plan.notes:
             self._say(note)
-        actions, before = self._plan_actions(intent, plan)
-        self._scheduled.append(_Scheduled(intent, actions, plan, before))
+        actions = self._plan_actions(intent, plan)
+        self._scheduled.append(_Scheduled(intent, actions, plan))
         self.outbox.dispatch(actions)
         when = self._say_when(plan.start, now)
         said = [n for n in plan.notes if n in self._fresh]
@@ -329,9 +325,8 @@ class SafetyScheduler:
         return Decision(intent, Verdict.SCHEDULED, f"{plan.describe()} over {plan.bars} bars {when}{why}{extra}",
                         tuple(actions), plan.start, now)
 
-    def _plan_actions(self, intent: Intent, plan: TransitionPlan) -> tuple[list[Action], dict[Level, float]]:
-        """The plan's steps and envelopes as actions (envelopes capped and slew-limited as always), and the
-        levels they start from (where a cancel glides back to)."""
+    def _plan_actions(self, intent: Intent, plan: TransitionPlan) -> list[Action]:
+        """The plan's steps and envelopes as actions (envelopes capped and slew-limited as always)."""
         at = self.clock.time_at_beat
         actions = [Action(ActionKind.TRANSITION, None, plan.start, at(plan.start), intent_id=intent.id,
                           source=intent.source, lamport=intent.lamport,
@@ -341,26 +336,25 @@ class SafetyScheduler:
             actions.append(Action(ActionKind(step.kind), Deck(step.deck), step.beat, at(step.beat),
                                   params=dict(step.params), intent_id=intent.id, source=intent.source,
                                   lamport=intent.lamport))
-        before: dict[Level, float] = {}
         for e in sorted(plan.envelopes, key=lambda e: e.start):
             spec = self.config.params[e.param]
             deck = Deck(e.deck) if e.deck and spec.per_deck else None
-            before.setdefault((e.param, e.deck), self._current(e.param, deck))
             capped = e.with_caps(spec)
             actions.append(Action(ActionKind.ENVELOPE, deck, capped.start, at(capped.start), envelope=capped,
                                   params={"param": e.param, "start_value": self._current(e.param, deck)},
                                   intent_id=intent.id, source=intent.source, lamport=intent.lamport))
             self._levels[(e.param, deck)] = _Level(capped.end, capped.points[-1].value)
-        return actions, before
+        return actions
 
     def _undo(self, entry: _Scheduled, beat: float) -> list[Action]:
-        """A transition withdrawn at `beat`: what it moved glides back; an incoming deck it started (now
-        behind the faders again) stops once the glide is over, unless the outgoing one is gone already."""
+        """A transition withdrawn at `beat`: what it moved glides back to where the transition started it;
+        an incoming deck it started (silent there again) stops once the glide is over, unless the
+        outgoing deck was stopped already."""
         plan = entry.plan
         assert plan is not None
         glide = self.config.glide_beats
         out: list[Action] = []
-        for e in glide_back(plan, beat, entry.before, glide):
+        for e in glide_back(plan, beat, glide):
             spec = self.config.params[e.param]
             deck = Deck(e.deck) if e.deck and spec.per_deck else None
             capped = e.with_caps(spec)
@@ -370,7 +364,7 @@ class SafetyScheduler:
             self._levels[(e.param, deck)] = _Level(capped.end, capped.points[-1].value)
         started = any(s.kind == "PLAY" and s.beat <= beat for s in plan.steps)
         out_paused = any(s.kind == "PAUSE" and s.deck == plan.out_deck and s.beat <= beat for s in plan.steps)
-        if started and not out_paused and silent_at_end(plan):
+        if started and not out_paused and silent_at_start(plan):
             stop = next_boundary(beat + glide, self.clock.quantum)  # transport stays on the bar
             out.append(Action(ActionKind.PAUSE, Deck(plan.in_deck), stop, self.clock.time_at_beat(stop),
                               intent_id=entry.intent.id, source=entry.intent.source))

@@ -238,22 +238,34 @@ def _simplify(points: list[Breakpoint]) -> tuple[Breakpoint, ...]:
 
 
 # -- undoing ------------------------------------------------------------------------------------------------
-def glide_back(plan: TransitionPlan, beat: float, before: Mapping[tuple[str, str | None], float],
-               glide: float = GLIDE_BEATS) -> list[Envelope]:
-    """Envelopes that bring every parameter the plan moved from where it is at `beat` back to where it was
-    before the plan (`before`), over `glide` beats."""
+def glide_back(plan: TransitionPlan, beat: float, glide: float = GLIDE_BEATS) -> list[Envelope]:
+    """Envelopes that bring every parameter the plan moved from where it is at `beat` back to where the
+    plan started it (outgoing deck full, incoming deck as it entered), over `glide` beats."""
     out = []
     for param, deck in plan.params_moved():
-        envs = [e for e in plan.envelopes if (e.param, e.deck) == (param, deck)]
+        envs = sorted((e for e in plan.envelopes if (e.param, e.deck) == (param, deck)), key=lambda e: e.start)
         started = [e for e in envs if e.start <= beat]
         if not started:
             continue  # nothing of it was sent: withdrawing it is enough
-        now = max(started, key=lambda e: e.start).raw_value_at(beat)
-        target = before.get((param, deck))
-        if target is None or abs(now - target) < 1e-6:
+        now = started[-1].raw_value_at(beat)
+        target = envs[0].points[0].value
+        if abs(now - target) < 1e-6:
             continue
         out.append(Envelope(param, (Breakpoint(beat, now, Curve.SMOOTH), Breakpoint(beat + glide, target)), deck))
     return out
+
+
+def silent_at_start(plan: TransitionPlan) -> bool:
+    """Is the incoming deck inaudible where the plan starts (crossfader on the outgoing side, or its
+    fader down)? Then a cancelled transition can stop it once everything has glided back."""
+    mirror = Deck(plan.in_deck).index % 2 == 0
+    for env in plan.envelopes:
+        v = env.points[0].value
+        if env.param == "crossfader" and (1.0 - v if mirror else v) <= 1e-9:
+            return True
+        if env.param == "volume" and env.deck == plan.in_deck and v <= 1e-9:
+            return True
+    return False
 
 
 def silent_at_end(plan: TransitionPlan) -> bool:

@@ -235,7 +235,7 @@ class Mixer:
         block = view.quantum * 8
         wants_pick = intent.kind is IntentKind.NEXT or not (in_v.track or in_v.loaded)
         if wants_pick and in_v.playing:
-            return f"deck {in_deck} is playing: finish that mix (or pause it) before the next track"
+            return f"decks {out_deck} and {in_deck} are both playing: finish that mix (or pause one) first"
         load_beat = math.ceil(view.earliest - 1e-9)
         soonest = max(view.earliest + (LOAD_LEAD if wants_pick else 0.0), intent.at_beat or -math.inf)
         lines = out_grid.clock_lines(out_v.anchor, soonest, LINES_AHEAD, block)
@@ -429,7 +429,7 @@ class Mixer:
         start = starts[0]
         if bars is None:
             span = tpl.bars * q
-            near = [b for b in lines if start + 0.5 * span <= b <= start + 2 * span]
+            near = [b for b in lines if start + 0.75 * span <= b <= start + 1.5 * span]
             if near and out_grid.known:
                 best = min(near, key=lambda b: abs(math.log((b - start) / span)))
                 bars = round((best - start) / q)

@@ -88,7 +88,7 @@ class MixLibrary:
         order = np.lexsort((table.index, table.track_ids))
         ids = table.track_ids[order]
         cuts = np.flatnonzero(np.diff(ids)) + 1
-        self.rows_of = {int(ids[g[0]]): g for g in np.split(order, cuts) if len(g)}
+        self.rows_of = {int(table.track_ids[g[0]]): g for g in np.split(order, cuts) if len(g)}
 
     def __len__(self) -> int:
         return len(self.tracks)
