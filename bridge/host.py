@@ -97,9 +97,11 @@ class SessionApi(Protocol):
     state: HostState
     targets: list[Any]  # the active targets (what they can take: target.capabilities())
     config: Any  # the session's Config (copilot.toml): `config.section("motion")`
+    mixer: Any  # the Mixer that plans transitions (None when no plugin offers one)
 
     def submit(self, intent: Any) -> Any: ...  # Intent → Decision (a LOAD waits for its library lookup)
     def move(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any: ...  # a continuous move
+    def mix_view(self) -> Any: ...  # bridge.transition.MixView: decks, tracks, where they sit on the clock
     def report(self, message: str) -> None: ...
     def listen_midi(self, callback: Callable[[bytes, float], None]) -> None: ...  # every message on "Copilot In"
     def listen_decisions(self, callback: Callable[[Any], None]) -> None: ...  # every decision, whoever asked

@@ -33,6 +33,11 @@ from .safety import RATE_GROUPS, Grid, SafetyConfig
 from .state import HostState, own_effect
 from .transition import TransitionPlan, crossfade_on_faders, fit, glide_back, silent_at_start
 
+# A performer's move that takes the mix over from the planner (its transition on those decks stops).
+HANDS_ON = frozenset({IntentKind.EQ, IntentKind.FADER, IntentKind.CROSSFADE, IntentKind.TRANSITION, IntentKind.NEXT,
+                      IntentKind.PLAY, IntentKind.PAUSE, IntentKind.CUE, IntentKind.LOAD, IntentKind.FILTER,
+                      IntentKind.BUILD, IntentKind.DROP})
+
 
 class Verdict(StrEnum):
     SCHEDULED = "scheduled"
@@ -229,6 +234,7 @@ class SafetyScheduler:
     # -- decisions -----------------------------------------------------------------------------------
     def _decide(self, intent: Intent, now: float, confirmed: bool,
                 resolved: dict[str, Any] | None = None) -> Decision:
+        self._planner_steps_aside(intent, now)
         if intent.kind in (IntentKind.TRANSITION, IntentKind.NEXT):
             return self._transition(intent, now, resolved)
         intent, deck_note = self._pick_deck(intent, now)
@@ -369,6 +375,22 @@ class SafetyScheduler:
             out.append(Action(ActionKind.PAUSE, Deck(plan.in_deck), stop, self.clock.time_at_beat(stop),
                               intent_id=entry.intent.id, source=entry.intent.source))
         return out
+
+    def _planner_steps_aside(self, intent: Intent, now: float) -> None:
+        """A performer who touches the mix takes it over: the planner's transition on those decks stops
+        where it is (what was sent stays, nothing more is sent), and the decision says so."""
+        if intent.source is Source.PLANNER or intent.kind not in HANDS_ON:
+            return
+        now_beat = self.clock.beat_at_time(now)
+        for entry in list(self._scheduled):
+            plan = entry.plan
+            if plan is None or entry.intent.source is not Source.PLANNER or entry.last_beat <= now_beat:
+                continue
+            if intent.deck is not None and intent.deck.value not in (plan.out_deck, plan.in_deck):
+                continue
+            self._scheduled.remove(entry)
+            self.outbox.withdraw([a.id for a in entry.actions], after_beat=now_beat)
+            self._fresh.add(f"the planner's {plan.describe()} stepped aside: the mix is yours")
 
     def transitions(self) -> list[dict[str, Any]]:
         """The transitions decided and not over yet, for a stage view: the plan, and whether it runs."""
@@ -554,6 +576,9 @@ class SafetyScheduler:
 
     # -- helpers -----------------------------------------------------------------------------------
     def _refuse(self, intent: Intent, now: float, reason: str) -> Decision:
+        if self._fresh:  # what happened anyway (the planner stepped aside) is said with the refusal
+            reason = f"{reason} ({'; '.join(sorted(self._fresh))})"
+            self._fresh.clear()
         return Decision(intent, Verdict.REFUSED, reason, at=now)
 
     def _ask(self, intent: Intent, now: float, reason: str, resolved: dict[str, Any] | None = None) -> Decision:

@@ -59,6 +59,7 @@ class SessionOptions:
     motion_osc: str | None = None
     mocopi: int | None = None
     voice: bool = False
+    autopilot: bool = False  # the planner plays a set beside any target (it yields to the performer)
     osc: str | None = "127.0.0.1:9100"
     allow: list[str] = field(default_factory=list)
     db: Path | None = None

@@ -128,7 +128,7 @@ class MixView:
     tempo: float
     decks: Mapping[str, DeckView]
     can: frozenset[str] = frozenset()  # action kinds and parameters the targets take
-    seek: bool = False  # every target can start a track at any beat (the built-in engine)
+    seek: bool = False  # every target is the built-in engine: it starts a track on any beat, at the clock's tempo
     played: tuple[Mapping[str, Any], ...] = ()  # tracks started this session, oldest first
 
     def deck(self, name: str) -> DeckView:

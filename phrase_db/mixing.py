@@ -13,8 +13,9 @@ B") or a NEXT ("next track") is decided, on its library worker. The answer is a
    was loaded, so for them only a track's first phrase can be an entry; the built-in engine can start
    on any phrase (the LOAD's cue).
 3. **Template.** The one named, else chosen from the pair's facts (`choose_template`): a key clash
-   echoes out, drop into drop is a double drop, a tempo gap filters, energy swaps basses, calm blends —
-   and a learned template whose context is close to this pair beats them all.
+   echoes out, drop into drop is a double drop, a tempo gap filters (on a host: the built-in engine
+   plays every deck at the clock's tempo), energy swaps basses, calm blends — and a learned template
+   whose context is close to this pair beats them all.
 4. **Phrase lines.** The start is the first phrase line of the outgoing track (its analysed phrases,
    or 32-beat blocks from its first beat without analysis, or the clock's own 32-beat grid when the
    deck was started by hand) at or after the soonest moment (and the intent's `at_beat`); if the
@@ -172,9 +173,11 @@ def context_distance(context: Mapping[str, Any], facts: Facts) -> float:
     return d
 
 
-def choose_template(facts: Facts, available: Mapping[str, Template] | None = None) -> tuple[str, str]:
+def choose_template(facts: Facts, available: Mapping[str, Template] | None = None,
+                    locked: bool = False) -> tuple[str, str]:
     """(template name, why) for a pair: a learned template made in a situation like this one first, then
-    the rules a DJ would follow."""
+    the rules a DJ would follow. `locked`: every deck plays at the clock's tempo (the built-in engine), so
+    a tempo gap between the tracks is no reason to keep the overlap short."""
     available = templates() if available is None else available
     near = sorted((context_distance(t.context, facts), name) for name, t in available.items()
                   if t.learned and t.context)
@@ -185,7 +188,7 @@ def choose_template(facts: Facts, available: Mapping[str, Template] | None = Non
         return "echo_out", f"keys {d} steps apart: echo out rather than lay them over each other"
     if facts.in_label == "drop" and facts.out_label in ("drop", "main", "build"):
         return "double_drop", "drop into drop: both drops land together"
-    if facts.tempo_percent is not None and abs(facts.tempo_percent) > 3.0:
+    if not locked and facts.tempo_percent is not None and abs(facts.tempo_percent) > 3.0:
         return "filter_fade", f"tempi {facts.tempo_percent:+.1f} % apart: a short filtered fade"
     energetic = max(facts.in_energy or 0.0, facts.out_energy or 0.0) >= 0.55
     if energetic:
@@ -260,7 +263,7 @@ class Mixer:
         facts = self._facts(out_track, out_row, in_track, entry, cue, view)
         name = intent.args.get("template")
         if name is None:
-            name, tpl_why = choose_template(facts)
+            name, tpl_why = choose_template(facts, locked=view.seek)
         else:
             tpl_why = "as asked"
         try:
