@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import json
 import os
 import time
 from pathlib import Path
@@ -112,21 +113,42 @@ def test_bass_swap_reaches_mixxx_as_eq_and_crossfader_streams_and_the_play_press
     low_b = stream("[EqualizerRack1_[Channel2]_Effect1]", "parameter1")
     low_a = stream("[EqualizerRack1_[Channel1]_Effect1]", "parameter1")
     middle = start + 32
-    assert low_b[0][1] == 0.0 and low_b[0][0] < start
-    assert all(v == 0.0 for b, v in low_b if b < middle - 0.1)
+    before = [v for b, v in low_b if b < start]
+    assert before and before[-1] == 0.0  # killed (at the EQ's slew limit) in the beat before B starts
+    assert all(v == 0.0 for b, v in low_b if start <= b < middle - 0.1)
     assert low_b[-1][1] == 64 / 128  # MIDI 64: unity on Mixxx's knob
     assert middle - 0.1 <= low_b[-1][0] <= middle + 1 + 0.1
     assert low_a[-1][1] == 0.0 and middle - 0.1 <= low_a[-1][0] <= middle + 1 + 0.1
     assert all(v == 64 / 128 for b, v in low_a if b < middle - 0.1)
     # the crossfader: a 14-bit stream from A's side (−1) to B's (+1), never going back
     xf = stream("[Master]", "crossfader")
-    assert len(xf) > 20 and xf[0][1] == -1.0 and xf[-1][1] == 1.0
-    assert all(b2 >= b1 - 1e-9 for (_, b1), (_, b2) in itertools.pairwise(xf))
+    before = [v for b, v in xf if b < start]
+    assert before and before[-1] == -1.0  # on A's side (from the middle, at its slew limit) as B starts
+    over = [v for b, v in xf if b >= start]
+    assert len(over) > 20 and over[-1] == 1.0
+    assert all(v2 >= v1 for v1, v2 in itertools.pairwise(over))
     assert xf[-1][0] <= end + 0.1
-    # byte-exact on the wire: the crossfader's CCs on channel 16 alternate MSB (CC 8), LSB (CC 40), never half a
-    # value, and end on 16383 (127, 127); every CC for the low EQs is on its deck's channel, CC 10
-    xf_wire = [m for m in raw if m[0] == 0xBF and m[1] in (8, 40)]
-    assert [m[1] for m in xf_wire] == [8, 40] * (len(xf_wire) // 2) and len(xf_wire) % 2 == 0
-    assert xf_wire[-2:] == [bytes((0xBF, 8, 127)), bytes((0xBF, 40, 127))]
-    low_b_wire = [m[2] for m in raw if m[:2] == bytes((0xB1, 10))]
-    assert low_b_wire[0] == 0 and low_b_wire[-1] == 64 and low_b_wire == sorted(low_b_wire)
+    # byte-exact on the wire. What copilot sent (its log): the crossfader's CCs on channel 16 alternate MSB
+    # (CC 8), LSB (CC 40) and end on 16383 (127, 127); deck B's low EQ (channel 2, CC 10) goes 64 → 0 before B
+    # starts and 0 → 64 at the swap. What the host received is that, in order: the JACK dummy rig drops a few
+    # messages now and then under load (a handful in thousands), never reorders or alters one.
+    sent = [bytes.fromhex(r["midi"]) for line in (tmp_path / "s.jsonl").read_text().splitlines()
+            if (r := json.loads(line)).get("type") == "sent" and isinstance(r.get("midi"), str)]
+    sent_xf = [m for m in sent if m[0] == 0xBF and m[1] in (8, 40)]
+    assert [m[1] for m in sent_xf] == [8, 40] * (len(sent_xf) // 2) and len(sent_xf) % 2 == 0
+    assert sent_xf[-2:] == [bytes((0xBF, 8, 127)), bytes((0xBF, 40, 127))]
+    low_b_sent = [m[2] for m in sent if m[:2] == bytes((0xB1, 10))]
+    killed = low_b_sent.index(0)
+    assert low_b_sent[:killed] == sorted(low_b_sent[:killed], reverse=True) and low_b_sent[0] == 64
+    assert low_b_sent[killed:] == sorted(low_b_sent[killed:]) and low_b_sent[-1] == 64
+    for wanted in (bytes((0xBF,)), bytes((0xB1, 10)), bytes((0xB0, 10))):
+        ours = [m for m in sent if m.startswith(wanted)]
+        theirs = [m for m in raw if m.startswith(wanted)]
+        assert len(theirs) >= 0.98 * len(ours) and _in_order(theirs, ours)
+    assert raw[-1] == sent[-1] or raw[-1] in sent[-8:]
+
+
+def _in_order(received: list[bytes], sent: list[bytes]) -> bool:
+    """Is `received` `sent` with some messages missing (nothing reordered, altered or added)?"""
+    it = iter(sent)
+    return all(any(m == s for s in it) for m in received)
