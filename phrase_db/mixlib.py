@@ -13,8 +13,6 @@ plus the phrases, so the session's timeline knows where the phrase lines are onc
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +21,8 @@ import numpy as np
 
 from .constants import EMBED_DIM, LABELS
 from .keys import Key
+from .loader import folder_records
 from .planner import Planner
-from .sections import split_phrases
 from .store import PhraseRecord, PhraseTable, Store, TrackRecord, default_db_path
 
 WHOLE_TRACK = 10**12  # phrase ids for tracks known only as a whole (no sections): far above any real id
@@ -129,81 +127,6 @@ class MixLibrary:
         table = phrase_table(records)
         planner = Planner.from_table(table, {t.id: t for t in records})
         return cls({t.id: MixTrack.of(t) for t in records}, planner, source)
-
-
-def folder_records(folders: list[Path]) -> list[TrackRecord]:
-    """Every audio file in the folders as a track record, from its sidecar (tempo, grid, key, sections)."""
-    from .audio import is_audio, read_tags
-
-    out: list[TrackRecord] = []
-    seen: set[str] = set()
-    next_phrase = 1
-    for folder in folders:
-        if not Path(folder).is_dir():
-            continue
-        for path in sorted(p for p in Path(folder).glob("*") if p.is_file() and is_audio(p)):
-            if str(path) in seen:
-                continue
-            seen.add(str(path))
-            truth = _sidecar(path)
-            tags = read_tags(path) if not truth else {}
-            record = sidecar_record(-(len(out) + 1), path, truth, tags, next_phrase)
-            next_phrase += len(record.phrases)
-            out.append(record)
-    return out
-
-
-def _sidecar(path: Path) -> dict[str, Any]:
-    side = path.with_suffix(".json")
-    try:
-        data = json.loads(side.read_text()) if side.exists() else {}
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _number(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if np.isfinite(x) else None
-
-
-def sidecar_record(track_id: int, path: Path, truth: dict[str, Any], tags: dict[str, Any],
-                   first_phrase_id: int = 1) -> TrackRecord:
-    """A track record from a sidecar's ground truth (or tags): sections become 32/16/8-bar phrases."""
-    bpm = _number(truth.get("bpm")) or _number(tags.get("bpm"))
-    key = None
-    raw_key = truth.get("key")
-    for text in ((raw_key or {}).get("name") if isinstance(raw_key, dict) else raw_key, tags.get("key")):
-        if key is None and text:
-            try:
-                key = Key.parse(str(text).split("(")[0].strip())
-            except ValueError:
-                key = None
-    beats = truth.get("beats")
-    first = _number(beats[0]) if isinstance(beats, list) and beats else _number(truth.get("first_beat"))
-    phrases: list[PhraseRecord] = []
-    for s, sec in enumerate(truth.get("sections") or []):
-        try:
-            start, bars = int(sec["start_bar"]), int(sec["bars"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        label = str(sec.get("label", "main")).lower()
-        label = label if label in LABELS else "main"
-        energy = _number(sec.get("energy"))
-        for a, n in split_phrases(start, bars):
-            phrases.append(PhraseRecord(first_phrase_id + len(phrases), track_id, len(phrases), s, label, a, n,
-                                        0.0, 0.0, 0.5 if energy is None else float(energy)))
-    return TrackRecord(
-        id=track_id, path=str(path), content_hash="", status="ok", error=None, analysis_version=0,
-        analyzed_at=time.time(), title=str(truth.get("title") or tags.get("title") or path.stem),
-        artist=str(truth.get("artist") or tags.get("artist") or ""),
-        tags=tuple(str(t) for t in (truth.get("tags") or tags.get("tags") or ())),
-        duration=_number(truth.get("duration")), bpm=bpm, first_beat=first, key=key,
-        lufs=_number(truth.get("lufs")), phrases=tuple(phrases),
-    )
 
 
 def phrase_table(records: list[TrackRecord]) -> PhraseTable:

@@ -19,8 +19,9 @@ from copilot.bridge.transition import DeckView, MixView, TransitionPlan, fader_l
 from copilot.intents.parser import parse
 from copilot.intents.schema import Deck, Intent, IntentKind, Source
 from copilot.phrase_db.keys import Key
+from copilot.phrase_db.loader import sidecar_record
 from copilot.phrase_db.mixing import Mixer, choose_template, key_shift, track_grid
-from copilot.phrase_db.mixlib import MixLibrary, sidecar_record
+from copilot.phrase_db.mixlib import MixLibrary
 
 K = IntentKind
 SECTIONS = [{"label": "intro", "start_bar": 0, "bars": 16, "energy": 0.4},
