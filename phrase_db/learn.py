@@ -367,17 +367,15 @@ def _decode_cc(table: Any, data: bytes, pending: dict[tuple[str, int, int], int]
     if heard is None or heard.kind != "cc":
         return None
     control = table.by_wire("cc", heard.channel, heard.number)
-    if control is not None and control.row.param:
-        deck = control.deck.value if control.deck else None
-        if control.row.fourteen_bit:
-            pending[(target, heard.channel, heard.number)] = heard.value
-            return None
+    if control is None or not control.row.param:
+        return None
+    deck = control.deck.value if control.deck else None
+    if not control.row.fourteen_bit:
         return control.row.param, deck, heard.value / 127.0
-    msb_control = table.by_wire("cc", heard.channel, heard.number - 32) if heard.number >= 32 else None
-    if msb_control is None or not msb_control.row.fourteen_bit or not msb_control.row.param:
+    if heard.number == control.row.number:  # the MSB: wait for its LSB (number + 32)
+        pending[(target, heard.channel, heard.number)] = heard.value
         return None
     msb = pending.pop((target, heard.channel, heard.number - 32), None)
     if msb is None:
         return None
-    deck = msb_control.deck.value if msb_control.deck else None
-    return msb_control.row.param, deck, ((msb << 7) | heard.value) / 16383.0
+    return control.row.param, deck, ((msb << 7) | heard.value) / 16383.0
