@@ -1,13 +1,16 @@
 """A whole set in order: which track follows which, so every step mixes well and the energy tells a story.
 
-The autopilot plans the crate once, before the first track: a beam search over orders, scoring every
-step with the phrase DB's own terms (planner.py) — Camelot compatibility, tempo ratio, energy against
-where the set's arc wants to be — between the phrase a track leaves on (its last) and the phrase the
-next one enters on (its first). A step more than one Camelot step or 6 % of tempo apart is a
-*violation*; the search keeps the orders with the fewest violations first, so wherever the crate
-allows an order without any, that is the one it finds (the tests and bench/mix_planner.py check it),
-and where it does not, the clash comes where it costs least. Large libraries are not ordered whole:
-there the mixer's `choose_next` picks one track at a time.
+The autopilot plans the crate once, before the first track. A step more than one Camelot step or 6 %
+of tempo apart is a *violation*; the tracks and the steps without one form a graph, and a clean set
+is a path through all of it. So first a depth-first search for such a path (Warnsdorff's rule: go
+where the fewest onward steps are left, calm tracks first; give up on a branch whose remaining tracks
+fall apart or leave more than one dead end; a budget of expansions), then the set's energy arc
+improved by reversing stretches of it wherever both new joins stay clean. When the crate allows no
+clean path (or the budget runs out), a beam search scores every step with the phrase DB's own terms
+(planner.py: Camelot compatibility, tempo ratio, energy against the arc) and keeps the orders with
+the fewest violations, so a clash comes where it costs least. Large libraries are not ordered whole:
+there the mixer's `choose_next` picks one track at a time. The tests and bench/mix_planner.py measure
+it against crate order and random orders.
 
 The arc: a set warms up, peaks around two thirds of the way, and lands a little lower (`arc`).
 """
@@ -27,6 +30,8 @@ from .planner import TEMPO_LIMIT, Weights
 
 BEAM = 48
 MAX_WHOLE = 96  # crates up to this size are ordered whole
+BUDGET = 20_000  # depth-first expansions before the clean-path search gives up
+SPLIT_CHECK = 40  # the beam search checks whether the rest falls apart only for crates up to this size
 VIOLATION = 10.0  # one step out of key or tempo range outweighs any amount of fit
 
 
@@ -104,25 +109,132 @@ class SetPlanner:
         target = arc(pos / max(1, self.n - 1))
         return self.w.energy * (1.0 - ((self.energy - target) / 0.5) ** 2)
 
+    @staticmethod
+    def _dead_ends(ok: np.ndarray, free: np.ndarray) -> np.ndarray:
+        """For each candidate next track j (the path's new end): how surely the tracks still to play can no
+        longer all be mixed — one with no compatible track left at all, or more than one with a single
+        one (each of those can only end the set). Zero while a clean order may still exist."""
+        idx = np.flatnonzero(free)
+        out = np.zeros(len(free))
+        if len(idx) <= 2:
+            return out
+        sub = ok[np.ix_(idx, idx)]
+        degree = sub.sum(axis=1) - np.diag(sub)
+        zeros, ones = degree == 0, degree == 1
+        out[idx] = (zeros.sum() - zeros) + np.maximum(0, ones.sum() - ones - 1)
+        return out
+
+    @staticmethod
+    def _splits(ok: np.ndarray, order: tuple[int, ...]) -> bool:
+        """Do the tracks still to play fall into parts no compatible step joins? (Then no clean order of
+        them exists from here.)"""
+        free = np.ones(len(ok), bool)
+        free[list(order)] = False
+        left = np.flatnonzero(free)
+        if len(left) <= 1:
+            return False
+        reached = np.zeros(len(ok), bool)
+        reached[left[0]] = True
+        frontier = reached.copy()
+        while frontier.any():
+            frontier = ok[frontier].any(axis=0) & free & ~reached
+            reached |= frontier
+        return bool((free & ~reached).any())
+
     def order(self, first: MixTrack | None = None) -> list[MixTrack]:
-        """The best order found: fewest violations, then the highest total fit."""
-        n = self.n
-        if n == 0:
+        """A clean order if one is found (its arc improved), else the fewest violations, then the best fit."""
+        if self.n == 0:
             return list(self.unknown)
+        path = self.clean_path(first)
+        path = self._beam(first) if path is None else self._improve_arc(path, fixed_first=first is not None)
+        return [self.tracks[i] for i in path] + list(self.unknown)
+
+    def clean_path(self, first: MixTrack | None = None, budget: int = BUDGET) -> list[int] | None:
+        """A path through every track with no violation (depth-first, Warnsdorff), or None. Sets of tracks
+        are bit masks (a crate is at most MAX_WHOLE tracks): one expansion costs microseconds."""
+        n = self.n
+        ok = self.ok | self.ok.T
+        adj = [sum(1 << int(j) for j in np.flatnonzero(ok[i]) if j != i) for i in range(n)]
+        degree = [a.bit_count() for a in adj]
+        if first in self.tracks:
+            starts = [self.tracks.index(first)]
+        else:  # few neighbours and calm tracks first (a hopeless start is given up at once)
+            starts = sorted(range(n), key=lambda i: (degree[i], self.energy[i]))
+        left = [budget]
+        everyone = (1 << n) - 1
+        for s in starts:
+            path = [s]
+            if self._extend(adj, everyone & ~(1 << s), path, left):
+                return path
+            if left[0] <= 0:
+                break
+        return None
+
+    def _extend(self, adj: list[int], free: int, path: list[int], left: list[int]) -> bool:
+        if not free:
+            return True
+        left[0] -= 1
+        end = path[-1]
+        if left[0] <= 0 or not _hopeful(adj, free, end):
+            return False
+        target = arc(len(path) / max(1, self.n - 1))
+        options = [j for j in _bits(adj[end] & free)]
+        options.sort(key=lambda j: ((adj[j] & free).bit_count(), abs(self.energy[j] - target)))
+        for j in options:
+            path.append(j)
+            if self._extend(adj, free & ~(1 << j), path, left):
+                return True
+            path.pop()
+            if left[0] <= 0:
+                return False
+        return False
+
+    def _improve_arc(self, path: list[int], fixed_first: bool = False, passes: int = 4) -> list[int]:
+        """Reverse stretches of a clean path wherever both new joins stay clean and the arc fits better."""
+        ok = self.ok | self.ok.T
+        n = len(path)
+        targets = np.array([arc(i / max(1, n - 1)) for i in range(n)])
+        for _ in range(passes):
+            better = False
+            for a in range(1 if fixed_first else 0, n - 1):
+                for b in range(a + 1, n):
+                    left_ok = a == 0 or ok[path[a - 1], path[b]]
+                    right_ok = b == n - 1 or ok[path[a], path[b + 1]]
+                    if not (left_ok and right_ok):
+                        continue
+                    seg = path[a:b + 1]
+                    now = np.abs(self.energy[seg] - targets[a:b + 1]).sum()
+                    flipped = np.abs(self.energy[seg[::-1]] - targets[a:b + 1]).sum()
+                    if flipped < now - 1e-9:
+                        path[a:b + 1] = seg[::-1]
+                        better = True
+            if not better:
+                break
+        return path
+
+    def _beam(self, first: MixTrack | None) -> list[int]:
+        """The orders with the fewest violations, then the highest total fit (beam search)."""
+        n = self.n
         starts = [self.tracks.index(first)] if first in self.tracks else list(range(n))
         e0 = self._energy_fit(0)
+        ok = self.ok | self.ok.T
+        dead0 = self._dead_ends(ok, np.ones(n, bool))  # a set that starts mid-chain cannot end cleanly
         # a beam entry: (violations, -score, order) — lower is better on both
-        beams = sorted(((0, -float(e0[i]), (i,)) for i in starts), key=lambda b: (b[0], b[1]))[: self.beam]
+        beams = sorted(((0, -float(e0[i]), (i,)) for i in starts), key=lambda b: (dead0[b[2][0]], b[1]))[: self.beam]
         for pos in range(1, n):
             last = np.array([b[2][-1] for b in beams])
             bad = np.array([b[0] for b in beams], np.float64)[:, None] + ~self.ok[last]
             neg = (np.array([b[1] for b in beams])[:, None] - self.fit[last] - self._energy_fit(pos)[None, :]
                    + VIOLATION * ~self.ok[last])
+            dead = np.zeros_like(bad)
             for row, b in enumerate(beams):
                 bad[row, list(b[2])] = np.inf  # a track plays once
-            ranked = np.lexsort((neg.ravel(), bad.ravel()))
+                free = np.ones(n, bool)
+                free[list(b[2])] = False
+                dead[row] = self._dead_ends(ok, free)
+            ranked = np.lexsort((neg.ravel(), (bad + dead).ravel()))
             seen: set[tuple[int, frozenset[int]]] = set()
-            grown = []
+            grown, split = [], []
             for flat in ranked:  # one entry per (last track, tracks used): the others cannot do better
                 row, j = divmod(int(flat), n)
                 if not np.isfinite(bad[row, j]):
@@ -132,12 +244,47 @@ class SetPlanner:
                 if key in seen:
                     continue
                 seen.add(key)
-                grown.append((int(bad[row, j]), float(neg[row, j]), order))
+                entry = (int(bad[row, j]), float(neg[row, j]), order)
+                if n <= SPLIT_CHECK and self._splits(ok, order):  # what is left falls apart: keep it in reserve
+                    split.append(entry)
+                    continue
+                grown.append(entry)
                 if len(grown) >= self.beam:
                     break
-            beams = grown
-        best = beams[0][2]
-        return [self.tracks[i] for i in best] + list(self.unknown)
+            beams = grown + split[: self.beam - len(grown)]
+        return list(beams[0][2])
+
+
+def _bits(mask: int) -> list[int]:
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
+def _hopeful(adj: list[int], free: int, end: int) -> bool:
+    """Can the tracks in `free` still all be played, one clean step at a time, after `end`? Not if some
+    cannot be reached, if they fall into separate groups, or if more than one could only close the set."""
+    closing = 0
+    for i in _bits(free):
+        links = (adj[i] & free).bit_count() + ((adj[end] >> i) & 1)
+        if links == 0:
+            return False
+        if links == 1:
+            closing += 1
+            if closing > 1:
+                return False
+    first = free & -free
+    reached, frontier = first, first
+    while frontier:
+        grown = 0
+        for i in _bits(frontier):
+            grown |= adj[i]
+        frontier = grown & free & ~reached
+        reached |= frontier
+    return reached == free
 
 
 def plan_set(tracks: Sequence[MixTrack], first: MixTrack | None = None) -> list[MixTrack]:

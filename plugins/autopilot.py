@@ -37,7 +37,7 @@ from copilot.bridge.scheduler import Decision, Verdict
 from copilot.intents.schema import Deck, Intent, IntentKind, Source
 from copilot.phrase_db.mixing import Mixer, track_grid
 from copilot.phrase_db.mixlib import MixTrack
-from copilot.phrase_db.setlist import plan_set
+from copilot.phrase_db.setlist import MAX_WHOLE, energy_of, plan_set
 
 LOAD_AFTER = 8.0  # beats after a mix ends before the next track is loaded onto the deck that stopped
 ASK_AHEAD = 16.0  # beats before the outro's phrase line the transition is asked for
@@ -87,7 +87,10 @@ class Autopilot:
         tracks = [t for t in self.mixer.library.tracks.values() if not self.unplayable(t.path)]
         if not tracks:
             raise ValueError("the autopilot found no playable track to play")
-        self.order = plan_set(tracks)
+        if len(tracks) > MAX_WHOLE:  # a whole library: the set is chosen one track at a time
+            self.order = [min(tracks, key=lambda t: (energy_of(t), t.title))]
+        else:
+            self.order = plan_set(tracks)
         clock = session.clock
         now = clock.beat_at_time(clock.now())
         first = self._take()
@@ -103,8 +106,15 @@ class Autopilot:
             self._thread = threading.Thread(target=self._run, name="copilot-autopilot", daemon=True)
             self._thread.start()
 
-    def _take(self) -> MixTrack | None:
-        """The next track of the set that can play."""
+    def _take(self, after: MixTrack | None = None) -> MixTrack | None:
+        """The next track of the set that can play (past the planned order: the phrase DB's pick)."""
+        if self.next_index >= len(self.order) and after is not None and self.session is not None:
+            view = self.session.mix_view()
+            lib = self.mixer.library
+            row = lib.rows_of.get(after.id)
+            choice = self.mixer.choose_next(after, None if row is None else int(row[-1]), view)
+            if choice is not None:
+                self.order.append(choice.track)
         while self.next_index < len(self.order):
             track = self.order[self.next_index]
             self.next_index += 1
@@ -131,7 +141,7 @@ class Autopilot:
         line = outro if outro is not None else max((b for b in grid.lines if b <= end - 4 * MIX_BARS),
                                                    default=max(0.0, end - 4 * MIX_BARS))
         at = out.anchor + line
-        nxt = self._take()
+        nxt = self._take(track)
         if nxt is None:
             self.planned_end = out.anchor + end
             self.report("autopilot: the set is over after this track")
