@@ -207,6 +207,7 @@ class Mixer:
     arc: str | float = "up"
     weights: Weights = field(default_factory=Weights)
     unplayable: set[str] = field(default_factory=set)  # paths that failed to load: never picked again
+    exact: bool = False  # rank by scanning every phrase (a benchmark's baseline), not the per-key lists
     name: str = "mixer"
     _library: MixLibrary | None = field(default=None, init=False, repr=False)
 
@@ -339,7 +340,7 @@ class Mixer:
         for k in (CANDIDATES, len(table)):
             if out_row is not None:
                 rows, scores = planner.rank(out_row, k=k, target=self._target(out_row), weights=self.weights,
-                                            exact=k >= len(table))
+                                            exact=self.exact or k >= len(table))
             else:
                 rows, scores = self._rank_cold(view, k)
             for row, score in zip(rows.tolist(), scores.tolist(), strict=True):

@@ -30,8 +30,8 @@ from .planner import TEMPO_LIMIT, Weights
 
 BEAM = 48
 MAX_WHOLE = 96  # crates up to this size are ordered whole
-BUDGET = 20_000  # depth-first expansions before the clean-path search gives up
-SPLIT_CHECK = 40  # the beam search checks whether the rest falls apart only for crates up to this size
+BUDGET = 250  # depth-first expansions per track before the clean-path search gives up
+MOVE_CHECK = 48  # the arc is also improved by moving tracks (not only reversing stretches) up to this size
 VIOLATION = 10.0  # one step out of key or tempo range outweighs any amount of fit
 
 
@@ -124,32 +124,17 @@ class SetPlanner:
         out[idx] = (zeros.sum() - zeros) + np.maximum(0, ones.sum() - ones - 1)
         return out
 
-    @staticmethod
-    def _splits(ok: np.ndarray, order: tuple[int, ...]) -> bool:
-        """Do the tracks still to play fall into parts no compatible step joins? (Then no clean order of
-        them exists from here.)"""
-        free = np.ones(len(ok), bool)
-        free[list(order)] = False
-        left = np.flatnonzero(free)
-        if len(left) <= 1:
-            return False
-        reached = np.zeros(len(ok), bool)
-        reached[left[0]] = True
-        frontier = reached.copy()
-        while frontier.any():
-            frontier = ok[frontier].any(axis=0) & free & ~reached
-            reached |= frontier
-        return bool((free & ~reached).any())
-
     def order(self, first: MixTrack | None = None) -> list[MixTrack]:
         """A clean order if one is found (its arc improved), else the fewest violations, then the best fit."""
         if self.n == 0:
             return list(self.unknown)
         path = self.clean_path(first)
-        path = self._beam(first) if path is None else self._improve_arc(path, fixed_first=first is not None)
+        if path is None:
+            path = self._beam(first)
+        path = self._improve_arc(path, fixed_first=first is not None)
         return [self.tracks[i] for i in path] + list(self.unknown)
 
-    def clean_path(self, first: MixTrack | None = None, budget: int = BUDGET) -> list[int] | None:
+    def clean_path(self, first: MixTrack | None = None, budget: int | None = None) -> list[int] | None:
         """A path through every track with no violation (depth-first, Warnsdorff), or None. Sets of tracks
         are bit masks (a crate is at most MAX_WHOLE tracks): one expansion costs microseconds."""
         n = self.n
@@ -160,7 +145,7 @@ class SetPlanner:
             starts = [self.tracks.index(first)]
         else:  # few neighbours and calm tracks first (a hopeless start is given up at once)
             starts = sorted(range(n), key=lambda i: (degree[i], self.energy[i]))
-        left = [budget]
+        left = [BUDGET * n if budget is None else budget]
         everyone = (1 << n) - 1
         for s in starts:
             path = [s]
@@ -189,28 +174,37 @@ class SetPlanner:
                 return False
         return False
 
-    def _improve_arc(self, path: list[int], fixed_first: bool = False, passes: int = 4) -> list[int]:
-        """Reverse stretches of a clean path wherever both new joins stay clean and the arc fits better."""
+    def _improve_arc(self, path: list[int], fixed_first: bool = False, passes: int = 6) -> list[int]:
+        """Move the tracks of an order toward the set's energy arc — reverse a stretch, or move one to three
+        tracks elsewhere — wherever no join gets worse (a clean join stays clean)."""
         ok = self.ok | self.ok.T
         n = len(path)
         targets = np.array([arc(i / max(1, n - 1)) for i in range(n)])
+
+        def error(order: list[int]) -> float:
+            return float(np.abs(self.energy[order] - targets).sum())
+
+        def joins(order: list[int]) -> int:
+            return int(sum(ok[a, b] for a, b in itertools.pairwise(order)))
+
+        best, best_err, best_joins = list(path), error(path), joins(path)
+        lo = 1 if fixed_first else 0
         for _ in range(passes):
-            better = False
-            for a in range(1 if fixed_first else 0, n - 1):
+            improved = False
+            for a in range(lo, n - 1):
                 for b in range(a + 1, n):
-                    left_ok = a == 0 or ok[path[a - 1], path[b]]
-                    right_ok = b == n - 1 or ok[path[a], path[b + 1]]
-                    if not (left_ok and right_ok):
-                        continue
-                    seg = path[a:b + 1]
-                    now = np.abs(self.energy[seg] - targets[a:b + 1]).sum()
-                    flipped = np.abs(self.energy[seg[::-1]] - targets[a:b + 1]).sum()
-                    if flipped < now - 1e-9:
-                        path[a:b + 1] = seg[::-1]
-                        better = True
-            if not better:
+                    moves = [best[:a] + best[a:b + 1][::-1] + best[b + 1:]]  # reverse a stretch
+                    if b - a < 3 and n <= MOVE_CHECK:  # move a short stretch elsewhere
+                        seg, rest = best[a:b + 1], best[:a] + best[b + 1:]
+                        moves += [rest[:c] + seg + rest[c:] for c in range(lo, len(rest) + 1) if c != a]
+                    for cand in moves:
+                        err = error(cand)
+                        if err < best_err - 1e-9 and joins(cand) >= best_joins:
+                            best, best_err, improved = cand, err, True
+                            break
+            if not improved:
                 break
-        return path
+        return best
 
     def _beam(self, first: MixTrack | None) -> list[int]:
         """The orders with the fewest violations, then the highest total fit (beam search)."""
@@ -234,7 +228,7 @@ class SetPlanner:
                 dead[row] = self._dead_ends(ok, free)
             ranked = np.lexsort((neg.ravel(), (bad + dead).ravel()))
             seen: set[tuple[int, frozenset[int]]] = set()
-            grown, split = [], []
+            grown = []
             for flat in ranked:  # one entry per (last track, tracks used): the others cannot do better
                 row, j = divmod(int(flat), n)
                 if not np.isfinite(bad[row, j]):
@@ -244,14 +238,10 @@ class SetPlanner:
                 if key in seen:
                     continue
                 seen.add(key)
-                entry = (int(bad[row, j]), float(neg[row, j]), order)
-                if n <= SPLIT_CHECK and self._splits(ok, order):  # what is left falls apart: keep it in reserve
-                    split.append(entry)
-                    continue
-                grown.append(entry)
+                grown.append((int(bad[row, j]), float(neg[row, j]), order))
                 if len(grown) >= self.beam:
                     break
-            beams = grown + split[: self.beam - len(grown)]
+            beams = grown
         return list(beams[0][2])
 
 

@@ -118,8 +118,11 @@ def bundled() -> dict[str, Template]:
 def user_folder() -> Path:
     """Where learned templates live (COPILOT_TRANSITIONS overrides: tests, a shared folder)."""
     override = os.environ.get("COPILOT_TRANSITIONS")
-    if override:
-        return Path(override).expanduser()
+    return Path(override).expanduser() if override else _default_folder()
+
+
+@cache
+def _default_folder() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("copilot")) / "transitions"
@@ -129,16 +132,17 @@ _learned_cache: dict[str, Any] = {"key": None, "found": {}, "problems": []}
 
 
 def learned(folder: Path | None = None) -> dict[str, Template]:
-    """The performer's templates, read again whenever the folder's files change. A broken file is
-    skipped (and named in `problems()`), never fatal."""
+    """The performer's templates, read again whenever the folder changes (`learn` writes each file
+    through a new name, so the folder's own time moves: one stat per call). A broken file is skipped
+    (and named in `problems()`), never fatal."""
     folder = folder or user_folder()
     try:
-        files = sorted(folder.glob("*.json"))
-        key = (str(folder), tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+        key = (str(folder), folder.stat().st_mtime_ns)
     except OSError:
         return {}
     if key == _learned_cache["key"]:
         return dict(_learned_cache["found"])
+    files = sorted(folder.glob("*.json"))
     found: dict[str, Template] = {}
     problems: list[str] = []
     for f in files:
