@@ -80,6 +80,7 @@ class Autopilot:
         self.planned_end = 0.0
         self.yield_until: float | None = None  # beat until which the performer has the decks
         self._performer_acted = False
+        self.lengths: dict[str, float] = {}  # path → length in beats, learned when the engine loads a file
 
     # -- the set ------------------------------------------------------------------------------------------
     def start(self, session: Any, threaded: bool = True) -> None:
@@ -136,7 +137,7 @@ class Autopilot:
             self.report(f"autopilot: deck {x} is not playing a track it knows; waiting for the performer")
             return
         grid = track_grid(track, out.track)
-        end = grid.end if grid.end is not None else 256.0
+        end = grid.end if grid.end is not None else self.lengths.get(str((out.track or {}).get("path")), 256.0)
         outro = next((4.0 * p.start_bar for p in (track.phrases if track else ()) if p.label == "outro"), None)
         line = outro if outro is not None else max((b for b in grid.lines if b <= end - 4 * MIX_BARS),
                                                    default=max(0.0, end - 4 * MIX_BARS))
@@ -185,6 +186,12 @@ class Autopilot:
     def _load(self, deck: Deck, track: MixTrack) -> Decision | None:
         self.loaded[deck] = track
         return self._intent(IntentKind.LOAD, deck, None, query=track.title)
+
+    def loaded(self, deck: int, track: Any) -> None:
+        """The engine finished loading a file: its real length, for tracks no analysis or sidecar describes."""
+        beats = getattr(track, "beats", None)
+        if beats:
+            self.lengths[str(track.path)] = float(beats)
 
     # -- yielding to the performer --------------------------------------------------------------------------
     def heard(self, decision: Decision) -> None:
@@ -274,6 +281,7 @@ class AutopilotInput(Input):
         self.options = dict(options)
         self.planner: Autopilot | None = None
         self.session: SessionApi | None = None
+        self.engine: Any = None
 
     def start(self, session: SessionApi) -> None:
         mixer = getattr(session, "mixer", None)
@@ -295,7 +303,10 @@ class AutopilotInput(Input):
         if offline and self.options.get("duration") is None:
             planner.transitions = 1  # a finite render: one full mix, A into B
         session.listen_decisions(planner.heard)
-        self.planner, self.session = planner, session
+        listeners = getattr(engine, "load_listeners", None)
+        if listeners is not None:  # the built-in engine says how long a file without a sidecar really is
+            listeners.append(planner.loaded)
+        self.planner, self.session, self.engine = planner, session, engine
         if not offline:
             session.report(f"autopilot: playing a set from {mixer.library.source} "
                            "(say anything, or give --script, to play it yourself)")
@@ -312,8 +323,12 @@ class AutopilotInput(Input):
         return self.planner.planned_seconds(clock.tempo, clock.beat)
 
     def stop(self) -> None:
-        if self.planner is not None:
-            self.planner.stop()
+        if self.planner is None:
+            return
+        self.planner.stop()
+        listeners = getattr(self.engine, "load_listeners", None)
+        if listeners is not None and self.planner.loaded in listeners:
+            listeners.remove(self.planner.loaded)
 
 
 @hookimpl
