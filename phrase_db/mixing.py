@@ -53,7 +53,7 @@ from .transitions import Template, TemplateError, realize, template, templates
 BLOCK = 32.0  # beats: the phrase when nothing better is known
 LOAD_LEAD = 8.0  # beats between loading the incoming track and starting it (decoding, key-lock stretches)
 LINES_AHEAD = 16  # phrase lines looked at for a start
-CANDIDATES = 64  # ranked phrases looked at before a full scan
+CANDIDATES = 16  # ranked phrases looked at before a full scan
 MAX_SHIFT = 2  # semitones the planner may shift the incoming track to meet the outgoing key
 LEARNED_NEAR = 0.35  # how close a learned template's context must be to this pair to be chosen
 PREPARE = 1.0  # beats: the incoming deck's levels (and the crossfader) are set this long before it starts
