@@ -2,6 +2,7 @@
 
     python bench/mix_planner.py            # 30 crates of 24 tracks; 2000 decisions at 10,000 tracks
     python bench/mix_planner.py --quick    # 10 crates; 500 decisions
+    python bench/mix_planner.py --decisions   # only the decision timing (2000 decisions)
 
 1. Order. Generated crates with known keys, tempi (118–130 BPM) and energies, in two kinds: *random*
    (keys and energies drawn at random: a clean order may not exist) and *chain* (built so that one
@@ -159,11 +160,14 @@ def decision_bench(decisions: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--decisions", action="store_true", help="only the decision timing")
     args = ap.parse_args()
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}, "
           f"load {os.getloadavg()[0]:.1f}")
-    order_bench(10 if args.quick else 30)
+    if not args.decisions:
+        order_bench(10 if args.quick else 30)
     decision_bench(500 if args.quick else 2000)
+    print(f"load after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -278,7 +278,3 @@ def silent_at_end(plan: TransitionPlan) -> bool:
         if env.param == "volume" and env.deck == plan.out_deck and v <= 1e-9:
             return True
     return False
-
-
-def decks_of(plans: Iterable[TransitionPlan]) -> set[str]:
-    return {d for p in plans for d in (p.out_deck, p.in_deck)}

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -291,13 +291,12 @@ class Mixer:
         if not in_v.playing:  # the incoming deck starts already where the template has it (EQ killed …)
             envelopes = tuple(ahead(e, start - PREPARE) if e.deck in (in_deck, None) else e for e in envelopes)
         plan = TransitionPlan(f"t-{intent.id}", tpl.id, out_deck, in_deck, start, bars, envelopes, tuple(steps),
-                              view.quantum, facts=facts.to_dict())
-        if silent_at_end(plan):
-            plan = TransitionPlan(plan.id, plan.template, out_deck, in_deck, start, bars, envelopes,
-                                  (*steps, Step("PAUSE", out_deck, plan.end)), view.quantum, facts=plan.facts)
-        why = self._why(out_track, in_track, entry, cue, facts, tpl_why, line_note, out_grid, in_grid)
-        return TransitionPlan(plan.id, plan.template, out_deck, in_deck, start, bars, envelopes, plan.steps,
-                              view.quantum, why, plan.facts)
+                              view.quantum, facts=facts.to_dict(),
+                              why=self._why(out_track, in_track, entry, cue, facts, tpl_why, line_note, out_grid,
+                                            in_grid))
+        if silent_at_end(plan):  # the outgoing deck is inaudible at the end: stop it there
+            plan = replace(plan, steps=(*steps, Step("PAUSE", out_deck, plan.end)))
+        return plan
 
     # -- decks -------------------------------------------------------------------------------------------
     @staticmethod
