@@ -34,6 +34,7 @@ from typing import Any
 
 from copilot.bridge.host import Input, SessionApi, hookimpl
 from copilot.bridge.scheduler import Decision, Verdict
+from copilot.bridge.state import Truth
 from copilot.intents.schema import Deck, Intent, IntentKind, Source
 from copilot.phrase_db.mixing import Mixer, track_grid
 from copilot.phrase_db.mixlib import MixTrack
@@ -153,10 +154,13 @@ class Autopilot:
         self.planned_end = at + 4 * MIX_BARS + (nxt.beats or 64.0)
 
     def _mix(self, y: Deck, at: float, track: MixTrack) -> None:
-        holds = self.session.mix_view().deck(y.value).track or {}
-        if holds.get("path") and holds.get("path") != track.path:
+        host = self.session.state.deck(y)
+        if host.truth is Truth.HOST and host.track and host.track != track.title:
+            # the engine could not play it (and says what the deck holds): the next track instead
             self.mixer.unplayable.add(track.path)
-            self.report(f"autopilot: deck {y} holds '{holds.get('title')}', not '{track.title}'; mixing that in")
+            self.report(f"autopilot: '{track.title}' did not load on deck {y}; the next track instead")
+            self._plan_next()
+            return
         decision = self._intent(IntentKind.TRANSITION, None, at, to=y.value)
         if decision is not None and decision.verdict is Verdict.SCHEDULED:
             self.mix_intent = decision.intent.id

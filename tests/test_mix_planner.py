@@ -131,3 +131,50 @@ def test_the_autopilot_plays_a_set_on_mixxx(tmp_path: Path, monkeypatch: pytest.
     assert any(g == "[Master]" and k == "crossfader" for g, k, _ in seen)
     # the planner answered no question but its own (none was asked here) and nothing else spoke
     assert not [d for d in session.decisions if d.intent.kind is IntentKind.CONFIRM and "id" not in d.intent.args]
+
+
+def test_the_autopilot_yields_to_the_performer_and_answers_only_its_own_questions(tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                                   ) -> None:
+    from copilot.intents.parser import parse
+    from copilot.plugins import midi_monitor
+
+    monkeypatch.setenv("COPILOT_TRANSITIONS", str(tmp_path / "learned"))
+    crate = tmp_path / "crate"
+    crate.mkdir()
+    write_bass_track(crate, BassTrack("Opener", 55.0, 880.0), sr=8000)
+    write_bass_track(crate, BassTrack("Follower", 82.41, 1300.0, key="E minor", camelot="9A"), sr=8000)
+    options = SessionOptions(target="midi-monitor", link=False, tempo=120.0, osc=None, out=tmp_path / "x.wav",
+                             crate=crate, autopilot=True, db=tmp_path / "none.sqlite", log=tmp_path / "s.jsonl")
+    plugins = TargetHost({}, plugins=[midi_monitor, phrase_db_plugin, autopilot], entry_points=False)
+    said: list[str] = []
+    session = Session(options, Config(), host=plugins, report=said.append)
+    session.start()
+    clock = session.clock
+
+    def run_to(beat: float) -> None:
+        while clock.beat < beat:
+            session.advance(clock.now() + 0.05)
+
+    def planner_mix():
+        return next((d for d in session.decisions if d.intent.kind is IntentKind.TRANSITION), None)
+
+    while planner_mix() is None and clock.beat < 400:
+        session.advance(clock.now() + 0.05)
+    mix = planner_mix()
+    assert mix is not None and mix.verdict is Verdict.SCHEDULED and mix.intent.source is Source.PLANNER
+    start = mix.actions[0].params["start"]
+    run_to(start + 8)  # the planner's mix is under way
+    assert session.transitions()[0]["state"] == "running"
+    mine = session.submit(parse("kill the bass on B", source=Source.VOICE).intent)
+    assert mine.verdict is Verdict.SCHEDULED and "stepped aside: the mix is yours" in mine.reason
+    assert session.transitions() == []
+    pause = session.submit(parse("pause A", source=Source.VOICE).intent)
+    assert pause.verdict is Verdict.AWAITING_CONFIRM
+    asked_at = len(session.decisions)
+    run_to(start + 8 + 48)  # inside the 16 bars the planner leaves the performer alone
+    assert any("the performer has the decks" in m for m in said)
+    later = session.decisions[asked_at:]
+    assert not [d for d in later if d.intent.source is Source.PLANNER]  # it stays out of the way …
+    assert [p.id for p, _ in session.scheduler.pending()] == [pause.intent.id]  # … and never says yes for you
+    session.stop()
