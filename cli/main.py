@@ -31,6 +31,7 @@ COMMANDS = [
     ("copilot.cli.run", "run"),
     ("copilot.cli.ports", "ports"),
     ("copilot.cli.doctor", "doctor"),
+    ("copilot.cli.rehearse", "rehearse"),
 ]
 
 

@@ -1,0 +1,65 @@
+"""`copilot rehearse CRATE --out DIR` end to end on two generated tracks: every ordered pair rendered and
+scored, a report that names them with its plots, --json for machines, and a second run that skips
+what is already scored (the results live in DIR/rehearsals.sqlite)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from copilot.phrase_db.rehearsals import Rehearsals
+from copilot.tests.fixtures_rehearse import KickTrack, write_kick_track
+
+
+def rehearse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "copilot", "rehearse", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    folder = tmp_path_factory.mktemp("rehearse-cli")
+    (folder / "crate").mkdir()
+    write_kick_track(folder / "crate", KickTrack("Floor Filler", 55.0))
+    write_kick_track(folder / "crate", KickTrack("Night Shift", 82.41, key="E minor"))
+    done = rehearse("crate", "--out", "out", "-T", "bass_swap", "--bars", "8", "--json", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return folder, json.loads(done.stdout)
+
+
+def test_every_ordered_pair_is_scored_and_reported_with_plots(first_run) -> None:
+    folder, data = first_run
+    assert data["run"]["candidates"] == 2 and data["run"]["scored"] == 2 and data["run"]["skipped"] == 0
+    titles = {(r["out_title"], r["in_title"]) for r in data["results"]}
+    assert titles == {("Floor Filler", "Night Shift"), ("Night Shift", "Floor Filler")}
+    for r in data["results"]:
+        assert 0 < r["score"] <= 100 and set(r["metrics"]) >= {"on_grid", "bass_clash", "loudness", "overs"}
+        assert (folder / "out" / r["plot"]).stat().st_size > 10_000  # a real PNG, not an empty file
+        assert r["metrics"]["bass_clash"]["value"] <= 1.0  # a bass swap: the basses never fight
+    page = (folder / "out" / "report.html").read_text()
+    assert page.count("<img src='plots/") == 2 and "summary.png" in page
+    assert "Night Shift" in page and "Floor Filler" in page
+    with Rehearsals(folder / "out" / "rehearsals.sqlite") as store:
+        assert len(store.results()) == 2
+
+
+def test_a_second_run_skips_what_is_already_scored(first_run) -> None:
+    folder, _ = first_run
+    again = rehearse("crate", "--out", "out", "-T", "bass_swap", "--bars", "8", "--json", cwd=folder)
+    assert again.returncode == 0, again.stderr
+    data = json.loads(again.stdout)
+    assert data["run"]["skipped"] == 2 and data["run"]["scored"] == 0 and len(data["results"]) == 2
+
+
+def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
+    done = rehearse(str(tmp_path / "nowhere"), "--out", "out", cwd=tmp_path)
+    assert done.returncode == 2 and "no crate folder or phrase database" in done.stderr
+    assert "Traceback" not in done.stderr
+    (tmp_path / "crate").mkdir()
+    write_kick_track(tmp_path / "crate", KickTrack("Only One", 55.0))
+    done = rehearse("crate", "--out", "out", "-T", "no_such", cwd=tmp_path)
+    assert done.returncode == 2 and "no template named no_such" in done.stderr
