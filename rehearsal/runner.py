@@ -119,6 +119,7 @@ def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path,
     caller stores it); `progress(result or None, total)` for a progress bar. `client`: a
     dask.distributed Client (else `workers` local processes; 1 = in this process)."""
     began = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
     keyed = [(c, c.key(settings, critic.CRITIC_VERSION)) for c in candidates]
     todo = [(c, k) for c, k in keyed if k not in known]
     result = Run(candidates=len(keyed), skipped=len(keyed) - len(todo))
