@@ -105,3 +105,41 @@ class Rehearsals:
             "SELECT template, score, key_steps, tempo_gap FROM rehearsals WHERE score IS NOT NULL "
             "AND key_steps IS NOT NULL AND tempo_gap IS NOT NULL")]
         return {"pairs": pairs, "rows": rows}
+
+
+def load_preferences(path: Path | str | None) -> dict[str, Any]:
+    """The rehearsal preferences in a SQLite file (empty when there is no file or no table yet)."""
+    if path is None or not Path(path).is_file():
+        return {"pairs": {}, "rows": []}
+    try:
+        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, timeout=5.0)
+        try:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'rehearsals'").fetchone():
+                return {"pairs": {}, "rows": []}
+            store = Rehearsals.__new__(Rehearsals)
+            store.conn, store.path = conn, Path(path)
+            return store.preferences()
+        finally:
+            conn.close()
+    except sqlite3.Error:  # a damaged or locked file: plan by the rules, as before any rehearsal
+        return {"pairs": {}, "rows": []}
+
+
+def preferred(prefs: Mapping[str, Any], out_path: str | None, in_path: str | None, key_steps: float | None,
+              tempo_gap: float | None, available: Iterable[str]) -> tuple[str, str] | None:
+    """(template, why) from rehearsal: the pair's own best, else the best mean over pairs like it."""
+    names = set(available)
+    best = (prefs.get("pairs") or {}).get((out_path, in_path))
+    if best is not None and best[0] in names:
+        return best[0], f"rehearsed: '{best[0]}' scored best for this pair ({best[1]:.0f})"
+    if key_steps is None or tempo_gap is None:
+        return None
+    by: dict[str, list[float]] = {}
+    for template, score, steps, gap in prefs.get("rows") or []:
+        if template in names and abs(steps - key_steps) <= NEAR_STEPS and abs(gap - tempo_gap) <= NEAR_TEMPO:
+            by.setdefault(template, []).append(score)
+    if not by:
+        return None
+    name = max(by, key=lambda t: sum(by[t]) / len(by[t]))
+    mean = sum(by[name]) / len(by[name])
+    return name, f"rehearsed: '{name}' scored best on {len(by[name])} pair(s) like this one ({mean:.0f})"
