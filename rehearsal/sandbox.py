@@ -130,11 +130,17 @@ def render_pass(candidate: Candidate, settings: RenderSettings, folder: Path, si
     options = SessionOptions(target="standalone", out=wav, crate=folder / (silent or "mix"), link=False,
                              tempo=tempo, osc=None, log=folder / "session.jsonl", auto_wait=0.0)
     # the autopilot stays out: the sandbox plays exactly the candidate
-    config = Config({"targets": {"standalone": {**dict(settings.engine), "autopilot": False}},
+    engine = {**dict(settings.engine), "autopilot": False}
+    if candidate.drive_db:  # both decks hotter into the master chain: a louder loudness target
+        loud = dict(engine.get("loudness") or {})
+        loud["target_lufs"] = min(-5.0, float(loud.get("target_lufs", -14.0)) + candidate.drive_db)
+        engine["loudness"] = loud
+    config = Config({"targets": {"standalone": engine},
                      "safety": dict(settings.safety)})
     said: list[str] = []
     bars = candidate.bars or 16
-    seconds = (ASK_AT + margin + 8.0 + bars * 4.0 + margin + 8.0) * 60.0 / tempo
+    # through the span's end and its margin, and one bar more for the limiter's look-ahead
+    seconds = (SETUP_PLAY + margin + bars * 4.0 + margin + 4.0) * 60.0 / tempo
     options.duration = seconds
     with contextlib.redirect_stdout(io.StringIO()):
         session = Session(options, config)
@@ -194,6 +200,9 @@ def render(candidate: Candidate, settings: RenderSettings, workdir: Path | None 
     lo_beat, hi_beat = float(plan["start"]) - margin, float(plan["end"]) + margin
     lo, hi = round(lo_beat * spb * sr), round(hi_beat * spb * sr)
     n = min(len(mix), len(out_alone), len(in_alone), hi)
+    if n < hi:  # the mixer placed it on a later line than the candidate's: the render stopped too soon
+        raise SandboxError(f"{candidate.describe()}: planned at beat {plan['start']:g}, not on its phrase line "
+                           f"(beat {SETUP_PLAY + margin:g}); the outgoing track has no line there")
 
     def crop(x: np.ndarray) -> np.ndarray:
         return x[lo:n]

@@ -68,3 +68,13 @@ def test_a_track_that_is_gone_is_one_clear_error(tracks, tmp_path) -> None:
     gone = replace(tracks[IN.title], path=str(tmp_path / "nowhere.wav"))
     with pytest.raises(sandbox.SandboxError, match="is gone"):
         sandbox.render(Candidate(tracks[OUT.title], gone, "blend", bars=8), RenderSettings(), tmp_path)
+
+
+def test_driving_both_decks_6_db_hotter_is_heard_by_the_critic(tracks, swap, tmp_path) -> None:
+    c = Candidate(tracks[OUT.title], tracks[IN.title], "bass_swap", bars=8, drive_db=6.0)
+    hot = sandbox.render(c, RenderSettings(), tmp_path).judge()
+    cool = swap.judge()
+    # the drive is heard in the loudness, and the engine's true-peak limiter still holds the ceiling
+    # (the limiter takes part of the 6 dB: a track already near the ceiling can only get so much louder)
+    assert hot.metrics["loudness"].detail["before_lufs"] > cool.metrics["loudness"].detail["before_lufs"] + 1.5
+    assert hot.metrics["overs"].value < 1.0 and hot.metrics["overs"].detail["true_peak_dbtp"] < -0.7
