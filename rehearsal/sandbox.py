@@ -103,7 +103,7 @@ def stage(candidate: Candidate, folder: Path, silent: str | None) -> tuple[MixTr
         with contextlib.suppress(FileNotFoundError):
             dst.unlink()
         os.symlink(audio.resolve(), dst)
-        dst.with_suffix(".json").write_text(json.dumps({**sidecar_of(track), "title": f"{role} {track.title}"}))
+        dst.with_suffix(".json").write_text(json.dumps(sidecar_of(track)))
         staged.append(dst)
     records = {r.path: r for r in folder_records([folder])}
     return MixTrack.of(records[str(staged[0])]), MixTrack.of(records[str(staged[1])])

@@ -63,3 +63,27 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     write_kick_track(tmp_path / "crate", KickTrack("Only One", 55.0))
     done = rehearse("crate", "--out", "out", "-T", "no_such", cwd=tmp_path)
     assert done.returncode == 2 and "no template named no_such" in done.stderr
+
+
+def test_the_report_opened_in_headless_chromium_shows_its_table_and_plots(first_run, tmp_path: Path) -> None:
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium (scripts/bootstrap installs it)")
+    folder, _ = first_run
+    shot = tmp_path / "report.png"
+    done = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--window-size=1000,1400", f"--screenshot={shot}",
+                           (folder / "out" / "report.html").as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.exists(), done.stderr
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    # the plots drew: matplotlib's blue (outgoing deck) and orange (incoming deck) are on the page
+    blue = (abs(pixels - [31, 119, 180]).sum(axis=2) < 40).sum()
+    orange = (abs(pixels - [255, 127, 14]).sum(axis=2) < 40).sum()
+    assert blue > 200 and orange > 200
+    # … and the table's text: many dark pixels in the top third (headline, ranking)
+    assert (pixels[: pixels.shape[0] // 3].sum(axis=2) < 150).sum() > 2000
