@@ -5,19 +5,30 @@ what is already scored (the results live in DIR/rehearsals.sqlite)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from copilot.cli.main import app
 from copilot.phrase_db.rehearsals import Rehearsals
 from copilot.tests.fixtures_rehearse import KickTrack, write_kick_track
 
 
 def rehearse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "copilot", "rehearse", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600)
+    """The command in this process (typer's runner: the same parsing and exits, no interpreter start-up)."""
+    runner = CliRunner()
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = runner.invoke(app, ["rehearse", *args])
+    finally:
+        os.chdir(here)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture(scope="module")
