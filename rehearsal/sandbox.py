@@ -80,6 +80,25 @@ def sidecar_of(track: TrackRecord) -> dict[str, Any]:
             "tags": list(track.tags)}
 
 
+_LUFS: dict[tuple[str, int, int], float | None] = {}  # per worker process: each track measured once
+
+
+def loudness_of(track: TrackRecord) -> float | None:
+    """The track's integrated loudness: its analysis's, else measured once per process. The silent twin
+    carries the real track's figure, so every pass gives each deck the same loudness-match gain."""
+    if track.lufs is not None:
+        return track.lufs
+    st = os.stat(track.path)
+    key = (track.path, st.st_size, st.st_mtime_ns)
+    if key not in _LUFS:
+        from copilot.phrase_db.loudness import integrated_lufs
+
+        audio, sr = sf.read(track.path, dtype="float32", always_2d=True)
+        value = integrated_lufs(audio, sr)
+        _LUFS[key] = round(value, 2) if np.isfinite(value) else None
+    return _LUFS[key]
+
+
 def silent_twin(path: Path, folder: Path) -> Path:
     """A file of silence exactly as long as `path` (made once per folder)."""
     info = sf.info(str(path))
@@ -103,7 +122,7 @@ def stage(candidate: Candidate, folder: Path, silent: str | None) -> tuple[MixTr
         with contextlib.suppress(FileNotFoundError):
             dst.unlink()
         os.symlink(audio.resolve(), dst)
-        dst.with_suffix(".json").write_text(json.dumps(sidecar_of(track)))
+        dst.with_suffix(".json").write_text(json.dumps({**sidecar_of(track), "lufs": loudness_of(track)}))
         staged.append(dst)
     records = {r.path: r for r in folder_records([folder])}
     return MixTrack.of(records[str(staged[0])]), MixTrack.of(records[str(staged[1])])
