@@ -96,6 +96,7 @@ class SessionApi(Protocol):
     state: HostState
     targets: list[Any]  # the active targets (what they can take: target.capabilities())
     config: Any  # the session's Config (copilot.toml): `config.section("motion")`
+    telemetry: Any  # bridge.telemetry.Telemetry: `telemetry.publish("heard", …)` for the stage view
 
     def submit(self, intent: Any) -> Any: ...  # Intent → Decision (a LOAD waits for its library lookup)
     def move(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any: ...  # a continuous move
@@ -123,6 +124,11 @@ class Input:
         return None
 
     def status(self) -> dict[str, Any]:
+        return {}
+
+    def readings(self) -> dict[str, Any]:
+        """What the stage view shows of this input now, e.g. {"motion": {performer: {"energy": …}}}.
+        Polled a few times a second from the view's own thread: read, never wait."""
         return {}
 
 

@@ -177,6 +177,11 @@ class SafetyScheduler:
         with self._lock:
             return [(p.intent, p.reason) for p in self._pending]
 
+    def awaiting(self) -> list[tuple[Intent, str, float]]:
+        """The questions waiting for a yes, with the clock time each expires (for the stage view)."""
+        with self._lock:
+            return [(p.intent, p.reason, p.expires) for p in self._pending]
+
     def move(
         self, param_name: str, value: float, deck: Deck | None = None, source: Source = Source.MOTION
     ) -> Action | None:
@@ -364,13 +369,22 @@ class SafetyScheduler:
     def _confirm(self, intent: Intent, now: float) -> Decision:
         if not self._pending:
             return self._refuse(intent, now, "nothing is waiting for a yes")
-        pending = self._pending.pop()
+        wanted = intent.args.get("id")
+        if wanted is None:
+            pending = self._pending.pop()
+        else:
+            pending = next((p for p in self._pending if p.intent.id == wanted), None)
+            if pending is None:
+                return self._refuse(intent, now, f"no question {wanted} is waiting for a yes (answered or expired)")
+            self._pending.remove(pending)
         decision = self._decide(pending.intent, now, confirmed=True, resolved=pending.resolved)
         reason = f"confirmed: {decision.reason}" if decision.accepted else decision.reason
         return Decision(intent, Verdict.DONE if decision.accepted else Verdict.REFUSED, reason,
                         decision.actions, decision.beat, now)
 
     def _cancel(self, intent: Intent, now: float) -> Decision:
+        if "id" in intent.args:
+            return self._cancel_one(intent, intent.args["id"], now)
         if self._pending:
             gone = self._pending.pop()
             return Decision(intent, Verdict.DONE, f"cancelled {gone.intent.describe()}", at=now)
@@ -381,6 +395,21 @@ class SafetyScheduler:
                 self.outbox.withdraw([a.id for a in entry.actions], after_beat=now_beat)
                 return Decision(intent, Verdict.DONE, f"withdrew {entry.intent.describe()}", at=now)
         return self._refuse(intent, now, "nothing left to cancel")
+
+    def _cancel_one(self, intent: Intent, wanted: str, now: float) -> Decision:
+        """CANCEL of one particular question or queued intent, named by its intent id or one of its actions'."""
+        question = next((p for p in self._pending if p.intent.id == wanted), None)
+        if question is not None:
+            self._pending.remove(question)
+            return Decision(intent, Verdict.DONE, f"cancelled {question.intent.describe()}", at=now)
+        now_beat = self.clock.beat_at_time(now)
+        entry = next((s for s in self._scheduled
+                      if s.intent.id == wanted or any(a.id == wanted for a in s.actions)), None)
+        if entry is None or entry.last_beat <= now_beat:
+            return self._refuse(intent, now, f"nothing queued has the id {wanted} (it happened or was withdrawn)")
+        self._scheduled.remove(entry)
+        self.outbox.withdraw([a.id for a in entry.actions], after_beat=now_beat)
+        return Decision(intent, Verdict.DONE, f"withdrew {entry.intent.describe()}", at=now)
 
     # -- helpers -----------------------------------------------------------------------------------
     def _refuse(self, intent: Intent, now: float, reason: str) -> Decision:

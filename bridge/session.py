@@ -34,6 +34,7 @@ from .safety import SafetyConfig
 from .scheduler import Decision, SafetyScheduler, Verdict
 from .state import HostState
 from .surroundings import Surroundings, running_processes
+from .telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 MAX_LOOKUPS = 8  # LOADs waiting for the library at once; more are refused (a stuck disk must not pile up)
@@ -56,6 +57,7 @@ class SessionOptions:
     voice: bool = False
     osc: str | None = "127.0.0.1:9100"
     allow: list[str] = field(default_factory=list)
+    view: str | None = None  # the stage view's [HOST:]PORT (copilot.view); None = no view
     db: Path | None = None
     log: Path | None = None
     midi_api: str = "auto"
@@ -95,6 +97,8 @@ class Session:
         self.dispatcher = Dispatcher(self.clock, on_sent=self.log.record_sent, on_error=self._on_send_error)
         self.router: Router | None = None
         self.scheduler = SafetyScheduler(self.clock, self.state, None, safety)
+        # What the stage view and the status line read, off the hot threads (bridge/telemetry.py).
+        self.telemetry = Telemetry(self.clock, self.state, self.scheduler, self.dispatcher, safety.phrase_bars)
         self.ports: Any = None
         self.targets: list[Target] = []
         self.adornment: Target | None = None
@@ -207,7 +211,7 @@ class Session:
             for library in self.libraries:
                 if callable(getattr(library, "warm_up", None)):
                     self._lookups.submit(self._warm_up, library)
-        self.scheduler.outbox = self.router
+        self.scheduler.outbox = self.telemetry.watch(self.router)
         why = f" ({self.target_reason})" if self.target_reason else ""
         self.report(f"target: {', '.join(t.name for t in self.targets)}{why}; clock: "
                     f"{type(self.clock).__name__} at {self.clock.tempo:.2f} BPM")
@@ -339,6 +343,7 @@ class Session:
 
     def _note(self, decision: Decision) -> None:
         self.decisions.append(decision)
+        self.telemetry.decided(decision)
         self.log.record("decision", decision=decision.to_dict(), beat=self.clock.beat)
         mark = {Verdict.SCHEDULED: "✓", Verdict.DONE: "✓", Verdict.AWAITING_CONFIRM: "?",
                 Verdict.REFUSED: "✗"}[decision.verdict]
@@ -494,6 +499,7 @@ class Session:
                 for line in self.due_script(now):
                     self.submit(line.intent)
                 for expired in self.scheduler.expire():
+                    self.telemetry.decided(expired)
                     self.log.record("decision", decision=expired.to_dict())
                     self.report(f"✗ {expired.reason}")
                 wait = 0.05

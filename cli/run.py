@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -24,7 +25,9 @@ def command(
     mocopi: int | None = typer.Option(None, help="Listen for Sony mocopi on this UDP port (e.g. 12351)."),
     voice: bool = typer.Option(False, help="Listen for voice commands (hands-free)."),
     osc: str = typer.Option("127.0.0.1:9100", help="Intents over OSC on [HOST:]PORT ('' = off)."),
-    allow: list[str] = typer.Option([], help="LAN address allowed to send OSC intents (repeatable)."),
+    allow: list[str] = typer.Option([], help="LAN address allowed to send OSC intents or open the view (repeatable)."),
+    view: str | None = typer.Option(None, "--view", help="Stage view on [HOST:]PORT (default 127.0.0.1:8765, or "
+                                    "[view] bind in copilot.toml; 'off' = none). A LAN bind needs --allow."),
     db: Path | None = typer.Option(None, help="Phrase database to resolve LOAD queries."),
     midi_api: str = typer.Option("auto", "--midi-api", help="MIDI API: auto, jack, alsa, coremidi, winmm."),
     auto_wait: float = typer.Option(1.0, "--auto-wait", help="Seconds to look for a host with --target auto."),
@@ -34,18 +37,31 @@ def command(
     from copilot.bridge.host import UnknownTarget
     from copilot.bridge.session import Session, SessionError, SessionOptions, default_log_path
     from copilot.intents.script import ScriptError
+    from copilot.view.plugin import view_bind
+    from copilot.view.terminal import StatusLine
 
+    try:
+        settings = Config.load(config)
+        view_section = settings.section("view")
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     options = SessionOptions(
         target=target, script=script, duration=duration, link=not no_link, tempo=tempo, quantum=quantum,
         output_latency_ms=output_latency, out=out, crate=crate, adorn=adorn, motion_osc=motion_osc,
         mocopi=mocopi, voice=voice, osc=osc or None, allow=list(allow), db=db,
         log=log or default_log_path(), midi_api=midi_api, auto_wait=auto_wait,
+        view=None if out is not None else view_bind(view, view_section),
     )
+    # On a terminal, one status line replaces the scrolling report (the session log keeps everything).
+    status = StatusLine() if out is None and sys.stdout.isatty() else None
     try:
-        session = Session(options, Config.load(config))
+        session = Session(options, settings, report=status.report if status else None)
     except (ScriptError, ConfigError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    if status is not None:
+        status.start(session)
     try:
         session.run()
     except UnknownTarget as exc:
@@ -54,6 +70,9 @@ def command(
     except SessionError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
+    finally:
+        if status is not None:
+            status.stop()
     stats = session.dispatcher.stats.summary()
     if stats.get("count"):
         typer.echo(f"sent {stats['count']} messages; lateness p50 {stats['p50_ms']:.3f} ms, "

@@ -320,6 +320,8 @@ class Engine:
             "stretched": bool(d[D_SRC_SLOT] >= 0 and d[D_SRC_SLOT] != d[D_SLOT]),
             "track": track.title if track else None,
             "bpm": track.bpm if track else None,
+            "key": track.key if track else None,
+            "length_beats": float(track.beats) if track else None,  # the stage view's "time left"
         }
 
     def meters(self) -> dict[str, float]:

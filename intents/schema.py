@@ -34,8 +34,8 @@ class IntentKind(StrEnum):
     KEYLOCK = "KEYLOCK"  # args: on (bool)
     KEY = "KEY"  # args: delta (semitones, ±) | semitones (absolute) | match (the deck whose key to meet)
     PANIC = "PANIC"
-    CONFIRM = "CONFIRM"
-    CANCEL = "CANCEL"
+    CONFIRM = "CONFIRM"  # args: id (optional) — which question; else the latest
+    CANCEL = "CANCEL"  # args: id (optional) — which question or queued intent (intent or action id); else the latest
 
 
 class Deck(StrEnum):
@@ -168,6 +168,9 @@ def normalise_args(kind: IntentKind, args: Mapping[str, Any]) -> dict[str, Any]:
         return {"on": args["on"]}
     if kind is IntentKind.KEY:
         return _key_args(args)
+    if kind in (IntentKind.CONFIRM, IntentKind.CANCEL) and "id" in args:
+        # one particular question or queued intent (the stage view's buttons), by intent or action id
+        return {"id": _text(args, "id", kind)}
     if args:
         raise IntentError(f"{kind} takes no arguments, got {sorted(args)}")
     return {}
