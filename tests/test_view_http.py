@@ -67,7 +67,7 @@ def read_events(view: Any, seconds: float) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_state_and_its_stream_at_ten_or_more_a_second(stage):
-    session, view, _ = stage
+    _, view, _ = stage
     status, state = ask(view, "GET", "/state", token=False)  # loopback: reading needs no token
     assert status == 200
     assert {"tempo", "beat", "phase", "quantum", "playing", "link_peers", "decks", "queue", "pending",
