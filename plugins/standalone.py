@@ -306,7 +306,9 @@ class StandaloneTarget(Target):
     def health(self) -> dict[str, Any]:
         if self.engine is None:
             return {"open": False}
-        decks = {Deck.from_index(d).value: {**self.engine.deck_state(d),
+        clock = self.context.clock if self.context is not None else None
+        beat = clock.beat if clock is not None and not self.offline else None
+        decks = {Deck.from_index(d).value: {**self.engine.deck_state(d, beat),
                                              **(self.keylock.status(d) if self.keylock else {})}
                  for d in range(self.settings.decks)}
         return {"open": True, "offline": self.offline, "fallback_wav": str(self.fallback_wav or ""),

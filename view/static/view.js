@@ -137,9 +137,11 @@
     for (const a of items) {
       const countdown = el("span", { class: "when" });
       const what = a.what && a.what !== a.kind ? a.what : `${a.kind}${a.deck ? " deck " + a.deck : ""}`;
+      // the action's own kind when the words are the intent's (a build's DROP marker at its end)
+      const kind = what.toUpperCase().includes(a.kind.replace("_", " ")) ? null : el("span", { class: "kind" }, a.kind);
       const row = el("li", { "data-id": a.id, "data-kind": a.kind },
         countdown,
-        el("span", { class: "what" }, el("span", { class: "src" }, a.source || ""), el("b", {}, what),
+        el("span", { class: "what" }, el("span", { class: "src" }, a.source || ""), el("b", {}, what), kind,
            el("span", { class: "why" }, a.reason || "")),
         el("button", { class: "x", type: "button", title: "cancel", onclick: () => cancel(a.id) }, "✕"));
       list.append(row);
