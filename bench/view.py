@@ -265,7 +265,14 @@ def browser_run(seconds: float) -> dict[str, Any]:
         driver.get(stage.url)
         wait_js(driver, "window.stageView && window.stageView.states > 40", 30, "the page's first states")
         offset = wall_minus_host()
+        began = driver.execute_script("return performance.now()")  # frames before this: the page still settling
         decisions = []
+        frames: list[list[float]] = []
+
+        def collect() -> None:  # the page keeps its last 1200 frames: fetch them every few seconds
+            last = frames[-1][0] if frames else began
+            frames.extend(driver.execute_script(f"return window.stageView.frames.filter(f => f[0] > {last})"))
+
         end = time.monotonic() + seconds
         n = 0
         while time.monotonic() < end:
@@ -274,9 +281,11 @@ def browser_run(seconds: float) -> dict[str, Any]:
                                                source=Source.PAD))
             decisions.append(decision)
             time.sleep(0.37)
+            if n % 12 == 0:
+                collect()
         time.sleep(0.5)
-        view = driver.execute_script("const v = window.stageView; return {origin: performance.timeOrigin, "
-                                     "frames: v.frames, paints: v.paints}")
+        collect()
+        view = driver.execute_script("return {origin: performance.timeOrigin, paints: window.stageView.paints}")
         lateness = [late * 1000 for _, late in d.sends]
     finally:
         if driver is not None:
@@ -290,15 +299,14 @@ def browser_run(seconds: float) -> dict[str, Any]:
     arrive = [((origin + p["arrived"]) / 1000.0 - offset - at[p["id"]]) * 1000.0 for p in view["paints"]
               if p["id"] in at]
     tempo = clock.tempo
-    phase = [abs(beat - clock.beat_at_time((origin + t) / 1000.0 - offset)) * 60000.0 / tempo
-             for t, beat in view["frames"]]
-    span = (view["frames"][-1][0] - view["frames"][0][0]) / 1000.0 if len(view["frames"]) > 1 else 0.0
+    phase = [abs(beat - clock.beat_at_time((origin + t) / 1000.0 - offset)) * 60000.0 / tempo for t, beat in frames]
+    span = (frames[-1][0] - frames[0][0]) / 1000.0 if len(frames) > 1 else 0.0
     result = {"paint_ms": stats(paint), "arrival_ms": stats(arrive), "phase_ms": stats(phase),
-              "fps": len(view["frames"]) / span if span else 0.0, "lateness_with_browser": stats(lateness)}
+              "fps": len(frames) / span if span else 0.0, "lateness_with_browser": stats(lateness)}
     row("event → paint", result["paint_ms"])
     row("  of which event → the page has it", result["arrival_ms"])
     row("wheel phase vs Link |error|", result["phase_ms"])
-    print(f"  {result['fps']:.0f} frames/s over the last {span:.1f} s")
+    print(f"  {result['fps']:.0f} frames/s over {span:.1f} s")
     row("dispatch lateness meanwhile", result["lateness_with_browser"])
     print(f"  goals: paint p95 ≤ 50 ms → {'MET' if result['paint_ms'].get('p95', 1e9) <= 50 else 'NOT MET'}; "
           f"phase p95 ≤ 5 ms → {'MET' if result['phase_ms'].get('p95', 1e9) <= 5 else 'NOT MET'}")
