@@ -48,6 +48,12 @@ class _Queued:
     end: float  # the beat after which it has happened (an envelope's last breakpoint)
     what: str = ""  # the intent in the performer's words
     reason: str = ""  # the scheduler's decision
+    item: dict[str, Any] | None = None  # as readers see it; built once, again only when the above change
+
+    def shown(self) -> dict[str, Any]:
+        if self.item is None:
+            self.item = queue_item(self.action, self.end, self.what, self.reason)
+        return self.item
 
 
 class _Tap:
@@ -97,7 +103,7 @@ class Telemetry:
             for action in decision.actions:
                 queued = self._queued.get(action.id)
                 if queued is not None:
-                    queued.what, queued.reason = what, decision.reason
+                    queued.what, queued.reason, queued.item = what, decision.reason, None
         self.publish("decision", decision)
 
     def publish(self, kind: str, obj: Any) -> None:
@@ -129,7 +135,7 @@ class Telemetry:
                     del self._queued[action_id]
                     self._loads.pop(action_id, None)
                 else:  # under way: it ends at the cut
-                    queued.end = min(queued.end, after_beat)
+                    queued.end, queued.item = min(queued.end, after_beat), None
 
     def _clear(self) -> None:
         with self._lock:
@@ -162,7 +168,7 @@ class Telemetry:
                 del self._queued[action_id]
             queued = sorted(self._queued.values(), key=lambda q: (q.action.beat or 0.0, q.action.id))
             loads = list(self._loads.values())
-            queue = [queue_item(q.action, q.end, q.what, q.reason) for q in queued]
+            queue = [q.shown() for q in queued]
         return {
             "t": t, "tempo": tempo, "beat": beat, "phase": beat % quantum, "quantum": quantum,
             "phrase_beats": phrase, "playing": bool(clock.playing), "link_peers": int(clock.peers),

@@ -8,6 +8,7 @@ import json
 import math
 import time
 
+import numpy as np
 import pytest
 
 from copilot.bridge.clock import ManualClock
@@ -18,7 +19,7 @@ from copilot.bridge.telemetry import Telemetry
 from copilot.intents.schema import Deck, Intent, IntentError, IntentKind
 from copilot.view.plugin import view_bind
 from copilot.view.terminal import CLEAR, StatusLine, status_text
-from copilot.view.wire import decode, encode
+from copilot.view.wire import Frames, frame, line, read_line, to_json
 
 
 @pytest.fixture
@@ -173,11 +174,18 @@ def test_the_status_line_says_bar_decks_and_next_action(rig):
     assert CLEAR + "bar 2.2" in out.getvalue() and "refused\n" not in out.getvalue()
 
 
-def test_lines_between_the_processes_are_json_a_browser_accepts():
-    name, body = decode(encode("meters", {"peak": math.nan, "lufs": [-14.0, math.inf], "ok": 1.5}))
-    assert name == "meters" and json.loads(body) == {"peak": None, "lufs": [-14.0, None], "ok": 1.5}
+def test_frames_between_the_processes_survive_any_cut_and_become_json_a_browser_accepts():
+    payload = {"peak": math.nan, "lufs": [-14.0, math.inf], "beat": np.float64(3.5), "n": np.int64(2),
+               "deck": Deck.A, "ok": True}
+    data = frame("meters", payload) + frame("state", {"beat": 1.0})
+    frames = Frames()
+    got = [f for i in range(len(data)) for f in frames.feed(data[i:i + 1])]  # one byte at a time
+    assert [name for name, _ in got] == ["meters", "state"]
+    assert json.loads(to_json(got[0][1])) == {"peak": None, "lufs": [-14.0, None], "beat": 3.5, "n": 2,
+                                              "deck": "A", "ok": True}
+    assert read_line(line("clients", {"n": 4})) == ("clients", {"n": 4})
     with pytest.raises(ValueError):
-        decode(b"no-space-here\n")
+        read_line(b"no-space-here\n")
 
 
 def test_the_view_address_comes_from_the_flag_then_copilot_toml_then_the_default():

@@ -24,7 +24,7 @@ from copilot.bridge.host import Input, hookimpl
 from copilot.bridge.osc import AllowList, Bind, check_bind
 
 from .publisher import STATE_RATE, Publisher
-from .wire import encode
+from .wire import frame
 
 DEFAULT_BIND = "127.0.0.1:8765"
 DEFAULT_PORT = 8765
@@ -97,7 +97,7 @@ class StageView(Input):
         }
         self.publisher = Publisher(session, ours, float(self.settings.get("rate", STATE_RATE)),
                                    on_broken=self._broken)
-        self.publisher.send(encode("config", config))
+        self.publisher.send(frame("config", config))
         self.publisher.start()
         where = " or ".join(self.urls)
         note = f" (LAN, allow {', '.join(self.allow.entries())}; advertised as _copilot._tcp)" if self.lan else ""

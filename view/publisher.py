@@ -3,8 +3,9 @@
 Two ordinary threads at the helper priority (short and sleeping, like the OSC server's), never the
 dispatch or audio threads:
 - `feed`: wakes on every published event (a decision, what voice heard) and otherwise 20 times a second;
-  writes the events, the state snapshot, and — 4 times a second — meters, motion, lateness and what
-  the targets know of their decks (position, track length, key).
+  writes the events, the state snapshot, 4 times a second meters, motion and what the targets know of
+  their decks (position, track length, key), and once a second the send-timing figures — as marshal
+  frames (view/wire.py): JSON for the browsers is made in the view's process.
 - `hear`: reads commands from the view's process and submits them as intents with source `remote`,
   through the same `submit_soon` as the OSC server; the decision is sent back as a `reply`.
 Nothing here takes the scheduler's lock except for the moment `Telemetry.snapshot` copies the questions.
@@ -13,7 +14,6 @@ Nothing here takes the scheduler's lock except for the moment `Telemetry.snapsho
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import socket
 import threading
@@ -25,10 +25,11 @@ from copilot.bridge.clock import next_boundary
 from copilot.bridge.dispatch import HELPER_PRIORITY, make_realtime
 from copilot.intents.schema import Intent, IntentError, IntentKind, Source
 
-from .wire import MAX_LINE, decision_json, decode, encode, heard_json
+from .wire import MAX_LINE, decision_json, frame, heard_json, read_line
 
 STATE_RATE = 20.0  # state snapshots per second (the contract asks ≥ 10; the page extrapolates between them)
-SLOW_RATE = 4.0  # meters, motion, lateness and target deck details per second
+SLOW_RATE = 4.0  # meters, motion and target deck details per second
+LATENESS_RATE = 1.0  # the send-timing histogram per second (percentiles over 4096 sends: the costliest line)
 SEND_TIMEOUT = 2.0  # a view process that takes nothing for this long is stuck: the view is switched off
 METER_KEYS = ("peak", "short_term_lufs", "momentary_lufs", "gain_reduction_db", "compressor_db")
 
@@ -58,7 +59,7 @@ class Publisher:
         self.period = 1.0 / max(1.0, float(rate))
         self.on_broken = on_broken
         self.clients = 0  # SSE clients the view's process reports
-        self.sent_lines = 0
+        self.sent_frames = 0
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
         self._broken = False
@@ -99,30 +100,31 @@ class Publisher:
         make_realtime(HELPER_PRIORITY)
         telemetry = self.telemetry
         seq = 0
-        next_state = next_slow = time.monotonic()
+        next_state = next_slow = next_lateness = time.monotonic()
         while not self._stop.is_set() and not self._broken:
             wait = min(next_state, next_slow) - time.monotonic()
             if wait > 0:
                 telemetry.wait(min(wait, 0.1))
             seq, events = telemetry.events_since(seq)
-            lines = [self._event_line(kind, obj) for kind, obj in events]
+            frames = [self._event_frame(kind, obj) for kind, obj in events]
             now = time.monotonic()
             if now >= next_slow:
-                lines += self._slow_lines()
+                frames += self._slow_frames(now >= next_lateness)
                 next_slow = max(next_slow + 1.0 / SLOW_RATE, now)
+                next_lateness = next_lateness if now < next_lateness else now + 1.0 / LATENESS_RATE
             if now >= next_state:
-                lines.append(encode("state", self.state()))
+                frames.append(frame("state", self.state()))
                 next_state = max(next_state + self.period, now)
-            if lines and self.send(b"".join(lines)):
-                self.sent_lines += len(lines)
+            if frames and self.send(b"".join(frames)):
+                self.sent_frames += len(frames)
 
     @staticmethod
-    def _event_line(kind: str, obj: Any) -> bytes:
+    def _event_frame(kind: str, obj: Any) -> bytes:
         if kind == "decision":
-            return encode("decision", decision_json(obj))
+            return frame("decision", decision_json(obj))
         if kind == "heard":
-            return encode("heard", heard_json(obj))
-        return encode(kind, obj)
+            return frame("heard", heard_json(obj))
+        return frame(kind, obj)
 
     def state(self) -> dict[str, Any]:
         """The telemetry snapshot, with what the targets know of their decks folded into the deck cards."""
@@ -146,12 +148,12 @@ class Publisher:
                 card["next_phrase"] = next_boundary(position + 1e-6, phrase) - position
         return snap
 
-    def _slow_lines(self) -> list[bytes]:
-        lines = [encode("lateness", self.telemetry.lateness())]
+    def _slow_frames(self, lateness: bool) -> list[bytes]:
+        frames = [frame("lateness", self.telemetry.lateness())] if lateness else []
         meters, decks = self._targets()
         self._decks = decks
         if meters:
-            lines.append(encode("meters", meters))
+            frames.append(frame("meters", meters))
         motion: dict[str, Any] = {}
         for source in list(getattr(self.session, "inputs", [])):
             try:
@@ -159,8 +161,8 @@ class Publisher:
             except Exception:  # noqa: BLE001 - one input's bad reading must not blank the view
                 continue
         if motion:
-            lines.append(encode("motion", motion))
-        return lines
+            frames.append(frame("motion", motion))
+        return frames
 
     def _targets(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """Meters (engines that play) and deck details, from each target's health()."""
@@ -210,8 +212,7 @@ class Publisher:
 
     def _on_line(self, line: bytes) -> None:
         try:
-            name, body = decode(line)
-            data = json.loads(body)
+            name, data = read_line(line)
         except ValueError:
             return
         if name == "clients" and isinstance(data, dict):
@@ -224,10 +225,10 @@ class Publisher:
         try:
             intent = command_intent(command)
         except (IntentError, ValueError, KeyError, TypeError) as exc:
-            self.send(encode("reply", {"rid": rid, "verdict": "refused", "reason": f"not an intent: {exc}"}))
+            self.send(frame("reply", {"rid": rid, "verdict": "refused", "reason": f"not an intent: {exc}"}))
             return
 
         def answer(decision: Any) -> None:
-            self.send(encode("reply", {"rid": rid, **decision_json(decision)}))
+            self.send(frame("reply", {"rid": rid, **decision_json(decision)}))
 
         self.session.submit_soon(intent, then=answer)

@@ -38,7 +38,7 @@ from copilot.intents.parser import parse
 from copilot.intents.schema import Source
 
 from .access import Access
-from .wire import MAX_LINE, decode, encode
+from .wire import MAX_LINE, Frames, line, to_json
 
 log = logging.getLogger("copilot.view")
 RETAINED = ("state", "lateness", "meters", "motion")  # the latest of each goes to a client when it connects
@@ -68,26 +68,24 @@ class Hub:
         self.skipped = 0
 
     # -- from the session ------------------------------------------------------------------------------
-    async def read(self, reader: asyncio.StreamReader) -> None:
+    async def read(self, reader: asyncio.StreamReader, frames: Frames) -> None:
         try:
             while True:
-                line = await reader.readline()
-                if not line or not line.endswith(b"\n"):
-                    break  # the session closed its end (or a line too long for the reader)
-                try:
-                    name, body = decode(line)
-                except ValueError:
-                    continue
-                self.receive(name, body)
-        except (OSError, ValueError, asyncio.LimitOverrunError):
-            pass
+                data = await reader.read(1 << 16)
+                if not data:
+                    break  # the session closed its end
+                for name, payload in frames.feed(data):
+                    self.receive(name, payload)
+        except (OSError, ValueError, EOFError, TypeError):
+            pass  # a broken stream from the session: the view ends with it
         finally:
             self.closed.set()
 
-    def receive(self, name: str, body: bytes) -> None:
+    def receive(self, name: str, payload: Any) -> None:
         if name == "reply":
-            self._reply(body)
+            self._reply(payload)
             return
+        body = to_json(payload)  # here, in the view's process: never on the session's interpreter lock
         if name in RETAINED:
             self.latest[name] = body
         elif name in self.history:
@@ -99,11 +97,10 @@ class Hub:
                 continue
             queue.put_nowait(message)
 
-    def _reply(self, body: bytes) -> None:
+    def _reply(self, data: Any) -> None:
         try:
-            data = json.loads(body)
             future = self.replies.pop(int(data.get("rid")), None)
-        except (ValueError, TypeError):
+        except (AttributeError, ValueError, TypeError):
             return
         if future is not None and not future.done():
             future.set_result(data)
@@ -115,7 +112,7 @@ class Hub:
         rid = next(self.rids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.replies[rid] = future
-        self.writer.write(encode("command", {"rid": rid, "op": op, **fields}))
+        self.writer.write(line("command", {"rid": rid, "op": op, **fields}))
         await self.writer.drain()
         try:
             return await asyncio.wait_for(future, REPLY_TIMEOUT)
@@ -124,7 +121,7 @@ class Hub:
 
     def _count(self) -> None:
         if self.writer is not None and not self.closed.is_set():
-            self.writer.write(encode("clients", {"n": len(self.clients)}))
+            self.writer.write(line("clients", {"n": len(self.clients)}))
 
     # -- streams ------------------------------------------------------------------------------------------
     def subscribe(self) -> asyncio.Queue[bytes | None]:
@@ -277,13 +274,16 @@ async def _decide(pending: Any) -> Response:
     return JSONResponse(answer)
 
 
-async def serve(listener: socket.socket, link: socket.socket, config: dict[str, Any]) -> None:
+async def serve(listener: socket.socket, link: socket.socket, config: dict[str, Any], frames: Frames,
+                early: list[tuple[str, Any]]) -> None:
     import uvicorn
     from sse_starlette.sse import AppStatus
 
     hub = Hub(config)
     reader, writer = await asyncio.open_unix_connection(sock=link, limit=MAX_LINE)
     hub.writer = writer
+    for name, payload in early:  # frames that came in the same read as the settings
+        hub.receive(name, payload)
     app = Access(make_app(hub), str(config["token"]), AllowList(config.get("allow") or []), bool(config.get("lan")))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                            timeout_graceful_shutdown=2))
@@ -307,7 +307,7 @@ async def serve(listener: socket.socket, link: socket.socket, config: dict[str, 
         hub.close_streams()
         server.should_exit = True
 
-    tasks = [asyncio.create_task(hub.read(reader)), asyncio.create_task(until_session_ends())]
+    tasks = [asyncio.create_task(hub.read(reader, frames)), asyncio.create_task(until_session_ends())]
     if advert is not None:
         tasks.append(asyncio.create_task(advertise()))
     try:
@@ -330,18 +330,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     listener = socket.socket(fileno=int(args[0]))
     link = socket.socket(fileno=int(args[1]))
-    first = bytearray()
-    while not first.endswith(b"\n") and len(first) < MAX_LINE:  # the settings, before anything else
-        chunk = link.recv(1)
+    frames = Frames()
+    got: list[tuple[str, Any]] = []
+    while not got:  # the settings come first; whatever follows them stays in `frames` for the hub
+        chunk = link.recv(1 << 16)
         if not chunk:
             return 1
-        first += chunk
-    name, body = decode(bytes(first))
-    if name != "config":
+        got = frames.feed(chunk)
+    name, config = got[0]
+    if name != "config" or not isinstance(config, dict):
         return 2
     logging.basicConfig(level=logging.WARNING, format="stage view: %(message)s")
+    early = got[1:]
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(listener, link, json.loads(body)))
+        asyncio.run(serve(listener, link, config, frames, early))
     return 0
 
 
