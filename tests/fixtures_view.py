@@ -12,7 +12,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,10 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 def stage_session(tempo: float = 120.0, view: str = "127.0.0.1:0", report: Callable[[str], None] | None = None,
-                  log: Path | None = None, **kw: Any) -> tuple[Session, StageView]:
-    """A started live session with the stage view on an ephemeral loopback port."""
+                  log: Path | None = None, plugins: Sequence[Any] = (), **kw: Any) -> tuple[Session, StageView]:
+    """A started live session with the stage view on an ephemeral loopback port (and other `plugins`' inputs)."""
     options = SessionOptions(target="midi-monitor", link=False, tempo=tempo, osc=None, view=view, log=log, **kw)
-    host = TargetHost(plugins=[midi_monitor, view_plugin], entry_points=False)
+    host = TargetHost(plugins=[midi_monitor, view_plugin, *plugins], entry_points=False)
     session = Session(options, Config(), host=host, report=report or (lambda _m: None))
     session.start()
     stage = next((i for i in session.inputs if isinstance(i, StageView)), None)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from copilot.intents.schema import Deck, Intent, IntentKind
@@ -169,3 +170,40 @@ def test_the_views_process_ends_with_the_session():
     assert process.poll() is not None
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_what_voice_heard_and_how_the_body_moves_reach_the_stream(tmp_path):
+    """Voice (a spoken file through Whisper) and motion (a synthetic phone over real UDP) in a live session:
+    the view's stream carries what was heard with its confidence, and each performer's energy, ψ, tension."""
+    import soundfile as sf
+
+    from copilot.motion import record, synth
+    from copilot.plugins import motion_input, voice_input
+    from copilot.tests import voice_corpus
+    from copilot.tests.fixtures import free_udp_port
+    from copilot.tests.fixtures_voice import say, silence
+
+    wav = tmp_path / "said.wav"
+    sf.write(wav, np.concatenate([silence(0.3), say("hot cue three on deck B"), silence(1.2)]), voice_corpus.RATE)
+    motion_port = free_udp_port()
+    session, view = stage_session(midi_api="alsa", voice=True, motion_osc=f"127.0.0.1:{motion_port}",
+                                  extra={"voice": {"file": str(wav)}}, plugins=[voice_input, motion_input])
+    assert {i.name for i in session.inputs} == {"view", "voice", "motion"}
+    try:
+        got: list[tuple[str, dict[str, Any]]] = []
+        reader = threading.Thread(target=lambda: got.extend(read_events(view, 8.0)))
+        reader.start()
+        take = synth.wave_take(tempo=120.0, seconds=4.0, fmt="copilot")
+        record.play(take.datagrams, {"osc": ("127.0.0.1", motion_port)})
+        reader.join()
+    finally:
+        session.stop()
+    heard = [e for name, e in got if name == "heard"]
+    assert heard and "hot cue" in heard[0]["text"].lower() and 0.0 < heard[0]["confidence"] <= 1.0, heard
+    assert heard[0]["intent"]["kind"] == "HOTCUE"
+    motion = [e for name, e in got if name == "motion"]
+    assert motion, "no motion on the stream"
+    readings = [r for m in motion for r in m.values()]
+    assert all(0.0 <= r["psi"] < 1.0 and 0.0 <= r["tension"] <= 1.0 for r in readings)
+    assert max(r["energy"] for r in readings) > 0.05  # it moved while the phone waved, …
+    assert readings[-1]["energy"] < max(r["energy"] for r in readings)  # … and settled after
