@@ -38,6 +38,7 @@ LATENESS_WINDOW = 4096  # the sends the lateness figures cover (the latest)
 # Histogram edges in ms: where a send's lateness falls (a JACK period at 48 kHz / 64 frames is 1.33 ms).
 LATENESS_EDGES_MS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, math.inf)
 LOADS_KEPT = 64
+QUEUE_PRUNE = 256  # queued actions kept before the writer itself drops those already played
 # Continuous moves (motion, faders) come many times a second and are sent at once: not queue items.
 NOT_QUEUED = frozenset({ActionKind.CONTROL})
 
@@ -115,6 +116,8 @@ class Telemetry:
 
     def _queue_actions(self, actions: Sequence[Action]) -> None:
         with self._lock:
+            if len(self._queued) > QUEUE_PRUNE:  # nobody has read for a while (no view): forget what played
+                self._prune(self.clock.beat)
             for a in actions:
                 if a.kind in NOT_QUEUED or a.beat is None:
                     continue
@@ -136,6 +139,10 @@ class Telemetry:
                     self._loads.pop(action_id, None)
                 else:  # under way: it ends at the cut
                     queued.end, queued.item = min(queued.end, after_beat), None
+
+    def _prune(self, beat: float) -> None:
+        for action_id in [i for i, q in self._queued.items() if q.end < beat]:
+            del self._queued[action_id]
 
     def _clear(self) -> None:
         with self._lock:
@@ -164,8 +171,7 @@ class Telemetry:
         quantum = clock.quantum
         phrase = quantum * self.phrase_bars
         with self._lock:
-            for action_id in [i for i, q in self._queued.items() if q.end < beat]:
-                del self._queued[action_id]
+            self._prune(beat)
             queued = sorted(self._queued.values(), key=lambda q: (q.action.beat or 0.0, q.action.id))
             loads = list(self._loads.values())
             queue = [q.shown() for q in queued]

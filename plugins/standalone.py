@@ -306,8 +306,7 @@ class StandaloneTarget(Target):
     def health(self) -> dict[str, Any]:
         if self.engine is None:
             return {"open": False}
-        clock = self.context.clock if self.context is not None else None
-        beat = clock.beat if clock is not None and not self.offline else None
+        beat = self.context.clock.beat if self.context is not None else None  # where a moving deck's head is
         decks = {Deck.from_index(d).value: {**self.engine.deck_state(d, beat),
                                              **(self.keylock.status(d) if self.keylock else {})}
                  for d in range(self.settings.decks)}

@@ -193,3 +193,11 @@ def test_the_view_address_comes_from_the_flag_then_copilot_toml_then_the_default
     assert view_bind(None, {"bind": "0.0.0.0:9000"}) == "0.0.0.0:9000"
     assert view_bind("9001", {"bind": "0.0.0.0:9000"}) == "9001"
     assert view_bind("off", {}) is None and view_bind(None, {"bind": ""}) is None
+
+
+def test_without_a_reader_the_queue_forgets_what_has_played(rig):
+    clock, _, telemetry, _, submit = rig
+    for n in range(300):
+        submit(Intent(IntentKind.HOTCUE, Deck.A, {"n": 1 + n % 8}, at_beat=float(n + 1)))
+        clock.advance_to_beat(n + 1.5)
+    assert len(telemetry._queued) <= 257  # a long set with no view never piles up played actions
