@@ -207,3 +207,12 @@ def test_what_voice_heard_and_how_the_body_moves_reach_the_stream(tmp_path):
     assert all(0.0 <= r["psi"] < 1.0 and 0.0 <= r["tension"] <= 1.0 for r in readings)
     assert max(r["energy"] for r in readings) > 0.05  # it moved while the phone waved, …
     assert readings[-1]["energy"] < max(r["energy"] for r in readings)  # … and settled after
+
+
+def test_a_reading_that_fails_is_said_once_and_the_view_goes_on(stage):
+    _, view, said = stage
+    view.publisher.telemetry.publish("heard", object())  # not a Heard: turning it into JSON raises
+    view.publisher.telemetry.publish("heard", object())
+    states = [e for name, e in read_events(view, 0.8) if name == "state"]
+    assert len(states) >= 8, "the stream stopped after a bad reading"
+    assert sum("a reading failed" in m for m in said) == 1, said

@@ -127,9 +127,9 @@ class StageView(Input):
         found = lan_addresses()
         return found or ["127.0.0.1"]
 
-    def _broken(self, why: str) -> None:
+    def _broken(self, why: str, off: bool = True) -> None:
         if self._session is not None:
-            self._session.report(f"stage view is off: {why}; the set goes on")
+            self._session.report(f"stage view is off: {why}; the set goes on" if off else f"stage view: {why}")
 
     def stop(self) -> None:
         if self.publisher is not None:

@@ -52,7 +52,7 @@ def command_intent(command: dict[str, Any]) -> Intent:
 
 class Publisher:
     def __init__(self, session: Any, sock: socket.socket, rate: float = STATE_RATE,
-                 on_broken: Callable[[str], None] | None = None) -> None:
+                 on_broken: Callable[..., None] | None = None) -> None:
         self.session = session
         self.telemetry = session.telemetry
         self.sock = sock
@@ -60,6 +60,7 @@ class Publisher:
         self.on_broken = on_broken
         self.clients = 0  # SSE clients the view's process reports
         self.sent_frames = 0
+        self.failures = 0  # readings that raised (reported once)
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
         self._broken = False
@@ -105,15 +106,23 @@ class Publisher:
             wait = min(next_state, next_slow) - time.monotonic()
             if wait > 0:
                 telemetry.wait(min(wait, 0.1))
-            seq, events = telemetry.events_since(seq)
-            frames = [self._event_frame(kind, obj) for kind, obj in events]
+            frames: list[bytes] = []
             now = time.monotonic()
+            try:
+                seq, events = telemetry.events_since(seq)
+                frames += [self._event_frame(kind, obj) for kind, obj in events]
+                if now >= next_slow:
+                    frames += self._slow_frames(now >= next_lateness)
+                if now >= next_state:
+                    frames.append(frame("state", self.state()))
+            except Exception as exc:  # noqa: BLE001 - a bad reading must not freeze the view for the rest of the set
+                self.failures += 1
+                if self.failures == 1 and self.on_broken is not None:
+                    self.on_broken(f"a reading failed ({type(exc).__name__}: {exc}); the view goes on", off=False)
             if now >= next_slow:
-                frames += self._slow_frames(now >= next_lateness)
                 next_slow = max(next_slow + 1.0 / SLOW_RATE, now)
                 next_lateness = next_lateness if now < next_lateness else now + 1.0 / LATENESS_RATE
             if now >= next_state:
-                frames.append(frame("state", self.state()))
                 next_state = max(next_state + self.period, now)
             if frames and self.send(b"".join(frames)):
                 self.sent_frames += len(frames)
@@ -218,7 +227,11 @@ class Publisher:
         if name == "clients" and isinstance(data, dict):
             self.clients = int(data.get("n", 0))
         elif name == "command" and isinstance(data, dict):
-            self._command(data)
+            try:
+                self._command(data)
+            except Exception as exc:  # noqa: BLE001 - one bad command never ends the listener
+                self.send(frame("reply", {"rid": data.get("rid"), "verdict": "refused",
+                                          "reason": f"{type(exc).__name__}: {exc}"}))
 
     def _command(self, command: dict[str, Any]) -> None:
         rid = command.get("rid")
