@@ -1,7 +1,11 @@
-"""The stage view in a real headless Chromium, beside a live session whose MIDI goes to a JACK dummy port.
+"""The stage view in a real headless Chromium, beside `copilot run` whose MIDI goes to a JACK dummy port.
 
-One browser and one session serve every test here (starting Chromium costs seconds). What is judged is
-what the page shows (its DOM and its canvas) and what reaches the wire — never only our own log.
+The set runs as performers run it — `copilot run --target midi-monitor --view …` in a process of its own,
+on a JACK dummy server of its own with a long period (these tests ask whether a message arrives, not
+when to the sample, and a browser beside the set on a busy machine must not cost them a message); what
+reaches "Copilot Out" is heard by a probe in another process (one process talking to two JACK servers
+crashes libjack, and the test session has its own). One browser and one set serve every test here.
+What is judged is what the page shows (its DOM, its canvas) and what reaches the wire.
 """
 
 from __future__ import annotations
@@ -14,88 +18,93 @@ from typing import Any
 
 import pytest
 
+from copilot.bridge.clock import host_time
 from copilot.bridge.midi import note
-from copilot.intents.schema import Deck, Intent, IntentKind
 from copilot.plugins.midi_monitor import CCS, GLOBAL_CHANNEL, HOTCUE_NOTE_BASE, NOTES, loop_note
-from copilot.tests.fixtures import MidiCapture, start_jack, stop_jack
-from copilot.tests.fixtures_view import chrome, stage_session, wait_js
+from copilot.tests.fixtures import start_jack, stop_jack
+from copilot.tests.fixtures_view import LiveSet, Wire, chrome, wait_js
 
 pytestmark = pytest.mark.jack
 TEMPO = 180.0  # a beat is a third of a second: actions a few beats ahead fire soon
 
 
 @pytest.fixture(scope="module")
-def roomy_jack() -> Iterator[Any]:
-    """A JACK dummy server of its own with a long period (21 ms): these tests ask whether a message arrives,
-    not when to the sample, and a browser beside the set on a busy machine must not cost them a message."""
+def jack_env() -> Iterator[dict[str, str]]:
+    """A JACK dummy server for the set and the probe only (this process never opens a client on it)."""
     server = start_jack(f"copilot-view-{os.getpid()}", period=1024)
-    old = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = server.name
     try:
-        yield server
+        yield dict(os.environ, JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
     finally:
-        if old is None:
-            os.environ.pop("JACK_DEFAULT_SERVER", None)
-        else:
-            os.environ["JACK_DEFAULT_SERVER"] = old
         stop_jack(server)
 
 
 @pytest.fixture(scope="module")
-def stage(roomy_jack: Any) -> Iterator[Any]:
-    session, view = stage_session(tempo=TEMPO, midi_api="jack")
+def live(jack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSet]:
+    live = LiveSet(jack_env, tmp_path_factory.mktemp("view-set"), TEMPO)
     try:
-        yield session, view
+        yield live
     finally:
-        session.stop()
-
-
-@pytest.fixture
-def wire(roomy_jack: Any) -> Iterator[MidiCapture]:
-    """What arrives on 'Copilot Out' during one test."""
-    capture = MidiCapture("Copilot Out", f"copilot-view-capture-{time.monotonic_ns()}")
-    try:
-        yield capture
-    finally:
-        capture.close()
+        assert live.close() == 0, "copilot run did not end cleanly"
 
 
 @pytest.fixture(scope="module")
-def page(stage: Any) -> Iterator[Any]:
-    _session, view = stage
+def page(live: LiveSet) -> Iterator[Any]:
     driver = chrome()
     try:
-        driver.get(view.url)
+        driver.get(live.url)
         wait_js(driver, "window.stageView && window.stageView.states > 20", 20, "a second of states")
         yield driver
     finally:
         driver.quit()
 
 
-def ahead(session: Any, beats: float) -> float:
+@pytest.fixture(scope="module")
+def probe(jack_env: dict[str, str], live: LiveSet) -> Iterator[Wire]:
+    probe = Wire(jack_env)
+    try:
+        yield probe
+    finally:
+        probe.close()
+
+
+@pytest.fixture
+def wire(probe: Wire) -> Wire:
+    """What reaches "Copilot Out" from the start of one test."""
+    probe.messages(settle=0.0)  # earlier tests' messages
+    return probe
+
+
+def ahead(live: LiveSet, beats: float) -> float:
     """A whole beat at least `beats` from now (an explicit at_beat the scheduler honours)."""
-    return float(int(session.clock.beat + beats) + 1)
+    return float(int(live.beat() + beats) + 1)
 
 
-def submit(session: Any, kind: IntentKind, deck: Deck | None, args: dict[str, Any], at_beat: float) -> Any:
-    decision = session.submit(Intent(kind, deck, args, at_beat=at_beat))
-    assert decision.accepted, decision.reason
-    return decision
+def ask(live: LiveSet, kind: str, deck: str | None, args: dict[str, Any], at_beat: float | None = None) -> Any:
+    answer = live.post("/intent", {"kind": kind, "deck": deck, "args": args, "at_beat": at_beat})
+    assert answer["verdict"] in ("scheduled", "awaiting_confirm"), answer
+    return answer
 
 
-def notes_on(got: list[tuple[float, bytes]]) -> list[bytes]:
-    return [data for _, data in got if len(data) == 3 and data[0] & 0xF0 == 0x90 and data[2] > 0]
+def wait_beat(live: LiveSet, beat: float) -> None:
+    clock = live.clock()
+    while clock(host_time()) < beat:
+        time.sleep(0.02)
 
 
-def test_the_wheel_and_the_counter_follow_the_clock(stage, page):
-    session, _ = stage
+def pressed(got: list[tuple[float, bytes]], channel: int, number: int) -> bool:
+    """The button reached the wire: its press or its release."""
+    return any(data in (note(channel, number, 127), note(channel, number, 0)) for _, data in got)
+
+
+def test_the_wheel_and_the_counter_follow_the_sets_clock(live, page):
+    clock = live.clock()
     slack = 0.02 * TEMPO / 60  # 20 ms either side: the page's extrapolation against the session's clock
 
     def read() -> tuple[float, str]:
-        before = session.clock.beat
+        before = clock(host_time())
         beat, picture = page.execute_script(
             "return [window.stageView.beat(), document.getElementById('wheel').toDataURL()]")
-        after = session.clock.beat
+        after = clock(host_time())
         assert before - slack <= beat <= after + slack, (before, beat, after)
         return beat, picture
 
@@ -110,81 +119,62 @@ def test_the_wheel_and_the_counter_follow_the_clock(stage, page):
     assert len(frames) == 30 and all(b[1] > a[1] for a, b in itertools.pairwise(frames))
 
 
-def test_a_scripted_action_is_queued_before_it_fires_and_gone_after(stage, page, wire):
-    session, _ = stage
-    capture = wire
-    due = ahead(session, 5)
-    decision = submit(session, IntentKind.LOOP, Deck.A, {"beats": 4}, due)
-    action = decision.actions[0].id
+def test_an_action_is_queued_before_it_fires_and_gone_after(live, page, wire):
+    due = ahead(live, 5)
+    action = ask(live, "LOOP", "A", {"beats": 4}, due)["actions"][0]
     row = f"#queue li[data-id='{action}']"
     wait_js(page, f"document.querySelector(\"{row}\")", 3, "the loop in the queue")
-    assert session.clock.beat < due, "the row appeared only after the loop fired"
+    assert live.beat() < due, "the row appeared only after the loop fired"
     countdown = wait_js(page, f"document.querySelector(\"{row} .when\").textContent", 1, "the countdown")
     assert countdown.endswith("♩") and 0 < float(countdown[:-1]) <= 6.5, countdown
     assert "4-beat loop on deck A" in page.execute_script(f"return document.querySelector(\"{row}\").textContent")
     wait_js(page, f"!document.querySelector(\"{row}\")", 5, "the loop to leave the queue")
-    assert session.clock.beat >= due, "the row left before the loop fired"
-    got = capture.collect(timeout=0.5)
-    assert note(0, loop_note(4), 127) in notes_on(got)
+    assert live.beat() >= due, "the row left before the loop fired"
+    assert pressed(wire.messages(), 0, loop_note(4))
 
 
-def test_cancel_on_the_page_withdraws_the_action_before_it_reaches_the_wire(stage, page, wire):
-    session, _ = stage
-    capture = wire
-    due = ahead(session, 6)
-    loop = submit(session, IntentKind.LOOP, Deck.A, {"beats": 8}, due).actions[0].id
-    submit(session, IntentKind.HOTCUE, Deck.B, {"n": 3}, due)  # left alone: the wire works
+def test_cancel_on_the_page_withdraws_the_action_before_it_reaches_the_wire(live, page, wire):
+    due = ahead(live, 6)
+    loop = ask(live, "LOOP", "A", {"beats": 8}, due)["actions"][0]
+    ask(live, "HOTCUE", "B", {"n": 3}, due)  # left alone: the wire works
     button = f"#queue li[data-id='{loop}'] button.x"
     wait_js(page, f"document.querySelector(\"{button}\")", 3, "the cancel button")
     page.execute_script(f"document.querySelector(\"{button}\").click()")
     wait_js(page, f"!document.querySelector(\"#queue li[data-id='{loop}']\")", 3, "the loop to be withdrawn")
-    said = wait_js(page, "[...document.querySelectorAll('#decisions li')].map(li => li.textContent)"
-                         ".find(t => t.includes('withdrew 8-beat loop on deck A'))", 3, "the withdrawal")
-    assert "remote" in said
-    while session.clock.beat < due + 1:
-        time.sleep(0.05)
-    sent = notes_on(capture.collect(timeout=0.5))
-    assert note(1, HOTCUE_NOTE_BASE + 2, 127) in sent, sent  # the hot cue went out on its beat
-    assert note(0, loop_note(8), 127) not in sent, "the cancelled loop reached the wire"
+    wait_js(page, "[...document.querySelectorAll('#decisions li')].map(li => li.textContent)"
+                  ".find(t => t.includes('withdrew 8-beat loop on deck A'))", 3, "the withdrawal")
+    wait_beat(live, due + 1)
+    got = wire.messages()
+    assert pressed(got, 1, HOTCUE_NOTE_BASE + 2), got  # the hot cue went out on its beat
+    assert not pressed(got, 0, loop_note(8)), "the cancelled loop reached the wire"
 
 
-def test_a_question_waits_for_the_big_yes(stage, page, wire):
-    session, _ = stage
-    capture = wire
-    assert session.submit(Intent(IntentKind.PLAY, Deck.C)).accepted  # on the next bar
-    question = session.submit(Intent(IntentKind.PAUSE, Deck.C))  # the same bar: stops a playing deck
-    assert question.verdict.value == "awaiting_confirm"
-    yes = f"#pending li[data-id='{question.intent.id}'] button.yes"
+def test_a_question_waits_for_the_big_yes(live, page, wire):
+    assert live.post("/intent", "play C")["verdict"] == "scheduled"  # on the next bar
+    question = live.post("/intent", "pause C")  # the same bar: stops the only playing deck
+    assert question["verdict"] == "awaiting_confirm", question
+    yes = f"#pending li[data-id='{question['id']}'] button.yes"
     wait_js(page, f"document.querySelector(\"{yes}\")", 3, "the YES button")
-    assert not page.execute_script("return document.getElementById('confirm-card').hidden")
     page.execute_script(f"document.querySelector(\"{yes}\").click()")
     wait_js(page, "document.getElementById('confirm-card').hidden", 3, "the question to be answered")
-    confirmed = next(d for d in reversed(session.decisions) if d.intent.kind is IntentKind.CONFIRM)
-    assert confirmed.accepted and confirmed.intent.source.value == "remote"
-    pause_at = confirmed.beat
-    while session.clock.beat < pause_at + 0.5:
-        time.sleep(0.05)
-    assert note(2, NOTES["PAUSE"], 127) in notes_on(capture.collect(timeout=0.5))
+    confirmed = next(d for d in reversed(live.state()["decisions"]) if d["kind"] == "CONFIRM")
+    assert confirmed["verdict"] == "done" and confirmed["source"] == "remote", confirmed
+    wait_beat(live, confirmed["beat"] + 0.5)
+    assert pressed(wire.messages(), 2, NOTES["PAUSE"])
 
 
-def test_panic_on_the_page_stops_a_move_in_progress(stage, page, wire):
-    session, _ = stage
-    capture = wire
-    build = submit(session, IntentKind.BUILD, None, {"bars": 4}, ahead(session, 1))
-    intent = build.intent.id
-    wait_js(page, f"document.querySelectorAll(\"#moves [data-intent='{intent}'] path[data-param]\").length >= 2",
-            3, "the build's envelopes drawn")
-    params = page.execute_script(
-        f"return [...document.querySelectorAll(\"#moves [data-intent='{intent}'] path\")].map(p => p.dataset.param)")
+def test_panic_on_the_page_stops_a_move_in_progress(live, page, wire):
+    build = ask(live, "BUILD", None, {"bars": 4}, ahead(live, 1))
+    moves = f"#moves [data-intent='{build['id']}']"
+    wait_js(page, f"document.querySelectorAll(\"{moves} path[data-param]\").length >= 2", 3, "the build drawn")
+    params = page.execute_script(f"return [...document.querySelectorAll(\"{moves} path\")].map(p => p.dataset.param)")
     assert {"filter", "fx_send"} <= set(params)
-    start = build.beat
-    while session.clock.beat < start + 2:  # the filter is on its way up
-        time.sleep(0.05)
+    wait_beat(live, build["beat"] + 2)  # the filter is on its way up
     page.execute_script("document.getElementById('panic').click()")
     wait_js(page, "document.getElementById('moves-card').hidden && !document.querySelector('#queue li')", 3,
             "the queue and the moves to empty")
     time.sleep(1.0)
-    sent = [data for _, data in capture.collect(timeout=0.5)]
+    sent = [data for _, data in wire.messages()]
     panic = note(GLOBAL_CHANNEL, NOTES["PANIC"], 127)
     assert panic in sent, "PANIC never reached the wire"
     before, after = sent[:sent.index(panic)], sent[sent.index(panic) + 1:]
@@ -193,5 +183,5 @@ def test_panic_on_the_page_stops_a_move_in_progress(stage, page, wire):
     # after PANIC only the resets to neutral (filter open = MSB 64, send 0): the rest of the ramp never went out
     resets = [d for d in after if d[0] & 0xF0 == 0xB0 and d[1] in (filter_cc, send_cc)]
     assert resets and all(d[2] == (64 if d[1] == filter_cc else 0) for d in resets), resets
-    decision = next(d for d in reversed(session.decisions) if d.intent.kind is IntentKind.PANIC)
-    assert decision.intent.source.value == "remote"
+    decision = next(d for d in reversed(live.state()["decisions"]) if d["kind"] == "PANIC")
+    assert decision["source"] == "remote"
