@@ -3,11 +3,13 @@
 Readers run on threads of their own and pull; writers pay almost nothing, and the dispatch thread
 writes nothing here at all:
 
-- `snapshot()` — the clock, the decks, the queue of upcoming actions and the questions waiting for a
-  yes, built on the reader's thread. The queue is kept by a tap between the scheduler and the router
-  (`watch`): every accepted action is noted under a lock held for a dict update, and forgotten when it
-  is withdrawn, swept away by PANIC, or its last beat has passed. Any action with an envelope (a filter
-  move, a build, a transition's crossfader and EQ curves) carries its breakpoints, so a view can draw it.
+- `snapshot()` — the clock, the decks, the queue of upcoming actions, the transitions decided and not
+  over, and the questions waiting for a yes, built on the reader's thread. The decks' tracks and play
+  heads come from the router's timeline (the record the mixer plans with), so every target shows them.
+  The queue is kept by a tap between the scheduler and the router (`watch`): every accepted action is
+  noted under a lock held for a dict update, and forgotten when it is withdrawn, swept away by PANIC, or
+  its last beat has passed. Any action with an envelope (a filter move, a build, a transition's
+  crossfader and EQ curves) carries its breakpoints, so a view can draw it.
 - `publish(kind, obj)` — a discrete event (a decision, what voice heard): one append to a bounded ring
   and a wake-up. The reader turns the object into JSON, never the thread that published it.
 - `lateness()` — the dispatcher's own measurements of its sends, from its ring: p50, p99, max and a
@@ -25,19 +27,19 @@ from typing import Any
 
 import numpy as np
 
-from copilot.intents.schema import Deck
-
 from .actions import Action, ActionKind
 from .clock import BeatClock, next_boundary
 from .dispatch import Dispatcher
 from .scheduler import Decision, Outbox, SafetyScheduler
 from .state import HostState
+from .timeline import Timeline
 
 EVENTS = 512  # discrete events kept for readers that fell behind (a reader further back skips ahead)
 LATENESS_WINDOW = 4096  # the sends the lateness figures cover (the latest)
 # Histogram edges in ms: where a send's lateness falls (a JACK period at 48 kHz / 64 frames is 1.33 ms).
 LATENESS_EDGES_MS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, math.inf)
-LOADS_KEPT = 64
+TRANSITION_KEYS = ("id", "intent_id", "template", "out", "in", "start", "end", "bars", "state", "source", "why",
+                   "notes")
 QUEUE_PRUNE = 256  # queued actions kept before the writer itself drops those already played
 # Continuous moves (motion, faders) come many times a second and are sent at once: not queue items.
 NOT_QUEUED = frozenset({ActionKind.CONTROL})
@@ -87,7 +89,7 @@ class Telemetry:
         self.phrase_bars = phrase_bars
         self._lock = threading.Lock()  # held for dict/deque updates only
         self._queued: dict[str, _Queued] = {}
-        self._loads: dict[str, tuple[Deck, float, dict[str, Any]]] = {}  # LOAD action id → deck, beat, track
+        self.timeline: Timeline | None = None  # the router's record of each deck's track (set by `watch`)
         self._events: deque[tuple[int, str, Any]] = deque(maxlen=EVENTS)
         self._seq = 0
         self._wake = threading.Event()
@@ -95,6 +97,7 @@ class Telemetry:
     # -- writers --------------------------------------------------------------------------------------
     def watch(self, outbox: Outbox) -> Outbox:
         """The outbox to give the scheduler: the same one, with every action noted on its way through."""
+        self.timeline = getattr(outbox, "timeline", None)
         return _Tap(self, outbox)
 
     def decided(self, decision: Decision) -> None:
@@ -123,10 +126,6 @@ class Telemetry:
                     continue
                 end = a.envelope.end if a.envelope is not None else a.beat
                 self._queued[a.id] = _Queued(a, end, what=a.kind.value)
-                if a.kind is ActionKind.LOAD and a.deck is not None:
-                    self._loads[a.id] = (a.deck, a.beat, dict(a.params.get("resolved") or {}))
-                    while len(self._loads) > LOADS_KEPT:
-                        self._loads.pop(next(iter(self._loads)))
 
     def _withdraw(self, action_ids: Sequence[str], after_beat: float | None) -> None:
         with self._lock:
@@ -136,7 +135,6 @@ class Telemetry:
                     continue
                 if after_beat is None or (queued.action.beat or 0.0) > after_beat:
                     del self._queued[action_id]
-                    self._loads.pop(action_id, None)
                 else:  # under way: it ends at the cut
                     queued.end, queued.item = min(queued.end, after_beat), None
 
@@ -173,26 +171,39 @@ class Telemetry:
         with self._lock:
             self._prune(beat)
             queued = sorted(self._queued.values(), key=lambda q: (q.action.beat or 0.0, q.action.id))
-            loads = list(self._loads.values())
             queue = [q.shown() for q in queued]
         return {
             "t": t, "tempo": tempo, "beat": beat, "phase": beat % quantum, "quantum": quantum,
             "phrase_beats": phrase, "playing": bool(clock.playing), "link_peers": int(clock.peers),
-            "decks": self._decks(beat, phrase, loads), "queue": queue, "pending": self._pending(t),
+            "decks": self._decks(beat, phrase), "queue": queue, "transitions": self._transitions(),
+            "pending": self._pending(t),
         }
 
-    def _decks(self, beat: float, phrase: float, loads: list[tuple[Deck, float, dict[str, Any]]]) -> dict[str, Any]:
+    def _decks(self, beat: float, phrase: float) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for deck, s in self.state.decks().items():
-            loaded = [info for d, b, info in loads if d == deck and b <= beat]
-            track = loaded[-1] if loaded else {}
+            own = self.timeline.at(deck, beat) if self.timeline is not None else None
+            track = dict(own.track) if own is not None and own.track else {}
+            head = own.track_beat(beat) if own is not None and own.track else None
             out[deck.value] = {
-                "track": s.track, "playing": s.playing, "loop": s.loop, "loaded": s.loaded,
-                "bpm": s.bpm if s.bpm is not None else track.get("bpm"), "key": track.get("key"),
-                "truth": s.truth.value, "position": None, "time_left": None,
+                "track": s.track or track.get("title") or track.get("query"), "playing": s.playing,
+                "loop": s.loop, "loaded": s.loaded, "bpm": s.bpm if s.bpm is not None else track.get("bpm"),
+                "key": track.get("key"), "truth": s.truth.value, "position": head,
+                "time_left": None,  # a target that knows the track's length says it (the engine)
                 "next_phrase": next_boundary(beat, phrase) - beat,  # on the shared grid, until a target knows
             }
         return out
+
+    def _transitions(self) -> list[dict[str, Any]]:
+        """The transitions decided and not over, as the view shows them (their curves are queue items)."""
+        return [{k: t.get(k) for k in TRANSITION_KEYS} for t in self.scheduler.transitions()]
+
+    def intent_of(self, some_id: str) -> str:
+        """The intent a queued action belongs to (the page's ✕ names an action); any other id as given.
+        The scheduler withdraws intents by their own id only: this is where an action's id is looked up."""
+        with self._lock:
+            queued = self._queued.get(some_id)
+        return queued.action.intent_id if queued is not None and queued.action.intent_id else some_id
 
     def _pending(self, now: float) -> list[dict[str, Any]]:
         return [{"id": intent.id, "what": intent.describe(), "reason": reason, "source": intent.source.value,

@@ -22,6 +22,7 @@ from copilot.bridge.clock import host_time
 from copilot.bridge.midi import note
 from copilot.plugins.midi_monitor import CCS, GLOBAL_CHANNEL, HOTCUE_NOTE_BASE, NOTES, loop_note
 from copilot.tests.fixtures import start_jack, stop_jack
+from copilot.tests.fixtures_mix import BassTrack, write_bass_track
 from copilot.tests.fixtures_view import LiveSet, Wire, chrome, wait_js
 
 pytestmark = pytest.mark.jack
@@ -38,9 +39,21 @@ def jack_env() -> Iterator[dict[str, str]]:
         stop_jack(server)
 
 
+SECTIONS = (("intro", 2, 0.4), ("main", 8, 0.8), ("outro", 4, 0.4))  # short phrases: a mix starts soon
+
+
 @pytest.fixture(scope="module")
 def live(jack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSet]:
-    live = LiveSet(jack_env, tmp_path_factory.mktemp("view-set"), TEMPO)
+    """The set, with a two-track crate so the mixer (the phrase-db plugin) can plan a transition."""
+    folder = tmp_path_factory.mktemp("view-set")
+    crate = folder / "crate"
+    crate.mkdir()
+    for spec in (BassTrack("Low Roller", 55.0, 880.0, bpm=TEMPO, sections=SECTIONS),
+                 BassTrack("High Stepper", 82.41, 1300.0, bpm=TEMPO, key="E minor", camelot="9A",
+                           sections=SECTIONS)):
+        write_bass_track(crate, spec, sr=8000)
+    env = dict(jack_env, COPILOT_TRANSITIONS=str(folder / "learned"))  # the bundled templates only
+    live = LiveSet(env, folder, TEMPO, "--crate", str(crate), "--db", str(folder / "none.sqlite"))
     try:
         yield live
     finally:
@@ -98,7 +111,10 @@ def pressed(got: list[tuple[float, bytes]], channel: int, number: int) -> bool:
 
 def test_the_wheel_and_the_counter_follow_the_sets_clock(live, page):
     clock = live.clock()
-    slack = 0.02 * TEMPO / 60  # 20 ms either side: the page's extrapolation against the session's clock
+    # The page's extrapolation against the session's clock, 0.1 s either side: a page that did not follow
+    # would be a beat or more off; how close it follows is measured by bench/view.py (a busy CI machine
+    # can hold a stream's samples back, and a test must not fail for it).
+    slack = 0.1 * TEMPO / 60
 
     def read() -> tuple[float, str]:
         before = clock(host_time())
@@ -120,29 +136,30 @@ def test_the_wheel_and_the_counter_follow_the_sets_clock(live, page):
 
 
 def test_an_action_is_queued_before_it_fires_and_gone_after(live, page, wire):
-    due = ahead(live, 5)
+    due = ahead(live, 18)  # 6 s: time enough for a busy machine's browser to show it first
     action = ask(live, "LOOP", "A", {"beats": 4}, due)["actions"][0]
     row = f"#queue li[data-id='{action}']"
-    wait_js(page, f"document.querySelector(\"{row}\")", 3, "the loop in the queue")
+    wait_js(page, f"document.querySelector(\"{row}\")", 5, "the loop in the queue")
     assert live.beat() < due, "the row appeared only after the loop fired"
-    countdown = wait_js(page, f"document.querySelector(\"{row} .when\").textContent", 1, "the countdown")
-    assert countdown.endswith("♩") and 0 < float(countdown[:-1]) <= 6.5, countdown
+    countdown = wait_js(page, f"document.querySelector(\"{row} .when\").textContent", 5, "the countdown")
+    assert countdown.endswith("♩") and 0 < float(countdown[:-1]) <= 19.5, countdown
     assert "4-beat loop on deck A" in page.execute_script(f"return document.querySelector(\"{row}\").textContent")
-    wait_js(page, f"!document.querySelector(\"{row}\")", 5, "the loop to leave the queue")
+    wait_js(page, f"!document.querySelector(\"{row}\")", 20, "the loop to leave the queue")
     assert live.beat() >= due, "the row left before the loop fired"
     assert pressed(wire.messages(), 0, loop_note(4))
 
 
 def test_cancel_on_the_page_withdraws_the_action_before_it_reaches_the_wire(live, page, wire):
-    due = ahead(live, 6)
+    due = ahead(live, 18)  # 6 s to find and press the button, on a busy machine too
     loop = ask(live, "LOOP", "A", {"beats": 8}, due)["actions"][0]
     ask(live, "HOTCUE", "B", {"n": 3}, due)  # left alone: the wire works
     button = f"#queue li[data-id='{loop}'] button.x"
-    wait_js(page, f"document.querySelector(\"{button}\")", 3, "the cancel button")
+    wait_js(page, f"document.querySelector(\"{button}\")", 5, "the cancel button")
     page.execute_script(f"document.querySelector(\"{button}\").click()")
-    wait_js(page, f"!document.querySelector(\"#queue li[data-id='{loop}']\")", 3, "the loop to be withdrawn")
+    wait_js(page, f"!document.querySelector(\"#queue li[data-id='{loop}']\")", 5, "the loop to be withdrawn")
+    assert live.beat() < due, "the page was too slow: the loop was due before the cancel was pressed"
     wait_js(page, "[...document.querySelectorAll('#decisions li')].map(li => li.textContent)"
-                  ".find(t => t.includes('withdrew 8-beat loop on deck A'))", 3, "the withdrawal")
+                  ".find(t => t.includes('withdrew 8-beat loop on deck A'))", 5, "the withdrawal")
     wait_beat(live, due + 1)
     got = wire.messages()
     assert pressed(got, 1, HOTCUE_NOTE_BASE + 2), got  # the hot cue went out on its beat
@@ -154,9 +171,9 @@ def test_a_question_waits_for_the_big_yes(live, page, wire):
     question = live.post("/intent", "pause C")  # the same bar: stops the only playing deck
     assert question["verdict"] == "awaiting_confirm", question
     yes = f"#pending li[data-id='{question['id']}'] button.yes"
-    wait_js(page, f"document.querySelector(\"{yes}\")", 3, "the YES button")
+    wait_js(page, f"document.querySelector(\"{yes}\")", 5, "the YES button")
     page.execute_script(f"document.querySelector(\"{yes}\").click()")
-    wait_js(page, "document.getElementById('confirm-card').hidden", 3, "the question to be answered")
+    wait_js(page, "document.getElementById('confirm-card').hidden", 5, "the question to be answered")
     confirmed = next(d for d in reversed(live.state()["decisions"]) if d["kind"] == "CONFIRM")
     assert confirmed["verdict"] == "done" and confirmed["source"] == "remote", confirmed
     wait_beat(live, confirmed["beat"] + 0.5)
@@ -166,12 +183,12 @@ def test_a_question_waits_for_the_big_yes(live, page, wire):
 def test_panic_on_the_page_stops_a_move_in_progress(live, page, wire):
     build = ask(live, "BUILD", None, {"bars": 4}, ahead(live, 1))
     moves = f"#moves [data-intent='{build['id']}']"
-    wait_js(page, f"document.querySelectorAll(\"{moves} path[data-param]\").length >= 2", 3, "the build drawn")
+    wait_js(page, f"document.querySelectorAll(\"{moves} path[data-param]\").length >= 2", 5, "the build drawn")
     params = page.execute_script(f"return [...document.querySelectorAll(\"{moves} path\")].map(p => p.dataset.param)")
     assert {"filter", "fx_send"} <= set(params)
     wait_beat(live, build["beat"] + 2)  # the filter is on its way up
     page.execute_script("document.getElementById('panic').click()")
-    wait_js(page, "document.getElementById('moves-card').hidden && !document.querySelector('#queue li')", 3,
+    wait_js(page, "document.getElementById('moves-card').hidden && !document.querySelector('#queue li')", 5,
             "the queue and the moves to empty")
     time.sleep(1.0)
     sent = [data for _, data in wire.messages()]
@@ -185,3 +202,26 @@ def test_panic_on_the_page_stops_a_move_in_progress(live, page, wire):
     assert resets and all(d[2] == (64 if d[1] == filter_cc else 0) for d in resets), resets
     decision = next(d for d in reversed(live.state()["decisions"]) if d["kind"] == "PANIC")
     assert decision["source"] == "remote"
+
+
+def test_a_planned_transition_shows_with_its_curves_and_cancel_glides_it_back(live, page, wire):
+    for words in ("load low roller to A", "load high stepper to B"):
+        assert live.post("/intent", words)["verdict"] == "scheduled", words
+    wait_js(page, "document.querySelector('[data-deck=\"B\"] .title').textContent.includes('High Stepper')", 10,
+            "the loaded track on deck B's card")
+    assert live.post("/intent", "play A")["verdict"] == "scheduled"
+    mix = live.post("/intent", "bass swap into B over 4 bars")
+    assert mix["verdict"] == "scheduled", mix
+    row = f"#mixes li[data-id='{mix['id']}']"
+    text = wait_js(page, f"document.querySelector(\"{row}\") && document.querySelector(\"{row}\").textContent",
+                   10, "the transition's card")
+    assert "bass swap A → B" in text and "4 bars" in text, text
+    curves = f"#moves [data-intent='{mix['id']}'] path[data-param]"
+    params = wait_js(page, f"[...document.querySelectorAll(\"{curves}\")].map(p => p.dataset.param)", 10,
+                     "its curves drawn")
+    assert "crossfader" in params and any(p.startswith("eq_low") for p in params), params
+    page.execute_script(f"document.querySelector(\"{row} button.x\").click()")
+    wait_js(page, "document.getElementById('mix-card').hidden", 10, "the transition to be withdrawn")
+    said = wait_js(page, "[...document.querySelectorAll('#decisions li')].map(li => li.textContent)"
+                         ".find(t => t.includes('cancelled bass swap A→B'))", 10, "the cancellation")
+    assert "remote" in said

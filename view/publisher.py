@@ -34,8 +34,9 @@ SEND_TIMEOUT = 2.0  # a view process that takes nothing for this long is stuck: 
 METER_KEYS = ("peak", "short_term_lufs", "momentary_lufs", "gain_reduction_db", "compressor_db")
 
 
-def command_intent(command: dict[str, Any]) -> Intent:
-    """A command from the view's process → the intent it asks for (always with source `remote`)."""
+def command_intent(command: dict[str, Any], intent_of: Callable[[str], str] = str) -> Intent:
+    """A command from the view's process → the intent it asks for (always with source `remote`).
+    `intent_of` turns a queued action's id into its intent's (a cancel may name either)."""
     op = command.get("op")
     if op == "intent":
         data = command.get("intent")
@@ -46,6 +47,8 @@ def command_intent(command: dict[str, Any]) -> Intent:
     if op not in kinds:
         raise IntentError(f"unknown command {op!r}")
     target = command.get("id")
+    if target and op == "cancel":
+        target = intent_of(str(target))
     args = {"id": str(target)} if target and op != "panic" else {}
     return Intent(kinds[op], args=args, source=Source.REMOTE, text=f"/{op}" + (f"/{target}" if args else ""))
 
@@ -236,7 +239,7 @@ class Publisher:
     def _command(self, command: dict[str, Any]) -> None:
         rid = command.get("rid")
         try:
-            intent = command_intent(command)
+            intent = command_intent(command, self.telemetry.intent_of)
         except (IntentError, ValueError, KeyError, TypeError) as exc:
             self.send(frame("reply", {"rid": rid, "verdict": "refused", "reason": f"not an intent: {exc}"}))
             return

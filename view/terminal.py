@@ -2,10 +2,10 @@
 
     bar 13.2 ●●○○ 124.0 BPM │ A ▶ Dubby 118 ⟳ │ B ■ empty │ next LOOP A in 1.5♩ │ ✓ 4-beat loop on deck A …
 
-The bar and beat, each deck that matters, the next queued action and the last thing the session said
-(a refusal in red). Everything said still goes to the session log (JSON Lines); before the set starts
-and after it ends, messages print as usual. Drawn about 8 times a second from `bridge.telemetry` on a
-thread of its own.
+The bar and beat, each deck that matters, the next queued action, a transition under way and the last
+thing the session said (a refusal in red). Everything said still goes to the session log (JSON Lines);
+before the set starts and after it ends, messages print as usual. Drawn about 8 times a second from
+`bridge.telemetry` on a thread of its own.
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ def status_text(snap: dict[str, Any], last: str = "") -> str:
         a = upcoming[0]
         what = f"{a['kind']}{' ' + a['deck'] if a.get('deck') else ''}"
         parts.append(f"next {what} in {a['due'] - beat:.1f}♩")
+    for m in snap.get("transitions", [])[:1]:  # the transition the mixer planned: its countdown, then its bar
+        name = f"{str(m['template']).replace('_', ' ')} {m['out']}→{m['in']}"
+        if beat < m["start"]:
+            parts.append(f"mix {name} in {m['start'] - beat:.1f}♩")
+        else:
+            parts.append(f"mix {name} bar {min(m['bars'], int((beat - m['start']) // q) + 1)}/{m['bars']}")
     if snap.get("pending"):
         parts.append(f"? {snap['pending'][-1]['what']} — say yes")
     if last:

@@ -112,6 +112,8 @@
     if (changed("queue", queue.map((a) => [a.id, a.reason, a.due]))) drawQueue(queue);
     if (changed("moves", envelopes.map((a) => [a.id, a.end, a.reason]))) drawMoves(envelopes);
     if (changed("pending", s.pending.map((p) => [p.id, p.reason]))) drawPending(s.pending, s.t);
+    const mixes = s.transitions || [];
+    if (changed("mixes", mixes.map((m) => [m.id, m.state, m.start, m.end]))) drawMixes(mixes);
     drawDecks(s);
   }
 
@@ -143,11 +145,33 @@
         countdown,
         el("span", { class: "what" }, el("span", { class: "src" }, a.source || ""), el("b", {}, what), kind,
            el("span", { class: "why" }, a.reason || "")),
-        el("button", { class: "x", type: "button", title: "cancel", onclick: () => cancel(a.id) }, "✕"));
+        el("button", { class: "x", type: "button", title: "cancel", onclick: () => cancel(a.intent || a.id) }, "✕"));
       list.append(row);
       queueRows.push({ el: countdown, due: a.due });
     }
     $("queue-empty").hidden = items.length > 0;
+  }
+
+  // Transitions the mixer planned: which decks, which template, why, and a countdown to the phrase line
+  // (then the bars done); their curves are drawn under "In motion". ✕ glides back what moved.
+  let mixRows = [];     // [{el, start, end, bars}]
+  function drawMixes(items) {
+    const list = $("mixes");
+    list.replaceChildren();
+    mixRows = [];
+    for (const m of items) {
+      const status = el("span", { class: "when" });
+      const name = String(m.template || "mix").replace(/_/g, " ");
+      list.append(el("li", { "data-id": m.intent_id, "data-transition": m.id },
+        status,
+        el("span", { class: "what" }, el("span", { class: "src" }, m.source || ""),
+           el("b", {}, `${name} ${m.out} → ${m.in}`), el("span", { class: "kind" }, `${m.bars} bars`),
+           el("span", { class: "why" }, m.why || "")),
+        el("button", { class: "x", type: "button", title: "cancel: what moved glides back",
+                       onclick: () => cancel(m.intent_id) }, "✕")));
+      mixRows.push({ el: status, start: m.start, end: m.end, bars: m.bars });
+    }
+    $("mix-card").hidden = items.length === 0;
   }
 
   function drawPending(items, sampledAt) {
@@ -212,7 +236,7 @@
            el("span", { class: "what" }, el("span", { class: "src" }, first.source || ""),
               el("b", {}, first.what && first.what !== first.kind ? first.what : "envelope"),
               el("span", { class: "why" }, first.reason || "")),
-           el("button", { class: "x", type: "button", title: "cancel", onclick: () => cancel(first.id) }, "✕")),
+           el("button", { class: "x", type: "button", title: "cancel", onclick: () => cancel(first.intent || first.id) }, "✕")),
         svg, legend));
       moves.push({ playhead, status, start, end, span });
     }
@@ -435,6 +459,11 @@
       const left = Math.max(0, row.expiresAt - hostNow(nowMs));
       const text = `answer within ${left.toFixed(1)} s`;
       if (row.el.textContent !== text) row.el.textContent = text;
+    }
+    for (const m of mixRows) {
+      const bar = Math.min(m.bars, Math.floor((beat - m.start) / clock.quantum) + 1);
+      const text = beat < m.start ? when(m.start - beat) : beat <= m.end ? `bar ${bar}/${m.bars}` : "done";
+      if (m.el.textContent !== text) m.el.textContent = text;
     }
     for (const m of moves) {
       const x = Math.max(0, Math.min(1, (beat - m.start) / m.span)) * 1000;
