@@ -39,7 +39,7 @@ def jack_env() -> Iterator[dict[str, str]]:
         stop_jack(server)
 
 
-SECTIONS = (("intro", 2, 0.4), ("main", 8, 0.8), ("outro", 4, 0.4))  # short phrases: a mix starts soon
+SECTIONS = (("intro", 2, 0.4), ("main", 8, 0.8), ("outro", 16, 0.4))  # a mix starts soon and may run long
 
 
 @pytest.fixture(scope="module")
@@ -209,13 +209,16 @@ def test_a_planned_transition_shows_with_its_curves_and_cancel_glides_it_back(li
         assert live.post("/intent", words)["verdict"] == "scheduled", words
     wait_js(page, "document.querySelector('[data-deck=\"B\"] .title').textContent.includes('High Stepper')", 10,
             "the loaded track on deck B's card")
-    assert live.post("/intent", "play A")["verdict"] == "scheduled"
-    mix = live.post("/intent", "bass swap into B over 4 bars")
-    assert mix["verdict"] == "scheduled", mix
+    play = live.post("/intent", "play A")
+    assert play["verdict"] == "scheduled", play["reason"]
+    wait_beat(live, play["beat"])  # the mixer plans from what plays
+    mix = live.post("/intent", "bass swap into B over 16 bars")  # 21 s: it is still on when ✕ is pressed
+    assert mix["verdict"] == "scheduled", mix["reason"]
     row = f"#mixes li[data-id='{mix['id']}']"
     text = wait_js(page, f"document.querySelector(\"{row}\") && document.querySelector(\"{row}\").textContent",
                    10, "the transition's card")
-    assert "bass swap A → B" in text and "4 bars" in text, text
+    (planned,) = [t for t in live.state()["transitions"] if t["intent_id"] == mix["id"]]
+    assert planned["bars"] >= 8 and "bass swap A → B" in text and f"{planned['bars']} bars" in text, text
     curves = f"#moves [data-intent='{mix['id']}'] path[data-param]"
     params = wait_js(page, f"[...document.querySelectorAll(\"{curves}\")].map(p => p.dataset.param)", 10,
                      "its curves drawn")
