@@ -76,10 +76,11 @@ def test_state_and_its_stream_at_ten_or_more_a_second(stage):
     assert set(state["decks"]["A"]) >= {"track", "playing", "loop", "bpm", "key", "position", "time_left",
                                         "next_phrase"}
     assert state["tempo"] == 150.0
-    t0 = time.monotonic()
-    events = read_events(view, 1.5)
+    events = read_events(view, 2.0)
     states = [e for name, e in events if name == "state"]
-    assert len(states) >= 10 * (time.monotonic() - t0 - 0.5), len(states)
+    # the rate the session sent them at, by its own clock (a busy machine may hold a few back on the way)
+    assert len(states) >= 8, len(states)
+    assert (len(states) - 1) / (states[-1]["t"] - states[0]["t"]) >= 10.0, [s["t"] for s in states]
     beats = [s["beat"] for s in states]
     assert beats == sorted(beats) and beats[-1] - beats[0] > 1.0  # 150 BPM: 2.5 beats a second
     assert any(name == "lateness" for name, _ in events)

@@ -116,23 +116,25 @@ def test_the_wheel_and_the_counter_follow_the_sets_clock(live, page):
     # can hold a stream's samples back, and a test must not fail for it).
     slack = 0.1 * TEMPO / 60
 
-    def read() -> tuple[float, str]:
+    def read() -> tuple[float, str, int]:
         before = clock(host_time())
-        beat, picture = page.execute_script(
-            "return [window.stageView.beat(), document.getElementById('wheel').toDataURL()]")
+        beat, picture, bar = page.execute_script(
+            "return [window.stageView.beat(), document.getElementById('wheel').toDataURL(),"
+            " document.getElementById('bar').textContent]")
         after = clock(host_time())
         assert before - slack <= beat <= after + slack, (before, beat, after)
-        return beat, picture
+        return beat, picture, int(bar)
 
-    first, wheel_then = read()
-    time.sleep(0.4)  # 1.2 beats at 180 BPM
-    second, wheel_now = read()
+    first, wheel_then, _ = read()
+    time.sleep(0.8)  # 2.4 beats at 180 BPM
+    second, wheel_now, bar = read()
     assert second - first > 1.0
     assert wheel_now != wheel_then, "the wheel did not move"
-    bar = int(page.execute_script("return document.getElementById('bar').textContent"))
-    assert bar in (int(second // 4) + 1, int(second // 4) + 2)
+    assert bar in (int(second // 4), int(second // 4) + 1)  # drawn at the last frame, an instant before
     frames = page.execute_script("return window.stageView.frames.slice(-30)")
-    assert len(frames) == 30 and all(b[1] > a[1] for a, b in itertools.pairwise(frames))
+    assert len(frames) == 30 and frames[-1][1] > frames[0][1]
+    # frame by frame it goes forward; a new best clock sample may nudge it, never by a perceptible step back
+    assert all(b[1] - a[1] > -slack for a, b in itertools.pairwise(frames))
 
 
 def test_an_action_is_queued_before_it_fires_and_gone_after(live, page, wire):

@@ -60,7 +60,7 @@ def main() -> None:
         "state_without_token": ask(port, "GET", "/state"),
         "events_without_token": ask(port, "GET", "/events"),
         "panic_without_token": ask(port, "POST", "/panic"),
-        "wrong_token": ask(port, "GET", f"/state?token={token[:-2]}xx"),
+        "wrong_token": ask(port, "GET", f"/state?token={token[:-1]}{'y' if token.endswith('x') else 'x'}"),
         "state_with_token": ask(port, "GET", f"/state?token={token}"),
         "stranger_with_token": ask(port, "POST", "/intent", b"play B", {**bearer, "Content-Type": "text/plain"},
                                    source=STRANGER),
