@@ -8,7 +8,8 @@ dispatch or audio threads:
   frames (view/wire.py): JSON for the browsers is made in the view's process.
 - `hear`: reads commands from the view's process and submits them as intents with source `remote`,
   through the same `submit_soon` as the OSC server; the decision is sent back as a `reply`.
-Nothing here takes the scheduler's lock except for the moment `Telemetry.snapshot` copies the questions.
+Nothing here takes the scheduler's lock except for the moments `Telemetry.snapshot` copies the questions
+and the transitions.
 """
 
 from __future__ import annotations
