@@ -44,7 +44,7 @@ class SessionOptions:
     target: str = "auto"  # a target name, several joined by commas, or "auto"
     script: Path | None = None
     duration: float | None = None  # seconds; None = until Ctrl-C
-    link: bool = True
+    link: bool | None = None  # None: copilot.toml's [run] link (default: join Link); the flag wins
     tempo: float = 120.0
     quantum: float = 4.0
     output_latency_ms: float | None = None  # overrides the targets' own compensation
@@ -87,8 +87,10 @@ class Session:
         self.options = options or SessionOptions()
         self.config = config or Config()
         self._report = report or print
-        self.log = SessionLog(self.options.log)
         self.host = host or TargetHost(self.config.targets(), settings=self.config.data)
+        # Every key of copilot.toml against its rule before anything opens (ConfigError: file, key, allowed).
+        self.config.check(self.host.settings_schema())
+        self.log = SessionLog(self.options.log)
         self.state = HostState()
         self.clock: BeatClock = clock or self._make_clock()
         safety = SafetyConfig.from_dict(self.config.section("safety"))
@@ -121,7 +123,7 @@ class Session:
         o = self.options
         if o.offline:
             return ManualClock(o.tempo, o.quantum)
-        if o.link and self.config.section("run").get("link", True):
+        if o.link if o.link is not None else self.config.section("run").get("link", True):
             from .link import LinkClock, LinkUnavailable
 
             try:

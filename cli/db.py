@@ -18,6 +18,10 @@ def _emit(data: Any) -> None:
     typer.echo(json.dumps(data, indent=1, ensure_ascii=False))
 
 
+def _lines(lines: list[str]) -> None:
+    typer.echo("\n".join(lines))
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.echo(message, err=True)
     raise typer.Exit(code)
@@ -87,13 +91,14 @@ def tracks_command(
     if as_json:
         _emit([t.to_dict() for t in tracks])
         return
-    for t in tracks:
-        if failed:
-            typer.echo(f"{t.path}: {t.error}")
-            continue
-        phrases = " ".join(f"{p.label}{p.bars}" for p in t.phrases)
-        typer.echo(f"{t.id:>4}  {t.bpm:7.2f}  {t.key.camelot if t.key else '?':>3}  {t.lufs or 0:6.1f} LUFS  "
-                   f"{t.artist} - {t.title}  [{phrases}]")
+    from .words import blocks, table
+
+    if failed:  # a path per block, whole: the performer has to find that file
+        _lines(blocks(["file", "why"], [[str(t.path), t.error or ""] for t in tracks]))
+        return
+    rows = [[t.id, f"{t.bpm:.2f}", t.key.camelot if t.key else "?", f"{t.lufs:.1f}" if t.lufs is not None else "?",
+             f"{t.artist} - {t.title}", " ".join(f"{p.label} {p.bars}" for p in t.phrases)] for t in tracks]
+    _lines(table(["id", "BPM", "key", "LUFS", "track", "phrases (bars)"], rows, right=(0, 1, 3)))
 
 
 @app.command("query")
@@ -103,7 +108,7 @@ def query_command(
     bpm: str | None = typer.Option(None, "--bpm", help="Tempo filter: 124 (±2 %) or 120-126."),
     key: str | None = typer.Option(None, "--key", help="Key filter: 8A, 'A minor', Am."),
     compatible: bool = typer.Option(False, "--compatible", help="With --key: any Camelot-compatible key."),
-    limit: int = typer.Option(10, "--limit", "-n", min=1),
+    limit: int = typer.Option(10, "--limit", "-n", min=1, max=1000, help="How many tracks at most."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Find tracks by words over titles/artists/tags, with tempo and key as hints or filters."""
@@ -126,9 +131,11 @@ def query_command(
     if not hits:
         typer.echo("nothing matches")
         raise typer.Exit(1)
-    for h in hits:
-        d = h.to_dict()
-        typer.echo(f"{d['score']:5.2f}  {d['bpm']:7.2f}  {d['camelot']:>3}  {d['artist']} - {d['title']}  ({d['why']})")
+    from .words import table
+
+    rows = [[f"{d['score']:.2f}", f"{d['bpm']:.2f}", d["camelot"], f"{d['artist']} - {d['title']}", d["why"]]
+            for d in (h.to_dict() for h in hits)]
+    _lines(table(["score", "BPM", "key", "track", "why"], rows, right=(0, 1)))
 
 
 @app.command("next")

@@ -316,18 +316,27 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def describe(table: Table, host_columns: list[tuple[str, str]]) -> str:
-    """The table as Markdown for `copilot mappings show`: one line per row, unverified rows marked."""
+def cells(table: Table, host_columns: list[tuple[str, str]]) -> tuple[list[str], list[list[str]]]:
+    """The table's headers and one list of cells per row (status last: V, or I/U for unverified rows)."""
     head = ["row", "for", "channel", "message", *[title for title, _ in host_columns], "status"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for row in table.rows:
         channel = "deck (A=1…)" if row.per_deck else str(row.channel)
         msg = f"{'Note' if row.message == 'note' else 'CC'} {row.number} (0x{row.number:02X})"
         if row.fourteen_bit:
             msg += f"/{row.number + 32} (14-bit)"
         if row.relative:
-            msg += " (relative)"
+            msg += " relative"
         host = [str(row.host.get(key, "")) for _, key in host_columns]
-        mark = row.status if row.status == "V" else f"**{row.status}** ⚠"
-        lines.append("| " + " | ".join([row.name, row.what, channel, msg, *host, mark]) + " |")
+        rows.append([row.name, row.what, channel, msg, *host, row.status])
+    return head, rows
+
+
+def describe(table: Table, host_columns: list[tuple[str, str]]) -> str:
+    """The table as Markdown (for docs): one line per row, unverified rows marked."""
+    head, rows = cells(table, host_columns)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        mark = row[-1] if row[-1] == "V" else f"**{row[-1]}** ⚠"
+        lines.append("| " + " | ".join([*row[:-1], mark]) + " |")
     return "\n".join(lines) + "\n"
