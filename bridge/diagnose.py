@@ -76,8 +76,8 @@ def check_audio() -> Check:
 def run_checks(config_path: Path | None = None, link_wait: float = 1.0) -> list[Check]:
     config, config_check = check_config(config_path)
     try:  # every key against its rule, as `copilot run` would before it starts
+        config.check(TargetHost().settings_schema())
         host = TargetHost(config.targets(), settings=config.data)
-        config.check(host.settings_schema())
     except ConfigError as exc:
         config_check = Check("config", False, str(exc), "fix that setting; the checks below use the defaults")
         config = Config()

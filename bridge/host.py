@@ -318,7 +318,8 @@ class TargetHost:
 
     def settings_schema(self) -> Table:
         """The whole of copilot.toml: the spine's tables, every target's [targets.<name>], and the tables
-        plugins read (the `copilot_settings` hook)."""
+        plugins read (the `copilot_settings` hook). Ask a host made without settings (`TargetHost()`):
+        a target that a bad setting stopped from loading would be missing from this one's."""
         from .config import core_tables
 
         tables: dict[str, Rule] = dict(core_tables())

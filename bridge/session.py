@@ -87,9 +87,9 @@ class Session:
         self.options = options or SessionOptions()
         self.config = config or Config()
         self._report = report or print
-        self.host = host or TargetHost(self.config.targets(), settings=self.config.data)
         # Every key of copilot.toml against its rule before anything opens (ConfigError: file, key, allowed).
-        self.config.check(self.host.settings_schema())
+        self.config.check((host or TargetHost()).settings_schema())
+        self.host = host or TargetHost(self.config.targets(), settings=self.config.data)
         self.log = SessionLog(self.options.log)
         self.state = HostState()
         self.clock: BeatClock = clock or self._make_clock()
@@ -127,13 +127,22 @@ class Session:
             from .link import LinkClock, LinkUnavailable
 
             try:
-                clock = LinkClock(o.tempo, o.quantum, start_stop_sync=bool(self.config.section("link").get(
-                    "start_stop_sync", False)))
+                clock = LinkClock(o.tempo, o.quantum, start_stop_sync=self.start_stop_sync)
                 clock.wait_enabled()
                 return clock
             except LinkUnavailable as exc:
                 self.report(f"Link is off ({exc}); using the internal clock")
         return InternalClock(o.tempo, o.quantum)
+
+    @property
+    def start_stop_sync(self) -> bool:
+        """[link] start_stop_sync: follow the Link session's start/stop."""
+        return bool(self.config.section("link").get("start_stop_sync", False))
+
+    @property
+    def feedback_port(self) -> str:
+        """[ports] in: the port the hosts' feedback arrives on."""
+        return str(self.config.section("ports").get("in", "Copilot In"))
 
     def _open_ports(self) -> None:
         if self.options.offline:
@@ -147,9 +156,9 @@ class Session:
             self.report(f"MIDI ports unavailable: {exc}")
             return
         try:
-            self.ports.input(self._on_feedback, self.config.section("ports").get("in", "Copilot In"))
+            self.ports.input(self._on_feedback, self.feedback_port)
         except Exception as exc:  # noqa: BLE001 - feedback is optional; sending still works
-            self.report(f"cannot open 'Copilot In' for host feedback: {exc}")
+            self.report(f"cannot open '{self.feedback_port}' for host feedback: {exc}")
 
     def choose_targets(self) -> list[str]:
         """The target names for this run (validated), with `target_reason` saying why."""

@@ -282,15 +282,17 @@ def check_flag(flag: str, value: Any, rule: Rule) -> None:
 
 
 def leaves(rule: Rule, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Rule]]:
-    """Every named key under `rule` (tables by their known fields; `each` tables by a placeholder name)."""
+    """Every key under `rule`: tables by their known fields, `each` tables under "*" (any name)."""
+    if isinstance(rule, AnyOf):
+        tables = [r for r in rule.rules if isinstance(r, Table)]
+        return [(path, rule)] + [leaf for t in tables for leaf in leaves(t, path)[0 if t.fields else 1:]]
     if not isinstance(rule, Table):
         return [(path, rule)]
     out: list[tuple[tuple[str, ...], Rule]] = []
     for key, sub in rule.fields.items():
         out += leaves(sub, (*path, key))
     if rule.each is not None:
-        for name in rule.names or ["<name>"]:
-            out += leaves(rule.each, (*path, name))
+        out += leaves(rule.each, (*path, "*"))
     return out
 
 

@@ -47,8 +47,8 @@ def load_config(path: Path | None = None, strict: bool = True) -> tuple[Any, Any
 
     try:
         config = Config.load(path)
+        config.check(TargetHost().settings_schema())  # the rules of every installed target, unconfigured
         host = TargetHost(config.targets(), settings=config.data)
-        config.check(host.settings_schema())
     except ConfigError as exc:
         if strict:
             fail(str(exc))

@@ -25,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help is plain text: "[run] target" in a help line is a copilot.toml table, not markup
 )
 
 # (module, command name): modules import their heavy libraries inside commands, so `copilot --help`

@@ -86,9 +86,20 @@ def _folders(target: Any, dest: Path | None, files: list[Any], create: bool = Fa
     return folders
 
 
+def _steps(head: str, steps: list[Any]) -> None:
+    """What the installer did, one wrapped paragraph per file (paths whole)."""
+    from .words import wrap
+
+    typer.echo(head)
+    for step in steps:
+        typer.echo("\n".join(wrap(step.describe(), first="  - ")))
+
+
 @app.command("list")
 def list_command() -> None:
     """Every target that ships mapping files, with its files and where they would go."""
+    from .words import wrap
+
     host = _host()
     found = False
     for name in host.names():
@@ -105,10 +116,11 @@ def list_command() -> None:
             where = ", ".join(str(f) for f in target.mapping_folders()) or "no default folder: use --dest"
         except LookupError as exc:
             where = str(exc)
-        typer.echo(f"{name} — {target.description}")
+        typer.echo("\n".join(wrap(f"{name} — {target.description}")))
         for f in files:
-            typer.echo(f"    {f.relpath}  ({f.description})" if f.description else f"    {f.relpath}")
-        typer.echo(f"    → {where}")
+            typer.echo("\n".join(wrap(f"{f.relpath}  ({f.description})" if f.description else f.relpath,
+                                       first="    ")))
+        typer.echo("\n".join(wrap(where, first="    → ")))
     for name, why in sorted(host.broken.items()):
         typer.echo(f"{name}: plugin failed to load: {why}")
     if not found:
@@ -168,16 +180,16 @@ def install_command(
         typer.echo(f"{name}: {exc}", err=True)
         raise typer.Exit(1) from None
     head = "would" if dry_run else "did"
-    typer.echo(f"{name}: {head}:")
-    for step in result.steps:
-        typer.echo(f"  {step.describe()}")
+    _steps(f"{name}: {head}:", result.steps)
     if not dry_run and not result.changed:
         typer.echo("  (nothing to change: already installed)")
     steps = target.install_steps()
     if steps:
+        from .words import wrap
+
         typer.echo("\nThen, in the host:" if not dry_run else "\nAfterwards, in the host:")
         for i, step in enumerate(steps, 1):
-            typer.echo(f"  {i}. {step}")
+            typer.echo("\n".join(wrap(step, first=f"  {i}. ")))
 
 
 @app.command("uninstall")
@@ -197,6 +209,4 @@ def uninstall_command(
     except InstallError as exc:
         typer.echo(f"{name}: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"{name}: {'would' if dry_run else 'did'}:")
-    for step in result.steps:
-        typer.echo(f"  {step.describe()}")
+    _steps(f"{name}: {'would' if dry_run else 'did'}:", result.steps)

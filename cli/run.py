@@ -45,21 +45,31 @@ OPTIONS: dict[str, Option] = {
 }
 
 
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, list) and not value)
+
+
+def check_given(given: dict[str, Any]) -> None:
+    """Every flag given against its rule (no file needed yet); SettingError names the flag and what it may be."""
+    for name, value in given.items():
+        option = OPTIONS[name]
+        if _given(value) and option.rule is not None:
+            check_flag(option.flag, value, option.rule)
+
+
 def settle(given: dict[str, Any], config: Any) -> dict[str, Any]:
-    """Each option's value: the flag (checked against its rule), else copilot.toml's (checked already
-    with the whole file), else the default. SettingError names the flag and what it may be."""
+    """Each option's value: the flag (checked by `check_given`), else copilot.toml's (checked with the
+    whole file), else the default."""
     values = {}
     for name, option in OPTIONS.items():
         value = given.get(name)
-        if value is None or (isinstance(value, list) and not value):
+        if not _given(value):
             value = option.default
             if option.key is not None:
                 table, key = option.key
                 value = config.section(table).get(key, option.default)
             if isinstance(option.rule, ListOf) and not isinstance(value, list):
                 value = [value]  # one address in copilot.toml stands for a list of one
-        elif option.rule is not None:
-            check_flag(option.flag, value, option.rule)
         values[name] = value
     return values
 
@@ -138,10 +148,14 @@ def command(
 
     from .paths import PathProblem
 
-    settings, host = load_config(config)
     given = {"target": target, "link": link, "tempo": tempo, "quantum": quantum, "auto_wait": auto_wait,
              "osc": osc, "allow": allow, "midi_api": midi_api, "duration": duration,
              "output_latency": output_latency, "motion_osc": motion_osc, "mocopi": mocopi}
+    try:  # the flags alone first: a typo is answered at once, before plugins load
+        check_given(given)
+    except SettingError as exc:
+        fail(str(exc))
+    settings, host = load_config(config)
     try:
         values = settle(given, settings)
         if values["target"] != "auto":

@@ -60,7 +60,7 @@ def test_a_third_party_plugin_adds_a_target_that_is_then_called_directly():
     # pluggy only finds: a target is no plugin of its own, and no hook is called per action
     assert blinky not in host.pm.get_plugins() and monitor not in host.pm.get_plugins()
     assert {h for h in dir(host.pm.hook) if h.startswith("copilot_")} == {
-        "copilot_targets", "copilot_inputs", "copilot_doctor", "copilot_library"}
+        "copilot_targets", "copilot_inputs", "copilot_doctor", "copilot_library", "copilot_settings"}
 
 
 class Shelf:
