@@ -97,11 +97,32 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], total: int |
 
 
 def blocks(headers: Sequence[str], rows: Sequence[Sequence[str]], total: int | None = None) -> list[str]:
-    """One block per row: its first cell, then "header: value" pairs wrapped beneath it."""
+    """One block per row: its first cell, then "header: value" pairs wrapped beneath it. A value too long
+    for a line (a path) has a line of its own, whole."""
     total = total or width()
     out: list[str] = []
     for row in rows:
         out.append(str(row[0]))
-        pairs = [f"{h}: {v}".replace(" ", NBSP) for h, v in zip(headers[1:], row[1:], strict=True) if str(v)]
-        out += [line.replace(NBSP, " ") for line in wrap(" · ".join(pairs), indent=4, total=total)]
+        pairs: list[str] = []
+        for h, v in zip(headers[1:], row[1:], strict=True):
+            if not str(v):
+                continue
+            pair = f"{h}: {v}"
+            if len(pair) + 4 <= total:
+                pairs.append(pair.replace(" ", NBSP))
+                continue
+            out += _joined(pairs, total)
+            pairs = []
+            words = str(v).split()
+            if len(words) == 1:  # one long word: the header on its line, the word whole beneath it
+                out += [f"    {h}:", " " * max(0, min(4, total - len(words[0]))) + words[0]]
+            else:
+                out += wrap(f"{h}: {v}", indent=4, total=total)
+        out += _joined(pairs, total)
     return out
+
+
+def _joined(pairs: list[str], total: int) -> list[str]:
+    if not pairs:
+        return []
+    return [line.replace(NBSP, " ") for line in wrap(" · ".join(pairs), indent=4, total=total)]
