@@ -110,12 +110,22 @@ class Config:
                 raise ConfigError(f"no config file at {p}")
             return cls({}, None)
         try:
-            with open(p, "rb") as fh:
-                return cls(tomllib.load(fh), p)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{p}: {exc}") from exc
+            raw = p.read_bytes()
+        except IsADirectoryError:
+            raise ConfigError(f"{p} is a folder; give the copilot.toml inside it") from None
         except OSError as exc:
-            raise ConfigError(f"{p}: {exc.strerror}") from exc
+            raise ConfigError(f"{p}: {exc.strerror or exc}") from None
+        return cls.parse(raw, p)
+
+    @classmethod
+    def parse(cls, raw: bytes, path: Path) -> Config:
+        """The file's bytes as settings (not yet checked against the rules: see `check`)."""
+        try:
+            return cls(tomllib.loads(raw.decode("utf-8")), path)
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a text file (copilot.toml is UTF-8 TOML)") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def check(self, schema: Table) -> None:
         """Hold the whole file to `schema`; the first problem raises ConfigError naming file and key."""

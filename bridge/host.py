@@ -323,7 +323,9 @@ class TargetHost:
         from .config import core_tables
 
         tables: dict[str, Rule] = dict(core_tables())
-        tables["targets"] = Table({name: Table(t.config_rules) for name, t in sorted(self.targets.items())})
+        # each target's table also goes through the target's own checks (its table loader's, its settings')
+        tables["targets"] = Table({name: Table(t.config_rules, check=type(t))
+                                   for name, t in sorted(self.targets.items())})
         for batch in self.pm.hook.copilot_settings():
             tables.update(batch or {})
         return Table(tables)

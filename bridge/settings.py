@@ -10,6 +10,7 @@ allowed: a NaN, a wrong type, an unknown key (with "did you mean"), a value over
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -41,7 +42,8 @@ def shown(value: Any, limit: int = 40) -> str:
 
 
 def key_text(key: str) -> str:
-    return key if BARE_KEY.match(key) else '"' + key.replace('"', '\\"') + '"'
+    """A key as TOML writes it: bare, or quoted with its escapes (a newline stays on the line)."""
+    return key if BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
 
 
 def did_you_mean(word: str, known: Sequence[str]) -> str:
@@ -150,7 +152,7 @@ class Text(Rule):
         if self.check is not None:
             try:
                 self.check(value)
-            except ValueError as exc:
+            except (ValueError, OSError) as exc:
                 return f"must be {self.what}" + (f" ({exc})" if str(exc) else "")
         return None
 
@@ -254,7 +256,8 @@ def validate(value: Any, rule: Rule, path: Sequence[str] = ()) -> None:
         sub = rule.rule_for(str(key))
         if sub is None:
             inside = f"[{'.'.join(key_text(p) for p in path)}]" if path else "copilot.toml"
-            raise SettingError(f"{inside} has no setting '{key}' ({did_you_mean(str(key), rule.known())})")
+            hint = did_you_mean(str(key), rule.known())
+            raise SettingError(f"{inside} has no setting {shown(str(key), 60)} ({hint})")
         validate(item, sub, [*path, str(key)])
     missing = [k for k in rule.required if k not in value]
     if missing:

@@ -6,9 +6,11 @@ what is wrong (missing, a folder where a file should be, not permitted) instead 
 from __future__ import annotations
 
 import errno
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 
 class PathProblem(ValueError):
@@ -24,10 +26,25 @@ def _why(exc: OSError) -> str:
     return {
         errno.ENOENT: "it does not exist", errno.EACCES: "permission denied", errno.EPERM: "permission denied",
         errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full", errno.ENOTDIR: "a part of it "
-        "is a file, not a folder", errno.EISDIR: "it is a folder",
+        "is a file, not a folder", errno.EISDIR: "it is a folder", errno.ENAMETOOLONG: "the name is too long",
+        errno.ELOOP: "its links go round in a circle",
     }.get(exc.errno or 0, exc.strerror or str(exc))
 
 
+def _guarded(check: Callable[..., Path]) -> Callable[..., Path]:
+    """An OSError while looking (a name too long, a link loop) is a PathProblem in words too."""
+
+    @functools.wraps(check)
+    def guarded(path: Path | str, *args: Any, **kw: Any) -> Path:
+        try:
+            return check(path, *args, **kw)
+        except OSError as exc:
+            raise PathProblem(f"cannot use {path}: {_why(exc)}") from None
+
+    return guarded
+
+
+@_guarded
 def existing_file(path: Path | str, what: str = "file", suffixes: Sequence[str] = ()) -> Path:
     """A file that exists and can be read (an audio file, a script, a database)."""
     p = Path(path).expanduser()
@@ -44,6 +61,7 @@ def existing_file(path: Path | str, what: str = "file", suffixes: Sequence[str] 
     return p
 
 
+@_guarded
 def existing_folder(path: Path | str, what: str = "folder") -> Path:
     """A folder that exists and can be listed (a crate, one-shots)."""
     p = Path(path).expanduser()
@@ -56,6 +74,7 @@ def existing_folder(path: Path | str, what: str = "folder") -> Path:
     return p
 
 
+@_guarded
 def new_file(path: Path | str, parents: bool = False, what: str = "file", suffixes: Sequence[str] = (),
              flag: str = "--parents") -> Path:
     """A file copilot will write: its folder must exist (or `parents`: it is made now) and be writable."""

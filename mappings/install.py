@@ -87,8 +87,9 @@ class Result:
 # -- where the files go ------------------------------------------------------------------------------
 def destinations(files: Sequence[MappingFileLike], dest: Path) -> list[tuple[MappingFileLike, Path]]:
     """Where each file goes under `dest`. A destination that names a file (it has a suffix and is not a
-    folder) takes exactly one mapping file, written to exactly that path."""
-    dest = dest.expanduser()
+    folder) takes exactly one mapping file, written to exactly that path. `..` and links are resolved
+    first, so what is checked is where the files will land ("x/missing/.." is x)."""
+    dest = Path(Manifest.key(dest.expanduser()))
     if _is_file_dest(files, dest):
         return [(files[0], dest)]
     if dest.exists() and not dest.is_dir():
@@ -127,14 +128,22 @@ class Manifest:
                     os.replace(self.path, self.path.with_suffix(".damaged"))
                 self.entries = {}
 
+    @staticmethod
+    def key(path: Path) -> str:
+        """The absolute path, links resolved where they can be (a link loop is kept as written)."""
+        try:
+            return str(path.resolve())
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+            return os.path.abspath(path)
+
     def get(self, path: Path) -> dict[str, Any] | None:
-        return self.entries.get(str(path.resolve()))
+        return self.entries.get(self.key(path))
 
     def put(self, path: Path, entry: dict[str, Any]) -> None:
-        self.entries[str(path.resolve())] = entry
+        self.entries[self.key(path)] = entry
 
     def drop(self, path: Path) -> None:
-        self.entries.pop(str(path.resolve()), None)
+        self.entries.pop(self.key(path), None)
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +218,7 @@ def check_writable(folder: Path, create: bool, dry_run: bool = False) -> None:
     """
     if folder.exists() and not folder.is_dir():
         raise InstallError(f"{folder} is a file, not a folder; nothing was changed")
+    probe_in, doing = folder, "write to"
     if not folder.exists():
         above = next((p for p in folder.parents if p.exists()), None)
         if above is not None and not above.is_dir():
@@ -216,19 +226,19 @@ def check_writable(folder: Path, create: bool, dry_run: bool = False) -> None:
         if not create:
             raise InstallError(f"there is no folder {folder}; check the path, or pass --create to make it; "
                                "nothing was changed")
-        if dry_run:
-            folder = above if above is not None else folder
+        if dry_run:  # it would be made inside the nearest folder that exists: may files be made there?
+            probe_in, doing = (above if above is not None else folder), "create"
         else:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise _refusal(folder, exc, "create") from None
     try:
-        fd, probe = tempfile.mkstemp(prefix=".copilot-probe-", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=".copilot-probe-", dir=probe_in)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise _refusal(folder, exc, "write to") from None
+        raise _refusal(folder, exc, doing) from None
 
 
 def next_backup(path: Path) -> Path:
@@ -314,22 +324,30 @@ def install(target: str, files: Sequence[MappingFileLike], dests: Sequence[Path]
         raise InstallError(f"no destination for {target}: pass --dest")
     manifest = manifest or Manifest()
     pairs = [(f, p) for d in dests for f, p in destinations(files, d)]
-    for folder in dict.fromkeys(p.parent for _, p in pairs):  # every folder first: all or nothing
-        check_writable(folder, create=create, dry_run=dry_run)
+    folders = list(dict.fromkeys(p.parent for _, p in pairs))
+    for folder in folders:  # every folder first, making none yet: all or nothing
+        check_writable(folder, create=create, dry_run=True)
     if not dry_run:
         check_writable(manifest.path.parent, create=True)
-    result = plan_install(target, files, dests, manifest)
+    result = plan_install(target, files, dests, manifest)  # may still refuse: a folder where a file goes
     result.dry_run = dry_run
     if dry_run:
         return result
+    for folder in folders:
+        check_writable(folder, create=create)
     content = {p: f.content for f, p in pairs}
     for step in result.steps:
         entry = manifest.get(step.path) or {"target": target, "backups": []}
-        if step.action == "replace" and step.backup is not None:
-            back_up(step.path, step.backup)
-            entry["backups"] = [*entry.get("backups", []), str(step.backup)]
-        if step.action in ("create", "replace", "update"):
-            atomic_write(step.path, content[step.path], like=step.path)
+        try:
+            if step.action == "replace" and step.backup is not None:
+                back_up(step.path, step.backup)
+                entry["backups"] = [*entry.get("backups", []), str(step.backup)]
+            if step.action in ("create", "replace", "update"):
+                atomic_write(step.path, content[step.path], like=step.path)
+        except OSError as exc:  # the disk filled up, the name is too long for it …: said, and what was done
+            done = [str(s.path) for s in result.steps[: result.steps.index(step)]]
+            raise InstallError(f"{_refusal(step.path, exc, 'write').args[0].removesuffix('; nothing was changed')}"
+                               f"; written before it: {', '.join(done) or 'nothing'}") from None
         entry.update(target=target, sha256=sha256(content[step.path]),
                      installed=datetime.now(UTC).isoformat(timespec="seconds"))
         manifest.put(step.path, entry)

@@ -22,6 +22,8 @@ other rows sit on a fixed ``channel`` (1..16). ``{deck}`` in a host field is the
 
 from __future__ import annotations
 
+import copy
+import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -185,15 +187,27 @@ def load_table(target: str, override: Path | bool | None = True, required: Itera
     return build(target, data, required, sources)
 
 
+_READ: dict[tuple[str, int, int], dict[str, Any]] = {}  # (path, mtime, size) → parsed: each target reads often
+
+
 def read(path: Path) -> dict[str, Any]:
-    """One table file as plain data; TableError (naming the file) if it cannot be read or parsed."""
+    """One table file as plain data (a fresh copy: callers may change it); TableError (naming the file)
+    if it cannot be read or parsed."""
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        st = os.stat(path)
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in _READ:
+            if len(_READ) > 64:
+                _READ.clear()
+            with open(path, "rb") as fh:
+                _READ[key] = tomllib.loads(fh.read().decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise TableError(f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise TableError(f"{path} is not a text file (a table is UTF-8 TOML)") from None
     except OSError as exc:
         raise TableError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return copy.deepcopy(_READ[key])
 
 
 def merge(base: dict[str, Any], override: dict[str, Any], where: str = "override") -> dict[str, Any]:

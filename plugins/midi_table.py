@@ -16,7 +16,7 @@ from copilot.bridge.actions import Action, ActionKind, MidiOut, Timed
 from copilot.bridge.host import Capabilities, Target, TargetContext
 from copilot.bridge.midi import PRESS_BEATS, cc_value, decode, encode, envelope_stream, press
 from copilot.bridge.params import PARAMS
-from copilot.bridge.settings import PATH, PORT_NAME, Rule
+from copilot.bridge.settings import PORT_NAME, Rule, Text
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.intents.schema import Deck
 from copilot.mappings.table import Control, Table, TableError
@@ -55,7 +55,8 @@ class TableTarget(Target):
     default_feedback_port: ClassVar[str] = "Copilot In"
     show_columns: ClassVar[list[tuple[str, str]]] = []  # (title, row.host key) shown beside each row
     config_rules: ClassVar[dict[str, Rule]] = {
-        **Target.config_rules, "port": PORT_NAME, "feedback_port": PORT_NAME, "table": PATH,
+        **Target.config_rules, "port": PORT_NAME, "feedback_port": PORT_NAME,
+        "table": Text("a table override file that exists", check=lambda p: _existing(_path(p))),
     }
 
     def __init__(self, config: dict[str, Any] | None = None, table: Table | None = None) -> None:
@@ -298,6 +299,15 @@ class TableTarget(Target):
 
     def render_action(self, action: Action, state: HostState) -> list[Timed]:
         raise NotImplementedError
+
+
+def _existing(path: Any) -> None:
+    try:
+        found = bool(path) and path.is_file()
+    except OSError:  # a name too long for the disk, a link loop
+        found = False
+    if not found:
+        raise ValueError("")
 
 
 def _path(value: Any) -> Any:
