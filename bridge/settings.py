@@ -1,7 +1,7 @@
 """The shape of copilot.toml: every key with its type, range, allowed values and hard caps, as data.
 
 Each area declares the tables it reads with these rules (the spine's below and in `safety.py`, each
-target in its class's `settings`, the motion and voice inputs through the `copilot_settings` hook);
+target in its class's `config_rules`, the motion and voice inputs through the `copilot_settings` hook);
 `validate` checks a whole document against them before anything starts, and the command line checks
 its flags against the very same rules. The first problem is one sentence naming the key and what is
 allowed: a NaN, a wrong type, an unknown key (with "did you mean"), a value over a hard cap.

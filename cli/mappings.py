@@ -60,14 +60,21 @@ def _files(target: Any) -> list[Any]:
 
 def _dest(dest: Path, files: list[Any], create: bool, verb: str) -> Path:
     """--dest as given, or one line saying what is wrong with it: a mistyped folder is not made silently."""
+    from copilot.mappings.install import InstallError, destinations
+
     dest = dest.expanduser()
-    single = len(files) == 1 and not dest.is_dir() and (dest.is_file() or bool(dest.suffix))
-    folder = dest.parent if single else dest
-    if folder.exists() and not folder.is_dir():
-        fail(f"--dest: {folder} is a file, not a folder")
-    if not folder.exists() and not create:
-        more = "; check the path, or pass --create to make it" if verb == "install" else "; nothing is installed there"
-        fail(f"--dest: there is no folder {folder}{more}")
+    try:
+        for folder in dict.fromkeys(path.parent for _, path in destinations(files, dest)):
+            if folder.exists() and not folder.is_dir():
+                fail(f"--dest: {folder} is a file, not a folder")
+            if not folder.exists() and not create:
+                more = ("; check the path, or pass --create to make it" if verb == "install"
+                        else "; nothing is installed there")
+                fail(f"--dest: there is no folder {folder}{more}")
+    except InstallError as exc:
+        fail(f"--dest: {exc}")
+    except OSError as exc:  # a name too long for the disk, a link loop
+        fail(f"--dest: cannot use {dest}: {exc.strerror or exc}")
     return dest
 
 
