@@ -164,12 +164,14 @@ def next_command(
     if as_json:
         _emit(result)
         return
+    from .words import table, wrap
+
     f = result["from"]
-    typer.echo(f"from {f.get('artist', '')} - {f.get('title', '')} phrase {f['phrase']} ({f['label']}, "
-               f"{f['camelot']}, {f['bpm']:.2f} BPM, energy {f['energy']:.2f} → {f['target_energy']:.2f})")
-    for c in result["candidates"]:
-        typer.echo(f"{c['rank']:>3}. {c['score']:.3f}  {c.get('artist', '')} - {c.get('title', '')} "
-                   f"@{c['phrase']} {c['label']}  — {c['breakdown']['why']}")
+    _lines(wrap(f"from {f.get('artist', '')} - {f.get('title', '')} phrase {f['phrase']} ({f['label']}, "
+                f"{f['camelot']}, {f['bpm']:.2f} BPM, energy {f['energy']:.2f} → {f['target_energy']:.2f})"))
+    rows = [[c["rank"], f"{c['score']:.3f}", f"{c.get('artist', '')} - {c.get('title', '')}",
+             f"{c['phrase']} {c['label']}", c["breakdown"]["why"]] for c in result["candidates"]]
+    _lines(table(["#", "score", "track", "phrase", "why"], rows, right=(0, 1)))
 
 
 @app.command("transition")
@@ -189,8 +191,10 @@ def transition_command(
         if as_json:
             _emit(data)
         else:
-            for t in data:
-                typer.echo(f"{t['id']:<12} {t['bars']:>2} bars  {t['description']}")
+            from .words import table
+
+            _lines(table(["template", "bars", "what it does"], [[t["id"], t["bars"], t["description"]] for t in data],
+                         right=(1,)))
         return
     try:
         envs = realize(template(name), at, out_deck, in_deck, bars=bars)
@@ -199,6 +203,7 @@ def transition_command(
     if as_json:
         _emit([e.to_dict() for e in envs])
     else:
-        for e in envs:
-            pts = ", ".join(f"{p.beat:g}:{p.value:.2f}" for p in e.points)
-            typer.echo(f"{e.param:<10} {e.deck or '-':<2} {pts}")
+        from .words import table
+
+        rows = [[e.param, e.deck or "-", ", ".join(f"{p.beat:g}:{p.value:.2f}" for p in e.points)] for e in envs]
+        _lines(table(["param", "deck", "beat:value"], rows))

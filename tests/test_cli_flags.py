@@ -15,9 +15,15 @@ from copilot.cli.main import app, main
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """The command as `copilot` runs it (main: the one-line handling of every error), in this process."""
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
+    """The command as `copilot` runs it (main, reading sys.argv: the one-line handling of every error),
+    in this process."""
+    argv = sys.argv
+    sys.argv = ["copilot", *args]
+    try:
+        with pytest.raises(SystemExit) as done:
+            main()
+    finally:
+        sys.argv = argv
     out = capsys.readouterr()
     return int(done.value.code or 0), out.out, out.err
 
@@ -117,8 +123,9 @@ def test_something_unexpected_is_one_line_and_a_log_unless_debug(capsys: pytest.
     assert "RuntimeError: the grammar fell over" in err and "--debug" in err
     log = next((tmp_path / "state").rglob("errors.log"))
     assert str(log) in err and "Traceback" in log.read_text() and "the grammar fell over" in log.read_text()
+    monkeypatch.setattr(sys, "argv", ["copilot", "--debug", "intent", "parse", "play A"])
     with pytest.raises(RuntimeError, match="fell over"):  # --debug: the real traceback, for a bug report
-        main(["--debug", "intent", "parse", "play A"])
+        main()
     monkeypatch.setattr("copilot.cli.main.DEBUG", {"on": False})
 
 

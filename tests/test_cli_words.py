@@ -68,6 +68,26 @@ def test_db_tracks_and_query_have_headers_and_fit(tiny_db: Path) -> None:  # noq
     fits(query.stdout)
     helped = copilot("db", "query", "--help")
     assert "-n" in helped.stdout and "How many tracks at most" in helped.stdout
+    ranked = copilot("db", "next", "--from", "Tiny 0@outro", "--db", str(tiny_db), "-k", "3")
+    assert ranked.returncode == 0, ranked.stderr
+    lines = ranked.stdout.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.split()[:2] == ["#", "score"])
+    assert lines[0].startswith("from ") and lines[head].split() == ["#", "score", "track", "phrase", "why"]
+    assert len(lines) - head - 2 >= 3  # three candidates under the rule (a long "why" may wrap)
+    fits(ranked.stdout)
+
+
+def test_transition_templates_and_envelopes_are_tables() -> None:
+    listed = copilot("db", "transition")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].split() == ["template", "bars", "what", "it", "does"]
+    assert "bass_swap" in listed.stdout
+    fits(listed.stdout)
+    warped = copilot("db", "transition", "bass_swap", "--at", "64")
+    assert warped.returncode == 0, warped.stderr
+    head, rule, *rows = warped.stdout.splitlines()
+    assert head.split() == ["param", "deck", "beat:value"] and set(rule) <= {"─", " "} and rows
+    fits(warped.stdout)
 
 
 def test_mappings_show_table_is_a_table_not_markdown() -> None:
