@@ -37,6 +37,7 @@ SUB_APPS = [
     ("copilot.cli.voice", "voice"),
     ("copilot.cli.motion", "motion"),
     ("copilot.cli.db", "db"),
+    ("copilot.cli.transitions", "transitions"),
 ]
 COMMANDS = [
     ("copilot.cli.run", "run"),

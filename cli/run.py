@@ -131,6 +131,7 @@ def command(
     motion_osc: str | None = typer.Option(None, "--motion-osc", help="Listen for motion OSC on [HOST:]PORT."),
     mocopi: int | None = typer.Option(None, help="Listen for Sony mocopi on this UDP port (e.g. 12351)."),
     voice: bool = typer.Option(False, help="Listen for voice commands (hands-free)."),
+    autopilot: bool = typer.Option(False, help="Let the planner play a set on any target (it yields to you)."),
     osc: str | None = typer.Option(None, help="Intents over OSC on [HOST:]PORT, '' = off ([osc] bind; default "
                                    "127.0.0.1:9100)."),
     allow: list[str] = typer.Option([], help="LAN address allowed to send OSC intents (repeatable; [osc] allow)."),
@@ -170,7 +171,7 @@ def command(
         target=values["target"], script=files["script"], duration=values["duration"], link=values["link"],
         tempo=values["tempo"], quantum=values["quantum"], output_latency_ms=values["output_latency"],
         out=files["out"], crate=files["crate"], adorn=files["adorn"], motion_osc=values["motion_osc"],
-        mocopi=values["mocopi"], voice=voice, osc=values["osc"], allow=list(values["allow"]),
+        mocopi=values["mocopi"], voice=voice, autopilot=autopilot, osc=values["osc"], allow=list(values["allow"]),
         db=files["db"], log=files["log"] or default_log_path(), midi_api=values["midi_api"],
         auto_wait=values["auto_wait"],
     )

@@ -30,7 +30,7 @@ from copilot.bridge.config import Config, ConfigError
 from copilot.bridge.host import TargetHost
 from copilot.bridge.params import PARAMS
 from copilot.bridge.safety import Grid, SafetyConfig
-from copilot.bridge.settings import Num, leaves
+from copilot.bridge.settings import Num, SettingError, leaves
 from copilot.intents.schema import IntentKind
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,7 +112,6 @@ def test_a_bad_file_stops_the_real_command_before_anything_opens(tmp_path: Path)
 
 def test_the_safety_table_refuses_what_would_switch_a_rule_off() -> None:
     from copilot.bridge.params import with_caps
-    from copilot.bridge.settings import SettingError
 
     for bad in ({"tempo_jump_cap": float("nan")}, {"min_confidence": float("nan")}, {"min_confidence": 0.0},
                 {"params": {"trim": {"hi": 0.9}}}, {"params": {"volume": {"max_slope": float("inf")}}},
@@ -268,7 +267,7 @@ class Seen:
 
 SAFETY_VALUES = {"phase_window": 0.0625, "min_lead": 0.01, "move_lead": 0.003, "phrase_bars": 16,
                  "confirm_window": 9.0, "tempo_jump_cap": 1.5, "min_confidence": 0.7, "filter_bars": 2.0,
-                 "build_peak": 0.9, "build_send": 0.4, "decks": 4}
+                 "build_peak": 0.9, "build_send": 0.4, "crossfade_bars": 4, "glide_beats": 2.0, "decks": 4}
 
 
 def _param_value(name: str, field: str) -> float:
@@ -482,6 +481,19 @@ KEYS = sorted({".".join(p) for p, _ in leaves(TargetHost().settings_schema())})
 def test_every_key_reaches_what_reads_it(key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no override tables from the real home
     probe(tuple(key.split(".")), tmp_path)
+
+
+def test_every_safety_setting_has_a_rule() -> None:
+    """A new field of SafetyConfig is a copilot.toml key only with its rule (else copilot.toml could not set
+    it, or could set it to NaN): all but the latency, which comes from the targets."""
+    from dataclasses import fields
+
+    from copilot.bridge.safety import RENAMED, SAFETY
+
+    known = {RENAMED.get(k, k) for k in SAFETY.fields}
+    assert {f.name for f in fields(SafetyConfig)} - known == {"latency"}
+    with pytest.raises(SettingError, match=r"glide_beats = nan"):
+        SafetyConfig.from_dict({"glide_beats": float("nan")})
 
 
 def test_every_table_in_the_guides_is_accepted_by_the_rules() -> None:
