@@ -96,3 +96,21 @@ def new_file(path: Path | str, parents: bool = False, what: str = "file", suffix
     if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise PathProblem(f"cannot write the {what} {p}: permission denied")
     return p
+
+
+@_guarded
+def new_folder(path: Path | str, parents: bool = False, what: str = "folder", flag: str = "--parents") -> Path:
+    """A folder copilot will write files into: it must exist (or `parents`: it is made now) and be writable."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        if not parents:
+            raise PathProblem(f"no {what} {p}; check the path, or pass {flag} to make it")
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PathProblem(f"cannot make the {what} {p}: {_why(exc)}") from None
+    elif not p.is_dir():
+        raise PathProblem(f"{p} is a file, not a folder; give the {what} to write into")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise PathProblem(f"cannot write into the {what} {p}: permission denied")
+    return p

@@ -69,6 +69,10 @@ BAD_FLAGS = [  # (arguments, what the one line says)
     (["motion", "calibrate", "--bars", "1", "--take", "x.jsonl"], "--bars 1: must be a whole number from 2"),
     (["ports", "--midi-api", "bogus"], "--midi-api 'bogus': must be one of"),
     (["link", "status", "--quantum", "0"], "--quantum 0: must be a number from 1"),
+    (["transitions", "plot", "blend", "--out", "/nonexistent/dir"], "no folder for the plots /nonexistent/dir"),
+    (["transitions", "plot", "blnd"], "no transition 'blnd'"),
+    (["transitions", "learn", "/no/such/session.jsonl"], "no session log at /no/such/session.jsonl"),
+    (["transitions", "learn", "/tmp"], "/tmp is a folder; give the session log inside it"),
     (["voice", "transcribe", "/no/such.wav"], "no audio file at /no/such.wav"),
     (["voice", "transcribe", "/tmp"], "/tmp is a folder; give the audio file inside it"),
 ]
@@ -105,6 +109,17 @@ def test_out_into_a_missing_folder_needs_parents(tmp_path: Path) -> None:
     made = copilot(*args, "--out", str(out), "--parents")
     assert made.returncode == 0, made.stderr
     assert out.is_file() and out.stat().st_size > 44
+
+
+def test_plots_into_a_missing_folder_need_parents(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # an error log, if any, stays here
+    folder = tmp_path / "new" / "plots"
+    code, _, err = run_main(capsys, "transitions", "plot", "blend", "--out", str(folder))
+    assert code == 2 and "--parents" in err and not (tmp_path / "new").exists()
+    code, out, err = run_main(capsys, "transitions", "plot", "blend", "--out", str(folder), "--parents")
+    assert code == 0, err
+    assert (folder / "blend.png").read_bytes()[:4] == b"\x89PNG" and str(folder / "blend.png") in out
 
 
 def test_something_unexpected_is_one_line_and_a_log_unless_debug(capsys: pytest.CaptureFixture[str],
@@ -155,7 +170,8 @@ def test_every_option_has_help_and_one_name_per_idea() -> None:
     assert names["--midi-api"] >= {"copilot run", "copilot ports"}
     assert names["--duration"] >= {"copilot run", "copilot motion listen", "copilot motion record"}
     assert "--api" not in names and "--wait" not in names
-    assert names["--create"] == {"copilot mappings install"} and names["--parents"] == {"copilot run"}
+    assert names["--create"] == {"copilot mappings install"}
+    assert names["--parents"] == {"copilot run", "copilot transitions plot", "copilot transitions learn"}
 
 
 def test_old_flag_names_still_work(capsys: pytest.CaptureFixture[str]) -> None:

@@ -83,6 +83,11 @@ def test_transition_templates_and_envelopes_are_tables() -> None:
     assert listed.stdout.splitlines()[0].split() == ["template", "bars", "what", "it", "does"]
     assert "bass_swap" in listed.stdout
     fits(listed.stdout)
+    mine = copilot("transitions", "list")
+    assert mine.returncode == 0, mine.stderr
+    assert mine.stdout.splitlines()[0].split() == ["template", "bars", "from", "what", "it", "does"]
+    assert "bass_swap" in mine.stdout
+    fits(mine.stdout)
     warped = copilot("db", "transition", "bass_swap", "--at", "64")
     assert warped.returncode == 0, warped.stderr
     head, rule, *rows = warped.stdout.splitlines()
