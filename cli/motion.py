@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -21,9 +21,19 @@ ALLOW_HELP = "Sender address or network allowed when listening beyond 127.0.0.1.
 LIMB_HELP = "Pin a device to a limb: DEVICE=LIMB or DEVICE=PERFORMER/LIMB (device names as `listen` shows)."
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"copilot motion: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _take(path: Path, new: bool = False, parents: bool = False) -> Path:
+    """A take file named on the command line: one to read must exist, one to write needs its folder."""
+    from . import paths
+
+    try:
+        return paths.new_file(path, parents, "take") if new else paths.existing_file(path, "take")
+    except paths.PathProblem as exc:
+        _fail(str(exc))
 
 
 def _clock(link: bool, tempo: float, quantum: float) -> Any:
@@ -188,9 +198,11 @@ def record_cmd(
     tempo: float = typer.Option(120.0, help="Tempo when no Link session sets it."),
     quantum: float = typer.Option(4.0, help="Beats per bar."),
     link: bool = typer.Option(True, "--link/--no-link", help="Stamp datagrams with the Link session's beat."),
+    parents: bool = typer.Option(False, "--parents", help="Make the take's missing folders."),
 ) -> None:
     """Record every datagram that arrives (faults included) to a take, for replay and calibration."""
     check_flags(duration=duration, tempo=tempo, quantum=quantum)
+    out = _take(out, new=True, parents=parents)  # before any socket opens
     settings = _settings([*(osc or []), *(old_osc or [])], mocopi, allow, None, [], None)
     clock = _clock(link, tempo, quantum)
     live = _live(settings, clock, None, report=lambda m: typer.echo(m, err=True), record=out)
@@ -238,7 +250,7 @@ def replay(
         _fail("give a take file, or --demo FORMAT")
     else:
         try:
-            the_take = record.Take.load(take)
+            the_take = record.Take.load(_take(take))
         except record.TakeError as exc:
             _fail(str(exc), 1)
         for why in the_take.skipped:
@@ -298,6 +310,8 @@ def calibrate_cmd(
     except ValueError as exc:
         _fail(str(exc))
     folder = profile_dir(profiles)
+    if take is not None:
+        take = _take(take)
     if take is None:
         settings = _settings([*(osc or []), *(old_osc or [])], mocopi, allow, performer, [], profiles)
         clock = _clock(link, tempo, quantum)

@@ -73,6 +73,11 @@ BAD_FLAGS = [  # (arguments, what the one line says)
     (["transitions", "plot", "blnd"], "no transition 'blnd'"),
     (["transitions", "learn", "/no/such/session.jsonl"], "no session log at /no/such/session.jsonl"),
     (["transitions", "learn", "/tmp"], "/tmp is a folder; give the session log inside it"),
+    (["motion", "record", "/nonexistent/dir/take.jsonl", "--no-link"], "no folder /nonexistent/dir for the take"),
+    (["motion", "replay", "/no/such/take.jsonl", "--offline"], "no take at /no/such/take.jsonl"),
+    (["motion", "replay", "/tmp", "--offline"], "/tmp is a folder; give the take inside it"),
+    (["motion", "calibrate", "--take", "/no/such/take.jsonl", "--no-link"], "no take at /no/such/take.jsonl"),
+    (["voice", "listen", "--file", "/no/such.wav"], "no audio file at /no/such.wav"),
     (["voice", "transcribe", "/no/such.wav"], "no audio file at /no/such.wav"),
     (["voice", "transcribe", "/tmp"], "/tmp is a folder; give the audio file inside it"),
 ]
@@ -171,7 +176,8 @@ def test_every_option_has_help_and_one_name_per_idea() -> None:
     assert names["--duration"] >= {"copilot run", "copilot motion listen", "copilot motion record"}
     assert "--api" not in names and "--wait" not in names
     assert names["--create"] == {"copilot mappings install"}
-    assert names["--parents"] == {"copilot run", "copilot transitions plot", "copilot transitions learn"}
+    assert names["--parents"] == {"copilot run", "copilot transitions plot", "copilot transitions learn",
+                                  "copilot motion record"}
 
 
 def test_old_flag_names_still_work(capsys: pytest.CaptureFixture[str]) -> None:
