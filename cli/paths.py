@@ -74,6 +74,19 @@ def existing_folder(path: Path | str, what: str = "folder") -> Path:
     return p
 
 
+def _ready(folder: Path, parents: bool, missing: str, not_a_folder: str) -> None:
+    """`folder` is a folder (made now, with its parents, if `parents`); otherwise the sentence that says why not."""
+    if not folder.exists():
+        if not parents:
+            raise PathProblem(missing)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PathProblem(f"cannot make the folder {folder}: {_why(exc)}") from None
+    elif not folder.is_dir():
+        raise PathProblem(not_a_folder)
+
+
 @_guarded
 def new_file(path: Path | str, parents: bool = False, what: str = "file", suffixes: Sequence[str] = (),
              flag: str = "--parents") -> Path:
@@ -84,15 +97,8 @@ def new_file(path: Path | str, parents: bool = False, what: str = "file", suffix
     if p.is_dir():
         raise PathProblem(f"{p} is a folder; give a file name inside it")
     folder = p.parent
-    if not folder.exists():
-        if not parents:
-            raise PathProblem(f"no folder {folder} for the {what}; check the path, or pass {flag} to make it")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise PathProblem(f"cannot make the folder {folder}: {_why(exc)}") from None
-    elif not folder.is_dir():
-        raise PathProblem(f"{folder} is a file, not a folder; the {what} cannot go inside it")
+    _ready(folder, parents, f"no folder {folder} for the {what}; check the path, or pass {flag} to make it",
+           f"{folder} is a file, not a folder; the {what} cannot go inside it")
     if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise PathProblem(f"cannot write the {what} {p}: permission denied")
     return p
@@ -102,15 +108,8 @@ def new_file(path: Path | str, parents: bool = False, what: str = "file", suffix
 def new_folder(path: Path | str, parents: bool = False, what: str = "folder", flag: str = "--parents") -> Path:
     """A folder copilot will write files into: it must exist (or `parents`: it is made now) and be writable."""
     p = Path(path).expanduser()
-    if not p.exists():
-        if not parents:
-            raise PathProblem(f"no {what} {p}; check the path, or pass {flag} to make it")
-        try:
-            p.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise PathProblem(f"cannot make the {what} {p}: {_why(exc)}") from None
-    elif not p.is_dir():
-        raise PathProblem(f"{p} is a file, not a folder; give the {what} to write into")
+    _ready(p, parents, f"no {what} {p}; check the path, or pass {flag} to make it",
+           f"{p} is a file, not a folder; give the {what} to write into")
     if not os.access(p, os.W_OK | os.X_OK):
         raise PathProblem(f"cannot write into the {what} {p}: permission denied")
     return p
