@@ -127,6 +127,14 @@ def test_plots_into_a_missing_folder_need_parents(capsys: pytest.CaptureFixture[
     assert (folder / "blend.png").read_bytes()[:4] == b"\x89PNG" and str(folder / "blend.png") in out
 
 
+def test_a_file_that_is_no_session_log_is_said_as_such(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = tmp_path / "notes.jsonl"
+    log.write_text('[1, 2]\n"x"\n{"type": "decision", "decision": 5}\n{"type": "session", "targets": 3}\n')
+    code, _, err = run_main(capsys, "transitions", "learn", str(log), "--dry-run")
+    assert code == 1 and err.count("\n") == 1 and f"{log} is not a copilot session log" in err, err
+    assert "something went wrong" not in err
+
+
 def test_something_unexpected_is_one_line_and_a_log_unless_debug(capsys: pytest.CaptureFixture[str],
                                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                                   ) -> None:
