@@ -179,11 +179,14 @@ def transition_command(
     name: str = typer.Argument("", help="blend, bass_swap, filter_fade, echo_out, double_drop (empty: list them)."),
     at: float = typer.Option(0.0, "--at", help="Start beat (a bar line on the session's grid)."),
     bars: int | None = typer.Option(None, "--bars", help="Stretch to this many bars."),
-    out_deck: str = typer.Option("A", "--out", help="Outgoing deck."),
-    in_deck: str = typer.Option("B", "--in", help="Incoming deck."),
+    out_deck: str = typer.Option("A", "--out-deck", help="Outgoing deck."),
+    in_deck: str = typer.Option("B", "--in-deck", help="Incoming deck."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON envelopes."),
+    old_out: str | None = typer.Option(None, "--out", hidden=True),  # --out-deck's old name (--out is a file)
+    old_in: str | None = typer.Option(None, "--in", hidden=True),  # --in-deck's old name
 ) -> None:
     """Show a transition template, or warp it onto the grid as envelopes for the scheduler."""
+    out_deck, in_deck = old_out or out_deck, old_in or in_deck
     from copilot.phrase_db.transitions import TemplateError, realize, template, templates
 
     if not name:

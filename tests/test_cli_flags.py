@@ -4,6 +4,7 @@ it); every option has help; shell completion can be installed."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -185,11 +186,15 @@ def test_every_option_has_help_and_one_name_per_idea() -> None:
     assert names["--duration"] >= {"copilot run", "copilot motion listen", "copilot motion record"}
     assert "--api" not in names and "--wait" not in names
     assert names["--create"] == {"copilot mappings install"}
+    assert names["--out-deck"] == {"copilot db transition"} and "copilot db transition" not in names["--out"]
     assert names["--parents"] == {"copilot run", "copilot transitions plot", "copilot transitions learn",
                                   "copilot motion record"}
 
 
 def test_old_flag_names_still_work(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "db", "transition", "bass_swap", "--out", "B", "--in", "A", "--json")
+    assert code == 0 and {e["deck"] for e in json.loads(out) if e["deck"]} == {"A", "B"}
+    assert next(e for e in json.loads(out) if e["param"] == "eq_low")["deck"] == "A"  # A comes in: bass killed
     code, _, err = run_main(capsys, "ports", "--api", "bogus")
     assert code == 2 and "--midi-api 'bogus'" in err
     code, _, err = run_main(capsys, "link", "status", "--wait", "-1")
