@@ -9,7 +9,7 @@ the performer a fresh `setcpm` line to evaluate.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import platformdirs
 
@@ -17,6 +17,7 @@ from copilot.bridge.actions import Action, ActionKind, MidiOut, Timed
 from copilot.bridge.host import Capabilities, MappingFile, Target, TargetContext, hookimpl
 from copilot.bridge.midi import cc, cc_stream, to_cc7
 from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import PORT_NAME, Num, Rule
 from copilot.bridge.state import HostState
 from copilot.mappings.strudel import Control, StrudelTable, load_table, snippet, tempo_line
 
@@ -27,6 +28,10 @@ TEMPO_POLL = 0.25  # seconds: how often a tempo change made elsewhere on Link is
 class Strudel(Target):
     name = "strudel"
     description = "Strudel in the browser: CC on its own port 'Copilot Strudel', read with midin"
+    config_rules: ClassVar[dict[str, Rule]] = {
+        **Target.config_rules, "port": PORT_NAME, "channel": Num(0, 15, integer=True),
+        "beats_per_cycle": Num(1.0, 64.0, "beats"), "tempo": Num(20.0, 999.0, "BPM"),
+    }
 
     def __init__(self, config: dict[str, Any] | None = None, table: StrudelTable | None = None) -> None:
         super().__init__(config)

@@ -265,10 +265,17 @@ def test_frames_between_the_processes_survive_any_cut_and_become_json_a_browser_
 
 
 def test_the_view_address_comes_from_the_flag_then_copilot_toml_then_the_default():
-    assert view_bind(None, {}) == "127.0.0.1:8765"
-    assert view_bind(None, {"bind": "0.0.0.0:9000"}) == "0.0.0.0:9000"
-    assert view_bind("9001", {"bind": "0.0.0.0:9000"}) == "9001"
-    assert view_bind("off", {}) is None and view_bind(None, {"bind": ""}) is None
+    from copilot.bridge.config import Config
+    from copilot.cli.run import OPTIONS, settle
+
+    def settled(flag, table):
+        given = {name: None for name in OPTIONS} | {"view": flag}
+        return view_bind(settle(given, Config({"view": table} if table is not None else {}))["view"])
+
+    assert settled(None, None) == "127.0.0.1:8765"
+    assert settled(None, {"bind": "0.0.0.0:9000"}) == "0.0.0.0:9000"
+    assert settled("9001", {"bind": "0.0.0.0:9000"}) == "9001"
+    assert settled("off", None) is None and settled(None, {"bind": ""}) is None
 
 
 def test_without_a_reader_the_queue_forgets_what_has_played(rig):

@@ -20,8 +20,10 @@ import sys
 from typing import Any
 
 from copilot import __version__
+from copilot.bridge.config import ALLOW, BIND
 from copilot.bridge.host import Input, hookimpl
 from copilot.bridge.osc import AllowList, Bind, check_bind
+from copilot.bridge.settings import ListOf, Num, Rule, Switch, Table, Text
 
 from .publisher import STATE_RATE, Publisher
 from .wire import frame
@@ -29,6 +31,24 @@ from .wire import frame
 DEFAULT_BIND = "127.0.0.1:8765"
 DEFAULT_PORT = 8765
 OFF = ("", "off", "no", "false", "none")
+
+
+def _view_bind(text: str) -> None:
+    if text.strip().lower() not in OFF:
+        problem = BIND.problem(text)
+        if problem:
+            raise ValueError("")
+
+
+# The rules of [view] in copilot.toml (the `copilot_settings` hook); `copilot run --view` is held to VIEW_BIND.
+VIEW_BIND = Text('[HOST:]PORT, or "off" for none', check=_view_bind, empty=True, numbers=True)
+VIEW: Rule = Table({
+    "bind": VIEW_BIND,
+    "allow": ListOf(ALLOW, single=True),
+    "name": Text("the name a tablet sees (mDNS)"),
+    "advertise": Switch(),
+    "rate": Num(10.0, 60.0, "states per second", note="the page needs 10"),
+})
 
 
 class ViewError(ValueError):
@@ -173,13 +193,17 @@ def _default_name() -> str:
     return f"copilot on {socket.gethostname()}"[:63]
 
 
-def view_bind(flag: str | None, section: dict[str, Any]) -> str | None:
-    """The view's [HOST:]PORT for `copilot run`: the flag, else copilot.toml's [view] bind, else the default;
+def view_bind(value: Any) -> str | None:
+    """The view's [HOST:]PORT as settled by `copilot run` (flag, else [view] bind, else DEFAULT_BIND);
     None when switched off ('off' or '')."""
-    value = flag if flag is not None else section.get("bind", DEFAULT_BIND)
     if value is None or str(value).strip().lower() in OFF:
         return None
     return str(value).strip()
+
+
+@hookimpl
+def copilot_settings() -> dict[str, Rule]:
+    return {"view": VIEW}
 
 
 @hookimpl
