@@ -154,7 +154,7 @@ class LiveSet:
             [sys.executable, "-m", "copilot", "run", "--target", "midi-monitor", "--no-link", "--osc", "",
              "--midi-api", "jack", "--tempo", str(tempo), "--config", str(config), "--log", str(folder / "log.jsonl"),
              "--view", "127.0.0.1:0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)  # a refusal shows in a failure
         self.lines = Lines(self.proc)
         self.url = self.lines.wait_for(lambda line: line.startswith("stage view: http://")).split()[2]
         self.token = self.url.split("token=", 1)[1]

@@ -52,8 +52,9 @@ def live(jack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
                  BassTrack("High Stepper", 82.41, 1300.0, bpm=TEMPO, key="E minor", camelot="9A",
                            sections=SECTIONS)):
         write_bass_track(crate, spec, sr=8000)
-    env = dict(jack_env, COPILOT_TRANSITIONS=str(folder / "learned"))  # the bundled templates only
-    live = LiveSet(env, folder, TEMPO, "--crate", str(crate), "--db", str(folder / "none.sqlite"))
+    # the bundled templates only, and no phrase database of the user's (the crate's sidecars are the library)
+    env = dict(jack_env, COPILOT_TRANSITIONS=str(folder / "learned"), XDG_DATA_HOME=str(folder / "data"))
+    live = LiveSet(env, folder, TEMPO, "--crate", str(crate))
     try:
         yield live
     finally:
