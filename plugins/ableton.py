@@ -30,7 +30,7 @@ from copilot.bridge.host import Capabilities, Check, MappingFile, Target, Target
 from copilot.bridge.midi import ENVELOPE_STEP, PRESS_BEATS, cc, cc_bytes, decode
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import DeckUpdate, HostState
-from copilot.bridge.surroundings import Surroundings
+from copilot.bridge.surroundings import Hint, Surroundings
 from copilot.intents.schema import Deck
 from copilot.mappings.ableton import (
     LOOP_LENGTH,
@@ -54,15 +54,24 @@ BEAT_LAG_SPREAD = 0.08  # seconds, interquartile range
 class AbletonLive(Target):
     name = "ableton-live"
     description = "Ableton Live on Link: CC through a User Remote Script, launches through AbletonOSC"
-    auto_priority = 40  # Link peers are the strongest sign of a host: Live is the Link host we drive
+    auto_priority = 40  # an AbletonOSC answer is proof only Live gives; it wins over the DJ hosts
 
     def detect(self, around: Surroundings) -> str | None:
+        """Proof: AbletonOSC answers `/live/test` (a harmless question). Link peers prove nothing:
+        every DJ program speaks Link. A running Live without an answer is only a hint."""
+        if self.config.get("osc", True) is not False:
+            osc = self.make_osc()
+            try:
+                if osc.open():
+                    rtt = osc.ping()
+                    if rtt is not None:
+                        return (f"AbletonOSC answered /live/test at {osc.host}:{osc.port} "
+                                f"in {rtt * 1000:.0f} ms")
+            finally:
+                osc.close()
         live = sorted(p for p in around.processes if p.startswith("ableton live"))
         if live:
-            return f"{live[0]} is running"
-        peers = getattr(around.clock, "peers", 0)
-        if peers:
-            return f"{peers} Link peer(s) found"
+            return Hint(f"{live[0]} is running but AbletonOSC does not answer (install it as a Control Surface)")
         return None
 
     def __init__(self, config: dict[str, Any] | None = None, table: AbletonTable | None = None) -> None:

@@ -17,6 +17,7 @@ from copilot.bridge.host import Capabilities, Target, TargetContext
 from copilot.bridge.midi import PRESS_BEATS, cc_value, decode, encode, envelope_stream, press
 from copilot.bridge.params import PARAMS
 from copilot.bridge.state import DeckUpdate, HostState
+from copilot.bridge.surroundings import Hint, Surroundings
 from copilot.intents.schema import Deck
 from copilot.mappings.table import Control, Table, TableError
 
@@ -124,6 +125,27 @@ class TableTarget(Target):
             return
         for update in self.on_feedback(data):
             ctx.state.apply_feedback(update)
+
+    # -- proving the host is there (--target auto) ---------------------------------------------------
+    def detect_ports(self) -> list[str]:
+        return [self.feedback_port]
+
+    def mapping_answered(self, around: Surroundings) -> str | None:
+        """Proof: one of our own mapping's output blocks arrived on our feedback port. Only a host that
+        loaded that mapping sends those exact messages there (a Link peer or a stray keyboard does not)."""
+        for data in around.heard_on(self.feedback_port):
+            heard = decode(data)
+            control = self.table.by_wire(heard.kind, heard.channel, heard.number) if heard else None
+            if control is not None and control.row.feedback is not None:
+                deck = f" (deck {control.deck.value})" if control.deck is not None else ""
+                return f"our mapping's '{control.row.name}'{deck} output arrived on '{self.feedback_port}'"
+        return None
+
+    def program_running(self, around: Surroundings, programs: tuple[str, ...]) -> Hint | None:
+        running = [p for p in programs if p in around.processes]
+        if not running:
+            return None
+        return Hint(f"{running[0]} is running but sent none of our mapping's output on '{self.feedback_port}'")
 
     # -- feedback ---------------------------------------------------------------------------------
     def on_feedback(self, message: bytes) -> list[DeckUpdate]:

@@ -44,10 +44,9 @@ class MixxxTarget(TableTarget):
     host_programs = ("mixxx",)  # process names as the OS lists them (lower case)
 
     def detect(self, around: Surroundings) -> str | None:
-        running = [p for p in self.host_programs if p in around.processes]
-        if running:
-            return f"{running[0]} is running"
-        return None
+        """Proof: our mapping's output blocks on its feedback port (Mixxx sends them when the mapping
+        loads and whenever a mapped control changes, e.g. beat_active while a deck plays)."""
+        return self.mapping_answered(around) or self.program_running(around, self.host_programs)
     required = mixxx_files.REQUIRED
     default_port = "Copilot MIDI 1 Out"
     default_feedback_port = "Copilot MIDI 1 In"

@@ -47,12 +47,9 @@ class SeratoTarget(TableTarget):
     host_programs = ("serato dj pro", "serato dj")  # process names as the OS lists them (lower case)
 
     def detect(self, around: Surroundings) -> str | None:
-        running = [p for p in self.host_programs if p in around.processes]
-        if running:
-            return f"{running[0]} is running"
-        if self.feedback_port in around.midi_in:
-            return f"a host answered on '{self.feedback_port}'"
-        return None
+        """Proof: our preset's output blocks on 'Copilot In' (Serato sends them only when the user
+        picked that port as the device's output in Setup › MIDI). Serato answers no query."""
+        return self.mapping_answered(around) or self.program_running(around, self.host_programs)
     required = serato_xml.REQUIRED
 
     def __init__(self, config: dict[str, Any] | None = None, table: Any = None) -> None:

@@ -45,10 +45,11 @@ class AbletonOscServer:
     maxs: dict[tuple[int, int], tuple[float, ...]] = field(default_factory=dict)
     received: list[tuple[str, tuple[Any, ...], float]] = field(default_factory=list)
     replies: queue.Queue[Any] = field(default_factory=queue.Queue)  # scripted answers to override defaults
+    listen_port: int = 0  # 0: ephemeral; 11000 in a private network namespace, where AbletonOSC listens
 
     def __post_init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", self.listen_port))
         self.sock.settimeout(0.05)
         self.port = self.sock.getsockname()[1]
         self._running = True
