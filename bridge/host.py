@@ -232,6 +232,11 @@ class Target:
         while the session looks; it may ask the host a harmless question (off the hot threads)."""
         return None
 
+    def load_note(self, pick: dict[str, Any] | None) -> str | None:
+        """What a LOAD really puts on the deck here, said on the decision's line when it is not exactly
+        the looked-up `pick` (a host that can only load its highlighted row). None: it loads the pick."""
+        return None
+
     def detect_ports(self) -> list[str]:
         """MIDI input ports to listen on while `--target auto` looks (the host's feedback lands there)."""
         return []

@@ -26,7 +26,7 @@ from typing import Any
 from copilot.intents.schema import Deck, Intent, IntentKind, Source
 from copilot.intents.script import ScriptLine, load_script
 
-from .actions import Action
+from .actions import Action, ActionKind
 from .clock import BeatClock, InternalClock, ManualClock
 from .config import Config, log_dir
 from .dispatch import Dispatcher, Sent, freeze_heap, thaw_heap
@@ -413,10 +413,28 @@ class Session:
     # -- deciding -----------------------------------------------------------------------------------------
     def _decide(self, intent: Intent, resolved: dict[str, Any] | None = None) -> Decision:
         decision = self.scheduler.submit(intent, resolved)
+        if intent.kind is IntentKind.LOAD and decision.accepted:
+            decision = self._say_what_loads(decision, resolved)
         if intent.kind is IntentKind.PANIC:
             self._panics += 1
         self._note(decision)
         return decision
+
+    def _say_what_loads(self, decision: Decision, pick: dict[str, Any] | None) -> Decision:
+        """A host that loads its highlighted row, not the pick, says so on the decision's line."""
+        notes = []
+        for target in self.targets:
+            if ActionKind.LOAD not in target.capabilities().actions:
+                continue
+            try:
+                note = target.load_note(pick)
+            except Exception as exc:  # noqa: BLE001 - the wording must not stop the load
+                note = f"{target.name} could not say what it loads ({exc})"
+            if note:
+                notes.append(note)
+        if not notes:
+            return decision
+        return dataclasses.replace(decision, reason=f"{decision.reason} — {'; '.join(notes)}")
 
     def _note(self, decision: Decision) -> None:
         self.decisions.append(decision)
@@ -492,7 +510,7 @@ class Session:
                 continue
             if found:
                 title = found.get("title") or found.get("path")
-                self.report(f"load '{query}': picked {title}" + (f" ({found['why']})" if found.get("why") else ""))
+                self.report(f"load '{query}': found {title}" + (f" ({found['why']})" if found.get("why") else ""))
                 return found
         return None
 

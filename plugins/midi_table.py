@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, MidiOut, Timed
@@ -50,6 +51,7 @@ class TableTarget(Target):
     """A MIDI target whose every message is a row of `table`."""
 
     table_name: ClassVar[str] = ""
+    host_name: ClassVar[str] = ""  # the program, as the performer calls it
     required: ClassVar[tuple[str, ...]] = ()
     default_port: ClassVar[str] = "Copilot Out"
     default_feedback_port: ClassVar[str] = "Copilot In"
@@ -238,6 +240,18 @@ class TableTarget(Target):
             else:
                 self.track_bpm.pop(deck.value, None)
         return out
+
+    def load_note(self, pick: dict[str, Any] | None) -> str | None:
+        """The host's load button loads the row highlighted in its library: say so, and where the pick is."""
+        host = self.host_name or self.name
+        what = f"pressed {host}'s 'load selected track': the deck gets the track highlighted in {host}'s library"
+        if not isinstance(pick, dict) or not pick.get("path"):
+            return what
+        title = pick.get("title") or Path(str(pick["path"])).stem
+        return f"{what}, not necessarily your pick '{title}' ({self.where_pick_is(pick)})"
+
+    def where_pick_is(self, pick: dict[str, Any]) -> str:
+        return f"find {pick['path']} there"
 
     def deck_bpm(self, deck: Deck, state: HostState) -> float | None:
         """The BPM of the track on a deck: the host's or copilot's record, else a resolved LOAD's."""

@@ -40,6 +40,7 @@ class MixxxTarget(TableTarget):
     name = NAME
     description = "Mixxx via a generated controller mapping ('Copilot') on 'Copilot MIDI 1 Out'"
     table_name = NAME
+    host_name = "Mixxx"
     auto_priority = 20
     host_programs = ("mixxx",)  # process names as the OS lists them (lower case)
 
@@ -58,6 +59,11 @@ class MixxxTarget(TableTarget):
 
     def capabilities(self) -> Capabilities:
         return self.table_capabilities({ActionKind.PANIC})
+
+    def where_pick_is(self, pick: dict[str, Any]) -> str:
+        # A running Mixxx takes no file from outside: no engine.loadTrack, no library re-read
+        # (shared/reference/hosts-loading.md).
+        return f"a running Mixxx cannot be handed a file: find {pick['path']} in its library"
 
     # -- files ---------------------------------------------------------------------------------------
     def mapping_files(self) -> list[MappingFile]:

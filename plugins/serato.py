@@ -43,6 +43,7 @@ class SeratoTarget(TableTarget):
     name = NAME
     description = "Serato DJ Pro via a generated MIDI preset ('Copilot') on 'Copilot Out'"
     table_name = NAME
+    host_name = "Serato"
     auto_priority = 30
     host_programs = ("serato dj pro", "serato dj")  # process names as the OS lists them (lower case)
 
@@ -157,6 +158,13 @@ class SeratoTarget(TableTarget):
         return []
 
     # -- the suggestions crate -----------------------------------------------------------------------
+    def where_pick_is(self, pick: dict[str, Any]) -> str:
+        # Serato takes no file over MIDI; it may show an external crate edit only after a restart
+        # (shared/reference/hosts-loading.md).
+        from copilot.phrase_db.serato import CRATE_NAME
+
+        return f"it goes first in the crate '{CRATE_NAME}'; Serato may show that crate only after a restart"
+
     def suggest(self, action: Action) -> cf.Future[str] | None:
         """A LOAD with a looked-up track: write the crate on the target's worker (never on the thread that
         renders); the performer hears where to find it, or why it could not be written."""

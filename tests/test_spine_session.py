@@ -252,7 +252,7 @@ def test_a_slow_library_lookup_never_holds_up_moves_or_other_intents(tmp_path, m
     (action,) = load.actions
     assert action.params["resolved"]["path"] == "/music/dubby.flac" and action.params["title"] == "Dubby"
     assert arrivals(0x91, midi_monitor.NOTES["LOAD"], session.clock.time_at_beat(action.beat))
-    assert "load 'dubby': picked Dubby (on the slow shelf)" in said
+    assert "load 'dubby': found Dubby (on the slow shelf)" in said
 
 
 @pytest.mark.jack
