@@ -87,6 +87,8 @@ class AbletonLive(Target):
         self.dropped = 0  # payloads with no wire to go on (no port, no OSC): counted, never raised
         self._beat_lags: deque[float] = deque(maxlen=64)
         self._warned: set[str] = set()
+        self._following: list[int] = []  # Live tracks whose playing clip AbletonOSC pushes to us
+        self._playing_slot: dict[int, int] = {}  # Live track → the clip slot playing (< 0: none)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self, context: TargetContext) -> None:
@@ -116,6 +118,7 @@ class AbletonLive(Target):
                       "CC envelopes still work, launches and FX parameters will not")
             return
         osc.start_beat_listener(self._on_live_beat)
+        self._follow_decks(osc)
         for deck in range(self.capabilities().decks):
             for device, parameter in self.table.fx.values():
                 osc.parameter_range(deck, device, parameter)
@@ -124,6 +127,8 @@ class AbletonLive(Target):
         if self.osc is not None:
             with contextlib.suppress(Exception):
                 self.osc.stop_beat_listener()
+                for track in self._following:
+                    self.osc.send("/live/track/stop_listen/playing_slot_index", track)
             self.osc.close()
             self.osc = None
         self._out = None
@@ -269,8 +274,68 @@ class AbletonLive(Target):
         return out
 
     # -- feedback ----------------------------------------------------------------------------------------
-    def on_feedback(self, message: bytes) -> list[DeckUpdate]:
-        """Live lights its Play button on the script's output port while the transport runs."""
+    def deck_tracks(self) -> list[int]:
+        """Live's track (0-based) behind decks A–D: `deck_tracks = [0, 1, 2, 3]` in [targets.ableton-live]."""
+        tracks = self.config.get("deck_tracks") or range(self.capabilities().decks)
+        return [int(t) for t in tracks]
+
+    def _follow_decks(self, osc: AbletonOSC) -> None:
+        """AbletonOSC pushes each deck's track state (the current value at once, then every change):
+        which clip slot plays, then that clip's name. The safety rules then know every deck, not one."""
+        osc.listen("/live/track/get/playing_slot_index", self._on_playing_slot)
+        osc.listen("/live/clip/get/name", self._on_clip_name)
+        for track in self.deck_tracks():
+            if osc.send("/live/track/start_listen/playing_slot_index", track):
+                self._following.append(track)
+
+    def _deck_of(self, track: Any) -> Deck | None:
+        tracks = self.deck_tracks()
+        try:
+            index = tracks.index(int(track))
+        except (TypeError, ValueError):
+            return None
+        return Deck.from_index(index) if index < self.capabilities().decks else None
+
+    def _on_playing_slot(self, params: tuple[Any, ...], t: float) -> None:
+        """AbletonOSC's receive thread: `/live/track/get/playing_slot_index track slot` (slot < 0: none)."""
+        if len(params) < 2 or not isinstance(params[1], int | float):
+            return
+        deck = self._deck_of(params[0])
+        if deck is None:
+            return
+        track, slot = int(params[0]), int(params[1])
+        self._playing_slot[track] = slot
+        if slot >= 0:
+            self._feed(DeckUpdate(deck, {"playing": True, "loaded": True}))
+            if self.osc is not None:
+                self.osc.send("/live/clip/get/name", track, slot)  # answered on this thread's next read
+        else:
+            self._feed(DeckUpdate(deck, {"playing": False}))
+
+    def _on_clip_name(self, params: tuple[Any, ...], t: float) -> None:
+        """`/live/clip/get/name track clip name`: the playing clip's name becomes the deck's track."""
+        if len(params) < 3:
+            return
+        deck = self._deck_of(params[0])
+        if deck is not None and self._playing_slot.get(int(params[0])) == params[1]:
+            self._feed(DeckUpdate(deck, {"track": str(params[2])}))
+
+    def _feed(self, update: DeckUpdate) -> None:
+        ctx = self.context
+        if ctx is None:
+            return
+        if ctx.feedback is not None:
+            ctx.feedback(self.name, update)  # the session logs it and applies it through on_feedback
+        else:
+            ctx.state.apply_feedback(update)
+
+    def on_feedback(self, message: Any) -> list[DeckUpdate]:
+        """Live lights its Play button on the script's output port while the transport runs; AbletonOSC's
+        deck updates (from the listeners above) pass through as they are."""
+        if isinstance(message, DeckUpdate):
+            return [message]
+        if self._following:
+            return []  # each deck's own clip says whether it plays; the transport lamp is no deck's
         play = self.table.transport.get("Play")
         heard = decode(message)
         if (play is None or heard is None or heard.kind != "cc" or heard.channel != self.table.channel
