@@ -208,7 +208,10 @@ class Session:
                     break
                 time.sleep(0.05)
         finally:
+            heard = self._heard or []
             self._heard = None  # stop recording: the chosen target decodes what arrives from now on
+        self.log.record("detect", proven=proven, hinted=hinted, heard=[[p, d.hex(" ")] for p, d in heard[:16]],
+                        peers=int(getattr(self.clock, "peers", 0) or 0))
         return self._pick(candidates, proven, hinted, fallback)
 
     def _pick(self, candidates: list[Target], proven: dict[str, str], hinted: dict[str, str],

@@ -420,7 +420,11 @@ def copilot_targets(config: dict[str, Any]) -> list[Target]:
 
 @hookimpl
 def copilot_doctor(config: dict[str, Any]) -> Sequence[Check]:
-    return doctor_checks(config.get(AbletonLive.name) or {})
+    from .host_evidence import session_evidence
+
+    return [*doctor_checks(config.get(AbletonLive.name) or {}),
+            session_evidence(AbletonLive.name, "Live", "install AbletonOSC, choose it as a Control Surface in "
+                             "Live's settings and keep Live open while copilot starts")]
 
 
 def _version(folder: Path) -> str:

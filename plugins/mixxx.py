@@ -207,4 +207,8 @@ def copilot_doctor(config: dict[str, Any]) -> list[Check]:
     if not mixxx_pairs(port, back):
         out.append(Check("mixxx ports", False, f"Mixxx will not pair '{port}' with '{back}', so it cannot send "
                          "deck state back", "use names like 'Copilot MIDI 1 Out' / 'Copilot MIDI 1 In'"))
+    from .host_evidence import session_evidence
+
+    out.append(session_evidence(NAME, "Mixxx", f"copilot mappings install {NAME}; in Mixxx › Preferences › "
+                                f"Controllers select '{port}', tick Enabled and load the mapping 'Copilot'"))
     return out

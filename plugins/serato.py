@@ -271,6 +271,10 @@ def copilot_targets(config: dict[str, Any]) -> list[SeratoTarget]:
 @hookimpl
 def copilot_doctor(config: dict[str, Any]) -> list[Check]:
     from .dj_doctor import checks
+    from .host_evidence import session_evidence
 
-    return checks(SeratoTarget, config.get(NAME) or {}, "Serato",
-                  "Serato › Setup › MIDI: pick as the device's MIDI output", levels=2)
+    cfg = config.get(NAME) or {}
+    back = str(cfg.get("feedback_port", SeratoTarget.default_feedback_port))
+    return [*checks(SeratoTarget, cfg, "Serato", "Serato › Setup › MIDI: pick as the device's MIDI output", levels=2),
+            session_evidence(NAME, "Serato", f"copilot mappings install {NAME}; in Serato › Setup › MIDI load the "
+                             f"preset 'Copilot' and pick '{back}' as the device's MIDI output")]

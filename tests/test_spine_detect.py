@@ -18,14 +18,17 @@ from copilot.bridge.session import Session, SessionOptions
 from copilot.mappings import mixxx as mixxx_files
 from copilot.mappings import serato as serato_xml
 from copilot.plugins import ableton, midi_monitor, mixxx, serato
+from copilot.plugins.host_evidence import session_evidence
 from copilot.tests.fixtures import free_udp_port
 
 
-def make_session(tmp_path, said: list[str], auto_wait: float = 2.0, midi_api: str = "jack") -> Session:
+def make_session(tmp_path, said: list[str], auto_wait: float = 2.0, midi_api: str = "jack",
+                 target: str = "auto") -> Session:
     path = tmp_path / "set.txt"
     path.write_text("")
-    options = SessionOptions(target="auto", script=path, link=False, osc=None, auto_wait=auto_wait,
-                             midi_api=midi_api, log=tmp_path / "log.jsonl")
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    options = SessionOptions(target=target, script=path, link=False, osc=None, auto_wait=auto_wait,
+                             midi_api=midi_api, log=tmp_path / "logs" / f"session-{target}.jsonl")
     # Live's AbletonOSC is asked on a port nobody listens on: it never answers here.
     config = {"ableton-live": {"osc_port": free_udp_port(), "reply_port": free_udp_port(), "timeout": 0.1}}
     host = TargetHost(config, plugins=[midi_monitor, ableton, serato, mixxx], entry_points=False)
@@ -103,6 +106,27 @@ def test_mixxx_output_blocks_on_its_port_make_the_target_mixxx(tmp_path, jack_se
     assert sent >= 1
     assert names == ["mixxx"], reason
     assert "output arrived on 'Copilot MIDI 1 In'" in reason
+
+
+@pytest.mark.jack
+def test_doctor_says_per_host_what_the_last_session_proved(tmp_path, jack_server):
+    names, _, _ = choose(tmp_path, "Copilot MIDI 1 In", mixxx_outputs()[:1])
+    assert names == ["mixxx"]
+    fix = "load the mapping"
+    line = session_evidence("mixxx", "Mixxx", fix, logs=tmp_path / "logs")
+    assert line.ok and "Mixxx proved itself — our mapping's" in line.detail, line
+    line = session_evidence("serato-dj-pro", "Serato", fix, logs=tmp_path / "logs")
+    assert line.ok and "was looked for and did not answer" in line.detail and line.fix == fix, line
+    assert "no recent session" in session_evidence("mixxx", "Mixxx", fix, logs=tmp_path / "none").detail
+
+    # chosen by hand, started, and Mixxx never said a word: that is the line to fix
+    later = tmp_path / "later"
+    later.mkdir()
+    session = make_session(later, [], target="mixxx")
+    session.start()
+    session.stop()
+    line = session_evidence("mixxx", "Mixxx", fix, logs=later / "logs")
+    assert not line.ok and "never answered" in line.detail and line.fix == fix, line
 
 
 @pytest.mark.jack
