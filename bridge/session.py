@@ -426,13 +426,14 @@ class Session:
     def _say_what_loads(self, decision: Decision, pick: dict[str, Any] | None) -> Decision:
         """A host that loads its highlighted row, not the pick, says so on the decision's line."""
         notes = []
-        for target in self.targets:
-            if ActionKind.LOAD not in target.capabilities().actions:
-                continue
+        takers = [t for t in self.targets if ActionKind.LOAD in t.capabilities().actions]
+        for target in takers or self.targets:
             try:
                 note = target.load_note(pick)
             except Exception as exc:  # noqa: BLE001 - the wording must not stop the load
                 note = f"{target.name} could not say what it loads ({exc})"
+            if not takers and not note:
+                note = f"{target.name} cannot load a track: nothing is sent for it"
             if note:
                 notes.append(note)
         if not notes:

@@ -273,6 +273,12 @@ class AbletonLive(Target):
                 out += self._value(None, action.id, b, value)
         return out
 
+    def load_note(self, pick: dict[str, Any] | None) -> str | None:
+        # AbletonOSC has no browser and no load (issue #66, PRs open: shared/reference/hosts-loading.md).
+        path = pick.get("path") if isinstance(pick, dict) else None
+        where = f"; drag {path} onto a clip slot yourself" if path else ""
+        return f"Live cannot be handed a track over AbletonOSC (no browser, no load): nothing is sent{where}"
+
     # -- feedback ----------------------------------------------------------------------------------------
     def deck_tracks(self) -> list[int]:
         """Live's track (0-based) behind decks A–D: `deck_tracks = [0, 1, 2, 3]` in [targets.ableton-live]."""

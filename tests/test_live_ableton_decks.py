@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from copilot.bridge.clock import ManualClock
 from copilot.bridge.host import TargetContext
 from copilot.bridge.scheduler import SafetyScheduler, Verdict
@@ -81,3 +83,42 @@ def test_decks_map_onto_the_tracks_the_performer_configured(ableton_osc_server: 
         target.close()
     followed = sorted(p for a, p in server.messages() if a == "/live/track/start_listen/playing_slot_index")
     assert followed == [(4,), (5,)]
+
+
+@pytest.mark.jack
+def test_a_load_by_query_on_live_says_nothing_is_loaded(ableton_osc_server: AbletonOscServer, tmp_path,
+                                                        jack_server) -> None:
+    from copilot.bridge.config import Config
+    from copilot.bridge.host import TargetHost, hookimpl
+    from copilot.bridge.session import Session, SessionOptions
+    from copilot.plugins import ableton
+
+    class Shelf:
+        name = "shelf"
+
+        def resolve(self, query: str) -> dict:
+            return {"path": "/music/dubby roller.flac", "title": "Dubby Roller"}
+
+    class ShelfPlugin:
+        @hookimpl
+        def copilot_library(self, options):
+            return Shelf()
+
+    server = ableton_osc_server
+    said: list[str] = []
+    options = SessionOptions(target="ableton-live", link=False, osc=None, log=tmp_path / "log.jsonl",
+                             midi_api="jack")
+    config = {"ableton-live": {"osc_port": server.port, "reply_port": server.reply_port}}
+    host = TargetHost(config, plugins=[ableton, ShelfPlugin()], entry_points=False)
+    session = Session(options, Config(), host=host, report=said.append)
+    session.start()
+    try:
+        decision = session.submit(Intent(IntentKind.LOAD, Deck.B, {"query": "dubby 118"}))
+        time.sleep(0.3)
+    finally:
+        session.stop()
+    assert "Live cannot be handed a track over AbletonOSC" in decision.reason
+    assert "drag /music/dubby roller.flac onto a clip slot yourself" in decision.reason
+    assert not any("picked" in line for line in said)
+    sent = [a for a, _ in server.messages()]
+    assert not any("load" in a or "create" in a for a in sent), sent  # nothing pretends to load it
