@@ -93,15 +93,20 @@ def test_tempo_changes_hand_out_a_fresh_line() -> None:
     assert f.relpath == "copilot-strudel.js"
 
 
-@pytest.mark.jack
-def test_snippet_follows_a_motion_envelope_in_real_strudel(jack_server, midi_capture,  # type: ignore[no-untyped-def]
-                                                           strudel_node: StrudelNode) -> None:
+def strudel_on_jack(midi_capture):  # type: ignore[no-untyped-def]
+    """The strudel target open on a JACK port of its own at 120 BPM, with a capture listening to it."""
     port = f"Copilot Strudel {os.getpid()}"
     clock = InternalClock(tempo=120.0)
     ports = MidiPorts("jack", watchdog_period=0)
     target = Strudel({"port": port})
-    target.open(TargetContext(clock=clock, ports=ports, options={}))
-    capture = midi_capture(port)
+    target.open(TargetContext(clock=clock, ports=ports, options={}, report=lambda m: None))
+    return port, clock, ports, target, midi_capture(port)
+
+
+@pytest.mark.jack
+def test_snippet_follows_a_motion_envelope_in_real_strudel(jack_server, midi_capture,  # type: ignore[no-untyped-def]
+                                                           strudel_node: StrudelNode) -> None:
+    port, clock, ports, target, capture = strudel_on_jack(midi_capture)
     dispatcher = Dispatcher(clock)
     scheduler = SafetyScheduler(clock)
     dispatcher.start()
@@ -175,12 +180,7 @@ def test_snippet_follows_a_motion_envelope_in_real_strudel(jack_server, midi_cap
 @pytest.mark.jack
 def test_strudel_follows_the_session_tempo_without_copy_paste(jack_server, midi_capture,  # type: ignore[no-untyped-def]
                                                               strudel_node: StrudelNode) -> None:
-    port = f"Copilot Strudel {os.getpid()}"
-    clock = InternalClock(tempo=120.0)
-    ports = MidiPorts("jack", watchdog_period=0)
-    target = Strudel({"port": port})
-    target.open(TargetContext(clock=clock, ports=ports, options={}, report=lambda m: None))
-    capture = midi_capture(port)
+    _, clock, ports, target, capture = strudel_on_jack(midi_capture)
     tempo = target.table.tempo
     try:
         clock.set_tempo(126.4)  # elsewhere on Link: copilot passes it on by itself
