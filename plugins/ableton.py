@@ -129,6 +129,7 @@ class AbletonLive(Target):
                 self.osc.stop_beat_listener()
                 for track in self._following:
                     self.osc.send("/live/track/stop_listen/playing_slot_index", track)
+            self._following = []
             self.osc.close()
             self.osc = None
         self._out = None
