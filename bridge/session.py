@@ -51,7 +51,7 @@ class SessionOptions:
     target: str = "auto"  # a target name, several joined by commas, or "auto"
     script: Path | None = None
     duration: float | None = None  # seconds; None = until Ctrl-C
-    link: bool = True
+    link: bool | None = None  # None: copilot.toml's [run] link (default: join Link); the flag wins
     tempo: float = 120.0
     quantum: float = 4.0
     output_latency_ms: float | None = None  # overrides the targets' own compensation
@@ -95,8 +95,10 @@ class Session:
         self.options = options or SessionOptions()
         self.config = config or Config()
         self._report = report or print
-        self.log = SessionLog(self.options.log)
+        # Every key of copilot.toml against its rule before anything opens (ConfigError: file, key, allowed).
+        self.config.check((host or TargetHost()).settings_schema())
         self.host = host or TargetHost(self.config.targets(), settings=self.config.data)
+        self.log = SessionLog(self.options.log)
         self.state = HostState()
         self.clock: BeatClock = clock or self._make_clock()
         safety = SafetyConfig.from_dict(self.config.section("safety"))
@@ -132,17 +134,26 @@ class Session:
         o = self.options
         if o.offline:
             return ManualClock(o.tempo, o.quantum)
-        if o.link and self.config.section("run").get("link", True):
+        if o.link if o.link is not None else self.config.section("run").get("link", True):
             from .link import LinkClock, LinkUnavailable
 
             try:
-                clock = LinkClock(o.tempo, o.quantum, start_stop_sync=bool(self.config.section("link").get(
-                    "start_stop_sync", False)))
+                clock = LinkClock(o.tempo, o.quantum, start_stop_sync=self.start_stop_sync)
                 clock.wait_enabled()
                 return clock
             except LinkUnavailable as exc:
                 self.report(f"Link is off ({exc}); using the internal clock")
         return InternalClock(o.tempo, o.quantum)
+
+    @property
+    def start_stop_sync(self) -> bool:
+        """[link] start_stop_sync: follow the Link session's start/stop."""
+        return bool(self.config.section("link").get("start_stop_sync", False))
+
+    @property
+    def feedback_port(self) -> str:
+        """[ports] in: the port the hosts' feedback arrives on."""
+        return str(self.config.section("ports").get("in", "Copilot In"))
 
     def _open_ports(self) -> None:
         if self.options.offline:
@@ -156,9 +167,9 @@ class Session:
             self.report(f"MIDI ports unavailable: {exc}")
             return
         try:
-            self.ports.input(self._on_feedback, self.config.section("ports").get("in", "Copilot In"))
+            self.ports.input(self._on_feedback, self.feedback_port)
         except Exception as exc:  # noqa: BLE001 - feedback is optional; sending still works
-            self.report(f"cannot open 'Copilot In' for host feedback: {exc}")
+            self.report(f"cannot open '{self.feedback_port}' for host feedback: {exc}")
 
     def choose_targets(self) -> list[str]:
         """The target names for this run (validated), with `target_reason` saying why."""

@@ -23,12 +23,13 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, MidiOut, OscOut, Timed
 from copilot.bridge.host import Capabilities, Check, MappingFile, Target, TargetContext, hookimpl
 from copilot.bridge.midi import ENVELOPE_STEP, PRESS_BEATS, cc, cc_bytes, decode
 from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import PORT_NAME, UDP_PORT, AnyOf, Choice, ListOf, Num, Rule, Switch, Table, Text
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.bridge.surroundings import Hint, Surroundings
 from copilot.intents.schema import Deck
@@ -49,12 +50,28 @@ OSC_SETTINGS = ("host", "osc_port", "reply_port", "timeout", "launch_lead", "dro
 # moves; off Link it lands anywhere in the beat and wanders (another tempo, another phase).
 BEAT_LAG_WINDOW = (-0.03, 0.2)  # seconds
 BEAT_LAG_SPREAD = 0.08  # seconds, interquartile range
+OSC_RULES = {
+    "host": Text("a host name or address"), "osc_port": UDP_PORT, "reply_port": UDP_PORT,
+    "timeout": Num(0.05, 5.0, "s"), "launch_lead": Num(0.0, 2.0, "s"), "drop_scene": Num(0, 999, integer=True),
+    "play": Choice(("transport", "clip")), "clip_slot": Num(0, 999, integer=True),
+}
+CONFIG_RULES = {
+    **OSC_RULES, "port": PORT_NAME,
+    "deck_tracks": ListOf(Num(0, 999, integer=True), most=4),  # Live's track (0-based) behind decks A–D
+    "osc": AnyOf((Switch(), Table({**OSC_RULES, "port": UDP_PORT}))),  # false: no AbletonOSC; a table: its settings
+    "script": Table({"folder": Text("a folder name"), "input_port": PORT_NAME, "output_port": PORT_NAME,
+                     "channel": Num(0, 15, integer=True)}),
+    "fx": Table(each=Table({"device": Num(0, 127, integer=True), "parameter": Num(0, 255, integer=True)},
+                             required=("device", "parameter")),
+                what="a table of effect name → {device, parameter}"),
+}
 
 
 class AbletonLive(Target):
     name = "ableton-live"
     description = "Ableton Live on Link: CC through a User Remote Script, launches through AbletonOSC"
     auto_priority = 40  # an AbletonOSC answer is proof only Live gives; it wins over the DJ hosts
+    config_rules: ClassVar[dict[str, Rule]] = {**Target.config_rules, **CONFIG_RULES}
 
     def detect(self, around: Surroundings) -> str | None:
         """Proof: AbletonOSC answers `/live/test` (a harmless question). Link peers prove nothing:

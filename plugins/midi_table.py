@@ -17,6 +17,7 @@ from copilot.bridge.actions import Action, ActionKind, MidiOut, Timed
 from copilot.bridge.host import Capabilities, Target, TargetContext
 from copilot.bridge.midi import PRESS_BEATS, cc_value, decode, encode, envelope_stream, press
 from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import PORT_NAME, Rule, Text
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.bridge.surroundings import Hint, Surroundings
 from copilot.intents.schema import Deck
@@ -55,6 +56,11 @@ class TableTarget(Target):
     required: ClassVar[tuple[str, ...]] = ()
     default_port: ClassVar[str] = "Copilot Out"
     default_feedback_port: ClassVar[str] = "Copilot In"
+    show_columns: ClassVar[list[tuple[str, str]]] = []  # (title, row.host key) shown beside each row
+    config_rules: ClassVar[dict[str, Rule]] = {
+        **Target.config_rules, "port": PORT_NAME, "feedback_port": PORT_NAME,
+        "table": Text("a table override file that exists", check=lambda p: _existing(_path(p))),
+    }
 
     def __init__(self, config: dict[str, Any] | None = None, table: Table | None = None) -> None:
         super().__init__(config)
@@ -80,6 +86,17 @@ class TableTarget(Target):
 
     def control(self, what: str, deck: Deck | None = None, **args: Any) -> Control | None:
         return self.table.find(what, deck, **args)
+
+    def table_rows(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and rows for `copilot mappings show` (the host's own columns from `show_columns`)."""
+        from copilot.mappings.table import cells
+
+        return cells(self.table, self.show_columns)
+
+    def table_markdown(self) -> str:
+        from copilot.mappings.table import describe
+
+        return describe(self.table, self.show_columns)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def open(self, context: TargetContext) -> None:
@@ -318,6 +335,15 @@ class TableTarget(Target):
 
     def render_action(self, action: Action, state: HostState) -> list[Timed]:
         raise NotImplementedError
+
+
+def _existing(path: Any) -> None:
+    try:
+        found = bool(path) and path.is_file()
+    except OSError:  # a name too long for the disk, a link loop
+        found = False
+    if not found:
+        raise ValueError("")
 
 
 def _path(value: Any) -> Any:

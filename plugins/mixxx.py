@@ -19,16 +19,16 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, Check, MappingFile, hookimpl
 from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import Num, Rule, Switch
 from copilot.bridge.state import HostState
 from copilot.bridge.surroundings import Surroundings
 from copilot.intents.schema import Deck
 from copilot.mappings import mixxx as mixxx_files
-from copilot.mappings.table import describe
 
 from .midi_table import TableTarget
 
@@ -51,6 +51,9 @@ class MixxxTarget(TableTarget):
     required = mixxx_files.REQUIRED
     default_port = "Copilot MIDI 1 Out"
     default_feedback_port = "Copilot MIDI 1 In"
+    config_rules: ClassVar[dict[str, Rule]] = {
+        **TableTarget.config_rules, "rate_range": Num(0.01, 1.0, note="0.08 = ±8 %"), "rate_inverted": Switch(),
+    }
 
     def __init__(self, config: dict[str, Any] | None = None, table: Any = None) -> None:
         super().__init__(config, table)
@@ -101,8 +104,7 @@ class MixxxTarget(TableTarget):
             "to lock Mixxx's decks together.",
         ]
 
-    def table_markdown(self) -> str:
-        return describe(self.table, [("group", "group"), ("key", "key"), ("script", "script")])
+    show_columns: ClassVar[list[tuple[str, str]]] = [("group", "group"), ("key", "key"), ("script", "script")]
 
     # -- rendering -------------------------------------------------------------------------------------
     def render_action(self, action: Action, state: HostState) -> list[Timed]:

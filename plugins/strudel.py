@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import platformdirs
 
@@ -19,6 +19,7 @@ from copilot.bridge.actions import Action, ActionKind, MidiOut, Timed
 from copilot.bridge.host import Capabilities, MappingFile, Target, TargetContext, hookimpl
 from copilot.bridge.midi import cc, cc_stream, to_cc7
 from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import PORT_NAME, Num, Rule
 from copilot.bridge.state import HostState
 from copilot.mappings.strudel import Control, StrudelTable, load_table, snippet, tempo_line
 
@@ -30,6 +31,10 @@ TEMPO_RESEND = 2.0  # seconds: the tempo CCs again, for a Strudel tab opened (or
 class Strudel(Target):
     name = "strudel"
     description = "Strudel in the browser: CC on its own port 'Copilot Strudel', read with midin"
+    config_rules: ClassVar[dict[str, Rule]] = {
+        **Target.config_rules, "port": PORT_NAME, "channel": Num(0, 15, integer=True),
+        "beats_per_cycle": Num(1.0, 64.0, "beats"), "tempo": Num(20.0, 999.0, "BPM"),
+    }
 
     def __init__(self, config: dict[str, Any] | None = None, table: StrudelTable | None = None) -> None:
         super().__init__(config)
