@@ -241,8 +241,19 @@ class Target:
         return []
 
     def detect(self, around: Surroundings) -> str | None:
-        """For `--target auto`: a short sentence if this target's host looks present, else None."""
+        """For `--target auto`: a short sentence of *evidence* if this target's host proved it is there
+        (a plain str), a `Hint` if it only may be (its program runs), else None. Called every ~50 ms
+        while the session looks; it may ask the host a harmless question (off the hot threads)."""
         return None
+
+    def load_note(self, pick: dict[str, Any] | None) -> str | None:
+        """What a LOAD really puts on the deck here, said on the decision's line when it is not exactly
+        the looked-up `pick` (a host that can only load its highlighted row). None: it loads the pick."""
+        return None
+
+    def detect_ports(self) -> list[str]:
+        """MIDI input ports to listen on while `--target auto` looks (the host's feedback lands there)."""
+        return []
 
     def mapping_files(self) -> list[MappingFile]:
         """Files the host must load for the target to work (what `copilot mappings install` writes)."""

@@ -40,14 +40,14 @@ class MixxxTarget(TableTarget):
     name = NAME
     description = "Mixxx via a generated controller mapping ('Copilot') on 'Copilot MIDI 1 Out'"
     table_name = NAME
+    host_name = "Mixxx"
     auto_priority = 20
     host_programs = ("mixxx",)  # process names as the OS lists them (lower case)
 
     def detect(self, around: Surroundings) -> str | None:
-        running = [p for p in self.host_programs if p in around.processes]
-        if running:
-            return f"{running[0]} is running"
-        return None
+        """Proof: our mapping's output blocks on its feedback port (Mixxx sends them when the mapping
+        loads and whenever a mapped control changes, e.g. beat_active while a deck plays)."""
+        return self.mapping_answered(around) or self.program_running(around, self.host_programs)
     required = mixxx_files.REQUIRED
     default_port = "Copilot MIDI 1 Out"
     default_feedback_port = "Copilot MIDI 1 In"
@@ -62,6 +62,11 @@ class MixxxTarget(TableTarget):
 
     def capabilities(self) -> Capabilities:
         return self.table_capabilities({ActionKind.PANIC})
+
+    def where_pick_is(self, pick: dict[str, Any]) -> str:
+        # A running Mixxx takes no file from outside: no engine.loadTrack, no library re-read
+        # (shared/reference/hosts-loading.md).
+        return f"a running Mixxx cannot be handed a file: find {pick['path']} in its library"
 
     # -- files ---------------------------------------------------------------------------------------
     def mapping_files(self) -> list[MappingFile]:
@@ -204,4 +209,8 @@ def copilot_doctor(config: dict[str, Any]) -> list[Check]:
     if not mixxx_pairs(port, back):
         out.append(Check("mixxx ports", False, f"Mixxx will not pair '{port}' with '{back}', so it cannot send "
                          "deck state back", "use names like 'Copilot MIDI 1 Out' / 'Copilot MIDI 1 In'"))
+    from .host_evidence import session_evidence
+
+    out.append(session_evidence(NAME, "Mixxx", f"copilot mappings install {NAME}; in Mixxx › Preferences › "
+                                f"Controllers select '{port}', tick Enabled and load the mapping 'Copilot'"))
     return out

@@ -44,16 +44,14 @@ class SeratoTarget(TableTarget):
     name = NAME
     description = "Serato DJ Pro via a generated MIDI preset ('Copilot') on 'Copilot Out'"
     table_name = NAME
+    host_name = "Serato"
     auto_priority = 30
     host_programs = ("serato dj pro", "serato dj")  # process names as the OS lists them (lower case)
 
     def detect(self, around: Surroundings) -> str | None:
-        running = [p for p in self.host_programs if p in around.processes]
-        if running:
-            return f"{running[0]} is running"
-        if self.feedback_port in around.midi_in:
-            return f"a host answered on '{self.feedback_port}'"
-        return None
+        """Proof: our preset's output blocks on 'Copilot In' (Serato sends them only when the user
+        picked that port as the device's output in Setup › MIDI). Serato answers no query."""
+        return self.mapping_answered(around) or self.program_running(around, self.host_programs)
     required = serato_xml.REQUIRED
     config_rules: ClassVar[dict[str, Rule]] = {
         **TableTarget.config_rules, "pitch_range": Num(0.01, 1.0, note="0.08 = ±8 %"),
@@ -165,6 +163,13 @@ class SeratoTarget(TableTarget):
         return []
 
     # -- the suggestions crate -----------------------------------------------------------------------
+    def where_pick_is(self, pick: dict[str, Any]) -> str:
+        # Serato takes no file over MIDI; it may show an external crate edit only after a restart
+        # (shared/reference/hosts-loading.md).
+        from copilot.phrase_db.serato import CRATE_NAME
+
+        return f"it goes first in the crate '{CRATE_NAME}'; Serato may show that crate only after a restart"
+
     def suggest(self, action: Action) -> cf.Future[str] | None:
         """A LOAD with a looked-up track: write the crate on the target's worker (never on the thread that
         renders); the performer hears where to find it, or why it could not be written."""
@@ -274,6 +279,10 @@ def copilot_targets(config: dict[str, Any]) -> list[SeratoTarget]:
 @hookimpl
 def copilot_doctor(config: dict[str, Any]) -> list[Check]:
     from .dj_doctor import checks
+    from .host_evidence import session_evidence
 
-    return checks(SeratoTarget, config.get(NAME) or {}, "Serato",
-                  "Serato › Setup › MIDI: pick as the device's MIDI output", levels=2)
+    cfg = config.get(NAME) or {}
+    back = str(cfg.get("feedback_port", SeratoTarget.default_feedback_port))
+    return [*checks(SeratoTarget, cfg, "Serato", "Serato › Setup › MIDI: pick as the device's MIDI output", levels=2),
+            session_evidence(NAME, "Serato", f"copilot mappings install {NAME}; in Serato › Setup › MIDI load the "
+                             f"preset 'Copilot' and pick '{back}' as the device's MIDI output")]

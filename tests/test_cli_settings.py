@@ -422,6 +422,8 @@ def probe_ableton(inner: list[str], tmp: Path, seen: Any) -> None:
     elif inner[0] == "fx":
         fx = seen({"device": 2, "parameter": 5}, ("targets", name, "fx", "wobble")).target(name).table.fx
         assert fx["wobble"] == (2, 5)
+    elif key == "deck_tracks":
+        assert seen([4, 5]).target(name).deck_tracks() == [4, 5]
     else:
         raise AssertionError(f"no probe for targets.{name}.{key}")
 

@@ -256,7 +256,7 @@ def test_a_slow_library_lookup_never_holds_up_moves_or_other_intents(tmp_path, m
     assert action.params["resolved"]["path"] == "/music/dubby.flac" and action.params["title"] == "Dubby"
     load_due = session.clock.time_at_beat(action.beat)
     assert arrivals(0x91, midi_monitor.NOTES["LOAD"], load_due), [(t - load_due, d) for t, d in got if d[0] == 0x91]
-    assert "load 'dubby': picked Dubby (on the slow shelf)" in said
+    assert "load 'dubby': found Dubby (on the slow shelf)" in said
 
 
 @pytest.mark.jack
