@@ -25,22 +25,29 @@ def command(
     as_json: bool = typer.Option(False, "--json", help="Print the run and its results as JSON."),
 ) -> None:
     """Render candidate transitions through the real scheduler and engine, score each with the critic."""
+    from copilot.cli.common import check_flags, fail
+    from copilot.cli.paths import PathProblem, new_folder
     from copilot.phrase_db.rehearsals import Rehearsals
     from copilot.phrase_db.transitions import templates
     from copilot.rehearsal import report
     from copilot.rehearsal.candidate import RenderSettings
     from copilot.rehearsal.runner import enumerate_candidates, run
 
+    check_flags(bars=bars)
+    for flag, value in (("--workers", workers), ("--entries", entries), ("--limit", limit)):
+        if value is not None and value < 1:
+            fail(f"{flag} is a whole number from 1, not {value}")
+    try:
+        new_folder(out, parents=True, what="rehearsal folder")
+    except PathProblem as exc:
+        fail(str(exc))
     tracks, results_db = _tracks(source, out)
     unknown = [t for t in template if t not in templates()]
     if unknown:
-        typer.echo(f"no template named {', '.join(unknown)} (known: {', '.join(sorted(templates()))})", err=True)
-        raise typer.Exit(2)
+        fail(f"no template named {', '.join(unknown)} (known: {', '.join(sorted(templates()))})")
     candidates = enumerate_candidates(tracks, template or None, entries, bars)[:limit]
     if not candidates:
-        typer.echo(f"nothing to rehearse in {source}: it needs two tracks with a tempo", err=True)
-        raise typer.Exit(2)
-    out.mkdir(parents=True, exist_ok=True)
+        fail(f"nothing to rehearse in {source}: it needs two tracks with a tempo")
     client = _client(dask) if dask else None
     settings = RenderSettings()
     with Rehearsals(results_db) as store:
@@ -78,6 +85,7 @@ def _critic_version() -> int:
 
 
 def _tracks(source: Path, out: Path) -> tuple[list, Path]:
+    from copilot.cli.common import fail
     from copilot.phrase_db.loader import folder_records
     from copilot.phrase_db.store import Store
 
@@ -88,20 +96,19 @@ def _tracks(source: Path, out: Path) -> tuple[list, Path]:
             with Store(source, readonly=True) as store:
                 return store.tracks(with_phrases=True), source
         except Exception as exc:  # noqa: BLE001 - not a database we can read: one line, no traceback
-            typer.echo(f"{source} is not a phrase database copilot can read ({exc})", err=True)
-            raise typer.Exit(2) from None
-    typer.echo(f"no crate folder or phrase database at {source}", err=True)
-    raise typer.Exit(2)
+            fail(f"{source} is not a phrase database copilot can read ({exc})")
+    fail(f"no crate folder or phrase database at {source}")
 
 
 def _client(address: str):
+    from copilot.cli.common import fail
+
     try:
         from distributed import Client
 
         return Client(address, timeout="10s")
     except Exception as exc:  # noqa: BLE001 - an unreachable scheduler is one line
-        typer.echo(f"cannot reach the Dask scheduler at {address}: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(f"cannot reach the Dask scheduler at {address}: {exc}", 1)
 
 
 def _progress(quiet: bool):

@@ -74,6 +74,11 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     write_kick_track(tmp_path / "crate", KickTrack("Only One", 55.0))
     done = rehearse("crate", "--out", "out", "-T", "no_such", cwd=tmp_path)
     assert done.returncode == 2 and "no template named no_such" in done.stderr
+    done = rehearse("crate", "--out", "out", "--workers", "0", cwd=tmp_path)
+    assert done.returncode == 2 and "--workers" in done.stderr
+    (tmp_path / "a-file").write_text("x")
+    done = rehearse("crate", "--out", "a-file", cwd=tmp_path)
+    assert done.returncode == 2 and "is a file, not a folder" in done.stderr
 
 
 def test_the_report_opened_in_headless_chromium_shows_its_table_and_plots(first_run, tmp_path: Path) -> None:
