@@ -61,7 +61,8 @@ def check_audio() -> Check:
         import sounddevice as sd
 
         with contextlib.suppress(Exception):  # re-scan: a JACK server may have started since import
-            sd._terminate()
+            sd._terminate()  # (raises when something terminated it already; initialise all the same)
+        with contextlib.suppress(Exception):
             sd._initialize()
         outputs = [d for d in sd.query_devices() if d["max_output_channels"] > 0]
     except Exception as exc:  # noqa: BLE001 - doctor reports every failure, whatever it is

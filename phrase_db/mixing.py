@@ -449,7 +449,7 @@ class Mixer:
         start = starts[0]
         if bars is None:
             span = tpl.bars * q
-            near = [b for b in lines if start + 0.75 * span <= b <= start + 1.5 * span]
+            near = [b for b in lines if b > start and start + 0.75 * span <= b <= start + 1.5 * span]
             if near and out_grid.known:
                 best = min(near, key=lambda b: abs(math.log((b - start) / span)))
                 bars = round((best - start) / q)

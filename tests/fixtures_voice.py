@@ -5,6 +5,7 @@ Import the `*_fixture` functions you use into your test module; pytest finds the
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,7 +46,8 @@ def portaudio_off_jack_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     monkeypatch.setenv("JACK_NO_START_SERVER", "1")
     if "sounddevice" in sys.modules:
         sd = sys.modules["sounddevice"]
-        sd._terminate()
+        with contextlib.suppress(sd.PortAudioError):  # a JACK server's teardown may have terminated it already
+            sd._terminate()
         sd._initialize()
     yield
 
