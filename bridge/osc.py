@@ -362,7 +362,8 @@ class IntentServer:
             data = json.loads(args[0])
             if not isinstance(data, dict):
                 raise IntentError("the JSON must be an object")
-            data.setdefault("source", Source.REMOTE.value)
+            # Whatever it claims, a sender on the network is a remote: never the performer's voice or the planner.
+            data["source"] = Source.REMOTE.value
             intent = Intent.from_dict(data)
         except (ValueError, IntentError, TypeError, KeyError) as exc:
             self._count("malformed")

@@ -67,6 +67,10 @@ class SafetyConfig:
     build_peak: float = 0.85  # filter position at the top of a build (high-pass side)
     build_send: float = 0.6  # FX send at the top of a build
     decks: int = 2
+    # Bounds on what any sender (a LAN phone above all) can make the scheduler hold.
+    horizon_bars: float = 64.0  # an intent's `at_beat` at most this far ahead (or behind) the beat now
+    max_pending: int = 16  # questions waiting for a yes; more are refused
+    max_scheduled: int = 256  # intents scheduled and not yet over; more are refused
     params: dict[str, Param] = field(default_factory=lambda: dict(PARAMS))
 
     @classmethod
