@@ -219,6 +219,11 @@ class Receiver:
         self._thread = threading.Thread(target=self._run, name=f"{self.name}-{self.port}", daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Is the receiving thread running? (Nothing a sender does may stop it; tests and benches ask.)"""
+        return self._thread is not None and self._thread.is_alive()
+
     def send(self, data: bytes, to: tuple[str, int]) -> None:
         """A reply from this port (the sender went away: the datagram is dropped, nothing raised)."""
         sock = self._sock

@@ -44,7 +44,8 @@ from copilot.plugins.ableton_osc import AbletonOSC
 
 log = logging.getLogger(__name__)
 
-OSC_SETTINGS = ("host", "osc_port", "reply_port", "timeout", "launch_lead", "drop_scene", "play", "clip_slot")
+OSC_SETTINGS = ("host", "osc_port", "reply_port", "reply_allow", "timeout", "launch_lead", "drop_scene", "play",
+                "clip_slot")
 # Live's beat arrives on its ~100 ms tick after Link's. On Link the lag sits in this window and barely
 # moves; off Link it lands anywhere in the beat and wanders (another tempo, another phase).
 BEAT_LAG_WINDOW = (-0.03, 0.2)  # seconds
@@ -94,8 +95,10 @@ class AbletonLive(Target):
 
     def make_osc(self) -> AbletonOSC:
         s = self.osc_settings
+        allow = s.get("reply_allow")
         return AbletonOSC(str(s.get("host", "127.0.0.1")), int(s.get("osc_port", s.get("port", 11000))),
-                          int(s.get("reply_port", 11001)), float(s.get("timeout", 0.5)))
+                          int(s.get("reply_port", 11001)), float(s.get("timeout", 0.5)),
+                          [allow] if isinstance(allow, str) else allow)
 
     def _warm_up(self) -> None:
         """Off the hot threads: is AbletonOSC there, what are the FX parameters' ranges, follow Live's beat."""
