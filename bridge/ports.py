@@ -192,6 +192,7 @@ class VirtualOut:
         self._out: Any = None
         self._probe: Any = None
         self.reopened = 0
+        self.lost = False  # the MIDI system went away (the watchdog says so): sends fail until it is back
         self.open()
 
     def open(self) -> None:
@@ -214,6 +215,8 @@ class VirtualOut:
 
     def send(self, data: bytes | list[int]) -> None:
         self._out.send_message(data)
+        if self.lost:  # rtmidi dropped it without a word: fail, so it is counted and said
+            raise MidiUnavailable(f"the MIDI system under '{self.name}' is gone (JACK stopped?); waiting for it")
 
     def visible(self) -> bool | None:
         """Does the port still show up in the MIDI system? None: the MIDI system itself is gone."""
@@ -247,6 +250,7 @@ class VirtualIn:
         self.callback = callback
         self.received = 0
         self.errors = 0
+        self.lost = False
         self._poll = poll
         self.client = client
         self.reopened = 0
@@ -329,14 +333,23 @@ class MidiPorts:
             self._watchdog.start()
 
     def _watch(self) -> None:
+        gone: dict[str, int] = {}  # port → watchdog rounds in a row that found no MIDI system
         while not self._stop.wait(self._period):
             for port in [*self.outputs.values(), *self.inputs.values()]:
                 try:
                     seen = port.visible()
+                    if seen is None:  # the MIDI system itself is gone (twice running: a probe can fail once)
+                        gone[port.name] = gone.get(port.name, 0) + 1
+                        if gone[port.name] >= 2 and not port.lost:
+                            log.warning("the MIDI system under %s is gone; waiting for it", port.name)
+                            port.lost = True
+                        continue
+                    gone.pop(port.name, None)
                     if seen is False:  # gone while the MIDI system is up: make it again
                         log.warning("MIDI port %s vanished; re-opening", port.name)
                         port.open()
                         port.reopened += 1
+                    port.lost = False
                 except Exception as exc:  # noqa: BLE001 - keep watching; doctor shows the state
                     log.warning("could not re-open %s: %s", port.name, exc)
 
@@ -344,8 +357,8 @@ class MidiPorts:
         return {
             "api": self.choice.name,
             "why": self.choice.why,
-            "outputs": {n: {"reopened": p.reopened} for n, p in self.outputs.items()},
-            "inputs": {n: {"received": p.received, "errors": p.errors, "reopened": p.reopened}
+            "outputs": {n: {"reopened": p.reopened, "lost": p.lost} for n, p in self.outputs.items()},
+            "inputs": {n: {"received": p.received, "errors": p.errors, "reopened": p.reopened, "lost": p.lost}
                        for n, p in self.inputs.items()},
         }
 

@@ -112,20 +112,29 @@ class Router:
         if action is not None:
             self.state.apply_sent(action)
 
+    def takers(self, action: Action) -> list[Target]:
+        """The targets an action goes to: those that can take it, else the adornment engine if it can."""
+        need = self.what(action)
+        takers = [t for t in self.targets if self._caps[t.name].can(need)]
+        if takers or action.kind in MARKERS or action.kind is ActionKind.TEMPO:
+            return takers
+        if self.adornment is not None and self._caps[self.adornment.name].can(need):
+            return [self.adornment]
+        return []
+
     # -- internals -------------------------------------------------------------------------------
     def _route(self, action: Action) -> None:
         need = self.what(action)
-        takers = [t for t in self.targets if self._caps[t.name].can(need)]
+        takers = self.takers(action)
         for target in takers:
             self._render(target, action)
-        if takers or action.kind in MARKERS or action.kind is ActionKind.TEMPO:
+        if action.kind in MARKERS or action.kind is ActionKind.TEMPO:
             return
         names = ", ".join(t.name for t in self.targets) or "no target"
-        if self.adornment is not None and self._caps[self.adornment.name].can(need):
-            self._render(self.adornment, action)
+        if takers and takers[0] is self.adornment:
             self.unsupported.append((str(need), self.adornment.name))
             self.report(f"{names} cannot take {need}; the built-in engine plays it instead")
-        else:
+        elif not takers:
             self.unsupported.append((str(need), ""))
             self.report(f"{names} cannot take {need}; nothing was sent for it")
 

@@ -15,6 +15,7 @@ import logging
 import signal
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ from .surroundings import Surroundings, running_processes
 
 log = logging.getLogger(__name__)
 MAX_LOOKUPS = 8  # LOADs waiting for the library at once; more are refused (a stuck disk must not pile up)
+SEND_TROUBLE_EVERY = 30.0  # seconds: failing sends to one target are said at once, then at most this often
+KEEP_DECISIONS = 4096  # the latest decisions kept in memory (the session log keeps every one)
 
 
 @dataclass
@@ -114,7 +117,11 @@ class Session:
         self._feedback_ports: set[str] = set()  # input ports that received anything (for --target auto)
         self._midi_listeners: list[Callable[[bytes, float], None]] = []
         self._stop = threading.Event()
-        self.decisions: list[Decision] = []
+        self.decisions: deque[Decision] = deque(maxlen=KEEP_DECISIONS)
+        self.verdicts: Counter[str] = Counter()  # every decision of the set, by verdict
+        self.ports_problem = ""  # why no MIDI ports could be opened (the fix, in words)
+        self._said_sends: dict[str, tuple[int, float, int]] = {}  # target → (failures said, when, sent then)
+        self._sends_down: set[str] = set()  # targets whose failing sends were said and have not recovered
 
     # -- construction ---------------------------------------------------------------------------------
     def _make_clock(self) -> BeatClock:
@@ -141,8 +148,8 @@ class Session:
         api = self.options.midi_api or self.config.section("ports").get("api", "auto")
         try:
             self.ports = MidiPorts(api)
-        except MidiUnavailable as exc:
-            self.report(f"MIDI ports unavailable: {exc}")
+        except MidiUnavailable as exc:  # said when the targets are open: with the one that needs them
+            self.ports_problem = str(exc)
             return
         try:
             self.ports.input(self._on_feedback, self.config.section("ports").get("in", "Copilot In"))
@@ -214,6 +221,7 @@ class Session:
         self.log.record("session", options=context_options, targets=[t.name for t in self.targets],
                         reason=self.target_reason, clock=type(self.clock).__name__, tempo=self.clock.tempo)
         if not self.options.offline:
+            self._say_unreachable()
             self.dispatcher.start()
             self._start_osc()
         self._start_inputs(context_options)
@@ -278,6 +286,20 @@ class Session:
                 continue
             self.inputs.append(source)
 
+    def _say_unreachable(self) -> None:
+        """Loudly, once, at the start: a target nothing will reach (no MIDI port …), and the fix."""
+        said = False
+        for target in self._open_targets():
+            why = target.unreachable()
+            if why:
+                self._sends_down.add(target.name)  # its failing sends are then said only now and then
+                self._said_sends[target.name] = (0, self.clock.now(), 0)
+                fix = self.ports_problem or "run `copilot doctor` to see what is missing"
+                self.report(f"✗ {target.name} {why} — nothing copilot decides will reach it: {fix}")
+                said = True
+        if self.ports_problem and not said:
+            self.report(f"MIDI ports unavailable: {self.ports_problem}")
+
     def stop(self) -> None:
         self._stop.set()
         for source in self.inputs:
@@ -292,7 +314,11 @@ class Session:
                 target.close()
         if self.ports is not None:
             self.ports.close()
-        self.log.record("stats", dispatch=self.dispatcher.stats.summary(), state=self.state.to_dict())
+        self.log.record("stats", dispatch=self.dispatcher.stats.summary(), state=self.state.to_dict(),
+                        sends={name: dataclasses.asdict(t) | {"error": repr(t.error) if t.error else None}
+                               for name, t in self.dispatcher.tally.items()})
+        for line in self.summary():
+            self.report(line)
         self.clock.close()
         self.log.close()
 
@@ -339,10 +365,46 @@ class Session:
 
     def _note(self, decision: Decision) -> None:
         self.decisions.append(decision)
-        self.log.record("decision", decision=decision.to_dict(), beat=self.clock.beat)
+        self.verdicts[decision.verdict.value] += 1
         mark = {Verdict.SCHEDULED: "✓", Verdict.DONE: "✓", Verdict.AWAITING_CONFIRM: "?",
                 Verdict.REFUSED: "✗"}[decision.verdict]
-        self.report(f"{mark} [{decision.intent.source.value}] {decision.reason}")
+        reason = decision.reason
+        blocked = self._blocked(decision)
+        if blocked:  # decided, but the wire it needs is gone: never a ✓ for that
+            mark = "!"
+            reason += " — but " + "; ".join(f"{name} {why}" for name, why in blocked.items()) + \
+                ": nothing will reach it"
+        self.log.record("decision", decision=decision.to_dict(), beat=self.clock.beat, unreachable=blocked)
+        self.report(f"{mark} [{decision.intent.source.value}] {reason}")
+
+    def _blocked(self, decision: Decision) -> dict[str, str]:
+        """The targets an accepted decision goes to that cannot reach their host now, and why."""
+        if not decision.accepted or not decision.actions or self.router is None or self.options.offline:
+            return {}
+        blocked: dict[str, str] = {}
+        for action in decision.actions:
+            for target in self.router.takers(action):
+                why = target.unreachable()
+                tally = self.dispatcher.tally.get(target.name)
+                if not why and tally is not None and tally.failing:
+                    why = f"failed its last {tally.failing} sends ({_said(tally.error)})"
+                if why:
+                    blocked[target.name] = why
+        return blocked
+
+    def summary(self) -> list[str]:
+        """The closing lines: decisions by verdict, then per target what was sent, refused, failed."""
+        v = self.verdicts
+        lines = [f"summary: {sum(v.values())} decisions ({v['scheduled']} scheduled, {v['done']} done, "
+                 f"{v['refused']} refused, {v['awaiting_confirm']} asked for a yes)"]
+        for target in self._open_targets():
+            t = self.dispatcher.tally.get(target.name)
+            sent, refused, failed = (t.sent, t.withheld, t.failed) if t else (0, 0, 0)
+            line = f"{target.name}: {sent} sent, {refused} refused at send time, {failed} failed to send"
+            if failed and t is not None:
+                line += f" ({_said(t.error)})" + (" — nothing reached the host" if not sent else "")
+            lines.append(line)
+        return lines
 
     def _needs_lookup(self, intent: Intent) -> bool:
         return intent.kind is IntentKind.LOAD and bool(self.libraries)
@@ -494,8 +556,10 @@ class Session:
                 for line in self.due_script(now):
                     self.submit(line.intent)
                 for expired in self.scheduler.expire():
+                    self.verdicts[expired.verdict.value] += 1
                     self.log.record("decision", decision=expired.to_dict())
                     self.report(f"✗ {expired.reason}")
+                self._watch_sends(now)
                 wait = 0.05
                 if self._script_next < len(self.script):
                     wait = min(wait, self.started_at + self.script[self._script_next].at - now)
@@ -508,9 +572,37 @@ class Session:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 
+    def _watch_sends(self, now: float) -> None:
+        """Failing sends, said to the performer from this loop (the dispatch thread only counts them):
+        at once, then at most every SEND_TROUBLE_EVERY seconds; and when the wire works again."""
+        for name, tally in list(self.dispatcher.tally.items()):
+            said, when, sent = self._said_sends.get(name, (0, float("-inf"), 0))
+            if name in self._sends_down and tally.failing == 0 and tally.sent > sent:
+                self._sends_down.discard(name)
+                more = tally.failed - said
+                self.report(f"✓ {name}: sends reach the host again" + (f" ({more} more had failed)" if more else ""))
+                self._said_sends[name] = (tally.failed, now, tally.sent)
+                continue
+            if tally.failed <= said:
+                continue
+            if name not in self._sends_down:
+                self.report(f"✗ {name}: sends are failing ({_said(tally.error)}) — nothing reaches the host")
+            elif now - when >= SEND_TROUBLE_EVERY:
+                self.report(f"✗ {name}: {tally.failed - said} more sends failed ({_said(tally.error)})")
+            else:
+                continue
+            self._sends_down.add(name)
+            self._said_sends[name] = (tally.failed, now, tally.sent)
+            self.log.record("send_error", target=name, failed=tally.failed, error=repr(tally.error))
+
     # -- callbacks --------------------------------------------------------------------------------------
     def _on_send_error(self, sink: str, exc: BaseException) -> None:
-        self.log.record("send_error", target=sink, error=repr(exc))
+        """Dispatch thread. A failing port would fail every send: only the first is logged here, the rest
+        are counted (`dispatcher.tally`) and said from the session's loop. Other errors (a broken
+        envelope) are logged each."""
+        tally = self.dispatcher.tally.get(sink)
+        if tally is None or tally.error is not exc or tally.failed == 1:
+            self.log.record("send_error", target=sink, error=repr(exc))
 
     def _on_feedback(self, data: bytes, at: float) -> None:
         """'Copilot In': every active target that reads feedback decodes it."""
@@ -546,6 +638,10 @@ class Session:
         for update in updates:
             self.state.apply_feedback(update)
             self.log.record("state", target=target.name, deck=update.deck.value, fields=update.fields)
+
+
+def _said(exc: BaseException | None) -> str:
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "no reason given"
 
 
 def default_log_path() -> Path:

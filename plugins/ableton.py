@@ -123,10 +123,15 @@ class AbletonLive(Target):
         self._out = None
         super().close()
 
+    def unreachable(self) -> str | None:
+        return self.no_midi_port(self.port_name, self._out)
+
     def send(self, payload: Any) -> None:
         if isinstance(payload, MidiOut):
             if self._out is None:
                 self.dropped += 1
+                if self.on_stage:  # counted as a failed send, and said; offline renders have no port
+                    raise RuntimeError(f"no MIDI port '{self.port_name}' is open")
                 return
             self._out.send(payload.data)
         elif isinstance(payload, OscOut):

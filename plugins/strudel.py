@@ -58,9 +58,14 @@ class Strudel(Target):
         self._out = None
         super().close()
 
+    def unreachable(self) -> str | None:
+        return self.no_midi_port(self.table.port, self._out)
+
     def send(self, payload: Any) -> None:
         if self._out is not None:
             self._out.send(payload.data)
+        elif self.on_stage:  # counted as a failed send, and said
+            raise RuntimeError(f"no MIDI port '{self.table.port}' is open")
 
     def _watch_tempo(self) -> None:
         """Strudel cannot follow Link: when the session's tempo moves, say what to evaluate."""
