@@ -208,7 +208,8 @@ class Session:
         if self.options.adorn is not None and engine is not None and engine.name not in names:
             self.adornment = self._open_target(engine.name, {**context_options, "adornment": True})
         self.scheduler.config.latency = max((t.output_latency for t in self.targets), default=0.0)
-        self.router = Router(self.targets, self.dispatcher, self.state, self.clock, self.report, self.adornment)
+        self.router = Router(self.targets, self.dispatcher, self.state, self.clock, self.report, self.adornment,
+                             self.scheduler.config.tempo_jump_cap)
         self.libraries = self._find_libraries(context_options)
         if not self.options.offline:
             for library in self.libraries:

@@ -80,6 +80,9 @@ def session_drill() -> None:
     marks: dict[str, float] = {}
 
     def knob() -> None:  # the music: a knob turning all the time
+        from copilot.bridge.dispatch import HELPER_PRIORITY, make_realtime
+
+        make_realtime(HELPER_PRIORITY)  # as a live input's thread: a busy machine must not starve it
         i = 0
         while not session._stop.is_set():
             session.move("eq_low", 0.5 + 0.4 * math.sin(i / 10), Deck.A)

@@ -55,6 +55,9 @@ def test_the_host_quits_and_comes_back_and_the_set_goes_on(jack_server, tmp_path
     got: dict[str, object] = {}
 
     def knob() -> None:
+        from copilot.bridge.dispatch import HELPER_PRIORITY, make_realtime
+
+        make_realtime(HELPER_PRIORITY)  # as a live input's thread: a busy machine must not starve it
         i = 0
         while not session._stop.is_set():
             session.move("eq_low", 0.5 + 0.4 * math.sin(i / 10), Deck.A)

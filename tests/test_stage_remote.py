@@ -139,3 +139,26 @@ def test_json_at_beat_1e308_is_answered_with_a_refusal_and_true_is_not_a_beat(se
     assert verdict == "refused" and "at_beat" in reason
     verdict, _ = ask(server, {"kind": "LOAD", "deck": "A", "args": {"query": "x"}})
     assert verdict == "scheduled"  # nothing above left deck A "about to play"
+
+
+# -- a Link peer moves the tempo under a decided TEMPO --------------------------------------------------------
+def test_a_tempo_decided_before_a_peer_moved_the_set_is_withheld_at_its_beat_if_the_jump_is_now_too_big():
+    from copilot.bridge.dispatch import Dispatcher
+    from copilot.bridge.router import Router
+
+    clock = ManualClock(120.0)
+    said: list[str] = []
+    dispatcher = Dispatcher(clock, realtime=False)
+    router = Router([], dispatcher, HostState(), clock, said.append, tempo_jump_cap=3.0)
+    sched = SafetyScheduler(clock, HostState(), router, SafetyConfig())
+    up = sched.submit(Intent(K.TEMPO, args={"delta_bpm": 2.0}))  # 120 → 122 on the next bar
+    assert up.verdict is Verdict.SCHEDULED
+    clock.set_tempo(160.0)  # a peer yanks the set to 160 before the bar
+    dispatcher.pump(clock.time_at_beat(up.beat) + 0.01)
+    assert clock.tempo == 160.0  # never yanked back by a decision made at 120
+    assert said == ["✗ tempo to 122 BPM withdrawn: the Link session moved to 160.0 BPM meanwhile — a 38.0 BPM "
+                    "jump would need a yes"]
+    small = sched.submit(Intent(K.TEMPO, args={"delta_bpm": 2.0}))  # decided at 160: 162 goes out
+    clock.set_tempo(161.0)  # a nudge meanwhile: 162 is still within the cap from there
+    dispatcher.pump(clock.time_at_beat(small.beat) + 0.01)
+    assert clock.tempo == 162.0
