@@ -48,6 +48,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_BIND = "127.0.0.1:9100"
 PATTERN_CHARS = frozenset("*?[]{}")  # OSC address-pattern syntax: refused in incoming addresses
 MAX_DATAGRAM = 65536
+MAX_JSON = 4096  # characters: an intent is a handful of fields; more is a mistake or an attack
 
 
 # -- addresses and allow-lists ------------------------------------------------------------------------
@@ -279,6 +280,7 @@ class OscCounters:
     refused: int = 0
     not_allowed: int = 0
     malformed: int = 0  # not OSC, an address pattern, a bundle of several, an unknown address, bad arguments
+    errors: int = 0  # a handler failed where it should have refused: a bug (logged), never a stop
     by_address: dict[str, int] = field(default_factory=dict)
 
 
@@ -340,10 +342,10 @@ class IntentServer:
             self.counters.by_address[msg.address] = self.counters.by_address.get(msg.address, 0) + 1
         try:
             handler(client, msg.address, msg.args)
-        except Exception as exc:  # noqa: BLE001 - a bad packet must not stop the server
-            self._count("malformed")
-            log.warning("OSC %s from %s: %s", msg.address, client[0], exc)
-            self._reply(client, "error", f"{type(exc).__name__}: {exc}")
+        except Exception:  # a bug: logged and counted; a bad packet must not stop the server
+            self._count("errors")
+            log.exception("OSC %s from %s could not be handled", msg.address, client[0])
+            self._reply(client, "refused", "copilot could not handle that; nothing was done")
 
     def _on_text(self, client: tuple[str, int], address: str, args: tuple[Any, ...]) -> None:
         words = [a for a in args if isinstance(a, str)]
@@ -363,6 +365,10 @@ class IntentServer:
             self._count("malformed")
             self._reply(client, "refused", f"{address} takes one JSON string")
             return
+        if len(args[0]) > MAX_JSON:
+            self._count("malformed")
+            self._reply(client, "refused", f"an intent as JSON is at most {MAX_JSON} characters")
+            return
         try:
             data = json.loads(args[0])
             if not isinstance(data, dict):
@@ -370,7 +376,7 @@ class IntentServer:
             # Whatever it claims, a sender on the network is a remote: never the performer's voice or the planner.
             data["source"] = Source.REMOTE.value
             intent = Intent.from_dict(data)
-        except (ValueError, IntentError, TypeError, KeyError) as exc:
+        except (ValueError, IntentError, TypeError, KeyError, RecursionError) as exc:  # RecursionError: [[[[…
             self._count("malformed")
             self._reply(client, "refused", f"not an intent: {exc}")
             return
