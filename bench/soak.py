@@ -7,14 +7,16 @@ decision logged?
 A real live session (midi-monitor on "Copilot Out" of its own JACK dummy server, internal clock at
 124 BPM, the phrase-database library over the example crate, OSC intents on a UDP port, motion OSC on
 another) plays for `--minutes`:
-  baseline   the first `--baseline-minutes`: four phones at 100 Hz only (the motion stream is the music);
+  settle     the first `--settle-minutes`: four phones at 100 Hz only, not measured (start-up: imports,
+             compiled kernels, the library warming up);
+  baseline   the next `--baseline-minutes`: the same four phones only (the motion stream is the music);
   loaded     the rest: the phones, plus OSC intents at 10 a second with three hostile datagrams after
              each (tests/fuzz_corpus.py), a voice transcript every 3 s through the voice input's text
              path (copilot.voice.understand → session.submit), and a LOAD every 30 s.
 Reported: send lateness (dispatcher send time − due time) per phase in a fixed histogram (10 µs bins:
 memory does not grow with the set), how many loaded sends came later than the baseline's p99 + 1 ms,
-OSC decision round trips (send → /copilot/decision), RSS every 10 s (flat = max − min after the
-warm-up), and decisions made vs decision records in the session log.
+OSC decision round trips (send → /copilot/decision), RSS every 10 s (flat = max − min from
+`--warmup-minutes` into the loaded phase on), and decisions made vs decision records in the session log.
 """
 
 from __future__ import annotations
@@ -108,13 +110,14 @@ class Soak:
                                  motion_osc=f"127.0.0.1:{self.motion_port}")
         self.said: list[str] = []
         self.session = Session(options, config, host=host, report=self._say)
-        self.phase = "baseline"
-        self.lateness = {"baseline": Histogram(), "loaded": Histogram()}
+        self.phase = "settle"
+        self.lateness = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
         self.round_trips = np.full(int(args.minutes * 60 * INTENTS_HZ) + 100, np.nan)
         self.round_trip_n = 0
         self.rss: list[tuple[float, float]] = []
         self.counts = {"intents": 0, "garbage": 0, "voice": 0, "loads": 0, "replies": 0, "phone_datagrams": 0}
         self.stop = threading.Event()
+        self.loaded_at = math.inf
 
     def _say(self, line: str) -> None:
         if len(self.said) < 2000:
@@ -219,8 +222,12 @@ class Soak:
             t.start()
 
         def go_loaded() -> None:
+            if self.stop.wait(self.args.settle_minutes * 60.0):
+                return
+            self.phase = "baseline"
             if self.stop.wait(self.args.baseline_minutes * 60.0):
                 return
+            self.loaded_at = host_time()
             self.phase = "loaded"
             for f in (self.intents, self.voice, self.loads):
                 t = threading.Thread(target=f, daemon=True, name=f"soak-{f.__name__}")
@@ -239,12 +246,15 @@ class Soak:
             thaw_heap()
         for t in threads:
             t.join(3.0)
+        print("\n".join(line for line in self.said[:200] if not line.startswith(("✓", "✗", "?"))), file=sys.stderr)
         return self.report(started)
 
     def report(self, started: float) -> dict[str, Any]:
         base, loaded = (self.lateness[k].summary() for k in ("baseline", "loaded"))
+        if not self.lateness["baseline"].n:
+            raise SystemExit("no sends in the baseline phase: did the motion input start? (see the lines above)")
         bound = self.lateness["baseline"].quantile(0.99) + 0.001
-        warm = started + self.args.warmup_minutes * 60.0
+        warm = self.loaded_at + self.args.warmup_minutes * 60.0
         after = [mb for t, mb in self.rss if t >= warm]
         log_decisions = 0
         with open(self.session.options.log, encoding="utf-8") as fh:
@@ -253,7 +263,8 @@ class Soak:
                     log_decisions += 1
         rt = self.round_trips[: self.round_trip_n] * 1e3
         return {
-            "minutes": self.args.minutes, "baseline_minutes": self.args.baseline_minutes,
+            "minutes": self.args.minutes, "settle_minutes": self.args.settle_minutes,
+            "baseline_minutes": self.args.baseline_minutes, "warmup_minutes": self.args.warmup_minutes,
             "lateness": {"baseline": base, "loaded": loaded},
             "loaded_later_than_baseline_p99_plus_1ms": self.lateness["loaded"].above(bound),
             "bound_ms": bound * 1e3,
@@ -261,6 +272,7 @@ class Soak:
                                        "p99": float(np.percentile(rt, 99)) if rt.size else None,
                                        "max": float(rt.max()) if rt.size else None},
             "rss_mb": {"start": self.rss[0][1] if self.rss else None, "end": self.rss[-1][1] if self.rss else None,
+                       "every_minute": [round(mb, 1) for _, mb in self.rss[::6]],
                        "after_warmup_min": min(after) if after else None,
                        "after_warmup_max": max(after) if after else None,
                        "after_warmup_growth": (max(after) - min(after)) if after else None},
@@ -269,21 +281,26 @@ class Soak:
             "counts": self.counts,
             "osc": {k: v for k, v in vars(self.session.osc_server.counters).items() if k != "by_address"}
             if self.session.osc_server else None,
-            "said_failing": [line for line in self.said if "failing" in line or line.startswith("!")][:5],
+            "said_trouble": [line for line in self.said if "failing" in line or line.startswith("!")
+                             or "did not start" in line][:10],
         }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--settle-minutes", type=float, default=None, help="default: 2 %% of the run, 0.3 min or more")
     ap.add_argument("--baseline-minutes", type=float, default=None, help="default: 5 %% of the run, 0.5 min or more")
-    ap.add_argument("--warmup-minutes", type=float, default=None, help="RSS is judged after this (default: 10 %%)")
+    ap.add_argument("--warmup-minutes", type=float, default=None,
+                    help="RSS is judged from this far into the loaded phase (default: 10 %% of the run)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
     if args.baseline_minutes is None:
         args.baseline_minutes = max(0.5, 0.05 * args.minutes)
+    if args.settle_minutes is None:
+        args.settle_minutes = max(0.3, 0.02 * args.minutes)
     if args.warmup_minutes is None:
-        args.warmup_minutes = args.baseline_minutes + max(0.5, 0.1 * args.minutes)
+        args.warmup_minutes = max(0.3, 0.1 * args.minutes)
     name = f"copilot-soak-{os.getpid()}"
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"

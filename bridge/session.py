@@ -211,10 +211,6 @@ class Session:
         self.router = Router(self.targets, self.dispatcher, self.state, self.clock, self.report, self.adornment,
                              self.scheduler.config.tempo_jump_cap)
         self.libraries = self._find_libraries(context_options)
-        if not self.options.offline:
-            for library in self.libraries:
-                if callable(getattr(library, "warm_up", None)):
-                    self._lookups.submit(self._warm_up, library)
         self.scheduler.outbox = self.router
         why = f" ({self.target_reason})" if self.target_reason else ""
         self.report(f"target: {', '.join(t.name for t in self.targets)}{why}; clock: "
@@ -226,6 +222,12 @@ class Session:
             self.dispatcher.start()
             self._start_osc()
         self._start_inputs(context_options)
+        if not self.options.offline:
+            # After the inputs: a library warming up imports the same compiled modules (numba) an input's
+            # start imports, and two threads importing them at once end in Python's import-deadlock error.
+            for library in self.libraries:
+                if callable(getattr(library, "warm_up", None)):
+                    self._lookups.submit(self._warm_up, library)
         self.started_at = self.clock.now()
 
     def _open_target(self, name: str, options: dict[str, Any]) -> Target:
