@@ -26,6 +26,8 @@ IN_PORT = "Copilot In"
 CLIENT = "Copilot"
 
 API_NAMES = {"auto", "jack", "alsa", "coremidi", "winmm", "dummy"}
+END_OF_SYSEX = 0xF7
+UNSTICK = bytes([END_OF_SYSEX])
 
 
 # Clients of a MIDI server that died. Closing or even freeing one crashes inside libjack (seen here:
@@ -256,6 +258,7 @@ class VirtualIn:
         self.reopened = 0
         self._in: Any = None
         self._probe: Any = None
+        self._unstick: Any = None
         self.open()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name=f"copilot-midi-in-{name}", daemon=True)
@@ -265,7 +268,7 @@ class VirtualIn:
         import rtmidi
 
         port = rtmidi.MidiIn(self.api.api, name=self.client, queue_size_limit=4096)
-        port.ignore_types(sysex=False, timing=True, active_sense=True)
+        port.ignore_types(sysex=True, timing=True, active_sense=True)  # nothing copilot reads is sysex
         if self.api.name == "winmm":
             index = _find(port.get_ports(), self.name)
             if index is None:
@@ -277,6 +280,35 @@ class VirtualIn:
         old, self._in = self._in, port
         if old is not None:
             _retire(old, server_alive=False)
+        old_unstick, self._unstick = self._unstick, self._unsticker()
+        if old_unstick is not None:
+            _retire(old_unstick, server_alive=False)
+
+    def _unsticker(self) -> Any:
+        """A private output wired to this input. rtmidi takes everything after a sysex start (F0) as part of
+        that sysex until some message ends with F7: one truncated sysex from any client on the MIDI system
+        would deafen the port for the rest of the set. A lone F7 now and then (`unstick`) ends it."""
+        if self.api.name not in ("jack", "alsa"):
+            return None
+        import rtmidi
+
+        try:
+            out = rtmidi.MidiOut(self.api.api, name=f"{self.client}-unstick")
+            index = _find(out.get_ports(), self.name)
+            if index is None:
+                return None
+            out.open_port(index, "unstick")
+            return out
+        except Exception as exc:  # noqa: BLE001 - without it the port works; only a bad sysex could stop it
+            log.warning("no unsticking output for %s: %s", self.name, exc)
+            return None
+
+    def unstick(self) -> None:
+        """End a sysex some client left open (the watchdog calls this once a period)."""
+        out = self._unstick
+        if out is not None:
+            with contextlib.suppress(Exception):
+                out.send_message([END_OF_SYSEX])
 
     def visible(self) -> bool | None:
         return _visible(self.api, self._probe, self.name)
@@ -290,9 +322,12 @@ class VirtualIn:
             if event is None:
                 self._stop.wait(self._poll)
                 continue
+            data = bytes(event[0])
+            if data == UNSTICK:
+                continue  # our own (see _unsticker)
             self.received += 1
             try:
-                self.callback(bytes(event[0]), host_time())
+                self.callback(data, host_time())
             except Exception:
                 self.errors += 1
                 log.exception("feedback handler failed")
@@ -300,7 +335,10 @@ class VirtualIn:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(1.0)
-        _retire(self._in, self.visible() is not None)
+        alive = self.visible() is not None
+        if self._unstick is not None:
+            _retire(self._unstick, alive)
+        _retire(self._in, alive)
 
 
 class MidiPorts:
@@ -350,6 +388,8 @@ class MidiPorts:
                         port.open()
                         port.reopened += 1
                     port.lost = False
+                    if isinstance(port, VirtualIn):
+                        port.unstick()
                 except Exception as exc:  # noqa: BLE001 - keep watching; doctor shows the state
                     log.warning("could not re-open %s: %s", port.name, exc)
 

@@ -304,8 +304,12 @@ def valid(surface: str, i: int) -> bytes:
         from copilot.motion import synth
 
         return synth.phone_datagrams("zigsim", "GOOD", (0.0, 0.1 * math.sin(i), 1.0), (0, 0, 1), (0, 0, 0))[0]
-    if surface == "mocopi":
-        return _mocopi_seeds()[i % 3]
+    if surface == "mocopi":  # frames 20 ms apart on the device's clock: consecutive i make a moving body
+        from copilot.motion import mocopi
+
+        bones = [mocopi.Bone(b, (0.0, math.sin(i / 10) * 0.1, 0.0, 1.0), (0.0, 0.1 * b + 0.01 * math.sin(i), 0.0),
+                             mocopi.PARENTS[b]) for b in range(mocopi.BONE_COUNT)]
+        return mocopi.encode_frame(i, bones, time=i * 20, unix_time=1.7e9 + i * 0.02)
     if surface == "ableton":
         return osc("/live/song/get/beat", i)
     raise ValueError(surface)
