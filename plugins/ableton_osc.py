@@ -308,9 +308,10 @@ class AbletonOSC:
         """Live pushes `/live/song/get/beat n` on every beat; `callback(n, arrival host time)`."""
 
         def on_beat(params: tuple[Any, ...], t: float) -> None:
-            if params and isinstance(params[0], int | float) and math.isfinite(params[0]):
-                callback(int(params[0]), t)
-            else:
+            n = params[0] if params else None
+            if isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n) and 0 <= n < 2**31:
+                callback(int(n), t)
+            else:  # a beat count is a whole number Live counts up from 0 (int32 on the wire)
                 self.stats.garbage += 1
 
         self.listen("/live/song/get/beat", on_beat)

@@ -21,6 +21,7 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 SURFACES = ("intents", "json", "motion", "mocopi", "ableton", "midi")
+VALID_BEAT = 1_000_000
 
 WORDS = ("play", "pause", "cue", "sync", "loop", "exit", "load", "hot", "drop", "build", "fx", "echo", "filter",
          "up", "down", "tempo", "bpm", "deck", "a", "b", "c", "d", "4", "8", "1/2", "percent", "in", "bars",
@@ -310,6 +311,6 @@ def valid(surface: str, i: int) -> bytes:
         bones = [mocopi.Bone(b, (0.0, math.sin(i / 10) * 0.1, 0.0, 1.0), (0.0, 0.1 * b + 0.01 * math.sin(i), 0.0),
                              mocopi.PARENTS[b]) for b in range(mocopi.BONE_COUNT)]
         return mocopi.encode_frame(i, bones, time=i * 20, unix_time=1.7e9 + i * 0.02)
-    if surface == "ableton":
-        return osc("/live/song/get/beat", i)
+    if surface == "ableton":  # Live's beat, numbered far from what garbage tends to hold
+        return osc("/live/song/get/beat", VALID_BEAT + i)
     raise ValueError(surface)
