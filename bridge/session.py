@@ -90,7 +90,7 @@ class Session:
         self.options = options or SessionOptions()
         self.config = config or Config()
         self._report = report or print
-        self.log = SessionLog(self.options.log)
+        self.log = SessionLog(self.options.log, on_fail=self._say_only)
         self.host = host or TargetHost(self.config.targets(), settings=self.config.data)
         self.state = HostState()
         self.clock: BeatClock = clock or self._make_clock()
@@ -477,6 +477,10 @@ class Session:
 
     def report(self, message: str) -> None:
         self.log.record("report", message=message)
+        self._say_only(message)
+
+    def _say_only(self, message: str) -> None:
+        """To the performer, not the log (the log's own trouble, from its writer thread)."""
         with contextlib.suppress(Exception):
             self._report(message)
 
