@@ -77,6 +77,10 @@ class SessionError(RuntimeError):
     """The session cannot start; the message says why and what to do."""
 
 
+class LibraryFailed(RuntimeError):
+    """A music library failed (not: did not know the track) while a LOAD was looked up."""
+
+
 class Session:
     def __init__(
         self,
@@ -346,7 +350,7 @@ class Session:
             future.set_result(self._decide(intent))
         elif self.options.offline:  # virtual time stands still while the library reads: stay deterministic
             future = cf.Future()
-            future.set_result(self._decide(intent, self._lookup(intent)))
+            future.set_result(self._decide_looked_up(intent))
         else:
             future = self._queue_lookup(intent)
         if then is not None:
@@ -430,6 +434,8 @@ class Session:
         def lookup_then_decide() -> Decision:
             try:
                 found = self._lookup(intent)
+            except LibraryFailed as failed:
+                found = failed
             finally:
                 with self._lookups_lock:
                     self._lookups_waiting -= 1
@@ -440,6 +446,8 @@ class Session:
                                    "track was being looked up", at=self.clock.now())
                 self._note(dropped)
                 return dropped
+            if isinstance(found, LibraryFailed):
+                return self._library_failed(intent, found)
             return self._decide(intent, found)
 
         try:
@@ -456,19 +464,38 @@ class Session:
                         "track was being looked up")  # no time: the clock may be closed already
 
     def _lookup(self, intent: Intent) -> dict[str, Any] | None:
-        """The track a LOAD's words mean, from the first library that knows one (library worker thread)."""
+        """The track a LOAD's words mean, from the first library that knows one (library worker thread).
+        A library that fails (a damaged database) before any knew the track: LibraryFailed — the LOAD is
+        refused with the reason rather than guessed from a fallback the performer did not mean."""
         query = str(intent.args.get("query", ""))
+        failed: list[str] = []
         for library in self.libraries:
             try:
                 found = library.resolve(query)
-            except Exception as exc:  # noqa: BLE001 - a broken library must not block the load
-                self.report(f"could not look up '{query}' in {getattr(library, 'name', 'a library')}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a broken library must not stop the set
+                failed.append(f"{getattr(library, 'name', 'a library')} could not be read ({exc})")
                 continue
-            if found:
+            if found and not failed:
                 title = found.get("title") or found.get("path")
                 self.report(f"load '{query}': picked {title}" + (f" ({found['why']})" if found.get("why") else ""))
                 return found
+            if found:
+                break
+        if failed:
+            raise LibraryFailed("; ".join(failed))
         return None
+
+    def _decide_looked_up(self, intent: Intent) -> Decision:
+        try:
+            return self._decide(intent, self._lookup(intent))
+        except LibraryFailed as failed:
+            return self._library_failed(intent, failed)
+
+    def _library_failed(self, intent: Intent, failed: LibraryFailed) -> Decision:
+        decision = Decision(intent, Verdict.REFUSED, f"{intent.describe()} refused: {failed} — nothing loaded; "
+                            "`copilot db check` says what is wrong", at=self.clock.now())
+        self._note(decision)
+        return decision
 
     # -- the rest of the SessionApi -------------------------------------------------------------------------
     def listen_midi(self, callback: Callable[[bytes, float], None]) -> None:
