@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .clock import host_time
+from .midi import END_OF_SYSEX
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,6 @@ IN_PORT = "Copilot In"
 CLIENT = "Copilot"
 
 API_NAMES = {"auto", "jack", "alsa", "coremidi", "winmm", "dummy"}
-END_OF_SYSEX = 0xF7
-UNSTICK = bytes([END_OF_SYSEX])
 
 
 # Clients of a MIDI server that died. Closing or even freeing one crashes inside libjack (seen here:
@@ -308,7 +307,7 @@ class VirtualIn:
         out = self._unstick
         if out is not None:
             with contextlib.suppress(Exception):
-                out.send_message([END_OF_SYSEX])
+                out.send_message(END_OF_SYSEX)
 
     def visible(self) -> bool | None:
         return _visible(self.api, self._probe, self.name)
@@ -323,7 +322,7 @@ class VirtualIn:
                 self._stop.wait(self._poll)
                 continue
             data = bytes(event[0])
-            if data == UNSTICK:
+            if data == END_OF_SYSEX:
                 continue  # our own (see _unsticker)
             self.received += 1
             try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import subprocess
 import sys
 import threading
@@ -20,9 +19,10 @@ from copilot.bridge.clock import host_time
 from copilot.bridge.config import Config
 from copilot.bridge.host import TargetHost
 from copilot.bridge.session import Session, SessionOptions
-from copilot.intents.schema import Deck, Intent, IntentKind
+from copilot.intents.schema import Intent, IntentKind
 from copilot.plugins import midi_monitor
 from copilot.tests.fixtures import MidiCapture, die_with_parent
+from copilot.tests.fixtures_drill import knob_thread
 
 
 class Peer:
@@ -75,16 +75,6 @@ def main() -> None:
     out: dict[str, Any] = {}
     marks: dict[str, float] = {}
 
-    def knob() -> None:  # the music
-        from copilot.bridge.dispatch import HELPER_PRIORITY, make_realtime
-
-        make_realtime(HELPER_PRIORITY)  # as a live input's thread: a busy machine must not starve it
-        i = 0
-        while not session._stop.is_set():
-            session.move("eq_low", 0.5 + 0.4 * math.sin(i / 10), Deck.A)
-            i += 1
-            time.sleep(0.02)
-
     def peers() -> None:
         second = Peer(90.0)  # joins a running set: must adopt 120, never reset it
         second.wait_up()
@@ -111,9 +101,8 @@ def main() -> None:
         first.quit()  # and the last one goes: copilot plays on alone
         session._stop.wait()
 
-    threads = [threading.Thread(target=knob, daemon=True), threading.Thread(target=peers, daemon=True)]
-    for t in threads:
-        t.start()
+    knob_thread(session)  # the music
+    threading.Thread(target=peers, daemon=True).start()
     try:
         session.play()
     finally:

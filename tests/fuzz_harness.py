@@ -44,6 +44,18 @@ class Decider:
         self.dispatcher.pump(self.clock.now())
 
 
+def share(surface: str, n: int = 1500, every: int = 50, seed: int = 3) -> list[bytes]:
+    """The real-UDP share of a fuzz test: `n` hostile datagrams with a well-formed one every `every`."""
+    from copilot.tests.fuzz_corpus import corpus, valid
+
+    out: list[bytes] = []
+    for i, data in enumerate(corpus(surface, n, seed=seed)):
+        out.append(data)
+        if i % every == 0:
+            out.append(valid(surface, i))
+    return out
+
+
 def blast(port: int, datagrams: Iterable[bytes], received: Callable[[], int], window: int = 64,
           sock: socket.socket | None = None) -> int:
     """Send every datagram to 127.0.0.1:`port`, never more than `window` ahead of what the listener has

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 import sys
 import threading
@@ -64,8 +63,8 @@ def session_drill() -> None:
     from copilot.bridge.config import Config
     from copilot.bridge.host import TargetHost
     from copilot.bridge.session import Session, SessionOptions
-    from copilot.intents.schema import Deck
     from copilot.plugins import midi_monitor
+    from copilot.tests.fixtures_drill import knob_thread
 
     name = sys.argv[1]
     os.environ["JACK_DEFAULT_SERVER"] = name
@@ -78,16 +77,6 @@ def session_drill() -> None:
                       report=lambda line: said.append((host_time(), line)))
     result: dict[str, object] = {}
     marks: dict[str, float] = {}
-
-    def knob() -> None:  # the music: a knob turning all the time
-        from copilot.bridge.dispatch import HELPER_PRIORITY, make_realtime
-
-        make_realtime(HELPER_PRIORITY)  # as a live input's thread: a busy machine must not starve it
-        i = 0
-        while not session._stop.is_set():
-            session.move("eq_low", 0.5 + 0.4 * math.sin(i / 10), Deck.A)
-            i += 1
-            time.sleep(0.02)
 
     def fault() -> None:
         nonlocal server
@@ -111,9 +100,8 @@ def session_drill() -> None:
         after.close()
 
     session.start()
-    threads = [threading.Thread(target=knob, daemon=True), threading.Thread(target=fault, daemon=True)]
-    for t in threads:
-        t.start()
+    threads = [knob_thread(session), threading.Thread(target=fault, daemon=True)]
+    threads[1].start()
     try:
         session.play()
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import os
 import subprocess
 import threading
@@ -20,9 +19,9 @@ from copilot.bridge.clock import host_time
 from copilot.bridge.config import Config
 from copilot.bridge.host import TargetHost
 from copilot.bridge.session import Session
-from copilot.intents.schema import Deck
 from copilot.plugins import midi_monitor
 from copilot.tests.fixtures import MidiCapture
+from copilot.tests.fixtures_drill import knob_thread
 
 pytestmark = pytest.mark.jack
 
@@ -47,18 +46,7 @@ class Music:
     def __init__(self, session: Session, port: str) -> None:
         self.session = session
         self.capture = MidiCapture(port, f"{port}-capture")
-        self.thread = threading.Thread(target=self._turn, daemon=True)
-        self.thread.start()
-
-    def _turn(self) -> None:
-        from copilot.bridge.dispatch import HELPER_PRIORITY, make_realtime
-
-        make_realtime(HELPER_PRIORITY)  # as a live input's thread
-        i = 0
-        while not self.session._stop.is_set():
-            self.session.move("eq_low", 0.5 + 0.4 * math.sin(i / 10), Deck.A)
-            i += 1
-            time.sleep(0.02)
+        self.thread = knob_thread(session)
 
     def arrivals(self) -> list[float]:
         return [self.capture.messages.get()[0] for _ in range(self.capture.messages.qsize())]
@@ -79,9 +67,23 @@ def live_session(tmp_path: Path, log: Path | None, duration: float, **options) -
     return session, said, port
 
 
+def stop_after(session: Session, done: threading.Event, seconds: float) -> None:
+    """End the set `seconds` after `done` (however long a loaded machine took to get there)."""
+    def wait() -> None:
+        done.wait()
+        time.sleep(seconds)
+        session._stop.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+
+
 def test_the_log_disk_fills_up_and_the_set_goes_on(tmp_path, jack_server):
     with tiny_disk(tmp_path / "disk") as disk:
-        session, said, port = live_session(tmp_path, disk / "session.jsonl", duration=3.0)
+        session, said, port = live_session(tmp_path, disk / "session.jsonl", duration=30.0)
+        full = threading.Event()
+        says = session.log.on_fail  # the session's own way of telling the performer
+        session.log.on_fail = lambda line: (says(line), full.set())
+        stop_after(session, full, 1.5)
         session.start()
         music = Music(session, port)
         try:
@@ -121,10 +123,12 @@ def test_the_phrase_database_is_damaged_mid_set_and_the_set_goes_on(tmp_path, ja
     from copilot.plugins import phrase_db
 
     db = small_library(tmp_path / "library.sqlite")
-    session, said, port = live_session(tmp_path, tmp_path / "log.jsonl", duration=4.0, db=db, plugins=[phrase_db])
+    session, said, port = live_session(tmp_path, tmp_path / "log.jsonl", duration=30.0, db=db, plugins=[phrase_db])
     session.start()
     music = Music(session, port)
     outcome: dict[str, object] = {}
+    refused = threading.Event()
+    stop_after(session, refused, 1.5)
 
     def performer() -> None:
         time.sleep(0.5)
@@ -134,6 +138,7 @@ def test_the_phrase_database_is_damaged_mid_set_and_the_set_goes_on(tmp_path, ja
             fh.write(os.urandom(os.path.getsize(db) - 1024))
         outcome["damaged_at"] = host_time()
         outcome["after"] = session.submit(Intent(IntentKind.LOAD, args={"query": "sunrise keys"}))
+        refused.set()
 
     threading.Thread(target=performer, daemon=True).start()
     try:

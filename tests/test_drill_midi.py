@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from copilot.bridge.session import Session, SessionOptions
 from copilot.intents.schema import Deck
 from copilot.plugins import midi_monitor
 from copilot.tests.fixtures import MidiCapture
+from copilot.tests.fixtures_drill import knob_thread
 
 pytestmark = pytest.mark.jack
 
@@ -54,16 +54,6 @@ def test_the_host_quits_and_comes_back_and_the_set_goes_on(jack_server, tmp_path
                       report=said.append)
     got: dict[str, object] = {}
 
-    def knob() -> None:
-        from copilot.bridge.dispatch import HELPER_PRIORITY, make_realtime
-
-        make_realtime(HELPER_PRIORITY)  # as a live input's thread: a busy machine must not starve it
-        i = 0
-        while not session._stop.is_set():
-            session.move("eq_low", 0.5 + 0.4 * math.sin(i / 10), Deck.A)
-            i += 1
-            time.sleep(0.02)
-
     def host_program() -> None:
         import rtmidi
 
@@ -84,14 +74,14 @@ def test_the_host_quits_and_comes_back_and_the_set_goes_on(jack_server, tmp_path
         back.close_port()
 
     session.start()
-    threads = [threading.Thread(target=f, daemon=True) for f in (knob, host_program)]
-    for t in threads:
-        t.start()
+    knob_thread(session)
+    host = threading.Thread(target=host_program, daemon=True)
+    host.start()
     try:
         session.play()
     finally:
         session.stop()
-    threads[1].join(5.0)
+    host.join(5.0)
     tally = session.dispatcher.tally["midi-monitor"]
     assert got["first"] > 30 and got["second"] > 45 and got["gap"] < 0.25, got
     assert tally.failed == 0 and tally.sent > 200  # nothing to say: our port never went away

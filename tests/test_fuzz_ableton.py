@@ -16,6 +16,7 @@ from copilot.plugins.ableton_osc import AbletonOSC
 from copilot.tests.fixtures import free_udp_port
 from copilot.tests.fuzz_corpus import ABLETON_ADDRESSES, VALID_BEAT, corpus, osc, valid
 from copilot.tests.fuzz_harness import FUZZ_INPUTS, VALID_EVERY, blast, errors_logged
+from copilot.tests.fuzz_harness import share as fuzz_share
 
 LIVE = ("127.0.0.1", 11000)
 
@@ -86,11 +87,7 @@ def test_a_real_udp_share_leaves_the_reply_listener_alive(caplog):
     live, beats = client()
     assert live.open()
     try:
-        share = []
-        for i, data in enumerate(corpus("ableton", 1500, seed=3)):
-            share.append(data)
-            if i % 50 == 0:
-                share.append(valid("ableton", i))
+        share = fuzz_share("ableton")
         blast(live.reply_port, share, lambda: live._receiver.datagrams)
         assert live.alive and live._receiver.errors == 0 and not errors_logged(caplog.records)
         assert in_order([VALID_BEAT + i for i in range(0, 1500, 50)], beats)

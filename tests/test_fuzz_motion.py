@@ -16,6 +16,7 @@ from copilot.motion.sources import Bind, Listener, MocopiSource, OscSource
 from copilot.tests.fixtures import free_udp_port
 from copilot.tests.fuzz_corpus import MOTION_ADDRESSES, corpus, osc, valid
 from copilot.tests.fuzz_harness import FUZZ_INPUTS, VALID_EVERY, blast, errors_logged
+from copilot.tests.fuzz_harness import share as fuzz_share
 
 SENDER = ("127.0.0.1", 50000)
 HYPOTHESIS = settings(max_examples=300, deadline=None, derandomize=True,
@@ -94,11 +95,7 @@ def test_a_real_udp_share_leaves_the_listener_alive_and_taking_readings(surface,
     listener = Listener(Bind("127.0.0.1", free_udp_port()), source_for(surface, registry))
     listener.start()
     try:
-        share = []
-        for i, data in enumerate(corpus(surface, 1500, seed=3)):
-            share.append(data)
-            if i % 50 == 0:
-                share.append(valid(surface, i))
+        share = fuzz_share(surface)
         blast(listener.port, share, lambda: listener.datagrams)
         assert listener._receiver.alive and listener._receiver.errors == 0
         assert not errors_logged(caplog.records)

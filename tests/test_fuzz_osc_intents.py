@@ -19,6 +19,7 @@ from copilot.bridge.scheduler import Verdict
 from copilot.intents.schema import IntentKind, Source
 from copilot.tests.fuzz_corpus import INTENT_ADDRESSES, corpus, osc, valid
 from copilot.tests.fuzz_harness import FUZZ_INPUTS, VALID_EVERY, Decider, blast, errors_logged
+from copilot.tests.fuzz_harness import share as fuzz_share
 
 CLIENT = ("127.0.0.1", 9)  # replies are off: nothing is sent back in the direct runs
 HYPOTHESIS = settings(max_examples=400, deadline=None, derandomize=True,
@@ -139,11 +140,7 @@ def test_a_real_udp_share_leaves_the_server_thread_alive_and_answering(surface, 
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     try:
-        share = []
-        for i, data in enumerate(corpus(surface, 1500, seed=3)):
-            share.append(data)
-            if i % 50 == 0:
-                share.append(valid(surface, i))
+        share = fuzz_share(surface)
         sent = blast(server.port, share, lambda: server.receiver.datagrams, sock=sock)
         assert sent >= len(share) - 5  # all but a few oversized ones went out
         assert server.receiver.alive and server.receiver.errors == 0
