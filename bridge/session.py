@@ -322,7 +322,8 @@ class Session:
         if self.ports is not None:
             self.ports.close()
         self.log.record("stats", dispatch=self.dispatcher.stats.summary(), state=self.state.to_dict(),
-                        sends={name: dataclasses.asdict(t) | {"error": repr(t.error) if t.error else None}
+                        sends={name: {"sent": t.sent, "failed": t.failed, "withheld": t.withheld,
+                                      "error": repr(t.error) if t.error else None}
                                for name, t in self.dispatcher.tally.items()})
         for line in self.summary():
             self.report(line)
