@@ -3,7 +3,9 @@ libraries, the script and the log for `copilot run` — in real time, or offline
 
 Decide, then send: every intent enters through `submit` (or `submit_soon`). A LOAD is first looked up
 in the libraries the plugins offer (database, tags, crate folders) on the session's library worker,
-with no lock held; the scheduler then decides with the track already in hand.
+with no lock held; the scheduler then decides with the track already in hand. A TRANSITION or NEXT is
+planned the same way, by the mixer a plugin offers (which track, which template, which phrase lines),
+and decided as one unit.
 """
 
 from __future__ import annotations
@@ -28,18 +30,21 @@ from .actions import Action
 from .clock import BeatClock, InternalClock, ManualClock
 from .config import Config, log_dir
 from .dispatch import Dispatcher, Sent, freeze_heap, thaw_heap
-from .host import Input, Library, Target, TargetContext, TargetHost, UnknownTarget
+from .host import Input, Library, Mixer, Target, TargetContext, TargetHost, UnknownTarget
 from .log import SessionLog
 from .router import Router
 from .safety import SafetyConfig
 from .scheduler import Decision, SafetyScheduler, Verdict
 from .state import HostState
 from .surroundings import Surroundings, running_processes
+from .transition import DeckView, MixView
 
 log = logging.getLogger(__name__)
 MAX_LOOKUPS = 8  # LOADs waiting for the library at once; more are refused (a stuck disk must not pile up)
 SEND_TROUBLE_EVERY = 30.0  # seconds: failing sends to one target are said at once, then at most this often
 KEEP_DECISIONS = 4096  # the latest decisions kept in memory (the session log keeps every one)
+PLANNED = (IntentKind.TRANSITION, IntentKind.NEXT)  # intents the mixer plans before they are decided
+PLAN_LEAD = 1.0  # beats: a plan's first step waits at least this long (the decision comes after planning)
 
 
 @dataclass
@@ -57,6 +62,7 @@ class SessionOptions:
     motion_osc: str | None = None
     mocopi: int | None = None
     voice: bool = False
+    autopilot: bool = False  # the planner plays a set beside any target (it yields to the performer)
     osc: str | None = "127.0.0.1:9100"
     allow: list[str] = field(default_factory=list)
     db: Path | None = None
@@ -107,6 +113,7 @@ class Session:
         self.adornment: Target | None = None
         self.inputs: list[Input] = []
         self.libraries: list[Library] = []
+        self.mixer: Mixer | None = None
         # One worker: LOADs are looked up (and so decided) in the order they were asked for.
         self._lookups = cf.ThreadPoolExecutor(1, thread_name_prefix="copilot-library")
         self._lookups_waiting = 0
@@ -120,6 +127,7 @@ class Session:
         self.feedback_count = 0
         self._feedback_ports: set[str] = set()  # input ports that received anything (for --target auto)
         self._midi_listeners: list[Callable[[bytes, float], None]] = []
+        self._decision_listeners: list[Callable[[Decision], None]] = []
         self._stop = threading.Event()
         self.decisions: deque[Decision] = deque(maxlen=KEEP_DECISIONS)
         self.verdicts: Counter[str] = Counter()  # every decision of the set, by verdict
@@ -215,7 +223,9 @@ class Session:
         self.router = Router(self.targets, self.dispatcher, self.state, self.clock, self.report, self.adornment,
                              self.scheduler.config.tempo_jump_cap)
         self.libraries = self._find_libraries(context_options)
+        self.mixer = self._find_mixer(context_options)
         self.scheduler.outbox = self.router
+        self.scheduler.can = self.router.can
         why = f" ({self.target_reason})" if self.target_reason else ""
         self.report(f"target: {', '.join(t.name for t in self.targets)}{why}; clock: "
                     f"{type(self.clock).__name__} at {self.clock.tempo:.2f} BPM")
@@ -229,7 +239,7 @@ class Session:
         if not self.options.offline:
             # After the inputs: a library warming up imports the same compiled modules (numba) an input's
             # start imports, and two threads importing them at once end in Python's import-deadlock error.
-            for library in self.libraries:
+            for library in [*self.libraries, *([self.mixer] if self.mixer else [])]:
                 if callable(getattr(library, "warm_up", None)):
                     self._lookups.submit(self._warm_up, library)
         self.started_at = self.clock.now()
@@ -254,7 +264,14 @@ class Session:
             self.report(f"no music library for LOAD: {exc}")
             return []
 
-    def _warm_up(self, library: Library) -> None:
+    def _find_mixer(self, options: dict[str, Any]) -> Mixer | None:
+        try:
+            return self.host.mixer(options)
+        except Exception as exc:  # noqa: BLE001 - no mixer: transitions are refused with the reason
+            self.report(f"no transition planner: {exc}")
+            return None
+
+    def _warm_up(self, library: Library | Mixer) -> None:
         """Library worker: what a first lookup would load (modules, caches), before the set needs it."""
         try:
             library.warm_up()  # type: ignore[attr-defined]
@@ -384,6 +401,11 @@ class Session:
                 ": nothing will reach it"
         self.log.record("decision", decision=decision.to_dict(), beat=self.clock.beat, unreachable=blocked)
         self.report(f"{mark} [{decision.intent.source.value}] {reason}")
+        for listener in self._decision_listeners:
+            try:
+                listener(decision)
+            except Exception as exc:  # noqa: BLE001 - a broken listener must not stop deciding
+                self.log.record("listener_error", error=repr(exc))
 
     def _blocked(self, decision: Decision) -> dict[str, str]:
         """The targets an accepted decision goes to that cannot reach their host now, and why."""
@@ -415,6 +437,8 @@ class Session:
         return lines
 
     def _needs_lookup(self, intent: Intent) -> bool:
+        if intent.kind in PLANNED:
+            return self.mixer is not None
         return intent.kind is IntentKind.LOAD and bool(self.libraries)
 
     def _queue_lookup(self, intent: Intent) -> cf.Future[Decision]:
@@ -465,9 +489,12 @@ class Session:
                         "track was being looked up")  # no time: the clock may be closed already
 
     def _lookup(self, intent: Intent) -> dict[str, Any] | None:
-        """The track a LOAD's words mean, from the first library that knows one (library worker thread).
-        A library that fails (a damaged database) before any knew the track: LibraryFailed — the LOAD is
-        refused with the reason rather than guessed from a fallback the performer did not mean."""
+        """The track a LOAD's words mean, from the first library that knows one (library worker thread);
+        for a TRANSITION or NEXT, the mixer's plan (or why there is none). A library that fails (a damaged
+        database) before any knew the track: LibraryFailed — the LOAD is refused with the reason rather than
+        guessed from a fallback the performer did not mean."""
+        if intent.kind in PLANNED:
+            return self._plan(intent)
         query = str(intent.args.get("query", ""))
         failed: list[str] = []
         for library in self.libraries:
@@ -498,10 +525,51 @@ class Session:
         self._note(decision)
         return decision
 
+    def _plan(self, intent: Intent) -> dict[str, Any]:
+        """Library worker: the mixer plans the transition against what the session knows now."""
+        assert self.mixer is not None
+        try:
+            plan = self.mixer.plan(intent, self.mix_view())
+        except Exception as exc:  # a planner bug refuses this transition, never the set
+            log.exception("the mixer failed")
+            return {"refused": f"{intent.describe()}: the planner failed ({type(exc).__name__}: {exc})"}
+        return {"refused": plan} if isinstance(plan, str) else {"plan": plan}
+
+    def mix_view(self) -> MixView:
+        """Decks, tracks and where they sit on the clock, what the targets take: what a mixer plans with."""
+        clock = self.clock
+        now = clock.beat
+        earliest = clock.beat_at_time(clock.now() + self.scheduler.config.min_lead) + PLAN_LEAD
+        timeline = self.router.timeline if self.router is not None else None
+        decks = {}
+        for i in range(self.scheduler.config.decks):
+            deck = Deck.from_index(i)
+            host = self.state.deck(deck)
+            own = timeline.at(deck, earliest) if timeline is not None else None
+            playing = host.playing or bool(own and own.playing)
+            track = own.track if own is not None and own.track else ({"title": host.track} if host.track else None)
+            anchor = own.anchor if own is not None and own.playing and playing else None
+            loaded = host.loaded if host.loaded is not None else (True if track else None)
+            position = own.position if own is not None and not playing else None
+            decks[deck.value] = DeckView(deck.value, playing, loaded, track, anchor, position)
+        can = frozenset(name for t in self.targets for name in _capability_names(t))
+        return MixView(now=now, earliest=earliest, quantum=clock.quantum, tempo=clock.tempo, decks=decks, can=can,
+                       seek=bool(self.targets) and all(t.builtin_engine for t in self.targets),
+                       played=tuple(timeline.played()) if timeline is not None else ())
+
+    def transitions(self) -> list[dict[str, Any]]:
+        """Transitions decided and not over yet (the plan's data and whether it runs), for a stage view."""
+        return self.scheduler.transitions()
+
     # -- the rest of the SessionApi -------------------------------------------------------------------------
     def listen_midi(self, callback: Callable[[bytes, float], None]) -> None:
         """Hear every message on 'Copilot In' too (a push-to-talk pad, a foot switch)."""
         self._midi_listeners.append(callback)
+
+    def listen_decisions(self, callback: Callable[[Decision], None]) -> None:
+        """Hear every decision as it is made (on the deciding thread: return quickly); the planner yields
+        to the performer this way."""
+        self._decision_listeners.append(callback)
 
     def report(self, message: str) -> None:
         self.log.record("report", message=message)
@@ -677,6 +745,11 @@ class Session:
 
 def _said(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {exc}" if exc is not None else "no reason given"
+
+
+def _capability_names(target: Target) -> list[str]:
+    caps = target.capabilities()
+    return [*(a.value for a in caps.actions), *caps.params]
 
 
 def default_log_path() -> Path:

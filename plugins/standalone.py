@@ -138,7 +138,8 @@ class StandaloneTarget(Target):
             if key is None:
                 return []
             cmd = items[0].payload
-            items = [Timed(items[0].beat, EngineCmd("load", cmd.deck, cmd.beat, (key,)), action.id)]
+            cue = float(action.params.get("cue") or 0.0)  # a transition starts the track on its phrase
+            items = [Timed(items[0].beat, EngineCmd("load", cmd.deck, cmd.beat, (key, cue)), action.id)]
         return items
 
     def _render_key(self, action: Action) -> list[Timed]:
@@ -228,12 +229,13 @@ class StandaloneTarget(Target):
         future = self._loads.pop(key, None)
         if future is None:
             return
+        cue = float(cmd.args[1]) if len(cmd.args) > 1 else 0.0
         if not future.done():  # still decoding: load the moment it is ready (the deck is idle anyway)
-            future.add_done_callback(lambda f: self._load_now(cmd.deck, f, None))
+            future.add_done_callback(lambda f: self._load_now(cmd.deck, f, None, cue))
             return
-        self._load_now(cmd.deck, future, cmd.beat)
+        self._load_now(cmd.deck, future, cmd.beat, cue)
 
-    def _load_now(self, deck: int | None, future: cf.Future[Track], beat: float | None) -> None:
+    def _load_now(self, deck: int | None, future: cf.Future[Track], beat: float | None, cue: float = 0.0) -> None:
         report = self._context.report if self._context else print
         if self.engine is None or deck is None:
             return
@@ -247,7 +249,7 @@ class StandaloneTarget(Target):
             return
         gain = offset(track.meta.get("lufs"), self.settings.target_lufs) if self.settings.loudness_match else 0.0
         try:
-            self.engine.load(deck, track, beat, loudness=gain)
+            self.engine.load(deck, track, beat, loudness=gain, cue=cue)
         except Exception as exc:  # noqa: BLE001 - the deck stays as it was, whatever went wrong
             report(f"deck {Deck.from_index(deck)} not loaded: {exc}")
             return
@@ -255,7 +257,7 @@ class StandaloneTarget(Target):
             report(f"deck {Deck.from_index(deck)}: '{track.title}' at {track.meta['lufs']:.1f} LUFS, "
                    f"{offset_db(gain):+.1f} dB to meet {self.settings.target_lufs:g} LUFS")
         if self.keylock is not None:
-            self.keylock.loaded(deck, track, beat)
+            self.keylock.loaded(deck, track, beat, cue)
         for listener in self.load_listeners:
             listener(deck, track)
 
