@@ -25,14 +25,17 @@ VALID_BEAT = 1_000_000
 
 WORDS = ("play", "pause", "cue", "sync", "loop", "exit", "load", "hot", "drop", "build", "fx", "echo", "filter",
          "up", "down", "tempo", "bpm", "deck", "a", "b", "c", "d", "4", "8", "1/2", "percent", "in", "bars",
-         "yes", "cancel", "panic", "key", "lock", "on", "off", "to", "by", "the", "dubby", "118", "☃", "\x00")
+         "yes", "cancel", "panic", "key", "lock", "on", "off", "to", "by", "the", "dubby", "118", "☃", "\x00",
+         "bass", "swap", "kill", "eq", "low", "mid", "high", "crossfade", "fader", "mix", "into", "next",
+         "transition", "blend", "echo out")
 INTENT_ADDRESSES = ("/copilot/intent", "/copilot/intent/json", "/copilot/panic", "/copilot/confirm",
                     "/copilot/cancel")
 EXTREMES = (0, 1, -1, 2**31 - 1, -(2**31), 2**53, 2**63 - 1, 1e308, -1e308, float("inf"), float("-inf"),
             float("nan"), 1e-320, 0.5, 64 * 4 + 1.0, 1e15, True, False, None, "", "A", "💥" * 40, [], {},
             [[[[[]]]]], {"k": {"k": {"k": 1}}})
 KINDS = ("PLAY", "PAUSE", "CUE", "SYNC", "LOOP", "EXIT_LOOP", "LOAD", "HOTCUE", "DROP", "BUILD", "FX", "FX_OFF",
-         "FILTER", "TEMPO", "KEYLOCK", "KEY", "PANIC", "CONFIRM", "CANCEL", "play", "NOPE", "")
+         "FILTER", "TEMPO", "KEYLOCK", "KEY", "EQ", "FADER", "CROSSFADE", "TRANSITION", "NEXT", "PANIC", "CONFIRM",
+         "CANCEL", "play", "NOPE", "")
 TYPE_TAGS = b"ifsbhtdScrmTFNI[]"
 
 
@@ -158,7 +161,8 @@ def nested(rng: random.Random, seeds: list[bytes], depth: int = 0) -> bytes:
 # -- per surface ------------------------------------------------------------------------------------------------
 def _intent_seeds() -> list[bytes]:
     texts = ["loop 4 on deck A", "play B", "filter up 20 percent on deck B", "load dubby 118 to deck B",
-             "drop in 4 bars", "tempo plus 2", "yes", "cancel", "fx echo on deck A", "hot cue 3 on B"]
+             "drop in 4 bars", "tempo plus 2", "yes", "cancel", "fx echo on deck A", "hot cue 3 on B",
+             "bass swap into B in 16", "kill the low on deck A", "crossfade to B", "cancel the transition"]
     return ([osc("/copilot/intent", t) for t in texts] + [osc(a) for a in INTENT_ADDRESSES[2:]]
             + [osc("/copilot/intent/json", json.dumps(d)) for d in _json_seeds()])
 
@@ -167,7 +171,12 @@ def _json_seeds() -> list[dict[str, Any]]:
     return [{"kind": "LOOP", "deck": "A", "args": {"beats": 4}}, {"kind": "PLAY", "deck": "B", "at_beat": 12.0},
             {"kind": "TEMPO", "args": {"bpm": 124.0}, "lamport": 7}, {"kind": "LOAD", "args": {"query": "dubby"}},
             {"kind": "FX", "deck": "A", "args": {"name": "echo", "amount": 0.5}, "source": "voice"},
-            {"kind": "DROP", "args": {"bars": 4}, "confidence": 0.9, "text": "drop", "id": "abc"}]
+            {"kind": "DROP", "args": {"bars": 4}, "confidence": 0.9, "text": "drop", "id": "abc"},
+            {"kind": "EQ", "deck": "B", "args": {"band": "low", "level": 0.0}},
+            {"kind": "CROSSFADE", "args": {"to": "B", "bars": 8}}, {"kind": "FADER", "deck": "A", "args": {"level": 1}},
+            {"kind": "TRANSITION", "args": {"template": "bass_swap", "to": "B", "bars": 16}},
+            {"kind": "NEXT", "args": {"query": "dubby"}}, {"kind": "CONFIRM", "args": {"id": "abc"}},
+            {"kind": "CANCEL", "args": {"what": "transition"}}]
 
 
 def random_json(rng: random.Random) -> str:
@@ -185,7 +194,8 @@ def random_json(rng: random.Random) -> str:
             d["kind"] = rng.choice(KINDS)
         elif op < 0.8:
             d["args"] = {rng.choice(["beats", "bpm", "delta_bpm", "n", "bars", "query", "name", "amount",
-                                     "direction", "on", "delta", "semitones", "match"]): rng.choice(EXTREMES)
+                                     "direction", "on", "delta", "semitones", "match", "band", "level", "to",
+                                     "from", "position", "template", "id", "what"]): rng.choice(EXTREMES)
                          for _ in range(rng.randint(0, 3))}
         elif op < 0.9:
             d["at_beat"] = rng.choice([1e15, -1e15, 1e308, -1e308, 2**53, 0.0, 12.0, 1e6, "12", True])
