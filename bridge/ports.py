@@ -9,6 +9,7 @@ vanished (a restarted JACK server, a sleeping laptop) so the next send finds a p
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import sys
@@ -120,6 +121,9 @@ def _libjack() -> Any:
     return lib
 
 
+_PROBES = itertools.count()
+
+
 def jack_ports() -> list[str] | None:
     """Every port on the JACK server, or None when no server answers. Never starts a server.
 
@@ -133,7 +137,11 @@ def jack_ports() -> list[str] | None:
         return None
     status = ctypes.c_int(0)
     no_start_server = 0x01
-    client = lib.jack_client_open(b"copilot-probe", no_start_server, ctypes.byref(status))
+    # A name of its own each time: the server tears a closed client down after jack_client_close returns,
+    # and a new client of the same name could lose its semaphore to that teardown — the probe failed now
+    # and then (6 in 400 back to back) and twice running made the watchdog think the MIDI system gone.
+    name = f"copilot-probe-{os.getpid()}-{next(_PROBES)}".encode()
+    client = lib.jack_client_open(name, no_start_server, ctypes.byref(status))
     if not client:
         return None
     try:
