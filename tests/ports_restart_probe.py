@@ -4,6 +4,7 @@ tests/test_drill_midi.py (`session`: a whole live session with the music going o
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -13,7 +14,7 @@ import time
 
 import rtmidi
 
-from copilot.bridge.ports import MidiPorts
+from copilot.bridge.ports import MidiPorts, MidiUnavailable
 from copilot.tests.fixtures import MidiCapture, start_jack, stop_jack
 
 
@@ -39,7 +40,10 @@ def main() -> None:
         feedback = ports.input(lambda data, at: got.append(data), "Copilot In")
         stop_jack(server)
         time.sleep(0.5)
-        out.send(b"\x90\x10\x7f")  # into the void: must neither raise nor hang
+        # Into the void: must not hang, and may only fail as "the MIDI system is gone" (once the watchdog
+        # has seen it twice running; the dispatcher counts that and the session says it).
+        with contextlib.suppress(MidiUnavailable):
+            out.send(b"\x90\x10\x7f")
         result["send_while_down"] = "ok"
         server = start_jack(name)
         result["reopened"] = wait_for(lambda: out.reopened >= 1 and feedback.reopened >= 1)
