@@ -89,7 +89,6 @@ def pick_api(requested: str = "auto") -> ApiChoice:
 
 
 _LIBJACK: Any = None
-_QUIET: list[Any] = []  # keeps the no-op C callbacks alive
 
 
 def _libjack() -> Any:
@@ -108,10 +107,10 @@ def _libjack() -> Any:
         return None
     if not os.environ.get("COPILOT_JACK_VERBOSE"):
         # libjack prints every failed connection to stderr; copilot says what is wrong in its own words.
-        quiet = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(lambda _msg: None)
-        _QUIET.append(quiet)
-        lib.jack_set_error_function(quiet)
-        lib.jack_set_info_function(quiet)
+        quiet = _c_no_op()
+        if quiet is not None:
+            lib.jack_set_error_function(quiet)
+            lib.jack_set_info_function(quiet)
     lib.jack_client_open.restype = ctypes.c_void_p
     lib.jack_client_close.argtypes = [ctypes.c_void_p]
     lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
@@ -156,6 +155,23 @@ def jack_ports() -> list[str] | None:
         return names
     finally:
         lib.jack_client_close(ctypes.c_void_p(client))
+
+
+def _c_no_op() -> Any:
+    """A C function that reads its `const char *` and does nothing (libc's strlen), or None.
+
+    Never a Python callback: libjack calls these from its own client threads, and cancels those threads
+    (pthread_cancel) when a client closes. A thread cancelled while it waits for the GIL inside a Python
+    callback dies holding the GIL's mutex, and every Python thread of the process then waits for ever —
+    the soak froze whole after 12 minutes of a watchdog probing the server once a second."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+        return ctypes.cast(libc.strlen, ctypes.c_void_p)
+    except (OSError, AttributeError):
+        return None  # libjack's chatter stays on stderr: harmless
 
 
 def jack_running() -> bool:
