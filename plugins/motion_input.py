@@ -82,7 +82,16 @@ def copilot_inputs(options: dict[str, Any], config: Any) -> list[Input]:
 
 
 @hookimpl
-def copilot_doctor(config: Any) -> list[Check]:
+def copilot_settings() -> dict[str, Any]:
+    from copilot.motion.settings import MOTION
+
+    return {"motion": MOTION}
+
+
+@hookimpl
+def copilot_doctor(settings: Any) -> list[Check]:
+    """`settings` is the whole copilot.toml (its [motion] table); `config` would be [targets] only."""
+    config = settings
     checks = []
     try:
         from copilot.motion.weights import default_weights

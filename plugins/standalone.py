@@ -18,12 +18,14 @@ from __future__ import annotations
 import concurrent.futures as cf
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, Check, Target, TargetContext, hookimpl
 from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import PATH, AnyOf, Choice, Num, Rule, Switch, Table, Text
 from copilot.bridge.state import DeckUpdate, HostState
+from copilot.engine.config import RULES as ENGINE_RULES
 from copilot.engine.config import engine_settings
 from copilot.engine.control import ENGINE_PARAMS, EngineCmd, apply, render_action
 from copilot.engine.crate import Crate
@@ -46,6 +48,15 @@ class StandaloneTarget(Target):
     description = "the built-in engine: two decks, EQ, filter, FX, limiter (sound card or WAV)"
     auto_fallback = 2  # nothing else found: the engine plays the set itself
     builtin_engine = True
+    config_rules: ClassVar[dict[str, Rule]] = {
+        **Target.config_rules, **ENGINE_RULES,
+        "device": AnyOf((Num(0, 1024, integer=True), Text("a PortAudio device name"))),
+        "blocksize": Num(16, 4096, "frames", integer=True),
+        "latency": AnyOf((Choice(("low", "high")), Num(0.0, 1.0, "s"))),
+        "autopilot": Switch(),  # read by plugins/autopilot.py: false = never mix on its own
+        "fallback_wav": PATH,
+        "adorn": Table({"gain_db": Num(-40.0, 0.0, "dB"), "pattern": Switch(), "phrase_beats": Num(4, 128, "beats")}),
+    }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
