@@ -5,6 +5,7 @@
     [targets.serato-dj-pro]   output_latency_ms = 12   port = "Copilot Out"
     [osc]          bind = "127.0.0.1:9100"   allow = ["192.168.1.20"]
     [ports]        api = "auto"
+    [view]         bind = "127.0.0.1:8765"   allow = ["192.168.1.0/24"]   (the stage view: copilot.view)
     [link]         start_stop_sync = false
     [motion] … [voice] … [targets.standalone] …   (each area reads its own table)
 

@@ -98,6 +98,7 @@ class SessionApi(Protocol):
     state: HostState
     targets: list[Any]  # the active targets (what they can take: target.capabilities())
     config: Any  # the session's Config (copilot.toml): `config.section("motion")`
+    telemetry: Any  # bridge.telemetry.Telemetry: `telemetry.publish("heard", …)` for the stage view
     mixer: Any  # the Mixer that plans transitions (None when no plugin offers one)
 
     def submit(self, intent: Any) -> Any: ...  # Intent → Decision (a LOAD waits for its library lookup)
@@ -128,6 +129,11 @@ class Input:
         return None
 
     def status(self) -> dict[str, Any]:
+        return {}
+
+    def readings(self) -> dict[str, Any]:
+        """What the stage view shows of this input now, e.g. {"motion": {performer: {"energy": …}}}.
+        Polled a few times a second from the view's own thread: read, never wait."""
         return {}
 
 

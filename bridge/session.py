@@ -38,6 +38,7 @@ from .safety import SafetyConfig
 from .scheduler import Decision, SafetyScheduler, Verdict
 from .state import HostState
 from .surroundings import Hint, Surroundings, running_processes
+from .telemetry import Telemetry
 from .transition import DeckView, MixView
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class SessionOptions:
     autopilot: bool = False  # the planner plays a set beside any target (it yields to the performer)
     osc: str | None = "127.0.0.1:9100"
     allow: list[str] = field(default_factory=list)
+    view: str | None = None  # the stage view's [HOST:]PORT (copilot.view); None = no view
     db: Path | None = None
     log: Path | None = None
     midi_api: str = "auto"
@@ -112,6 +114,8 @@ class Session:
         self.dispatcher = Dispatcher(self.clock, on_sent=self.log.record_sent, on_error=self._on_send_error)
         self.router: Router | None = None
         self.scheduler = SafetyScheduler(self.clock, self.state, None, safety)
+        # What the stage view and the status line read, off the hot threads (bridge/telemetry.py).
+        self.telemetry = Telemetry(self.clock, self.state, self.scheduler, self.dispatcher, safety.phrase_bars)
         self.ports: Any = None
         self.targets: list[Target] = []
         self.adornment: Target | None = None
@@ -305,7 +309,7 @@ class Session:
                              self.scheduler.config.tempo_jump_cap)
         self.libraries = self._find_libraries(context_options)
         self.mixer = self._find_mixer(context_options)
-        self.scheduler.outbox = self.router
+        self.scheduler.outbox = self.telemetry.watch(self.router)
         self.scheduler.can = self.router.can
         self.log.record("session", options=context_options, targets=[t.name for t in self.targets],
                         reason=self.target_reason, clock=type(self.clock).__name__, tempo=self.clock.tempo)
@@ -488,6 +492,7 @@ class Session:
     def _note(self, decision: Decision) -> None:
         self.decisions.append(decision)
         self.verdicts[decision.verdict.value] += 1
+        self.telemetry.decided(decision)
         mark = {Verdict.SCHEDULED: "✓", Verdict.DONE: "✓", Verdict.AWAITING_CONFIRM: "?",
                 Verdict.REFUSED: "✗"}[decision.verdict]
         reason = decision.reason
@@ -706,16 +711,24 @@ class Session:
 
     def run(self) -> None:
         """Start, play the script (or just listen) until the duration ends or the performer stops."""
-        self.start()
         live = not self.options.offline
-        if live:
-            freeze_heap()  # a full garbage collection must not hold the GIL from the dispatch thread
+        previous = None
+        if live and threading.current_thread() is threading.main_thread():
+            # a stop asked for while the set starts (inputs, the view's process, the heap freeze) ends it cleanly
+            previous = signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         try:
-            self.play()
-        finally:
-            self.stop()
+            self.start()
             if live:
-                thaw_heap()
+                freeze_heap()  # a full garbage collection must not hold the GIL from the dispatch thread
+            try:
+                self.play()
+            finally:
+                self.stop()
+                if live:
+                    thaw_heap()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def play(self) -> None:
         """The started session's main loop: live until the duration/Ctrl-C, or the whole offline render."""
@@ -757,6 +770,7 @@ class Session:
                     self.submit(line.intent)
                 for expired in self.scheduler.expire():
                     self.verdicts[expired.verdict.value] += 1
+                    self.telemetry.decided(expired)
                     self.log.record("decision", decision=expired.to_dict())
                     self.report(f"✗ {expired.reason}")
                 self._watch_sends(now)

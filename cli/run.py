@@ -7,6 +7,7 @@ Nothing opens (Link, ports, sockets, files) until every flag and every setting h
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import typer
 
 from copilot.bridge.config import ALLOW, BIND, MIDI_API, RUN
 from copilot.bridge.settings import UDP_PORT, ListOf, Num, Rule, SettingError, check_flag
+from copilot.view.plugin import DEFAULT_BIND as VIEW_DEFAULT
+from copilot.view.plugin import VIEW_BIND, view_bind
 
 from .common import FLAGS, fail, load_config
 
@@ -42,6 +45,7 @@ OPTIONS: dict[str, Option] = {
     "output_latency": Option("--output-latency", Num(0.0, 500.0, "ms")),
     "motion_osc": Option("--motion-osc", BIND),
     "mocopi": Option("--mocopi", UDP_PORT),
+    "view": Option("--view", VIEW_BIND, ("view", "bind"), VIEW_DEFAULT),
 }
 
 
@@ -102,6 +106,9 @@ def _listeners(values: dict[str, Any], config: Any) -> None:
 
     if values["osc"]:
         check_bind(Bind.parse(values["osc"]), AllowList(values["allow"]), "OSC intents")
+    if view_bind(values["view"]):
+        view_allow = values["allow"] or list(config.section("view").get("allow") or [])
+        check_bind(Bind.parse(str(view_bind(values["view"]))), AllowList(view_allow), "the stage view")
     if values["motion_osc"] or values["mocopi"]:
         from copilot.motion.settings import MotionSettings
 
@@ -134,7 +141,10 @@ def command(
     autopilot: bool = typer.Option(False, help="Let the planner play a set on any target (it yields to you)."),
     osc: str | None = typer.Option(None, help="Intents over OSC on [HOST:]PORT, '' = off ([osc] bind; default "
                                    "127.0.0.1:9100)."),
-    allow: list[str] = typer.Option([], help="LAN address allowed to send OSC intents (repeatable; [osc] allow)."),
+    allow: list[str] = typer.Option([], help="LAN address allowed to send OSC intents or open the stage view "
+                                    "(repeatable; [osc] allow, [view] allow)."),
+    view: str | None = typer.Option(None, "--view", help="Stage view on [HOST:]PORT, 'off' = none ([view] bind; "
+                                    "default 127.0.0.1:8765). A LAN bind needs --allow."),
     db: Path | None = typer.Option(None, help="Phrase database to resolve LOAD queries."),
     midi_api: str | None = typer.Option(None, "--midi-api", help="MIDI API: auto, jack, alsa, coremidi, winmm "
                                         "([ports] api; default auto)."),
@@ -146,12 +156,13 @@ def command(
     from copilot.bridge.host import UnknownTarget
     from copilot.bridge.session import Session, SessionError, SessionOptions, default_log_path
     from copilot.intents.script import ScriptError
+    from copilot.view.terminal import StatusLine
 
     from .paths import PathProblem
 
     given = {"target": target, "link": link, "tempo": tempo, "quantum": quantum, "auto_wait": auto_wait,
              "osc": osc, "allow": allow, "midi_api": midi_api, "duration": duration,
-             "output_latency": output_latency, "motion_osc": motion_osc, "mocopi": mocopi}
+             "output_latency": output_latency, "motion_osc": motion_osc, "mocopi": mocopi, "view": view}
     try:  # the flags alone first: a typo is answered at once, before plugins load
         check_given(given)
     except SettingError as exc:
@@ -173,18 +184,25 @@ def command(
         out=files["out"], crate=files["crate"], adorn=files["adorn"], motion_osc=values["motion_osc"],
         mocopi=values["mocopi"], voice=voice, autopilot=autopilot, osc=values["osc"], allow=list(values["allow"]),
         db=files["db"], log=files["log"] or default_log_path(), midi_api=values["midi_api"],
-        auto_wait=values["auto_wait"],
+        auto_wait=values["auto_wait"], view=None if files["out"] is not None else view_bind(values["view"]),
     )
+    # On a terminal, one status line replaces the scrolling report (the session log keeps everything).
+    status = StatusLine() if options.out is None and sys.stdout.isatty() else None
     try:
-        session = Session(options, settings, host=host)
+        session = Session(options, settings, host=host, report=status.report if status else None)
     except (ScriptError, ConfigError) as exc:
         fail(str(exc))
+    if status is not None:
+        status.start(session)
     try:
         session.run()
     except UnknownTarget as exc:
         fail(exc.args[0])
     except SessionError as exc:
         fail(str(exc), 1)
+    finally:
+        if status is not None:
+            status.stop()
     stats = session.dispatcher.stats.summary()
     if stats.get("count"):
         typer.echo(f"sent {stats['count']} messages; lateness p50 {stats['p50_ms']:.3f} ms, "

@@ -70,6 +70,15 @@ class MotionInput(Input):
             self.live.stop()
             self.live = None
 
+    def readings(self) -> dict[str, Any]:
+        """Each performer's energy, ψ (beat phase), lock and tension from the last frame, for the stage view."""
+        live = self.live
+        if live is None:
+            return {}
+        performers = {name: p.state() for name, p in list(live.engine.performers.items()) if p.frames}
+        return {"motion": {name: {"energy": s.energy, "psi": s.psi, "lock": s.lock, "tension": s.tension,
+                                  "deck": s.deck, "t": s.t} for name, s in performers.items()}}
+
     def status(self) -> dict[str, Any]:
         return self.live.status() if self.live is not None else {"running": False}
 

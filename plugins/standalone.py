@@ -319,7 +319,8 @@ class StandaloneTarget(Target):
     def health(self) -> dict[str, Any]:
         if self.engine is None:
             return {"open": False}
-        decks = {Deck.from_index(d).value: {**self.engine.deck_state(d),
+        beat = self.context.clock.beat if self.context is not None else None  # where a moving deck's head is
+        decks = {Deck.from_index(d).value: {**self.engine.deck_state(d, beat),
                                              **(self.keylock.status(d) if self.keylock else {})}
                  for d in range(self.settings.decks)}
         return {"open": True, "offline": self.offline, "fallback_wav": str(self.fallback_wav or ""),

@@ -229,6 +229,9 @@ class VoiceInput(Input):
         assert session is not None and self.listener is not None
         result = heard.result
         self.heard.append(heard)
+        telemetry = getattr(session, "telemetry", None)
+        if telemetry is not None:  # the stage view shows what was heard and how sure it was
+            telemetry.publish("heard", heard)
         if result.intent is None:
             if heard.transcript.text and result.confidence >= 0.2:
                 session.report(f"voice: not sure you said a command ('{heard.transcript.text}', "

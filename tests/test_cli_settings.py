@@ -75,6 +75,8 @@ BAD = [  # (copilot.toml, what the line must say)
     ("[run]\ntempo = 0\n", ["[run] tempo = 0", "20 to 999 BPM"]),
     ('[voice]\nmode = 3\n', ["[voice] mode = 3", "hands-free, push-to-talk"]),
     ("[voice]\nwindow_s = inf\n", ["[voice] window_s = inf", "6 to 30 s"]),
+    ('[view]\nbind = "foo"\n', ["[view] bind = 'foo'", "[HOST:]PORT"]),
+    ("[view]\nrate = 2\n", ["[view] rate = 2", "10 to 60"]),
     ("[safety\n", ["Expected ']'"]),
 ]
 
@@ -343,8 +345,24 @@ def probe(path: tuple[str, ...], tmp: Path) -> None:
             assert getattr(seen(VOICE[last]).voice, last) == VOICE[last]
     elif top == "motion":
         probe_motion(path, tmp, seen)
+    elif top == "view":
+        probe_view(last, seen)
     else:
         raise AssertionError(f"no probe for {key}")
+
+
+VIEW = {"allow": ["10.0.0.0/24"], "name": "booth laptop", "advertise": False, "rate": 30.0}
+
+
+def probe_view(key: str, seen: Any) -> None:
+    """[view]: the bind is settled by copilot run; the rest is read by the view the plugin makes."""
+    from copilot.view.plugin import copilot_inputs
+
+    if key == "bind":
+        assert seen("127.0.0.1:9556").run["view"] == "127.0.0.1:9556"
+        return
+    (view,) = copilot_inputs({"view": "127.0.0.1:0"}, seen(VIEW[key]).data)
+    assert (view._allow_text if key == "allow" else view.settings[key]) == VIEW[key]
 
 
 def probe_target(path: tuple[str, ...], tmp: Path, seen: Any) -> None:
