@@ -47,7 +47,8 @@ from .constants import LABELS
 from .keys import Key, camelot_distance
 from .mixlib import MixLibrary, MixTrack
 from .planner import ENTRY_FIT, Weights
-from .store import PhraseRecord
+from .rehearsals import load_preferences, preferred
+from .store import PhraseRecord, default_db_path
 from .transitions import Template, TemplateError, realize, template, templates
 
 BLOCK = 32.0  # beats: the phrase when nothing better is known
@@ -209,7 +210,9 @@ class Mixer:
     unplayable: set[str] = field(default_factory=set)  # paths that failed to load: never picked again
     exact: bool = False  # rank by scanning every phrase (a benchmark's baseline), not the per-key lists
     name: str = "mixer"
+    rehearsals: str | Path | None = None  # rehearsal results (default: the phrase database file's own table)
     _library: MixLibrary | None = field(default=None, init=False, repr=False)
+    _prefs: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     # -- the library ---------------------------------------------------------------------------------
     @property
@@ -220,10 +223,20 @@ class Mixer:
             self._library = MixLibrary.open(self.db, self.folders, self.fallback)
         return self._library
 
+    @property
+    def preferences(self) -> dict[str, Any]:
+        """What rehearsal learned (`copilot rehearse`): best template per pair, scores per pair features."""
+        if self._prefs is None:
+            own = not self.folders and self.library_override is None  # the library is the phrase database
+            path = self.rehearsals or self.db or (default_db_path() if own else None)
+            self._prefs = load_preferences(path)
+        return self._prefs
+
     def warm_up(self) -> None:
-        """Read the library (and the learned templates) before the set needs them."""
+        """Read the library (and the learned templates, and what rehearsal learned) before the set needs them."""
         _ = self.library
         templates()
+        _ = self.preferences
 
     # -- planning ------------------------------------------------------------------------------------
     def plan(self, intent: Intent, view: MixView) -> TransitionPlan | str:
@@ -264,7 +277,11 @@ class Mixer:
         facts = self._facts(out_track, out_row, in_track, entry, cue, view)
         name = intent.args.get("template")
         if name is None:
-            name, tpl_why = choose_template(facts, locked=view.seek)
+            rehearsed = preferred(self.preferences, out_track.path if out_track else None,
+                                  in_track.path if in_track else None,
+                                  None if facts.raw_key_distance is None else float(facts.raw_key_distance),
+                                  None if facts.tempo_percent is None else abs(facts.tempo_percent), templates())
+            name, tpl_why = rehearsed or choose_template(facts, locked=view.seek)
         else:
             tpl_why = "as asked"
         try:
