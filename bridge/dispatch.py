@@ -119,6 +119,18 @@ class Sent:
         return self.sent - self.due
 
 
+@dataclass
+class SinkTally:
+    """What happened to one sink's payloads. Bumped on the dispatch thread only (plain ints, no lock):
+    others read them to say how a target is doing."""
+
+    sent: int = 0
+    failed: int = 0
+    withheld: int = 0  # a send-time guard said no (e.g. the deck started playing before a LOAD)
+    failing: int = 0  # failures in a row since the last send that went out (0: the wire works)
+    error: BaseException | None = None  # the latest failure
+
+
 class LatenessStats:
     """Lateness of the last N sends in a preallocated ring (no growth over a long set)."""
 
@@ -177,6 +189,7 @@ class Dispatcher:
         self.realtime = realtime
         self.is_realtime = False  # did the OS grant real-time scheduling to the thread?
         self.stats = LatenessStats()
+        self.tally: dict[str, SinkTally] = {}  # by sink name
         self.recent: deque[Sent] = deque(maxlen=4096)
         self._heap: list[_Item] = []
         self._keyed_tempo = clock.tempo  # the tempo the heap's provisional times were computed at
@@ -365,10 +378,14 @@ class Dispatcher:
         if item.epoch != self._epoch:  # queued before a PANIC
             item.held = True
             return None
+        tally = self.tally.get(item.sink.name)
+        if tally is None:
+            tally = self.tally[item.sink.name] = SinkTally()
         if item.guard is not None:
             reason = item.guard()
             if reason:
                 item.held = True
+                tally.withheld += 1
                 self.withdraw([item.action_id])
                 if self.on_refused is not None:
                     self.on_refused(item.action_id, reason)
@@ -377,9 +394,14 @@ class Dispatcher:
         try:
             item.sink.send(item.payload)
         except Exception as exc:  # noqa: BLE001 - a dead port must not stop the other sends
+            tally.failed += 1
+            tally.failing += 1
+            tally.error = exc
             if self.on_error is not None:
                 self.on_error(item.sink.name, exc)
             return None
+        tally.sent += 1
+        tally.failing = 0
         due = t if due == IMMEDIATE else due
         sent = Sent(item.sink.name, item.payload, item.action_id, item.beat, due, t)
         if not item.rank:  # lateness is about wires, not bookkeeping

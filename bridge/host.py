@@ -226,6 +226,28 @@ class Target:
         """Status for `copilot doctor` and the session log."""
         return {}
 
+    def unreachable(self) -> str | None:
+        """Why nothing sent to this target can reach its host now, in words that follow its name
+        ("has no MIDI port open ('Copilot Out')"); None when it can. Asked when the session starts and
+        with every decision: no I/O, only a look at what the target holds."""
+        return None
+
+    @property
+    def on_stage(self) -> bool:
+        """Opened for a live set (an offline render has no wire to reach, so nothing is unreachable)."""
+        return self.context is not None and not self.context.options.get("out")
+
+    def no_midi_port(self, port: str, out: Any) -> str | None:
+        """`unreachable` for a target that sends on one MIDI port: live with no port open, or with the
+        MIDI system under its port gone (`bridge.ports` notices; it re-opens the port when it is back)."""
+        if not self.on_stage:
+            return None
+        if out is None:
+            return f"has no MIDI port open ('{port}')"
+        if getattr(out, "lost", False):
+            return f"lost its MIDI port ('{port}'): the MIDI system went away"
+        return None
+
     # -- plain methods a target overrides --------------------------------------------------------
     def capabilities(self) -> Capabilities:
         """What this target can take (asked once when the session starts)."""

@@ -19,6 +19,7 @@ from .envelope import Envelope
 NOTE_OFF = 0x80
 NOTE_ON = 0x90
 CONTROL_CHANGE = 0xB0
+END_OF_SYSEX = bytes([0xF7])  # a lone one ends a sysex some client left open (bridge.ports)
 PRESS_BEATS = 1.0 / 64  # how long a rendered button stays down (a 1/64-beat tap, ~8 ms at 120 BPM)
 ENVELOPE_STEP = 1.0 / 64  # CC envelope resolution in beats (only changed values go out)
 

@@ -9,6 +9,7 @@ vanished (a restarted JACK server, a sleeping laptop) so the next send finds a p
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import sys
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .clock import host_time
+from .midi import END_OF_SYSEX
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,6 @@ def pick_api(requested: str = "auto") -> ApiChoice:
 
 
 _LIBJACK: Any = None
-_QUIET: list[Any] = []  # keeps the no-op C callbacks alive
 
 
 def _libjack() -> Any:
@@ -106,10 +107,10 @@ def _libjack() -> Any:
         return None
     if not os.environ.get("COPILOT_JACK_VERBOSE"):
         # libjack prints every failed connection to stderr; copilot says what is wrong in its own words.
-        quiet = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(lambda _msg: None)
-        _QUIET.append(quiet)
-        lib.jack_set_error_function(quiet)
-        lib.jack_set_info_function(quiet)
+        quiet = _c_no_op()
+        if quiet is not None:
+            lib.jack_set_error_function(quiet)
+            lib.jack_set_info_function(quiet)
     lib.jack_client_open.restype = ctypes.c_void_p
     lib.jack_client_close.argtypes = [ctypes.c_void_p]
     lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
@@ -117,6 +118,9 @@ def _libjack() -> Any:
     lib.jack_free.argtypes = [ctypes.c_void_p]
     _LIBJACK = lib
     return lib
+
+
+_PROBES = itertools.count()
 
 
 def jack_ports() -> list[str] | None:
@@ -132,7 +136,11 @@ def jack_ports() -> list[str] | None:
         return None
     status = ctypes.c_int(0)
     no_start_server = 0x01
-    client = lib.jack_client_open(b"copilot-probe", no_start_server, ctypes.byref(status))
+    # A name of its own each time: the server tears a closed client down after jack_client_close returns,
+    # and a new client of the same name could lose its semaphore to that teardown — the probe failed now
+    # and then (6 in 400 back to back) and twice running made the watchdog think the MIDI system gone.
+    name = f"copilot-probe-{os.getpid()}-{next(_PROBES)}".encode()
+    client = lib.jack_client_open(name, no_start_server, ctypes.byref(status))
     if not client:
         return None
     try:
@@ -147,6 +155,23 @@ def jack_ports() -> list[str] | None:
         return names
     finally:
         lib.jack_client_close(ctypes.c_void_p(client))
+
+
+def _c_no_op() -> Any:
+    """A C function that reads its `const char *` and does nothing (libc's strlen), or None.
+
+    Never a Python callback: libjack calls these from its own client threads, and cancels those threads
+    (pthread_cancel) when a client closes. A thread cancelled while it waits for the GIL inside a Python
+    callback dies holding the GIL's mutex, and every Python thread of the process then waits for ever —
+    the soak froze whole after 12 minutes of a watchdog probing the server once a second."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+        return ctypes.cast(libc.strlen, ctypes.c_void_p)
+    except (OSError, AttributeError):
+        return None  # libjack's chatter stays on stderr: harmless
 
 
 def jack_running() -> bool:
@@ -192,6 +217,7 @@ class VirtualOut:
         self._out: Any = None
         self._probe: Any = None
         self.reopened = 0
+        self.lost = False  # the MIDI system went away (the watchdog says so): sends fail until it is back
         self.open()
 
     def open(self) -> None:
@@ -214,6 +240,8 @@ class VirtualOut:
 
     def send(self, data: bytes | list[int]) -> None:
         self._out.send_message(data)
+        if self.lost:  # rtmidi dropped it without a word: fail, so it is counted and said
+            raise MidiUnavailable(f"the MIDI system under '{self.name}' is gone (JACK stopped?); waiting for it")
 
     def visible(self) -> bool | None:
         """Does the port still show up in the MIDI system? None: the MIDI system itself is gone."""
@@ -247,11 +275,13 @@ class VirtualIn:
         self.callback = callback
         self.received = 0
         self.errors = 0
+        self.lost = False
         self._poll = poll
         self.client = client
         self.reopened = 0
         self._in: Any = None
         self._probe: Any = None
+        self._unstick: Any = None
         self.open()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name=f"copilot-midi-in-{name}", daemon=True)
@@ -261,7 +291,7 @@ class VirtualIn:
         import rtmidi
 
         port = rtmidi.MidiIn(self.api.api, name=self.client, queue_size_limit=4096)
-        port.ignore_types(sysex=False, timing=True, active_sense=True)
+        port.ignore_types(sysex=True, timing=True, active_sense=True)  # nothing copilot reads is sysex
         if self.api.name == "winmm":
             index = _find(port.get_ports(), self.name)
             if index is None:
@@ -273,6 +303,35 @@ class VirtualIn:
         old, self._in = self._in, port
         if old is not None:
             _retire(old, server_alive=False)
+        old_unstick, self._unstick = self._unstick, self._unsticker()
+        if old_unstick is not None:
+            _retire(old_unstick, server_alive=False)
+
+    def _unsticker(self) -> Any:
+        """A private output wired to this input. rtmidi takes everything after a sysex start (F0) as part of
+        that sysex until some message ends with F7: one truncated sysex from any client on the MIDI system
+        would deafen the port for the rest of the set. A lone F7 now and then (`unstick`) ends it."""
+        if self.api.name not in ("jack", "alsa"):
+            return None
+        import rtmidi
+
+        try:
+            out = rtmidi.MidiOut(self.api.api, name=f"{self.client}-unstick")
+            index = _find(out.get_ports(), self.name)
+            if index is None:
+                return None
+            out.open_port(index, "unstick")
+            return out
+        except Exception as exc:  # noqa: BLE001 - without it the port works; only a bad sysex could stop it
+            log.warning("no unsticking output for %s: %s", self.name, exc)
+            return None
+
+    def unstick(self) -> None:
+        """End a sysex some client left open (the watchdog calls this once a period)."""
+        out = self._unstick
+        if out is not None:
+            with contextlib.suppress(Exception):
+                out.send_message(END_OF_SYSEX)
 
     def visible(self) -> bool | None:
         return _visible(self.api, self._probe, self.name)
@@ -286,9 +345,12 @@ class VirtualIn:
             if event is None:
                 self._stop.wait(self._poll)
                 continue
+            data = bytes(event[0])
+            if data == END_OF_SYSEX:
+                continue  # our own (see _unsticker)
             self.received += 1
             try:
-                self.callback(bytes(event[0]), host_time())
+                self.callback(data, host_time())
             except Exception:
                 self.errors += 1
                 log.exception("feedback handler failed")
@@ -296,7 +358,10 @@ class VirtualIn:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(1.0)
-        _retire(self._in, self.visible() is not None)
+        alive = self.visible() is not None
+        if self._unstick is not None:
+            _retire(self._unstick, alive)
+        _retire(self._in, alive)
 
 
 class MidiPorts:
@@ -329,14 +394,25 @@ class MidiPorts:
             self._watchdog.start()
 
     def _watch(self) -> None:
+        gone: dict[str, int] = {}  # port → watchdog rounds in a row that found no MIDI system
         while not self._stop.wait(self._period):
             for port in [*self.outputs.values(), *self.inputs.values()]:
                 try:
                     seen = port.visible()
+                    if seen is None:  # the MIDI system itself is gone (twice running: a probe can fail once)
+                        gone[port.name] = gone.get(port.name, 0) + 1
+                        if gone[port.name] >= 2 and not port.lost:
+                            log.warning("the MIDI system under %s is gone; waiting for it", port.name)
+                            port.lost = True
+                        continue
+                    gone.pop(port.name, None)
                     if seen is False:  # gone while the MIDI system is up: make it again
                         log.warning("MIDI port %s vanished; re-opening", port.name)
                         port.open()
                         port.reopened += 1
+                    port.lost = False
+                    if isinstance(port, VirtualIn):
+                        port.unstick()
                 except Exception as exc:  # noqa: BLE001 - keep watching; doctor shows the state
                     log.warning("could not re-open %s: %s", port.name, exc)
 
@@ -344,8 +420,8 @@ class MidiPorts:
         return {
             "api": self.choice.name,
             "why": self.choice.why,
-            "outputs": {n: {"reopened": p.reopened} for n, p in self.outputs.items()},
-            "inputs": {n: {"received": p.received, "errors": p.errors, "reopened": p.reopened}
+            "outputs": {n: {"reopened": p.reopened, "lost": p.lost} for n, p in self.outputs.items()},
+            "inputs": {n: {"received": p.received, "errors": p.errors, "reopened": p.reopened, "lost": p.lost}
                        for n, p in self.inputs.items()},
         }
 

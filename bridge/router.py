@@ -4,7 +4,8 @@ Each action goes to every active target whose capabilities include it; the route
 `render` itself (pluggy only found the targets). It runs while the scheduler decides, so it never looks
 anything up: a LOAD arrives with its track already resolved by the session. An action none of them can
 take is never dropped silently: it goes to the adornment engine when one is running, and the
-performer is told either way. TEMPO rides the dispatcher to the clock so it lands on its beat. Every
+performer is told either way. TEMPO rides the dispatcher to the clock so it lands on its beat — unless a
+Link peer moved the tempo meanwhile and the jump from there would break the tempo-jump rule. Every
 accepted deck action is also kept in the `timeline` (where each deck's track sits on the clock), which
 transitions align to. The copilot's own record of deck state changes when an action's first wire
 message is actually sent — not before, and never for an action a PANIC or CANCEL withdrew.
@@ -50,8 +51,10 @@ class Router:
         clock: BeatClock,
         report: Callable[[str], None],
         adornment: Target | None = None,
+        tempo_jump_cap: float = 3.0,
     ) -> None:
         self.targets = list(targets)
+        self.tempo_jump_cap = tempo_jump_cap  # BPM: the scheduler's rule, checked again at send time
         self.adornment = adornment
         self.dispatcher = dispatcher
         self.state = state
@@ -86,7 +89,8 @@ class Router:
         for action in actions:
             self.timeline.record(action, self.clock.beat)
             if action.kind is ActionKind.TEMPO:
-                self.dispatcher.schedule(self.clock_sink, [Timed(action.beat, action, action.id)])
+                guard = self._tempo_still_safe(action)
+                self.dispatcher.schedule(self.clock_sink, [Timed(action.beat, action, action.id, guard=guard)])
             if action.deck is not None and own_effect(action):
                 with self._effects_lock:
                     self._effects[action.id] = action
@@ -123,20 +127,29 @@ class Router:
         if action is not None:
             self.state.apply_sent(action)
 
+    def takers(self, action: Action) -> list[Target]:
+        """The targets an action goes to: those that can take it, else the adornment engine if it can."""
+        need = self.what(action)
+        takers = [t for t in self.targets if self._caps[t.name].can(need)]
+        if takers or action.kind in MARKERS or action.kind is ActionKind.TEMPO:
+            return takers
+        if self.adornment is not None and self._caps[self.adornment.name].can(need):
+            return [self.adornment]
+        return []
+
     # -- internals -------------------------------------------------------------------------------
     def _route(self, action: Action) -> None:
         need = self.what(action)
-        takers = [t for t in self.targets if self._caps[t.name].can(need)]
+        takers = self.takers(action)
         for target in takers:
             self._render(target, action)
-        if takers or action.kind in MARKERS or action.kind is ActionKind.TEMPO:
+        if action.kind in MARKERS or action.kind is ActionKind.TEMPO:
             return
         names = ", ".join(t.name for t in self.targets) or "no target"
-        if self.adornment is not None and self._caps[self.adornment.name].can(need):
-            self._render(self.adornment, action)
+        if takers and takers[0] is self.adornment:
             self.unsupported.append((str(need), self.adornment.name))
             self.report(f"{names} cannot take {need}; the built-in engine plays it instead")
-        else:
+        elif not takers:
             self.unsupported.append((str(need), ""))
             self.report(f"{names} cannot take {need}; nothing was sent for it")
 
@@ -146,10 +159,32 @@ class Router:
         except Exception as exc:  # noqa: BLE001 - one target's bug must not stop the others
             self.report(f"{target.name} could not render {action.kind.value}: {exc}")
             return
+        guard = None
         if action.kind is ActionKind.LOAD and action.deck is not None:
             guard = self._deck_stopped(action)
+        elif action.kind is ActionKind.TEMPO:
+            guard = self._tempo_still_safe(action)
+        if guard is not None:
             items = [replace(i, guard=guard) if isinstance(i, Timed) else i for i in items]
         self.dispatcher.schedule(target, items)
+
+    def _tempo_still_safe(self, action: Action) -> Callable[[], str | None]:
+        """Send-time check for TEMPO: a Link peer may have moved the tempo since the decision. The jump
+        that was decided (or confirmed) was from `from_bpm`; from anywhere else, the cap holds again."""
+        bpm = float(action.params["bpm"])
+        decided_from = float(action.params.get("from_bpm", bpm))
+        clock = self.clock_sink.clock
+
+        def guard() -> str | None:
+            now = clock.tempo
+            moved = abs(now - decided_from) > 0.05  # Link's tempo jitters far below this
+            jump = abs(bpm - now)
+            if moved and jump > self.tempo_jump_cap:
+                return (f"tempo to {bpm:g} BPM withdrawn: the Link session moved to {now:.1f} BPM meanwhile — "
+                        f"a {jump:.1f} BPM jump would need a yes")
+            return None
+
+        return guard
 
     def _deck_stopped(self, action: Action) -> Callable[[], str | None]:
         """Send-time check for LOAD: the host may have started the deck since the decision."""

@@ -87,6 +87,10 @@ SAFETY = Table({
     "build_send": Num(0.0, 1.0),
     "crossfade_bars": Num(0, 64, "bars", integer=True),  # 0: a cut
     "glide_beats": Num(0.25, 64.0, "beats"),  # never a jump back: a glide within the slew caps
+    # what a sender can make the scheduler hold: bounded, so a flood is refused rather than kept
+    "horizon_bars": Num(1.0, 512.0, "bars"),
+    "max_scheduled": Num(16, 4096, "intents", integer=True),
+    "max_pending": Num(1, 256, "questions", integer=True),
     "decks": Num(1, 4, "decks", integer=True),
     "grid": Table(each=Choice(tuple(g.value for g in Grid), fold=True), names=[k.value for k in DEFAULT_GRID],
                   fold=True),
@@ -112,6 +116,10 @@ class SafetyConfig:
     crossfade_bars: int = 8  # "crossfade to B" without a length
     glide_beats: float = 4.0  # a cancelled transition's parameters return to where they were over this
     decks: int = 2
+    # Bounds on what any sender (a LAN phone above all) can make the scheduler hold.
+    horizon_bars: float = 64.0  # an intent's `at_beat` at most this far ahead (or behind) the beat now
+    max_pending: int = 16  # questions waiting for a yes; more are refused
+    max_scheduled: int = 256  # intents scheduled and not yet over; more are refused
     params: dict[str, Param] = field(default_factory=lambda: dict(PARAMS))
 
     @classmethod

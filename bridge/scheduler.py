@@ -173,6 +173,9 @@ class SafetyScheduler:
                     intent, now, f"not sure enough ({intent.confidence:.0%}) that you said "
                     f"'{intent.text or intent.describe()}'; nothing sent"
                 )
+            out_of_reach = self._beyond_horizon(intent, now)
+            if out_of_reach:
+                return self._refuse(intent, now, out_of_reach)
             return self._decide(intent, now, confirmed=False, resolved=resolved)
 
     def expire(self) -> list[Decision]:
@@ -273,6 +276,9 @@ class SafetyScheduler:
             if risk:
                 return self._ask(intent, now, risk, resolved)
 
+        if len(self._scheduled) >= self.config.max_scheduled:
+            return self._refuse(intent, now, f"{len(self._scheduled)} intents are already queued; "
+                                f"{intent.describe()} ignored — let some happen or cancel them first")
         actions = self._actions(intent, beat, resolved)
         if group is not None:
             self._rate_recent[(group, intent.deck)].append(beat)
@@ -587,8 +593,27 @@ class SafetyScheduler:
         return Decision(intent, Verdict.REFUSED, reason, at=now)
 
     def _ask(self, intent: Intent, now: float, reason: str, resolved: dict[str, Any] | None = None) -> Decision:
+        waiting = sum(1 for p in self._pending if p.expires > now)
+        if waiting >= self.config.max_pending:
+            return self._refuse(intent, now, f"{waiting} questions are already waiting for a yes; "
+                                f"{intent.describe()} ignored — answer or cancel them first")
         self._pending.append(_Pending(intent, now + self.config.confirm_window, reason, resolved))
         return Decision(intent, Verdict.AWAITING_CONFIRM, reason, at=now)
+
+    def _beyond_horizon(self, intent: Intent, now: float) -> str | None:
+        """An `at_beat` further from now than the horizon (either way): never held, never "about to"."""
+        if intent.at_beat is None:
+            return None
+        q = self.clock.quantum
+        bars = (intent.at_beat - self.clock.beat_at_time(now)) / q
+        horizon = self.config.horizon_bars
+        if bars > horizon:
+            return (f"{intent.describe()} asked for beat {intent.at_beat:.6g}, {bars:.4g} bars ahead; nothing is "
+                    f"planned more than {horizon:g} bars ahead — ask closer to the time")
+        if bars < -horizon:
+            return (f"{intent.describe()} asked for beat {intent.at_beat:.6g}, {-bars:.4g} bars ago; "
+                    f"more than {horizon:g} bars in the past is not a time this set has — ignored")
+        return None
 
     def _prune(self, now: float) -> None:
         now_beat = self.clock.beat_at_time(now)

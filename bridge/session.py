@@ -18,6 +18,7 @@ import logging
 import signal
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,8 @@ from .transition import DeckView, MixView
 
 log = logging.getLogger(__name__)
 MAX_LOOKUPS = 8  # LOADs waiting for the library at once; more are refused (a stuck disk must not pile up)
+SEND_TROUBLE_EVERY = 30.0  # seconds: failing sends to one target are said at once, then at most this often
+KEEP_DECISIONS = 4096  # the latest decisions kept in memory (the session log keeps every one)
 PLANNED = (IntentKind.TRANSITION, IntentKind.NEXT)  # intents the mixer plans before they are decided
 HEARD_MAX = 512  # messages kept while --target auto looks (a chatty host must not grow it without end)
 PLAN_LEAD = 1.0  # beats: a plan's first step waits at least this long (the decision comes after planning)
@@ -84,6 +87,10 @@ class SessionError(RuntimeError):
     """The session cannot start; the message says why and what to do."""
 
 
+class LibraryFailed(RuntimeError):
+    """A music library failed (not: did not know the track) while a LOAD was looked up."""
+
+
 class Session:
     def __init__(
         self,
@@ -100,7 +107,7 @@ class Session:
         # Every key of copilot.toml against its rule before anything opens (ConfigError: file, key, allowed).
         self.config.check((host or TargetHost()).settings_schema())
         self.host = host or TargetHost(self.config.targets(), settings=self.config.data)
-        self.log = SessionLog(self.options.log)
+        self.log = SessionLog(self.options.log, on_fail=self._say_only)
         self.state = HostState()
         self.clock: BeatClock = clock or self._make_clock()
         safety = SafetyConfig.from_dict(self.config.section("safety"))
@@ -131,7 +138,11 @@ class Session:
         self._midi_listeners: list[Callable[[bytes, float], None]] = []
         self._decision_listeners: list[Callable[[Decision], None]] = []
         self._stop = threading.Event()
-        self.decisions: list[Decision] = []
+        self.decisions: deque[Decision] = deque(maxlen=KEEP_DECISIONS)
+        self.verdicts: Counter[str] = Counter()  # every decision of the set, by verdict
+        self.ports_problem = ""  # why no MIDI ports could be opened (the fix, in words)
+        self._said_sends: dict[str, tuple[int, float, int]] = {}  # target → (failures said, when, sent then)
+        self._sends_down: set[str] = set()  # targets whose failing sends were said and have not recovered
 
     # -- construction ---------------------------------------------------------------------------------
     def _make_clock(self) -> BeatClock:
@@ -167,8 +178,8 @@ class Session:
         api = self.options.midi_api or self.config.section("ports").get("api", "auto")
         try:
             self.ports = MidiPorts(api)
-        except MidiUnavailable as exc:
-            self.report(f"MIDI ports unavailable: {exc}")
+        except MidiUnavailable as exc:  # said when the targets are open: with the one that needs them
+            self.ports_problem = str(exc)
             return
         try:
             self.ports.input(self._on_feedback, self.feedback_port)
@@ -294,21 +305,25 @@ class Session:
         if self.options.adorn is not None and engine is not None and engine.name not in names:
             self.adornment = self._open_target(engine.name, {**context_options, "adornment": True})
         self.scheduler.config.latency = max((t.output_latency for t in self.targets), default=0.0)
-        self.router = Router(self.targets, self.dispatcher, self.state, self.clock, self.report, self.adornment)
+        self.router = Router(self.targets, self.dispatcher, self.state, self.clock, self.report, self.adornment,
+                             self.scheduler.config.tempo_jump_cap)
         self.libraries = self._find_libraries(context_options)
         self.mixer = self._find_mixer(context_options)
-        if not self.options.offline:
-            for library in [*self.libraries, *([self.mixer] if self.mixer else [])]:
-                if callable(getattr(library, "warm_up", None)):
-                    self._lookups.submit(self._warm_up, library)
         self.scheduler.outbox = self.telemetry.watch(self.router)
         self.scheduler.can = self.router.can
         self.log.record("session", options=context_options, targets=[t.name for t in self.targets],
                         reason=self.target_reason, clock=type(self.clock).__name__, tempo=self.clock.tempo)
         if not self.options.offline:
+            self._say_unreachable()
             self.dispatcher.start()
             self._start_osc()
         self._start_inputs(context_options)
+        if not self.options.offline:
+            # After the inputs: a library warming up imports the same compiled modules (numba) an input's
+            # start imports, and two threads importing them at once end in Python's import-deadlock error.
+            for library in [*self.libraries, *([self.mixer] if self.mixer else [])]:
+                if callable(getattr(library, "warm_up", None)):
+                    self._lookups.submit(self._warm_up, library)
         self.started_at = self.clock.now()
 
     def _open_target(self, name: str, options: dict[str, Any]) -> Target:
@@ -377,6 +392,20 @@ class Session:
                 continue
             self.inputs.append(source)
 
+    def _say_unreachable(self) -> None:
+        """Loudly, once, at the start: a target nothing will reach (no MIDI port …), and the fix."""
+        said = False
+        for target in self._open_targets():
+            why = target.unreachable()
+            if why:
+                self._sends_down.add(target.name)  # its failing sends are then said only now and then
+                self._said_sends[target.name] = (0, self.clock.now(), 0)
+                fix = self.ports_problem or "run `copilot doctor` to see what is missing"
+                self.report(f"✗ {target.name} {why} — nothing copilot decides will reach it: {fix}")
+                said = True
+        if self.ports_problem and not said:
+            self.report(f"MIDI ports unavailable: {self.ports_problem}")
+
     def stop(self) -> None:
         self._stop.set()
         for source in self.inputs:
@@ -391,7 +420,12 @@ class Session:
                 target.close()
         if self.ports is not None:
             self.ports.close()
-        self.log.record("stats", dispatch=self.dispatcher.stats.summary(), state=self.state.to_dict())
+        self.log.record("stats", dispatch=self.dispatcher.stats.summary(), state=self.state.to_dict(),
+                        sends={name: {"sent": t.sent, "failed": t.failed, "withheld": t.withheld,
+                                      "error": repr(t.error) if t.error else None}
+                               for name, t in self.dispatcher.tally.items()})
+        for line in self.summary():
+            self.report(line)
         self.clock.close()
         self.log.close()
 
@@ -416,7 +450,7 @@ class Session:
             future.set_result(self._decide(intent))
         elif self.options.offline:  # virtual time stands still while the library reads: stay deterministic
             future = cf.Future()
-            future.set_result(self._decide(intent, self._lookup(intent)))
+            future.set_result(self._decide_looked_up(intent))
         else:
             future = self._queue_lookup(intent)
         if then is not None:
@@ -457,16 +491,52 @@ class Session:
 
     def _note(self, decision: Decision) -> None:
         self.decisions.append(decision)
+        self.verdicts[decision.verdict.value] += 1
         self.telemetry.decided(decision)
-        self.log.record("decision", decision=decision.to_dict(), beat=self.clock.beat)
         mark = {Verdict.SCHEDULED: "✓", Verdict.DONE: "✓", Verdict.AWAITING_CONFIRM: "?",
                 Verdict.REFUSED: "✗"}[decision.verdict]
-        self.report(f"{mark} [{decision.intent.source.value}] {decision.reason}")
+        reason = decision.reason
+        blocked = self._blocked(decision)
+        if blocked:  # decided, but the wire it needs is gone: never a ✓ for that
+            mark = "!"
+            reason += " — but " + "; ".join(f"{name} {why}" for name, why in blocked.items()) + \
+                ": nothing will reach it"
+        self.log.record("decision", decision=decision.to_dict(), beat=self.clock.beat, unreachable=blocked)
+        self.report(f"{mark} [{decision.intent.source.value}] {reason}")
         for listener in self._decision_listeners:
             try:
                 listener(decision)
             except Exception as exc:  # noqa: BLE001 - a broken listener must not stop deciding
                 self.log.record("listener_error", error=repr(exc))
+
+    def _blocked(self, decision: Decision) -> dict[str, str]:
+        """The targets an accepted decision goes to that cannot reach their host now, and why."""
+        if not decision.accepted or not decision.actions or self.router is None or self.options.offline:
+            return {}
+        blocked: dict[str, str] = {}
+        for action in decision.actions:
+            for target in self.router.takers(action):
+                why = target.unreachable()
+                tally = self.dispatcher.tally.get(target.name)
+                if not why and tally is not None and tally.failing:
+                    why = f"failed its last {tally.failing} sends ({_said(tally.error)})"
+                if why:
+                    blocked[target.name] = why
+        return blocked
+
+    def summary(self) -> list[str]:
+        """The closing lines: decisions by verdict, then per target what was sent, refused, failed."""
+        v = self.verdicts
+        lines = [f"summary: {sum(v.values())} decisions ({v['scheduled']} scheduled, {v['done']} done, "
+                 f"{v['refused']} refused, {v['awaiting_confirm']} asked for a yes)"]
+        for target in self._open_targets():
+            t = self.dispatcher.tally.get(target.name)
+            sent, refused, failed = (t.sent, t.withheld, t.failed) if t else (0, 0, 0)
+            line = f"{target.name}: {sent} sent, {refused} refused at send time, {failed} failed to send"
+            if failed and t is not None:
+                line += f" ({_said(t.error)})" + (" — nothing reached the host" if not sent else "")
+            lines.append(line)
+        return lines
 
     def _needs_lookup(self, intent: Intent) -> bool:
         if intent.kind in PLANNED:
@@ -491,6 +561,8 @@ class Session:
         def lookup_then_decide() -> Decision:
             try:
                 found = self._lookup(intent)
+            except LibraryFailed as failed:
+                found = failed
             finally:
                 with self._lookups_lock:
                     self._lookups_waiting -= 1
@@ -501,6 +573,8 @@ class Session:
                                    "track was being looked up", at=self.clock.now())
                 self._note(dropped)
                 return dropped
+            if isinstance(found, LibraryFailed):
+                return self._library_failed(intent, found)
             return self._decide(intent, found)
 
         try:
@@ -518,21 +592,40 @@ class Session:
 
     def _lookup(self, intent: Intent) -> dict[str, Any] | None:
         """The track a LOAD's words mean, from the first library that knows one (library worker thread);
-        for a TRANSITION or NEXT, the mixer's plan (or why there is none)."""
+        for a TRANSITION or NEXT, the mixer's plan (or why there is none). A library that fails (a damaged
+        database) before any knew the track: LibraryFailed — the LOAD is refused with the reason rather than
+        guessed from a fallback the performer did not mean."""
         if intent.kind in PLANNED:
             return self._plan(intent)
         query = str(intent.args.get("query", ""))
+        failed: list[str] = []
         for library in self.libraries:
             try:
                 found = library.resolve(query)
-            except Exception as exc:  # noqa: BLE001 - a broken library must not block the load
-                self.report(f"could not look up '{query}' in {getattr(library, 'name', 'a library')}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a broken library must not stop the set
+                failed.append(f"{getattr(library, 'name', 'a library')} could not be read ({exc})")
                 continue
-            if found:
+            if found and not failed:
                 title = found.get("title") or found.get("path")
                 self.report(f"load '{query}': found {title}" + (f" ({found['why']})" if found.get("why") else ""))
                 return found
+            if found:
+                break
+        if failed:
+            raise LibraryFailed("; ".join(failed))
         return None
+
+    def _decide_looked_up(self, intent: Intent) -> Decision:
+        try:
+            return self._decide(intent, self._lookup(intent))
+        except LibraryFailed as failed:
+            return self._library_failed(intent, failed)
+
+    def _library_failed(self, intent: Intent, failed: LibraryFailed) -> Decision:
+        decision = Decision(intent, Verdict.REFUSED, f"{intent.describe()} refused: {failed} — nothing loaded; "
+                            "`copilot db check` says what is wrong", at=self.clock.now())
+        self._note(decision)
+        return decision
 
     def _plan(self, intent: Intent) -> dict[str, Any]:
         """Library worker: the mixer plans the transition against what the session knows now."""
@@ -582,6 +675,10 @@ class Session:
 
     def report(self, message: str) -> None:
         self.log.record("report", message=message)
+        self._say_only(message)
+
+    def _say_only(self, message: str) -> None:
+        """To the performer, not the log (the log's own trouble, from its writer thread)."""
         with contextlib.suppress(Exception):
             self._report(message)
 
@@ -672,9 +769,11 @@ class Session:
                 for line in self.due_script(now):
                     self.submit(line.intent)
                 for expired in self.scheduler.expire():
+                    self.verdicts[expired.verdict.value] += 1
                     self.telemetry.decided(expired)
                     self.log.record("decision", decision=expired.to_dict())
                     self.report(f"✗ {expired.reason}")
+                self._watch_sends(now)
                 wait = 0.05
                 if self._script_next < len(self.script):
                     wait = min(wait, self.started_at + self.script[self._script_next].at - now)
@@ -687,9 +786,37 @@ class Session:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 
+    def _watch_sends(self, now: float) -> None:
+        """Failing sends, said to the performer from this loop (the dispatch thread only counts them):
+        at once, then at most every SEND_TROUBLE_EVERY seconds; and when the wire works again."""
+        for name, tally in list(self.dispatcher.tally.items()):
+            said, when, sent = self._said_sends.get(name, (0, float("-inf"), 0))
+            if name in self._sends_down and tally.failing == 0 and tally.sent > sent:
+                self._sends_down.discard(name)
+                more = tally.failed - said
+                self.report(f"✓ {name}: sends reach the host again" + (f" ({more} more had failed)" if more else ""))
+                self._said_sends[name] = (tally.failed, now, tally.sent)
+                continue
+            if tally.failed <= said:
+                continue
+            if name not in self._sends_down:
+                self.report(f"✗ {name}: sends are failing ({_said(tally.error)}) — nothing reaches the host")
+            elif now - when >= SEND_TROUBLE_EVERY:
+                self.report(f"✗ {name}: {tally.failed - said} more sends failed ({_said(tally.error)})")
+            else:
+                continue
+            self._sends_down.add(name)
+            self._said_sends[name] = (tally.failed, now, tally.sent)
+            self.log.record("send_error", target=name, failed=tally.failed, error=repr(tally.error))
+
     # -- callbacks --------------------------------------------------------------------------------------
     def _on_send_error(self, sink: str, exc: BaseException) -> None:
-        self.log.record("send_error", target=sink, error=repr(exc))
+        """Dispatch thread. A failing port would fail every send: only the first is logged here, the rest
+        are counted (`dispatcher.tally`) and said from the session's loop. Other errors (a broken
+        envelope) are logged each."""
+        tally = self.dispatcher.tally.get(sink)
+        if tally is None or tally.error is not exc or tally.failed == 1:
+            self.log.record("send_error", target=sink, error=repr(exc))
 
     def _on_feedback(self, data: bytes, at: float) -> None:
         """'Copilot In': every active target that reads feedback decodes it."""
@@ -729,6 +856,10 @@ class Session:
         for update in updates:
             self.state.apply_feedback(update)
             self.log.record("state", target=target.name, deck=update.deck.value, fields=update.fields)
+
+
+def _said(exc: BaseException | None) -> str:
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "no reason given"
 
 
 def _capability_names(target: Target) -> list[str]:

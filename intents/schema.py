@@ -333,8 +333,11 @@ class Intent:
         object.__setattr__(self, "args", MappingProxyType(normalise_args(kind, dict(self.args))))
         if not (isinstance(self.confidence, int | float) and 0.0 <= self.confidence <= 1.0):
             raise IntentError(f"confidence must be within 0..1, got {self.confidence!r}")
-        if self.at_beat is not None and not math.isfinite(self.at_beat):
-            raise IntentError(f"at_beat must be finite, got {self.at_beat!r}")
+        if self.at_beat is not None:
+            if isinstance(self.at_beat, bool) or not isinstance(self.at_beat, int | float):
+                raise IntentError(f"at_beat must be a number of beats, got {self.at_beat!r}")
+            if not math.isfinite(self.at_beat):
+                raise IntentError(f"at_beat must be finite, got {self.at_beat!r}")
 
     @property
     def order(self) -> tuple[int, str]:

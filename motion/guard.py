@@ -118,6 +118,13 @@ class Tally:
             self.rejected[reason] += 1
             self.last_reason = f"{reason}: {detail}" if detail else reason
 
+    def merge(self, other: Tally) -> None:
+        """Take over another tally's counts (a device forgotten: its numbers stay in the totals)."""
+        accepted, rejected = other.totals()
+        with self._lock:
+            self.accepted += accepted
+            self.rejected.update(rejected)
+
     def totals(self) -> tuple[int, dict[str, int]]:
         with self._lock:
             return self.accepted, dict(self.rejected)

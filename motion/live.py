@@ -35,7 +35,8 @@ class LiveMotion:
         self.settings = settings
         self.clock = clock
         self.report = report or print
-        self.registry = Registry(settings.rules, default_performer=settings.performer)
+        self.registry = Registry(settings.rules, default_performer=settings.performer,
+                                 forget_after=settings.forget_after)
         self.engine = MotionEngine(
             self.registry, clock, send, profiles=self._profile, mappings=settings.mappings, can=can,
             deck=settings.deck, decks=lambda name: settings.performer_decks.get(name, settings.deck), state=state,

@@ -22,6 +22,7 @@ DEFAULT_PERFORMER = "default"
 MAX_DEVICES = 64  # a bound on what a sender inventing names can make us remember
 MAX_NAME = 64
 MIN_STALE = 0.25  # seconds: a sensor silent for longer than max(this, 4 periods) is "stale"
+FORGET_AFTER = 10.0  # seconds: a device silent this long gives its limb (and its place) to a newcomer
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,12 @@ class PerformerFrame:
 
 
 class Registry:
-    def __init__(self, rules: Iterable[DeviceRule] = (), default_performer: str = DEFAULT_PERFORMER) -> None:
+    def __init__(self, rules: Iterable[DeviceRule] = (), default_performer: str = DEFAULT_PERFORMER,
+                 forget_after: float = FORGET_AFTER) -> None:
         self.rules = list(rules)
         self.default_performer = default_performer
+        self.forget_after = forget_after
+        self.forgotten = 0  # devices forgotten after falling silent
         self.devices: dict[str, Device] = {}
         self.performers: dict[str, PerformerFrame] = {}
         self.tally = Tally()  # refusals before any device is known (malformed, not_allowed …)
@@ -155,6 +159,7 @@ class Registry:
         dev = self.devices.get(r.device)
         if dev is not None:
             return dev
+        self._forget_silent(r.t)  # a newcomer: first free what senders long gone still hold
         if len(self.devices) >= MAX_DEVICES or len(r.device) > MAX_NAME:
             raise Rejected("unassigned", f"device {r.device[:MAX_NAME]!r}: too many devices or too long a name")
         rule = next((x for x in self.rules if x.matches(r.device)), None)
@@ -172,6 +177,25 @@ class Registry:
         self.devices[r.device] = dev
         self.performers.setdefault(performer, PerformerFrame())
         return dev
+
+    def _forget_silent(self, now: float) -> None:
+        """Devices silent for `forget_after` seconds leave: their limb slot and their place in the table
+        are free again (a phone that sent once, a stray name, a performer who went home)."""
+        gone = [d for d in self.devices.values() if now - max(d.last_seen, d.first_seen) > self.forget_after]
+        for dev in gone:
+            del self.devices[dev.name]
+            taken = self._slots_taken.get(dev.performer, {})
+            for limb in [limb for limb, holder in taken.items() if holder == dev.name]:
+                del taken[limb]
+            self.tally.merge(dev.tally)  # its counts stay in the totals
+            self.forgotten += 1
+
+    def forget_silent(self, now: float) -> int:
+        """Forget every device silent for `forget_after` seconds now; how many went."""
+        with self._lock:
+            before = self.forgotten
+            self._forget_silent(now)
+            return self.forgotten - before
 
     def _store(self, dev: Device, r: Reading) -> None:
         key = (r.channel, r.limb)

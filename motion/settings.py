@@ -5,6 +5,7 @@
     mocopi = 12351                # or "HOST:PORT", or a list
     allow = ["192.168.1.0/24"]
     performer = "alice"           # the profile (calibration) unnamed devices use
+    forget_after = 10             # seconds: a device silent this long frees its limb for a newcomer
     deck = "auto"                 # per-deck parameters go to: auto (the playing deck), A–D
     iterations = 4                # K, fixed-point steps per frame (3–4)
     halpern = false
@@ -32,7 +33,7 @@ from .limbs import limb_name
 from .mapper import DEFAULT_MAPPINGS, SOURCES, Mapping, mappings_from_config
 from .mocopi import DEFAULT_PORT as MOCOPI_PORT
 from .profile import safe_name
-from .registry import DEFAULT_PERFORMER, DeviceRule
+from .registry import DEFAULT_PERFORMER, FORGET_AFTER, DeviceRule
 from .sources import DEFAULT_HOST, Bind
 
 DECKS = ("auto", "A", "B", "C", "D")
@@ -78,6 +79,7 @@ class MotionSettings:
     performer_profiles: dict[str, str] = field(default_factory=dict)
     profiles_dir: str | None = None
     iterations: int = 4
+    forget_after: float = FORGET_AFTER
     halpern: bool = False
     record: str | None = None
     mappings: tuple[Mapping, ...] = DEFAULT_MAPPINGS
@@ -105,6 +107,9 @@ class MotionSettings:
         s.iterations = int(extra.get("motion_iterations", sec.get("iterations", 4)))
         if not 1 <= s.iterations <= 16:
             raise ValueError(f"[motion] iterations must be 1–16 (3–4 is the design), not {s.iterations}")
+        s.forget_after = float(extra.get("motion_forget_after", sec.get("forget_after", FORGET_AFTER)))
+        if not 0.5 <= s.forget_after <= 3600:  # NaN fails this too
+            raise ValueError(f"[motion] forget_after must be 0.5–3600 seconds, not {s.forget_after}")
         s.halpern = bool(extra.get("motion_halpern", sec.get("halpern", False)))
         s.profiles_dir = extra.get("motion_profiles") or sec.get("profiles")
         s.record = extra.get("motion_record") or sec.get("record")
@@ -134,6 +139,7 @@ DECK = Choice((*DECKS, "global", "none"), fold=True)
 BINDS = ListOf(BIND, single=True)
 # The [motion] table of copilot.toml.
 MOTION = Table({
+    "forget_after": Num(0.5, 3600.0, "s"),  # a device silent this long frees its limb slot
     "osc": BINDS, "mocopi": BINDS, "allow": ListOf(ALLOW, single=True), "performer": NAME, "deck": DECK,
     "iterations": Num(1, 16, "steps", integer=True), "halpern": Switch(), "record": PATH, "profiles": PATH,
     "devices": Table(each=Table({"limb": Text("a limb name", check=limb_name), "performer": NAME,

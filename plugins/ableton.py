@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, MidiOut, OscOut, Timed
+from copilot.bridge.config import ALLOW
 from copilot.bridge.host import Capabilities, Check, MappingFile, Target, TargetContext, hookimpl
 from copilot.bridge.midi import ENVELOPE_STEP, PRESS_BEATS, cc, cc_bytes, decode
 from copilot.bridge.params import PARAMS
@@ -45,13 +46,15 @@ from copilot.plugins.ableton_osc import AbletonOSC
 
 log = logging.getLogger(__name__)
 
-OSC_SETTINGS = ("host", "osc_port", "reply_port", "timeout", "launch_lead", "drop_scene", "play", "clip_slot")
+OSC_SETTINGS = ("host", "osc_port", "reply_port", "reply_allow", "timeout", "launch_lead", "drop_scene", "play",
+                "clip_slot")
 # Live's beat arrives on its ~100 ms tick after Link's. On Link the lag sits in this window and barely
 # moves; off Link it lands anywhere in the beat and wanders (another tempo, another phase).
 BEAT_LAG_WINDOW = (-0.03, 0.2)  # seconds
 BEAT_LAG_SPREAD = 0.08  # seconds, interquartile range
 OSC_RULES = {
     "host": Text("a host name or address"), "osc_port": UDP_PORT, "reply_port": UDP_PORT,
+    "reply_allow": ListOf(ALLOW, single=True),  # who else may send Live's replies (default: Live's machine)
     "timeout": Num(0.05, 5.0, "s"), "launch_lead": Num(0.0, 2.0, "s"), "drop_scene": Num(0, 999, integer=True),
     "play": Choice(("transport", "clip")), "clip_slot": Num(0, 999, integer=True),
 }
@@ -122,8 +125,10 @@ class AbletonLive(Target):
 
     def make_osc(self) -> AbletonOSC:
         s = self.osc_settings
+        allow = s.get("reply_allow")
         return AbletonOSC(str(s.get("host", "127.0.0.1")), int(s.get("osc_port", s.get("port", 11000))),
-                          int(s.get("reply_port", 11001)), float(s.get("timeout", 0.5)))
+                          int(s.get("reply_port", 11001)), float(s.get("timeout", 0.5)),
+                          [allow] if isinstance(allow, str) else allow)
 
     def _warm_up(self) -> None:
         """Off the hot threads: is AbletonOSC there, what are the FX parameters' ranges, follow Live's beat."""
@@ -152,10 +157,15 @@ class AbletonLive(Target):
         self._out = None
         super().close()
 
+    def unreachable(self) -> str | None:
+        return self.no_midi_port(self.port_name, self._out)
+
     def send(self, payload: Any) -> None:
         if isinstance(payload, MidiOut):
             if self._out is None:
                 self.dropped += 1
+                if self.on_stage:  # counted as a failed send, and said; offline renders have no port
+                    raise RuntimeError(f"no MIDI port '{self.port_name}' is open")
                 return
             self._out.send(payload.data)
         elif isinstance(payload, OscOut):

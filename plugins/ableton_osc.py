@@ -9,6 +9,11 @@ Politeness: sends never block or raise (a missing Live is normal on stage until 
 wait at most `timeout` and return None; replies are matched to queries first-in first-out per
 address, so a slow server's late answer is dropped instead of answering the next question; garbage
 datagrams are counted and ignored.
+
+The reply port comes in through the bridge's OSC front door (`bridge.osc.Receiver` and `decode`): it
+listens on 127.0.0.1 when Live is on this machine; with Live on another one it listens on every
+interface but admits only that machine (or the `reply_allow` list). Nobody else on the LAN can feed
+it beats or answers.
 """
 
 from __future__ import annotations
@@ -19,20 +24,21 @@ import math
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket
 
 from copilot.bridge.clock import host_time
+from copilot.bridge.osc import Bind, OscRefused, Receiver, decode
 
 log = logging.getLogger(__name__)
 
 SEND_PORT = 11000
 REPLY_PORT = 11001
 STALE_AFTER = 3.0  # seconds: a query unanswered this long is taken as lost (UDP), not merely slow
+MAX_REPLY_MESSAGES = 8  # AbletonOSC answers with single messages; a small bundle is tolerated
 
 
 class OscUnavailable(RuntimeError):
@@ -55,6 +61,7 @@ class OscStats:
     send_errors: int = 0
     received: int = 0
     garbage: int = 0
+    not_allowed: int = 0  # datagrams from a machine that is not Live's
     timeouts: int = 0
     late_replies: int = 0
     last_reply: float | None = None
@@ -71,24 +78,32 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def reply_listener(host: str, reply_port: int, allow: Sequence[str] | None = None) -> tuple[Bind, list[str]]:
+    """Where to listen for Live's answers and whom to admit: this machine only when Live is on it;
+    every interface, admitting Live's machine (or `allow`), when Live is elsewhere."""
+    live = Bind(host, 0)
+    if live.loopback:
+        return Bind("127.0.0.1", reply_port), list(allow or [])
+    return Bind("0.0.0.0", reply_port), list(allow or [host])
+
+
 class AbletonOSC:
     def __init__(self, host: str = "127.0.0.1", port: int = SEND_PORT, reply_port: int = REPLY_PORT,
-                 timeout: float = 0.5) -> None:
+                 timeout: float = 0.5, reply_allow: Sequence[str] | None = None) -> None:
         self.host = host
         self.port = int(port)
         self.reply_port = int(reply_port)
         self.timeout = float(timeout)
+        self.reply_bind, self.reply_allow = reply_listener(host, self.reply_port, reply_allow)
         self.stats = OscStats()
         self.listening = False
         self.error: str | None = None
         self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._out.setblocking(False)
-        self._in: socket.socket | None = None
+        self._receiver: Receiver | None = None
         self._lock = threading.Lock()
         self._queries: dict[str, deque[_Query]] = {}
         self._listeners: dict[str, list[Callable[[tuple[Any, ...], float], None]]] = {}
-        self._running = False
-        self._thread: threading.Thread | None = None
         self._ranges: dict[tuple[int, int], tuple[tuple[float, ...], tuple[float, ...]]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -97,32 +112,28 @@ class AbletonOSC:
         sends still work, queries then return None."""
         if self.listening:
             return True
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            sock.bind(("0.0.0.0", self.reply_port))
-        except OSError as exc:
-            sock.close()
-            self.error = (f"cannot listen for AbletonOSC replies on UDP {self.reply_port}: {exc.strerror or exc} "
-                          "(another AbletonOSC client, or a second copilot, holds it)")
+            receiver = Receiver(self.reply_bind, self._on_datagram, self.reply_allow, "AbletonOSC replies",
+                                self._refused, name="copilot-abletonosc")
+            receiver.start()
+        except (OSError, ValueError) as exc:
+            self.error = f"{exc} (UDP {self.reply_port}: another AbletonOSC client, or a second copilot, holds it)"
             log.warning(self.error)
             return False
-        sock.settimeout(0.1)
-        self._in = sock
-        self._running = True
+        self._receiver = receiver
         self.listening = True
         self.error = None
-        self._thread = threading.Thread(target=self._receive, name="copilot-abletonosc", daemon=True)
-        self._thread.start()
         return True
 
+    @property
+    def alive(self) -> bool:
+        """Is the reply listener's thread running (nothing a sender does may stop it)?"""
+        return self._receiver is not None and self._receiver.alive
+
     def close(self) -> None:
-        self._running = False
-        if self._thread is not None:
-            self._thread.join(1.0)
-            self._thread = None
-        if self._in is not None:
-            self._in.close()
-            self._in = None
+        if self._receiver is not None:
+            self._receiver.close()
+            self._receiver = None
         self.listening = False
         with contextlib.suppress(OSError):
             self._out.close()
@@ -177,31 +188,24 @@ class AbletonOSC:
         with self._lock:
             self._listeners.setdefault(address, []).append(callback)
 
-    # -- receiving -------------------------------------------------------------------------------
-    def _receive(self) -> None:
-        while self._running and self._in is not None:
+    # -- receiving (the front door's thread) ------------------------------------------------------------
+    def _refused(self, reason: str, host: str) -> None:
+        self.stats.not_allowed += 1
+
+    def _on_datagram(self, data: bytes, now: float, sender: tuple[str, int]) -> None:
+        try:
+            messages = decode(data, MAX_REPLY_MESSAGES)
+        except OscRefused:  # not OSC, an address pattern, a stuffed bundle: counted, never delivered
+            self.stats.garbage += 1
+            return
+        for msg in messages:
+            self.stats.received += 1
+            self.stats.last_reply = now
             try:
-                data, _ = self._in.recvfrom(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                if self._running:
-                    continue
-                return
-            now = host_time()
-            try:
-                messages = [m.message for m in OscPacket(data).messages]
-            except Exception:  # noqa: BLE001 - anything unparsable is counted; the listener never stops
+                self._deliver(msg.address, msg.args, now)
+            except Exception:
                 self.stats.garbage += 1
-                continue
-            for msg in messages:
-                self.stats.received += 1
-                self.stats.last_reply = now
-                try:
-                    self._deliver(msg.address, tuple(msg.params), now)
-                except Exception:
-                    self.stats.garbage += 1
-                    log.exception("AbletonOSC reply %s could not be handled", msg.address)
+                log.exception("AbletonOSC reply %s could not be handled", msg.address)
 
     def _deliver(self, address: str, params: tuple[Any, ...], now: float) -> None:
         with self._lock:
@@ -304,9 +308,10 @@ class AbletonOSC:
         """Live pushes `/live/song/get/beat n` on every beat; `callback(n, arrival host time)`."""
 
         def on_beat(params: tuple[Any, ...], t: float) -> None:
-            if params and isinstance(params[0], int | float) and math.isfinite(params[0]):
-                callback(int(params[0]), t)
-            else:
+            n = params[0] if params else None
+            if isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n) and 0 <= n < 2**31:
+                callback(int(n), t)
+            else:  # a beat count is a whole number Live counts up from 0 (int32 on the wire)
                 self.stats.garbage += 1
 
         self.listen("/live/song/get/beat", on_beat)

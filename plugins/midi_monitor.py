@@ -89,9 +89,14 @@ class MidiMonitor(Target):
         except Exception as exc:  # noqa: BLE001 - the set goes on; the session log still shows every send
             context.report(f"{self.name}: cannot open '{self.port_name}' ({exc}); sends are logged only")
 
+    def unreachable(self) -> str | None:
+        return self.no_midi_port(self.port_name, self._out)
+
     def send(self, payload: Any) -> None:
-        if self._out is not None:  # offline runs have no port: the session log still records the send
+        if self._out is not None:
             self._out.send(payload.data)
+        elif self.on_stage:  # counted as a failed send; offline runs have no port and the log records it
+            raise RuntimeError(f"no MIDI port '{self.port_name}' is open")
 
     def capabilities(self) -> Capabilities:
         return Capabilities(

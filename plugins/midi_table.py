@@ -115,11 +115,14 @@ class TableTarget(Target):
         self._in = None
         super().close()
 
+    def unreachable(self) -> str | None:
+        return self.no_midi_port(self.port_name, self._out)
+
     def send(self, payload: Any) -> None:
         if isinstance(payload, ToggleOut) and not self._toggle_due(payload):
             return
         if self._out is None:
-            raise RuntimeError(f"{self.name}: no MIDI port is open (an offline session has none)")
+            raise RuntimeError(f"no MIDI port '{self.port_name}' is open")
         self._out.send(payload.data)
 
     def _toggle_due(self, payload: ToggleOut) -> bool:

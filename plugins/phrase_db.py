@@ -49,9 +49,19 @@ class PhraseLibrary:
         _folders(self.options)
 
     def resolve(self, query: str) -> dict[str, Any] | None:
-        """Reads the database and folders: runs on the session's library worker, never while deciding."""
+        """Reads the database and folders: runs on the session's library worker, never while deciding.
+        A database that is there but cannot be read raises (the session refuses the LOAD and says why):
+        the example crate is no stand-in for the performer's own library."""
         from copilot.phrase_db.loader import resolve
+        from copilot.phrase_db.store import Store, default_db_path
 
+        path = Path(self.db) if self.db else default_db_path()
+        if path.exists():
+            try:
+                with Store(path, readonly=True) as store:
+                    store.tracks(with_phrases=False)
+            except Exception as exc:  # noqa: BLE001 - sqlite3.DatabaseError, a file that is not a database …
+                raise RuntimeError(f"the phrase database {path} is damaged: {exc}") from None
         return resolve(query, self.db, _folders(self.options))
 
 

@@ -70,10 +70,15 @@ class Strudel(Target):
         self._out = None
         super().close()
 
+    def unreachable(self) -> str | None:
+        return self.no_midi_port(self.table.port, self._out)
+
     def send(self, payload: Any) -> None:
         if self._out is not None:
             with self._send_lock:
                 self._out.send(payload.data)
+        elif self.on_stage:  # counted as a failed send, and said
+            raise RuntimeError(f"no MIDI port '{self.table.port}' is open")
 
     def _watch_tempo(self) -> None:
         """Strudel cannot follow Link: send it the session's tempo on the tempo CCs (at once, on every

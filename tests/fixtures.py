@@ -86,10 +86,50 @@ def start_jack(name: str, rate: int = 48000, period: int = 64, timeout: float = 
                 proc.wait(5)
             last = f"did not come up in {timeout} s: " + log.read_text(errors="replace")[-2000:]
         if "Too many servers" in last and time.monotonic() < give_up:
+            reclaim_jack_slots()
             time.sleep(2.0)  # JACK allows a few servers per machine; wait for another test run's to end
             continue
         modes.pop(0)
     raise RuntimeError(f"jackd failed: {last}")
+
+
+JACK_REGISTRY = Path("/dev/shm/jack-shm-registry")
+JACK_HEADER, JACK_SLOT, JACK_SLOTS = 24, 264, 8  # jack_shm_header_t: 8 × {pid_t pid; char name[257]} (padded)
+
+
+def reclaim_jack_slots() -> list[str]:
+    """Free the server slots of JACK servers that died without signing out (a test run killed hard).
+
+    jackd reclaims a dead server's slot only for a server of the *same* name; test servers are named per
+    process, so every hard kill costs one of the machine's eight slots for good and, after eight, no test
+    can start a server ("Too many servers already active"). A slot whose process is gone is zeroed."""
+    import mmap
+    import struct
+
+    freed: list[str] = []
+    try:
+        fd = os.open(JACK_REGISTRY, os.O_RDWR)
+    except OSError:
+        return freed
+    try:
+        with mmap.mmap(fd, JACK_HEADER + JACK_SLOT * JACK_SLOTS) as shm:
+            for i in range(JACK_SLOTS):
+                at = JACK_HEADER + JACK_SLOT * i
+                (pid,) = struct.unpack_from("<i", shm, at)
+                if pid <= 0:
+                    continue
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    freed.append(shm[at + 4:at + JACK_SLOT].split(b"\0", 1)[0].decode(errors="replace"))
+                    shm[at:at + JACK_SLOT] = bytes(JACK_SLOT)
+                except PermissionError:
+                    pass  # alive, someone else's
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(fd)
+    return freed
 
 
 def stop_jack(server: JackServer) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -30,9 +31,11 @@ def main() -> None:
             word, _, value = line.strip().partition(" ")
             if word == "tempo":
                 clock.set_tempo(float(value))
-            elif word == "quit":
+            elif word == "quit":  # leave the Link session cleanly, then end the whole process
                 clock.close()
-                sys.exit(0)
+                time.sleep(0.3)  # Link says goodbye from its own thread: let it go out
+                sys.stdout.flush()
+                os._exit(0)  # sys.exit here would end only this thread
 
     threading.Thread(target=commands, daemon=True).start()
     while True:

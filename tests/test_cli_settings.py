@@ -269,7 +269,8 @@ class Seen:
 
 SAFETY_VALUES = {"phase_window": 0.0625, "min_lead": 0.01, "move_lead": 0.003, "phrase_bars": 16,
                  "confirm_window": 9.0, "tempo_jump_cap": 1.5, "min_confidence": 0.7, "filter_bars": 2.0,
-                 "build_peak": 0.9, "build_send": 0.4, "crossfade_bars": 4, "glide_beats": 2.0, "decks": 4}
+                 "build_peak": 0.9, "build_send": 0.4, "crossfade_bars": 4, "glide_beats": 2.0, "decks": 4,
+                 "horizon_bars": 32.0, "max_scheduled": 100, "max_pending": 8}
 
 
 def _param_value(name: str, field: str) -> float:
@@ -298,7 +299,7 @@ VOICE = {"model": "base.en", "device": "USB", "channel": 2, "mode": "push-to-tal
 MAP = {"source": "tension", "lo": 0.1, "hi": 0.6, "threshold": 0.2, "curve": 2.0, "min_cutoff": 2.5, "beta": 1.0,
        "slope": 1.5, "only_if_target_can": True, "enabled": False}
 OSC_SETTINGS = {"host": "127.0.0.2", "osc_port": 11010, "reply_port": 11011, "timeout": 0.25, "launch_lead": 0.1,
-                "drop_scene": 3, "play": "clip", "clip_slot": 2}
+                "drop_scene": 3, "play": "clip", "clip_slot": 2, "reply_allow": ["10.0.0.0/24"]}
 
 
 def probe(path: tuple[str, ...], tmp: Path) -> None:
@@ -471,9 +472,9 @@ def probe_motion(path: tuple[str, ...], tmp: Path, seen: Any) -> None:
         assert getattr(seen("127.0.0.1:9301").motion, key) == [Bind("127.0.0.1", 9301)]
     elif key == "allow":
         assert seen(["10.0.0.0/24"]).motion.allow == ["10.0.0.0/24"]
-    elif key in ("performer", "deck", "iterations", "halpern", "record", "profiles"):
+    elif key in ("performer", "deck", "iterations", "halpern", "record", "profiles", "forget_after"):
         value = {"performer": "alice", "deck": "B", "iterations": 3, "halpern": True, "record": "take.jsonl",
-                 "profiles": "/tmp/profiles"}[key]
+                 "profiles": "/tmp/profiles", "forget_after": 5.0}[key]
         attr = "profiles_dir" if key == "profiles" else key
         assert getattr(seen(value).motion, attr) == value
     elif key.startswith("devices.*."):

@@ -4,6 +4,7 @@ AbletonOSC's documented addresses and reply port."""
 from __future__ import annotations
 
 import itertools
+import json
 import socket
 import time
 
@@ -102,14 +103,13 @@ def test_garbage_replies_are_counted_and_ignored(ableton_osc_server: AbletonOscS
     server.mins[(0, 0)] = (0.0, 0.0)
     server.maxs[(0, 0)] = (1.0, 100.0)
     with client_for(server) as client:
-        client_socket_alive = client._thread
         server.push(b"")
         server.push(b"#bundle\x00garbage")
         server.push(osc_bytes("/live/song/get/beat", "NaN-ish"))
         assert client.tempo() == pytest.approx(97.0)  # the junk before the answer did not answer
         assert client.parameter_range(0, 0, 1) == (0.0, 100.0)
         assert client.stats.garbage >= 5
-        assert client_socket_alive.is_alive()
+        assert client.alive
 
 
 def test_beat_listener_pushes_live_beats(ableton_osc_server: AbletonOscServer) -> None:
@@ -249,3 +249,24 @@ def test_lives_beat_cross_checks_the_link_grid() -> None:
         assert target.health()["live_on_link"] is False
     finally:
         target.close()
+
+
+# -- the reply port through the front door ------------------------------------------------------------------
+def test_the_reply_port_listens_on_loopback_when_live_is_here_and_admits_only_lives_machine_otherwise():
+    here = AbletonOSC("127.0.0.1", free_udp_port(), free_udp_port())
+    assert (here.reply_bind.host, here.reply_allow) == ("127.0.0.1", [])
+    there = AbletonOSC("192.168.1.5", free_udp_port(), free_udp_port())
+    assert (there.reply_bind.host, there.reply_allow) == ("0.0.0.0", ["192.168.1.5"])
+    assert AbletonOSC("192.168.1.5", reply_allow=["192.168.1.0/24"]).reply_allow == ["192.168.1.0/24"]
+
+
+@pytest.mark.netns
+def test_nobody_on_the_lan_but_live_can_feed_the_reply_port_beats(link_netns):
+    for host in ("10.77.0.1", "10.77.0.5", "10.77.0.9"):
+        link_netns.run(["ip", "addr", "add", f"{host}/32", "dev", "lo"]).check_returncode()
+    out = link_netns.run(link_netns.python("-m", "copilot.tests.ableton_reply_probe"), timeout=30)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["live_here"] == {"bind": "127.0.0.1", "stranger": [], "not_allowed": 0, "alive": True}
+    assert result["live_on_lan"] == {"bind": "0.0.0.0", "stranger": [], "live": [2], "not_allowed": 1,
+                                     "alive": True}

@@ -174,7 +174,7 @@ def test_the_autopilot_yields_to_the_performer_and_answers_only_its_own_question
     asked_at = len(session.decisions)
     run_to(start + 8 + 48)  # inside the 16 bars the planner leaves the performer alone
     assert any("the performer has the decks" in m for m in said)
-    later = session.decisions[asked_at:]
+    later = list(session.decisions)[asked_at:]
     assert not [d for d in later if d.intent.source is Source.PLANNER]  # it stays out of the way …
     assert [p.id for p, _ in session.scheduler.pending()] == [pause.intent.id]  # … and never says yes for you
     session.stop()

@@ -225,6 +225,51 @@ def test_several_devices_are_named_assigned_and_go_stale(osc_listener) -> None:
         DeviceRule.parse("x=tail")
 
 
+def test_stray_names_fall_silent_and_a_new_phone_still_gets_a_limb(osc_listener) -> None:
+    listener, reg = osc_listener(Registry(forget_after=0.6))
+    sender = UdpSender(listener.port)
+    tick = (0, 0, 1), (0, 0, 1), (0, 0, 0)
+    try:
+        for i in range(6):  # six stray names, once each: every limb of the default performer taken
+            sender.send_all(synth.phone_datagrams("zigsim", f"STRAY{i}", *tick))
+        wait_until(lambda: len(reg.devices) == 6, what="six strays")
+        sender.send_all(synth.phone_datagrams("zigsim", "TOO-SOON", *tick))
+        wait_until(lambda: reg.counts().get("unassigned", 0) >= 1, what="a refusal while every limb is taken")
+        time.sleep(0.8)  # the strays fall silent for longer than forget_after
+        sender.send_all(synth.phone_datagrams("zigsim", "PHONE", *tick))
+        wait_until(lambda: "zigsim:PHONE" in reg.devices, what="the new phone")
+    finally:
+        sender.close()
+    assert reg.devices["zigsim:PHONE"].limb == "right_hand"  # the first limb, freed by the first stray
+    assert reg.forgotten == 6 and set(reg.devices) == {"zigsim:PHONE"}
+    assert reg.counts()["accepted"] >= 7  # the strays' readings stay counted after they are forgotten
+
+
+def test_a_device_still_sending_keeps_its_limb(osc_listener) -> None:
+    listener, reg = osc_listener(Registry(forget_after=0.5))
+    sender = UdpSender(listener.port)
+    tick = (0, 0, 1), (0, 0, 1), (0, 0, 0)
+    try:
+        for _ in range(8):  # 0.8 s of a live phone at ~10 Hz
+            sender.send_all(synth.phone_datagrams("zigsim", "LIVE", *tick))
+            time.sleep(0.1)
+        sender.send_all(synth.phone_datagrams("zigsim", "OTHER", *tick))
+        wait_until(lambda: "zigsim:OTHER" in reg.devices, what="a second phone")
+    finally:
+        sender.close()
+    assert reg.devices["zigsim:LIVE"].limb == "right_hand" and reg.devices["zigsim:OTHER"].limb == "left_hand"
+    assert reg.forgotten == 0
+
+
+def test_forget_after_is_a_motion_setting() -> None:
+    from copilot.motion.settings import MotionSettings
+
+    assert MotionSettings.build({}, {"forget_after": 30}).forget_after == 30.0
+    for bad in (0, float("nan"), 1e9):
+        with pytest.raises(ValueError, match="forget_after"):
+            MotionSettings.build({}, {"forget_after": bad})
+
+
 # -- mocopi ---------------------------------------------------------------------------------------------
 def _pose(seed: int) -> list[mocopi.Bone]:
     rng = np.random.default_rng(seed)

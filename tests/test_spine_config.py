@@ -37,3 +37,25 @@ def test_broken_files_and_unknown_settings_are_named(tmp_path):
         SafetyConfig.from_dict({"phase_windw": 0.1})
     with pytest.raises(ConfigError, match="no config file"):
         Config.load(tmp_path / "missing.toml")
+
+
+def test_the_bounds_a_sender_meets_are_settings_checked_like_the_rest():
+    # [safety] horizon_bars / max_scheduled / max_pending, [motion] forget_after and an ableton-live target's
+    # reply_allow take effect when sane and are refused with the file and key when not (a NaN horizon would
+    # let an intent be planned for ever).
+    from copilot.bridge.config import Config, ConfigError
+    from copilot.bridge.host import TargetHost
+    from copilot.bridge.safety import SafetyConfig
+
+    schema = TargetHost().settings_schema()
+    good = {"safety": {"horizon_bars": 32, "max_scheduled": 100, "max_pending": 8}, "motion": {"forget_after": 5},
+            "targets": {"ableton-live": {"reply_allow": ["192.168.1.20"]}}}
+    Config(good).check(schema)
+    cfg = SafetyConfig.from_dict(good["safety"])
+    assert (cfg.horizon_bars, cfg.max_scheduled, cfg.max_pending) == (32, 100, 8)
+    for bad, key in (({"safety": {"horizon_bars": float("nan")}}, "horizon_bars"),
+                     ({"safety": {"max_scheduled": 10**9}}, "max_scheduled"),
+                     ({"motion": {"forget_after": 0}}, "forget_after"),
+                     ({"targets": {"ableton-live": {"reply_allow": ["nowhere at all"]}}}, "reply_allow")):
+        with pytest.raises(ConfigError, match=key):
+            Config(bad).check(schema)

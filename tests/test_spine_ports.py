@@ -53,3 +53,30 @@ def test_ports_come_back_after_the_jack_server_restarts():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"send_while_down": "ok", "reopened": True, "captured": ["90117f"],
                       "feedback": True}
+
+
+def test_the_server_probe_answers_every_time_back_to_back(jack_server):
+    # The watchdog asks the server afresh each period; with one client name for every probe, a new probe
+    # now and then lost its semaphore to the teardown of the last one (6 in 400 on a loaded machine: this
+    # catches it most runs, not every one) and two misses running told the performer the MIDI system was
+    # gone while it played on.
+    misses = sum(jack_ports() is None for _ in range(300))
+    assert misses == 0
+
+
+def test_libjack_never_calls_back_into_python(jack_server, monkeypatch):
+    # libjack's message callbacks run on its client threads, which it cancels when a client closes; a Python
+    # callback there (copilot's old way of quieting libjack) could die holding the GIL's mutex and freeze
+    # the whole process — the soak bench did, after 12 minutes of watchdog probes. A C function instead.
+    import ctypes
+    import ctypes.util
+
+    from copilot.bridge import ports
+
+    monkeypatch.delenv("COPILOT_JACK_VERBOSE", raising=False)
+    monkeypatch.setattr(ports, "_LIBJACK", None)
+    assert jack_ports() is not None
+    lib = ports._libjack()
+    strlen = ctypes.cast(ctypes.CDLL(ctypes.util.find_library("c")).strlen, ctypes.c_void_p).value
+    for name in ("jack_error_callback", "jack_info_callback"):
+        assert ctypes.c_void_p.in_dll(lib, name).value == strlen, name

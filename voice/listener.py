@@ -109,19 +109,35 @@ class Listener:
         self._resume_lock = threading.Lock()
         self._lock = threading.Lock()  # endpointer: fed by the capture thread, pressed from others
         self._thread: threading.Thread | None = None
-        self.stats = {"utterances": 0, "intents": 0, "rejected": 0, "dropped": 0, "errors": 0, "reused": 0}
+        self._worker_lock = threading.Lock()
+        self.stats = {"utterances": 0, "intents": 0, "rejected": 0, "dropped": 0, "errors": 0, "reused": 0,
+                      "restarts": 0}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="copilot-voice-asr", daemon=True)
-            self._thread.start()
+        with self._worker_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="copilot-voice-asr", daemon=True)
+                self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is not None:
+        with self._worker_lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
             self._jobs.put(None)
-            self._thread.join(timeout)
-            self._thread = None
+            thread.join(timeout)
+
+    def _keep_working(self) -> None:
+        """The recognizer's thread was killed (not by stop): start another one, say so, go on listening.
+        Checked whenever speech comes in, so the next utterance finds a recognizer."""
+        with self._worker_lock:
+            thread = self._thread
+            if thread is None or thread.is_alive():
+                return
+            self.stats["restarts"] += 1
+            self._thread = threading.Thread(target=self._work, name="copilot-voice-asr", daemon=True)
+            self._thread.start()
+        self.on_error("voice: the speech recognizer stopped; started it again (anything said just then is lost)")
 
     def idle(self) -> bool:
         return self._jobs.unfinished_tasks == 0
@@ -158,6 +174,8 @@ class Listener:
         self._handle(events)
 
     def _handle(self, events: list) -> None:
+        if events:
+            self._keep_working()
         for event in events:
             if isinstance(event, Pause) and self.speculative:
                 self._jobs.put(_Job(event.serial, event.audio, event.speech_end, final=False,
@@ -171,16 +189,18 @@ class Listener:
     # -- worker ------------------------------------------------------------------------------------------------
     def _work(self) -> None:
         while True:
-            job = self._jobs.get()
+            job: _Job | bool | None = False  # False: nothing taken from the queue yet
             try:
+                job = self._jobs.get()
                 if job is None:
                     return
                 self._run(job)
             except Exception as exc:  # noqa: BLE001 - a broken transcription must not end listening
                 self.stats["errors"] += 1
                 self.on_error(f"voice: could not transcribe ({type(exc).__name__}: {exc})")
-            finally:
-                self._jobs.task_done()
+            finally:  # also when the thread is killed mid-job: the queue's count stays right
+                if job is not False:
+                    self._jobs.task_done()
 
     def _run(self, job: _Job) -> None:
         key = (job.serial, job.audio.size)

@@ -1,0 +1,323 @@
+"""Soak: a long set under everything at once — does memory stay flat, does any send come late, is every
+decision logged?
+
+    python bench/soak.py                  # one hour
+    python bench/soak.py --minutes 5      # a quick look
+
+A real live session (midi-monitor on "Copilot Out" of its own JACK dummy server, internal clock at
+124 BPM, the phrase-database library over the example crate, OSC intents on a UDP port, motion OSC on
+another) plays for `--minutes`:
+  settle     the first `--settle-minutes`: four phones at 100 Hz only, not measured (start-up: imports,
+             compiled kernels, the library warming up);
+  baseline   the next `--baseline-minutes`: the same four phones only (the motion stream is the music);
+  loaded     the rest: the phones, plus OSC intents at 10 a second with three hostile datagrams after
+             each (tests/fuzz_corpus.py), a voice transcript every 3 s through the voice input's text
+             path (copilot.voice.understand → session.submit), and a LOAD every 30 s.
+Reported: send lateness (dispatcher send time − due time) per phase in a fixed histogram (10 µs bins:
+memory does not grow with the set), how many loaded sends came later than the baseline's p99 + 1 ms,
+OSC decision round trips (send → /copilot/decision), RSS every 10 s (flat = max − min from
+`--warmup-minutes` into the loaded phase on), and decisions made vs decision records in the session log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import platform
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from copilot.bridge.clock import host_time
+from copilot.bridge.config import Config
+from copilot.bridge.dispatch import Sent
+from copilot.bridge.host import TargetHost
+from copilot.bridge.session import Session, SessionOptions
+from copilot.intents.schema import Intent, IntentKind, Source
+from copilot.motion import synth
+from copilot.plugins import midi_monitor, motion_input, phrase_db
+from copilot.tests.fixtures import free_udp_port, start_jack, stop_jack
+from copilot.tests.fuzz_corpus import corpus, osc
+
+TEMPO = 124.0
+PHONES = 4
+PHONE_HZ = 100.0
+INTENTS_HZ = 10.0
+GARBAGE_PER_INTENT = 3
+VOICE_EVERY = 3.0
+LOAD_EVERY = 30.0
+COMMANDS = ("loop 4 on deck A", "exit loop on deck A", "hot cue 2 on deck B", "sync B", "fx echo on deck A",
+            "fx off on deck A", "filter up 20 percent on deck B", "cue deck B", "loop 8 on deck B", "exit loop on B")
+SPOKEN = ("loop eight on deck b", "filter down on deck a", "hot cue three on deck a", "sync deck a",
+          "echo on deck b", "echo off on deck b", "cancel", "exit loop on deck b")
+QUERIES = ("dubby", "sunrise keys", "techno", "house")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class Histogram:
+    """Lateness in 10 µs bins from −2 ms to 100 ms (and the exact max): fixed memory for any length of set."""
+
+    LO, STEP, BINS = -0.002, 1e-5, 10_200
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(self.BINS + 2, dtype=np.int64)  # [below, bins…, above]
+        self.max = -math.inf
+        self.n = 0
+
+    def add(self, x: float) -> None:
+        i = int((x - self.LO) / self.STEP) + 1
+        self.counts[min(max(i, 0), self.BINS + 1)] += 1
+        self.max = max(self.max, x)
+        self.n += 1
+
+    def quantile(self, q: float) -> float:
+        if not self.n:
+            return math.nan
+        k = int(np.searchsorted(np.cumsum(self.counts), q * self.n, side="left"))
+        return self.LO + (k - 0.5) * self.STEP
+
+    def above(self, x: float) -> int:
+        i = int((x - self.LO) / self.STEP) + 1
+        return int(self.counts[min(max(i + 1, 0), self.BINS + 1):].sum())
+
+    def summary(self) -> dict[str, float]:
+        return {"sends": self.n, "p50_ms": self.quantile(0.5) * 1e3, "p99_ms": self.quantile(0.99) * 1e3,
+                "p999_ms": self.quantile(0.999) * 1e3, "max_ms": self.max * 1e3}
+
+
+class Soak:
+    def __init__(self, args: argparse.Namespace, log_path: Path) -> None:
+        self.args = args
+        self.motion_port = free_udp_port()
+        config = Config({"motion": {"osc": f"127.0.0.1:{self.motion_port}"}})
+        host = TargetHost(config.targets(), plugins=[midi_monitor, motion_input, phrase_db], entry_points=False,
+                          settings=config.data)
+        options = SessionOptions(target="midi-monitor", duration=args.minutes * 60.0, link=False, tempo=TEMPO,
+                                 osc="127.0.0.1:0", midi_api="jack", log=log_path,
+                                 motion_osc=f"127.0.0.1:{self.motion_port}")
+        self.said: list[str] = []
+        self.session = Session(options, config, host=host, report=self._say)
+        self.phase = "settle"
+        self.lateness = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
+        self.round_trips = np.full(int(args.minutes * 60 * INTENTS_HZ) + 100, np.nan)
+        self.round_trip_n = 0
+        self.rss: list[tuple[float, float]] = []
+        self.counts = {"intents": 0, "garbage": 0, "voice": 0, "loads": 0, "replies": 0, "phone_datagrams": 0}
+        self.stop = threading.Event()
+        self.loaded_at = math.inf
+
+    def _say(self, line: str) -> None:
+        if len(self.said) < 2000:
+            self.said.append(line)
+
+    def _on_sent(self, sent: Sent) -> None:  # dispatch thread: two adds into fixed arrays
+        if sent.sink != "clock":
+            self.lateness[self.phase].add(sent.sent - sent.due)
+
+    # -- the performers ------------------------------------------------------------------------------
+    def phones(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        period = 1.0 / PHONE_HZ
+        start = time.monotonic()
+        for tick in itertools.count():
+            if self.stop.is_set():
+                break
+            beat = tick * period * TEMPO / 60.0
+            for p in range(PHONES):
+                sway = 0.6 * math.sin(2 * math.pi * beat + p)
+                for data in synth.phone_datagrams("zigsim", f"PHONE{p}", (sway, 0.2 * sway, 1.0 + 0.3 * sway),
+                                                  (0.0, 0.0, 1.0), (sway, -sway, 0.5 * sway)):
+                    sock.sendto(data, ("127.0.0.1", self.motion_port))
+                    self.counts["phone_datagrams"] += 1
+            wait = start + (tick + 1) * period - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        sock.close()
+
+    def intents(self) -> None:
+        port = self.session.osc_server.port
+        ask = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ask.bind(("127.0.0.1", 0))
+        ask.settimeout(1.0)
+        junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        garbage = itertools.chain.from_iterable(
+            itertools.chain(corpus("intents", 10_000, seed=s), corpus("json", 10_000, seed=s))
+            for s in itertools.count())
+        period = 1.0 / INTENTS_HZ
+        start = time.monotonic()
+        for i in itertools.count():
+            if self.stop.is_set():
+                break
+            sent_at = host_time()
+            ask.sendto(osc("/copilot/intent", COMMANDS[i % len(COMMANDS)]), ("127.0.0.1", port))
+            self.counts["intents"] += 1
+            for _ in range(GARBAGE_PER_INTENT):
+                try:
+                    junk.sendto(next(garbage), ("127.0.0.1", port))
+                    self.counts["garbage"] += 1
+                except OSError:
+                    pass
+            try:
+                ask.recvfrom(4096)
+                if self.round_trip_n < len(self.round_trips):
+                    self.round_trips[self.round_trip_n] = host_time() - sent_at
+                    self.round_trip_n += 1
+                self.counts["replies"] += 1
+            except TimeoutError:
+                pass
+            wait = start + (i + 1) * period - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        ask.close()
+        junk.close()
+
+    def voice(self) -> None:
+        from copilot.voice.asr import Transcript
+        from copilot.voice.understand import understand
+
+        for i in itertools.count():
+            if self.stop.wait(VOICE_EVERY):
+                break
+            text = SPOKEN[i % len(SPOKEN)]
+            result = understand(Transcript(text, 0.2, -0.15, 0.01, len(text.split()) + 2, 2.0), constrained=False)
+            if result.intent is not None:
+                self.session.submit(result.intent)
+                self.counts["voice"] += 1
+
+    def loads(self) -> None:
+        for i in itertools.count():
+            if self.stop.wait(LOAD_EVERY):
+                break
+            query = QUERIES[i % len(QUERIES)]
+            self.session.submit_soon(Intent(IntentKind.LOAD, args={"query": query}, source=Source.PAD,
+                                            text=f"load {query}"))
+            self.counts["loads"] += 1
+
+    def watch(self) -> None:
+        while not self.stop.wait(10.0):
+            self.rss.append((host_time(), rss_mb()))
+
+    # -- the run ---------------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        s = self.session
+        s.dispatcher.listeners.append(self._on_sent)
+        s.start()
+        started = host_time()
+        threads = [threading.Thread(target=f, daemon=True, name=f"soak-{f.__name__}")
+                   for f in (self.phones, self.watch)]
+        for t in threads:
+            t.start()
+
+        def go_loaded() -> None:
+            if self.stop.wait(self.args.settle_minutes * 60.0):
+                return
+            self.phase = "baseline"
+            if self.stop.wait(self.args.baseline_minutes * 60.0):
+                return
+            self.loaded_at = host_time()
+            self.phase = "loaded"
+            for f in (self.intents, self.voice, self.loads):
+                t = threading.Thread(target=f, daemon=True, name=f"soak-{f.__name__}")
+                t.start()
+                threads.append(t)
+
+        threading.Thread(target=go_loaded, daemon=True).start()
+        from copilot.bridge.dispatch import freeze_heap, thaw_heap
+
+        freeze_heap()
+        try:
+            s.play()
+        finally:
+            self.stop.set()
+            s.stop()
+            thaw_heap()
+        for t in threads:
+            t.join(3.0)
+        print("\n".join(line for line in self.said[:200] if not line.startswith(("✓", "✗", "?"))), file=sys.stderr)
+        return self.report(started)
+
+    def report(self, started: float) -> dict[str, Any]:
+        base, loaded = (self.lateness[k].summary() for k in ("baseline", "loaded"))
+        if not self.lateness["baseline"].n:
+            raise SystemExit("no sends in the baseline phase: did the motion input start? (see the lines above)")
+        bound = self.lateness["baseline"].quantile(0.99) + 0.001
+        warm = self.loaded_at + self.args.warmup_minutes * 60.0
+        after = [mb for t, mb in self.rss if t >= warm]
+        log_decisions = 0
+        with open(self.session.options.log, encoding="utf-8") as fh:
+            for line in fh:
+                if '"type": "decision"' in line:
+                    log_decisions += 1
+        rt = self.round_trips[: self.round_trip_n] * 1e3
+        return {
+            "minutes": self.args.minutes, "settle_minutes": self.args.settle_minutes,
+            "baseline_minutes": self.args.baseline_minutes, "warmup_minutes": self.args.warmup_minutes,
+            "lateness": {"baseline": base, "loaded": loaded},
+            "loaded_later_than_baseline_p99_plus_1ms": self.lateness["loaded"].above(bound),
+            "bound_ms": bound * 1e3,
+            "decision_round_trip_ms": {"n": int(rt.size), "p50": float(np.percentile(rt, 50)) if rt.size else None,
+                                       "p99": float(np.percentile(rt, 99)) if rt.size else None,
+                                       "max": float(rt.max()) if rt.size else None},
+            "rss_mb": {"start": self.rss[0][1] if self.rss else None, "end": self.rss[-1][1] if self.rss else None,
+                       "every_minute": [round(mb, 1) for _, mb in self.rss[::6]],
+                       "after_warmup_min": min(after) if after else None,
+                       "after_warmup_max": max(after) if after else None,
+                       "after_warmup_growth": (max(after) - min(after)) if after else None},
+            "decisions": {"made": sum(self.session.verdicts.values()), "logged": log_decisions,
+                          "by_verdict": dict(self.session.verdicts)},
+            "counts": self.counts,
+            "osc": {k: v for k, v in vars(self.session.osc_server.counters).items() if k != "by_address"}
+            if self.session.osc_server else None,
+            "said_trouble": [line for line in self.said if "failing" in line or line.startswith("!")
+                             or "did not start" in line][:10],
+        }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--settle-minutes", type=float, default=None, help="default: 2 %% of the run, 0.3 min or more")
+    ap.add_argument("--baseline-minutes", type=float, default=None, help="default: 5 %% of the run, 0.5 min or more")
+    ap.add_argument("--warmup-minutes", type=float, default=None,
+                    help="RSS is judged from this far into the loaded phase (default: 10 %% of the run)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args()
+    if args.baseline_minutes is None:
+        args.baseline_minutes = max(0.5, 0.05 * args.minutes)
+    if args.settle_minutes is None:
+        args.settle_minutes = max(0.3, 0.02 * args.minutes)
+    if args.warmup_minutes is None:
+        args.warmup_minutes = max(0.3, 0.1 * args.minutes)
+    name = f"copilot-soak-{os.getpid()}"
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    server = start_jack(name)
+    tmp = Path(tempfile.mkdtemp(prefix="copilot-soak-"))
+    try:
+        result = Soak(args, tmp / "session.jsonl").run()
+    finally:
+        stop_jack(server)
+    result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    result["date"] = time.strftime("%Y-%m-%d %H:%M")
+    text = json.dumps(result, indent=2, default=float)
+    print(text)
+    if args.json:
+        args.json.write_text(text)
+    (tmp / "session.jsonl").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
