@@ -15,7 +15,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from .actions import Action
 from .clock import BeatClock, InternalClock, ManualClock
 from .config import Config, log_dir
 from .dispatch import Dispatcher, Sent, freeze_heap, thaw_heap
-from .host import Input, Library, Target, TargetContext, TargetHost, UnknownTarget
+from .host import Input, Library, Target, TargetContext, TargetHost, TargetUnavailable, UnknownTarget
 from .log import SessionLog
 from .router import Router
 from .safety import SafetyConfig
@@ -115,6 +115,8 @@ class Session:
         self._midi_listeners: list[Callable[[bytes, float], None]] = []
         self._stop = threading.Event()
         self.decisions: list[Decision] = []
+        self.exit_status = 0  # what `copilot run` exits with (a target or input that ended the set says)
+        self.exit_reason = ""
 
     # -- construction ---------------------------------------------------------------------------------
     def _make_clock(self) -> BeatClock:
@@ -225,9 +227,11 @@ class Session:
             target.output_latency = self.options.output_latency_ms / 1000.0
         context = TargetContext(config=self.config.target(name), state=self.state, clock=self.clock,
                                 ports=self.ports, report=self.report, options=options,
-                                feedback=self.target_feedback)
+                                feedback=self.target_feedback, end=self.end)
         try:
             target.open(context)
+        except TargetUnavailable as exc:
+            raise SessionError(str(exc)) from None
         except Exception as exc:  # re-raised as a clear error instead of a traceback
             raise SessionError(f"{name} could not start: {type(exc).__name__}: {exc}") from exc
         return target
@@ -443,17 +447,36 @@ class Session:
         return sent
 
     def run(self) -> None:
-        """Start, play the script (or just listen) until the duration ends or the performer stops."""
-        self.start()
+        """Start, play the script (or just listen) until the duration ends or the performer stops.
+
+        Ctrl-C and SIGTERM (`timeout`, a service manager, `kill`) end the set the same way, through
+        `stop()`, so every target closes properly (the engine's WAV gets its header); a second signal
+        while it closes is ignored rather than cutting the close short."""
         live = not self.options.offline
-        if live:
-            freeze_heap()  # a full garbage collection must not hold the GIL from the dispatch thread
-        try:
-            self.play()
-        finally:
-            self.stop()
-            if live:
-                thaw_heap()
+        with _signals_stop_the_set():
+            try:
+                self.start()
+                if live:
+                    freeze_heap()  # a full garbage collection must not hold the GIL from the dispatch thread
+                self.play()
+            except KeyboardInterrupt:
+                self.report("stopping (Ctrl-C or SIGTERM)")
+            finally:
+                with _signals_wait():
+                    self.stop()
+                if live:
+                    thaw_heap()
+
+    def end(self, reason: str, status: int = 0) -> None:
+        """End the set from anywhere (a target, an input): say why; `copilot run` exits with `status`."""
+        if not self._stop.is_set():
+            self.exit_reason, self.exit_status = reason, int(status)
+            self.report(reason)
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def play(self) -> None:
         """The started session's main loop: live until the duration/Ctrl-C, or the whole offline render."""
@@ -483,30 +506,21 @@ class Session:
 
         make_realtime(HELPER_PRIORITY)  # this loop submits script lines; threads it starts stay ordinary
         deadline = None if self.options.duration is None else self.started_at + self.options.duration
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
-        try:
-            while not self._stop.is_set():
-                now = self.clock.now()
-                if deadline is not None and now >= deadline:
-                    break
-                for line in self.due_script(now):
-                    self.submit(line.intent)
-                for expired in self.scheduler.expire():
-                    self.log.record("decision", decision=expired.to_dict())
-                    self.report(f"✗ {expired.reason}")
-                wait = 0.05
-                if self._script_next < len(self.script):
-                    wait = min(wait, self.started_at + self.script[self._script_next].at - now)
-                if deadline is not None:
-                    wait = min(wait, deadline - now)
-                self._stop.wait(max(0.0005, wait))
-        except KeyboardInterrupt:
-            self.report("stopping (Ctrl-C)")
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+        while not self._stop.is_set():
+            now = self.clock.now()
+            if deadline is not None and now >= deadline:
+                break
+            for line in self.due_script(now):
+                self.submit(line.intent)
+            for expired in self.scheduler.expire():
+                self.log.record("decision", decision=expired.to_dict())
+                self.report(f"✗ {expired.reason}")
+            wait = 0.05
+            if self._script_next < len(self.script):
+                wait = min(wait, self.started_at + self.script[self._script_next].at - now)
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            self._stop.wait(max(0.0005, wait))
 
     # -- callbacks --------------------------------------------------------------------------------------
     def _on_send_error(self, sink: str, exc: BaseException) -> None:
@@ -546,6 +560,47 @@ class Session:
         for update in updates:
             self.state.apply_feedback(update)
             self.log.record("state", target=target.name, deck=update.deck.value, fields=update.fields)
+
+
+@contextlib.contextmanager
+def _signals_stop_the_set() -> Iterator[None]:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the main thread, once: a second one before the close
+    (`timeout` signals the process and then its group) is ignored. Elsewhere than the main thread:
+    left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def interrupt(*_: object) -> None:
+        for sig in signals:
+            signal.signal(sig, _ignore)
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(*_: object) -> None:
+    """A signal noted and let pass."""
+
+
+@contextlib.contextmanager
+def _signals_wait() -> Iterator[None]:
+    """While the session closes, Ctrl-C and SIGTERM are noted and ignored (`timeout` signals twice)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def default_log_path() -> Path:

@@ -30,6 +30,7 @@ COMMANDS = [
     ("copilot.cli.run", "run"),
     ("copilot.cli.ports", "ports"),
     ("copilot.cli.doctor", "doctor"),
+    ("copilot.cli.warm", "warm-up"),
 ]
 
 

@@ -58,3 +58,5 @@ def command(
     if stats.get("count"):
         typer.echo(f"sent {stats['count']} messages; lateness p50 {stats['p50_ms']:.3f} ms, "
                    f"p99 {stats['p99_ms']:.3f} ms, max {stats['max_ms']:.3f} ms; log: {options.log}")
+    if session.exit_status:  # the set could not go on (e.g. nothing in the crate can play): said above
+        raise typer.Exit(session.exit_status)

@@ -5,6 +5,7 @@
                                    compressor = true   threshold_db = -10   ratio = 2   knee_db = 6
                                    attack_ms = 30   release_ms = 400   rms_ms = 50   makeup_db = 0
     [targets.standalone.loudness]  match = true   target_lufs = -14
+    [targets.standalone]           fallback_minutes = 60   play_wait_bars = 8   (no sound device; slow decodes)
 
 Every value is checked: one that is the wrong type, out of range or unknown is named in a sentence
 (returned with the settings, for the target to report) and its default is kept; nothing else is lost.
@@ -29,6 +30,11 @@ TOP: dict[str, tuple[float, float, str] | None] = {
     "keylock": None,
 }
 LOUDNESS_FIELDS = {"match": "loudness_match", "target_lufs": "target_lufs"}
+# Settings the target itself reads (not the kernel's): name → (rule, default)
+TARGET: dict[str, tuple[tuple[float, float, str], float]] = {
+    "fallback_minutes": ((0.01, 24 * 60.0, "min"), 60.0),  # the no-sound-device WAV stops here
+    "play_wait_bars": ((0.0, 64.0, "bars"), 8.0),  # a PLAY waits this long for its track to decode
+}
 
 
 def _check(table: str, name: str, value: Any, rule: tuple[float, float, str] | None,
@@ -86,3 +92,13 @@ def engine_settings(config: dict[str, Any], table: str = "targets.standalone") -
     settings = EngineSettings(**top, **{LOUDNESS_FIELDS[k]: v for k, v in loud.items()},
                               master=MasterSettings(**master))
     return settings, problems
+
+
+def target_setting(config: dict[str, Any], name: str, problems: list[str],
+                   table: str = "targets.standalone") -> float:
+    """One of the target's own numbers (`TARGET`), checked like the rest; its default when not taken."""
+    rule, default = TARGET[name]
+    if name not in config:
+        return default
+    value = _check(table, name, config[name], rule, problems)
+    return default if value is None else float(value)

@@ -214,14 +214,16 @@ class Engine:
         raise EngineFull("all audio slots are busy; wait for a deck to change track")
 
     # -- deck commands --------------------------------------------------------------------------------
-    def load(self, deck: int, track: Track, beat: float | None = None, loudness: float = 0.0) -> bool:
-        """Load a track (on a stopped deck); `loudness`: its loudness-matching offset in trim units."""
+    def load(self, deck: int, track: Track, beat: float | None = None, loudness: float = 0.0,
+             cue: float = 0.0) -> bool:
+        """Load a track (on a stopped deck); `loudness`: its loudness-matching offset in trim units; `cue`:
+        the track beat the deck is cued to (0: beat 1 of the track)."""
         if track.samplerate != self.samplerate:
             raise ValueError(f"track is at {track.samplerate} Hz, the engine at {self.samplerate} Hz")
         slot = self.put_buffer(track.audio)
         self.reserve(slot)
         ok = self.ring.push(row(C_LOAD, self._deck_index(deck), beat, slot, track.first_beat * self.samplerate,
-                                track.samples_per_beat, 0.0, float(loudness)))
+                                track.samples_per_beat, float(cue), float(loudness)))
         if ok:
             self.tracks[deck] = track
         return ok

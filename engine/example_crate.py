@@ -5,18 +5,25 @@ music bed, with nothing downloaded. `ensure_example_crate()` renders the tracks 
 `copilot.engine.example_synth` (FLAC with title/artist/genre tags) and writes each track's ground truth
 beside it as `<name>.json`. Files are written to a temporary name and renamed, sidecar last, so a
 crash or a second process never leaves a half track that looks finished.
+
+`copilot run` does not wait for all of them: `build_first_then_rest()` renders the first track now and
+the rest on a low-priority thread behind it, so the first deck plays within seconds on a fresh machine.
+Each track's truth (title, tempo, sections, length) is known before its audio exists (`track_truth`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import soundfile as sf
 
-from .example_synth import GENERATOR, Section, TrackSpec, render_track
+from .example_synth import GENERATOR, Section, TrackSpec, render_track, track_truth
 
 CRATE_VERSION = 1  # bump when the list below changes
 
@@ -61,6 +68,63 @@ def ensure_example_crate(folder: Path | None = None) -> list[Path]:
             write_track(path, spec, extra={"crate_version": CRATE_VERSION})
         paths.append(path)
     return paths
+
+
+class ExampleBuild:
+    """The example crate, its first track rendered and the rest on their way (`wait` for one)."""
+
+    def __init__(self, folder: Path, report: Callable[[str], None] = print) -> None:
+        self.folder = folder
+        self.report = report
+        self.paths = [folder / track_filename(i, spec) for i, spec in enumerate(CRATE, start=1)]
+        self.truths = [{**track_truth(spec), "crate_version": CRATE_VERSION, "file": path.name}
+                       for spec, path in zip(CRATE, self.paths, strict=True)]
+        self._ready = {path: threading.Event() for path in self.paths}
+        self._thread: threading.Thread | None = None
+        self.error: str | None = None
+
+    def wait(self, path: Path, timeout: float = 120.0) -> bool:
+        """True once `path` is on disk (a path that is not an example track: at once)."""
+        event = self._ready.get(Path(path))
+        return True if event is None else event.wait(timeout)
+
+    def _render(self, index: int) -> None:
+        path = self.paths[index]
+        if not _is_current(path):
+            write_track(path, CRATE[index], extra={"crate_version": CRATE_VERSION})
+        self._ready[path].set()
+
+    def _rest(self) -> None:
+        _lower_priority()  # the first deck's decode and the set come first
+        for i in range(1, len(self.paths)):
+            try:
+                self._render(i)
+            except Exception as exc:  # noqa: BLE001 - a full disk: the tracks already there still play
+                self.error = f"could not write the example track {self.paths[i].name}: {exc}"
+                self.report(self.error)
+                for event in self._ready.values():
+                    event.set()  # nobody waits for ever: the loader then says the file is missing
+                return
+
+
+def build_first_then_rest(folder: Path | None = None, report: Callable[[str], None] = print) -> ExampleBuild:
+    """Render the first example track now (if missing) and the others on a background thread."""
+    folder = Path(folder) if folder is not None else default_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    build = ExampleBuild(folder, report)
+    missing = sum(not _is_current(p) for p in build.paths)
+    if missing:
+        report(f"writing the example crate to {folder} ({missing} tracks; the first now, the rest while it plays)")
+    build._render(0)
+    build._thread = threading.Thread(target=build._rest, name="copilot-example-crate", daemon=True)
+    build._thread.start()
+    return build
+
+
+def _lower_priority() -> None:
+    """This thread only (Linux: a thread id is a process id to setpriority): niceness 10."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def write_track(path: Path, spec: TrackSpec, extra: dict[str, Any] | None = None) -> dict[str, Any]:

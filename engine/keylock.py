@@ -90,11 +90,11 @@ class KeyLock:
             self._thread.start()
 
     # -- what the performer asks -----------------------------------------------------------------------
-    def loaded(self, deck: int, track: Track, beat: float | None = None) -> None:
-        """A new track on `deck`: stretch it from its cue. Key-lock and key shift are the deck's settings
-        and stay as they are (a key shift asked for while the track was loading applies to it)."""
+    def loaded(self, deck: int, track: Track, beat: float | None = None, cue: float = 0.0) -> None:
+        """A new track on `deck`: stretch it from its cue (a track beat). Key-lock and key shift are the
+        deck's settings and stay as they are (a key shift asked for while the track was loading applies)."""
         self.decks[deck].track = track
-        self._apply(deck, beat, head=track.first_beat * track.samplerate)
+        self._apply(deck, beat, head=track.first_beat * track.samplerate + cue * track.samples_per_beat)
 
     def set_keylock(self, deck: int, on: bool, beat: float | None = None) -> tuple[int, float] | None:
         """Key-lock on or off from `beat`; returns the (slot, ratio) to send (see `plan`)."""

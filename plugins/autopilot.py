@@ -63,11 +63,16 @@ class Autopilot:
         self.out_track: CrateTrack | None = None
         self.done_transitions = 0
         self.planned_end = 0.0
+        self.on_deck: dict[Deck, CrateTrack] = {}  # what each deck really holds (the engine may substitute)
 
     # -- plan ---------------------------------------------------------------------------------------
     def _track(self) -> CrateTrack:
-        t = self.crate.tracks[self._next_track % len(self.crate)]
-        self._next_track += 1
+        """The next track in crate order that is not known to be unplayable (the engine marks those)."""
+        for _ in range(len(self.crate)):
+            t = self.crate.tracks[self._next_track % len(self.crate)]
+            self._next_track += 1
+            if t.problem is None:
+                break
         return t
 
     def _add(self, at: float, what: str, run: Callable[[], Any]) -> None:
@@ -125,7 +130,7 @@ class Autopilot:
         self.planned_end = end + max(PHRASE, nxt.beats - FADE_BEATS if nxt.complete else PHRASE)
 
         def hand_over() -> None:
-            self.out_deck, self.out_start, self.out_track = y, mix, nxt
+            self.out_deck, self.out_start, self.out_track = y, mix, self.on_deck.get(y, nxt)
             self.done_transitions += 1
             self._plan_transition()
 
@@ -164,12 +169,19 @@ class Autopilot:
                 self.report(f"autopilot: {step.what} failed: {exc}")
 
     def loaded(self, deck: int, track: Track) -> None:
-        """A deck finished loading: learn the track's real length and grid (files without sidecars)."""
-        for entry in self.crate.tracks:
-            if entry.path == track.path and not entry.complete:
-                entry.update_from(track)
-                if entry is self.out_track:
-                    self._add(0.0, "plan the next transition", self._plan_transition)
+        """A deck finished loading: learn the track's real length and grid (files without sidecars). The
+        engine may have loaded another track than the one asked for (that one could not play)."""
+        entry = self.crate.entry(track.path)
+        if entry is None:
+            return
+        on = Deck.from_index(deck)
+        self.on_deck[on] = entry
+        if on is self.out_deck and entry is not self.out_track:
+            self.out_track = entry  # the track asked for could not play; the engine loaded this one instead
+        if not entry.complete:
+            entry.update_from(track)
+            if entry is self.out_track:
+                self._add(0.0, "plan the next transition", self._plan_transition)
 
     def planned_seconds(self, tempo: float, now_beat: float = 0.0) -> float:
         """How long the planned mix lasts from `now_beat` (offline renders without --duration)."""
