@@ -32,6 +32,7 @@ def command(
     """Run a session: voice, motion, pads and scripts → the safety scheduler → the target(s)."""
     from copilot.bridge.config import Config, ConfigError
     from copilot.bridge.host import UnknownTarget
+    from copilot.bridge.progress import busy
     from copilot.bridge.session import Session, SessionError, SessionOptions, default_log_path
     from copilot.intents.script import ScriptError
 
@@ -42,7 +43,8 @@ def command(
         log=log or default_log_path(), midi_api=midi_api, auto_wait=auto_wait,
     )
     try:
-        session = Session(options, Config.load(config))
+        with busy("loading copilot's targets and inputs"):
+            session = Session(options, Config.load(config))
     except (ScriptError, ConfigError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None

@@ -77,11 +77,30 @@ CREATE INDEX IF NOT EXISTS phrases_by_track ON phrases(track_id);
 class DamagedDatabase(RuntimeError):
     """The file cannot be used as a phrase database; the message says which file and what to do."""
 
+    def __init__(self, path: Path, why: str) -> None:
+        self.path, self.why = path, why
+        super().__init__(
+            f"{path} is not a usable phrase database ({why}); `copilot db check --db {path}` says what is "
+            f"wrong, `copilot db analyze FOLDER --rebuild --db {path}` builds it afresh (the old file is kept)")
+
 
 def damaged(path: Path, why: str) -> DamagedDatabase:
-    return DamagedDatabase(
-        f"{path} is not a usable phrase database ({why}); `copilot db check --db {path}` says what is wrong, "
-        f"`copilot db analyze FOLDER --rebuild --db {path}` builds it afresh (the old file is kept beside it)")
+    return DamagedDatabase(path, why)
+
+
+def set_aside(db: Path | str | None = None) -> list[tuple[Path, Path]]:
+    """Move a database (and its WAL, shared memory and index files) out of the way for a rebuild: renamed
+    `<name>.damaged-<time>`, never deleted. Returns (old, new) for each file moved."""
+    path = Path(db) if db is not None else default_db_path()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    moved = []
+    for suffix in ("", "-wal", "-shm", ".faiss", ".faiss.json"):
+        old = path.with_name(path.name + suffix)
+        if old.exists():
+            new = old.with_name(f"{path.name}.damaged-{stamp}{suffix}")
+            old.rename(new)
+            moved.append((old, new))
+    return moved
 
 
 def _why(exc: sqlite3.Error) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, Check, Target, TargetContext, TargetUnavailable, hookimpl
 from copilot.bridge.params import PARAMS
+from copilot.bridge.progress import busy
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.engine.config import engine_settings, target_setting
 from copilot.engine.control import ENGINE_PARAMS, EngineCmd, apply, render_action
@@ -120,9 +121,11 @@ class StandaloneTarget(Target):
             self.output_latency = float(opts["output_latency_ms"]) / 1000.0
 
     def _open_live(self, context: TargetContext) -> None:
-        from copilot.engine.stream import EngineStream, NoAudioDevice
+        from copilot.engine.stream import EngineStream, NoAudioDevice, warm_up
 
         assert self.engine is not None
+        with busy("loading the engine's kernels (compiled once by set-up, then cached)", context.report):
+            warm_up()
         stream = EngineStream(self.engine, context.clock, self.device, self.blocksize, self.latency)
         try:
             stream.open()
@@ -276,7 +279,8 @@ class StandaloneTarget(Target):
             try:
                 if self.crate is not None:
                     self.crate.wait_ready(path)  # an example track still being written
-                track = load_track(path, self.settings.samplerate, hints)
+                with busy(f"decoding {Path(path).name}", self._context.report if self._context else None):
+                    track = load_track(path, self.settings.samplerate, hints)
             except TrackError as exc:
                 if not substitute or self.crate is None:
                     raise

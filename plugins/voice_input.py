@@ -139,7 +139,7 @@ class VoiceInput(Input):
         self.source.start()
         where = f"file {s.file}" if s.file else f"input {getattr(self.source, 'device_name', s.device)}"
         how = "push-to-talk" if s.mode == "push-to-talk" else "hands-free"
-        session.report(f"voice: listening ({how}) on {where}; model {transcriber.path.name}")
+        session.report(f"voice: listening ({how}) on {where}; Whisper model {_model_name(s.model, transcriber.path)}")
 
     def _make_source(self, clock: Callable[[], float]) -> Any:
         from copilot.voice.capture import FileSource, MicSource
@@ -148,8 +148,8 @@ class VoiceInput(Input):
         if self._source_factory is not None:
             return self._source_factory(self.listener.feed, clock)
         s = self.settings
-        if s.file:
-            return FileSource(self.listener.feed, path=s.file, clock=clock)
+        if s.file:  # the end of the file ends the last utterance
+            return FileSource(self.listener.feed, path=s.file, clock=clock, on_end=self.listener.end_of_input)
         device: int | str | None = s.device
         if isinstance(device, str) and device.isdigit():
             device = int(device)
@@ -228,6 +228,13 @@ class VoiceInput(Input):
                 sys.stdout.write("\a")
                 sys.stdout.flush()
             session.report(f"voice: say yes or cancel within {float(window):g} s")
+
+
+def _model_name(spec: str | None, path: Any) -> str:
+    """What the performer asked for ('tiny.en' when they asked for nothing), else the model's folder."""
+    from copilot.voice.asr import EMBEDDED
+
+    return str(spec) if spec else f"{EMBEDDED} (bundled)" if getattr(path, "name", "") == "model" else str(path)
 
 
 class MidiPushToTalk:
