@@ -21,10 +21,15 @@ def kernels() -> list[tuple[str, object]]:
         warm_up()
 
     def motion() -> None:
+        import numpy as np
+
         from copilot.motion.engine import MotionEngine
         from copilot.motion.registry import Registry
+        from copilot.motion.solver import FastSolver
 
         MotionEngine(Registry(), clock=None).warm_up()
+        solver = FastSolver()  # its operator alone (calibration and checks call it)
+        solver.apply(np.zeros(solver.weights.W1.shape[1]), np.zeros(solver.weights.B.shape[1]))
 
     def voice() -> None:
         from copilot.voice.capture import _capture_callback
@@ -35,7 +40,7 @@ def kernels() -> list[tuple[str, object]]:
 
 
 def command(
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing unless something fails."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Say something only when a step is slow or fails."),
 ) -> None:
     """Compile and cache the numba kernels (engine, motion solver, voice capture): first run is then fast."""
     from copilot.bridge.progress import busy
@@ -44,8 +49,7 @@ def command(
     for what, compile_it in kernels():
         t0 = time.perf_counter()
         try:
-            with busy(f"compiling the {what} kernels (once; a minute or two on a fresh machine)",
-                      None if not quiet else (lambda _line: None)):
+            with busy(f"compiling the {what} kernels (once; a minute or two on a fresh machine)", after=3.0):
                 compile_it()  # type: ignore[operator]
         except Exception as exc:  # noqa: BLE001 - say which family failed and go on with the others
             failed += 1

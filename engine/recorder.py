@@ -63,15 +63,18 @@ def say_length(seconds: float) -> str:
 
 
 class WavRecorder:
-    """24-bit stereo PCM, its header kept true while it grows."""
+    """24-bit stereo PCM, its header kept true while it grows (another format, from the file's suffix
+    — `--out mix.flac` —, is written as libsndfile writes it)."""
 
     def __init__(self, path: str | Path, samplerate: int, channels: int = 2, refresh: float = DEFAULT_REFRESH) -> None:
         import soundfile as sf
 
         self.path = Path(path).expanduser()
         self.samplerate = int(samplerate)
-        self._refresh_frames = max(1, int(refresh * samplerate))
-        self._file = sf.SoundFile(str(self.path), "w", self.samplerate, channels, subtype="PCM_24", format="WAV")
+        wav = self.path.suffix.lower() in (".wav", ".wave", "")
+        self._refresh_frames = max(1, int(refresh * samplerate)) if wav else None
+        self._file = sf.SoundFile(str(self.path), "w", self.samplerate, channels, subtype="PCM_24",
+                                  format="WAV" if wav else None)
         self.frames = 0
         self._since_refresh = 0
 
@@ -83,7 +86,7 @@ class WavRecorder:
         self._file.write(frames)
         self.frames += len(frames)
         self._since_refresh += len(frames)
-        if self._since_refresh >= self._refresh_frames:
+        if self._refresh_frames is not None and self._since_refresh >= self._refresh_frames:
             self._since_refresh = 0
             self.refresh_header()
 

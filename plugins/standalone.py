@@ -84,6 +84,7 @@ class StandaloneTarget(Target):
         self._loads: dict[str, cf.Future[Track]] = {}
         self._decoding: dict[int, str] = {}  # deck → the LOAD decided for it and not on it yet
         self._held: dict[int, _Held] = {}  # deck → a PLAY waiting for that LOAD
+        self._not_playing: dict[int, float] = {}  # deck → when a PLAY for it was refused (clock time)
         self._deck_lock = threading.Lock()
         self._loader = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="copilot-engine-loader")
         self._reported: dict[int, dict[str, Any]] = {}
@@ -399,6 +400,7 @@ class StandaloneTarget(Target):
         if self._context is None:
             return
         self._context.report(f"deck {Deck.from_index(deck)} not started: {why}")
+        self._not_playing[deck] = self._context.clock.now()
         self._context.state.apply_feedback(DeckUpdate(Deck.from_index(deck), {"playing": False}))
 
     # -- feedback: the engine knows its decks, so it tells the scheduler ---------------------------------
@@ -418,9 +420,20 @@ class StandaloneTarget(Target):
                 self._refused[d] = refused
                 self._context.report(f"deck {Deck.from_index(d)} was playing: the engine refused a load")
             fields = {k: now[k] for k in ("playing", "loop", "loaded", "track", "bpm")}
-            if self._reported.get(d) != fields:
+            if self._reported.get(d) != fields or self._stale_belief(d, fields["playing"]):
                 self._reported[d] = fields
                 self._context.state.apply_feedback(DeckUpdate(Deck.from_index(d), fields))
+
+    def _stale_belief(self, deck: int, playing: bool) -> bool:
+        """A refused PLAY still counted as playing by the session (its own record is written after the send
+        that refused it): say again, for a moment, that the deck is stopped."""
+        since = self._not_playing.get(deck)
+        if since is None or self._context is None:
+            return False
+        if self._context.clock.now() - since > 0.5:
+            self._not_playing.pop(deck, None)
+            return False
+        return not playing and self._context.state.deck(Deck.from_index(deck)).playing
 
     # -- offline -------------------------------------------------------------------------------------------
     def run_offline(self, session: Any, duration: float | None) -> None:
@@ -432,8 +445,12 @@ class StandaloneTarget(Target):
             duration = self._default_duration(session)
         # each block: the session moves virtual time (script, inputs such as the autopilot, the sends), then
         # the engine reports its decks
-        render_offline(self.engine, session.clock, duration, session.advance, path, on_block=lambda _t: self.tick())
+        stopping = getattr(session, "stopping", None)
+        render_offline(self.engine, session.clock, duration, session.advance, path, on_block=lambda _t: self.tick(),
+                       stop=(lambda: bool(session.stopping)) if stopping is not None else None)
         stats = self.engine.stats()
+        if getattr(session, "exit_status", 0):
+            return  # the set could not go on; the session said why
         session.report(f"rendered {duration:.1f} s to {path} (late events {stats['late_events']}, "
                        f"non-finite samples fixed {stats['nonfinite']})")
 
