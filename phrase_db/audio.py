@@ -30,6 +30,7 @@ RATES = (1000, 768_000)  # Hz: a header outside this is damage, not audio
 BLOCK = 1 << 16  # frames per read
 FFMPEG_TIMEOUT = 120.0  # seconds for one file (a 2-hour MP3 decodes in a fraction of that)
 FFMPEG_RATE = 48_000
+ABSURD = 1e4  # a float sample beyond this (80 dB over full scale) is damage, not audio
 
 
 class CorruptFile(ValueError):
@@ -41,7 +42,7 @@ class Decoded:
     data: np.ndarray  # (frames, channels) float32
     samplerate: int
     notes: list[str] = dataclasses.field(default_factory=list)  # what a performer should know (truncated, …)
-    nonfinite: int = 0  # samples that were NaN or infinite (set to 0 here)
+    nonfinite: int = 0  # samples that were NaN, infinite or absurd (set to 0 here)
 
 
 def is_audio(path: Path) -> bool:
@@ -55,6 +56,8 @@ def read_audio(path: Path | str) -> Decoded:
         raise CorruptFile(f"{path.name}: no such file")
     if not path.is_file():
         raise CorruptFile(f"{path.name}: not a file")
+    if path.stat().st_size == 0:
+        raise CorruptFile(f"{path.name}: an empty file")
     try:
         decoded = _read_sndfile(path)
     except CorruptFile:
@@ -64,7 +67,8 @@ def read_audio(path: Path | str) -> Decoded:
     data = decoded.data
     if data.size == 0 or data.shape[0] < 16:
         raise CorruptFile(f"{path.name}: no audio frames")
-    bad = ~np.isfinite(data)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(data) <= ABSURD)  # NaN, infinite, or a float file's garbage (1e30): never real audio
     if bad.any():
         decoded.nonfinite = int(bad.sum())
         data[bad] = 0.0
@@ -75,7 +79,7 @@ def read_for_analysis(path: Path | str) -> Decoded:
     """`read_audio`, refusing NaN audio (a measurement on patched samples would be a lie)."""
     decoded = read_audio(path)
     if decoded.nonfinite:
-        raise CorruptFile(f"{Path(path).name}: {decoded.nonfinite} samples are NaN or infinite")
+        raise CorruptFile(f"{Path(path).name}: {decoded.nonfinite} samples are NaN, infinite or absurdly loud")
     return decoded
 
 
@@ -155,11 +159,34 @@ def _sndfile_reads(suffix: str) -> bool:
     return suffix.lower() == ".mp3" and "MP3" in sf.available_formats()
 
 
+def _probe(path: Path) -> None:
+    """ffprobe's word on the first audio stream: refused like libsndfile's headers when it is absurd (a
+    1 Hz stream would come out of ffmpeg as minutes of 48 kHz audio per kilobyte)."""
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        return
+    cmd = [ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels",
+           "-of", "json", str(path)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=FFMPEG_TIMEOUT / 4, check=False)
+        streams = json.loads(done.stdout or b"{}").get("streams") or []
+    except (subprocess.TimeoutExpired, OSError, ValueError):
+        raise CorruptFile(f"{path.name}: cannot tell what audio it holds; skipped") from None
+    if not streams:
+        raise CorruptFile(f"{path.name}: cannot decode (no audio stream found)")
+    rate, channels = int(streams[0].get("sample_rate") or 0), int(streams[0].get("channels") or 0)
+    if not RATES[0] <= rate <= RATES[1]:
+        raise CorruptFile(f"{path.name}: damaged header (a sample rate of {rate} Hz)")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise CorruptFile(f"{path.name}: damaged header ({channels} channels)")
+
+
 def _read_ffmpeg(path: Path) -> Decoded:
     """What libsndfile cannot read (M4A/AAC, MP3 on an old libsndfile): ffmpeg to 48 kHz stereo float."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise CorruptFile(f"{path.name}: cannot decode this kind of file without ffmpeg (install ffmpeg)")
+    _probe(path)
     cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-t", str(MAX_SECONDS), "-f", "f32le",
            "-ac", "2", "-ar", str(FFMPEG_RATE), "-"]
     try:
@@ -185,8 +212,12 @@ def resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
 
 
 def _short(exc: Exception) -> str:
+    """libsndfile's complaint without its boilerplate: "Error opening '/long/path': Format not recognised."
+    → "format not recognised"."""
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+    text = re.sub(r"^Error opening .*?: (?=\S)", "", text)
+    text = re.sub(r"^Error\s*:\s*", "", text).rstrip(".")
+    return (text[:1].lower() + text[1:])[:160] if text else type(exc).__name__
 
 
 # -- tags ---------------------------------------------------------------------------------------------
