@@ -32,9 +32,9 @@ def kernels() -> list[tuple[str, object]]:
         solver.apply(np.zeros(solver.weights.W1.shape[1]), np.zeros(solver.weights.B.shape[1]))
 
     def voice() -> None:
-        from copilot.voice.capture import _capture_callback
+        from copilot.voice.capture import capture_callback
 
-        _ = _capture_callback().address
+        _ = capture_callback().address
 
     return [("engine", engine), ("motion solver", motion), ("voice capture", voice)]
 

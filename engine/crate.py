@@ -85,11 +85,17 @@ def _words(text: str) -> set[str]:
 
 class Crate:
     def __init__(self, paths: list[Path], source: str, metas: list[dict[str, Any]] | None = None,
-                 wait: Callable[[Path, float], bool] | None = None) -> None:
+                 wait: Callable[[Path, float], bool] | None = None, close: Callable[[], None] | None = None) -> None:
         self.tracks = [_entry(p, m) for p, m in zip(paths, metas or [None] * len(paths), strict=True)]
         self.source = source
         self._wait = wait  # files still being written (the example crate): wait for one before reading it
+        self._close = close
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop writing files that are still being written (the example crate)."""
+        if self._close is not None:
+            self._close()
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -116,7 +122,7 @@ class Crate:
         if build:
             report("no crate given: using the example crate")
             made = build_first_then_rest(report=report)
-            return cls(made.paths, "example crate", made.truths, made.wait)
+            return cls(made.paths, "example crate", made.truths, made.wait, made.close)
         paths = find_audio(default_folder())
         return cls(paths, "example crate") if paths else None
 

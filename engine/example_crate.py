@@ -81,7 +81,15 @@ class ExampleBuild:
                        for spec, path in zip(CRATE, self.paths, strict=True)]
         self._ready = {path: threading.Event() for path in self.paths}
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
         self.error: str | None = None
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop after the track being written (a thread still inside libsndfile when the interpreter exits
+        can crash it)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def wait(self, path: Path, timeout: float = 120.0) -> bool:
         """True once `path` is on disk (a path that is not an example track: at once)."""
@@ -97,6 +105,8 @@ class ExampleBuild:
     def _rest(self) -> None:
         _lower_priority()  # the first deck's decode and the set come first
         for i in range(1, len(self.paths)):
+            if self._stop.is_set():
+                break
             try:
                 self._render(i)
             except Exception as exc:  # noqa: BLE001 - a full disk: the tracks already there still play

@@ -157,6 +157,8 @@ class StandaloneTarget(Target):
         try:
             if self.keylock is not None:
                 self.keylock.close()
+            if self.crate is not None:
+                self.crate.close()
         finally:  # the WAV's header must be written whatever else fails
             if self.runner is not None:
                 self.runner.close()

@@ -30,9 +30,9 @@ def _numba_kernels() -> list[tuple[str, object]]:
                     if isinstance(value, CPUDispatcher) and value.targetoptions.get("inline") == "always":
                         continue
                     found.append((f"{info.name}.{name}", value))
-    from copilot.voice.capture import _capture_callback  # built inside a function (its ring layout)
+    from copilot.voice.capture import capture_callback  # built inside a function (its ring layout)
 
-    found.append(("copilot.voice.capture._capture_callback", _capture_callback()))
+    found.append(("copilot.voice.capture.capture_callback", capture_callback()))
     return found
 
 

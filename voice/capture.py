@@ -31,7 +31,7 @@ _HEADER = 4  # [frames written, channels, channel to keep, capacity]
 _callback: Any = None
 
 
-def _capture_callback() -> Any:
+def capture_callback() -> Any:
     """The cfunc, compiled once per process (numba caches it on disk)."""
     global _callback
     if _callback is None:
@@ -150,7 +150,7 @@ class MicSource:
         self.poll_s = poll_s
         self.ring = Ring(ring_s, self.samplerate, channels, channel)
         self.framer = Framer(self.samplerate, sink)
-        callback = _capture_callback()
+        callback = capture_callback()
         self._stream = sd._StreamBase(  # the public classes wrap the callback in Python; we must not
             kind="input", samplerate=self.samplerate, blocksize=0, device=info["index"], channels=channels,
             dtype="float32", callback=callback.address, userdata=sd._ffi.cast("void*", self.ring.buf.ctypes.data),
