@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from copilot.bridge.host import Check, Input, SessionApi, hookimpl
+from copilot.bridge.progress import busy
 from copilot.intents.aliases import AliasError, aliases_path, load_aliases
 from copilot.voice.endpoint import EndpointConfig
 from copilot.voice.listener import Heard, Listener
@@ -127,7 +128,8 @@ class VoiceInput(Input):
             session.report(f"voice: {exc}; going on without aliases")
             aliases = {}
         transcriber = self._transcriber or Transcriber(s.model, window_s=s.window_s, titles=s.titles)
-        transcriber.warm_up()
+        with busy("loading the Whisper model", session.report):
+            transcriber.warm_up()
         self.listener = Listener(
             transcriber, self._on_heard, endpoint=EndpointConfig(end_silence_ms=s.end_silence_ms),
             aliases=aliases, titles=s.titles, threshold=s.threshold, hands_free=s.mode == "hands-free",
