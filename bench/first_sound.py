@@ -166,21 +166,14 @@ def mix_check(work: Path, minutes: float) -> dict[str, object]:
     seconds = time.monotonic() - t0
     import soundfile as sf
 
+    from copilot.tests.fixtures_first import first_sound, longest_silence
+
     audio, sr = sf.read(out, always_2d=True)
-    peak = np.abs(audio).max(axis=1)
-    loud = np.flatnonzero(peak > FLOOR)
-    first = loud[0] / sr if len(loud) else None
-    block = int(0.05 * sr)
-    blocks = peak[int((first or 0) * sr):]
-    blocks = blocks[: len(blocks) // block * block].reshape(-1, block).max(axis=1) < FLOOR
-    longest = run = 0
-    for quiet in blocks:
-        run = run + 1 if quiet else 0
-        longest = max(longest, run)
-    transitions = done.stdout.count("crossfade")
+    first = first_sound(audio, FLOOR)
     return {"exit": done.returncode, "render_s": round(seconds, 1), "audio_s": round(len(audio) / sr, 1),
             "first_sound_s": None if first is None else round(first, 2),
-            "longest_silence_s": round(longest * 0.05, 2), "transitions": transitions}
+            "longest_silence_s": round(longest_silence(audio, first or 0.0, FLOOR), 2),
+            "transitions": done.stdout.count("crossfade")}
 
 
 def summary(values: list[float | None]) -> dict[str, float | None]:

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from copilot.tests.test_engine_offline import clicks
+
 SR = 48000
 NO_DEVICE = "copilot-no-such-device"  # PortAudio finds no output of this name: the engine plays into a WAV
 
@@ -41,19 +43,6 @@ def config(tmp: Path, **standalone: object) -> Path:
     path = tmp / "copilot.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def clicks(seconds: float, bpm: float, freq: float) -> np.ndarray:
-    """A tone burst on every beat: a track whose beats are known exactly (stereo float32)."""
-    n = int(seconds * SR)
-    x = np.zeros(n, np.float32)
-    burst = (np.sin(2 * np.pi * freq * np.arange(2400) / SR) * np.hanning(2400)).astype(np.float32)
-    spb = SR * 60 / bpm
-    k = 0
-    while round(k * spb) + 2400 < n:
-        x[round(k * spb):round(k * spb) + 2400] += 0.5 * burst
-        k += 1
-    return np.stack([x, x], axis=1)
 
 
 def track(folder: Path, name: str, seconds: float = 40.0, bpm: float = 120.0, freq: float = 400.0,
