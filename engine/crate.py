@@ -24,6 +24,10 @@ class CrateError(ValueError):
     """The crate cannot be played at all; the message says why and what to do."""
 
 
+class NotReady(TrackError):
+    """A track still being written (the example crate on a fresh machine): not unplayable, only late."""
+
+
 @dataclass
 class CrateTrack:
     path: Path
@@ -146,20 +150,25 @@ class Crate:
         """Tracks not known to be unplayable (those not tried yet included)."""
         return [t for t in self.tracks if t.problem is None]
 
-    def next_playable(self, after: Path | str) -> CrateTrack | None:
-        """The first playable track after `after` in crate order (wrapping round), or None."""
+    def next_playable(self, after: Path | str, ready: bool = False) -> CrateTrack | None:
+        """The first playable track after `after` in crate order (wrapping round), or None; with `ready`,
+        only one already on disk."""
         paths = [t.path for t in self.tracks]
         start = paths.index(Path(after)) + 1 if Path(after) in paths else 0
         for i in range(len(self.tracks)):
             t = self.tracks[(start + i) % len(self.tracks)]
-            if t.problem is None and t.path != Path(after):
+            if t.problem is None and t.path != Path(after) and (not ready or self._ready(t.path, 0.0)):
                 return t
         return None
 
-    def wait_ready(self, path: Path | str, timeout: float = 120.0) -> None:
-        """Block (loader thread) until a track still being written is on disk; TrackError if it never is."""
-        if self._wait is not None and not self._wait(Path(path), timeout):
-            raise TrackError(f"{Path(path).name} is still being written after {timeout:g} s")
+    def wait_ready(self, path: Path | str, timeout: float = 20.0) -> None:
+        """Block (loader thread) until a track still being written is on disk; NotReady if it is not by
+        then (a very busy machine: the track is fine, just late — another one plays meanwhile)."""
+        if not self._ready(Path(path), timeout):
+            raise NotReady(f"{Path(path).name} is still being written after {timeout:g} s")
+
+    def _ready(self, path: Path, timeout: float) -> bool:
+        return self._wait is None or self._wait(path, timeout)
 
     def exact(self, title: str) -> dict[str, Any] | None:
         """The track with exactly this title (case aside), or None."""

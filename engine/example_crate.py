@@ -7,8 +7,10 @@ beside it as `<name>.json`. Files are written to a temporary name and renamed, s
 crash or a second process never leaves a half track that looks finished.
 
 `copilot run` does not wait for all of them: `build_first_then_rest()` renders the first track now and
-the rest on a low-priority thread behind it, so the first deck plays within seconds on a fresh machine.
-Each track's truth (title, tempo, sections, length) is known before its audio exists (`track_truth`).
+the rest in a low-priority child process behind it (`python -m copilot.engine.example_crate`: no GIL
+shared with the set's dispatch thread, gone when the set goes), so the first deck plays within seconds
+on a fresh machine. Each track's truth (title, tempo, sections, length) is known before its audio
+exists (`track_truth`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,68 +77,63 @@ def ensure_example_crate(folder: Path | None = None) -> list[Path]:
 class ExampleBuild:
     """The example crate, its first track rendered and the rest on their way (`wait` for one)."""
 
-    def __init__(self, folder: Path, report: Callable[[str], None] = print) -> None:
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.report = report
         self.paths = [folder / track_filename(i, spec) for i, spec in enumerate(CRATE, start=1)]
         self.truths = [{**track_truth(spec), "crate_version": CRATE_VERSION, "file": path.name}
                        for spec, path in zip(CRATE, self.paths, strict=True)]
-        self._ready = {path: threading.Event() for path in self.paths}
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self.error: str | None = None
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Stop after the track being written (a thread still inside libsndfile when the interpreter exits
-        can crash it)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._writer: subprocess.Popen[bytes] | None = None
 
     def wait(self, path: Path, timeout: float = 120.0) -> bool:
-        """True once `path` is on disk (a path that is not an example track: at once)."""
-        event = self._ready.get(Path(path))
-        return True if event is None else event.wait(timeout)
+        """True once `path` is written (at once for a path that is not an example track); False when the
+        writer gave up (a full disk) or `timeout` passed."""
+        if Path(path) not in self.paths:
+            return True
+        deadline = time.monotonic() + timeout
+        while not _is_current(Path(path)):
+            if self._writer is None or self._writer.poll() is not None or time.monotonic() > deadline:
+                return _is_current(Path(path))
+            time.sleep(0.05)
+        return True
 
-    def _render(self, index: int) -> None:
-        path = self.paths[index]
-        if not _is_current(path):
-            write_track(path, CRATE[index], extra={"crate_version": CRATE_VERSION})
-        self._ready[path].set()
-
-    def _rest(self) -> None:
-        _lower_priority()  # the first deck's decode and the set come first
-        for i in range(1, len(self.paths)):
-            if self._stop.is_set():
-                break
-            try:
-                self._render(i)
-            except Exception as exc:  # noqa: BLE001 - a full disk: the tracks already there still play
-                self.error = f"could not write the example track {self.paths[i].name}: {exc}"
-                self.report(self.error)
-                for event in self._ready.values():
-                    event.set()  # nobody waits for ever: the loader then says the file is missing
-                return
+    def close(self) -> None:
+        """Stop the writer (what it had not finished is written by the next run)."""
+        writer = self._writer
+        if writer is not None and writer.poll() is None:
+            writer.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                writer.wait(5.0)
+        for tmp in self.folder.glob(".*.tmp"):  # the half-written file of a writer stopped mid-track
+            if writer is not None and f".{writer.pid}." in tmp.name:
+                tmp.unlink(missing_ok=True)
 
 
 def build_first_then_rest(folder: Path | None = None, report: Callable[[str], None] = print) -> ExampleBuild:
-    """Render the first example track now (if missing) and the others on a background thread."""
+    """Render the first example track now (if missing) and the others in a child process."""
     folder = Path(folder) if folder is not None else default_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    build = ExampleBuild(folder, report)
+    build = ExampleBuild(folder)
     missing = sum(not _is_current(p) for p in build.paths)
     if missing:
         report(f"writing the example crate to {folder} ({missing} tracks; the first now, the rest while it plays)")
-    build._render(0)
-    build._thread = threading.Thread(target=build._rest, name="copilot-example-crate", daemon=True)
-    build._thread.start()
+    if not _is_current(build.paths[0]):
+        write_track(build.paths[0], CRATE[0], extra={"crate_version": CRATE_VERSION})
+    if any(not _is_current(p) for p in build.paths[1:]):
+        build._writer = subprocess.Popen(
+            [sys.executable, "-m", "copilot.engine.example_crate", str(folder), str(os.getpid())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with contextlib.suppress(AttributeError, OSError):  # behind the set from its first instruction
+            os.setpriority(os.PRIO_PROCESS, build._writer.pid, 10)
     return build
 
 
-def _lower_priority() -> None:
-    """This thread only (Linux: a thread id is a process id to setpriority): niceness 10."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+def main(argv: list[str] | None = None) -> None:
+    """The writer behind `build_first_then_rest`: FOLDER PARENT_PID; it goes when the parent goes."""
+    from copilot.bridge.children import background
+
+    folder, parent = (argv or sys.argv[1:])[:2]
+    background(int(parent))  # behind the set, and never alone
+    ensure_example_crate(Path(folder))
 
 
 def write_track(path: Path, spec: TrackSpec, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -176,3 +175,7 @@ def _is_current(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return path.exists() and truth.get("generator") == GENERATOR and truth.get("crate_version") == CRATE_VERSION
+
+
+if __name__ == "__main__":
+    main()

@@ -9,12 +9,10 @@ recorded with its reason and skipped until it changes; a worker that dies takes 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import multiprocessing
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -22,6 +20,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from copilot.bridge.children import die_with_parent
 
 from .audio import is_audio
 from .constants import ANALYSIS_VERSION
@@ -132,30 +132,7 @@ def _settle_known(store: Store, row: Any, path: str, summary: Summary) -> None:
 def _init_worker(parent: int) -> None:
     for var in _THREAD_VARS:
         os.environ[var] = "1"
-    _die_with(parent)
-
-
-def _die_with(parent: int) -> None:
-    """A worker must not outlive `copilot db analyze` (`kill -9` of the parent left ~540 MB of workers
-    waiting for ever on a queue whose other end they hold themselves). Linux: the kernel sends SIGKILL
-    when the parent goes (PR_SET_PDEATHSIG); elsewhere, and as a check on it, a thread that watches the
-    parent's pid."""
-    with contextlib.suppress(Exception):
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before the line above: nobody would tell us
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="copilot-parent-watch", daemon=True).start()
+    die_with_parent(parent)  # `kill -9` of `db analyze` must not leave its workers behind
 
 
 def work(path: str) -> tuple[str, Any]:

@@ -36,7 +36,7 @@ from copilot.bridge.progress import busy
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.engine.config import engine_settings, target_setting
 from copilot.engine.control import ENGINE_PARAMS, EngineCmd, apply, render_action
-from copilot.engine.crate import Crate, CrateError
+from copilot.engine.crate import Crate, CrateError, NotReady
 from copilot.engine.engine import Engine
 from copilot.engine.files import Track, TrackError, load_track
 from copilot.engine.keylock import KeyLock
@@ -288,8 +288,14 @@ class StandaloneTarget(Target):
                 if not substitute or self.crate is None:
                     raise
                 report = self._context.report if self._context else print
-                self.crate.mark_unplayable(path, _without_name(str(exc), path), report)
-                following = self.crate.next_playable(path)
+                late = isinstance(exc, NotReady)
+                if late:
+                    report(f"{exc}; playing another track meanwhile")
+                else:
+                    self.crate.mark_unplayable(path, _without_name(str(exc), path), report)
+                following = self.crate.next_playable(path, ready=late)
+                if following is None and late:
+                    raise
                 if following is None:
                     why = f"nothing in {self.crate.source} can play (every track was skipped above)"
                     if self._context is not None and self._context.end is not None:

@@ -26,6 +26,7 @@ from copilot.phrase_db.beatgrid import AnalysisError, fit_grid
 from copilot.phrase_db.features import SR as ANALYSIS_SR
 from copilot.phrase_db.runner import analyze_paths
 from copilot.phrase_db.store import Store
+from copilot.tests.fixtures_first import alive, children
 from copilot.tests.fixtures_phrase import tiny_db, tiny_folder  # noqa: F401
 
 runner = CliRunner()
@@ -82,27 +83,6 @@ def test_damage_inside_a_real_database_is_found_by_check_and_mended_by_rebuild(
     assert again.exit_code == 0 and "4 tracks" in again.output, again.output
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc for the worker processes")
 def test_kill_9_of_db_analyze_takes_its_workers_with_it(tiny_folder: Path, tmp_path: Path) -> None:  # noqa: F811
     music = tmp_path / "music"
@@ -115,7 +95,7 @@ def test_kill_9_of_db_analyze_takes_its_workers_with_it(tiny_folder: Path, tmp_p
     workers: list[int] = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(workers) < 2:
-        workers = [c for c in _children(proc.pid)
+        workers = [c for c in children(proc.pid)
                    if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
         time.sleep(0.2)
     assert len(workers) >= 2, "the analyser never started its workers"
@@ -123,9 +103,9 @@ def test_kill_9_of_db_analyze_takes_its_workers_with_it(tiny_folder: Path, tmp_p
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+    while time.monotonic() < deadline and any(alive(w) for w in workers):
         time.sleep(0.1)
-    left = [w for w in workers if _alive(w)]
+    left = [w for w in workers if alive(w)]
     for w in left:  # never leave them behind, even when the test fails
         os.kill(w, signal.SIGKILL)
     assert not left, f"workers outlived their parent: {left}"
