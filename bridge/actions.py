@@ -32,6 +32,7 @@ class ActionKind(StrEnum):
     PANIC = "PANIC"  # everything neutral, right now
     KEYLOCK = "KEYLOCK"  # params: on — key-lock on or off (engines that stretch)
     KEY = "KEY"  # params: delta | semitones | match — key shift (engines that stretch)
+    TRANSITION = "TRANSITION"  # marks a transition's start (params: the plan's id, template, decks, beats)
 
 
 _ids = itertools.count(1)

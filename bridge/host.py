@@ -4,7 +4,8 @@ A *target* is one piece of software copilot drives (Serato, Mixxx, Live, Strudel
 engine, a MIDI monitor). A package offers targets by exposing, in the ``copilot.plugins`` entry-point
 group, a module or object implementing ``copilot_targets``. The same group carries live inputs
 (``copilot_inputs``: motion listeners, voice), music libraries a LOAD looks tracks up in
-(``copilot_library``) and health checks for ``copilot doctor`` (``copilot_doctor``).
+(``copilot_library``), the mixer that plans transitions (``copilot_mixer``) and health checks for
+``copilot doctor`` (``copilot_doctor``).
 
 Hooks are for discovery only. Once found, a target is a plain object: the router and the session call
 its methods (``capabilities()``, ``render()``, ``on_feedback()``, ``mapping_files()``) directly.
@@ -101,11 +102,14 @@ class SessionApi(Protocol):
     state: HostState
     targets: list[Any]  # the active targets (what they can take: target.capabilities())
     config: Any  # the session's Config (copilot.toml): `config.section("motion")`
+    mixer: Any  # the Mixer that plans transitions (None when no plugin offers one)
 
     def submit(self, intent: Any) -> Any: ...  # Intent → Decision (a LOAD waits for its library lookup)
     def move(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any: ...  # a continuous move
+    def mix_view(self) -> Any: ...  # bridge.transition.MixView: decks, tracks, where they sit on the clock
     def report(self, message: str) -> None: ...
     def listen_midi(self, callback: Callable[[bytes, float], None]) -> None: ...  # every message on "Copilot In"
+    def listen_decisions(self, callback: Callable[[Any], None]) -> None: ...  # every decision, whoever asked
 
 
 class Input:
@@ -143,6 +147,16 @@ class Library(Protocol):
     def resolve(self, query: str) -> dict[str, Any] | None: ...
 
 
+class Mixer(Protocol):
+    """Plans TRANSITION and NEXT intents: which track, which template, which phrase lines. `plan` may read
+    the library (it runs on the session's library worker, never under the scheduler's lock); it returns
+    a `bridge.transition.TransitionPlan`, or a sentence saying why there is none."""
+
+    name: str
+
+    def plan(self, intent: Any, view: Any) -> Any: ...  # (Intent, MixView) → TransitionPlan | str
+
+
 class HookSpec:
     """Hook specifications: every hook *finds* something; nothing is called through pluggy per action."""
 
@@ -154,6 +168,10 @@ class HookSpec:
     def copilot_library(self, options: dict[str, Any], settings: dict[str, Any]) -> Library | None:  # type: ignore[empty-body]
         """A music library a LOAD{query} may be looked up in, given `copilot run` options (--db, --crate).
         The session asks each library in turn, off the scheduler, before the LOAD is decided."""
+
+    @hookspec(firstresult=True)
+    def copilot_mixer(self, options: dict[str, Any], settings: dict[str, Any]) -> Mixer | None:  # type: ignore[empty-body]
+        """The mixer that plans transitions (the first plugin that offers one)."""
 
     @hookspec
     def copilot_inputs(  # type: ignore[empty-body]
@@ -313,6 +331,9 @@ class TargetHost:
             if library is not None:
                 found.append(library)
         return found
+
+    def mixer(self, options: dict[str, Any]) -> Mixer | None:
+        return self.pm.hook.copilot_mixer(options=options, settings=self.settings)
 
     def inputs(self, options: dict[str, Any]) -> list[Input]:
         found: list[Input] = []

@@ -4,9 +4,10 @@ Each action goes to every active target whose capabilities include it; the route
 `render` itself (pluggy only found the targets). It runs while the scheduler decides, so it never looks
 anything up: a LOAD arrives with its track already resolved by the session. An action none of them can
 take is never dropped silently: it goes to the adornment engine when one is running, and the
-performer is told either way. TEMPO rides the dispatcher to the clock so it lands on its beat. The
-copilot's own record of deck state changes when an action's first wire message is actually sent —
-not before, and never for an action a PANIC or CANCEL withdrew.
+performer is told either way. TEMPO rides the dispatcher to the clock so it lands on its beat. Every
+accepted deck action is also kept in the `timeline` (where each deck's track sits on the clock), which
+transitions align to. The copilot's own record of deck state changes when an action's first wire
+message is actually sent — not before, and never for an action a PANIC or CANCEL withdrew.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from .clock import BeatClock
 from .dispatch import Dispatcher, Sent
 from .host import Capabilities, Target
 from .state import HostState, own_effect
+from .timeline import Timeline
 
 # Actions that only mark a moment (their audible effect travels as envelopes): no target needed.
-MARKERS = frozenset({ActionKind.DROP})
+MARKERS = frozenset({ActionKind.DROP, ActionKind.TRANSITION})
 
 
 class ClockSink:
@@ -55,6 +57,8 @@ class Router:
         self.state = state
         self.report = report
         self.clock_sink = ClockSink(clock)
+        self.clock = clock
+        self.timeline = Timeline()
         self._effects: dict[str, Action] = {}  # actions that change a deck, until their first send
         self._effects_lock = threading.Lock()
         dispatcher.listeners.append(self.on_sent)
@@ -74,8 +78,13 @@ class Router:
         return action.kind
 
     # -- Outbox --------------------------------------------------------------------------------------
+    def can(self, what: ActionKind | str) -> bool:
+        """Can any active target (or the adornment engine) take this action kind or parameter?"""
+        return any(caps.can(what) for caps in self._caps.values())
+
     def dispatch(self, actions: Sequence[Action]) -> None:
         for action in actions:
+            self.timeline.record(action, self.clock.beat)
             if action.kind is ActionKind.TEMPO:
                 self.dispatcher.schedule(self.clock_sink, [Timed(action.beat, action, action.id)])
             if action.deck is not None and own_effect(action):
@@ -85,6 +94,7 @@ class Router:
 
     def withdraw(self, action_ids: Sequence[str], after_beat: float | None = None) -> None:
         self.dispatcher.withdraw(action_ids, after_beat)
+        self.timeline.withdraw(action_ids, after_beat)
         with self._effects_lock:
             for action_id in action_ids:
                 action = self._effects.get(action_id)
@@ -93,6 +103,7 @@ class Router:
 
     def panic(self, action: Action) -> None:
         self.dispatcher.flush()
+        self.timeline.panic(self.clock.beat)
         with self._effects_lock:
             self._effects.clear()
         for target in self.all_targets:

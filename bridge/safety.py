@@ -35,6 +35,11 @@ DEFAULT_GRID: dict[IntentKind, Grid] = {
     IntentKind.DROP: Grid.PHRASE,  # with "in N bars" it lands N bars on, counting this bar as one
     IntentKind.KEYLOCK: Grid.BEAT,
     IntentKind.KEY: Grid.BEAT,
+    IntentKind.EQ: Grid.BEAT,
+    IntentKind.FADER: Grid.BEAT,
+    IntentKind.CROSSFADE: Grid.BAR,
+    IntentKind.TRANSITION: Grid.PHRASE,  # the planner aligns it to the tracks' own phrases
+    IntentKind.NEXT: Grid.PHRASE,
 }
 
 # Changes that are rate limited per deck, by group.
@@ -66,6 +71,8 @@ class SafetyConfig:
     filter_bars: float = 1.0  # a FILTER move takes this many bars
     build_peak: float = 0.85  # filter position at the top of a build (high-pass side)
     build_send: float = 0.6  # FX send at the top of a build
+    crossfade_bars: int = 8  # "crossfade to B" without a length
+    glide_beats: float = 4.0  # a cancelled transition's parameters return to where they were over this
     decks: int = 2
     params: dict[str, Param] = field(default_factory=lambda: dict(PARAMS))
 

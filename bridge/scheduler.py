@@ -3,7 +3,10 @@
 Discrete intents go to the next safe grid line (beat, bar or phrase by kind, inside the phase window
 δ); LOAD never lands on a playing deck; FX and loop changes are rate limited; risky actions wait for
 CONFIRM and expire; continuous moves (motion, a fader) are capped and slew-limited; PANIC is immediate,
-cancels everything queued and puts FX and filters back to neutral.
+cancels everything queued and puts FX and filters back to neutral. A transition (a plan the session's
+mixer made: bridge/transition.py) is one unit: its envelopes and steps go out through the same caps
+and slew limits, and cancelling it (or PANIC) withdraws what has not been sent and glides what moved
+back to where it was.
 
 Decide, then send: the scheduler's lock covers decisions only. Nothing under it reads a file, a
 database or a socket — a LOAD's track is looked up by the session before the LOAD is submitted, and
@@ -15,7 +18,7 @@ with a manual clock and no ports.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -28,6 +31,12 @@ from .envelope import Breakpoint, Curve, Envelope
 from .lamport import LAMPORT
 from .safety import RATE_GROUPS, Grid, SafetyConfig
 from .state import HostState, own_effect
+from .transition import TransitionPlan, crossfade_on_faders, fit, glide_back, silent_at_start
+
+# A performer's move that takes the mix over from the planner (its transition on those decks stops).
+HANDS_ON = frozenset({IntentKind.EQ, IntentKind.FADER, IntentKind.CROSSFADE, IntentKind.TRANSITION, IntentKind.NEXT,
+                      IntentKind.PLAY, IntentKind.PAUSE, IntentKind.CUE, IntentKind.LOAD, IntentKind.FILTER,
+                      IntentKind.BUILD, IntentKind.DROP})
 
 
 class Verdict(StrEnum):
@@ -107,6 +116,7 @@ class _Level:
 class _Scheduled:
     intent: Intent
     actions: list[Action] = field(default_factory=list)
+    plan: TransitionPlan | None = None  # a transition: one unit, undone by gliding back
 
     @property
     def last_beat(self) -> float:
@@ -136,6 +146,9 @@ class SafetyScheduler:
         self._scheduled: list[_Scheduled] = []
         self._rate_recent: dict[tuple[str, Deck | None], list[float]] = {}
         self._levels: dict[tuple[str, Deck | None], _Level] = {}
+        self.can: Callable[[str], bool] = lambda what: True  # what the session's targets can take
+        self._said: set[str] = set()  # substitutions already told to the performer
+        self._fresh: set[str] = set()  # … of them, those the decision being made tells
 
     # -- public ------------------------------------------------------------------------------------
     def submit(self, intent: Intent, resolved: dict[str, Any] | None = None) -> Decision:
@@ -221,6 +234,9 @@ class SafetyScheduler:
     # -- decisions -----------------------------------------------------------------------------------
     def _decide(self, intent: Intent, now: float, confirmed: bool,
                 resolved: dict[str, Any] | None = None) -> Decision:
+        self._planner_steps_aside(intent, now)
+        if intent.kind in (IntentKind.TRANSITION, IntentKind.NEXT):
+            return self._transition(intent, now, resolved)
         intent, deck_note = self._pick_deck(intent, now)
         kind = intent.kind
         beat = self._grid_beat(intent, now)
@@ -258,7 +274,10 @@ class SafetyScheduler:
         self._scheduled.append(_Scheduled(intent, list(actions)))
         self.outbox.dispatch(actions)
         when = self._say_when(beat, now)
-        note = f" ({deck_note})" if deck_note else ""
+        notes = [deck_note] if deck_note else []
+        notes += sorted(self._fresh)
+        self._fresh.clear()
+        note = f" ({'; '.join(notes)})" if notes else ""
         return Decision(intent, Verdict.SCHEDULED, f"{intent.describe()}{note} {when}", tuple(actions), beat, now)
 
     def _risk(self, intent: Intent, beat: float) -> str | None:
@@ -273,6 +292,119 @@ class SafetyScheduler:
             if jump > self.config.tempo_jump_cap:
                 return f"tempo jump of {jump:.1f} BPM (to {new:.1f}); say yes to confirm"
         return None
+
+    # -- transitions ---------------------------------------------------------------------------------
+    def _transition(self, intent: Intent, now: float, resolved: dict[str, Any] | None) -> Decision:
+        """A TRANSITION or NEXT the session's mixer planned (`resolved["plan"]`), as one unit."""
+        resolved = resolved or {}
+        plan: TransitionPlan | None = resolved.get("plan")
+        if plan is None:
+            return self._refuse(intent, now, resolved.get("refused") or f"{intent.describe()}: no transition "
+                                "planner is running (the phrase-db plugin provides one)")
+        earliest = self.clock.beat_at_time(now + self.config.min_lead + self.config.latency)
+        first = min([plan.start, *(s.beat for s in plan.steps)])
+        if first < earliest - 1e-9:
+            return self._refuse(intent, now, f"{plan.describe()} missed its phrase line (beat {plan.start:g}) "
+                                "while it was planned; ask again")
+        busy = [e.plan for e in self._scheduled if e.plan is not None and e.last_beat >= earliest
+                and {e.plan.out_deck, e.plan.in_deck} & {plan.out_deck, plan.in_deck}]
+        if busy:
+            return self._refuse(intent, now, f"{busy[0].describe()} is still running until beat {busy[0].end:g}; "
+                                "cancel the transition first")
+        for step in plan.steps:
+            deck = Deck(step.deck)
+            if step.kind in ("LOAD", "PLAY") and self._busy(deck, step.beat):
+                what = "load onto" if step.kind == "LOAD" else "start"
+                return self._refuse(intent, now, f"{plan.describe()}: deck {deck} is playing or about to — "
+                                    f"never {what} a playing deck in a transition")
+        plan = fit(plan, self.can)
+        for note in plan.notes:
+            self._say(note)
+        actions = self._plan_actions(intent, plan)
+        self._scheduled.append(_Scheduled(intent, actions, plan))
+        self.outbox.dispatch(actions)
+        when = self._say_when(plan.start, now)
+        said = [n for n in plan.notes if n in self._fresh]
+        self._fresh.clear()
+        extra = f" ({'; '.join(said)})" if said else ""
+        why = f": {plan.why}" if plan.why else ""
+        return Decision(intent, Verdict.SCHEDULED, f"{plan.describe()} over {plan.bars} bars {when}{why}{extra}",
+                        tuple(actions), plan.start, now)
+
+    def _plan_actions(self, intent: Intent, plan: TransitionPlan) -> list[Action]:
+        """The plan's steps and envelopes as actions (envelopes capped and slew-limited as always)."""
+        at = self.clock.time_at_beat
+        actions = [Action(ActionKind.TRANSITION, None, plan.start, at(plan.start), intent_id=intent.id,
+                          source=intent.source, lamport=intent.lamport,
+                          params={"id": plan.id, "template": plan.template, "out": plan.out_deck,
+                                  "in": plan.in_deck, "start": plan.start, "end": plan.end, "bars": plan.bars})]
+        for step in plan.steps:
+            actions.append(Action(ActionKind(step.kind), Deck(step.deck), step.beat, at(step.beat),
+                                  params=dict(step.params), intent_id=intent.id, source=intent.source,
+                                  lamport=intent.lamport))
+        for e in sorted(plan.envelopes, key=lambda e: e.start):
+            spec = self.config.params[e.param]
+            deck = Deck(e.deck) if e.deck and spec.per_deck else None
+            capped = e.with_caps(spec)
+            actions.append(Action(ActionKind.ENVELOPE, deck, capped.start, at(capped.start), envelope=capped,
+                                  params={"param": e.param, "start_value": self._current(e.param, deck)},
+                                  intent_id=intent.id, source=intent.source, lamport=intent.lamport))
+            self._levels[(e.param, deck)] = _Level(capped.end, capped.points[-1].value)
+        return actions
+
+    def _undo(self, entry: _Scheduled, beat: float) -> list[Action]:
+        """A transition withdrawn at `beat`: what it moved glides back to where the transition started it;
+        an incoming deck it started (silent there again) stops once the glide is over, unless the
+        outgoing deck was stopped already."""
+        plan = entry.plan
+        assert plan is not None
+        glide = self.config.glide_beats
+        out: list[Action] = []
+        for e in glide_back(plan, beat, glide):
+            spec = self.config.params[e.param]
+            deck = Deck(e.deck) if e.deck and spec.per_deck else None
+            capped = e.with_caps(spec)
+            out.append(Action(ActionKind.ENVELOPE, deck, capped.start, self.clock.time_at_beat(capped.start),
+                              envelope=capped, params={"param": e.param, "start_value": capped.points[0].value},
+                              intent_id=entry.intent.id, source=entry.intent.source))
+            self._levels[(e.param, deck)] = _Level(capped.end, capped.points[-1].value)
+        started = any(s.kind == "PLAY" and s.beat <= beat for s in plan.steps)
+        out_paused = any(s.kind == "PAUSE" and s.deck == plan.out_deck and s.beat <= beat for s in plan.steps)
+        if started and not out_paused and silent_at_start(plan):
+            stop = next_boundary(beat + glide, self.clock.quantum)  # transport stays on the bar
+            out.append(Action(ActionKind.PAUSE, Deck(plan.in_deck), stop, self.clock.time_at_beat(stop),
+                              intent_id=entry.intent.id, source=entry.intent.source))
+        return out
+
+    def _planner_steps_aside(self, intent: Intent, now: float) -> None:
+        """A performer who touches the mix takes it over: the planner's transition on those decks stops
+        where it is (what was sent stays, nothing more is sent), and the decision says so."""
+        if intent.source is Source.PLANNER or intent.kind not in HANDS_ON:
+            return
+        now_beat = self.clock.beat_at_time(now)
+        for entry in list(self._scheduled):
+            plan = entry.plan
+            if plan is None or entry.intent.source is not Source.PLANNER or entry.last_beat <= now_beat:
+                continue
+            if intent.deck is not None and intent.deck.value not in (plan.out_deck, plan.in_deck):
+                continue
+            self._scheduled.remove(entry)
+            self.outbox.withdraw([a.id for a in entry.actions], after_beat=now_beat)
+            self._fresh.add(f"the planner's {plan.describe()} stepped aside: the mix is yours")
+
+    def transitions(self) -> list[dict[str, Any]]:
+        """The transitions decided and not over yet, for a stage view: the plan, and whether it runs."""
+        with self._lock:
+            now_beat = self.clock.beat
+            return [{**e.plan.to_dict(), "state": "running" if e.plan.start <= now_beat else "waiting",
+                     "intent_id": e.intent.id, "source": e.intent.source.value}
+                    for e in self._scheduled if e.plan is not None and e.last_beat >= now_beat]
+
+    def _say(self, note: str) -> None:
+        """A substitution is told once per session (the decision that first needs it says it)."""
+        if note not in self._said:
+            self._said.add(note)
+            self._fresh.add(note)
 
     def _actions(self, intent: Intent, beat: float, resolved: dict[str, Any] | None = None) -> list[Action]:
         """Turn one accepted intent into grid-stamped actions (discrete ones and envelopes)."""
@@ -322,9 +454,35 @@ class SafetyScheduler:
             case IntentKind.LOAD if resolved:
                 title = resolved.get("title") or resolved.get("path")
                 return [discrete(ActionKind.LOAD, **dict(a), resolved=resolved, title=title)]
+            case IntentKind.EQ:
+                bands = ("low", "mid", "high") if a["band"] == "all" else (a["band"],)
+                return [env(f"eq_{b}", beat, [(beat, 0.5 * a["level"], Curve.HOLD)], deck) for b in bands]
+            case IntentKind.FADER:
+                return [env("volume", beat, [(beat, a["level"], Curve.HOLD)], deck)]
+            case IntentKind.CROSSFADE:
+                return self._crossfade(intent, beat, env)
             case _:
                 action_kind = ActionKind(kind.value)
                 return [discrete(action_kind, **dict(a))]
+
+    def _crossfade(self, intent: Intent, beat: float, env: Callable[..., Action]) -> list[Action]:
+        """The crossfader to a deck's side or a position, now (bars 0: at its slew limit) or over bars; on
+        the channel faders when no target has a crossfader."""
+        a = intent.args
+        target = a["position"] if "position" in a else float(Deck(a["to"]).index % 2)
+        bars = a.get("bars", self.config.crossfade_bars)
+        start = self._current("crossfader", None)
+        points = [(beat, target, Curve.HOLD)] if bars == 0 else \
+            [(beat, start, Curve.SMOOTH), (beat + bars * self.clock.quantum, target, Curve.LINEAR)]
+        if self.can("crossfader") or not self.can("volume"):
+            return [env("crossfader", beat, points, None)]
+        xf = Envelope("crossfader", tuple(Breakpoint(b, v, c) for b, v, c in points))
+        left, right = Deck.A, Deck.B  # the crossfader runs from A's side to B's
+        self._say("no crossfader: the channel faders carry the crossfade")
+        out: list[Action] = []
+        for e in crossfade_on_faders(xf, left.value, right.value):
+            out.append(env("volume", e.start, [(p.beat, p.value, p.curve) for p in e.points], Deck(e.deck)))
+        return out
 
     def _drop_actions(self, intent: Intent, beat: float, decks: list[Deck]) -> list[Action]:
         """The drop: filter open and FX send shut, exactly on the downbeat, plus the DROP marker."""
@@ -350,6 +508,8 @@ class SafetyScheduler:
     # -- PANIC / CONFIRM / CANCEL ------------------------------------------------------------------
     def _panic(self, intent: Intent, now: float) -> Decision:
         self._pending.clear()
+        now_beat = self.clock.beat_at_time(now)
+        running = [e for e in self._scheduled if e.plan is not None and e.last_beat > now_beat]
         self._scheduled.clear()
         for (name, deck) in list(self._levels):
             if self.config.params[name].reset_on_panic:
@@ -358,32 +518,67 @@ class SafetyScheduler:
                         lamport=intent.lamport,
                         params={"neutral": {n: p.neutral for n, p in self.config.params.items() if p.reset_on_panic}})
         self.outbox.panic(action)
-        return Decision(intent, Verdict.DONE, "PANIC: everything queued cancelled, FX and filters to neutral",
-                        (action,), None, now)
+        undo = [a for e in running for a in self._undo(e, self.clock.beat_at_time(now + self.config.min_lead))]
+        if undo:  # after the flush: a transition halfway through glides back rather than freezing there
+            self.outbox.dispatch(undo)
+        also = f"; {', '.join(e.plan.describe() for e in running if e.plan)} gliding back" if running else ""
+        return Decision(intent, Verdict.DONE, f"PANIC: everything queued cancelled, FX and filters to neutral{also}",
+                        (action, *undo), None, now)
 
     def _confirm(self, intent: Intent, now: float) -> Decision:
-        if not self._pending:
-            return self._refuse(intent, now, "nothing is waiting for a yes")
-        pending = self._pending.pop()
+        """A yes: for the intent it names (`id`), else for the latest question asked of a performer (the
+        planner's own questions are answered only by the planner, by id)."""
+        wanted = intent.args.get("id")
+        if wanted is not None:
+            found = [p for p in self._pending if p.intent.id == wanted]
+            if not found:
+                return self._refuse(intent, now, f"nothing with id {wanted} is waiting for a yes")
+            pending = found[-1]
+        else:
+            asked = [p for p in self._pending if p.intent.source is not Source.PLANNER]
+            if not asked:
+                return self._refuse(intent, now, "nothing is waiting for a yes")
+            pending = asked[-1]
+        self._pending.remove(pending)
         decision = self._decide(pending.intent, now, confirmed=True, resolved=pending.resolved)
         reason = f"confirmed: {decision.reason}" if decision.accepted else decision.reason
         return Decision(intent, Verdict.DONE if decision.accepted else Verdict.REFUSED, reason,
                         decision.actions, decision.beat, now)
 
     def _cancel(self, intent: Intent, now: float) -> Decision:
-        if self._pending:
-            gone = self._pending.pop()
-            return Decision(intent, Verdict.DONE, f"cancelled {gone.intent.describe()}", at=now)
+        """No: the question it names (`id`) or the latest; else the latest scheduled intent not over yet.
+        "cancel the transition" takes the latest transition; a transition withdrawn glides back."""
+        wanted, what = intent.args.get("id"), intent.args.get("what")
+        if what is None:
+            asked = [p for p in self._pending if wanted is None or p.intent.id == wanted]
+            if asked:
+                self._pending.remove(asked[-1])
+                return Decision(intent, Verdict.DONE, f"cancelled {asked[-1].intent.describe()}", at=now)
         now_beat = self.clock.beat_at_time(now)
-        while self._scheduled:
-            entry = self._scheduled.pop()
-            if entry.last_beat > now_beat:
-                self.outbox.withdraw([a.id for a in entry.actions], after_beat=now_beat)
+        for entry in reversed(self._scheduled):
+            if entry.last_beat <= now_beat or (wanted is not None and entry.intent.id != wanted):
+                continue
+            if what == "transition" and entry.plan is None:
+                continue
+            self._scheduled.remove(entry)
+            self.outbox.withdraw([a.id for a in entry.actions], after_beat=now_beat)
+            if entry.plan is None:
                 return Decision(intent, Verdict.DONE, f"withdrew {entry.intent.describe()}", at=now)
-        return self._refuse(intent, now, "nothing left to cancel")
+            undo = self._undo(entry, self.clock.beat_at_time(now + self.config.min_lead))
+            self.outbox.dispatch(undo)
+            return Decision(intent, Verdict.DONE, f"cancelled {entry.plan.describe()}: "
+                            + ("what it moved glides back" if undo else "nothing of it had started"), tuple(undo),
+                            at=now)
+        if what == "transition":
+            return self._refuse(intent, now, "no transition is waiting or running")
+        return self._refuse(intent, now, "nothing left to cancel" if wanted is None else
+                            f"nothing with id {wanted} is left to cancel")
 
     # -- helpers -----------------------------------------------------------------------------------
     def _refuse(self, intent: Intent, now: float, reason: str) -> Decision:
+        if self._fresh:  # what happened anyway (the planner stepped aside) is said with the refusal
+            reason = f"{reason} ({'; '.join(sorted(self._fresh))})"
+            self._fresh.clear()
         return Decision(intent, Verdict.REFUSED, reason, at=now)
 
     def _ask(self, intent: Intent, now: float, reason: str, resolved: dict[str, Any] | None = None) -> Decision:

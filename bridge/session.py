@@ -3,7 +3,9 @@ libraries, the script and the log for `copilot run` — in real time, or offline
 
 Decide, then send: every intent enters through `submit` (or `submit_soon`). A LOAD is first looked up
 in the libraries the plugins offer (database, tags, crate folders) on the session's library worker,
-with no lock held; the scheduler then decides with the track already in hand.
+with no lock held; the scheduler then decides with the track already in hand. A TRANSITION or NEXT is
+planned the same way, by the mixer a plugin offers (which track, which template, which phrase lines),
+and decided as one unit.
 """
 
 from __future__ import annotations
@@ -27,16 +29,19 @@ from .actions import Action
 from .clock import BeatClock, InternalClock, ManualClock
 from .config import Config, log_dir
 from .dispatch import Dispatcher, Sent, freeze_heap, thaw_heap
-from .host import Input, Library, Target, TargetContext, TargetHost, TargetUnavailable, UnknownTarget
+from .host import Input, Library, Mixer, Target, TargetContext, TargetHost, TargetUnavailable, UnknownTarget
 from .log import SessionLog
 from .router import Router
 from .safety import SafetyConfig
 from .scheduler import Decision, SafetyScheduler, Verdict
 from .state import HostState
 from .surroundings import Surroundings, running_processes
+from .transition import DeckView, MixView
 
 log = logging.getLogger(__name__)
 MAX_LOOKUPS = 8  # LOADs waiting for the library at once; more are refused (a stuck disk must not pile up)
+PLANNED = (IntentKind.TRANSITION, IntentKind.NEXT)  # intents the mixer plans before they are decided
+PLAN_LEAD = 1.0  # beats: a plan's first step waits at least this long (the decision comes after planning)
 
 
 @dataclass
@@ -54,6 +59,7 @@ class SessionOptions:
     motion_osc: str | None = None
     mocopi: int | None = None
     voice: bool = False
+    autopilot: bool = False  # the planner plays a set beside any target (it yields to the performer)
     osc: str | None = "127.0.0.1:9100"
     allow: list[str] = field(default_factory=list)
     db: Path | None = None
@@ -100,6 +106,7 @@ class Session:
         self.adornment: Target | None = None
         self.inputs: list[Input] = []
         self.libraries: list[Library] = []
+        self.mixer: Mixer | None = None
         # One worker: LOADs are looked up (and so decided) in the order they were asked for.
         self._lookups = cf.ThreadPoolExecutor(1, thread_name_prefix="copilot-library")
         self._lookups_waiting = 0
@@ -113,6 +120,7 @@ class Session:
         self.feedback_count = 0
         self._feedback_ports: set[str] = set()  # input ports that received anything (for --target auto)
         self._midi_listeners: list[Callable[[bytes, float], None]] = []
+        self._decision_listeners: list[Callable[[Decision], None]] = []
         self._stop = threading.Event()
         self.decisions: list[Decision] = []
         self.exit_status = 0  # what `copilot run` exits with (a target or input that ended the set says)
@@ -205,11 +213,13 @@ class Session:
         self.scheduler.config.latency = max((t.output_latency for t in self.targets), default=0.0)
         self.router = Router(self.targets, self.dispatcher, self.state, self.clock, self.report, self.adornment)
         self.libraries = self._find_libraries(context_options)
+        self.mixer = self._find_mixer(context_options)
         if not self.options.offline:
-            for library in self.libraries:
+            for library in [*self.libraries, *([self.mixer] if self.mixer else [])]:
                 if callable(getattr(library, "warm_up", None)):
                     self._lookups.submit(self._warm_up, library)
         self.scheduler.outbox = self.router
+        self.scheduler.can = self.router.can
         why = f" ({self.target_reason})" if self.target_reason else ""
         self.report(f"target: {', '.join(t.name for t in self.targets)}{why}; clock: "
                     f"{type(self.clock).__name__} at {self.clock.tempo:.2f} BPM")
@@ -243,7 +253,14 @@ class Session:
             self.report(f"no music library for LOAD: {exc}")
             return []
 
-    def _warm_up(self, library: Library) -> None:
+    def _find_mixer(self, options: dict[str, Any]) -> Mixer | None:
+        try:
+            return self.host.mixer(options)
+        except Exception as exc:  # noqa: BLE001 - no mixer: transitions are refused with the reason
+            self.report(f"no transition planner: {exc}")
+            return None
+
+    def _warm_up(self, library: Library | Mixer) -> None:
         """Library worker: what a first lookup would load (modules, caches), before the set needs it."""
         try:
             library.warm_up()  # type: ignore[attr-defined]
@@ -347,8 +364,15 @@ class Session:
         mark = {Verdict.SCHEDULED: "✓", Verdict.DONE: "✓", Verdict.AWAITING_CONFIRM: "?",
                 Verdict.REFUSED: "✗"}[decision.verdict]
         self.report(f"{mark} [{decision.intent.source.value}] {decision.reason}")
+        for listener in self._decision_listeners:
+            try:
+                listener(decision)
+            except Exception as exc:  # noqa: BLE001 - a broken listener must not stop deciding
+                self.log.record("listener_error", error=repr(exc))
 
     def _needs_lookup(self, intent: Intent) -> bool:
+        if intent.kind in PLANNED:
+            return self.mixer is not None
         return intent.kind is IntentKind.LOAD and bool(self.libraries)
 
     def _queue_lookup(self, intent: Intent) -> cf.Future[Decision]:
@@ -395,7 +419,10 @@ class Session:
                         "track was being looked up")  # no time: the clock may be closed already
 
     def _lookup(self, intent: Intent) -> dict[str, Any] | None:
-        """The track a LOAD's words mean, from the first library that knows one (library worker thread)."""
+        """The track a LOAD's words mean, from the first library that knows one (library worker thread);
+        for a TRANSITION or NEXT, the mixer's plan (or why there is none)."""
+        if intent.kind in PLANNED:
+            return self._plan(intent)
         query = str(intent.args.get("query", ""))
         for library in self.libraries:
             try:
@@ -409,10 +436,51 @@ class Session:
                 return found
         return None
 
+    def _plan(self, intent: Intent) -> dict[str, Any]:
+        """Library worker: the mixer plans the transition against what the session knows now."""
+        assert self.mixer is not None
+        try:
+            plan = self.mixer.plan(intent, self.mix_view())
+        except Exception as exc:  # a planner bug refuses this transition, never the set
+            log.exception("the mixer failed")
+            return {"refused": f"{intent.describe()}: the planner failed ({type(exc).__name__}: {exc})"}
+        return {"refused": plan} if isinstance(plan, str) else {"plan": plan}
+
+    def mix_view(self) -> MixView:
+        """Decks, tracks and where they sit on the clock, what the targets take: what a mixer plans with."""
+        clock = self.clock
+        now = clock.beat
+        earliest = clock.beat_at_time(clock.now() + self.scheduler.config.min_lead) + PLAN_LEAD
+        timeline = self.router.timeline if self.router is not None else None
+        decks = {}
+        for i in range(self.scheduler.config.decks):
+            deck = Deck.from_index(i)
+            host = self.state.deck(deck)
+            own = timeline.at(deck, earliest) if timeline is not None else None
+            playing = host.playing or bool(own and own.playing)
+            track = own.track if own is not None and own.track else ({"title": host.track} if host.track else None)
+            anchor = own.anchor if own is not None and own.playing and playing else None
+            loaded = host.loaded if host.loaded is not None else (True if track else None)
+            position = own.position if own is not None and not playing else None
+            decks[deck.value] = DeckView(deck.value, playing, loaded, track, anchor, position)
+        can = frozenset(name for t in self.targets for name in _capability_names(t))
+        return MixView(now=now, earliest=earliest, quantum=clock.quantum, tempo=clock.tempo, decks=decks, can=can,
+                       seek=bool(self.targets) and all(t.builtin_engine for t in self.targets),
+                       played=tuple(timeline.played()) if timeline is not None else ())
+
+    def transitions(self) -> list[dict[str, Any]]:
+        """Transitions decided and not over yet (the plan's data and whether it runs), for a stage view."""
+        return self.scheduler.transitions()
+
     # -- the rest of the SessionApi -------------------------------------------------------------------------
     def listen_midi(self, callback: Callable[[bytes, float], None]) -> None:
         """Hear every message on 'Copilot In' too (a push-to-talk pad, a foot switch)."""
         self._midi_listeners.append(callback)
+
+    def listen_decisions(self, callback: Callable[[Decision], None]) -> None:
+        """Hear every decision as it is made (on the deciding thread: return quickly); the planner yields
+        to the performer this way."""
+        self._decision_listeners.append(callback)
 
     def report(self, message: str) -> None:
         self.log.record("report", message=message)
@@ -601,6 +669,11 @@ def _signals_wait() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _capability_names(target: Target) -> list[str]:
+    caps = target.capabilities()
+    return [*(a.value for a in caps.actions), *caps.params]
 
 
 def default_log_path() -> Path:

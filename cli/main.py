@@ -25,6 +25,7 @@ SUB_APPS = [
     ("copilot.cli.voice", "voice"),
     ("copilot.cli.motion", "motion"),
     ("copilot.cli.db", "db"),
+    ("copilot.cli.transitions", "transitions"),
 ]
 COMMANDS = [
     ("copilot.cli.run", "run"),

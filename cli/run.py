@@ -23,6 +23,7 @@ def command(
     motion_osc: str | None = typer.Option(None, "--motion-osc", help="Listen for motion OSC on [HOST:]PORT."),
     mocopi: int | None = typer.Option(None, help="Listen for Sony mocopi on this UDP port (e.g. 12351)."),
     voice: bool = typer.Option(False, help="Listen for voice commands (hands-free)."),
+    autopilot: bool = typer.Option(False, help="Let the planner play a set on any target (it yields to you)."),
     osc: str = typer.Option("127.0.0.1:9100", help="Intents over OSC on [HOST:]PORT ('' = off)."),
     allow: list[str] = typer.Option([], help="LAN address allowed to send OSC intents (repeatable)."),
     db: Path | None = typer.Option(None, help="Phrase database to resolve LOAD queries."),
@@ -39,7 +40,7 @@ def command(
     options = SessionOptions(
         target=target, script=script, duration=duration, link=not no_link, tempo=tempo, quantum=quantum,
         output_latency_ms=output_latency, out=out, crate=crate, adorn=adorn, motion_osc=motion_osc,
-        mocopi=mocopi, voice=voice, osc=osc or None, allow=list(allow), db=db,
+        mocopi=mocopi, voice=voice, autopilot=autopilot, osc=osc or None, allow=list(allow), db=db,
         log=log or default_log_path(), midi_api=midi_api, auto_wait=auto_wait,
     )
     try:

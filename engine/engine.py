@@ -216,8 +216,8 @@ class Engine:
     # -- deck commands --------------------------------------------------------------------------------
     def load(self, deck: int, track: Track, beat: float | None = None, loudness: float = 0.0,
              cue: float = 0.0) -> bool:
-        """Load a track (on a stopped deck); `loudness`: its loudness-matching offset in trim units; `cue`:
-        the track beat the deck is cued to (0: beat 1 of the track)."""
+        """Load a track (on a stopped deck), its play head on track beat `cue` (a transition starts a track
+        on one of its phrases); `loudness`: its loudness-matching offset in trim units."""
         if track.samplerate != self.samplerate:
             raise ValueError(f"track is at {track.samplerate} Hz, the engine at {self.samplerate} Hz")
         slot = self.put_buffer(track.audio)

@@ -91,7 +91,7 @@ class KeyLock:
 
     # -- what the performer asks -----------------------------------------------------------------------
     def loaded(self, deck: int, track: Track, beat: float | None = None, cue: float = 0.0) -> None:
-        """A new track on `deck`: stretch it from its cue (a track beat). Key-lock and key shift are the
+        """A new track on `deck`: stretch it from its cue (track beat `cue`). Key-lock and key shift are the
         deck's settings and stay as they are (a key shift asked for while the track was loading applies)."""
         self.decks[deck].track = track
         self._apply(deck, beat, head=track.first_beat * track.samplerate + cue * track.samples_per_beat)

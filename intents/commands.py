@@ -15,7 +15,7 @@ from typing import Any
 
 from .fuzzy import word_distance
 from .grammar import Node, anchors, compile_template
-from .lexicon import DECK_WORDS, FX_NAMES, NUMBER_WORDS
+from .lexicon import BAND_WORDS, DECK_WORDS, FX_NAMES, NUMBER_WORDS, SIDE_WORDS, TEMPLATE_WORDS
 from .schema import DECK_KINDS, HOTCUES, LOOP_BEATS, MAX_BARS, MAX_KEY_SHIFT, IntentKind
 
 DECK = "[(on | to | onto | into | for | at | in | of)] [the] [deck] {deck}"
@@ -24,6 +24,10 @@ KEYLOCK = "(keylock | key lock | master tempo)"
 SEMIS = "(semitone | semitones | step | steps)"
 ON_DECK = "((on | for | of) [the] [deck] {deck} | deck {deck})"  # after a number: "up 1" is not deck A
 PERCENT = "[(to | at | by | of)] {amount} [percent]"
+LEVEL = "to {lvl} [percent]"
+REF = "[the] [deck] {ref}"  # another deck, as an argument ("into B", "sync B to A")
+BARS = "[(in | over | for | across)] {n} [(bar | bars)]"
+INTO = "(into | to | onto | in to | over to)"
 
 K = IntentKind
 Args = Callable[[dict[str, Any]], dict[str, Any]]
@@ -37,6 +41,24 @@ def _amount(value: float | None, default: float) -> float:
     if value is None:
         return default
     return value / 100.0 if value > 1.0 else value
+
+
+def _transition(c: dict[str, Any]) -> dict[str, Any]:
+    """TRANSITION args from captures: the template (absent: the planner picks), decks, bars."""
+    out: dict[str, Any] = {"template": c["tpl"]} if c.get("tpl") else {}
+    for slot, key in (("ref", "to"), ("src", "from")):
+        if c.get(slot) is not None:
+            out[key] = c[slot]
+    if c.get("n") is not None:
+        out["bars"] = c["n"]
+    return out
+
+
+def _crossfade(c: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"to": c["ref"]} if c.get("ref") is not None else {"position": c.get("side", 0.5)}
+    if c.get("n") is not None:
+        out["bars"] = c["n"]
+    return out
 
 
 # (kind, templates, args from captures). A leading "deck X" works for every deck command too.
@@ -87,6 +109,37 @@ TABLE: list[tuple[IntentKind, tuple[str, ...], Args]] = [
     (K.KEY, (f"(reset | zero) [the] key [{DECK}]", f"key [{DECK}] (reset | zero)"), lambda c: {"semitones": 0}),
     (K.KEY, ("match [the] key [(of | on) [the] [deck] {deck}] (to | with) [the] [deck] {ref}",),
      lambda c: {"match": c["ref"]}),
+    # -- mixing (issue 14): the words DJs use for the channel strip, the crossfader and transitions -----
+    (K.EQ, (f"(kill | cut) [the] {{band}} [{DECK}]", f"{{band}} (out | off) [{DECK}]"),
+     lambda c: {"band": c["band"], "level": 0.0}),
+    (K.EQ, (f"[(bring | put)] [the] {{band}} back [in] [{DECK}]", f"(restore | return) [the] {{band}} [{DECK}]"),
+     lambda c: {"band": c["band"], "level": 1.0}),
+    (K.EQ, (f"[(set | put | turn)] [the] {{band}} [{DECK}] {LEVEL}",
+            f"[(set | put | turn)] [the] {{band}} {LEVEL} [{DECK}]"),
+     lambda c: {"band": c["band"], "level": _amount(c["lvl"], 1.0)}),
+    (K.EQ, (f"(reset | flatten) [the] (eq | eqs) [{DECK}]", f"(eq | eqs) flat [{DECK}]"),
+     lambda c: {"band": "all", "level": 1.0}),
+    (K.FADER, (f"(fader | volume | channel) [{DECK}] {{dir}}", f"(fader | volume | channel) {{dir}} [{DECK}]"),
+     lambda c: {"level": 1.0 if c["dir"] == "up" else 0.0}),
+    (K.FADER, (f"(fader | volume) [{DECK}] {LEVEL}", f"(fader | volume) {LEVEL} [{DECK}]"),
+     lambda c: {"level": _amount(c["lvl"], 1.0)}),
+    (K.CROSSFADE, (f"(crossfade | cross fade | fade | cross) {INTO} {REF} [{BARS}]",), _crossfade),
+    (K.CROSSFADE, (f"crossfader (to | in) {REF}", "crossfader (to | in) [the] {side}"),
+     lambda c: {**_crossfade(c), "bars": 0}),
+    (K.TRANSITION, (f"{{tpl}} {INTO} {REF} [{BARS}]", f"{{tpl}} [{BARS}] [(on | at) [the] next phrase]",
+                    f"{{tpl}} (from | out of | of) [the] [deck] {{src}} [{INTO} {REF}] [{BARS}]",
+                    f"mix {INTO} {REF} [{BARS}]"), _transition),
+    (K.TRANSITION, (f"echo out [the] [deck] {{src}} [{INTO} {REF}]",), lambda c: _transition({**c, "tpl": "echo_out"})),
+    (K.NEXT, ("next (track | one | 1 | tune | song | record)", "(mix | bring) in something {query}",
+              "[(mix | bring | play)] [in] the next (one | 1 | track | tune) [in]"),
+     lambda c: {"query": c["query"]} if c.get("query") else {}),
+    (K.TEMPO, ("(speed up | faster) to {bpm} [bpm]", "(slow down | slower) to {bpm} [bpm]",
+               "(speed | tempo) (up | down) to {bpm} [bpm]"),
+     lambda c: {"bpm": c["bpm"]}),
+    (K.SYNC, ("sync [the] [deck] {deck} (to | with | on) [the] [deck] {ref}",), lambda c: {"to": c["ref"]}),
+    (K.CANCEL, ("(cancel | abort | stop | undo | kill) [the] (transition | mix | blend | fade)",
+                "(cancel | abort) [the] (transition | mix) [now]"),
+     lambda c: {"what": "transition"}),
 ]
 
 
@@ -218,6 +271,32 @@ def read_sign(tokens: Sequence[str], i: int) -> list[tuple[int, float, Any]]:
     return out
 
 
+def words_reader(table: dict[str, Any]) -> Callable[[Sequence[str], int], list[tuple[int, float, Any]]]:
+    """A slot of named values, each said in one or more words (EQ bands, transition names, sides);
+    near-misses of each word count."""
+    phrases = [(tuple(words.split()), value) for words, value in table.items()]
+
+    def read(tokens: Sequence[str], i: int) -> list[tuple[int, float, Any]]:
+        best: dict[tuple[int, Any], float] = {}
+        for words, value in phrases:
+            if i + len(words) > len(tokens):
+                continue
+            costs = [word_distance(tokens[i + k], w) for k, w in enumerate(words)]
+            if all(c is not None for c in costs):
+                key = (i + len(words), value)
+                best[key] = min(best.get(key, 9.0), float(sum(costs)))  # type: ignore[arg-type]
+        return [(end, cost, value) for (end, value), cost in best.items()]
+
+    return read
+
+
+def read_level(tokens: Sequence[str], i: int) -> list[tuple[int, float, Any]]:
+    """A fader or EQ level: a number (percent or 0..1), or full / nothing."""
+    if i < len(tokens) and tokens[i] in ("full", "max", "maximum"):
+        return [(i + 1, 0.0, 1.0)]
+    return read_number(tokens, i)
+
+
 QUERY_WORD_COST = 0.001  # a hair per word, so "load x to deck b" keeps "to deck b" as the deck
 MAX_QUERY_WORDS = 12
 _LEADS_TO_DECK = frozenset(("to", "on", "onto", "into"))
@@ -241,4 +320,6 @@ SLOTS = {
     "slowdelta": read_number, "bpm": read_number, "deck": read_deck,
     "fx": read_fx, "dir": read_direction, "sign": read_sign, "query": read_query,
     "onoff": read_switch, "semis": valued(lambda v: v == int(v) and 1 <= v <= MAX_KEY_SHIFT), "ref": read_deck,
+    "src": read_deck, "band": words_reader(BAND_WORDS), "tpl": words_reader(TEMPLATE_WORDS),
+    "side": words_reader(SIDE_WORDS), "lvl": read_level,
 }

@@ -12,6 +12,21 @@ from .schema import Deck
 
 FX_NAMES = ("echo", "delay", "reverb", "flanger", "phaser", "gate", "crush", "bitcrusher", "roll", "filter fx")
 
+# EQ bands as DJs say them → the band.
+BAND_WORDS = {
+    "bass": "low", "basses": "low", "low": "low", "lows": "low", "low end": "low", "bottom": "low", "sub": "low",
+    "mid": "mid", "mids": "mid", "middle": "mid", "mid range": "mid", "high": "high", "highs": "high",
+    "top": "high", "top end": "high", "treble": "high", "hats": "high", "eq": "all", "eqs": "all",
+}
+# The bundled transition templates (phrase_db/templates) as said → the template's name.
+TEMPLATE_WORDS = {
+    "bass swap": "bass_swap", "swap": "bass_swap", "blend": "blend", "long blend": "blend",
+    "filter fade": "filter_fade", "filter mix": "filter_fade", "echo out": "echo_out",
+    "double drop": "double_drop",
+}
+# Where the crossfader can be sent by name.
+SIDE_WORDS = {"middle": 0.5, "centre": 0.5, "center": 0.5, "left": 0.0, "right": 1.0}
+
 # Words that carry no meaning in a command; skipping one costs little ("please play deck A").
 FILLERS = frozenset((
     "the", "a", "an", "uh", "um", "er", "erm", "ah", "please", "now", "okay", "ok", "hey", "copilot", "and",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
@@ -19,7 +19,7 @@ class IntentKind(StrEnum):
     PLAY = "PLAY"
     PAUSE = "PAUSE"
     CUE = "CUE"
-    SYNC = "SYNC"
+    SYNC = "SYNC"  # args: to (the deck to follow; absent: the tempo master)
     LOOP = "LOOP"  # args: beats
     EXIT_LOOP = "EXIT_LOOP"
     LOAD = "LOAD"  # args: query
@@ -33,9 +33,15 @@ class IntentKind(StrEnum):
     # key-lock and key shift (engines that can stretch: the built-in one)
     KEYLOCK = "KEYLOCK"  # args: on (bool)
     KEY = "KEY"  # args: delta (semitones, ±) | semitones (absolute) | match (the deck whose key to meet)
+    # mixing: the channel strip, the crossfader, whole transitions and the planner's next track
+    EQ = "EQ"  # args: band (low | mid | high | all), level (0 = kill … 1 = flat)
+    FADER = "FADER"  # args: level (0..1, the channel fader)
+    CROSSFADE = "CROSSFADE"  # args: to (deck) | position (0..1), bars (0 = a quick move; absent: a fade)
+    TRANSITION = "TRANSITION"  # args: template (absent: the planner picks), to, from (decks), bars
+    NEXT = "NEXT"  # args: query (optional): the planner picks the next track, its template and phrase
     PANIC = "PANIC"
-    CONFIRM = "CONFIRM"
-    CANCEL = "CANCEL"
+    CONFIRM = "CONFIRM"  # args: id (optional): confirm that intent only, not simply the latest question
+    CANCEL = "CANCEL"  # args: what ("transition") | id (optional)
 
 
 class Deck(StrEnum):
@@ -73,6 +79,8 @@ FILTER_DIRECTIONS = ("up", "down")
 MAX_BARS = 64
 HOTCUES = range(1, 9)
 MAX_KEY_SHIFT = 12  # semitones either way
+EQ_BANDS = ("low", "mid", "high", "all")
+TRANSITION_BARS = (1, 128)  # a transition lasts one bar at least, 32 phrases at most
 
 # Kinds that act on one deck. A missing deck is allowed: the scheduler picks the sensible one and says so.
 DECK_KINDS = frozenset(
@@ -90,6 +98,8 @@ DECK_KINDS = frozenset(
         IntentKind.FILTER,
         IntentKind.KEYLOCK,
         IntentKind.KEY,
+        IntentKind.EQ,
+        IntentKind.FADER,
     }
 )
 
@@ -168,6 +178,8 @@ def normalise_args(kind: IntentKind, args: Mapping[str, Any]) -> dict[str, Any]:
         return {"on": args["on"]}
     if kind is IntentKind.KEY:
         return _key_args(args)
+    if kind in MIX_ARGS:
+        return MIX_ARGS[kind](args)
     if args:
         raise IntentError(f"{kind} takes no arguments, got {sorted(args)}")
     return {}
@@ -186,6 +198,99 @@ def _key_args(args: Mapping[str, Any]) -> dict[str, Any]:
     if n != int(n) or abs(n) > MAX_KEY_SHIFT or (given[0] == "delta" and n == 0):
         raise IntentError(f"a key shift is a whole number of semitones within ±{MAX_KEY_SHIFT}, not {n:g}")
     return {given[0]: int(n)}
+
+
+def _level(args: Mapping[str, Any], kind: IntentKind) -> float:
+    level = _number(args, "level", kind)
+    if not 0.0 <= level <= 1.0:
+        raise IntentError(f"a {kind.lower()} level is 0 to 100 %, not {level * 100:g} %")
+    return level
+
+
+def _deck_arg(args: Mapping[str, Any], key: str, what: str) -> str:
+    try:
+        return Deck(str(args[key]).upper()).value
+    except ValueError:
+        raise IntentError(f"{what} which deck? not {args[key]!r}") from None
+
+
+def _bars(args: Mapping[str, Any], kind: IntentKind, lo: int = TRANSITION_BARS[0]) -> int:
+    bars = _number(args, "bars", kind)
+    if bars != int(bars) or not lo <= bars <= TRANSITION_BARS[1]:
+        raise IntentError(f"{kind.lower()} takes {lo} to {TRANSITION_BARS[1]} whole bars, not {bars:g}")
+    return int(bars)
+
+
+def _eq_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    band = str(args.get("band", "")).lower()
+    if band not in EQ_BANDS:
+        raise IntentError(f"an EQ band is {', '.join(EQ_BANDS)}, not {args.get('band')!r}")
+    return {"band": band, "level": _level(args, IntentKind.EQ)}
+
+
+def _crossfade_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    if ("to" in args) == ("position" in args):
+        raise IntentError("a crossfade goes 'to' a deck or to a 'position' (0..1)")
+    out: dict[str, Any] = {}
+    if "to" in args:
+        out["to"] = _deck_arg(args, "to", "crossfade to")
+    else:
+        position = _number(args, "position", IntentKind.CROSSFADE)
+        if not 0.0 <= position <= 1.0:
+            raise IntentError(f"the crossfader goes from 0 (left) to 1 (right), not {position:g}")
+        out["position"] = position
+    if "bars" in args:
+        out["bars"] = _bars(args, IntentKind.CROSSFADE, lo=0)
+    return out
+
+
+def _transition_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if args.get("template") is not None:
+        out["template"] = _text(args, "template", IntentKind.TRANSITION).lower().replace(" ", "_").replace("-", "_")
+    for key, what in (("to", "mix into"), ("from", "mix out of")):
+        if args.get(key) is not None:
+            out[key] = _deck_arg(args, key, what)
+    if "to" in out and out["to"] == out.get("from"):
+        raise IntentError("a transition needs two different decks")
+    if args.get("bars") is not None:
+        out["bars"] = _bars(args, IntentKind.TRANSITION)
+    return out
+
+
+def _one_optional(name: str, kind: IntentKind, check: Callable[[Mapping[str, Any]], Any] | None = None
+                  ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    def read(args: Mapping[str, Any]) -> dict[str, Any]:
+        extra = sorted(set(args) - {name})
+        if extra:
+            raise IntentError(f"{kind} takes only '{name}', got {extra}")
+        if args.get(name) is None:
+            return {}
+        return {name: check(args) if check else _text(args, name, kind)}
+
+    return read
+
+
+def _cancel_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    if not args:
+        return {}
+    if set(args) == {"what"} and args["what"] == "transition":
+        return {"what": "transition"}
+    if set(args) == {"id"}:
+        return {"id": _text(args, "id", IntentKind.CANCEL)}
+    raise IntentError(f"cancel takes what='transition' or an intent 'id', got {dict(args)!r}")
+
+
+MIX_ARGS: dict[IntentKind, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    IntentKind.EQ: _eq_args,
+    IntentKind.FADER: lambda args: {"level": _level(args, IntentKind.FADER)},
+    IntentKind.CROSSFADE: _crossfade_args,
+    IntentKind.TRANSITION: _transition_args,
+    IntentKind.NEXT: _one_optional("query", IntentKind.NEXT),
+    IntentKind.SYNC: _one_optional("to", IntentKind.SYNC, lambda a: _deck_arg(a, "to", "sync to")),
+    IntentKind.CONFIRM: _one_optional("id", IntentKind.CONFIRM),
+    IntentKind.CANCEL: _cancel_args,
+}
 
 
 MAX_LAMPORT = 2**53  # a stamp any JSON reader keeps exactly; a sender claiming more is broken or hostile
@@ -309,6 +414,32 @@ class Intent:
                 if "delta" in a:
                     return f"key {a['delta']:+d} semitone{'s' if abs(a['delta']) != 1 else ''}{deck}"
                 return f"key shift {a['semitones']:+d}{deck}"
+            case IntentKind.EQ:
+                band = "EQ" if a["band"] == "all" else {"low": "bass", "mid": "mids", "high": "highs"}[a["band"]]
+                if a["level"] == 0:
+                    return f"kill the {band}{deck}" if a["band"] != "all" else f"EQ killed{deck}"
+                if a["level"] == 1:
+                    return f"{band} back{deck}" if a["band"] != "all" else f"EQ flat{deck}"
+                return f"{band} to {round(a['level'] * 100)} %{deck}"
+            case IntentKind.FADER:
+                return f"fader to {round(a['level'] * 100)} %{deck}"
+            case IntentKind.CROSSFADE:
+                where = f"deck {a['to']}" if "to" in a else f"{round(a['position'] * 100)} %"
+                bars = a.get("bars")
+                over = "" if bars == 0 else f" over {bars} bar{'s' if bars != 1 else ''}" if bars else ""
+                return f"{'crossfader' if bars == 0 else 'crossfade'} to {where}{over}"
+            case IntentKind.TRANSITION:
+                name = str(a.get("template", "mix")).replace("_", " ")
+                into = f" into deck {a['to']}" if "to" in a else ""
+                out_of = f" out of deck {a['from']}" if "from" in a else ""
+                bars = f" over {a['bars']} bars" if "bars" in a else ""
+                return f"{name}{out_of}{into}{bars}"
+            case IntentKind.NEXT:
+                return "the next track" + (f" like '{a['query']}'" if "query" in a else "")
+            case IntentKind.SYNC if "to" in a:
+                return f"sync{deck} to deck {a['to']}"
+            case IntentKind.CANCEL if a.get("what") == "transition":
+                return "cancel the transition"
             case IntentKind.TEMPO:
                 if "bpm" in a:
                     return f"tempo to {a['bpm']:g} BPM"

@@ -7,14 +7,22 @@ turns a template into `copilot.bridge.envelope.Envelope`s in absolute beats for 
 t · bars · beats-per-bar after the start bar, each breakpoint snapped to the beat (or bar) grid,
 crossfader values mirrored when the incoming deck sits on the left. The result goes straight to
 `SafetyScheduler.envelope()`, which caps and slew-limits it like any other envelope.
+
+Besides the bundled templates, the performer's own live in the user data folder (`transitions/`,
+written by `copilot transitions learn`, see learn.py); `templates()` reads them again whenever that
+folder changes, so a template learned a moment ago is one the planner can use at once. A learned
+template carries the `context` it was learned in (key distance, tempo change, energies, phrase roles),
+which the planner compares with the pair it is mixing.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from copilot.bridge.envelope import Breakpoint, Curve, Envelope
@@ -44,12 +52,19 @@ class Template:
     bars: int
     grid: str
     curves: tuple[Curve01, ...]
+    context: dict[str, Any] = field(default_factory=dict, compare=False)  # where a learned one came from
+    learned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "description": self.description, "bars": self.bars,
-                "grid": self.grid,
-                "curves": [{"param": c.param, "deck": c.role, "points": [[t, v, k.value] for t, v, k in c.points]}
-                           for c in self.curves]}
+        out: dict[str, Any] = {
+            "id": self.id, "name": self.name, "description": self.description, "bars": self.bars, "grid": self.grid,
+            "curves": [{"param": c.param, "deck": c.role, "points": [[t, v, k.value] for t, v, k in c.points]}
+                       for c in self.curves]}
+        if self.context:
+            out["context"] = dict(self.context)
+        if self.learned:
+            out["learned"] = True
+        return out
 
     @classmethod
     def from_dict(cls, ident: str, data: dict[str, Any]) -> Template:
@@ -82,11 +97,15 @@ class Template:
             raise TemplateError(f"{where}: {exc}") from None
         if bars <= 0 or grid not in GRIDS:
             raise TemplateError(f"{where}: bars must be positive and grid one of {', '.join(GRIDS)}")
-        return cls(ident, str(data.get("name", ident)), str(data.get("description", "")), bars, grid, tuple(curves))
+        context = data.get("context") or {}
+        if not isinstance(context, dict):
+            raise TemplateError(f"{where}: context must be a table of facts")
+        return cls(ident, str(data.get("name", ident)), str(data.get("description", "")), bars, grid, tuple(curves),
+                   dict(context), bool(data.get("learned", False)))
 
 
 @cache
-def templates() -> dict[str, Template]:
+def bundled() -> dict[str, Template]:
     """Every bundled template by id (file name without .json)."""
     found = {}
     for entry in resources.files("copilot.phrase_db").joinpath("templates").iterdir():
@@ -94,6 +113,59 @@ def templates() -> dict[str, Template]:
             ident = entry.name[:-5]
             found[ident] = Template.from_dict(ident, json.loads(entry.read_text()))
     return dict(sorted(found.items()))
+
+
+def user_folder() -> Path:
+    """Where learned templates live (COPILOT_TRANSITIONS overrides: tests, a shared folder)."""
+    override = os.environ.get("COPILOT_TRANSITIONS")
+    return Path(override).expanduser() if override else _default_folder()
+
+
+@cache
+def _default_folder() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("copilot")) / "transitions"
+
+
+_learned_cache: dict[str, Any] = {"key": None, "found": {}, "problems": []}
+
+
+def learned(folder: Path | None = None) -> dict[str, Template]:
+    """The performer's templates, read again whenever the folder changes (`learn` writes each file
+    through a new name, so the folder's own time moves: one stat per call). A broken file is skipped
+    (and named in `problems()`), never fatal."""
+    folder = folder or user_folder()
+    try:
+        key = (str(folder), folder.stat().st_mtime_ns)
+    except OSError:
+        return {}
+    if key == _learned_cache["key"]:
+        return dict(_learned_cache["found"])
+    files = sorted(folder.glob("*.json"))
+    found: dict[str, Template] = {}
+    problems: list[str] = []
+    for f in files:
+        try:
+            tpl = Template.from_dict(f.stem, json.loads(f.read_text()))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{f.name}: {exc}")
+            continue
+        found[f.stem] = Template(tpl.id, tpl.name, tpl.description, tpl.bars, tpl.grid, tpl.curves, tpl.context,
+                                 learned=True)
+    _learned_cache.update(key=key, found=found, problems=problems)
+    return dict(found)
+
+
+def problems() -> list[str]:
+    """Learned template files that could not be read, last time they were looked at."""
+    return list(_learned_cache["problems"])
+
+
+def templates() -> dict[str, Template]:
+    """Every template by id: the bundled ones, then the performer's own (a learned one never replaces a
+    bundled one of the same name)."""
+    return {**learned(), **bundled()}
 
 
 def template(name: str) -> Template:

@@ -1,19 +1,27 @@
-"""`autopilot`: with no script and nobody talking, a planner that mixes the engine's crate on two decks.
+"""`autopilot`: a planner that plays a set — on the built-in engine, or on any host with `--autopilot`.
 
 It is a performer like any other, and an input like motion and voice: found through `copilot_inputs`,
-it submits intents (source PLANNER) and transition envelopes to the session's safety scheduler, which
-decides when they happen. It plays only when the built-in engine (`standalone`) is the target and
-nothing else is listening (no --script, --voice, --motion-osc, --mocopi; `[targets.standalone]
-autopilot = false` turns it off). Live it runs on a thread of its own; in an offline render
-(`--out`) the session ticks it block by block on virtual time. Per transition, with X the playing
-deck and Y the other one:
+it speaks the same vocabulary to the session's safety scheduler (source PLANNER), which decides when
+anything happens. It plays by itself when the built-in engine (`standalone`) is the target and nothing
+else is listening (no --script, --voice, --motion-osc, --mocopi; `[targets.standalone] autopilot =
+false` turns it off); `copilot run --autopilot` asks for it beside any target and any other input.
+Live it runs on a thread of its own; in an offline render (`--out`) the session ticks it block by
+block on virtual time.
 
-    load Y  →  Y's bass killed  →  play Y on the phrase where X's outro begins
-    →  crossfader X→Y over 16 bars (smooth)  →  bass swap on the middle phrase
-    →  pause X after the fade  →  load X with the next track
+The set: the crate (or the phrase database) ordered once by `phrase_db.setlist` — every step within
+one Camelot step and 6 % of tempo wherever the crate allows, the energy following the set's arc —
+tracks known to be unplayable left out, and one that fails to load skipped in one line. Per track, with
+X the playing deck and Y the other one:
 
-Tracks play at the clock's tempo (decks are varispeed-locked to the grid), so 118–128 BPM tracks
-mix beat-matched without a tempo change.
+    load the next track on Y (soon after the last mix ended)
+    →  "mix into Y" aimed at the phrase line where X's outro begins (the session's mixer picks the
+       template from the pair and aligns it to both tracks' phrases; the transition plays Y and stops X)
+    →  the next track, from the transition's end
+
+It yields to the performer: the scheduler hands any running transition of the planner over to a
+performer who touches the mix (see SafetyScheduler), and the autopilot itself drops what it meant to do
+next and waits until the performer has left the decks alone for a while, then picks up from whatever
+is playing. It never confirms anyone's intent but its own (CONFIRM names its intent's id).
 """
 
 from __future__ import annotations
@@ -24,140 +32,219 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from copilot.bridge.envelope import Breakpoint, Curve, Envelope
 from copilot.bridge.host import Input, SessionApi, hookimpl
-from copilot.engine.crate import Crate, CrateTrack
-from copilot.engine.files import Track
+from copilot.bridge.scheduler import Decision, Verdict
+from copilot.bridge.state import Truth
 from copilot.intents.schema import Deck, Intent, IntentKind, Source
-from copilot.plugins.standalone import StandaloneTarget
+from copilot.phrase_db.mixing import Mixer, track_grid
+from copilot.phrase_db.mixlib import MixTrack
+from copilot.phrase_db.setlist import MAX_WHOLE, energy_of, plan_set
 
-PHRASE = 32.0  # beats
-FADE_BEATS = 64.0  # 16 bars
-LEAD = 4.0  # submit each step this many beats before it should happen
+LOAD_AFTER = 8.0  # beats after a mix ends before the next track is loaded onto the deck that stopped
+ASK_AHEAD = 16.0  # beats before the outro's phrase line the transition is asked for
+YIELD_BEATS = 64.0  # the performer left the decks alone this long: the planner picks the set up again
+MIX_BARS = 16  # the longest transition the planner leaves room for before a track's end
+TAKES = frozenset({IntentKind.LOAD, IntentKind.TEMPO})  # its own questions the planner answers itself
 
 
 @dataclass(order=True)
 class Step:
-    at: float  # clock beat to submit on
+    at: float  # clock beat to act on
     seq: int
     what: str = field(compare=False)
     run: Callable[[], Any] = field(compare=False)
 
 
 class Autopilot:
-    def __init__(self, crate: Crate, report: Callable[[str], None], transitions: int | None = None) -> None:
-        if not len(crate):
-            raise ValueError("the autopilot needs at least one track")
-        self.crate = crate
+    """The set and its moves, on whatever clock the session keeps (ticked offline, threaded live)."""
+
+    def __init__(self, mixer: Mixer, report: Callable[[str], None], transitions: int | None = None,
+                 unplayable: Callable[[str], bool] | None = None) -> None:
+        self.mixer = mixer
         self.report = report
         self.transitions = transitions
+        self.unplayable = unplayable or (lambda path: False)
         self.session: Any = None
+        self.order: list[MixTrack] = []
+        self.next_index = 0
         self.steps: list[Step] = []
         self._seq = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._next_track = 0
+        self.own: set[str] = set()  # ids of the intents the planner asked for
         self.out_deck = Deck.A
-        self.out_start = 0.0
-        self.out_track: CrateTrack | None = None
+        self.loaded: dict[Deck, MixTrack] = {}  # what the planner put on each deck
+        self.mix_intent: str | None = None  # its transition waiting or running
+        self.mix_end: float | None = None
         self.done_transitions = 0
         self.planned_end = 0.0
-        self.on_deck: dict[Deck, CrateTrack] = {}  # what each deck really holds (the engine may substitute)
+        self.yield_until: float | None = None  # beat until which the performer has the decks
+        self._performer_acted = False
+        self.lengths: dict[str, float] = {}  # path → length in beats, learned when the engine loads a file
 
-    # -- plan ---------------------------------------------------------------------------------------
-    def _track(self) -> CrateTrack:
-        """The next track in crate order that is not known to be unplayable (the engine marks those)."""
-        for _ in range(len(self.crate)):
-            t = self.crate.tracks[self._next_track % len(self.crate)]
-            self._next_track += 1
-            if t.problem is None:
-                break
-        return t
+    # -- the set ------------------------------------------------------------------------------------------
+    def start(self, session: Any, threaded: bool = True) -> None:
+        self.session = session
+        tracks = [t for t in self.mixer.library.tracks.values() if not self.unplayable(t.path)]
+        if not tracks:
+            raise ValueError("the autopilot found no playable track to play")
+        if len(tracks) > MAX_WHOLE:  # a whole library: the set is chosen one track at a time
+            self.order = [min(tracks, key=lambda t: (energy_of(t), t.title))]
+        else:
+            self.order = plan_set(tracks)
+        clock = session.clock
+        now = clock.beat_at_time(clock.now())
+        first = self._take()
+        assert first is not None
+        start = (math.floor(now / clock.quantum) + 2) * clock.quantum  # the bar after next: decoding time
+        self._add(now, f"load {first.title} on A", lambda: self._load(Deck.A, first))
+        self._add(now, "crossfader to A", lambda: self._intent(IntentKind.CROSSFADE, None, None, to="A", bars=0))
+        self._add(start - 4, f"play A on beat {start:g}", lambda: self._intent(IntentKind.PLAY, Deck.A, start))
+        self.out_deck = Deck.A
+        self.planned_end = start + (first.beats or 64.0)
+        self._add(start + 1, "plan the next mix", self._plan_next)
+        if threaded:
+            self._thread = threading.Thread(target=self._run, name="copilot-autopilot", daemon=True)
+            self._thread.start()
 
+    def _take(self, after: MixTrack | None = None) -> MixTrack | None:
+        """The next track of the set that can play (past the planned order: the phrase DB's pick)."""
+        if self.next_index >= len(self.order) and after is not None and self.session is not None:
+            view = self.session.mix_view()
+            lib = self.mixer.library
+            row = lib.rows_of.get(after.id)
+            choice = self.mixer.choose_next(after, None if row is None else int(row[-1]), view)
+            if choice is not None:
+                self.order.append(choice.track)
+        while self.next_index < len(self.order):
+            track = self.order[self.next_index]
+            self.next_index += 1
+            if not self.unplayable(track.path) and track.path not in self.mixer.unplayable:
+                return track
+            self.report(f"autopilot: skipping '{track.title}': it cannot be played")
+        return None
+
+    def _plan_next(self) -> None:
+        """X plays: load the set's next track on Y and ask for the mix on X's outro line."""
+        if self.transitions is not None and self.done_transitions >= self.transitions:
+            return
+        x = self.out_deck
+        y = Deck.from_index(x.index ^ 1)
+        view = self.session.mix_view()
+        out = view.deck(x.value)
+        track = self.mixer.library.find(out.track)
+        if not out.playing or out.anchor is None:
+            self.report(f"autopilot: deck {x} is not playing a track it knows; waiting for the performer")
+            return
+        grid = track_grid(track, out.track)
+        end = grid.end if grid.end is not None else self.lengths.get(str((out.track or {}).get("path")), 256.0)
+        outro = next((4.0 * p.start_bar for p in (track.phrases if track else ()) if p.label == "outro"), None)
+        line = outro if outro is not None else max((b for b in grid.lines if b <= end - 4 * MIX_BARS),
+                                                   default=max(0.0, end - 4 * MIX_BARS))
+        at = out.anchor + line
+        nxt = self._take(track)
+        if nxt is None:
+            self.planned_end = out.anchor + end
+            self.report("autopilot: the set is over after this track")
+            return
+        now = self.session.clock.beat
+        self._add(max(now, at - 4 * MIX_BARS), f"load {nxt.title} on {y}", lambda: self._load(y, nxt))
+        self._add(at - ASK_AHEAD, f"mix into {y} on beat {at:g}", lambda: self._mix(y, at, nxt))
+        self.planned_end = at + 4 * MIX_BARS + (nxt.beats or 64.0)
+
+    def _mix(self, y: Deck, at: float, track: MixTrack) -> None:
+        host = self.session.state.deck(y)
+        if host.truth is Truth.HOST and host.track and host.track != track.title:
+            # the engine could not play it (and says what the deck holds): the next track instead
+            self.mixer.unplayable.add(track.path)
+            self.report(f"autopilot: '{track.title}' did not load on deck {y}; the next track instead")
+            self._plan_next()
+            return
+        decision = self._intent(IntentKind.TRANSITION, None, at, to=y.value)
+        if decision is not None and decision.verdict is Verdict.SCHEDULED:
+            self.mix_intent = decision.intent.id
+            mark = next(a for a in decision.actions if a.kind.value == "TRANSITION")
+            self.mix_end = float(mark.params["end"])
+            self._add(self.mix_end + LOAD_AFTER, "next track", self._handed_over(y))
+
+    def _handed_over(self, y: Deck) -> Callable[[], None]:
+        def run() -> None:
+            self.out_deck = y
+            self.mix_intent = None
+            self.done_transitions += 1
+            self._plan_next()
+
+        return run
+
+    # -- acting through the session ------------------------------------------------------------------------
+    def _intent(self, kind: IntentKind, deck: Deck | None, beat: float | None, **args: Any) -> Decision | None:
+        intent = Intent(kind, deck, args, source=Source.PLANNER, at_beat=beat, text="autopilot")
+        self.own.add(intent.id)
+        decision = self.session.submit(intent)
+        if decision is not None and decision.verdict is Verdict.AWAITING_CONFIRM and kind in TAKES:
+            decision = self.session.submit(Intent(IntentKind.CONFIRM, args={"id": intent.id}, source=Source.PLANNER,
+                                                  text="autopilot"))
+        return decision
+
+    def _load(self, deck: Deck, track: MixTrack) -> Decision | None:
+        self.loaded[deck] = track
+        return self._intent(IntentKind.LOAD, deck, None, query=track.title)
+
+    def loaded(self, deck: int, track: Any) -> None:
+        """The engine finished loading a file: its real length, for tracks no analysis or sidecar describes."""
+        beats = getattr(track, "beats", None)
+        if beats:
+            self.lengths[str(track.path)] = float(beats)
+
+    # -- yielding to the performer --------------------------------------------------------------------------
+    def heard(self, decision: Decision) -> None:
+        """Every decision (deciding thread): a performer's accepted move means the planner steps back."""
+        if decision.intent.source is Source.PLANNER or decision.intent.id in self.own:
+            return
+        if decision.verdict in (Verdict.SCHEDULED, Verdict.DONE) and decision.intent.kind is not IntentKind.CONFIRM:
+            self._performer_acted = True
+
+    def _yield(self, beat: float) -> None:
+        with self._lock:
+            dropped = len(self.steps)
+            self.steps.clear()
+        first = self.yield_until is None
+        self.yield_until = beat + YIELD_BEATS
+        if first:
+            self.report(f"autopilot: the performer has the decks ({dropped} planned move(s) dropped); the set "
+                        f"picks up after {YIELD_BEATS / 4:g} bars without a move")
+
+    def _resume(self) -> None:
+        """The performer has left the decks alone: carry on from whatever plays."""
+        self.yield_until = None
+        view = self.session.mix_view()
+        playing = [d for d in view.decks.values() if d.playing]
+        if len(playing) != 1:
+            self.yield_until = self.session.clock.beat + YIELD_BEATS / 4  # a mix in progress: look again soon
+            return
+        self.out_deck = Deck(playing[0].deck)
+        self.report(f"autopilot: picking the set up again from deck {self.out_deck}")
+        self._plan_next()
+
+    # -- running --------------------------------------------------------------------------------------------
     def _add(self, at: float, what: str, run: Callable[[], Any]) -> None:
         with self._lock:
             self.steps.append(Step(at, self._seq, what, run))
             self._seq += 1
             self.steps.sort()
 
-    def start(self, session: Any, threaded: bool = True) -> None:
-        self.session = session
-        clock = session.clock
-        q = clock.quantum
-        first = self._track()
-        now_beat = clock.beat_at_time(clock.now())
-        start = (math.floor(now_beat / q) + 2) * q  # the bar after next: time to decode the first track
-        self.out_deck, self.out_start, self.out_track = Deck.A, start, first
-        self._add(now_beat, f"load {first.title} on A", lambda: self._load(Deck.A, first))
-        self._add(now_beat, "crossfader to A", lambda: self._hold("crossfader", None, start - 1, 0.0))
-        self._add(now_beat, "A at full bass", lambda: self._hold("eq_low", Deck.A, start - 1, 0.5))
-        self._add(start - LEAD, f"play A on beat {start:g}", lambda: self._intent(IntentKind.PLAY, Deck.A, start))
-        self._plan_transition()
-        if threaded:
-            self._thread = threading.Thread(target=self._run, name="copilot-autopilot", daemon=True)
-            self._thread.start()
-
-    def _plan_transition(self) -> None:
-        """Plan the next mix from the playing deck to the other, once the playing track's length is known."""
-        x = self.out_deck
-        track = self.out_track
-        if track is None or not track.complete:
-            return
-        if self.transitions is not None and self.done_transitions >= self.transitions:
-            self.planned_end = self.out_start + track.beats
-            return
-        y = Deck.B if x is Deck.A else Deck.A
-        nxt = self._track()
-        outro = track.outro_beat()
-        into = outro if outro is not None else track.beats - FADE_BEATS
-        into = max(PHRASE, math.floor(min(into, track.beats - FADE_BEATS) / PHRASE) * PHRASE)
-        mix = self.out_start + into
-        side_y = 1.0 if y is Deck.B else 0.0
-        self._add(mix - 3 * PHRASE, f"load {nxt.title} on {y}", lambda: self._load(y, nxt))
-        self._add(mix - 2 * PHRASE, f"{y} bass out", lambda: self._hold("eq_low", y, mix - PHRASE, 0.0))
-        self._add(mix - LEAD, f"play {y} on beat {mix:g}", lambda: self._intent(IntentKind.PLAY, y, mix))
-        self._add(mix - LEAD, f"crossfade {x}→{y} over 16 bars",
-                  lambda: self._envelope("crossfader", None, mix, [(0.0, 1.0 - side_y, Curve.SMOOTH),
-                                                                 (FADE_BEATS, side_y, Curve.LINEAR)]))
-        swap = mix + FADE_BEATS / 2
-        self._add(swap - LEAD, "bass swap", lambda: (
-            self._envelope("eq_low", x, swap, [(0.0, 0.5, Curve.LINEAR), (1.0, 0.0, Curve.LINEAR)]),
-            self._envelope("eq_low", y, swap, [(0.0, 0.0, Curve.LINEAR), (1.0, 0.5, Curve.LINEAR)])))
-        end = mix + FADE_BEATS
-        self._add(end, f"pause {x}", lambda: (self._intent(IntentKind.PAUSE, x, end + 4),
-                                              self._intent(IntentKind.CONFIRM, None, None)))
-        self.planned_end = end + max(PHRASE, nxt.beats - FADE_BEATS if nxt.complete else PHRASE)
-
-        def hand_over() -> None:
-            self.out_deck, self.out_start, self.out_track = y, mix, self.on_deck.get(y, nxt)
-            self.done_transitions += 1
-            self._plan_transition()
-
-        self._add(end + 8, "next transition", hand_over)
-
-    # -- acting through the session --------------------------------------------------------------------
-    def _intent(self, kind: IntentKind, deck: Deck | None, beat: float | None, **args: Any) -> Any:
-        intent = Intent(kind, deck, args, source=Source.PLANNER, at_beat=beat, text="autopilot")
-        return self.session.submit(intent)
-
-    def _load(self, deck: Deck, track: CrateTrack) -> Any:
-        return self.session.submit(Intent(IntentKind.LOAD, deck, {"query": track.title}, source=Source.PLANNER,
-                                          text=f"autopilot: {track.path.name}"))
-
-    def _envelope(self, param: str, deck: Deck | None, start: float,
-                  points: list[tuple[float, float, Curve]]) -> Any:
-        env = Envelope(param, tuple(Breakpoint(b, v, c) for b, v, c in points), deck.value if deck else None)
-        return self.session.scheduler.envelope(env.shifted(start), source=Source.PLANNER)
-
-    def _hold(self, param: str, deck: Deck | None, beat: float, value: float) -> Any:
-        return self._envelope(param, deck, beat, [(0.0, value, Curve.HOLD)])
-
-    # -- running ------------------------------------------------------------------------------------------
     def tick(self, now: float | None = None) -> None:
         """Run every step whose beat has come (offline: called each block; live: every 20 ms)."""
         clock = self.session.clock
         beat = clock.beat_at_time(clock.now() if now is None else now)
+        if self._performer_acted:
+            self._performer_acted = False
+            self._yield(beat)
+        if self.yield_until is not None:
+            if beat >= self.yield_until:
+                self._resume()
+            return
         while True:
             with self._lock:
                 if not self.steps or self.steps[0].at > beat:
@@ -167,21 +254,6 @@ class Autopilot:
                 step.run()
             except Exception as exc:  # noqa: BLE001 - the autopilot must never take the session down
                 self.report(f"autopilot: {step.what} failed: {exc}")
-
-    def loaded(self, deck: int, track: Track) -> None:
-        """A deck finished loading: learn the track's real length and grid (files without sidecars). The
-        engine may have loaded another track than the one asked for (that one could not play)."""
-        entry = self.crate.entry(track.path)
-        if entry is None:
-            return
-        on = Deck.from_index(deck)
-        self.on_deck[on] = entry
-        if on is self.out_deck and entry is not self.out_track:
-            self.out_track = entry  # the track asked for could not play; the engine loaded this one instead
-        if not entry.complete:
-            entry.update_from(track)
-            if entry is self.out_track:
-                self._add(0.0, "plan the next transition", self._plan_transition)
 
     def planned_seconds(self, tempo: float, now_beat: float = 0.0) -> float:
         """How long the planned mix lasts from `now_beat` (offline renders without --duration)."""
@@ -204,7 +276,7 @@ LISTENING = ("script", "voice", "motion_osc", "mocopi")  # the performer plays: 
 
 
 class AutopilotInput(Input):
-    """Mixes the engine's crate once the session is wired: live on its own thread, offline on `tick`."""
+    """Plays the set once the session is wired: live on its own thread, offline on `tick`."""
 
     name = "autopilot"
     offline = True
@@ -212,22 +284,36 @@ class AutopilotInput(Input):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = dict(options)
         self.planner: Autopilot | None = None
-        self.engine: StandaloneTarget | None = None
         self.session: SessionApi | None = None
+        self.engine: Any = None
 
     def start(self, session: SessionApi) -> None:
-        engine = next((t for t in getattr(session, "targets", [])[:1] if isinstance(t, StandaloneTarget)), None)
-        if engine is None or not engine.crate:
-            return  # a host plays, or the engine has nothing to play: nothing to mix
+        mixer = getattr(session, "mixer", None)
+        asked = bool(self.options.get("autopilot"))
+        engine = next((t for t in getattr(session, "targets", [])[:1] if getattr(t, "builtin_engine", False)), None)
+        if not asked and (engine is None or not getattr(engine, "crate", None)):
+            return  # a host plays and nobody asked for the autopilot, or the engine has nothing to play
+        if mixer is None:
+            session.report("autopilot: no transition planner is installed (the phrase-db plugin); not mixing")
+            return
+        crate = getattr(engine, "crate", None)
+
+        def unplayable(path: str) -> bool:  # the engine marks crate tracks it could not play
+            entry = crate.entry(path) if crate is not None and hasattr(crate, "entry") else None
+            return getattr(entry, "problem", None) is not None
+
         offline = bool(self.options.get("out"))
-        planner = Autopilot(engine.crate, session.report)
+        planner = Autopilot(mixer, session.report, unplayable=unplayable)
         if offline and self.options.get("duration") is None:
             planner.transitions = 1  # a finite render: one full mix, A into B
-        engine.load_listeners.append(planner.loaded)
-        self.planner, self.engine, self.session = planner, engine, session
+        session.listen_decisions(planner.heard)
+        listeners = getattr(engine, "load_listeners", None)
+        if listeners is not None:  # the built-in engine says how long a file without a sidecar really is
+            listeners.append(planner.loaded)
+        self.planner, self.session, self.engine = planner, session, engine
         if not offline:
-            session.report(f"autopilot: mixing {engine.crate.source} "
-                           "(give --script, --voice or --motion-osc to play it yourself)")
+            session.report(f"autopilot: playing a set from {mixer.library.source} "
+                           "(say anything, or give --script, to play it yourself)")
         planner.start(session, threaded=not offline)
 
     def tick(self, now: float) -> None:
@@ -244,14 +330,17 @@ class AutopilotInput(Input):
         if self.planner is None:
             return
         self.planner.stop()
-        if self.engine is not None and self.planner.loaded in self.engine.load_listeners:
-            self.engine.load_listeners.remove(self.planner.loaded)
+        listeners = getattr(self.engine, "load_listeners", None)
+        if listeners is not None and self.planner.loaded in listeners:
+            listeners.remove(self.planner.loaded)
 
 
 @hookimpl
 def copilot_inputs(options: dict[str, Any], config: dict[str, Any]) -> list[Input]:
+    if options.get("autopilot"):
+        return [AutopilotInput(options)]
     if any(options.get(name) for name in LISTENING):
         return []
-    if ((config or {}).get(StandaloneTarget.name) or {}).get("autopilot") is False:
+    if ((config or {}).get("standalone") or {}).get("autopilot") is False:
         return []
     return [AutopilotInput(options)]

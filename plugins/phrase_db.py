@@ -5,6 +5,9 @@ and a `--crate` folder on a fresh machine).
 worker, before the LOAD is decided → the file, with the reasons and the runners-up. Targets that load
 by path (the built-in engine) load it; a host that cannot be told a path gets the pick announced, and
 Serato DJ Pro's target also writes it into a crate (plugins/serato.py).
+
+The same plugin offers the session its mixer (`copilot_mixer`): "next track", "bass swap into B"
+are planned over the same library (phrase_db/mixing.py).
 """
 
 from __future__ import annotations
@@ -61,6 +64,15 @@ class PhraseLibrary:
 @hookimpl
 def copilot_library(options: dict[str, Any]) -> PhraseLibrary:
     return PhraseLibrary(options)
+
+
+@hookimpl
+def copilot_mixer(options: dict[str, Any]) -> Any:
+    from copilot.phrase_db.mixing import Mixer
+
+    crate = [Path(options["crate"])] if options.get("crate") else []
+    example = [f for f in _folders({}) if not crate]
+    return Mixer(db=options.get("db"), folders=crate, fallback=example)
 
 
 @hookimpl

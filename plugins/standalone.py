@@ -191,7 +191,8 @@ class StandaloneTarget(Target):
             if cmd.deck is not None:
                 with self._deck_lock:
                     self._decoding[cmd.deck] = key
-            items = [Timed(items[0].beat, EngineCmd("load", cmd.deck, cmd.beat, (key,)), action.id)]
+            cue = float(action.params.get("cue") or 0.0)  # a transition starts the track on its phrase
+            items = [Timed(items[0].beat, EngineCmd("load", cmd.deck, cmd.beat, (key, cue)), action.id)]
         return items
 
     def _render_key(self, action: Action) -> list[Timed]:
@@ -313,12 +314,14 @@ class StandaloneTarget(Target):
         future = self._loads.pop(key, None)
         if future is None:
             return
+        cue = float(cmd.args[1]) if len(cmd.args) > 1 else 0.0
         if not future.done():  # still decoding: load the moment it is ready (a PLAY meanwhile waits)
-            future.add_done_callback(lambda f: self._load_now(cmd.deck, f, None, key))
+            future.add_done_callback(lambda f: self._load_now(cmd.deck, f, None, key, cue))
             return
-        self._load_now(cmd.deck, future, cmd.beat, key)
+        self._load_now(cmd.deck, future, cmd.beat, key, cue)
 
-    def _load_now(self, deck: int | None, future: cf.Future[Track], beat: float | None, key: str = "") -> None:
+    def _load_now(self, deck: int | None, future: cf.Future[Track], beat: float | None, key: str = "",
+                  cue: float = 0.0) -> None:
         report = self._context.report if self._context else print
         if self.engine is None or deck is None:
             return
@@ -335,9 +338,10 @@ class StandaloneTarget(Target):
             if held is not None:
                 self._not_started(deck, "its track could not be loaded")
             return
-        cue, start = 0.0, None
-        if held is not None:
-            cue, start = self._late_start(deck, track, held)
+        start = None
+        if held is not None:  # the PLAY waited: it comes in on the grid, that much further into the track
+            late, start = self._late_start(deck, track, held)
+            cue += late
         gain = offset(track.meta.get("lufs"), self.settings.target_lufs) if self.settings.loudness_match else 0.0
         try:
             self.engine.load(deck, track, None if held is not None else beat, loudness=gain, cue=cue)

@@ -19,6 +19,7 @@ from copilot.bridge.session import Session, SessionOptions
 from copilot.engine.layout import D_ANCHOR_CB, D_ANCHOR_TB
 from copilot.intents.schema import Deck, Intent, IntentKind, Source
 from copilot.plugins import autopilot as autopilot_plugin
+from copilot.plugins import phrase_db as phrase_db_plugin
 from copilot.plugins import standalone
 
 SR = 48000
@@ -37,9 +38,9 @@ def write_track(folder: Path, name: str, audio: np.ndarray, bpm: float, first_be
 def session_for(tmp_path: Path, tempo: float, autopilot: bool = False, **kw) -> tuple[Session, list[str]]:
     said: list[str] = []
     options = SessionOptions(target="standalone", link=False, tempo=tempo, osc=None, out=tmp_path / "mix.wav",
-                             crate=tmp_path / "crate", log=tmp_path / "log.jsonl", **kw)
-    host = TargetHost({"standalone": {"autopilot": autopilot}}, plugins=[standalone, autopilot_plugin],
-                      entry_points=False)
+                             crate=tmp_path / "crate", log=tmp_path / "log.jsonl", db=tmp_path / "none.sqlite", **kw)
+    host = TargetHost({"standalone": {"autopilot": autopilot}},
+                      plugins=[standalone, autopilot_plugin, phrase_db_plugin], entry_points=False)
     return Session(options, Config(), host=host, report=said.append), said
 
 

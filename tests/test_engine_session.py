@@ -15,7 +15,7 @@ from scipy import signal
 from copilot.bridge.config import Config
 from copilot.bridge.host import TargetHost
 from copilot.bridge.session import Session, SessionOptions
-from copilot.plugins import autopilot, standalone
+from copilot.plugins import autopilot, phrase_db, standalone
 
 from .test_engine_offline import SR, clicks, write_track
 
@@ -50,8 +50,8 @@ def test_no_sound_device_means_a_wav_instead_of_a_failure(tmp_path: Path) -> Non
     config = Config({"targets": {"standalone": {"device": "copilot-no-such-device", "blocksize": 256,
                                                 "fallback_wav": str(wav)}}})
     options = SessionOptions(target="standalone", link=False, tempo=120.0, osc=None, crate=crate, duration=8.0,
-                             log=tmp_path / "log.jsonl")
-    host = TargetHost(config.targets(), plugins=[standalone, autopilot], entry_points=False)
+                             log=tmp_path / "log.jsonl", db=tmp_path / "none.sqlite")
+    host = TargetHost(config.targets(), plugins=[standalone, autopilot, phrase_db], entry_points=False)
     session = Session(options, config, host=host, report=said.append)
     session.run()
     assert any("no sound device" in m for m in said), said

@@ -57,10 +57,11 @@ def test_a_third_party_plugin_adds_a_target_that_is_then_called_directly():
     assert monitor.render(action, HostState())[0].payload.data == bytes([0x90, 0x10, 0x7F])
     assert blinky.capabilities().can(ActionKind.PLAY) and not blinky.capabilities().can("filter")
     assert [c.name for c in host.doctor()] == ["blinky LED"]
-    # pluggy only finds: a target is no plugin of its own, and no hook is called per action
+    # pluggy only finds: a target is no plugin of its own, and no hook is called per action (the mixer,
+    # like a library, is found once and then asked per transition directly)
     assert blinky not in host.pm.get_plugins() and monitor not in host.pm.get_plugins()
     assert {h for h in dir(host.pm.hook) if h.startswith("copilot_")} == {
-        "copilot_targets", "copilot_inputs", "copilot_doctor", "copilot_library"}
+        "copilot_targets", "copilot_inputs", "copilot_doctor", "copilot_library", "copilot_mixer"}
 
 
 class Shelf:

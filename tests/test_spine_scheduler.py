@@ -196,7 +196,7 @@ DECKS = st.sampled_from([Deck.A, Deck.B, None])
 def intents(draw):
     kind = draw(st.sampled_from(list(IntentKind)))
     deck = draw(DECKS) if kind in (K.PLAY, K.PAUSE, K.CUE, K.SYNC, K.LOOP, K.EXIT_LOOP, K.LOAD, K.HOTCUE,
-                                   K.FX, K.FX_OFF, K.FILTER, K.KEYLOCK, K.KEY) else None
+                                   K.FX, K.FX_OFF, K.FILTER, K.KEYLOCK, K.KEY, K.EQ, K.FADER) else None
     args = {
         K.LOOP: lambda: {"beats": draw(st.sampled_from([0.25, 0.5, 1, 2, 4, 8, 16]))},
         K.LOAD: lambda: {"query": draw(st.sampled_from(["dubby 118", "acid", "x"]))},
@@ -209,6 +209,9 @@ def intents(draw):
         K.TEMPO: lambda: draw(st.sampled_from([{"delta_bpm": 1.0}, {"delta_bpm": -2.0}, {"bpm": 126.0}])),
         K.KEYLOCK: lambda: {"on": draw(st.booleans())},
         K.KEY: lambda: draw(st.sampled_from([{"delta": 1}, {"semitones": -2}, {"match": "A"}])),
+        K.EQ: lambda: {"band": draw(st.sampled_from(["low", "mid", "high", "all"])), "level": draw(st.floats(0, 1))},
+        K.FADER: lambda: {"level": draw(st.floats(0, 1))},
+        K.CROSSFADE: lambda: draw(st.sampled_from([{"to": "B"}, {"to": "A", "bars": 0}, {"position": 0.5, "bars": 2}])),
     }.get(kind, dict)()
     return Intent(kind, deck, args, source=draw(st.sampled_from(list(Source))),
                   confidence=draw(st.sampled_from([1.0, 1.0, 0.9, 0.3])))

@@ -205,12 +205,25 @@ def clips() -> list[Clip]:
     return out
 
 
-# Commands added after the corpus was first measured (issue 18: key-lock and key shift).
+# Commands added after the corpus was first measured (issue 18: key-lock and key shift; issue 14: mixing).
 LATER: tuple[tuple[str, dict[str, Any], str], ...] = (
     ("key lock on deck A", _e("KEYLOCK", "A", on=True), "KEYLOCK"),
     ("key lock off deck B", _e("KEYLOCK", "B", on=False), "KEYLOCK"),
     ("key up one on deck B", _e("KEY", "B", delta=1), "KEY"),
     ("match key to deck A", _e("KEY", match="A"), "KEY"),
+    ("kill the bass on deck A", _e("EQ", "A", band="low", level=0.0), "EQ"),
+    ("bass back on deck A", _e("EQ", "A", band="low", level=1.0), "EQ"),
+    ("cut the highs on deck B", _e("EQ", "B", band="high", level=0.0), "EQ"),
+    ("fader down on deck B", _e("FADER", "B", level=0.0), "FADER"),
+    ("crossfade to deck B over eight bars", _e("CROSSFADE", to="B", bars=8), "CROSSFADE"),
+    ("crossfader to the middle", _e("CROSSFADE", position=0.5, bars=0), "CROSSFADE"),
+    ("bass swap into deck B in sixteen", _e("TRANSITION", template="bass_swap", to="B", bars=16), "TRANSITION"),
+    ("echo out deck A", _e("TRANSITION", template="echo_out", **{"from": "A"}), "TRANSITION"),
+    ("blend into deck B over thirty two", _e("TRANSITION", template="blend", to="B", bars=32), "TRANSITION"),
+    ("next track", _e("NEXT"), "NEXT"),
+    ("speed up to one twenty five", _e("TEMPO", bpm=125.0), "TEMPO"),
+    ("sync deck B to deck A", _e("SYNC", "B", to="A"), "SYNC"),
+    ("cancel the transition", _e("CANCEL", what="transition"), "CANCEL"),
 )
 
 

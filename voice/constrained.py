@@ -34,11 +34,20 @@ from typing import Any
 from copilot.intents.commands import COMMANDS, SLOTS, TEEN_TY, Command
 from copilot.intents.fuzzy import word_distance
 from copilot.intents.grammar import WILDCARD, Alt, Match, Node, Opt, Seq, Word, align, could_match
-from copilot.intents.lexicon import DECK_WORDS, FILLER_COST, FILLERS, FX_NAMES, NUMBER_WORDS
+from copilot.intents.lexicon import (
+    BAND_WORDS,
+    DECK_WORDS,
+    FILLER_COST,
+    FILLERS,
+    FX_NAMES,
+    NUMBER_WORDS,
+    SIDE_WORDS,
+    TEMPLATE_WORDS,
+)
 from copilot.intents.parser import apply_aliases, normalise, snap_title
 from copilot.intents.schema import HOTCUES, Deck, Intent, IntentError, IntentKind, Source
 
-from .wording import Style, render
+from .wording import DECK_SLOTS, Style, render
 
 # -- proposals ----------------------------------------------------------------------------------------
 MAX_STRUCTURES = 6  # command structures kept per reading (cheapest grammar alignments)
@@ -99,8 +108,13 @@ def _near_numbers(value: float | None, pool: Sequence[float]) -> list[float]:
 
 def variants(name: str, value: Any, titles: Sequence[str] | None) -> list[Any]:
     """The values a slot is tried with (the heard one first)."""
-    if name == "deck":
+    if name in DECK_SLOTS:
         return list(Deck)
+    if name in ("band", "tpl", "side"):  # named values: the heard one first, then the others
+        table = {"band": BAND_WORDS, "tpl": TEMPLATE_WORDS, "side": SIDE_WORDS}[name]
+        return list(dict.fromkeys([value, *table.values()] if value is not None else table.values()))
+    if name == "lvl":
+        return _near_numbers(value, (0.5, 0.25, 0.75, 50.0, 25.0, 75.0, 100.0))
     if name == "beats":
         return _near_numbers(value, _BEATS)
     if name == "cue":

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from copilot.intents.commands import SLOTS
 from copilot.intents.fuzzy import word_distance
 from copilot.intents.lexicon import FILLERS
 from copilot.intents.numbers import fmt
@@ -27,6 +28,10 @@ _FRACTION_WORDS = {0.5: "half", 0.25: "a quarter", 0.125: "an eighth", 0.0625: "
                    0.03125: "a thirty second"}
 _WORD_FORMS = {"hotcue": "hot cue", "fx": "effects", "bpm": "BPM"}  # grammar tokens → how they are said
 _DECK_NUMBERS = {Deck.A: "one", Deck.B: "two", Deck.C: "three", Deck.D: "four"}
+# Slots whose values are not words (an EQ band, a crossfader side): how each value is said
+_SAID = {"band": {"low": "bass", "mid": "mids", "high": "highs", "all": "EQ"},
+         "side": {0.5: "middle", 0.0: "left", 1.0: "right"}, "onoff": {True: "on", False: "off"}}
+DECK_SLOTS = ("deck", "ref", "src")  # slots that hold a deck
 _NUMBER_DECK_WORDS = frozenset(("1", "2", "3", "4", "one", "two", "three", "four", "won", "to", "too", "for",
                                 "fore"))
 
@@ -101,7 +106,7 @@ def render(pieces: Sequence[tuple[Any, ...]], values: Mapping[int, Any], style: 
             if value is None:
                 return ""
             said, skip_percent = _say_slot(name, value, heard, style)
-            if name == "deck" and (not words or words[-1] != "deck"):
+            if name in DECK_SLOTS and (not words or words[-1] != "deck"):
                 while words and words[-1] in ("the", "that", "a"):
                     words.pop()  # "play that key" → "play deck A", the way decks are said
                 words.append("deck")
@@ -112,12 +117,12 @@ def render(pieces: Sequence[tuple[Any, ...]], values: Mapping[int, Any], style: 
 
 def _say_slot(name: str, value: Any, heard: tuple[str, ...], style: Style) -> tuple[str, bool]:
     """A slot value in words the way this reading would say it; True if it carries its own '%'."""
-    if name == "deck":
+    if name in DECK_SLOTS:
         by_number = bool(heard) and heard[0] in _NUMBER_DECK_WORDS
         if by_number:
             return (str(Deck(value).index + 1) if style.digits else _DECK_NUMBERS[Deck(value)]), False
         return Deck(value).value, False
-    if name in ("beats", "cue", "n", "delta", "slowdelta", "bpm"):
+    if name in ("beats", "cue", "n", "delta", "slowdelta", "bpm", "lvl"):
         return style.number(float(value)), False
     if name == "amount":
         if style.digits and style.percent_sign:
@@ -127,6 +132,8 @@ def _say_slot(name: str, value: Any, heard: tuple[str, ...], style: Style) -> tu
         return ("filter effect" if value == "filter fx" else str(value)), False
     if name == "sign":
         return ("plus" if value > 0 else "minus"), False
-    if name == "query":
-        return str(value), False
+    if name in _SAID or name == "tpl":
+        if heard and any(end == len(heard) and v == value for end, _, v in SLOTS[name](heard, 0)):
+            return " ".join(heard), False  # the words Whisper heard for this very value
+        return (_SAID[name].get(value, str(value)) if name in _SAID else str(value).replace("_", " ")), False
     return str(value), False
