@@ -84,6 +84,11 @@ class DamagedDatabase(RuntimeError):
             f"wrong, `copilot db analyze FOLDER --rebuild --db {path}` builds it afresh (the old file is kept)")
 
 
+class NotWrittenYet(FileNotFoundError):
+    """An SQLite file with no tables at all: a database being born (the analyser's first instant) or
+    never written — nothing to read yet, and nothing damaged."""
+
+
 def damaged(path: Path, why: str) -> DamagedDatabase:
     return DamagedDatabase(path, why)
 
@@ -255,6 +260,9 @@ class Store:
                                   (ANALYSIS_VERSION, ANALYSIS_NOTES, time.time()))
         missing = {"meta", "tracks", "phrases"} - {r[0] for r in self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if readonly and missing and not self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+            raise NotWrittenYet(f"no phrase database at {self.path} yet (the file holds no tables); run "
+                                "`copilot db analyze FOLDER` first")
         if missing:
             raise damaged(self.path, f"an SQLite file without the phrase tables ({', '.join(sorted(missing))})")
         found = int(self._meta("schema_version") or SCHEMA_VERSION)

@@ -57,6 +57,18 @@ def test_a_file_that_is_not_a_phrase_database_is_one_line_for_every_reader(tmp_p
             _one_clear_line(runner.invoke(app, [*args, "--db", str(path)]), path)
 
 
+def test_an_empty_database_file_is_not_yet_written_not_damaged(tmp_path: Path) -> None:
+    """A file with no tables is what a reader meets while `db analyze` creates the database: no
+    database yet (one line, the way to make one), not 'damaged' (which sends the user to --rebuild)."""
+    empty = tmp_path / "new.sqlite"
+    empty.write_bytes(b"")
+    for args in READERS:
+        done = runner.invoke(app, [*args, "--db", str(empty)])
+        text = done.output.strip()
+        assert done.exit_code == 1 and len(text.splitlines()) == 1 and "Traceback" not in text, text
+        assert str(empty) in text and "db analyze" in text and "--rebuild" not in text, text
+
+
 def test_damage_inside_a_real_database_is_found_by_check_and_mended_by_rebuild(
         tiny_db: Path, tiny_folder: Path, tmp_path: Path) -> None:  # noqa: F811
     db = tmp_path / "lib.sqlite"
