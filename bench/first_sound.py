@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -173,7 +174,7 @@ def mix_check(work: Path, minutes: float) -> dict[str, object]:
     return {"exit": done.returncode, "render_s": round(seconds, 1), "audio_s": round(len(audio) / sr, 1),
             "first_sound_s": None if first is None else round(first, 2),
             "longest_silence_s": round(longest_silence(audio, first or 0.0, FLOOR), 2),
-            "transitions": max(0, done.stdout.count("[planner] play on deck") - 1)}
+            "transitions": len(re.findall(r"\[planner\] .* [AB]→[AB] over", done.stdout))}
 
 
 def summary(values: list[float | None]) -> dict[str, float | None]:

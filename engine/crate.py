@@ -39,6 +39,7 @@ class CrateTrack:
     sections: list[dict[str, Any]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     problem: str | None = None  # why it cannot play, once known (then it is passed over)
+    meta: dict[str, Any] = field(default_factory=dict, repr=False)  # its sidecar truth, as read
 
     @property
     def complete(self) -> bool:
@@ -80,6 +81,7 @@ def _entry(path: Path, meta: dict[str, Any] | None = None) -> CrateTrack:
         duration=float(meta["duration"]) if isinstance(meta.get("duration"), int | float) else None,
         sections=list(meta.get("sections") or []),
         tags=[str(t) for t in meta.get("tags") or []],
+        meta=meta,
     )
 
 
@@ -157,9 +159,13 @@ class Crate:
         start = paths.index(Path(after)) + 1 if Path(after) in paths else 0
         for i in range(len(self.tracks)):
             t = self.tracks[(start + i) % len(self.tracks)]
-            if t.problem is None and t.path != Path(after) and (not ready or self._ready(t.path, 0.0)):
+            if t.problem is None and t.path != Path(after) and (not ready or self.on_disk(t.path)):
                 return t
         return None
+
+    def on_disk(self, path: Path | str) -> bool:
+        """Whether a track can be read now (False for an example track still being written)."""
+        return self._ready(Path(path), 0.0)
 
     def wait_ready(self, path: Path | str, timeout: float = 20.0) -> None:
         """Block (loader thread) until a track still being written is on disk; NotReady if it is not by

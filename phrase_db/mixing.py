@@ -45,7 +45,8 @@ from copilot.intents.schema import Deck, Intent, IntentKind
 
 from .constants import LABELS
 from .keys import Key, camelot_distance
-from .mixlib import MixLibrary, MixTrack
+from .loader import truth_records
+from .mixlib import FALLBACK, MixLibrary, MixTrack
 from .planner import ENTRY_FIT, Weights
 from .store import PhraseRecord
 from .transitions import Template, TemplateError, realize, template, templates
@@ -219,6 +220,17 @@ class Mixer:
         if self._library is None:
             self._library = MixLibrary.open(self.db, self.folders, self.fallback)
         return self._library
+
+    def know_tracks(self, tracks: list[tuple[Path, dict[str, Any]]]) -> bool:
+        """The target's own crate, each track with its sidecar truth, as the library when nothing better
+        was named (no --crate folder, no analysed database): it knows tracks no folder shows yet (the
+        example crate's, written behind the set on a first run). True when it took them."""
+        if self.folders or self.library_override is not None or self.library.source != FALLBACK:
+            return False
+        if {str(p) for p, _ in tracks} <= set(self.library.by_path):
+            return False  # every one is on disk already
+        self._library = MixLibrary.from_records(truth_records([(p, dict(t), {}) for p, t in tracks]), FALLBACK)
+        return True
 
     def warm_up(self) -> None:
         """Read the library (and the learned templates) before the set needs them."""

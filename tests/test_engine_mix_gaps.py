@@ -20,7 +20,7 @@ def test_the_example_crate_mix_starts_within_seconds_and_never_falls_silent(tmp_
          "--config", str(config(tmp_path)), "--log", str(tmp_path / "log.jsonl")],
         capture_output=True, text=True, timeout=600, env=home(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "crossfade" in done.stdout or "play on deck B" in done.stdout, done.stdout  # a transition happened
+    assert "A→B over" in done.stdout, done.stdout  # the first transition was planned
     audio, sr = sf.read(out, always_2d=True)
     assert audio.shape[0] == 240 * sr
     start = first_sound(audio)
