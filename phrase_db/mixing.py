@@ -229,7 +229,9 @@ class Mixer:
             return False
         if {str(p) for p, _ in tracks} <= set(self.library.by_path):
             return False  # every one is on disk already
-        self._library = MixLibrary.from_records(truth_records([(p, dict(t), {}) for p, t in tracks]), FALLBACK)
+        # an override: a warm-up still reading the folder on a library worker cannot put the old view back
+        self.library_override = MixLibrary.from_records(truth_records([(p, dict(t), {}) for p, t in tracks]),
+                                                        FALLBACK)
         return True
 
     def warm_up(self) -> None:

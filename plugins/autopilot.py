@@ -75,7 +75,7 @@ class Autopilot:
         self._stop = threading.Event()
         self.own: set[str] = set()  # ids of the intents the planner asked for
         self.out_deck = Deck.A
-        self.loaded: dict[Deck, MixTrack] = {}  # what the planner put on each deck
+        self.put_on: dict[Deck, MixTrack] = {}  # what the planner put on each deck (`loaded` is the engine's word)
         self.mix_intent: str | None = None  # its transition waiting or running
         self.mix_end: float | None = None
         self.done_transitions = 0
@@ -190,7 +190,7 @@ class Autopilot:
         return decision
 
     def _load(self, deck: Deck, track: MixTrack) -> Decision | None:
-        self.loaded[deck] = track
+        self.put_on[deck] = track
         return self._intent(IntentKind.LOAD, deck, None, query=track.title)
 
     def loaded(self, deck: int, track: Any) -> None:

@@ -14,8 +14,10 @@ import soundfile as sf
 
 from copilot.engine.crate import Crate
 from copilot.engine.example_crate import ExampleBuild
+from copilot.engine.files import Track
 from copilot.phrase_db.mixing import Mixer
 from copilot.phrase_db.setlist import plan_set
+from copilot.plugins.autopilot import Autopilot
 
 
 def first_written(folder: Path) -> tuple[Crate, Path]:
@@ -47,3 +49,25 @@ def test_a_crate_folder_or_a_database_stays_the_library(tmp_path: Path) -> None:
     named = Mixer(db=tmp_path / "none.sqlite", folders=[tmp_path / "example"])  # --crate: the performer's folder
     assert not named.know_tracks([(t.path, t.meta) for t in crate.tracks])
     assert [t.path for t in named.library.tracks.values()] == [str(first)]
+
+
+def test_the_mixer_keeps_them_when_a_warm_up_reads_the_folder_late(tmp_path: Path) -> None:
+    """Live, the session warms the mixer up on a library worker while the autopilot starts: a folder
+    read that finishes after `know_tracks` must not put the one-track view back (it did: the live set
+    ended after its first track)."""
+    crate, _ = first_written(tmp_path)
+    mixer = Mixer(db=tmp_path / "none.sqlite", fallback=[tmp_path])
+    assert mixer.know_tracks([(t.path, t.meta) for t in crate.tracks])
+    mixer._library = None  # the warm-up's read, landing now
+    mixer.warm_up()
+    assert len(mixer.library) == 5
+
+
+def test_the_autopilot_hears_what_the_engine_loaded(tmp_path: Path) -> None:
+    """The engine calls `loaded` on every load (load_listeners): a file's real length is learned. The
+    planner's own record of its decks once shadowed the method, and every load raised in the engine."""
+    crate, first = first_written(tmp_path)
+    planner = Autopilot(Mixer(db=tmp_path / "none.sqlite", fallback=[tmp_path]), print, on_disk=crate.on_disk)
+    track = Track(first, np.zeros((48000 * 30, 2), np.float32), 48000, 120.0)
+    planner.loaded(0, track)
+    assert planner.lengths[str(first)] == 60.0  # 30 s at 120 BPM
