@@ -5,9 +5,14 @@
     [targets.serato-dj-pro]   output_latency_ms = 12   port = "Copilot Out"
     [osc]          bind = "127.0.0.1:9100"   allow = ["192.168.1.20"]
     [ports]        api = "auto"
-    [motion] … [voice] … [db] … [engine] …   (each area reads its own table)
+    [view]         bind = "127.0.0.1:8765"   allow = ["192.168.1.0/24"]   (the stage view: copilot.view)
+    [link]         start_stop_sync = false
+    [motion] … [voice] … [targets.standalone] …   (each area reads its own table)
 
-Every option also exists on the command line; the command line wins.
+Every key has a rule (bridge/settings.py): the spine's tables are below and in safety.py, each target
+declares its own (`Target.config_rules`), the live inputs theirs (the `copilot_settings` hook).
+`Config.check` holds a whole file to them before anything starts. A flag wins over the file, the file
+over the default.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from .ports import API_NAMES
+from .settings import Choice, ListOf, Num, Rule, SettingError, Switch, Table, Text, validate
 
 APP = "copilot"
 
@@ -48,6 +56,46 @@ class ConfigError(ValueError):
     """copilot.toml could not be read; the message names the file and the problem."""
 
 
+def _bind(text: str) -> None:
+    from .osc import Bind
+
+    try:
+        Bind.parse(text)
+    except ValueError as exc:  # the rule already says what a bind looks like; keep only news (a port range)
+        raise ValueError("" if str(exc).startswith("expected") else str(exc)) from None
+
+
+def _allow(text: str) -> None:
+    from .osc import AllowList
+
+    try:
+        AllowList([text])
+    except ValueError:
+        raise ValueError("") from None
+
+
+# The rules of the spine's own tables. `copilot run` checks its flags against the same ones.
+BIND = Text('[HOST:]PORT, or "" for off', check=_bind, empty=True, numbers=True)
+ALLOW = Text("an address or network like 192.168.1.20 or 10.0.0.0/24", check=_allow)
+MIDI_API = Choice(tuple(sorted(API_NAMES)), fold=True)
+RUN = Table({
+    "target": Text("a target name, several joined by commas, or auto"),
+    "link": Switch(),
+    "tempo": Num(20.0, 999.0, "BPM", note="Link's range"),
+    "quantum": Num(1.0, 16.0, "beats"),
+    "auto_wait": Num(0.0, 60.0, "s"),
+})
+OSC = Table({"bind": BIND, "allow": ListOf(ALLOW, single=True)})
+PORTS = Table({"api": MIDI_API, "in": Text("a MIDI port name")})
+LINK = Table({"start_stop_sync": Switch()})
+
+
+def core_tables() -> dict[str, Rule]:
+    from .safety import SAFETY
+
+    return {"run": RUN, "safety": SAFETY, "osc": OSC, "ports": PORTS, "link": LINK}
+
+
 @dataclass
 class Config:
     data: dict[str, Any] = field(default_factory=dict)
@@ -63,12 +111,29 @@ class Config:
                 raise ConfigError(f"no config file at {p}")
             return cls({}, None)
         try:
-            with open(p, "rb") as fh:
-                return cls(tomllib.load(fh), p)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{p}: {exc}") from exc
+            raw = p.read_bytes()
+        except IsADirectoryError:
+            raise ConfigError(f"{p} is a folder; give the copilot.toml inside it") from None
         except OSError as exc:
-            raise ConfigError(f"{p}: {exc.strerror}") from exc
+            raise ConfigError(f"{p}: {exc.strerror or exc}") from None
+        return cls.parse(raw, p)
+
+    @classmethod
+    def parse(cls, raw: bytes, path: Path) -> Config:
+        """The file's bytes as settings (not yet checked against the rules: see `check`)."""
+        try:
+            return cls(tomllib.loads(raw.decode("utf-8")), path)
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a text file (copilot.toml is UTF-8 TOML)") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+    def check(self, schema: Table) -> None:
+        """Hold the whole file to `schema`; the first problem raises ConfigError naming file and key."""
+        try:
+            validate(self.data, schema)
+        except SettingError as exc:
+            raise ConfigError(f"{self.path or 'copilot.toml'}: {exc}") from None
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name, {})

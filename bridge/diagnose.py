@@ -75,8 +75,14 @@ def check_audio() -> Check:
 
 def run_checks(config_path: Path | None = None, link_wait: float = 1.0) -> list[Check]:
     config, config_check = check_config(config_path)
+    try:  # every key against its rule, as `copilot run` would before it starts
+        config.check(TargetHost().settings_schema())
+        host = TargetHost(config.targets(), settings=config.data)
+    except ConfigError as exc:
+        config_check = Check("config", False, str(exc), "fix that setting; the checks below use the defaults")
+        config = Config()
+        host = TargetHost({}, settings={})
     checks = [config_check, *check_midi(config), check_link(link_wait), check_audio()]
-    host = TargetHost(config.targets(), settings=config.data)
     checks.append(Check("targets", bool(host.names()), ", ".join(host.names()) or "none installed"))
     checks += host.doctor()
     return checks

@@ -133,6 +133,19 @@ class LatenessStats:
     def values(self) -> np.ndarray:
         return self._ring[: min(self._n, len(self._ring))].copy()
 
+    @property
+    def count(self) -> int:
+        return self._n
+
+    def recent(self, n: int) -> np.ndarray:
+        """The last `n` (or fewer) lateness values, oldest first: a copy, read without stopping the sender."""
+        total = self._n
+        n = min(n, total, len(self._ring))
+        if n <= 0:
+            return np.zeros(0)
+        idx = (np.arange(total - n, total) % len(self._ring))
+        return self._ring[idx]
+
     def summary(self) -> dict[str, float]:
         v = self.values()
         if v.size == 0:

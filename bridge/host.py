@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol
 import pluggy
 
 from .actions import Action, ActionKind, Timed
+from .settings import Num, Rule, Table, did_you_mean
 from .state import DeckUpdate, HostState
 from .surroundings import Surroundings
 
@@ -102,6 +103,7 @@ class SessionApi(Protocol):
     state: HostState
     targets: list[Any]  # the active targets (what they can take: target.capabilities())
     config: Any  # the session's Config (copilot.toml): `config.section("motion")`
+    telemetry: Any  # bridge.telemetry.Telemetry: `telemetry.publish("heard", …)` for the stage view
     mixer: Any  # the Mixer that plans transitions (None when no plugin offers one)
 
     def submit(self, intent: Any) -> Any: ...  # Intent → Decision (a LOAD waits for its library lookup)
@@ -132,6 +134,11 @@ class Input:
         return None
 
     def status(self) -> dict[str, Any]:
+        return {}
+
+    def readings(self) -> dict[str, Any]:
+        """What the stage view shows of this input now, e.g. {"motion": {performer: {"energy": …}}}.
+        Polled a few times a second from the view's own thread: read, never wait."""
         return {}
 
 
@@ -184,6 +191,11 @@ class HookSpec:
     def copilot_doctor(self, config: dict[str, Any], settings: dict[str, Any]) -> Sequence[Check]:  # type: ignore[empty-body]
         """Health checks for `copilot doctor` (models present, host reachable, …)."""
 
+    @hookspec
+    def copilot_settings(self) -> dict[str, Rule]:  # type: ignore[empty-body]
+        """The copilot.toml tables this plugin reads besides its targets' (e.g. {"motion": Table(…)}),
+        as rules from bridge/settings.py: a wrong value there is refused before anything starts."""
+
 
 class Target:
     """Base class for targets: subclasses set `name` and override the plain methods, which the router
@@ -195,6 +207,8 @@ class Target:
     auto_priority: ClassVar[int] = 0  # `--target auto` asks detect(), highest first; 0 = never detected
     auto_fallback: ClassVar[int] = 0  # nothing detected: the highest fallback plays (the built-in engine)
     builtin_engine: ClassVar[bool] = False  # plays adornments beside a host with --adorn
+    # Every key of [targets.<name>] this target reads, with its rule; a subclass extends the dict.
+    config_rules: ClassVar[dict[str, Rule]] = {"output_latency_ms": Num(0.0, 500.0, "ms")}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = dict(config or {})
@@ -232,8 +246,19 @@ class Target:
         return []
 
     def detect(self, around: Surroundings) -> str | None:
-        """For `--target auto`: a short sentence if this target's host looks present, else None."""
+        """For `--target auto`: a short sentence of *evidence* if this target's host proved it is there
+        (a plain str), a `Hint` if it only may be (its program runs), else None. Called every ~50 ms
+        while the session looks; it may ask the host a harmless question (off the hot threads)."""
         return None
+
+    def load_note(self, pick: dict[str, Any] | None) -> str | None:
+        """What a LOAD really puts on the deck here, said on the decision's line when it is not exactly
+        the looked-up `pick` (a host that can only load its highlighted row). None: it loads the pick."""
+        return None
+
+    def detect_ports(self) -> list[str]:
+        """MIDI input ports to listen on while `--target auto` looks (the host's feedback lands there)."""
+        return []
 
     def mapping_files(self) -> list[MappingFile]:
         """Files the host must load for the target to work (what `copilot mappings install` writes)."""
@@ -251,7 +276,9 @@ class Target:
 class UnknownTarget(LookupError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.known = sorted(known)
-        super().__init__(f"unknown target {name!r}; installed targets: {', '.join(self.known) or 'none'}")
+        hint = did_you_mean(name, self.known)
+        hint = f"{hint} " if hint.startswith("did") else ""
+        super().__init__(f"unknown target {name!r}; {hint}installed targets: {', '.join(self.known) or 'none'}")
 
 
 class TargetHost:
@@ -321,6 +348,27 @@ class TargetHost:
             return self.targets[name]
         except KeyError:
             raise UnknownTarget(name, self.targets) from None
+
+    def check_names(self, wanted: str) -> list[str]:
+        """Target names from "a,b" (each one installed), else UnknownTarget with a "did you mean"."""
+        names = [n.strip() for n in wanted.split(",") if n.strip()]
+        for name in names:
+            self.get(name)
+        return names
+
+    def settings_schema(self) -> Table:
+        """The whole of copilot.toml: the spine's tables, every target's [targets.<name>], and the tables
+        plugins read (the `copilot_settings` hook). Ask a host made without settings (`TargetHost()`):
+        a target that a bad setting stopped from loading would be missing from this one's."""
+        from .config import core_tables
+
+        tables: dict[str, Rule] = dict(core_tables())
+        # each target's table also goes through the target's own checks (its table loader's, its settings')
+        tables["targets"] = Table({name: Table(t.config_rules, check=type(t))
+                                   for name, t in sorted(self.targets.items())})
+        for batch in self.pm.hook.copilot_settings():
+            tables.update(batch or {})
+        return Table(tables)
 
     # -- libraries, inputs and health ---------------------------------------------------------------
     def libraries(self, options: dict[str, Any]) -> list[Library]:

@@ -65,10 +65,16 @@ def param(name: str) -> Param:
 
 
 def with_caps(overrides: dict[str, dict[str, float]]) -> dict[str, Param]:
-    """The parameter table with user caps from copilot.toml ([safety.params.<name>] lo/hi/max_slope)."""
+    """The parameter table with user caps from copilot.toml ([safety.params.<name>] lo/hi/max_slope).
+    A user cap may only tighten: the built-in caps are hard, so anything looser (or NaN) is refused."""
     table = dict(PARAMS)
     for name, fields in overrides.items():
         base = param(name)
         allowed = {k: float(v) for k, v in fields.items() if k in ("lo", "hi", "max_slope")}
+        lo, hi = allowed.get("lo", base.lo), allowed.get("hi", base.hi)
+        slope = allowed.get("max_slope", base.max_slope)
+        if not (base.lo <= lo <= hi <= base.hi and 0.0 < slope <= base.max_slope):
+            raise ValueError(f"{name}: caps may only tighten {base.lo:g}..{base.hi:g} (max_slope "
+                             f"{base.max_slope:g}); got lo {lo:g}, hi {hi:g}, max_slope {slope:g}")
         table[name] = replace(base, **allowed)
     return table

@@ -9,6 +9,7 @@ from typing import Any
 from copilot.intents.schema import IntentKind
 
 from .params import PARAMS, Param, with_caps
+from .settings import Choice, Num, Table, validate
 
 
 class Grid(StrEnum):
@@ -56,6 +57,43 @@ RATE_GROUPS: dict[IntentKind, str] = {
 RENAMED = {"control_lead": "move_lead"}
 
 
+def _caps(p: Param) -> Table:
+    """[safety.params.<name>]: tighter caps only; the built-in ones are hard (a gain never above 0.75)."""
+    slope = Num(0.0, p.max_slope, "per beat", above=True, note="the built-in cap")
+
+    def ordered(fields: dict[str, Any]) -> None:
+        if fields.get("lo", p.lo) > fields.get("hi", p.hi):
+            raise ValueError(f"lo {fields.get('lo', p.lo):g} is above hi {fields.get('hi', p.hi):g}")
+
+    within = Num(p.lo, p.hi, note="the built-in caps")
+    return Table({"lo": within, "hi": within, "max_slope": slope}, check=ordered)
+
+
+MOVE_LEAD = Num(0.0, 0.05, "s")
+# The [safety] table of copilot.toml. Ranges are hard: outside them a rule would be switched off
+# (a NaN cap, a 0 % confidence floor) or the grid would stop making sense.
+SAFETY = Table({
+    "phase_window": Num(0.0, 0.5, "beats"),
+    "min_lead": Num(0.0, 0.1, "s"),
+    "move_lead": MOVE_LEAD,
+    "control_lead": MOVE_LEAD,
+    "phrase_bars": Num(1, 64, "bars", integer=True),
+    "rate_limits": Table({"loop": Num(0.0, 16.0, "beats"), "fx": Num(0.0, 16.0, "beats")}),
+    "confirm_window": Num(1.0, 60.0, "s"),
+    "tempo_jump_cap": Num(0.0, 20.0, "BPM"),
+    "min_confidence": Num(0.25, 1.0),
+    "filter_bars": Num(0.25, 16.0, "bars"),
+    "build_peak": Num(0.5, 1.0),
+    "build_send": Num(0.0, 1.0),
+    "crossfade_bars": Num(0, 64, "bars", integer=True),  # 0: a cut
+    "glide_beats": Num(0.25, 64.0, "beats"),  # never a jump back: a glide within the slew caps
+    "decks": Num(1, 4, "decks", integer=True),
+    "grid": Table(each=Choice(tuple(g.value for g in Grid), fold=True), names=[k.value for k in DEFAULT_GRID],
+                  fold=True),
+    "params": Table({name: _caps(p) for name, p in PARAMS.items()}),
+})
+
+
 @dataclass
 class SafetyConfig:
     phase_window: float = 1.0 / 32  # δ (beats): an intent this soon after a grid line still takes it
@@ -78,13 +116,15 @@ class SafetyConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SafetyConfig:
-        """From the [safety] table of copilot.toml; unknown keys are an error with the key's name."""
+        """From the [safety] table of copilot.toml, checked against SAFETY first: a value that would bend
+        a rule (NaN, out of range, over a hard cap, an unknown key) raises SettingError naming it."""
+        validate(data, SAFETY, ["safety"])
         cfg = cls()
         for key, value in data.items():
             key = RENAMED.get(key, key)
             if key == "grid":
                 for kind, grid in value.items():
-                    cfg.grid[IntentKind(kind.upper())] = Grid(grid)
+                    cfg.grid[IntentKind(kind.upper())] = Grid(grid.lower())
             elif key == "rate_limits":
                 cfg.rate_limits.update({k: float(v) for k, v in value.items()})
             elif key == "params":

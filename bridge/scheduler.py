@@ -190,6 +190,11 @@ class SafetyScheduler:
         with self._lock:
             return [(p.intent, p.reason) for p in self._pending]
 
+    def awaiting(self) -> list[tuple[Intent, str, float]]:
+        """The questions waiting for a yes, with the clock time each expires (for the stage view)."""
+        with self._lock:
+            return [(p.intent, p.reason, p.expires) for p in self._pending]
+
     def move(
         self, param_name: str, value: float, deck: Deck | None = None, source: Source = Source.MOTION
     ) -> Action | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import dataclasses
+import functools
 import logging
 import signal
 import threading
@@ -25,7 +26,7 @@ from typing import Any
 from copilot.intents.schema import Deck, Intent, IntentKind, Source
 from copilot.intents.script import ScriptLine, load_script
 
-from .actions import Action
+from .actions import Action, ActionKind
 from .clock import BeatClock, InternalClock, ManualClock
 from .config import Config, log_dir
 from .dispatch import Dispatcher, Sent, freeze_heap, thaw_heap
@@ -35,12 +36,14 @@ from .router import Router
 from .safety import SafetyConfig
 from .scheduler import Decision, SafetyScheduler, Verdict
 from .state import HostState
-from .surroundings import Surroundings, running_processes
+from .surroundings import Hint, Surroundings, running_processes
+from .telemetry import Telemetry
 from .transition import DeckView, MixView
 
 log = logging.getLogger(__name__)
 MAX_LOOKUPS = 8  # LOADs waiting for the library at once; more are refused (a stuck disk must not pile up)
 PLANNED = (IntentKind.TRANSITION, IntentKind.NEXT)  # intents the mixer plans before they are decided
+HEARD_MAX = 512  # messages kept while --target auto looks (a chatty host must not grow it without end)
 PLAN_LEAD = 1.0  # beats: a plan's first step waits at least this long (the decision comes after planning)
 
 
@@ -49,7 +52,7 @@ class SessionOptions:
     target: str = "auto"  # a target name, several joined by commas, or "auto"
     script: Path | None = None
     duration: float | None = None  # seconds; None = until Ctrl-C
-    link: bool = True
+    link: bool | None = None  # None: copilot.toml's [run] link (default: join Link); the flag wins
     tempo: float = 120.0
     quantum: float = 4.0
     output_latency_ms: float | None = None  # overrides the targets' own compensation
@@ -62,6 +65,7 @@ class SessionOptions:
     autopilot: bool = False  # the planner plays a set beside any target (it yields to the performer)
     osc: str | None = "127.0.0.1:9100"
     allow: list[str] = field(default_factory=list)
+    view: str | None = None  # the stage view's [HOST:]PORT (copilot.view); None = no view
     db: Path | None = None
     log: Path | None = None
     midi_api: str = "auto"
@@ -93,14 +97,18 @@ class Session:
         self.options = options or SessionOptions()
         self.config = config or Config()
         self._report = report or print
-        self.log = SessionLog(self.options.log)
+        # Every key of copilot.toml against its rule before anything opens (ConfigError: file, key, allowed).
+        self.config.check((host or TargetHost()).settings_schema())
         self.host = host or TargetHost(self.config.targets(), settings=self.config.data)
+        self.log = SessionLog(self.options.log)
         self.state = HostState()
         self.clock: BeatClock = clock or self._make_clock()
         safety = SafetyConfig.from_dict(self.config.section("safety"))
         self.dispatcher = Dispatcher(self.clock, on_sent=self.log.record_sent, on_error=self._on_send_error)
         self.router: Router | None = None
         self.scheduler = SafetyScheduler(self.clock, self.state, None, safety)
+        # What the stage view and the status line read, off the hot threads (bridge/telemetry.py).
+        self.telemetry = Telemetry(self.clock, self.state, self.scheduler, self.dispatcher, safety.phrase_bars)
         self.ports: Any = None
         self.targets: list[Target] = []
         self.adornment: Target | None = None
@@ -119,6 +127,7 @@ class Session:
         self.target_reason = ""
         self.feedback_count = 0
         self._feedback_ports: set[str] = set()  # input ports that received anything (for --target auto)
+        self._heard: list[tuple[str, bytes]] | None = None  # (port, message) while --target auto looks
         self._midi_listeners: list[Callable[[bytes, float], None]] = []
         self._decision_listeners: list[Callable[[Decision], None]] = []
         self._stop = threading.Event()
@@ -131,17 +140,26 @@ class Session:
         o = self.options
         if o.offline:
             return ManualClock(o.tempo, o.quantum)
-        if o.link and self.config.section("run").get("link", True):
+        if o.link if o.link is not None else self.config.section("run").get("link", True):
             from .link import LinkClock, LinkUnavailable
 
             try:
-                clock = LinkClock(o.tempo, o.quantum, start_stop_sync=bool(self.config.section("link").get(
-                    "start_stop_sync", False)))
+                clock = LinkClock(o.tempo, o.quantum, start_stop_sync=self.start_stop_sync)
                 clock.wait_enabled()
                 return clock
             except LinkUnavailable as exc:
                 self.report(f"Link is off ({exc}); using the internal clock")
         return InternalClock(o.tempo, o.quantum)
+
+    @property
+    def start_stop_sync(self) -> bool:
+        """[link] start_stop_sync: follow the Link session's start/stop."""
+        return bool(self.config.section("link").get("start_stop_sync", False))
+
+    @property
+    def feedback_port(self) -> str:
+        """[ports] in: the port the hosts' feedback arrives on."""
+        return str(self.config.section("ports").get("in", "Copilot In"))
 
     def _open_ports(self) -> None:
         if self.options.offline:
@@ -155,9 +173,9 @@ class Session:
             self.report(f"MIDI ports unavailable: {exc}")
             return
         try:
-            self.ports.input(self._on_feedback, self.config.section("ports").get("in", "Copilot In"))
+            self.ports.input(self._on_feedback, self.feedback_port)
         except Exception as exc:  # noqa: BLE001 - feedback is optional; sending still works
-            self.report(f"cannot open 'Copilot In' for host feedback: {exc}")
+            self.report(f"cannot open '{self.feedback_port}' for host feedback: {exc}")
 
     def choose_targets(self) -> list[str]:
         """The target names for this run (validated), with `target_reason` saying why."""
@@ -171,8 +189,10 @@ class Session:
         return [self._auto_target()]
 
     def _auto_target(self) -> str:
-        """Ask every target whether its host looks present (highest priority first) for a short while;
-        if none does, the best fallback (the built-in engine) plays."""
+        """Ask every target, for a short while, whether its host proved it is there (a handshake: an
+        answer or our mapping's output on its port). One proven host wins (the highest priority if
+        several); a host that only *may* be there (its program runs) wins only as the one candidate.
+        Otherwise the best fallback (the built-in engine) plays, and the reason says how to choose."""
         targets = [self.host.get(n) for n in self.host.names()]
         fallback = max(targets, key=lambda t: t.auto_fallback, default=None)
         if fallback is None:
@@ -181,29 +201,94 @@ class Session:
             self.target_reason = "rendering offline"
             return fallback.name
         candidates = sorted((t for t in targets if t.auto_priority > 0), key=lambda t: -t.auto_priority)
+        self._listen_for_hosts(candidates)
         processes = running_processes()
+        proven: dict[str, str] = {}
+        hinted: dict[str, str] = {}
         deadline = time.monotonic() + self.options.auto_wait
-        while True:
-            around = Surroundings(self.clock, frozenset(self._feedback_ports), processes)
-            for target in candidates:
-                try:
-                    why = target.detect(around)
-                except Exception as exc:  # noqa: BLE001 - a plugin's probe must not stop the start-up
-                    self.report(f"{target.name} could not look for its host: {exc}")
-                    continue
-                if why:
-                    self.target_reason = why
-                    return target.name
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)
-        self.target_reason = "no host found (no Link peers, nothing on the MIDI inputs, no host program running)"
+        try:
+            while True:
+                around = Surroundings(self.clock, frozenset(self._feedback_ports), processes, tuple(self._heard))
+                for target in candidates:
+                    if target.name in proven:
+                        continue
+                    try:
+                        why = target.detect(around)
+                    except Exception as exc:  # noqa: BLE001 - a plugin's probe must not stop the start-up
+                        self.report(f"{target.name} could not look for its host: {exc}")
+                        continue
+                    if isinstance(why, Hint):
+                        hinted.setdefault(target.name, str(why))
+                    elif why:
+                        proven[target.name] = why
+                if proven or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.05)
+        finally:
+            heard = self._heard or []
+            self._heard = None  # stop recording: the chosen target decodes what arrives from now on
+        self.log.record("detect", proven=proven, hinted=hinted, heard=[[p, d.hex(" ")] for p, d in heard[:16]],
+                        peers=int(getattr(self.clock, "peers", 0) or 0))
+        return self._pick(candidates, proven, hinted, fallback)
+
+    def _pick(self, candidates: list[Target], proven: dict[str, str], hinted: dict[str, str],
+              fallback: Target) -> str:
+        order = [t.name for t in candidates]
+        if proven:
+            name = min(proven, key=order.index)
+            others = [n for n in order if n in proven and n != name]
+            also = f"; {', '.join(others)} answered too (--target to choose)" if others else ""
+            self.target_reason = f"{proven[name]}{also}"
+            return name
+        if len(hinted) == 1:
+            name, why = next(iter(hinted.items()))
+            self.target_reason = f"{why}; no handshake yet (its feedback output is not set up, or it is idle)"
+            return name
+        peers = int(getattr(self.clock, "peers", 0) or 0)
+        link = (f"a Link session with {peers} peer(s) exists: the clock joins it, but Link does not say "
+                "which program it is" if peers else "no Link peers")
+        if hinted:
+            seen = "; ".join(f"{n}: {w}" for n, w in hinted.items())
+            self.target_reason = (f"no host proved itself — {seen}; {link}; the built-in engine plays; "
+                                  f"choose one with --target {'|'.join(hinted)}")
+        else:
+            self.target_reason = (f"no host found — no AbletonOSC answer, none of our mappings' output on the "
+                                  f"MIDI inputs, no host program running; {link}; to drive a host: "
+                                  f"--target {'|'.join(order) or '<name>'}")
         return fallback.name
+
+    def _listen_for_hosts(self, candidates: list[Target]) -> None:
+        """Open the MIDI inputs the candidates' hosts answer on (kept for the chosen target)."""
+        self._heard = []
+        if self.ports is None:
+            return
+        for target in candidates:
+            for name in target.detect_ports():
+                if name in self.ports.inputs:
+                    continue
+                try:
+                    self.ports.input(functools.partial(self._on_host_port, name), name)
+                except Exception as exc:  # noqa: BLE001 - that host's answer is then not heard; the rest goes on
+                    self.report(f"cannot open '{name}' to hear {target.name}: {exc}")
+
+    def _on_host_port(self, port: str, data: bytes, at: float) -> None:
+        """A host's own feedback port opened while looking: record it, then let its target decode it."""
+        self._feedback_ports.add(port)
+        heard = self._heard
+        if heard is not None and len(heard) < HEARD_MAX:
+            heard.append((port, bytes(data)))
+        for target in self._open_targets():
+            if port in target.detect_ports():
+                self.target_feedback(target.name, data)
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> None:
         self._open_ports()
         names = self.choose_targets()
+        # Said before the targets open (the built-in engine may take a while to load its crate).
+        why = f" ({self.target_reason})" if self.target_reason else ""
+        self.report(f"target: {', '.join(names)}{why}; clock: "
+                    f"{type(self.clock).__name__} at {self.clock.tempo:.2f} BPM")
         context_options = self.options.to_dict()
         for name in names:
             self.targets.append(self._open_target(name, context_options))
@@ -218,11 +303,8 @@ class Session:
             for library in [*self.libraries, *([self.mixer] if self.mixer else [])]:
                 if callable(getattr(library, "warm_up", None)):
                     self._lookups.submit(self._warm_up, library)
-        self.scheduler.outbox = self.router
+        self.scheduler.outbox = self.telemetry.watch(self.router)
         self.scheduler.can = self.router.can
-        why = f" ({self.target_reason})" if self.target_reason else ""
-        self.report(f"target: {', '.join(t.name for t in self.targets)}{why}; clock: "
-                    f"{type(self.clock).__name__} at {self.clock.tempo:.2f} BPM")
         self.log.record("session", options=context_options, targets=[t.name for t in self.targets],
                         reason=self.target_reason, clock=type(self.clock).__name__, tempo=self.clock.tempo)
         if not self.options.offline:
@@ -353,13 +435,33 @@ class Session:
     # -- deciding -----------------------------------------------------------------------------------------
     def _decide(self, intent: Intent, resolved: dict[str, Any] | None = None) -> Decision:
         decision = self.scheduler.submit(intent, resolved)
+        if intent.kind is IntentKind.LOAD and decision.accepted:
+            decision = self._say_what_loads(decision, resolved)
         if intent.kind is IntentKind.PANIC:
             self._panics += 1
         self._note(decision)
         return decision
 
+    def _say_what_loads(self, decision: Decision, pick: dict[str, Any] | None) -> Decision:
+        """A host that loads its highlighted row, not the pick, says so on the decision's line."""
+        notes = []
+        takers = [t for t in self.targets if ActionKind.LOAD in t.capabilities().actions]
+        for target in takers or self.targets:
+            try:
+                note = target.load_note(pick)
+            except Exception as exc:  # noqa: BLE001 - the wording must not stop the load
+                note = f"{target.name} could not say what it loads ({exc})"
+            if not takers and not note:
+                note = f"{target.name} cannot load a track: nothing is sent for it"
+            if note:
+                notes.append(note)
+        if not notes:
+            return decision
+        return dataclasses.replace(decision, reason=f"{decision.reason} — {'; '.join(notes)}")
+
     def _note(self, decision: Decision) -> None:
         self.decisions.append(decision)
+        self.telemetry.decided(decision)
         self.log.record("decision", decision=decision.to_dict(), beat=self.clock.beat)
         mark = {Verdict.SCHEDULED: "✓", Verdict.DONE: "✓", Verdict.AWAITING_CONFIRM: "?",
                 Verdict.REFUSED: "✗"}[decision.verdict]
@@ -432,7 +534,7 @@ class Session:
                 continue
             if found:
                 title = found.get("title") or found.get("path")
-                self.report(f"load '{query}': picked {title}" + (f" ({found['why']})" if found.get("why") else ""))
+                self.report(f"load '{query}': found {title}" + (f" ({found['why']})" if found.get("why") else ""))
                 return found
         return None
 
@@ -518,15 +620,19 @@ class Session:
         """Start, play the script (or just listen) until the duration ends or the performer stops.
 
         Ctrl-C and SIGTERM (`timeout`, a service manager, `kill`) end the set the same way, through
-        `stop()`, so every target closes properly (the engine's WAV gets its header); a second signal
-        while it closes is ignored rather than cutting the close short."""
+        `stop()`, so every target closes properly (the engine's WAV gets its header); one that comes while
+        the set starts (inputs, the view's process, the heap freeze) lets the start finish and then ends
+        the set; a second signal while it closes is ignored rather than cutting the close short."""
         live = not self.options.offline
-        with _signals_stop_the_set():
+        playing = threading.Event()
+        with _signals_stop_the_set(self._stop, playing):
             try:
                 self.start()
                 if live:
                     freeze_heap()  # a full garbage collection must not hold the GIL from the dispatch thread
-                self.play()
+                playing.set()
+                if not self._stop.is_set():
+                    self.play()
             except KeyboardInterrupt:
                 self.report("stopping (Ctrl-C or SIGTERM)")
             finally:
@@ -581,6 +687,7 @@ class Session:
             for line in self.due_script(now):
                 self.submit(line.intent)
             for expired in self.scheduler.expire():
+                self.telemetry.decided(expired)
                 self.log.record("decision", decision=expired.to_dict())
                 self.report(f"✗ {expired.reason}")
             wait = 0.05
@@ -596,7 +703,11 @@ class Session:
 
     def _on_feedback(self, data: bytes, at: float) -> None:
         """'Copilot In': every active target that reads feedback decodes it."""
-        self._feedback_ports.add("Copilot In")
+        port = str(self.config.section("ports").get("in", "Copilot In"))
+        self._feedback_ports.add(port)
+        heard = self._heard
+        if heard is not None and len(heard) < HEARD_MAX:
+            heard.append((port, bytes(data)))
         self.feedback_count += 1
         self.log.record("feedback", port="Copilot In", midi=data.hex(" "), t=at)
         for target in self.targets:
@@ -631,8 +742,9 @@ class Session:
 
 
 @contextlib.contextmanager
-def _signals_stop_the_set() -> Iterator[None]:
-    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the main thread, once: a second one before the close
+def _signals_stop_the_set(stop: threading.Event, playing: threading.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the set, once: before `playing` they only set `stop` (the start finishes
+    whole), after it they raise KeyboardInterrupt in the main thread; a second one before the close
     (`timeout` signals the process and then its group) is ignored. Elsewhere than the main thread:
     left alone."""
     if threading.current_thread() is not threading.main_thread():
@@ -643,7 +755,9 @@ def _signals_stop_the_set() -> Iterator[None]:
     def interrupt(*_: object) -> None:
         for sig in signals:
             signal.signal(sig, _ignore)
-        raise KeyboardInterrupt
+        stop.set()
+        if playing.is_set():
+            raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, interrupt) for sig in signals}
     try:

@@ -20,6 +20,10 @@ def _emit(data: Any) -> None:
     typer.echo(json.dumps(data, indent=1, ensure_ascii=False))
 
 
+def _lines(lines: list[str]) -> None:
+    typer.echo("\n".join(lines))
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.echo(message, err=True)
     raise typer.Exit(code)
@@ -107,13 +111,14 @@ def tracks_command(
     if as_json:
         _emit([t.to_dict() for t in tracks])
         return
-    for t in tracks:
-        if failed:
-            typer.echo(f"{t.path}: {t.error}")
-            continue
-        phrases = " ".join(f"{p.label}{p.bars}" for p in t.phrases)
-        typer.echo(f"{t.id:>4}  {t.bpm:7.2f}  {t.key.camelot if t.key else '?':>3}  {t.lufs or 0:6.1f} LUFS  "
-                   f"{t.artist} - {t.title}  [{phrases}]")
+    from .words import blocks, table
+
+    if failed:  # a path per block, whole: the performer has to find that file
+        _lines(blocks(["file", "why"], [[str(t.path), t.error or ""] for t in tracks]))
+        return
+    rows = [[t.id, f"{t.bpm:.2f}", t.key.camelot if t.key else "?", f"{t.lufs:.1f}" if t.lufs is not None else "?",
+             f"{t.artist} - {t.title}", " ".join(f"{p.label} {p.bars}" for p in t.phrases)] for t in tracks]
+    _lines(table(["id", "BPM", "key", "LUFS", "track", "phrases (bars)"], rows, right=(0, 1, 3)))
 
 
 @app.command("query")
@@ -123,7 +128,7 @@ def query_command(
     bpm: str | None = typer.Option(None, "--bpm", help="Tempo filter: 124 (±2 %) or 120-126."),
     key: str | None = typer.Option(None, "--key", help="Key filter: 8A, 'A minor', Am."),
     compatible: bool = typer.Option(False, "--compatible", help="With --key: any Camelot-compatible key."),
-    limit: int = typer.Option(10, "--limit", "-n", min=1),
+    limit: int = typer.Option(10, "--limit", "-n", min=1, max=1000, help="How many tracks at most."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Find tracks by words over titles/artists/tags, with tempo and key as hints or filters."""
@@ -143,9 +148,11 @@ def query_command(
     if not hits:
         typer.echo("nothing matches")
         raise typer.Exit(1)
-    for h in hits:
-        d = h.to_dict()
-        typer.echo(f"{d['score']:5.2f}  {d['bpm']:7.2f}  {d['camelot']:>3}  {d['artist']} - {d['title']}  ({d['why']})")
+    from .words import table
+
+    rows = [[f"{d['score']:.2f}", f"{d['bpm']:.2f}", d["camelot"], f"{d['artist']} - {d['title']}", d["why"]]
+            for d in (h.to_dict() for h in hits)]
+    _lines(table(["score", "BPM", "key", "track", "why"], rows, right=(0, 1)))
 
 
 @app.command("next")
@@ -171,12 +178,14 @@ def next_command(
     if as_json:
         _emit(result)
         return
+    from .words import table, wrap
+
     f = result["from"]
-    typer.echo(f"from {f.get('artist', '')} - {f.get('title', '')} phrase {f['phrase']} ({f['label']}, "
-               f"{f['camelot']}, {f['bpm']:.2f} BPM, energy {f['energy']:.2f} → {f['target_energy']:.2f})")
-    for c in result["candidates"]:
-        typer.echo(f"{c['rank']:>3}. {c['score']:.3f}  {c.get('artist', '')} - {c.get('title', '')} "
-                   f"@{c['phrase']} {c['label']}  — {c['breakdown']['why']}")
+    _lines(wrap(f"from {f.get('artist', '')} - {f.get('title', '')} phrase {f['phrase']} ({f['label']}, "
+                f"{f['camelot']}, {f['bpm']:.2f} BPM, energy {f['energy']:.2f} → {f['target_energy']:.2f})"))
+    rows = [[c["rank"], f"{c['score']:.3f}", f"{c.get('artist', '')} - {c.get('title', '')}",
+             f"{c['phrase']} {c['label']}", c["breakdown"]["why"]] for c in result["candidates"]]
+    _lines(table(["#", "score", "track", "phrase", "why"], rows, right=(0, 1)))
 
 
 @app.command("check")
@@ -223,11 +232,14 @@ def transition_command(
     name: str = typer.Argument("", help="blend, bass_swap, filter_fade, echo_out, double_drop (empty: list them)."),
     at: float = typer.Option(0.0, "--at", help="Start beat (a bar line on the session's grid)."),
     bars: int | None = typer.Option(None, "--bars", help="Stretch to this many bars."),
-    out_deck: str = typer.Option("A", "--out", help="Outgoing deck."),
-    in_deck: str = typer.Option("B", "--in", help="Incoming deck."),
+    out_deck: str = typer.Option("A", "--out-deck", help="Outgoing deck."),
+    in_deck: str = typer.Option("B", "--in-deck", help="Incoming deck."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON envelopes."),
+    old_out: str | None = typer.Option(None, "--out", hidden=True),  # --out-deck's old name (--out is a file)
+    old_in: str | None = typer.Option(None, "--in", hidden=True),  # --in-deck's old name
 ) -> None:
     """Show a transition template, or warp it onto the grid as envelopes for the scheduler."""
+    out_deck, in_deck = old_out or out_deck, old_in or in_deck
     from copilot.phrase_db.transitions import TemplateError, realize, template, templates
 
     if not name:
@@ -235,8 +247,10 @@ def transition_command(
         if as_json:
             _emit(data)
         else:
-            for t in data:
-                typer.echo(f"{t['id']:<12} {t['bars']:>2} bars  {t['description']}")
+            from .words import table
+
+            _lines(table(["template", "bars", "what it does"], [[t["id"], t["bars"], t["description"]] for t in data],
+                         right=(1,)))
         return
     try:
         envs = realize(template(name), at, out_deck, in_deck, bars=bars)
@@ -245,6 +259,7 @@ def transition_command(
     if as_json:
         _emit([e.to_dict() for e in envs])
     else:
-        for e in envs:
-            pts = ", ".join(f"{p.beat:g}:{p.value:.2f}" for p in e.points)
-            typer.echo(f"{e.param:<10} {e.deck or '-':<2} {pts}")
+        from .words import table
+
+        rows = [[e.param, e.deck or "-", ", ".join(f"{p.beat:g}:{p.value:.2f}" for p in e.points)] for e in envs]
+        _lines(table(["param", "deck", "beat:value"], rows))

@@ -20,8 +20,9 @@ def parse_command(
     result = parse(text)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
-    elif result.intent is None:
-        typer.echo(f"not a command: {result.reason}")
+    elif result.intent is None:  # the reason says it in words ("not a command: 'hello'", "too long …")
+        reason = result.reason
+        typer.echo(reason if reason.startswith("not ") else f"not a command: {reason}")
     else:
         typer.echo(f"{result.intent.kind.value}: {result.intent.describe()} ({result.confidence:.0%})")
     if result.intent is None:

@@ -7,9 +7,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+
+from .common import check_flags, load_config
 
 app = typer.Typer(help="Motion sensors to fast/slow states and envelopes.", no_args_is_help=True)
 
@@ -19,9 +21,19 @@ ALLOW_HELP = "Sender address or network allowed when listening beyond 127.0.0.1.
 LIMB_HELP = "Pin a device to a limb: DEVICE=LIMB or DEVICE=PERFORMER/LIMB (device names as `listen` shows)."
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"copilot motion: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _take(path: Path, new: bool = False, parents: bool = False) -> Path:
+    """A take file named on the command line: one to read must exist, one to write needs its folder."""
+    from . import paths
+
+    try:
+        return paths.new_file(path, parents, "take") if new else paths.existing_file(path, "take")
+    except paths.PathProblem as exc:
+        _fail(str(exc))
 
 
 def _clock(link: bool, tempo: float, quantum: float) -> Any:
@@ -60,13 +72,8 @@ def _settings(osc: list[str] | None, mocopi: list[str] | None, allow: list[str] 
 
 
 def _config_section() -> dict[str, Any]:
-    from copilot.bridge.config import Config, ConfigError
-
-    try:
-        return dict(Config.load().section("motion") or {})
-    except ConfigError as exc:
-        typer.echo(f"copilot.toml: {exc}; using defaults for motion", err=True)
-        return {}
+    """copilot.toml's [motion] table, the whole file checked first (a bad value exits 2 with one line)."""
+    return dict(load_config()[0].section("motion") or {})
 
 
 def _live(*args: Any, **kw: Any) -> Any:
@@ -99,18 +106,34 @@ def _wait(duration: float | None, tick: float = 0.2, every: Any = None) -> None:
         pass
 
 
-def _line(state: Any) -> str:
+ON_THE_BEAT = 0.5  # beat lock above which the movement counts as on the beat
+
+
+def bar(value: float, cells: int = 8) -> str:
+    """0..1 as an energy bar: ▮▮▮▯▯▯▯▯."""
+    filled = round(max(0.0, min(1.0, value if value == value else 0.0)) * cells)
+    return "▮" * filled + "▯" * (cells - filled)
+
+
+def _line(state: Any, verbose: bool = False) -> str:
+    """A frame in the performer's words: energy, on or off the beat, tension, each limb, what moves;
+    with `verbose`, the solver's numbers behind it (ψ, K, headroom, residual)."""
     d = state.to_dict(3)
-    limbs = " ".join(f"{k} {v:.2f}" for k, v in d["limbs"].items()) or "no sensors"
-    outs = " ".join(f"{k} {v:.2f}" for k, v in d["outputs"].items())
-    return (f"{d['performer']}: E {d['energy']:.2f} ψ {d['psi']:.2f} lock {d['lock']:.2f} φ {d['tension']:.2f} | "
-            f"{limbs} | residual {d['residual']:.1e} K{d['iterations']} headroom {d['headroom']:.2f}"
+    beat = "on the beat" if d["lock"] >= ON_THE_BEAT else "off the beat"
+    limbs = "  ".join(f"{k.replace('_', ' ')} {bar(v, 5)}" for k, v in d["limbs"].items()) or "no sensors"
+    outs = "  ".join(f"{k.replace('_', ' ')} {v:.0%}" for k, v in d["outputs"].items())
+    line = (f"{d['performer']}: energy {bar(d['energy'])}  {beat}  tension {bar(d['tension'], 5)} | {limbs}"
             + (f" | {outs}" if outs else ""))
+    if verbose:
+        line += (f" | E {d['energy']:.2f} ψ {d['psi']:.2f} lock {d['lock']:.2f} φ {d['tension']:.2f} "
+                 f"K{d['iterations']} headroom {d['headroom']:.2f} residual {d['residual']:.1e}")
+    return line
 
 
 @app.command("listen")
 def listen(
-    osc: Annotated[list[str] | None, typer.Option("--osc", help=OSC_HELP)] = None,
+    osc: Annotated[list[str] | None, typer.Option("--motion-osc", help=OSC_HELP)] = None,
+    old_osc: Annotated[list[str] | None, typer.Option("--osc", hidden=True)] = None,  # --motion-osc's old name
     mocopi: Annotated[list[str] | None, typer.Option("--mocopi", help=MOCOPI_HELP)] = None,
     allow: Annotated[list[str] | None, typer.Option("--allow", help=ALLOW_HELP)] = None,
     as_json: bool = typer.Option(False, "--json", help="One JSON object per computed frame on stdout."),
@@ -123,9 +146,11 @@ def listen(
     limb: Annotated[list[str] | None, typer.Option("--limb", help=LIMB_HELP)] = None,
     profiles: str | None = typer.Option(None, help="Folder of calibration profiles."),
     record: Annotated[Path | None, typer.Option(help="Also record everything that arrives to this take file.")] = None,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also the solver's numbers: ψ, K, headroom, residual."),
 ) -> None:
-    """Print the fast/slow states (x* energy, ψ, φ, limb energies, residual) as they are computed."""
-    settings = _settings(osc, mocopi, allow, performer, limb, profiles)
+    """Print how each performer moves — energy, on or off the beat, each limb — as it is computed."""
+    check_flags(every=every, duration=duration, tempo=tempo, quantum=quantum)
+    settings = _settings([*(osc or []), *(old_osc or [])], mocopi, allow, performer, limb, profiles)
     clock = _clock(link, tempo, quantum)
     count = [0]
     lock = threading.Lock()
@@ -140,7 +165,7 @@ def listen(
                     sys.stdout.flush()
             elif time.monotonic() - last_line[0] >= 0.1:
                 last_line[0] = time.monotonic()
-                typer.echo(_line(state))
+                typer.echo(_line(state, verbose))
 
     live = _live(settings, clock, None, on_state=on_state, report=lambda m: typer.echo(m, err=True), record=record)
     _start(live)
@@ -165,16 +190,20 @@ def listen(
 @app.command("record")
 def record_cmd(
     out: Annotated[Path, typer.Argument(help="Take file to write (JSON Lines).")],
-    osc: Annotated[list[str] | None, typer.Option("--osc", help=OSC_HELP)] = None,
+    osc: Annotated[list[str] | None, typer.Option("--motion-osc", help=OSC_HELP)] = None,
+    old_osc: Annotated[list[str] | None, typer.Option("--osc", hidden=True)] = None,  # --motion-osc's old name
     mocopi: Annotated[list[str] | None, typer.Option("--mocopi", help=MOCOPI_HELP)] = None,
     allow: Annotated[list[str] | None, typer.Option("--allow", help=ALLOW_HELP)] = None,
     duration: float | None = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)."),
     tempo: float = typer.Option(120.0, help="Tempo when no Link session sets it."),
     quantum: float = typer.Option(4.0, help="Beats per bar."),
     link: bool = typer.Option(True, "--link/--no-link", help="Stamp datagrams with the Link session's beat."),
+    parents: bool = typer.Option(False, "--parents", help="Make the take's missing folders."),
 ) -> None:
     """Record every datagram that arrives (faults included) to a take, for replay and calibration."""
-    settings = _settings(osc, mocopi, allow, None, [], None)
+    check_flags(duration=duration, tempo=tempo, quantum=quantum)
+    out = _take(out, new=True, parents=parents)  # before any socket opens
+    settings = _settings([*(osc or []), *(old_osc or [])], mocopi, allow, None, [], None)
     clock = _clock(link, tempo, quantum)
     live = _live(settings, clock, None, report=lambda m: typer.echo(m, err=True), record=out)
     _start(live)
@@ -198,12 +227,14 @@ def replay(
     loop: bool = typer.Option(False, help="Play again and again until Ctrl-C."),
     offline: bool = typer.Option(False, help="No UDP: run the take through the pipeline here and print states."),
     as_json: bool = typer.Option(False, "--json", help="With --offline: one JSON object per frame."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="With --offline: also ψ, K, headroom, residual."),
     demo: str | None = typer.Option(None, help="Play a synthetic phone instead of a file: zigsim, gyrosc, sensors2osc, "
                                          "touchosc, copilot, or mocopi."),
     duration: float = typer.Option(16.0, help="With --demo: seconds of movement."),
     tempo: float = typer.Option(120.0, help="With --demo: the beat the demo moves to."),
 ) -> None:
     """Play a recorded take back over real UDP (or offline), byte for byte, with its timing."""
+    check_flags(speed=speed, duration=duration, tempo=tempo)
     from copilot.motion import record, synth
     from copilot.motion.sources import Bind
 
@@ -219,7 +250,7 @@ def replay(
         _fail("give a take file, or --demo FORMAT")
     else:
         try:
-            the_take = record.Take.load(take)
+            the_take = record.Take.load(_take(take))
         except record.TakeError as exc:
             _fail(str(exc), 1)
         for why in the_take.skipped:
@@ -229,7 +260,7 @@ def replay(
 
         r = rig(the_take)
         r.run(the_take.datagrams, on_frame=lambda states: [
-            typer.echo(json.dumps(s.to_dict()) if as_json else _line(s)) for s in states])
+            typer.echo(json.dumps(s.to_dict()) if as_json else _line(s, verbose)) for s in states])
         counts = r.registry.counts()
         typer.echo(f"frames {r.engine.frames}, readings {counts.pop('accepted')}, dropped "
                    f"{json.dumps(counts) if counts else 'none'}", err=True)
@@ -257,7 +288,8 @@ def replay(
 def calibrate_cmd(
     performer: str = typer.Option("default", help="Whose profile to write."),
     take: Annotated[Path | None, typer.Option(help="Fit from this take instead of recording a new one.")] = None,
-    osc: Annotated[list[str] | None, typer.Option("--osc", help=OSC_HELP)] = None,
+    osc: Annotated[list[str] | None, typer.Option("--motion-osc", help=OSC_HELP)] = None,
+    old_osc: Annotated[list[str] | None, typer.Option("--osc", hidden=True)] = None,  # --motion-osc's old name
     mocopi: Annotated[list[str] | None, typer.Option("--mocopi", help=MOCOPI_HELP)] = None,
     allow: Annotated[list[str] | None, typer.Option("--allow", help=ALLOW_HELP)] = None,
     bars: int = typer.Option(8, help="Bars of waving to the beat (after one still bar)."),
@@ -268,6 +300,7 @@ def calibrate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the fit report as JSON."),
 ) -> None:
     """Record a short 'wave to the beat' take (or use one) and fit this performer's ranges and weights."""
+    check_flags(bars=bars, tempo=tempo, quantum=quantum)
     from copilot.bridge.clock import next_boundary
     from copilot.motion import calibrate, record
     from copilot.motion.profile import Profile, profile_dir
@@ -277,10 +310,10 @@ def calibrate_cmd(
     except ValueError as exc:
         _fail(str(exc))
     folder = profile_dir(profiles)
+    if take is not None:
+        take = _take(take)
     if take is None:
-        if bars < 2:
-            _fail("wave for at least 2 bars")
-        settings = _settings(osc, mocopi, allow, performer, [], profiles)
+        settings = _settings([*(osc or []), *(old_osc or [])], mocopi, allow, performer, [], profiles)
         clock = _clock(link, tempo, quantum)
         folder.mkdir(parents=True, exist_ok=True)
         take = folder / f"{performer}-calibration.jsonl"

@@ -20,9 +20,10 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.
     if as_json:
         typer.echo(json.dumps([t.to_dict() for t in found.values()], indent=1, ensure_ascii=False))
     else:
-        for t in found.values():
-            mark = "learned" if t.learned else "bundled"
-            typer.echo(f"{t.id:<20} {t.bars:>3} bars  {mark:<8} {t.description}")
+        from .words import table
+
+        rows = [[t.id, t.bars, "learned" if t.learned else "bundled", t.description] for t in found.values()]
+        typer.echo("\n".join(table(["template", "bars", "from", "what it does"], rows, right=(1,))))
     for problem in problems():
         typer.echo(f"skipped {problem}", err=True)
 
@@ -32,16 +33,22 @@ def learn_command(
     logs: list[Path] = typer.Argument(..., help="Session logs (JSON Lines, from `copilot run --log`)."),
     name: str | None = typer.Option(None, "--name", help="Name the template(s) (default: from the log's name)."),
     folder: Path | None = typer.Option(None, "--dir", help="Where to keep them (default: the user data folder)."),
+    parents: bool = typer.Option(False, "--parents", help="Make the --dir folder if it does not exist."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Find and show them, but save nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the templates as JSON."),
 ) -> None:
     """Find each transition you made by hand in the logs and keep it as a template the planner uses."""
     from copilot.phrase_db.learn import learn
 
-    missing = [str(p) for p in logs if not p.is_file()]
-    if missing:
-        typer.echo(f"no such log: {', '.join(missing)}", err=True)
-        raise typer.Exit(2)
+    from . import paths
+    from .common import fail
+
+    try:
+        logs = [paths.existing_file(p, "session log") for p in logs]
+        if folder is not None and not dry_run:
+            folder = paths.new_folder(folder, parents, "folder for templates")
+    except paths.PathProblem as exc:
+        fail(str(exc))
     try:
         found = learn(logs, name, folder, save=not dry_run)
     except (OSError, ValueError) as exc:
@@ -65,15 +72,22 @@ def learn_command(
 def plot_command(
     names: list[str] = typer.Argument(None, help="Templates to draw (default: all)."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the PNG files."),
+    parents: bool = typer.Option(False, "--parents", help="Make the --out folder if it does not exist."),
 ) -> None:
     """Draw templates as small PNG plots (one file per template)."""
     from copilot.phrase_db.transition_plot import plot
     from copilot.phrase_db.transitions import TemplateError, template, templates
 
+    from . import paths
+    from .common import fail
+
     try:
         chosen = [template(n) for n in names] if names else list(templates().values())
     except TemplateError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
+    try:  # after the names: a typo in one is said before a folder is made
+        out = paths.new_folder(out, parents, "folder for the plots")
+    except paths.PathProblem as exc:
+        fail(f"--out: {exc}")
     for tpl in chosen:
         typer.echo(str(plot(tpl, out / f"{tpl.id}.png")))

@@ -27,13 +27,16 @@ def transcribe_command(
     from copilot.voice.capture import read_wav, to_16k
     from copilot.voice.understand import understand
 
+    from .paths import PathProblem, existing_file
+
     try:
+        existing_file(file, "audio file")  # missing, a folder, unreadable: said as such, not "System error"
         audio, rate = read_wav(file)
         table = load_aliases(aliases)
         transcriber = Transcriber(model, window_s=window)
-    except (ValueError, ModelMissing, AliasError) as exc:
+    except (PathProblem, ValueError, ModelMissing, AliasError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(2) from None
     transcriber.warm_up()
     t0 = time.perf_counter()
     transcript = transcriber.transcribe(to_16k(audio, rate))
@@ -86,6 +89,14 @@ def listen_command(
     from copilot.plugins.voice_input import VoiceInput, VoiceSettings
     from copilot.voice.asr import ModelMissing
 
+    from .paths import PathProblem, existing_file
+
+    try:
+        if file is not None:  # missing, a folder, unreadable: said as such, not libsndfile's "System error"
+            existing_file(file, "audio file")
+    except PathProblem as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     settings = VoiceSettings(model=model, device=device, channel=channel, aliases=aliases,
                              mode="push-to-talk" if push_to_talk else "hands-free", file=file, confirm_tone=tone)
     session = _DryRunSession(InternalClock(tempo=tempo), as_json)

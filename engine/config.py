@@ -7,88 +7,68 @@
     [targets.standalone.loudness]  match = true   target_lufs = -14
     [targets.standalone]           fallback_minutes = 60   play_wait_bars = 8   (no sound device; slow decodes)
 
-Every value is checked: one that is the wrong type, out of range or unknown is named in a sentence
-(returned with the settings, for the target to report) and its default is kept; nothing else is lost.
+The rules are bridge/settings.py's, the same `copilot run` holds the whole file to before it starts
+(a wrong value there stops the start with one line). Called directly (a test, another program), a value
+that does not fit is named in a sentence returned with the settings and its default kept.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from copilot.bridge.settings import Num, Rule, SettingError, Switch, Table, shown, validate
+
 from .state import EngineSettings, MasterSettings
 
-# name → (lo, hi, unit) for numbers; None for a switch (true/false)
-MASTER: dict[str, tuple[float, float, str] | None] = {
-    "enabled": None, "hpf_hz": (0.0, 80.0, "Hz"), "tilt_db": (-6.0, 6.0, "dB"), "tilt_hz": (100.0, 8000.0, "Hz"),
-    "compressor": None, "threshold_db": (-40.0, 0.0, "dB"), "ratio": (1.0, 10.0, ":1"), "knee_db": (0.0, 24.0, "dB"),
-    "attack_ms": (1.0, 500.0, "ms"), "release_ms": (20.0, 5000.0, "ms"), "rms_ms": (5.0, 1000.0, "ms"),
-    "makeup_db": (0.0, 12.0, "dB"),
+MASTER: dict[str, Rule] = {
+    "enabled": Switch(), "hpf_hz": Num(0.0, 80.0, "Hz"), "tilt_db": Num(-6.0, 6.0, "dB"),
+    "tilt_hz": Num(100.0, 8000.0, "Hz"), "compressor": Switch(), "threshold_db": Num(-40.0, 0.0, "dB"),
+    "ratio": Num(1.0, 10.0, ":1"), "knee_db": Num(0.0, 24.0, "dB"), "attack_ms": Num(1.0, 500.0, "ms"),
+    "release_ms": Num(20.0, 5000.0, "ms"), "rms_ms": Num(5.0, 1000.0, "ms"), "makeup_db": Num(0.0, 12.0, "dB"),
 }
-LOUDNESS: dict[str, tuple[float, float, str] | None] = {"match": None, "target_lufs": (-30.0, -5.0, "LUFS")}
-TOP: dict[str, tuple[float, float, str] | None] = {
-    "samplerate": (8000.0, 192000.0, "Hz"), "decks": (1.0, 4.0, "decks"), "ceiling_dbtp": (-6.0, 0.0, "dBTP"),
-    "keylock": None,
+LOUDNESS: dict[str, Rule] = {"match": Switch(), "target_lufs": Num(-30.0, -5.0, "LUFS")}
+TOP: dict[str, Rule] = {
+    "samplerate": Num(8000, 192000, "Hz", integer=True), "decks": Num(1, 4, "decks", integer=True),
+    "ceiling_dbtp": Num(-6.0, 0.0, "dBTP"), "keylock": Switch(),
 }
+# Every engine key of [targets.standalone], for the standalone target's own rules.
+RULES: dict[str, Rule] = {**TOP, "master": Table(MASTER), "loudness": Table(LOUDNESS)}
 LOUDNESS_FIELDS = {"match": "loudness_match", "target_lufs": "target_lufs"}
 # Settings the target itself reads (not the kernel's): name → (rule, default)
 TARGET: dict[str, tuple[tuple[float, float, str], float]] = {
     "fallback_minutes": ((0.01, 24 * 60.0, "min"), 60.0),  # the no-sound-device WAV stops here
     "play_wait_bars": ((0.0, 64.0, "bars"), 8.0),  # a PLAY waits this long for its track to decode
 }
+TARGET_RULES: dict[str, Rule] = {name: Num(*bounds) for name, (bounds, _) in TARGET.items()}
 
 
-def _check(table: str, name: str, value: Any, rule: tuple[float, float, str] | None,
-           problems: list[str]) -> Any:
-    """The value if it fits the rule, else None (and a sentence in `problems`)."""
-    where = f"[{table}] {name}"
-    if rule is None:
-        if isinstance(value, bool):
-            return value
-        problems.append(f"{where} must be true or false, not {value!r}; kept the default")
-        return None
-    lo, hi, unit = rule
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        problems.append(f"{where} must be a number ({lo:g}..{hi:g} {unit}), not {value!r}; kept the default")
-        return None
-    if not lo <= value <= hi:
-        problems.append(f"{where} = {value:g} is outside {lo:g}..{hi:g} {unit}; kept the default")
-        return None
-    return value
-
-
-def _table(config: dict[str, Any], key: str, table: str, problems: list[str]) -> dict[str, Any]:
-    value = config.get(key, {})
-    if not isinstance(value, dict):
-        problems.append(f"[{table}] must be a table; kept the defaults")
+def _taken(table: str, values: Any, rules: dict[str, Rule], problems: list[str]) -> dict[str, Any]:
+    """The values of one table that fit their rules; a sentence in `problems` for each that does not."""
+    path = table.split(".")
+    if not isinstance(values, dict):
+        problems.append(f"[{table}] must be a table, not {shown(values)}; kept the defaults")
         return {}
-    return value
-
-
-def _section(config: dict[str, Any], key: str, table: str, rules: dict[str, tuple[float, float, str] | None],
-             problems: list[str]) -> dict[str, Any]:
-    """The values of one sub-table that fit their rules."""
     taken = {}
-    for name, value in _table(config, key, table, problems).items():
-        if name not in rules:
+    for name, value in values.items():
+        rule = rules.get(name)
+        if rule is None:
             problems.append(f"[{table}] has no setting {name!r} (known: {', '.join(rules)})")
             continue
-        checked = _check(table, name, value, rules[name], problems)
-        if checked is not None:
-            taken[name] = checked
+        try:
+            validate(value, rule, [*path, name])
+        except SettingError as exc:
+            problems.append(f"{exc}; kept the default")
+            continue
+        taken[name] = rule.take(value) if isinstance(rule, Num) else value
     return taken
 
 
 def engine_settings(config: dict[str, Any], table: str = "targets.standalone") -> tuple[EngineSettings, list[str]]:
     """The engine's settings from its copilot.toml table, and a sentence for every value not taken."""
     problems: list[str] = []
-    top = {}
-    for name, rule in TOP.items():
-        if name in config:
-            value = _check(table, name, config[name], rule, problems)
-            if value is not None:
-                top[name] = int(value) if name in ("samplerate", "decks") else value
-    master = _section(config, "master", f"{table}.master", MASTER, problems)
-    loud = _section(config, "loudness", f"{table}.loudness", LOUDNESS, problems)
+    top = _taken(table, {k: v for k, v in config.items() if k in TOP}, TOP, problems)
+    master = _taken(f"{table}.master", config.get("master", {}), MASTER, problems)
+    loud = _taken(f"{table}.loudness", config.get("loudness", {}), LOUDNESS, problems)
     settings = EngineSettings(**top, **{LOUDNESS_FIELDS[k]: v for k, v in loud.items()},
                               master=MasterSettings(**master))
     return settings, problems
@@ -97,8 +77,6 @@ def engine_settings(config: dict[str, Any], table: str = "targets.standalone") -
 def target_setting(config: dict[str, Any], name: str, problems: list[str],
                    table: str = "targets.standalone") -> float:
     """One of the target's own numbers (`TARGET`), checked like the rest; its default when not taken."""
-    rule, default = TARGET[name]
-    if name not in config:
-        return default
-    value = _check(table, name, config[name], rule, problems)
-    return default if value is None else float(value)
+    _, default = TARGET[name]
+    taken = _taken(table, {name: config[name]} if name in config else {}, TARGET_RULES, problems)
+    return float(taken.get(name, default))

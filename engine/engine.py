@@ -310,18 +310,24 @@ class Engine:
         tb = d[D_ANCHOR_TB] + (beat - d[D_ANCHOR_CB]) if d[D_MOVING] > 0 else d[D_POS_TB]
         return float(d[D_FIRST] + tb * d[D_SPB])
 
-    def deck_state(self, deck: int) -> dict[str, Any]:
+    def deck_state(self, deck: int, beat: float | None = None) -> dict[str, Any]:
+        """What deck `deck` is doing; `beat` (the clock's, now) places the head of a moving deck, which the
+        kernel keeps as an anchor rather than a position."""
         d = self._deck[deck]
         track = self.tracks.get(deck)
+        moving = d[D_MOVING] > 0
+        head = d[D_ANCHOR_TB] + (beat - d[D_ANCHOR_CB]) if moving and beat is not None else d[D_POS_TB]
         return {
-            "playing": bool(d[D_MOVING] > 0 and d[D_RUN_TARGET] > 0),
+            "playing": bool(moving and d[D_RUN_TARGET] > 0),
             "loop": bool(d[D_LOOP_ON] > 0),
             "loaded": bool(d[D_SLOT] >= 0),
-            "position_beats": float(d[D_POS_TB]),
+            "position_beats": float(head),
             "refused_loads": int(d[D_REFUSED]),
             "stretched": bool(d[D_SRC_SLOT] >= 0 and d[D_SRC_SLOT] != d[D_SLOT]),
             "track": track.title if track else None,
             "bpm": track.bpm if track else None,
+            "key": track.key if track else None,
+            "length_beats": float(track.beats) if track else None,  # the stage view's "time left"
         }
 
     def meters(self) -> dict[str, float]:

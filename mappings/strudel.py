@@ -32,11 +32,31 @@ class Control:
 
 
 @dataclass(frozen=True)
+class TempoCC:
+    """The session tempo on two CCs: coarse = floor(v·127), fine = the remainder in 127ths, v = the
+    tempo's place between min_bpm and max_bpm (0 is never sent: the snippet reads it as "not yet")."""
+
+    cc: int
+    fine_cc: int
+    min_bpm: float = 60.0
+    max_bpm: float = 200.0
+
+    def values(self, bpm: float) -> tuple[int, int]:
+        v = min(max((bpm - self.min_bpm) / (self.max_bpm - self.min_bpm), 0.0), 1.0)
+        steps = max(1, round(v * 127 * 127))  # 1..16129: never (0, 0)
+        return min(steps // 127, 127), steps % 127
+
+    def bpm(self, coarse: int, fine: int) -> float:
+        return self.min_bpm + (coarse + fine / 127) / 127 * (self.max_bpm - self.min_bpm)
+
+
+@dataclass(frozen=True)
 class StrudelTable:
     port: str
     channel: int
     step_beats: float
     controls: tuple[Control, ...]
+    tempo: TempoCC | None = None
 
     def by_param(self, param: str) -> Control | None:
         return next((c for c in self.controls if c.param == param), None)
@@ -64,11 +84,19 @@ def load_table(path: Path | None = None, overrides: Mapping[str, Any] | None = N
             step_beats=float(raw.get("rate", {}).get("step_beats", 1 / 16)),
             controls=tuple(Control(str(c["name"]), int(c["cc"]), str(c["param"]), str(c.get("doc", "")))
                            for c in raw["controls"]),
+            tempo=_tempo(raw.get("tempo")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise TableError(f"strudel table: missing or malformed entry {exc}") from exc
     check(table, known_params)
     return table
+
+
+def _tempo(raw: Any) -> TempoCC | None:
+    if not raw:
+        return None
+    return TempoCC(int(raw["cc"]), int(raw["fine_cc"]), float(raw.get("min_bpm", 60.0)),
+                   float(raw.get("max_bpm", 200.0)))
 
 
 def check(table: StrudelTable, known_params: Collection[str] | None = None) -> None:
@@ -91,6 +119,12 @@ def check(table: StrudelTable, known_params: Collection[str] | None = None) -> N
             raise TableError(f"control {c.name!r}: name or CC {c.cc} used twice")
         names.add(c.name)
         ccs.add(c.cc)
+    t = table.tempo
+    if t is not None:
+        if {t.cc, t.fine_cc} & ccs or t.cc == t.fine_cc or not (0 <= t.cc <= 127 and 0 <= t.fine_cc <= 127):
+            raise TableError(f"tempo CCs {t.cc}/{t.fine_cc} must be two free CCs 0..127")
+        if not 0 < t.min_bpm < t.max_bpm:
+            raise TableError(f"tempo range {t.min_bpm}..{t.max_bpm} BPM is empty")
 
 
 # -- the snippet ---------------------------------------------------------------------------------------
@@ -115,8 +149,19 @@ def snippet(table: StrudelTable, bpm: float = 120.0, beats_per_cycle: float = 4.
         tempo_line(bpm, beats_per_cycle),
         f"let cc = await midin('{table.port}')",
         "",
-        "// copilot's controls, each 0..1, moved by your body and your voice",
     ]
+    if table.tempo is not None:
+        t = table.tempo
+        lo, hi = t.min_bpm / 60 / beats_per_cycle, t.max_bpm / 60 / beats_per_cycle
+        now = bpm / 60 / beats_per_cycle
+        lines += [
+            f"// the session tempo, live from copilot (CC {t.cc} + CC {t.fine_cc}), in cycles per second;",
+            "// a pattern follows it with .cps(tempo) (from its next onset); before the first message: the line above",
+            f"const tempo = cc({t.cc}).add(cc({t.fine_cc}).div(127))"
+            f".fmap(v => v > 0 ? {_num(lo, 6)} + v * {_num(hi - lo, 6)} : {_num(now, 6)})",
+            "",
+        ]
+    lines.append("// copilot's controls, each 0..1, moved by your body and your voice")
     for c in table.controls:
         doc = f"  // {c.doc}" if c.doc else ""
         lines.append(f"const {c.name.ljust(width)} = cc({c.cc}){doc}")
@@ -146,13 +191,15 @@ def _example(table: StrudelTable) -> list[str]:
         chain.append(".pan(pan)")
     if "gain" in has:
         chain.append(".gain(gain)")
+    if table.tempo is not None:
+        chain.append(".cps(tempo)")
     out.append(chain[0])
     out += [f"  {part}" for part in chain[1:]]
     return out
 
 
-def _num(x: float) -> str:
-    return f"{x:g}" if float(x).is_integer() else f"{x:.3f}".rstrip("0")
+def _num(x: float, places: int = 3) -> str:
+    return f"{x:g}" if float(x).is_integer() else f"{x:.{places}f}".rstrip("0")
 
 
 def describe_table(table: StrudelTable) -> str:

@@ -22,6 +22,8 @@ other rows sit on a fixed ``channel`` (1..16). ``{deck}`` in a host field is the
 
 from __future__ import annotations
 
+import copy
+import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -185,15 +187,27 @@ def load_table(target: str, override: Path | bool | None = True, required: Itera
     return build(target, data, required, sources)
 
 
+_READ: dict[tuple[str, int, int], dict[str, Any]] = {}  # (path, mtime, size) → parsed: each target reads often
+
+
 def read(path: Path) -> dict[str, Any]:
-    """One table file as plain data; TableError (naming the file) if it cannot be read or parsed."""
+    """One table file as plain data (a fresh copy: callers may change it); TableError (naming the file)
+    if it cannot be read or parsed."""
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        st = os.stat(path)
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in _READ:
+            if len(_READ) > 64:
+                _READ.clear()
+            with open(path, "rb") as fh:
+                _READ[key] = tomllib.loads(fh.read().decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise TableError(f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise TableError(f"{path} is not a text file (a table is UTF-8 TOML)") from None
     except OSError as exc:
         raise TableError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return copy.deepcopy(_READ[key])
 
 
 def merge(base: dict[str, Any], override: dict[str, Any], where: str = "override") -> dict[str, Any]:
@@ -316,18 +330,27 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def describe(table: Table, host_columns: list[tuple[str, str]]) -> str:
-    """The table as Markdown for `copilot mappings show`: one line per row, unverified rows marked."""
+def cells(table: Table, host_columns: list[tuple[str, str]]) -> tuple[list[str], list[list[str]]]:
+    """The table's headers and one list of cells per row (status last: V, or I/U for unverified rows)."""
     head = ["row", "for", "channel", "message", *[title for title, _ in host_columns], "status"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for row in table.rows:
         channel = "deck (A=1…)" if row.per_deck else str(row.channel)
         msg = f"{'Note' if row.message == 'note' else 'CC'} {row.number} (0x{row.number:02X})"
         if row.fourteen_bit:
             msg += f"/{row.number + 32} (14-bit)"
         if row.relative:
-            msg += " (relative)"
+            msg += " relative"
         host = [str(row.host.get(key, "")) for _, key in host_columns]
-        mark = row.status if row.status == "V" else f"**{row.status}** ⚠"
-        lines.append("| " + " | ".join([row.name, row.what, channel, msg, *host, mark]) + " |")
+        rows.append([row.name, row.what, channel, msg, *host, row.status])
+    return head, rows
+
+
+def describe(table: Table, host_columns: list[tuple[str, str]]) -> str:
+    """The table as Markdown (for docs): one line per row, unverified rows marked."""
+    head, rows = cells(table, host_columns)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        mark = row[-1] if row[-1] == "V" else f"**{row[-1]}** ⚠"
+        lines.append("| " + " | ".join([*row[:-1], mark]) + " |")
     return "\n".join(lines) + "\n"

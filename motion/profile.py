@@ -33,7 +33,7 @@ def profile_dir(override: str | Path | None = None) -> Path:
     return data_dir() / "motion"
 
 
-def _safe_name(name: str) -> str:
+def safe_name(name: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
         raise ValueError(f"a performer name is letters, digits, '.', '_' or '-' (up to 64), not {name!r}")
     return name
@@ -53,7 +53,7 @@ class Profile:
     version: int = PROFILE_VERSION
 
     def __post_init__(self) -> None:
-        _safe_name(self.performer)
+        safe_name(self.performer)
         if len(self.limb_rest) != SLOTS or len(self.limb_full) != SLOTS:
             raise ValueError(f"a profile needs {SLOTS} limb ranges")
         if not self.energy_radius > self.energy_rest >= 0:
@@ -108,7 +108,7 @@ class Profile:
     @classmethod
     def load(cls, performer: str, folder: str | Path | None = None) -> Profile:
         """The saved profile, or the defaults when there is none. ValueError for a broken file."""
-        path = profile_dir(folder) / f"{_safe_name(performer)}.json"
+        path = profile_dir(folder) / f"{safe_name(performer)}.json"
         if not path.exists():
             return cls(performer=performer)
         try:

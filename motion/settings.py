@@ -24,9 +24,14 @@ from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 from typing import Any
 
+from copilot.bridge.config import ALLOW, BIND
+from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import PATH, Choice, ListOf, Num, Switch, Table, Text
+
 from .limbs import limb_name
-from .mapper import DEFAULT_MAPPINGS, Mapping, mappings_from_config
+from .mapper import DEFAULT_MAPPINGS, SOURCES, Mapping, mappings_from_config
 from .mocopi import DEFAULT_PORT as MOCOPI_PORT
+from .profile import safe_name
 from .registry import DEFAULT_PERFORMER, DeviceRule
 from .sources import DEFAULT_HOST, Bind
 
@@ -117,3 +122,26 @@ class MotionSettings:
                 s.performer_profiles[name] = str(fields["profile"])
         s.mappings = mappings_from_config(dict(sec.get("map") or {}))
         return s
+
+
+def _check(section: dict[str, Any]) -> None:
+    """What only the whole table can tell (a mapping row's range inside its parameter's caps …)."""
+    MotionSettings.build({}, section)
+
+
+NAME = Text("a name of letters, digits, '.', '_' or '-'", check=safe_name)
+DECK = Choice((*DECKS, "global", "none"), fold=True)
+BINDS = ListOf(BIND, single=True)
+# The [motion] table of copilot.toml.
+MOTION = Table({
+    "osc": BINDS, "mocopi": BINDS, "allow": ListOf(ALLOW, single=True), "performer": NAME, "deck": DECK,
+    "iterations": Num(1, 16, "steps", integer=True), "halpern": Switch(), "record": PATH, "profiles": PATH,
+    "devices": Table(each=Table({"limb": Text("a limb name", check=limb_name), "performer": NAME,
+                                 "nominal_hz": Num(1.0, 1000.0, "Hz")}), what="a table of device pattern → limb"),
+    "performers": Table(each=Table({"deck": DECK, "profile": NAME}), what="a table of performer → settings"),
+    "map": Table(each=Table({
+        "source": Choice(SOURCES), "lo": Num(0.0, 1.0), "hi": Num(0.0, 1.0), "threshold": Num(0.0, 0.99),
+        "curve": Num(0.0, 10.0, above=True), "min_cutoff": Num(0.01, 100.0, "Hz"), "beta": Num(0.0, 100.0),
+        "slope": Num(0.0, 100.0, "per beat", above=True), "only_if_target_can": Switch(), "enabled": Switch(),
+    }), names=sorted(PARAMS), what="a table of parameter → mapping row"),
+}, check=_check)

@@ -309,8 +309,12 @@ def learn(logs: Iterable[Path], name: str | None = None, folder: Path | None = N
     out: list[Learned] = []
     folder = folder or user_folder()
     for log in logs:
-        reading = SessionReading(read_log(log), Path(log).name)
-        for n, (a, b, s, e) in enumerate(reading.transitions(), 1):
+        try:  # a file that is JSON Lines but not a session log is said as such, not a crash half-way
+            reading = SessionReading([r for r in read_log(log) if isinstance(r, dict)], Path(log).name)
+            found = reading.transitions()
+        except (AttributeError, KeyError, TypeError, IndexError) as exc:
+            raise ValueError(f"{log} is not a copilot session log ({type(exc).__name__}: {exc})") from None
+        for n, (a, b, s, e) in enumerate(found, 1):
             label = name or f"{Path(log).stem} {n}"
             if name and len(out):
                 label = f"{name} {len(out) + 1}"

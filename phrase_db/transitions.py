@@ -173,7 +173,9 @@ def template(name: str) -> Template:
     try:
         return templates()[key]
     except KeyError:
-        raise TemplateError(f"no transition {name!r}; known: {', '.join(templates())}") from None
+        from copilot.bridge.settings import did_you_mean
+
+        raise TemplateError(f"no transition {name!r}; {did_you_mean(key, list(templates()))}") from None
 
 
 def realize(tpl: Template | str, start_beat: float, out_deck: Deck | str = "A", in_deck: Deck | str = "B",

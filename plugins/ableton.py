@@ -23,14 +23,15 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, MidiOut, OscOut, Timed
 from copilot.bridge.host import Capabilities, Check, MappingFile, Target, TargetContext, hookimpl
 from copilot.bridge.midi import ENVELOPE_STEP, PRESS_BEATS, cc, cc_bytes, decode
 from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import PORT_NAME, UDP_PORT, AnyOf, Choice, ListOf, Num, Rule, Switch, Table, Text
 from copilot.bridge.state import DeckUpdate, HostState
-from copilot.bridge.surroundings import Surroundings
+from copilot.bridge.surroundings import Hint, Surroundings
 from copilot.intents.schema import Deck
 from copilot.mappings.ableton import (
     LOOP_LENGTH,
@@ -49,20 +50,45 @@ OSC_SETTINGS = ("host", "osc_port", "reply_port", "timeout", "launch_lead", "dro
 # moves; off Link it lands anywhere in the beat and wanders (another tempo, another phase).
 BEAT_LAG_WINDOW = (-0.03, 0.2)  # seconds
 BEAT_LAG_SPREAD = 0.08  # seconds, interquartile range
+OSC_RULES = {
+    "host": Text("a host name or address"), "osc_port": UDP_PORT, "reply_port": UDP_PORT,
+    "timeout": Num(0.05, 5.0, "s"), "launch_lead": Num(0.0, 2.0, "s"), "drop_scene": Num(0, 999, integer=True),
+    "play": Choice(("transport", "clip")), "clip_slot": Num(0, 999, integer=True),
+}
+CONFIG_RULES = {
+    **OSC_RULES, "port": PORT_NAME,
+    "deck_tracks": ListOf(Num(0, 999, integer=True), most=4),  # Live's track (0-based) behind decks A–D
+    "osc": AnyOf((Switch(), Table({**OSC_RULES, "port": UDP_PORT}))),  # false: no AbletonOSC; a table: its settings
+    "script": Table({"folder": Text("a folder name"), "input_port": PORT_NAME, "output_port": PORT_NAME,
+                     "channel": Num(0, 15, integer=True)}),
+    "fx": Table(each=Table({"device": Num(0, 127, integer=True), "parameter": Num(0, 255, integer=True)},
+                             required=("device", "parameter")),
+                what="a table of effect name → {device, parameter}"),
+}
 
 
 class AbletonLive(Target):
     name = "ableton-live"
     description = "Ableton Live on Link: CC through a User Remote Script, launches through AbletonOSC"
-    auto_priority = 40  # Link peers are the strongest sign of a host: Live is the Link host we drive
+    auto_priority = 40  # an AbletonOSC answer is proof only Live gives; it wins over the DJ hosts
+    config_rules: ClassVar[dict[str, Rule]] = {**Target.config_rules, **CONFIG_RULES}
 
     def detect(self, around: Surroundings) -> str | None:
+        """Proof: AbletonOSC answers `/live/test` (a harmless question). Link peers prove nothing:
+        every DJ program speaks Link. A running Live without an answer is only a hint."""
+        if self.config.get("osc", True) is not False:
+            osc = self.make_osc()
+            try:
+                if osc.open():
+                    rtt = osc.ping()
+                    if rtt is not None:
+                        return (f"AbletonOSC answered /live/test at {osc.host}:{osc.port} "
+                                f"in {rtt * 1000:.0f} ms")
+            finally:
+                osc.close()
         live = sorted(p for p in around.processes if p.startswith("ableton live"))
         if live:
-            return f"{live[0]} is running"
-        peers = getattr(around.clock, "peers", 0)
-        if peers:
-            return f"{peers} Link peer(s) found"
+            return Hint(f"{live[0]} is running but AbletonOSC does not answer (install it as a Control Surface)")
         return None
 
     def __init__(self, config: dict[str, Any] | None = None, table: AbletonTable | None = None) -> None:
@@ -78,6 +104,8 @@ class AbletonLive(Target):
         self.dropped = 0  # payloads with no wire to go on (no port, no OSC): counted, never raised
         self._beat_lags: deque[float] = deque(maxlen=64)
         self._warned: set[str] = set()
+        self._following: list[int] = []  # Live tracks whose playing clip AbletonOSC pushes to us
+        self._playing_slot: dict[int, int] = {}  # Live track → the clip slot playing (< 0: none)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self, context: TargetContext) -> None:
@@ -107,6 +135,7 @@ class AbletonLive(Target):
                       "CC envelopes still work, launches and FX parameters will not")
             return
         osc.start_beat_listener(self._on_live_beat)
+        self._follow_decks(osc)
         for deck in range(self.capabilities().decks):
             for device, parameter in self.table.fx.values():
                 osc.parameter_range(deck, device, parameter)
@@ -115,6 +144,9 @@ class AbletonLive(Target):
         if self.osc is not None:
             with contextlib.suppress(Exception):
                 self.osc.stop_beat_listener()
+                for track in self._following:
+                    self.osc.send("/live/track/stop_listen/playing_slot_index", track)
+            self._following = []
             self.osc.close()
             self.osc = None
         self._out = None
@@ -259,9 +291,75 @@ class AbletonLive(Target):
                 out += self._value(None, action.id, b, value)
         return out
 
+    def load_note(self, pick: dict[str, Any] | None) -> str | None:
+        # AbletonOSC has no browser and no load (issue #66, PRs open: shared/reference/hosts-loading.md).
+        path = pick.get("path") if isinstance(pick, dict) else None
+        where = f"; drag {path} onto a clip slot yourself" if path else ""
+        return f"Live cannot be handed a track over AbletonOSC (no browser, no load): nothing is sent{where}"
+
     # -- feedback ----------------------------------------------------------------------------------------
-    def on_feedback(self, message: bytes) -> list[DeckUpdate]:
-        """Live lights its Play button on the script's output port while the transport runs."""
+    def deck_tracks(self) -> list[int]:
+        """Live's track (0-based) behind decks A–D: `deck_tracks = [0, 1, 2, 3]` in [targets.ableton-live]."""
+        tracks = self.config.get("deck_tracks") or range(self.capabilities().decks)
+        return [int(t) for t in tracks]
+
+    def _follow_decks(self, osc: AbletonOSC) -> None:
+        """AbletonOSC pushes each deck's track state (the current value at once, then every change):
+        which clip slot plays, then that clip's name. The safety rules then know every deck, not one."""
+        osc.listen("/live/track/get/playing_slot_index", self._on_playing_slot)
+        osc.listen("/live/clip/get/name", self._on_clip_name)
+        for track in self.deck_tracks():
+            if osc.send("/live/track/start_listen/playing_slot_index", track):
+                self._following.append(track)
+
+    def _deck_of(self, track: Any) -> Deck | None:
+        tracks = self.deck_tracks()
+        try:
+            index = tracks.index(int(track))
+        except (TypeError, ValueError):
+            return None
+        return Deck.from_index(index) if index < self.capabilities().decks else None
+
+    def _on_playing_slot(self, params: tuple[Any, ...], t: float) -> None:
+        """AbletonOSC's receive thread: `/live/track/get/playing_slot_index track slot` (slot < 0: none)."""
+        if len(params) < 2 or not isinstance(params[1], int | float):
+            return
+        deck = self._deck_of(params[0])
+        if deck is None:
+            return
+        track, slot = int(params[0]), int(params[1])
+        self._playing_slot[track] = slot
+        if slot >= 0:
+            self._feed(DeckUpdate(deck, {"playing": True, "loaded": True}))
+            if self.osc is not None:
+                self.osc.send("/live/clip/get/name", track, slot)  # answered on this thread's next read
+        else:
+            self._feed(DeckUpdate(deck, {"playing": False}))
+
+    def _on_clip_name(self, params: tuple[Any, ...], t: float) -> None:
+        """`/live/clip/get/name track clip name`: the playing clip's name becomes the deck's track."""
+        if len(params) < 3:
+            return
+        deck = self._deck_of(params[0])
+        if deck is not None and self._playing_slot.get(int(params[0])) == params[1]:
+            self._feed(DeckUpdate(deck, {"track": str(params[2])}))
+
+    def _feed(self, update: DeckUpdate) -> None:
+        ctx = self.context
+        if ctx is None:
+            return
+        if ctx.feedback is not None:
+            ctx.feedback(self.name, update)  # the session logs it and applies it through on_feedback
+        else:
+            ctx.state.apply_feedback(update)
+
+    def on_feedback(self, message: Any) -> list[DeckUpdate]:
+        """Live lights its Play button on the script's output port while the transport runs; AbletonOSC's
+        deck updates (from the listeners above) pass through as they are."""
+        if isinstance(message, DeckUpdate):
+            return [message]
+        if self._following:
+            return []  # each deck's own clip says whether it plays; the transport lamp is no deck's
         play = self.table.transport.get("Play")
         heard = decode(message)
         if (play is None or heard is None or heard.kind != "cc" or heard.channel != self.table.channel
@@ -346,7 +444,11 @@ def copilot_targets(config: dict[str, Any]) -> list[Target]:
 
 @hookimpl
 def copilot_doctor(config: dict[str, Any]) -> Sequence[Check]:
-    return doctor_checks(config.get(AbletonLive.name) or {})
+    from .host_evidence import session_evidence
+
+    return [*doctor_checks(config.get(AbletonLive.name) or {}),
+            session_evidence(AbletonLive.name, "Live", "install AbletonOSC, choose it as a Control Surface in "
+                             "Live's settings and keep Live open while copilot starts")]
 
 
 def _version(folder: Path) -> str:

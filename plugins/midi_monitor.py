@@ -8,12 +8,13 @@ It is the spine's own target: no host needed, every action visible on the wire, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, MappingFile, Target, TargetContext, hookimpl
 from copilot.bridge.midi import cc_value, decode, envelope_stream, press
 from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import PORT_NAME, Rule
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.intents.schema import LOOP_BEATS, Deck
 
@@ -72,6 +73,7 @@ class MidiMonitor(Target):
     name = "midi-monitor"
     description = "every action as documented MIDI on 'Copilot Out' (no host needed)"
     auto_fallback = 1  # plays when nothing else is there and the built-in engine is not installed
+    config_rules: ClassVar[dict[str, Rule]] = {**Target.config_rules, "port": PORT_NAME}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)

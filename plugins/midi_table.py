@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, MidiOut, Timed
 from copilot.bridge.host import Capabilities, Target, TargetContext
 from copilot.bridge.midi import PRESS_BEATS, cc_value, decode, encode, envelope_stream, press
 from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import PORT_NAME, Rule, Text
 from copilot.bridge.state import DeckUpdate, HostState
+from copilot.bridge.surroundings import Hint, Surroundings
 from copilot.intents.schema import Deck
 from copilot.mappings.table import Control, Table, TableError
 
@@ -49,9 +52,15 @@ class TableTarget(Target):
     """A MIDI target whose every message is a row of `table`."""
 
     table_name: ClassVar[str] = ""
+    host_name: ClassVar[str] = ""  # the program, as the performer calls it
     required: ClassVar[tuple[str, ...]] = ()
     default_port: ClassVar[str] = "Copilot Out"
     default_feedback_port: ClassVar[str] = "Copilot In"
+    show_columns: ClassVar[list[tuple[str, str]]] = []  # (title, row.host key) shown beside each row
+    config_rules: ClassVar[dict[str, Rule]] = {
+        **Target.config_rules, "port": PORT_NAME, "feedback_port": PORT_NAME,
+        "table": Text("a table override file that exists", check=lambda p: _existing(_path(p))),
+    }
 
     def __init__(self, config: dict[str, Any] | None = None, table: Table | None = None) -> None:
         super().__init__(config)
@@ -77,6 +86,17 @@ class TableTarget(Target):
 
     def control(self, what: str, deck: Deck | None = None, **args: Any) -> Control | None:
         return self.table.find(what, deck, **args)
+
+    def table_rows(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and rows for `copilot mappings show` (the host's own columns from `show_columns`)."""
+        from copilot.mappings.table import cells
+
+        return cells(self.table, self.show_columns)
+
+    def table_markdown(self) -> str:
+        from copilot.mappings.table import describe
+
+        return describe(self.table, self.show_columns)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def open(self, context: TargetContext) -> None:
@@ -124,6 +144,27 @@ class TableTarget(Target):
             return
         for update in self.on_feedback(data):
             ctx.state.apply_feedback(update)
+
+    # -- proving the host is there (--target auto) ---------------------------------------------------
+    def detect_ports(self) -> list[str]:
+        return [self.feedback_port]
+
+    def mapping_answered(self, around: Surroundings) -> str | None:
+        """Proof: one of our own mapping's output blocks arrived on our feedback port. Only a host that
+        loaded that mapping sends those exact messages there (a Link peer or a stray keyboard does not)."""
+        for data in around.heard_on(self.feedback_port):
+            heard = decode(data)
+            control = self.table.by_wire(heard.kind, heard.channel, heard.number) if heard else None
+            if control is not None and control.row.feedback is not None:
+                deck = f" (deck {control.deck.value})" if control.deck is not None else ""
+                return f"our mapping's '{control.row.name}'{deck} output arrived on '{self.feedback_port}'"
+        return None
+
+    def program_running(self, around: Surroundings, programs: tuple[str, ...]) -> Hint | None:
+        running = [p for p in programs if p in around.processes]
+        if not running:
+            return None
+        return Hint(f"{running[0]} is running but sent none of our mapping's output on '{self.feedback_port}'")
 
     # -- feedback ---------------------------------------------------------------------------------
     def on_feedback(self, message: bytes) -> list[DeckUpdate]:
@@ -217,6 +258,18 @@ class TableTarget(Target):
                 self.track_bpm.pop(deck.value, None)
         return out
 
+    def load_note(self, pick: dict[str, Any] | None) -> str | None:
+        """The host's load button loads the row highlighted in its library: say so, and where the pick is."""
+        host = self.host_name or self.name
+        what = f"pressed {host}'s 'load selected track': the deck gets the track highlighted in {host}'s library"
+        if not isinstance(pick, dict) or not pick.get("path"):
+            return what
+        title = pick.get("title") or Path(str(pick["path"])).stem
+        return f"{what}, not necessarily your pick '{title}' ({self.where_pick_is(pick)})"
+
+    def where_pick_is(self, pick: dict[str, Any]) -> str:
+        return f"find {pick['path']} there"
+
     def deck_bpm(self, deck: Deck, state: HostState) -> float | None:
         """The BPM of the track on a deck: the host's or copilot's record, else a resolved LOAD's."""
         return state.deck(deck).bpm or self.track_bpm.get(deck.value)
@@ -282,6 +335,15 @@ class TableTarget(Target):
 
     def render_action(self, action: Action, state: HostState) -> list[Timed]:
         raise NotImplementedError
+
+
+def _existing(path: Any) -> None:
+    try:
+        found = bool(path) and path.is_file()
+    except OSError:  # a name too long for the disk, a link loop
+        found = False
+    if not found:
+        raise ValueError("")
 
 
 def _path(value: Any) -> Any:

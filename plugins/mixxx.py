@@ -19,16 +19,16 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, Check, MappingFile, hookimpl
 from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import Num, Rule, Switch
 from copilot.bridge.state import HostState
 from copilot.bridge.surroundings import Surroundings
 from copilot.intents.schema import Deck
 from copilot.mappings import mixxx as mixxx_files
-from copilot.mappings.table import describe
 
 from .midi_table import TableTarget
 
@@ -40,17 +40,20 @@ class MixxxTarget(TableTarget):
     name = NAME
     description = "Mixxx via a generated controller mapping ('Copilot') on 'Copilot MIDI 1 Out'"
     table_name = NAME
+    host_name = "Mixxx"
     auto_priority = 20
     host_programs = ("mixxx",)  # process names as the OS lists them (lower case)
 
     def detect(self, around: Surroundings) -> str | None:
-        running = [p for p in self.host_programs if p in around.processes]
-        if running:
-            return f"{running[0]} is running"
-        return None
+        """Proof: our mapping's output blocks on its feedback port (Mixxx sends them when the mapping
+        loads and whenever a mapped control changes, e.g. beat_active while a deck plays)."""
+        return self.mapping_answered(around) or self.program_running(around, self.host_programs)
     required = mixxx_files.REQUIRED
     default_port = "Copilot MIDI 1 Out"
     default_feedback_port = "Copilot MIDI 1 In"
+    config_rules: ClassVar[dict[str, Rule]] = {
+        **TableTarget.config_rules, "rate_range": Num(0.01, 1.0, note="0.08 = ±8 %"), "rate_inverted": Switch(),
+    }
 
     def __init__(self, config: dict[str, Any] | None = None, table: Any = None) -> None:
         super().__init__(config, table)
@@ -59,6 +62,11 @@ class MixxxTarget(TableTarget):
 
     def capabilities(self) -> Capabilities:
         return self.table_capabilities({ActionKind.PANIC})
+
+    def where_pick_is(self, pick: dict[str, Any]) -> str:
+        # A running Mixxx takes no file from outside: no engine.loadTrack, no library re-read
+        # (shared/reference/hosts-loading.md).
+        return f"a running Mixxx cannot be handed a file: find {pick['path']} in its library"
 
     # -- files ---------------------------------------------------------------------------------------
     def mapping_files(self) -> list[MappingFile]:
@@ -96,8 +104,7 @@ class MixxxTarget(TableTarget):
             "to lock Mixxx's decks together.",
         ]
 
-    def table_markdown(self) -> str:
-        return describe(self.table, [("group", "group"), ("key", "key"), ("script", "script")])
+    show_columns: ClassVar[list[tuple[str, str]]] = [("group", "group"), ("key", "key"), ("script", "script")]
 
     # -- rendering -------------------------------------------------------------------------------------
     def render_action(self, action: Action, state: HostState) -> list[Timed]:
@@ -202,4 +209,8 @@ def copilot_doctor(config: dict[str, Any]) -> list[Check]:
     if not mixxx_pairs(port, back):
         out.append(Check("mixxx ports", False, f"Mixxx will not pair '{port}' with '{back}', so it cannot send "
                          "deck state back", "use names like 'Copilot MIDI 1 Out' / 'Copilot MIDI 1 In'"))
+    from .host_evidence import session_evidence
+
+    out.append(session_evidence(NAME, "Mixxx", f"copilot mappings install {NAME}; in Mixxx › Preferences › "
+                                f"Controllers select '{port}', tick Enabled and load the mapping 'Copilot'"))
     return out

@@ -70,6 +70,15 @@ class MotionInput(Input):
             self.live.stop()
             self.live = None
 
+    def readings(self) -> dict[str, Any]:
+        """Each performer's energy, ψ (beat phase), lock and tension from the last frame, for the stage view."""
+        live = self.live
+        if live is None:
+            return {}
+        performers = {name: p.state() for name, p in list(live.engine.performers.items()) if p.frames}
+        return {"motion": {name: {"energy": s.energy, "psi": s.psi, "lock": s.lock, "tension": s.tension,
+                                  "deck": s.deck, "t": s.t} for name, s in performers.items()}}
+
     def status(self) -> dict[str, Any]:
         return self.live.status() if self.live is not None else {"running": False}
 
@@ -82,7 +91,16 @@ def copilot_inputs(options: dict[str, Any], config: Any) -> list[Input]:
 
 
 @hookimpl
-def copilot_doctor(config: Any) -> list[Check]:
+def copilot_settings() -> dict[str, Any]:
+    from copilot.motion.settings import MOTION
+
+    return {"motion": MOTION}
+
+
+@hookimpl
+def copilot_doctor(settings: Any) -> list[Check]:
+    """`settings` is the whole copilot.toml (its [motion] table); `config` would be [targets] only."""
+    config = settings
     checks = []
     try:
         from copilot.motion.weights import default_weights

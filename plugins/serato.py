@@ -21,16 +21,17 @@ from __future__ import annotations
 import concurrent.futures as cf
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, Check, MappingFile, hookimpl
 from copilot.bridge.params import PARAMS
+from copilot.bridge.settings import Num, Rule, Table
 from copilot.bridge.state import HostState
 from copilot.bridge.surroundings import Surroundings
 from copilot.intents.schema import Deck
 from copilot.mappings import serato as serato_xml
-from copilot.mappings.table import Control, describe
+from copilot.mappings.table import Control
 
 from .midi_table import TableTarget
 
@@ -43,17 +44,19 @@ class SeratoTarget(TableTarget):
     name = NAME
     description = "Serato DJ Pro via a generated MIDI preset ('Copilot') on 'Copilot Out'"
     table_name = NAME
+    host_name = "Serato"
     auto_priority = 30
     host_programs = ("serato dj pro", "serato dj")  # process names as the OS lists them (lower case)
 
     def detect(self, around: Surroundings) -> str | None:
-        running = [p for p in self.host_programs if p in around.processes]
-        if running:
-            return f"{running[0]} is running"
-        if self.feedback_port in around.midi_in:
-            return f"a host answered on '{self.feedback_port}'"
-        return None
+        """Proof: our preset's output blocks on 'Copilot In' (Serato sends them only when the user
+        picked that port as the device's output in Setup › MIDI). Serato answers no query."""
+        return self.mapping_answered(around) or self.program_running(around, self.host_programs)
     required = serato_xml.REQUIRED
+    config_rules: ClassVar[dict[str, Rule]] = {
+        **TableTarget.config_rules, "pitch_range": Num(0.01, 1.0, note="0.08 = ±8 %"),
+        "fx_slots": Table(each=Num(1, 3, integer=True), what="a table of effect name → slot 1-3"),
+    }
 
     def __init__(self, config: dict[str, Any] | None = None, table: Any = None) -> None:
         super().__init__(config, table)
@@ -105,10 +108,10 @@ class SeratoTarget(TableTarget):
                          + " (`copilot mappings show serato-dj-pro`).")
         return steps
 
-    def table_markdown(self) -> str:
-        columns = [("function", "function"), ("deck_set", "deck_set"), ("slot", "slot"), ("on", "action_on"),
-                   ("behaviour", "behaviour")]
-        return describe(self.table, columns)
+    show_columns: ClassVar[list[tuple[str, str]]] = [
+        ("function", "function"), ("deck_set", "deck_set"), ("slot", "slot"), ("on", "action_on"),
+        ("behaviour", "behaviour"),
+    ]
 
     # -- feedback --------------------------------------------------------------------------------------
     def fx_key(self, control: Control) -> tuple[Any, ...]:
@@ -160,6 +163,13 @@ class SeratoTarget(TableTarget):
         return []
 
     # -- the suggestions crate -----------------------------------------------------------------------
+    def where_pick_is(self, pick: dict[str, Any]) -> str:
+        # Serato takes no file over MIDI; it may show an external crate edit only after a restart
+        # (shared/reference/hosts-loading.md).
+        from copilot.phrase_db.serato import CRATE_NAME
+
+        return f"it goes first in the crate '{CRATE_NAME}'; Serato may show that crate only after a restart"
+
     def suggest(self, action: Action) -> cf.Future[str] | None:
         """A LOAD with a looked-up track: write the crate on the target's worker (never on the thread that
         renders); the performer hears where to find it, or why it could not be written."""
@@ -172,13 +182,16 @@ class SeratoTarget(TableTarget):
         return self._crates.submit(self._write_crate, pick, extra.get("serato_folder"))
 
     def _write_crate(self, pick: dict[str, Any], folder: str | None) -> str:
+        from copilot.mappings.install import keep_before_replacing, remember
         from copilot.phrase_db import serato
 
         where = Path(folder) if folder else serato.default_serato_folder()
         tracks = [pick["path"], *(a["path"] for a in pick.get("alternatives", []) if a.get("path"))]
         title = pick.get("title") or Path(pick["path"]).stem
-        try:
+        try:  # a crate of that name that is not copilot's own last one is the DJ's: backed up first
+            keep_before_replacing(where / "Subcrates" / f"{serato.CRATE_NAME}.crate", NAME)
             crate = serato.write_crate(where, tracks)
+            remember(crate, NAME)
         except OSError as exc:
             message = f"load '{title}' by hand ({exc})"
         else:
@@ -266,6 +279,10 @@ def copilot_targets(config: dict[str, Any]) -> list[SeratoTarget]:
 @hookimpl
 def copilot_doctor(config: dict[str, Any]) -> list[Check]:
     from .dj_doctor import checks
+    from .host_evidence import session_evidence
 
-    return checks(SeratoTarget, config.get(NAME) or {}, "Serato",
-                  "Serato › Setup › MIDI: pick as the device's MIDI output", levels=2)
+    cfg = config.get(NAME) or {}
+    back = str(cfg.get("feedback_port", SeratoTarget.default_feedback_port))
+    return [*checks(SeratoTarget, cfg, "Serato", "Serato › Setup › MIDI: pick as the device's MIDI output", levels=2),
+            session_evidence(NAME, "Serato", f"copilot mappings install {NAME}; in Serato › Setup › MIDI load the "
+                             f"preset 'Copilot' and pick '{back}' as the device's MIDI output")]

@@ -27,14 +27,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, Check, Target, TargetContext, TargetUnavailable, hookimpl
 from copilot.bridge.params import PARAMS
 from copilot.bridge.progress import busy
+from copilot.bridge.settings import PATH, AnyOf, Choice, Num, Rule, Switch, Table, Text
 from copilot.bridge.state import DeckUpdate, HostState
-from copilot.engine.config import engine_settings, target_setting
+from copilot.engine.config import RULES as ENGINE_RULES
+from copilot.engine.config import TARGET_RULES, engine_settings, target_setting
 from copilot.engine.control import ENGINE_PARAMS, EngineCmd, apply, render_action
 from copilot.engine.crate import Crate, CrateError, NotReady
 from copilot.engine.engine import Engine
@@ -63,6 +65,15 @@ class StandaloneTarget(Target):
     description = "the built-in engine: two decks, EQ, filter, FX, limiter (sound card or WAV)"
     auto_fallback = 2  # nothing else found: the engine plays the set itself
     builtin_engine = True
+    config_rules: ClassVar[dict[str, Rule]] = {
+        **Target.config_rules, **ENGINE_RULES, **TARGET_RULES,
+        "device": AnyOf((Num(0, 1024, integer=True), Text("a PortAudio device name"))),
+        "blocksize": Num(16, 4096, "frames", integer=True),
+        "latency": AnyOf((Choice(("low", "high")), Num(0.0, 1.0, "s"))),
+        "autopilot": Switch(),  # read by plugins/autopilot.py: false = never mix on its own
+        "fallback_wav": PATH,
+        "adorn": Table({"gain_db": Num(-40.0, 0.0, "dB"), "pattern": Switch(), "phrase_beats": Num(4, 128, "beats")}),
+    }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -477,7 +488,8 @@ class StandaloneTarget(Target):
     def health(self) -> dict[str, Any]:
         if self.engine is None:
             return {"open": False}
-        decks = {Deck.from_index(d).value: {**self.engine.deck_state(d),
+        beat = self.context.clock.beat if self.context is not None else None  # where a moving deck's head is
+        decks = {Deck.from_index(d).value: {**self.engine.deck_state(d, beat),
                                              **(self.keylock.status(d) if self.keylock else {})}
                  for d in range(self.settings.decks)}
         return {"open": True, "offline": self.offline, "fallback_wav": str(self.fallback_wav or ""),

@@ -33,14 +33,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from copilot.bridge.config import ALLOW, BIND
 from copilot.bridge.host import Check, Input, SessionApi, hookimpl
 from copilot.bridge.progress import busy
+from copilot.bridge.settings import PATH, PORT_NAME, AnyOf, Choice, ListOf, Num, Switch, Table, Text
 from copilot.intents.aliases import AliasError, aliases_path, load_aliases
+from copilot.voice.asr import EMBEDDED, MAX_WINDOW_S, MIN_WINDOW_S
 from copilot.voice.endpoint import EndpointConfig
 from copilot.voice.listener import Heard, Listener
 
 PTT_OSC_ADDRESS = "/copilot/voice/ptt"
 VOICE_MIDI_PORT = "Copilot In"
+MODES = ("hands-free", "push-to-talk")
+# The [voice] table of copilot.toml.
+VOICE = Table({
+    "model": Text("tiny.en, a CTranslate2 model folder, or a Whisper size on disk"),
+    "device": AnyOf((Num(0, 1024, integer=True), Text("an input device name"))),
+    "channel": Num(1, 64, integer=True), "mode": Choice(MODES),
+    "window_s": Num(MIN_WINDOW_S, MAX_WINDOW_S, "s"), "threshold": Num(0.1, 1.0),
+    "end_silence_ms": Num(100.0, 3000.0, "ms"), "aliases": PATH,
+    "ptt_midi_note": Num(0, 127, integer=True), "ptt_midi_channel": Num(1, 16, integer=True),
+    "ptt_midi_port": PORT_NAME, "ptt_osc": BIND, "ptt_allow": ListOf(ALLOW, single=True),
+    "confirm_tone": Switch(), "file": PATH, "titles": ListOf(Text("a track title")),
+})
 
 
 @dataclass
@@ -72,17 +87,22 @@ class VoiceSettings:
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         settings = cls(**{k: v for k, v in merged.items() if k in known})
         settings.extra = {k: v for k, v in merged.items() if k not in known}
-        if settings.mode not in ("hands-free", "push-to-talk"):
+        if settings.mode not in MODES:
             raise ValueError(f"[voice] mode must be 'hands-free' or 'push-to-talk', not {settings.mode!r}")
         return settings
 
 
+def model_label(spec: str | None) -> str:
+    """The model as the performer named it: "tiny.en (bundled)", "base.en", or a folder."""
+    return f"{EMBEDDED} (bundled)" if spec in (None, "", EMBEDDED, "embedded", "default") else str(spec)
+
+
 def voice_section(config: dict[str, Any] | None) -> dict[str, Any]:
-    """The [voice] table: from the config handed to the hook, else from copilot.toml in the config folder
-    (the session hands plugins its [targets] tables only)."""
-    section = (config or {}).get("voice")
-    if isinstance(section, dict):
-        return dict(section)
+    """The [voice] table of the copilot.toml handed in (the session's, `--config` included), or of the one
+    in the config folder when none is."""
+    if config is not None:
+        section = config.get("voice")
+        return dict(section) if isinstance(section, dict) else {}
     from copilot.bridge.config import Config, ConfigError
 
     try:
@@ -141,7 +161,7 @@ class VoiceInput(Input):
         self.source.start()
         where = f"file {s.file}" if s.file else f"input {getattr(self.source, 'device_name', s.device)}"
         how = "push-to-talk" if s.mode == "push-to-talk" else "hands-free"
-        session.report(f"voice: listening ({how}) on {where}; Whisper model {_model_name(s.model, transcriber.path)}")
+        session.report(f"voice: listening ({how}) on {where}; Whisper {model_label(s.model)}")
 
     def _make_source(self, clock: Callable[[], float]) -> Any:
         from copilot.voice.capture import FileSource, MicSource
@@ -211,6 +231,9 @@ class VoiceInput(Input):
         assert session is not None and self.listener is not None
         result = heard.result
         self.heard.append(heard)
+        telemetry = getattr(session, "telemetry", None)
+        if telemetry is not None:  # the stage view shows what was heard and how sure it was
+            telemetry.publish("heard", heard)
         if result.intent is None:
             if heard.transcript.text and result.confidence >= 0.2:
                 session.report(f"voice: not sure you said a command ('{heard.transcript.text}', "
@@ -230,13 +253,6 @@ class VoiceInput(Input):
                 sys.stdout.write("\a")
                 sys.stdout.flush()
             session.report(f"voice: say yes or cancel within {float(window):g} s")
-
-
-def _model_name(spec: str | None, path: Any) -> str:
-    """What the performer asked for ('tiny.en' when they asked for nothing), else the model's folder."""
-    from copilot.voice.asr import EMBEDDED
-
-    return str(spec) if spec else f"{EMBEDDED} (bundled)" if getattr(path, "name", "") == "model" else str(path)
 
 
 class MidiPushToTalk:
@@ -319,17 +335,23 @@ class OscPushToTalk:
 
 # -- hooks ------------------------------------------------------------------------------------------------------
 @hookimpl
-def copilot_inputs(options: dict[str, Any], config: dict[str, Any]) -> Sequence[Input]:
-    if not options.get("voice"):
-        return []
-    return [VoiceInput(VoiceSettings.from_sources(options, config))]
+def copilot_settings() -> dict[str, Any]:
+    return {"voice": VOICE}
 
 
 @hookimpl
-def copilot_doctor(config: dict[str, Any]) -> Sequence[Check]:
+def copilot_inputs(options: dict[str, Any], settings: dict[str, Any]) -> Sequence[Input]:
+    """`settings`: the session's whole copilot.toml (its [voice] table, also from `--config`)."""
+    if not options.get("voice"):
+        return []
+    return [VoiceInput(VoiceSettings.from_sources(options, settings))]
+
+
+@hookimpl
+def copilot_doctor(settings: dict[str, Any]) -> Sequence[Check]:
     from copilot.voice.asr import ModelMissing, resolve_model
 
-    section = voice_section(config)
+    section = voice_section(settings)
     checks: list[Check] = []
     try:
         path = resolve_model(section.get("model"))

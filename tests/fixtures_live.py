@@ -45,16 +45,20 @@ class AbletonOscServer:
     maxs: dict[tuple[int, int], tuple[float, ...]] = field(default_factory=dict)
     received: list[tuple[str, tuple[Any, ...], float]] = field(default_factory=list)
     replies: queue.Queue[Any] = field(default_factory=queue.Queue)  # scripted answers to override defaults
+    listen_port: int = 0  # 0: ephemeral; 11000 in a private network namespace, where AbletonOSC listens
+    clips: dict[tuple[int, int], str] = field(default_factory=dict)  # (track, slot) → clip name
+    playing: dict[int, int] = field(default_factory=dict)  # track → playing slot index (-1: none)
 
     def __post_init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", self.listen_port))
         self.sock.settimeout(0.05)
         self.port = self.sock.getsockname()[1]
         self._running = True
         self._lock = threading.Lock()
         self._beat_listener: threading.Thread | None = None
         self._beat_stop = threading.Event()
+        self._slot_listeners: set[int] = set()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -81,6 +85,18 @@ class AbletonOscServer:
                 self.push(osc_bytes(msg.address, *answer), host)
 
     def _answer(self, address: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if address == "/live/track/start_listen/playing_slot_index":
+            track = int(args[0])
+            with self._lock:
+                self._slot_listeners.add(track)
+            self.set_playing(track, self.playing.get(track, -1))  # AbletonOSC sends the current value at once
+            return None
+        if address == "/live/track/stop_listen/playing_slot_index":
+            with self._lock:
+                self._slot_listeners.discard(int(args[0]))
+            return None
+        if address == "/live/clip/get/name":
+            return (*args[:2], self.clips.get((int(args[0]), int(args[1])), ""))
         if address == "/live/song/start_listen/beat":
             self._start_beats()
             return None
@@ -100,6 +116,15 @@ class AbletonOscServer:
         if address == "/live/device/get/parameters/max":
             return (*args[:2], *self.maxs.get((int(args[0]), int(args[1])), ()))
         return None
+
+    def set_playing(self, track: int, slot: int) -> None:
+        """A clip starts (slot ≥ 0) or the track stops (-1) in 'Live': listeners hear it, like Live's tick."""
+        self.playing[track] = slot
+        with self._lock:
+            listening = track in self._slot_listeners
+        if listening:
+            address = "/live/track/get/playing_slot_index"
+            self.push(osc_bytes(address, track, slot))
 
     def push(self, data: bytes, host: str = "127.0.0.1") -> None:
         self.sock.sendto(data, (host, self.reply_port))

@@ -135,8 +135,8 @@ def test_bad_settings_are_named_and_the_rest_kept() -> None:
     assert settings.master.tilt_db == 0.0 and settings.master.ratio == 3.0 and settings.target_lufs == -12.0
     assert settings.keylock is True
     assert problems == [
-        "[targets.standalone] keylock must be true or false, not 'yes'; kept the default",
-        "[targets.standalone.master] tilt_db = 9 is outside -6..6 dB; kept the default",
+        "[targets.standalone] keylock = 'yes': must be true or false; kept the default",
+        "[targets.standalone.master] tilt_db = 9: must be a number from -6 to 6 dB; kept the default",
         "[targets.standalone.master] has no setting 'wobble' (known: enabled, hpf_hz, tilt_db, tilt_hz, compressor, "
         "threshold_db, ratio, knee_db, attack_ms, release_ms, rms_ms, makeup_db)",
     ]

@@ -209,3 +209,19 @@ def test_the_autopilot_is_an_input_that_mixes_only_when_nobody_plays(tmp_path: P
     planned = [d for d in session.decisions if d.intent.source is Source.PLANNER]
     assert bool(planned) is mixes
     assert bool(np.abs(audio[4 * SR:]).max() > 0.01) is mixes  # deck A plays from beat 8 (4 s) only if it mixes
+
+
+def test_a_playing_decks_position_follows_the_clock_and_its_length_is_known(tmp_path: Path, crate: Path) -> None:
+    """What the stage view's deck card shows: the head of a moving deck (the kernel keeps an anchor, not a
+    position) at the clock's beat, and the track's length in beats for the time left."""
+    write_track(crate, "good", tones(30.0), bpm=120.0)
+    session, _ = session_for(tmp_path, 120.0)
+    session.start()
+    submit(session, IntentKind.LOAD, Deck.A, query="good")
+    submit(session, IntentKind.PLAY, Deck.A, at=4.0)
+    render(session, 6.0)
+    beat = session.clock.beat
+    deck = session.targets[0].engine.deck_state(0, beat)
+    assert deck["playing"] and deck["position_beats"] == pytest.approx(beat - 4.0, abs=0.01)
+    assert deck["length_beats"] == pytest.approx(60.0, abs=0.1)
+    assert session.targets[0].engine.deck_state(0)["position_beats"] != pytest.approx(beat - 4.0, abs=0.5)

@@ -30,6 +30,9 @@ def test_ableton_remote_script_round_trip_restores_a_users_own_script(tmp_path):
 def test_strudel_snippet_installs_to_exactly_the_file_given(tmp_path):
     snippet = tmp_path / "set" / "live.strudel.js"
     out = copilot("mappings", "install", "strudel", "--dest", str(snippet))
+    assert out.returncode == 2 and "there is no folder" in out.stderr and "--create" in out.stderr
+    assert not (tmp_path / "set").exists()  # a mistyped folder is never made silently
+    out = copilot("mappings", "install", "strudel", "--dest", str(snippet), "--create")
     assert out.returncode == 0, out.stderr
     code = snippet.read_text()
     assert "midin('Copilot Strudel')" in code and "setcpm(" in code

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -142,9 +143,13 @@ def test_an_unwritable_destination_is_refused_and_nothing_is_written(home: Path)
     (home / ".local" / "share" / "copilot").mkdir(parents=True)
     locked.chmod(0o555)
     try:
-        done = run_cli(home, "install", "serato-dj-pro", "--dest", str(locked / "Xml"), prefix=prefix)
+        done = run_cli(home, "install", "mixxx", "--dest", str(locked), prefix=prefix)
         assert done.returncode == 1
-        assert "cannot write to" in done.stderr and "nothing was changed" in done.stderr
+        assert "cannot write to" in done.stderr and "permission denied" in done.stderr
+        assert "nothing was changed" in done.stderr
+        # A folder that would have to be made there: "not permitted", never "missing".
+        done = run_cli(home, "install", "serato-dj-pro", "--dest", str(locked / "Xml"), "--create", prefix=prefix)
+        assert done.returncode == 1 and "cannot create" in done.stderr and "permission denied" in done.stderr
         assert list(locked.iterdir()) == []
         # All or nothing: with one good and one locked folder, the good one stays empty too.
         code = ("from pathlib import Path; from copilot.mappings.install import install, InstallError\n"
@@ -190,7 +195,7 @@ def test_cli_serato_on_linux_says_why_and_wants_dest(cli: CliRunner, home: Path)
         pytest.skip("this checks the message on a system where Serato does not run")
     code, out = invoke(cli, "install", "serato-dj-pro")
     assert code == 2 and "runs on macOS and Windows only" in out and "--dest" in out
-    code, out = invoke(cli, "install", "serato-dj-pro", "--dest", str(home / "Xml"), "--dry-run")
+    code, out = invoke(cli, "install", "serato-dj-pro", "--dest", str(home / "Xml"), "--create", "--dry-run")
     assert code == 0 and "would:" in out and not (home / "Xml").exists()
     assert "Setup › MIDI" in out
 
@@ -200,7 +205,8 @@ def test_cli_list_and_show(cli: CliRunner, home: Path) -> None:
     assert code == 0 and "serato-dj-pro" in out and "Copilot.xml" in out and "Copilot.midi.xml" in out
     code, out = invoke(cli, "show", "serato-dj-pro")
     assert code == 0
-    assert "| eq_low |" in out and "**U** ⚠" in out and '<midi app=" 4.0.9.3040">' in out
+    eq_low = next(line for line in out.splitlines() if line.startswith("eq_low "))
+    assert eq_low.rstrip().endswith("U ⚠") and '<midi app=" 4.0.9.3040">' in out and "| eq_low |" not in out
     assert str(home / ".config" / "copilot" / "mappings" / "serato-dj-pro.toml") in out
     code, out = invoke(cli, "show", "nope")
     assert code == 2 and "unknown target 'nope'" in out
@@ -213,3 +219,77 @@ def test_cli_reports_a_broken_override_instead_of_crashing(cli: CliRunner, home:
     code, out = invoke(cli, "install", "mixxx")
     assert code != 0 and "number must be 0..127" in out
     assert not (home / ".mixxx").exists()
+
+
+# -- modes, a lost manifest, the crate, and --dest --------------------------------------------------------
+def test_restored_files_keep_their_permissions(home: Path) -> None:
+    target = MixxxTarget({})
+    files = target.mapping_files()
+    dest = home / "controllers"
+    dest.mkdir()
+    theirs = dest / "Copilot.midi.xml"
+    theirs.write_bytes(b"<the DJ's own/>")
+    theirs.chmod(0o644)
+    install("mixxx", files, [dest])
+    backup = dest / ("Copilot.midi.xml" + BACKUP_SUFFIX)
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o644  # the backup is the user's file, mode and all
+    assert stat.S_IMODE(theirs.stat().st_mode) == 0o644  # copilot's file where theirs was: readable as before
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((dest / "Copilot-scripts.js").stat().st_mode) == 0o666 & ~umask  # a new file: the umask's
+    uninstall("mixxx", files, [dest])
+    assert theirs.read_bytes() == b"<the DJ's own/>" and stat.S_IMODE(theirs.stat().st_mode) == 0o644
+
+
+def test_a_damaged_manifest_still_gives_the_users_file_back(home: Path) -> None:
+    files = MixxxTarget({}).mapping_files()
+    dest = home / "controllers"
+    dest.mkdir()
+    (dest / "Copilot.midi.xml").write_bytes(b"<the DJ's own/>")
+    install("mixxx", files, [dest])
+    manifest_path().write_bytes(b"{\x00 not json")  # a crash, a disk error, an editor
+    done = uninstall("mixxx", files, [dest])
+    assert [s.action for s in done.steps] == ["restore", "remove"]
+    assert tree(dest) == {"Copilot.midi.xml": b"<the DJ's own/>"}  # nothing left behind in a backup
+
+
+def test_the_serato_crate_is_backed_up_before_copilot_first_replaces_it(home: Path) -> None:
+    from copilot.bridge.actions import Action, ActionKind
+    from copilot.bridge.host import TargetContext
+    from copilot.bridge.state import HostState
+    from copilot.intents.schema import Deck
+    from copilot.phrase_db import serato
+
+    library = home / "Music" / "_Serato_"
+    (library / "Subcrates").mkdir(parents=True)
+    crate = library / "Subcrates" / f"{serato.CRATE_NAME}.crate"
+    theirs = serato.crate_bytes(["Music/theirs.mp3"])
+    crate.write_bytes(theirs)
+    crate.chmod(0o640)
+
+    def load(path: str) -> None:
+        target = SeratoTarget({})
+        target.open(TargetContext(report=lambda _: None, options={"extra": {"serato_folder": str(library)}}))
+        pick = {"path": str(home / "Music" / path), "title": path}
+        target.render(Action(ActionKind.LOAD, Deck.B, 4.0, params={"query": path, "resolved": pick}), HostState())
+        target.close()  # waits for the crate writer
+
+    load("one.mp3")
+    backup = crate.with_name(crate.name + BACKUP_SUFFIX)
+    assert backup.read_bytes() == theirs and stat.S_IMODE(backup.stat().st_mode) == 0o640
+    assert serato.track_paths(crate.read_bytes())[0].endswith("one.mp3")
+    load("two.mp3")  # copilot's own crate again: no second backup of it
+    assert sorted(p.name for p in crate.parent.iterdir()) == sorted([crate.name, backup.name])
+    assert backup.read_bytes() == theirs
+
+
+def test_a_missing_dest_is_an_error_unless_create(cli: CliRunner, home: Path) -> None:
+    typo = home / "Music" / "_Serato__" / "MIDI" / "Xml"
+    code, out = invoke(cli, "install", "serato-dj-pro", "--dest", str(typo))
+    assert code == 2 and "there is no folder" in out and "--create" in out
+    assert not (home / "Music").exists()  # nothing made, nothing reported as done
+    code, out = invoke(cli, "install", "serato-dj-pro", "--dest", str(typo), "--create")
+    assert code == 0 and (typo / "Copilot.xml").exists()
+    code, out = invoke(cli, "uninstall", "serato-dj-pro", "--dest", str(home / "nowhere"))
+    assert code == 2 and "there is no folder" in out
+    assert "fix its permissions" not in out.lower()

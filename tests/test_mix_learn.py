@@ -49,9 +49,10 @@ def hand_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     write_bass_track(folder / "crate", BassTrack("Low Roller", 55.0, 880.0))
     write_bass_track(folder / "crate", BassTrack("High Stepper", 82.41, 1300.0, key="E minor", camelot="9A"))
     (folder / "hand.txt").write_text(HAND)
-    env = {**os.environ, "COPILOT_TRANSITIONS": str(folder / "learned")}
+    env = {**os.environ, "COPILOT_TRANSITIONS": str(folder / "learned"),
+           "XDG_DATA_HOME": str(folder / "data")}  # no phrase database: the crate's sidecars
     done = copilot("run", "--out", "hand.wav", "--crate", "crate", "--script", "hand.txt", "--duration", "40",
-                   "--db", str(folder / "none.sqlite"), "--log", "hand.jsonl", cwd=folder, env=env)
+                   "--log", "hand.jsonl", cwd=folder, env=env)
     assert done.returncode == 0, done.stderr + done.stdout
     return folder, env
 
@@ -89,7 +90,7 @@ def test_planner_transitions_are_not_learned(hand_log) -> None:
     (folder / "swap.txt").write_text("0 load low roller to A\n0 load high stepper to B\n0.5 play A\n"
                                      "2 bass swap into B in 8\n")
     done = copilot("run", "--out", "swap.wav", "--crate", "crate", "--script", "swap.txt", "--duration", "50",
-                   "--db", str(folder / "none.sqlite"), "--log", "swap.jsonl", cwd=folder, env=env)
+                   "--log", "swap.jsonl", cwd=folder, env=env)
     assert done.returncode == 0 and "bass swap A→B over 8 bars" in done.stdout, done.stdout
     learnt = copilot("transitions", "learn", "swap.jsonl", "--dry-run", cwd=folder, env=env)
     assert learnt.returncode == 0 and "no hand-made transition" in learnt.stdout, learnt.stdout

@@ -35,7 +35,7 @@ SET = """\
 0.05 load low roller to A
 0.10 load high stepper to B
 0.30 play A
-1.30 bass swap into B in 16
+2.50 bass swap into B in 16
 """
 
 
@@ -115,26 +115,28 @@ def test_bass_swap_reaches_mixxx_as_eq_and_crossfader_streams_and_the_play_press
     middle = start + 32
     before = [v for b, v in low_b if b < start]
     assert before and before[-1] == 0.0  # killed (at the EQ's slew limit) in the beat before B starts
-    assert all(v == 0.0 for b, v in low_b if start <= b < middle - 0.1)
+    assert all(v == 0.0 for b, v in low_b if start <= b < middle - 0.1), [(b, v) for b, v in low_b if b >= start]
     assert low_b[-1][1] == 64 / 128  # MIDI 64: unity on Mixxx's knob
     assert middle - 0.1 <= low_b[-1][0] <= middle + 1 + 0.1
     assert low_a[-1][1] == 0.0 and middle - 0.1 <= low_a[-1][0] <= middle + 1 + 0.1
-    assert all(v == 64 / 128 for b, v in low_a if b < middle - 0.1)
+    assert all(v == 64 / 128 for b, v in low_a if b < middle - 0.1), low_a
     # the crossfader: a 14-bit stream from A's side (−1) to B's (+1), never going back
     xf = stream("[Master]", "crossfader")
     before = [v for b, v in xf if b < start]
     assert before and before[-1] == -1.0  # on A's side (from the middle, at its slew limit) as B starts
     over = [v for b, v in xf if b >= start]
     assert len(over) > 20 and over[-1] == 1.0
-    assert all(v2 >= v1 for v1, v2 in itertools.pairwise(over))
+    # never going back — but for a message the rig lost: an MSB or LSB gone pairs the other with a stale half
+    lost = sum(m[0] == 0xBF for m in _sent(tmp_path)) - sum(m[0] == 0xBF for m in raw)
+    backs = [(v1, v2) for v1, v2 in itertools.pairwise(over) if v2 < v1]
+    assert len(backs) <= max(0, lost), (backs, lost)
     assert xf[-1][0] <= end + 0.1
     # byte-exact on the wire. What copilot sent (its log): the crossfader's CCs on channel 16 alternate MSB
     # (CC 8), LSB (CC 40) and end on 16383 (127, 127); deck B's low EQ (channel 2, CC 10) goes 64 → 0 before B
     # starts and 0 → 64 at the swap. What the host received is that, in order: the JACK dummy rig drops a few
     # messages now and then under load (a handful in thousands, more on a busy machine), never reorders or
     # alters one.
-    sent = [bytes.fromhex(r["midi"]) for line in (tmp_path / "s.jsonl").read_text().splitlines()
-            if (r := json.loads(line)).get("type") == "sent" and isinstance(r.get("midi"), str)]
+    sent = _sent(tmp_path)
     sent_xf = [m for m in sent if m[0] == 0xBF and m[1] in (8, 40)]
     assert [m[1] for m in sent_xf] == [8, 40] * (len(sent_xf) // 2) and len(sent_xf) % 2 == 0
     assert sent_xf[-2:] == [bytes((0xBF, 8, 127)), bytes((0xBF, 40, 127))]
@@ -146,11 +148,23 @@ def test_bass_swap_reaches_mixxx_as_eq_and_crossfader_streams_and_the_play_press
         ours = [m for m in sent if m.startswith(wanted)]
         theirs = [m for m in raw if m.startswith(wanted)]
         assert len(theirs) >= 0.95 * len(ours), (wanted, len(theirs), len(ours))
-        assert _in_order(theirs, ours), wanted
+        assert _first_stray(theirs, ours) is None, (wanted, _first_stray(theirs, ours), len(theirs), len(ours))
     assert raw[-1] == sent[-1] or raw[-1] in sent[-8:]
 
 
-def _in_order(received: list[bytes], sent: list[bytes]) -> bool:
-    """Is `received` `sent` with some messages missing (nothing reordered, altered or added)?"""
-    it = iter(sent)
-    return all(any(m == s for s in it) for m in received)
+def _sent(tmp_path: Path) -> list[bytes]:
+    """What copilot's log says it sent, message by message."""
+    return [bytes.fromhex(r["midi"]) for line in (tmp_path / "s.jsonl").read_text().splitlines()
+            if (r := json.loads(line)).get("type") == "sent" and isinstance(r.get("midi"), str)]
+
+
+def _first_stray(received: list[bytes], sent: list[bytes]) -> tuple[int, bytes, list[bytes]] | None:
+    """The first received message that breaks "`sent` with some messages missing" (reordered, altered or
+    added), with what was sent around it; None when there is none."""
+    at = 0
+    for i, m in enumerate(received):
+        try:
+            at = sent.index(m, at) + 1
+        except ValueError:
+            return i, m, received[max(0, i - 3):i + 3]
+    return None

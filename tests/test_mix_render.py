@@ -38,9 +38,10 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, int,
     for spec in (A, B):
         write_bass_track(crate, spec)
     (folder / "set.txt").write_text(SET)
-    env = {**os.environ, "COPILOT_TRANSITIONS": str(folder / "learned")}
+    env = {**os.environ, "COPILOT_TRANSITIONS": str(folder / "learned"),
+           "XDG_DATA_HOME": str(folder / "data")}  # no phrase database: the crate's sidecars
     done = subprocess.run([sys.executable, "-m", "copilot", "run", "--out", "mix.wav", "--crate", "crate",
-                           "--script", "set.txt", "--duration", "56", "--db", str(folder / "no.sqlite"),
+                           "--script", "set.txt", "--duration", "56",
                            "--log", "session.jsonl"], cwd=folder, capture_output=True, text=True, timeout=300,
                           env=env)
     assert done.returncode == 0, done.stderr + done.stdout

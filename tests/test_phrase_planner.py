@@ -193,7 +193,9 @@ def test_serato_crate_bytes_and_files(tmp_path: Path) -> None:
     assert serato.track_paths(crate.read_bytes()) == ["music/a.mp3"]  # other drive left out, no duplicates
 
 
-def test_load_by_query_through_the_plugin(tiny_folder: Path, tiny_db: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_load_by_query_through_the_plugin(tiny_folder: Path, tiny_db: Path, tmp_path: Path,  # noqa: F811
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the crate writer's backup manifest
     from copilot.bridge.actions import Action, ActionKind
     from copilot.bridge.host import TargetContext
     from copilot.bridge.state import HostState

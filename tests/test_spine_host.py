@@ -61,7 +61,8 @@ def test_a_third_party_plugin_adds_a_target_that_is_then_called_directly():
     # like a library, is found once and then asked per transition directly)
     assert blinky not in host.pm.get_plugins() and monitor not in host.pm.get_plugins()
     assert {h for h in dir(host.pm.hook) if h.startswith("copilot_")} == {
-        "copilot_targets", "copilot_inputs", "copilot_doctor", "copilot_library", "copilot_mixer"}
+        "copilot_targets", "copilot_inputs", "copilot_doctor", "copilot_library", "copilot_mixer",
+        "copilot_settings"}
 
 
 class Shelf:

@@ -111,14 +111,47 @@ def test_beats_of_a_scripted_run_land_on_the_other_peers_grid(link_netns, jack_s
         assert -0.001 < r["sent"] - expected < 0.005, (r, grid_error, r["sent"] - expected)
 
 
-def test_auto_target_picks_ableton_live_when_link_has_peers(link_netns, tmp_path):
+def _auto_run(ns, tmp_path) -> str:
+    """`copilot run --target auto` in the namespace: its "target:" line (said before any target opens;
+    the run is stopped there, the built-in engine's start-up is not what is tested)."""
+    import subprocess
+
+    run = ns.popen([ns.python()[0], "-m", "copilot", "run", "--duration", "0.5", "--osc", "",
+                    "--log", str(tmp_path / "log.jsonl"), "--auto-wait", "1.5"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in run.stdout:
+            if line.startswith("target: "):
+                return line.strip()
+        raise AssertionError(f"copilot run said no target: {run.stderr.read()[-2000:]}")
+    finally:
+        run.terminate()
+        run.wait(10)
+
+
+def test_a_link_peer_alone_does_not_make_the_target_ableton_live(link_netns, tmp_path):
+    # Serato, Traktor, rekordbox, djay all speak Link: a peer says only that a Link session exists.
     peer = Peer(link_netns, 126.0)
     peer.wait_for(lambda a: a["beat"] > 1)
-    log = tmp_path / "log.jsonl"
-    run = link_netns.run([link_netns.python()[0], "-m", "copilot", "run", "--duration", "0.5", "--osc", "",
-                          "--log", str(log), "--auto-wait", "2"], timeout=60)
-    assert run.returncode == 0, run.stderr
-    assert "target: ableton-live (1 Link peer(s) found)" in run.stdout
+    line = _auto_run(link_netns, tmp_path)
+    assert not line.startswith("target: ableton-live"), line
+    assert "a Link session with 1 peer(s) exists" in line and "--target" in line, line
+    assert "LinkClock at 126.00 BPM" in line  # the clock still joins the session
+
+
+def test_an_abletonosc_answer_makes_the_target_ableton_live(link_netns, tmp_path):
+    import subprocess
+
+    peer = Peer(link_netns, 126.0)
+    peer.wait_for(lambda a: a["beat"] > 1)
+    live = link_netns.popen(link_netns.python("-m", "copilot.tests.abletonosc_responder"),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert live.stdout.readline().strip() == "ready"
+    line = _auto_run(link_netns, tmp_path)
+    live.stdin.close()
+    heard = live.stdout.read()
+    assert line.startswith("target: ableton-live (AbletonOSC answered /live/test at 127.0.0.1:11000"), line
+    assert "/live/test" in heard  # the question really went to the responder
 
 
 def test_an_interrupted_read_never_becomes_the_grid(link_netns):

@@ -93,15 +93,20 @@ def test_tempo_changes_hand_out_a_fresh_line() -> None:
     assert f.relpath == "copilot-strudel.js"
 
 
-@pytest.mark.jack
-def test_snippet_follows_a_motion_envelope_in_real_strudel(jack_server, midi_capture,  # type: ignore[no-untyped-def]
-                                                           strudel_node: StrudelNode) -> None:
+def strudel_on_jack(midi_capture):  # type: ignore[no-untyped-def]
+    """The strudel target open on a JACK port of its own at 120 BPM, with a capture listening to it."""
     port = f"Copilot Strudel {os.getpid()}"
     clock = InternalClock(tempo=120.0)
     ports = MidiPorts("jack", watchdog_period=0)
     target = Strudel({"port": port})
-    target.open(TargetContext(clock=clock, ports=ports, options={}))
-    capture = midi_capture(port)
+    target.open(TargetContext(clock=clock, ports=ports, options={}, report=lambda m: None))
+    return port, clock, ports, target, midi_capture(port)
+
+
+@pytest.mark.jack
+def test_snippet_follows_a_motion_envelope_in_real_strudel(jack_server, midi_capture,  # type: ignore[no-untyped-def]
+                                                           strudel_node: StrudelNode) -> None:
+    port, clock, ports, target, capture = strudel_on_jack(midi_capture)
     dispatcher = Dispatcher(clock)
     scheduler = SafetyScheduler(clock)
     dispatcher.start()
@@ -129,7 +134,8 @@ def test_snippet_follows_a_motion_envelope_in_real_strudel(jack_server, midi_cap
     sent = sum(len(target_items) for target_items in rendered)
     assert len(received) >= 0.9 * sent, f"{len(received)} of {sent} messages arrived"
     assert all(len(d) == 3 and d[0] == 0xB0 for _, d in received), "only CC on the Strudel port"
-    assert {d[1] for _, d in received} == {21, 22, 23}
+    tempo_ccs = {target.table.tempo.cc, target.table.tempo.fine_cc}  # the tempo, resent now and then
+    assert {d[1] for _, d in received} - tempo_ccs == {21, 22, 23}
     events = sorted((clock.beat_at_time(t), d[1], d[2] / 127.0) for t, d in received)
 
     # What Strudel's refs hold at a moment = the last value that arrived before it.
@@ -169,3 +175,30 @@ def test_snippet_follows_a_motion_envelope_in_real_strudel(jack_server, midi_cap
     assert cutoffs[-1] == pytest.approx(lowpass(0.1), rel=0.25) and cutoffs == sorted(cutoffs, reverse=True)
     assert gains[-1] == pytest.approx(0.4, abs=0.05) and gains == sorted(gains, reverse=True)
     assert cutoffs[0] == 20000.0 and cutoffs[-1] < 1000.0
+
+
+@pytest.mark.jack
+def test_strudel_follows_the_session_tempo_without_copy_paste(jack_server, midi_capture,  # type: ignore[no-untyped-def]
+                                                              strudel_node: StrudelNode) -> None:
+    _, clock, ports, target, capture = strudel_on_jack(midi_capture)
+    tempo = target.table.tempo
+    try:
+        clock.set_tempo(126.4)  # elsewhere on Link: copilot passes it on by itself
+        # the change within a poll, then (2 s on) the resend; the first send at 120 may come before we listen
+        received = capture.collect(count=4, timeout=3.0)
+    finally:
+        target.close()
+        ports.close()
+    assert len(received) >= 4 and len(received) % 2 == 0
+    assert {d[:2] for _, d in received} == {bytes([0xB0, tempo.cc]), bytes([0xB0, tempo.fine_cc])}
+    coarse, fine = received[-2][1][2], received[-1][1][2]
+    assert tempo.bpm(coarse, fine) == pytest.approx(126.4, abs=0.01)
+
+    # The real Strudel reads it: the example pattern's haps carry cps = BPM / 60 / beats per cycle, which
+    # Strudel's scheduler applies from the next onset; before any tempo message, the tempo it was written at.
+    samples = [{"cycle": 0.0, "values": {}},
+               {"cycle": 1.0, "values": {str(tempo.cc): coarse / 127, str(tempo.fine_cc): fine / 127}}]
+    result = strudel_node.evaluate(snippet(target.table, bpm=120.0), samples)
+    before, after = (haps[0]["cps"] for haps in result["samples"])
+    assert before == pytest.approx(120.0 / 240)
+    assert after * 240 == pytest.approx(126.4, abs=0.01)

@@ -62,7 +62,7 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:
 
 
 def test_the_input_is_offered_only_when_voice_is_asked_for() -> None:
-    host = TargetHost(plugins=[voice_input], entry_points=False, config={"voice": {"end_silence_ms": 250}})
+    host = TargetHost(plugins=[voice_input], entry_points=False, settings={"voice": {"end_silence_ms": 250}})
     assert host.inputs({"voice": False}) == []
     [voice] = host.inputs({"voice": True, "extra": {"voice": {"mode": "push-to-talk"}, "voice_titles": ["X"]}})
     assert isinstance(voice, VoiceInput)
