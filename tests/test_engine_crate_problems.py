@@ -59,7 +59,7 @@ def test_nothing_playable_exits_non_zero_with_the_reason(tmp_path: Path) -> None
 
 def test_a_crate_folder_that_does_not_exist_or_is_empty_exits_non_zero(tmp_path: Path) -> None:
     done, _ = _render(tmp_path, tmp_path / "no-such-folder")
-    assert done.returncode != 0 and "no such folder" in done.stderr, done.stdout + done.stderr
+    assert done.returncode != 0 and "no crate folder at" in done.stderr, done.stdout + done.stderr  # the flag's check
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no audio here")
     done, _ = _render(tmp_path, tmp_path / "empty")
