@@ -44,6 +44,7 @@ COMMANDS = [
     ("copilot.cli.ports", "ports"),
     ("copilot.cli.doctor", "doctor"),
     ("copilot.cli.warm", "warm-up"),
+    ("copilot.cli.rehearse", "rehearse"),
 ]
 DEBUG = {"on": False}  # set by --debug, read by main() when something unexpected happens
 

@@ -48,7 +48,8 @@ from .keys import Key, camelot_distance
 from .loader import truth_records
 from .mixlib import FALLBACK, MixLibrary, MixTrack
 from .planner import ENTRY_FIT, Weights
-from .store import PhraseRecord
+from .rehearsals import load_preferences, preferred
+from .store import PhraseRecord, default_db_path
 from .transitions import Template, TemplateError, realize, template, templates
 
 BLOCK = 32.0  # beats: the phrase when nothing better is known
@@ -210,13 +211,18 @@ class Mixer:
     unplayable: set[str] = field(default_factory=set)  # paths that failed to load: never picked again
     exact: bool = False  # rank by scanning every phrase (a benchmark's baseline), not the per-key lists
     name: str = "mixer"
+    rehearsals: str | Path | None = None  # rehearsal results (default: the phrase database file's own table)
     _library: MixLibrary | None = field(default=None, init=False, repr=False)
+    _prefs: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    _crate_library: MixLibrary | None = field(default=None, init=False, repr=False)  # know_tracks
 
     # -- the library ---------------------------------------------------------------------------------
     @property
     def library(self) -> MixLibrary:
         if self.library_override is not None:
             return self.library_override
+        if self._crate_library is not None:
+            return self._crate_library
         if self._library is None:
             self._library = MixLibrary.open(self.db, self.folders, self.fallback)
         return self._library
@@ -229,15 +235,25 @@ class Mixer:
             return False
         if {str(p) for p, _ in tracks} <= set(self.library.by_path):
             return False  # every one is on disk already
-        # an override: a warm-up still reading the folder on a library worker cannot put the old view back
-        self.library_override = MixLibrary.from_records(truth_records([(p, dict(t), {}) for p, t in tracks]),
-                                                        FALLBACK)
+        # kept apart: a warm-up still reading the folder on a library worker cannot put the old view back
+        self._crate_library = MixLibrary.from_records(truth_records([(p, dict(t), {}) for p, t in tracks]),
+                                                      FALLBACK)
         return True
 
+    @property
+    def preferences(self) -> dict[str, Any]:
+        """What rehearsal learned (`copilot rehearse`): best template per pair, scores per pair features."""
+        if self._prefs is None:
+            own = not self.folders and self.library_override is None  # the library is the phrase database
+            path = self.rehearsals or self.db or (default_db_path() if own else None)
+            self._prefs = load_preferences(path)
+        return self._prefs
+
     def warm_up(self) -> None:
-        """Read the library (and the learned templates) before the set needs them."""
+        """Read the library (and the learned templates, and what rehearsal learned) before the set needs them."""
         _ = self.library
         templates()
+        _ = self.preferences
 
     # -- planning ------------------------------------------------------------------------------------
     def plan(self, intent: Intent, view: MixView) -> TransitionPlan | str:
@@ -278,7 +294,11 @@ class Mixer:
         facts = self._facts(out_track, out_row, in_track, entry, cue, view)
         name = intent.args.get("template")
         if name is None:
-            name, tpl_why = choose_template(facts, locked=view.seek)
+            rehearsed = preferred(self.preferences, out_track.path if out_track else None,
+                                  in_track.path if in_track else None,
+                                  None if facts.raw_key_distance is None else float(facts.raw_key_distance),
+                                  None if facts.tempo_percent is None else abs(facts.tempo_percent), templates())
+            name, tpl_why = rehearsed or choose_template(facts, locked=view.seek)
         else:
             tpl_why = "as asked"
         try:

@@ -10,7 +10,7 @@ FLOORS = {
     "intents": 0, "mappings": 0,
     "bridge": 1, "phrase_db": 1,
     "engine": 2, "motion": 2, "voice": 2,
-    "plugins": 3, "view": 3, "cli": 3,
+    "plugins": 3, "view": 3, "cli": 3, "rehearsal": 3,
 }
 # Every folder whose modules are Python, runtime or not (the rules on names and imports hold for all).
 FOLDERS = (*FLOORS, "tests", "bench")

@@ -1,0 +1,76 @@
+"""Rehearsal throughput: 16-bar candidate transitions rendered (three passes) and scored per minute, with
+1 and 2 local worker processes and on a 2-worker Dask LocalCluster, against the real-time rate (one
+transition per its own duration). The baseline is the 1-worker run, measured in the same run.
+
+    python bench/rehearse.py            # 4 tracks → 12 candidates per configuration
+    python bench/rehearse.py --quick    # 3 tracks → 6 candidates
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from copilot.phrase_db.loader import folder_records
+from copilot.rehearsal.candidate import RenderSettings
+from copilot.rehearsal.runner import enumerate_candidates, run
+from copilot.tests.fixtures_rehearse import KickTrack, write_kick_track
+
+LONG = (("intro", 8, 0.5), ("main", 16, 0.8), ("outro", 16, 0.5))  # room for a 16-bar transition
+
+
+def crate(folder: Path, n: int) -> list:
+    hz = (55.0, 61.7, 73.4, 82.4, 98.0)
+    keys = ("A minor", "B minor", "D minor", "E minor", "G minor")
+    for i in range(n):
+        write_kick_track(folder, KickTrack(f"Track {i + 1}", hz[i], key=keys[i], sections=LONG))
+    return folder_records([folder])
+
+
+def measure(label: str, candidates: list, folder: Path, **kw) -> dict:
+    began = time.perf_counter()
+    done = run(candidates, RenderSettings(), folder, set(), lambda r: None, **kw)
+    wall = time.perf_counter() - began
+    scored = [r for r in done.results if r.get("score") is not None]
+    span = sum(r["transition_seconds"] for r in scored)
+    per_unit = [r["seconds"] for r in scored]
+    out = {"label": label, "scored": len(scored), "failed": done.failed, "wall_s": wall,
+           "per_minute": len(scored) / wall * 60, "realtime": span / wall,
+           "unit_median_s": statistics.median(per_unit) if per_unit else None,
+           "unit_p99_s": max(per_unit) if per_unit else None}
+    print(f"{label:>22}: {out['scored']:3d} scored in {wall:6.1f} s = {out['per_minute']:6.1f}/min, "
+          f"{out['realtime']:5.1f}× real time; per unit median {out['unit_median_s']:.2f} s, "
+          f"max {out['unit_p99_s']:.2f} s")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}; python "
+          f"{platform.python_version()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "crate").mkdir()
+        tracks = crate(root / "crate", 3 if args.quick else 4)
+        candidates = enumerate_candidates(tracks, ["bass_swap"], bars=16)
+        one = measure("1 worker (baseline)", candidates, root / "w1", workers=1)
+        two = measure("2 local workers", candidates, root / "w2", workers=2)
+        from distributed import Client, LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            client.run(lambda: __import__("copilot.rehearsal.sandbox"))  # warm: imports are not rehearsal
+            dask = measure("Dask LocalCluster ×2", candidates, root / "dask", client=client)
+    print(f"speed-up 1 → 2 local workers: {two['per_minute'] / one['per_minute']:.2f}×; "
+          f"Dask ×2 against 1 worker: {dask['per_minute'] / one['per_minute']:.2f}×")
+    print("goal: ≥ 300 16-bar transitions per minute (≥ 150× real time), ≥ 1.8× from 1 to 2 workers")
+
+
+if __name__ == "__main__":
+    main()

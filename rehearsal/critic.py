@@ -1,0 +1,338 @@
+"""The critic: how good a rendered transition sounds, from the audio and the plan, metric by metric.
+
+Each metric has a unit a DJ can read and a penalty from 0 (nothing wrong) to 1 (as bad as it gets);
+the overall score is 100 × (1 − the weighted mean penalty). What it hears:
+
+- `on_grid` (ms): kick onsets (< 150 Hz) of each deck alone during the overlap, against the grid and
+  against each other; full penalty at 30 ms.
+- `loudness` (LU): short-term loudness (EBU R128: K-weighted, 3 s window) of the mix, the worst dip or
+  bump against a straight line from the level before to the level after; 6 LU.
+- `bass_clash` (beats): time both decks carry strong low-band (< 150 Hz) energy at once (each within
+  10 dB of its own loudest); 16 beats.
+- `key` (Camelot steps): the two keys as they sound (after any key shift); 6 steps.
+- `stretch` (%): the larger tempo change either track needs to play at the clock's tempo; 8 %.
+- `overs` (ms): time the mix's true peak (4× oversampled) is over the ceiling, clipped samples
+  counted beside it; 50 ms.
+- `phrase` (beats): the worst of start and end against both tracks' nearest section boundary; 8 beats.
+- `spectral` (dB): mean octave-band difference (40 Hz–16 kHz) between the mix during the transition and
+  the louder of the two tracks alone, band by band; 6 dB.
+
+Weights (WEIGHTS): timing and bass carry the most (a flam or two basslines fighting is what a crowd
+hears first), then loudness, key and overs, then phrase and spectrum; the stretch is nearly free on the
+built-in engine (key-lock), so it weighs least. Bump CRITIC_VERSION whenever a number here changes:
+scored candidates are kept by a key that includes it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import signal
+
+from copilot.phrase_db.keys import Key, camelot_distance
+from copilot.phrase_db.loudness import k_weighting
+
+CRITIC_VERSION = 1
+LOW_HZ = 150.0  # the kick and bass band
+STRONG_DB = -10.0  # a deck's low band is "strong" within this of its own loudest frame
+FLOOR_DB = -45.0  # … and above this absolute level (dBFS RMS)
+SHORT_TERM = 3.0  # seconds: EBU R128 short-term window
+TRUE_PEAK_BOUND_DB = 6.0  # a block whose samples stay this far under the ceiling has no true-peak overs
+OVERS_BLOCK = 4800
+WEIGHTS: Mapping[str, float] = {"on_grid": 2.0, "bass_clash": 2.0, "loudness": 1.5, "key": 1.5, "overs": 1.5,
+                                "phrase": 1.0, "spectral": 1.0, "stretch": 0.5}
+FULL: Mapping[str, float] = {"on_grid": 30.0, "loudness": 6.0, "bass_clash": 16.0, "key": 6.0, "stretch": 8.0,
+                             "overs": 50.0, "phrase": 8.0, "spectral": 6.0}
+UNITS: Mapping[str, str] = {"on_grid": "ms", "loudness": "LU", "bass_clash": "beats", "key": "steps",
+                            "stretch": "%", "overs": "ms", "phrase": "beats", "spectral": "dB"}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the critic knows of the plan, in the rendered audio's own seconds."""
+
+    samplerate: int
+    tempo: float  # the clock's BPM
+    start: float  # seconds: the transition's first beat
+    end: float  # seconds: its last
+    grid: float = 0.0  # seconds of any beat line (beats every 60/tempo s from it)
+    out_key: str | None = None  # Camelot or key name, as it sounds (after any key shift)
+    in_key: str | None = None
+    out_bpm: float | None = None  # the tracks' own tempi
+    in_bpm: float | None = None
+    out_bounds: Sequence[float] = ()  # seconds of the outgoing track's section boundaries
+    in_bounds: Sequence[float] = ()
+    ceiling_dbtp: float = -1.0
+
+    @property
+    def beat(self) -> float:
+        return 60.0 / self.tempo
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    value: float | None  # None: not measurable here (no keys known, no kicks heard …)
+    unit: str
+    penalty: float
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": None if self.value is None else round(self.value, 3), "unit": self.unit,
+                "penalty": round(self.penalty, 4), **{k: _round(v) for k, v in self.detail.items()}}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float  # 0..100, higher is better
+    metrics: Mapping[str, Metric]
+    curves: Mapping[str, Any] = field(default_factory=dict)  # for the report's plots (not stored)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": round(self.score, 2), "weights": dict(WEIGHTS), "critic_version": CRITIC_VERSION,
+                "metrics": {k: m.to_dict() for k, m in self.metrics.items()}}
+
+    def worst(self) -> str:
+        return max(self.metrics.values(), key=lambda m: m.penalty * WEIGHTS[m.name]).name
+
+
+def _round(v: Any) -> Any:
+    return round(v, 3) if isinstance(v, float) else v
+
+
+def _metric(name: str, value: float | None, **detail: Any) -> Metric:
+    penalty = 0.0 if value is None or not math.isfinite(value) else min(1.0, max(0.0, value / FULL[name]))
+    return Metric(name, value, UNITS[name], penalty, detail)
+
+
+def mono(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return x.mean(axis=1) if x.ndim == 2 else x
+
+
+def lowpass(x: np.ndarray, sr: int, hz: float = LOW_HZ) -> np.ndarray:
+    return signal.sosfilt(signal.butter(4, hz, "low", fs=sr, output="sos"), x)
+
+
+def band_rms_db(x: np.ndarray, sr: int, hop: float = 0.01, window: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Frame times (centres) and RMS level in dBFS of `x` (mono)."""
+    h, w = max(1, round(hop * sr)), max(1, round(window * sr))
+    if len(x) < w:
+        return np.zeros(0), np.zeros(0)
+    c = np.concatenate([[0.0], np.cumsum(x * x)])
+    starts = np.arange(0, len(x) - w + 1, h)
+    ms = (c[starts + w] - c[starts]) / w
+    return (starts + w / 2) / sr, 10 * np.log10(ms + 1e-12)
+
+
+# -- on the grid ---------------------------------------------------------------------------------------------
+def kick_onsets(x: np.ndarray, sr: int, min_gap: float = 0.1) -> np.ndarray:
+    """Seconds of kick onsets: rises of the low band's level (5 ms frames) that reach near its peaks."""
+    times, level = band_rms_db(lowpass(mono(x), sr), sr, hop=0.0025, window=0.005)
+    if len(level) < 3:
+        return np.zeros(0)
+    rise = np.diff(level, prepend=level[0])
+    loud = level > max(level.max() - 20.0, FLOOR_DB)
+    peaks, _ = signal.find_peaks(np.where(loud, rise, 0.0), height=6.0, distance=max(1, round(min_gap / 0.0025)))
+    return times[peaks] - 0.0025  # the frame's start: where the rise began
+
+
+def grid_errors(onsets: np.ndarray, grid: float, beat: float) -> np.ndarray:
+    """Each onset's distance to the nearest beat line (seconds, signed)."""
+    phase = (onsets - grid) / beat
+    return (phase - np.round(phase)) * beat
+
+
+def on_grid(out_deck: np.ndarray | None, in_deck: np.ndarray | None, mix: np.ndarray, ctx: Context) -> Metric:
+    """The incoming deck's kicks against the grid and against the outgoing deck's, while both play."""
+    sr = ctx.samplerate
+    lo, hi = ctx.start, ctx.end
+    if in_deck is None:
+        onsets = kick_onsets(mix, sr)
+        errs = grid_errors(onsets[(onsets >= lo) & (onsets <= hi)], ctx.grid, ctx.beat)
+        value = float(np.median(np.abs(errs)) * 1000) if len(errs) else None
+        return _metric("on_grid", value, kicks=len(errs))
+    ins = kick_onsets(in_deck, sr)
+    ins = ins[(ins >= lo) & (ins <= hi)]
+    outs = kick_onsets(out_deck, sr) if out_deck is not None else np.zeros(0)
+    to_grid = np.abs(grid_errors(ins, ctx.grid, ctx.beat))
+    grid_ms = float(np.median(to_grid) * 1000) if len(to_grid) else None
+    pair_ms = None
+    if len(outs) and len(ins):  # each incoming kick against the nearest outgoing one (both playing)
+        near = np.abs(ins[:, None] - outs[None, :]).min(axis=1)
+        both = near < ctx.beat / 2
+        if both.any():
+            pair_ms = float(np.median(near[both]) * 1000)
+    value = max([v for v in (grid_ms, pair_ms) if v is not None], default=None)
+    return _metric("on_grid", value, grid_ms=grid_ms, kick_to_kick_ms=pair_ms, kicks=len(ins))
+
+
+# -- loudness --------------------------------------------------------------------------------------------
+def short_term_loudness(x: np.ndarray, sr: int, hop: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Times (window centres) and EBU R128 short-term loudness (LUFS, 3 s window) every `hop` s."""
+    x = np.asarray(x, np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    filtered = signal.sosfilt(k_weighting(sr), x, axis=0)
+    power = (filtered**2).sum(axis=1)  # channel weights 1 (stereo)
+    w, h = round(SHORT_TERM * sr), round(hop * sr)
+    if len(power) < w:
+        return np.zeros(0), np.zeros(0)
+    c = np.concatenate([[0.0], np.cumsum(power)])
+    starts = np.arange(0, len(power) - w + 1, h)
+    ms = (c[starts + w] - c[starts]) / w
+    return (starts + w / 2) / sr, -0.691 + 10 * np.log10(ms + 1e-12)
+
+
+def loudness(mix: np.ndarray, ctx: Context) -> tuple[Metric, dict[str, np.ndarray]]:
+    """The worst dip or bump of the short-term loudness across the transition, against a straight line
+    from the level before it to the level after it."""
+    times, lufs = short_term_loudness(mix, ctx.samplerate)
+    curves = {"loudness_t": times, "loudness": lufs}
+    if len(times) == 0:
+        return _metric("loudness", None), curves
+    half = SHORT_TERM / 2
+    before = lufs[times <= ctx.start - half + 1e-9]
+    after = lufs[times >= ctx.end + half - 1e-9]
+    a = float(np.median(before)) if len(before) else float(lufs[0])
+    b = float(np.median(after)) if len(after) else float(lufs[-1])
+    inside = (times >= ctx.start) & (times <= ctx.end)
+    if not inside.any():
+        return _metric("loudness", None), curves
+    frac = (times[inside] - ctx.start) / max(ctx.end - ctx.start, 1e-9)
+    dev = lufs[inside] - (a + (b - a) * frac)
+    dip, bump = max(0.0, -float(dev.min())), max(0.0, float(dev.max()))
+    return _metric("loudness", max(dip, bump), dip_lu=dip, bump_lu=bump, before_lufs=a, after_lufs=b), curves
+
+
+# -- bass ------------------------------------------------------------------------------------------------
+def bass_clash(out_deck: np.ndarray, in_deck: np.ndarray, ctx: Context) -> tuple[Metric, dict[str, np.ndarray]]:
+    """Beats during which both decks carry strong low-band energy at once."""
+    sr = ctx.samplerate
+    t, a = band_rms_db(lowpass(mono(out_deck), sr), sr)
+    _, b = band_rms_db(lowpass(mono(in_deck), sr), sr)
+    n = min(len(a), len(b))
+    t, a, b = t[:n], a[:n], b[:n]
+    if n == 0:
+        return _metric("bass_clash", None), {}
+    strong_a = (a > a.max() + STRONG_DB) & (a > FLOOR_DB)
+    strong_b = (b > b.max() + STRONG_DB) & (b > FLOOR_DB)
+    hop = t[1] - t[0] if n > 1 else 0.01
+    beats = float((strong_a & strong_b).sum() * hop / ctx.beat)
+    return _metric("bass_clash", beats), {"low_t": t, "low_out": a, "low_in": b}
+
+
+# -- keys and tempo ----------------------------------------------------------------------------------
+def key_distance(ctx: Context) -> Metric:
+    try:
+        a, b = Key.parse(str(ctx.out_key)), Key.parse(str(ctx.in_key))
+    except (ValueError, TypeError):
+        return _metric("key", None, out=ctx.out_key, into=ctx.in_key)
+    return _metric("key", float(camelot_distance(a, b)), out=a.camelot, into=b.camelot)
+
+
+def stretch(ctx: Context) -> Metric:
+    changes = [abs(ctx.tempo / bpm - 1.0) * 100 for bpm in (ctx.out_bpm, ctx.in_bpm) if bpm]
+    return _metric("stretch", max(changes) if changes else None)
+
+
+# -- peaks -----------------------------------------------------------------------------------------------
+def overs(mix: np.ndarray, ctx: Context) -> Metric:
+    """Time the true peak (4× oversampled, BS.1770 style) is over the ceiling, plus clipped samples."""
+    x = np.asarray(mix, np.float32)
+    x = x[:, None] if x.ndim == 1 else x
+    ceiling = 10 ** (ctx.ceiling_dbtp / 20)
+    sample_peak = np.abs(x).max(axis=1)
+    # oversample only the blocks whose sample peak comes near the ceiling: between samples a band-limited
+    # signal rises at most a few dB above them (the engine's limiter uses the same bound)
+    over, top = 0, float(sample_peak.max()) if len(x) else 0.0
+    near = ceiling * 10 ** (-TRUE_PEAK_BOUND_DB / 20)
+    for i in range(0, len(x), OVERS_BLOCK):
+        if sample_peak[i:i + OVERS_BLOCK].max() <= near:
+            continue
+        lo = max(0, i - 64)
+        up = signal.resample_poly(x[lo:i + OVERS_BLOCK + 64], 4, 1, axis=0)
+        peak = np.abs(up[4 * (i - lo): 4 * (i - lo + OVERS_BLOCK)]).max(axis=1)
+        over += int((peak > ceiling).sum())
+        top = max(top, float(peak.max()))
+    over_ms = float(over / (4 * ctx.samplerate) * 1000)
+    clipped = int((np.abs(x) >= 0.999).any(axis=1).sum())
+    return _metric("overs", over_ms, true_peak_dbtp=20 * math.log10(top) if top > 0 else -math.inf,
+                   clipped_samples=clipped)
+
+
+# -- phrases ---------------------------------------------------------------------------------------------
+def phrase_alignment(ctx: Context) -> Metric:
+    """The worst of start and end against each track's nearest section boundary (beats)."""
+    offs = {}
+    for name, bounds in (("out", ctx.out_bounds), ("in", ctx.in_bounds)):
+        if not len(bounds):
+            continue
+        b = np.asarray(bounds, float)
+        for edge, at in (("start", ctx.start), ("end", ctx.end)):
+            offs[f"{name}_{edge}"] = float(np.abs(b - at).min() / ctx.beat)
+    value = max(offs.values()) if offs else None
+    return _metric("phrase", value, **offs)
+
+
+# -- spectrum --------------------------------------------------------------------------------------------
+OCTAVES = 40.0 * 2.0 ** np.arange(0, 9)  # 40 Hz … 10 kHz band edges (to 16 kHz+)
+
+
+def band_levels(x: np.ndarray, sr: int) -> np.ndarray:
+    """Octave-band levels (dB) of `x`'s average power spectrum."""
+    if len(x) < 256:
+        return np.full(len(OCTAVES), -120.0)
+    f, p = signal.welch(mono(x), sr, nperseg=min(4096, len(x)))
+    edges = [*OCTAVES, 16000.0]
+    return np.array([10 * np.log10(p[(f >= lo) & (f < hi)].mean() + 1e-20) for lo, hi in itertools.pairwise(edges)])
+
+
+def spectral_balance(mix: np.ndarray, ctx: Context, alone_out: np.ndarray, alone_in: np.ndarray) -> Metric:
+    """Mean octave-band difference between the mix during the transition and the louder of the two
+    tracks alone (each band: the louder track's level is what a blend should keep, no more, no less)."""
+    sr = ctx.samplerate
+    during = mix[round(ctx.start * sr): round(ctx.end * sr)]
+    ref = np.maximum(band_levels(alone_out, sr), band_levels(alone_in, sr))
+    got = band_levels(during, sr)
+    keep = ref > ref.max() - 50.0  # bands neither track has are not judged
+    if not keep.any() or len(during) < 256:
+        return _metric("spectral", None)
+    diff = got[keep] - ref[keep]
+    return _metric("spectral", float(np.abs(diff).mean()), worst_band_hz=float(OCTAVES[keep][np.argmax(np.abs(diff))]))
+
+
+# -- all of it -------------------------------------------------------------------------------------------
+def score(metrics: Mapping[str, Metric]) -> float:
+    total = sum(WEIGHTS.values())
+    return 100.0 * (1.0 - sum(WEIGHTS[n] * m.penalty for n, m in metrics.items()) / total)
+
+
+def judge(mix: np.ndarray, ctx: Context, out_deck: np.ndarray | None = None,
+          in_deck: np.ndarray | None = None) -> Verdict:
+    """Every metric for one rendered transition: `mix` is what the master put out (frames × channels),
+    `out_deck`/`in_deck` the same render with only that deck playing (None: judged from the mix alone
+    where possible)."""
+    sr = ctx.samplerate
+    metrics: dict[str, Metric] = {}
+    curves: dict[str, Any] = {}
+    metrics["on_grid"] = on_grid(out_deck, in_deck, mix, ctx)
+    metrics["loudness"], c = loudness(mix, ctx)
+    curves.update(c)
+    if out_deck is not None and in_deck is not None:
+        metrics["bass_clash"], c = bass_clash(out_deck, in_deck, ctx)
+        curves.update(c)
+        alone_out, alone_in = out_deck[: round(ctx.start * sr)], in_deck[round(ctx.end * sr):]
+    else:
+        metrics["bass_clash"] = _metric("bass_clash", None)
+        alone_out, alone_in = mix[: round(ctx.start * sr)], mix[round(ctx.end * sr):]
+    metrics["key"] = key_distance(ctx)
+    metrics["stretch"] = stretch(ctx)
+    metrics["overs"] = overs(mix, ctx)
+    metrics["phrase"] = phrase_alignment(ctx)
+    metrics["spectral"] = spectral_balance(mix, ctx, alone_out, alone_in)
+    return Verdict(score(metrics), metrics, curves)

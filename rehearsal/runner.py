@@ -1,0 +1,196 @@
+"""Rehearsing a library: enumerate candidates, skip those already scored, render and score the rest
+on worker processes (or a Dask cluster), keep each result the moment it arrives.
+
+The work unit is `rehearse_one(candidate, settings, folder)`: render (sandbox), judge (critic), draw
+its plots, return plain data — the same function on a local process pool and on a Dask worker, so the
+results stream back in the order they finish. A local pool whose worker dies is rebuilt and the
+candidates it held are run once more (a candidate that kills two workers is reported, not retried);
+Dask re-runs a lost worker's units itself (`retries`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from copilot.phrase_db.keys import camelot_distance
+from copilot.phrase_db.store import TrackRecord
+from copilot.phrase_db.transitions import templates
+
+from . import critic
+from .candidate import Candidate, RenderSettings
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def enumerate_candidates(tracks: Sequence[TrackRecord], template_ids: Sequence[str] | None = None,
+                         entries: int = 1, bars: int | None = None) -> list[Candidate]:
+    """Ordered pairs × templates × the incoming track's first `entries` phrase starts (its intro first).
+    Tracks without a tempo cannot be placed on a grid and are left out."""
+    usable = [t for t in tracks if t.bpm]
+    available = templates()
+    chosen = list(template_ids) if template_ids else sorted(available)
+    out: list[Candidate] = []
+    for a, b in itertools.permutations(usable, 2):
+        starts = sorted({p.start_bar for p in b.phrases}) or [0]
+        for tpl, entry in itertools.product(chosen, starts[:max(1, entries)]):
+            t = available.get(tpl)
+            data = t.to_dict() if t is not None and t.learned else None
+            out.append(Candidate(a, b, tpl, template_data=data, entry_bar=entry,
+                                 bars=bars or (t.bars if t is not None else None)))
+    return out
+
+
+def pair_facts(c: Candidate) -> dict[str, float | None]:
+    """The features a learned preference generalises over: Camelot steps and tempo gap (%)."""
+    steps = (float(camelot_distance(c.out_track.key, c.in_track.key))
+             if c.out_track.key is not None and c.in_track.key is not None else None)
+    gap = (abs(c.in_track.bpm / c.out_track.bpm - 1.0) * 100 if c.in_track.bpm and c.out_track.bpm else None)
+    return {"key_steps": steps, "tempo_gap": gap}
+
+
+def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, key: str) -> dict[str, Any]:
+    """Render, judge and draw one candidate; plain data back (never raises for a bad candidate)."""
+    from . import report, sandbox
+
+    began = time.perf_counter()
+    base = {"key": key, "describe": candidate.describe(), "template": candidate.template,
+            "out_path": candidate.out_track.path, "in_path": candidate.in_track.path,
+            "out_title": candidate.out_track.title, "in_title": candidate.in_track.title,
+            "entry_bar": candidate.entry_bar, "nudge": candidate.nudge, "source": candidate.source,
+            "facts": pair_facts(candidate)}
+    try:
+        rendered = sandbox.render(candidate, settings, Path(folder))
+        verdict = rendered.judge()
+    except sandbox.SandboxError as exc:
+        return {**base, "score": None, "error": str(exc), "seconds": time.perf_counter() - began}
+    except Exception as exc:  # noqa: BLE001 - one broken candidate is reported, the rehearsal goes on
+        return {**base, "score": None, "error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - began}
+    plots = Path(folder) / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    png = report.plot_transition(plots / f"{key}.png", rendered.mix, rendered.out_alone, rendered.in_alone,
+                                 rendered.context, verdict, candidate.describe())
+    data = verdict.to_dict()
+    return {**base, "score": data["score"], "metrics": data["metrics"], "plot": f"plots/{png.name}",
+            "plan": {k: rendered.plan.get(k) for k in ("start", "end", "bars", "template")},
+            "why": rendered.plan.get("why", ""), "audio_seconds": rendered.audio_seconds,
+            "transition_seconds": rendered.context.end - rendered.context.start,
+            "seconds": time.perf_counter() - began}
+
+
+@dataclass
+class Run:
+    """What one rehearsal did."""
+
+    candidates: int = 0
+    skipped: int = 0  # scored before (resumed)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    failed: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        scored = [r for r in self.results if r.get("score") is not None]
+        span = sum(r.get("transition_seconds", 0.0) for r in scored)
+        return {"candidates": self.candidates, "skipped": self.skipped, "scored": len(scored),
+                "failed": self.failed, "seconds": round(self.seconds, 2), "interrupted": self.interrupted,
+                "per_minute": round(len(scored) / self.seconds * 60, 2) if self.seconds else None,
+                "realtime": round(span / self.seconds, 2) if self.seconds else None,
+                "critic_version": critic.CRITIC_VERSION}
+
+
+def _init_worker() -> None:
+    for var in _THREAD_VARS:
+        os.environ[var] = "1"
+
+
+def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path, known: set[str],
+        keep: Callable[[dict[str, Any]], None], workers: int = 1, client: Any = None,
+        progress: Callable[[dict[str, Any] | None, int], None] | None = None) -> Run:
+    """Rehearse every candidate whose key is not in `known`; `keep(result)` as each one arrives (the
+    caller stores it); `progress(result or None, total)` for a progress bar. `client`: a
+    dask.distributed Client (else `workers` local processes; 1 = in this process)."""
+    began = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    keyed = [(c, c.key(settings, critic.CRITIC_VERSION)) for c in candidates]
+    todo = [(c, k) for c, k in keyed if k not in known]
+    result = Run(candidates=len(keyed), skipped=len(keyed) - len(todo))
+    if progress is not None:
+        progress(None, len(todo))
+
+    def arrived(r: dict[str, Any]) -> None:
+        keep(r)
+        result.results.append(r)
+        result.failed += r.get("score") is None
+        if progress is not None:
+            progress(r, len(todo))
+
+    try:
+        if client is not None:
+            _on_dask(client, todo, settings, folder, arrived)
+        elif workers <= 1:
+            for c, k in todo:
+                arrived(rehearse_one(c, settings, str(folder), k))
+        else:
+            _on_pool(todo, settings, folder, arrived, workers)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def _on_pool(todo: Iterable[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
+             arrived: Callable[[dict[str, Any]], None], workers: int) -> None:
+    pending = list(todo)
+    tries: dict[str, int] = {}
+    ctx = multiprocessing.get_context("spawn")  # numba and threads: a fresh interpreter per worker
+    while pending:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+            futures: dict[Future[dict[str, Any]], tuple[Candidate, str]] = {}
+            queue = list(pending)
+            pending = []
+            broken = False
+            while (queue or futures) and not broken:
+                while queue and len(futures) < 2 * workers:  # a little ahead, never the whole library
+                    c, k = queue.pop(0)
+                    futures[pool.submit(rehearse_one, c, settings, str(folder), k)] = (c, k)
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for f in done:
+                    c, k = futures.pop(f)
+                    try:
+                        arrived(f.result())
+                    except BrokenProcessPool:
+                        broken = True
+                        tries[k] = tries.get(k, 0) + 1
+                        if tries[k] >= 2:
+                            arrived({"key": k, "describe": c.describe(), "template": c.template, "score": None,
+                                     "out_path": c.out_track.path, "in_path": c.in_track.path,
+                                     "entry_bar": c.entry_bar, "error": "its worker died twice"})
+                        else:
+                            pending.append((c, k))
+            if broken:  # everything still out with the dead pool runs again on a fresh one
+                pending += list(futures.values()) + queue
+
+
+def _on_dask(client: Any, todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
+             arrived: Callable[[dict[str, Any]], None]) -> None:
+    from distributed import as_completed
+
+    futures = {client.submit(rehearse_one, c, settings, str(folder), k, key=f"rehearse-{k}", retries=2,
+                             pure=False): (c, k) for c, k in todo}
+    for f in as_completed(list(futures)):
+        try:
+            arrived(f.result())
+        except Exception as exc:  # noqa: BLE001 - a unit that failed on every retry: said, not fatal
+            c, k = futures[f]
+            arrived({"key": k, "describe": c.describe(), "template": c.template, "score": None,
+                     "out_path": c.out_track.path, "in_path": c.in_track.path, "entry_bar": c.entry_bar,
+                     "error": f"{type(exc).__name__}: {exc}"})

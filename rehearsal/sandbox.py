@@ -1,0 +1,248 @@
+"""The sandbox: one candidate transition rendered through the real session, scheduler, mixer and
+built-in engine on a manual clock — only its span and a few bars either side — then judged.
+
+Each render is a fresh offline session (`copilot run --out` in-process) on a staging crate of just the
+two tracks (each file linked, with a sidecar written from its analysis, so a phrase-database track
+and a crate track rehearse alike). The set-up — load both decks on their cues, start the outgoing one
+`margin_bars` before its exit line — goes to the scheduler as one plan; the transition itself is asked
+for in words ("bass swap into B in 16"), so the session's mixer plans it from what the decks hold,
+exactly as on stage. The candidate is rendered three times: the mix, and each deck alone (the other
+deck holds a silent twin of its track, same length and analysis, so every envelope and step is the
+same); the critic needs the decks apart to hear kicks and basslines against each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from copilot.bridge.config import Config
+from copilot.bridge.session import Session, SessionOptions
+from copilot.bridge.transition import Step, TransitionPlan
+from copilot.intents.schema import Intent, IntentKind
+from copilot.intents.script import ScriptLine
+from copilot.phrase_db.keys import Key
+from copilot.phrase_db.loader import folder_records
+from copilot.phrase_db.mixing import shifted
+from copilot.phrase_db.mixlib import MixTrack
+from copilot.phrase_db.store import TrackRecord
+
+from . import critic
+from .candidate import Candidate, RenderSettings
+
+SETUP_LOAD = 1.0  # clock beat both decks load on
+SETUP_PLAY = 4.0  # clock beat the outgoing deck starts on (a bar line)
+ASK_AT = 5.0  # clock beat the transition is asked for (the outgoing deck is playing, its line still ahead)
+
+
+class SandboxError(RuntimeError):
+    """A candidate that cannot be rendered (a file gone, a plan refused); the message says why."""
+
+
+@dataclass
+class Rendered:
+    """One candidate rendered: the mix and each deck alone (frames × 2, cropped to the span and its
+    margins), where the transition sits in them, and the plan the mixer made."""
+
+    candidate: Candidate
+    mix: np.ndarray
+    out_alone: np.ndarray
+    in_alone: np.ndarray
+    context: critic.Context
+    plan: dict[str, Any]
+    audio_seconds: float  # seconds of audio rendered (all three passes)
+    said: list[str] = field(default_factory=list)
+
+    def judge(self) -> critic.Verdict:
+        return critic.judge(self.mix, self.context, self.out_alone, self.in_alone)
+
+
+def sidecar_of(track: TrackRecord) -> dict[str, Any]:
+    """The ground-truth sidecar a crate file carries, written from a track's analysis."""
+    spb = 60.0 / track.bpm if track.bpm else None
+    first = track.first_beat or 0.0
+    beats = int(track.duration / spb) if spb and track.duration else 0
+    sections = [{"label": p.label, "start_bar": p.start_bar, "bars": p.bars, "energy": p.energy}
+                for p in track.phrases]
+    return {"title": track.title, "artist": track.artist, "bpm": track.bpm, "duration": track.duration,
+            "beats": [first + i * spb for i in range(beats)] if spb else [], "sections": sections,
+            "key": {"name": track.key.name} if track.key else None, "lufs": track.lufs,
+            "tags": list(track.tags)}
+
+
+_LUFS: dict[tuple[str, int, int], float | None] = {}  # per worker process: each track measured once
+
+
+def loudness_of(track: TrackRecord) -> float | None:
+    """The track's integrated loudness: its analysis's, else measured once per process. The silent twin
+    carries the real track's figure, so every pass gives each deck the same loudness-match gain."""
+    if track.lufs is not None:
+        return track.lufs
+    st = os.stat(track.path)
+    key = (track.path, st.st_size, st.st_mtime_ns)
+    if key not in _LUFS:
+        from copilot.phrase_db.loudness import integrated_lufs
+
+        audio, sr = sf.read(track.path, dtype="float32", always_2d=True)
+        value = integrated_lufs(audio, sr)
+        _LUFS[key] = round(value, 2) if np.isfinite(value) else None
+    return _LUFS[key]
+
+
+def silent_twin(path: Path, folder: Path) -> Path:
+    """A file of silence exactly as long as `path` (made once per folder)."""
+    info = sf.info(str(path))
+    twin = folder / f"silent-{abs(hash((str(path), info.frames))):x}.wav"
+    if not twin.exists():
+        sf.write(twin, np.zeros((info.frames, info.channels), np.float32), info.samplerate, subtype="FLOAT")
+    return twin
+
+
+def stage(candidate: Candidate, folder: Path, silent: str | None) -> tuple[MixTrack, MixTrack]:
+    """A crate of the two tracks in `folder` (`silent`: "out" or "in" gets its silent twin)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = []
+    for role, track in (("out", candidate.out_track), ("in", candidate.in_track)):
+        src = Path(track.path)
+        if not src.is_file():
+            raise SandboxError(f"'{track.title}' is gone ({src}); analyse the library again")
+        name = f"{role}-{re.sub(r'[^a-z0-9]+', '-', track.title.lower()).strip('-') or 'track'}"
+        dst = folder / f"{name}{src.suffix.lower()}"
+        audio = silent_twin(src, folder.parent) if silent == role else src
+        with contextlib.suppress(FileNotFoundError):
+            dst.unlink()
+        os.symlink(audio.resolve(), dst)
+        dst.with_suffix(".json").write_text(json.dumps({**sidecar_of(track), "lufs": loudness_of(track)}))
+        staged.append(dst)
+    records = {r.path: r for r in folder_records([folder])}
+    return MixTrack.of(records[str(staged[0])]), MixTrack.of(records[str(staged[1])])
+
+
+def _template_words(candidate: Candidate) -> dict[str, Any]:
+    args: dict[str, Any] = {"template": candidate.template, "to": "B", "from": "A"}
+    if candidate.bars:
+        args["bars"] = candidate.bars
+    return args
+
+
+def render_pass(candidate: Candidate, settings: RenderSettings, folder: Path, silent: str | None,
+                ) -> tuple[np.ndarray, dict[str, Any], list[str], dict[str, float]]:
+    """One offline session: (audio from clock beat 0, the plan as data, what the session said, where
+    the decks' tracks sit: their anchors in clock beats)."""
+    out_t, in_t = stage(candidate, folder / (silent or "mix"), silent)
+    tempo = float(candidate.out_track.bpm or 120.0)
+    margin = 4.0 * settings.margin_bars
+    exit_beat = 4.0 * (candidate.exit_bar if candidate.exit_bar is not None else outro_bar(candidate.out_track))
+    cue_out = max(0.0, exit_beat - margin)
+    cue_in = 4.0 * candidate.entry_bar + candidate.nudge
+    wav = folder / f"{silent or 'mix'}.wav"
+    options = SessionOptions(target="standalone", out=wav, crate=folder / (silent or "mix"), link=False,
+                             tempo=tempo, osc=None, log=folder / "session.jsonl", auto_wait=0.0)
+    # the autopilot stays out: the sandbox plays exactly the candidate
+    engine = {**dict(settings.engine), "autopilot": False}
+    if candidate.drive_db:  # both decks hotter into the master chain: a louder loudness target
+        loud = dict(engine.get("loudness") or {})
+        loud["target_lufs"] = min(-5.0, float(loud.get("target_lufs", -14.0)) + candidate.drive_db)
+        engine["loudness"] = loud
+    config = Config({"targets": {"standalone": engine},
+                     "safety": dict(settings.safety)})
+    said: list[str] = []
+    bars = candidate.bars or 16
+    # through the span's end and its margin, and one bar more for the limiter's look-ahead
+    seconds = (SETUP_PLAY + margin + bars * 4.0 + margin + 4.0) * 60.0 / tempo
+    options.duration = seconds
+    with contextlib.redirect_stdout(io.StringIO()):
+        session = Session(options, config)
+        session.report = said.append  # type: ignore[method-assign] - what the session says goes to the report
+        session.start()
+        try:
+            setup = TransitionPlan("setup", "set-up", "A", "B", SETUP_PLAY, 0, (), (
+                Step("LOAD", "A", SETUP_LOAD, {"query": out_t.title, "title": out_t.title, "cue": cue_out,
+                                               "resolved": out_t.resolved("rehearsal")}),
+                Step("LOAD", "B", SETUP_LOAD, {"query": in_t.title, "title": in_t.title, "cue": cue_in,
+                                               "resolved": in_t.resolved("rehearsal")}),
+                Step("PLAY", "A", SETUP_PLAY)))
+            decided = session.scheduler.submit(Intent(IntentKind.TRANSITION, args={"to": "B"}), {"plan": setup})
+            if not decided.actions:
+                raise SandboxError(f"the set-up was refused: {decided.reason}")
+            ask = Intent(IntentKind.TRANSITION, args=_template_words(candidate))
+            session.script = [ScriptLine(ASK_AT * 60.0 / tempo, candidate.describe(), 0, ask)]
+            plans: list[dict[str, Any]] = []
+            session.listen_decisions(lambda d: plans.extend(
+                t for t in session.transitions() if t["intent_id"] == ask.id == d.intent.id))
+            session.play()
+        finally:
+            session.stop()
+    plan = next((p for p in plans if p.get("template") != "set-up"), None)
+    if plan is None:
+        why = next((s for s in said if "✗" in s), "the mixer made no plan")
+        raise SandboxError(why)
+    audio, _ = sf.read(str(wav), dtype="float32", always_2d=True)
+    anchors = {"A": SETUP_PLAY - cue_out, "B": _play_beat(plan, "B") - cue_in}
+    return audio, plan, said, anchors
+
+
+def _play_beat(plan: dict[str, Any], deck: str) -> float:
+    return next((float(s["beat"]) for s in plan.get("steps", []) if s["kind"] == "PLAY" and s["deck"] == deck),
+                float(plan["start"]))
+
+
+def outro_bar(track: TrackRecord) -> int:
+    """The outgoing track's default exit: its last phrase line (the start of its last phrase)."""
+    if track.phrases:
+        outro = [p for p in track.phrases if p.label == "outro"]
+        return (outro[0] if outro else track.phrases[-1]).start_bar
+    bars = int((track.duration or 0) * (track.bpm or 120) / 240)
+    return max(0, bars - 16)
+
+
+def render(candidate: Candidate, settings: RenderSettings, workdir: Path | None = None) -> Rendered:
+    """The candidate rendered three ways and cropped to its span ± `margin_bars`."""
+    with tempfile.TemporaryDirectory(prefix="rehearse-", dir=workdir) as tmp:
+        folder = Path(tmp)
+        mix, plan, said, anchors = render_pass(candidate, settings, folder, None)
+        out_alone, *_ = render_pass(candidate, settings, folder, "in")
+        in_alone, *_ = render_pass(candidate, settings, folder, "out")
+    tempo = float(candidate.out_track.bpm or 120.0)
+    spb, sr = 60.0 / tempo, 48000
+    margin = 4.0 * settings.margin_bars
+    lo_beat, hi_beat = float(plan["start"]) - margin, float(plan["end"]) + margin
+    lo, hi = round(lo_beat * spb * sr), round(hi_beat * spb * sr)
+    n = min(len(mix), len(out_alone), len(in_alone), hi)
+    if n < hi:  # the mixer placed it on a later line than the candidate's: the render stopped too soon
+        raise SandboxError(f"{candidate.describe()}: planned at beat {plan['start']:g}, not on its phrase line "
+                           f"(beat {SETUP_PLAY + margin:g}); the outgoing track has no line there")
+
+    def crop(x: np.ndarray) -> np.ndarray:
+        return x[lo:n]
+
+    def bounds(track: TrackRecord, anchor: float) -> list[float]:
+        lines = sorted({p.start_bar for p in track.phrases} | {p.start_bar + p.bars for p in track.phrases})
+        return [(anchor + 4.0 * b - lo_beat) * spb for b in lines]
+
+    facts = plan.get("facts") or {}
+    in_key = candidate.in_track.key
+    if in_key is not None and facts.get("key_shift"):
+        in_key = shifted(in_key, int(facts["key_shift"]))
+    ctx = critic.Context(
+        samplerate=sr, tempo=tempo, start=margin * spb, end=(float(plan["end"]) - lo_beat) * spb, grid=0.0,
+        out_key=_key_text(candidate.out_track.key), in_key=_key_text(in_key),
+        out_bpm=candidate.out_track.bpm, in_bpm=candidate.in_track.bpm,
+        out_bounds=bounds(candidate.out_track, anchors["A"]), in_bounds=bounds(candidate.in_track, anchors["B"]))
+    return Rendered(replace(candidate), crop(mix), crop(out_alone), crop(in_alone), ctx, plan,
+                    3 * len(mix) / sr, said)
+
+
+def _key_text(key: Key | None) -> str | None:
+    return None if key is None else key.camelot
+
