@@ -76,6 +76,11 @@ class TargetContext:
     report: Callable[[str], None] = print  # performer-facing message
     feedback: Callable[[str, Any], None] | None = None  # (target name, raw message) → host
     options: dict[str, Any] = field(default_factory=dict)  # session-wide options (e.g. render path)
+    end: Callable[[str, int], None] | None = None  # (why, exit status): the set cannot go on, or is complete
+
+
+class TargetUnavailable(RuntimeError):
+    """A target that cannot start (its crate does not exist, …): the message is the whole reason."""
 
 
 @dataclass(frozen=True)

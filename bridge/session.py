@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from .actions import Action, ActionKind
 from .clock import BeatClock, InternalClock, ManualClock
 from .config import Config, log_dir
 from .dispatch import Dispatcher, Sent, freeze_heap, thaw_heap
-from .host import Input, Library, Mixer, Target, TargetContext, TargetHost, UnknownTarget
+from .host import Input, Library, Mixer, Target, TargetContext, TargetHost, TargetUnavailable, UnknownTarget
 from .log import SessionLog
 from .router import Router
 from .safety import SafetyConfig
@@ -143,6 +143,8 @@ class Session:
         self.ports_problem = ""  # why no MIDI ports could be opened (the fix, in words)
         self._said_sends: dict[str, tuple[int, float, int]] = {}  # target → (failures said, when, sent then)
         self._sends_down: set[str] = set()  # targets whose failing sends were said and have not recovered
+        self.exit_status = 0  # what `copilot run` exits with (a target or input that ended the set says)
+        self.exit_reason = ""
 
     # -- construction ---------------------------------------------------------------------------------
     def _make_clock(self) -> BeatClock:
@@ -332,9 +334,11 @@ class Session:
             target.output_latency = self.options.output_latency_ms / 1000.0
         context = TargetContext(config=self.config.target(name), state=self.state, clock=self.clock,
                                 ports=self.ports, report=self.report, options=options,
-                                feedback=self.target_feedback)
+                                feedback=self.target_feedback, end=self.end)
         try:
             target.open(context)
+        except TargetUnavailable as exc:
+            raise SessionError(str(exc)) from None
         except Exception as exc:  # re-raised as a clear error instead of a traceback
             raise SessionError(f"{name} could not start: {type(exc).__name__}: {exc}") from exc
         return target
@@ -710,25 +714,40 @@ class Session:
         return sent
 
     def run(self) -> None:
-        """Start, play the script (or just listen) until the duration ends or the performer stops."""
+        """Start, play the script (or just listen) until the duration ends or the performer stops.
+
+        Ctrl-C and SIGTERM (`timeout`, a service manager, `kill`) end the set the same way, through
+        `stop()`, so every target closes properly (the engine's WAV gets its header); one that comes while
+        the set starts (inputs, the view's process, the heap freeze) lets the start finish and then ends
+        the set; a second signal while it closes is ignored rather than cutting the close short."""
         live = not self.options.offline
-        previous = None
-        if live and threading.current_thread() is threading.main_thread():
-            # a stop asked for while the set starts (inputs, the view's process, the heap freeze) ends it cleanly
-            previous = signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
-        try:
-            self.start()
-            if live:
-                freeze_heap()  # a full garbage collection must not hold the GIL from the dispatch thread
+        playing = threading.Event()
+        with _signals_stop_the_set(self._stop, playing):
             try:
-                self.play()
+                self.start()
+                if live:
+                    freeze_heap()  # a full garbage collection must not hold the GIL from the dispatch thread
+                playing.set()
+                if not self._stop.is_set():
+                    self.play()
+            except KeyboardInterrupt:
+                self.report("stopping (Ctrl-C or SIGTERM)")
             finally:
-                self.stop()
+                with _signals_wait():
+                    self.stop()
                 if live:
                     thaw_heap()
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+
+    def end(self, reason: str, status: int = 0) -> None:
+        """End the set from anywhere (a target, an input): say why; `copilot run` exits with `status`."""
+        if not self._stop.is_set():
+            self.exit_reason, self.exit_status = reason, int(status)
+            self.report(reason)
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def play(self) -> None:
         """The started session's main loop: live until the duration/Ctrl-C, or the whole offline render."""
@@ -758,33 +777,24 @@ class Session:
 
         make_realtime(HELPER_PRIORITY)  # this loop submits script lines; threads it starts stay ordinary
         deadline = None if self.options.duration is None else self.started_at + self.options.duration
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
-        try:
-            while not self._stop.is_set():
-                now = self.clock.now()
-                if deadline is not None and now >= deadline:
-                    break
-                for line in self.due_script(now):
-                    self.submit(line.intent)
-                for expired in self.scheduler.expire():
-                    self.verdicts[expired.verdict.value] += 1
-                    self.telemetry.decided(expired)
-                    self.log.record("decision", decision=expired.to_dict())
-                    self.report(f"✗ {expired.reason}")
-                self._watch_sends(now)
-                wait = 0.05
-                if self._script_next < len(self.script):
-                    wait = min(wait, self.started_at + self.script[self._script_next].at - now)
-                if deadline is not None:
-                    wait = min(wait, deadline - now)
-                self._stop.wait(max(0.0005, wait))
-        except KeyboardInterrupt:
-            self.report("stopping (Ctrl-C)")
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+        while not self._stop.is_set():
+            now = self.clock.now()
+            if deadline is not None and now >= deadline:
+                break
+            for line in self.due_script(now):
+                self.submit(line.intent)
+            for expired in self.scheduler.expire():
+                self.verdicts[expired.verdict.value] += 1
+                self.telemetry.decided(expired)
+                self.log.record("decision", decision=expired.to_dict())
+                self.report(f"✗ {expired.reason}")
+            self._watch_sends(now)
+            wait = 0.05
+            if self._script_next < len(self.script):
+                wait = min(wait, self.started_at + self.script[self._script_next].at - now)
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            self._stop.wait(max(0.0005, wait))
 
     def _watch_sends(self, now: float) -> None:
         """Failing sends, said to the performer from this loop (the dispatch thread only counts them):
@@ -860,6 +870,50 @@ class Session:
 
 def _said(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {exc}" if exc is not None else "no reason given"
+
+
+@contextlib.contextmanager
+def _signals_stop_the_set(stop: threading.Event, playing: threading.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the set, once: before `playing` they only set `stop` (the start finishes
+    whole), after it they raise KeyboardInterrupt in the main thread; a second one before the close
+    (`timeout` signals the process and then its group) is ignored. Elsewhere than the main thread:
+    left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def interrupt(*_: object) -> None:
+        for sig in signals:
+            signal.signal(sig, _ignore)
+        stop.set()
+        if playing.is_set():
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(*_: object) -> None:
+    """A signal noted and let pass."""
+
+
+@contextlib.contextmanager
+def _signals_wait() -> Iterator[None]:
+    """While the session closes, Ctrl-C and SIGTERM are noted and ignored (`timeout` signals twice)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _capability_names(target: Target) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +30,30 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _open(db: Path | None, readonly: bool = True):  # -> Store
-    from copilot.phrase_db.store import Store
+    from copilot.phrase_db.store import DamagedDatabase, Store
 
     try:
         return Store(db, readonly=readonly)
     except FileNotFoundError as exc:
         _fail(str(exc))
+    except DamagedDatabase as exc:
+        _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - not a database, damaged file: say so, never a traceback
         _fail(f"cannot open the phrase database {db or ''}: {exc}")
+
+
+@contextmanager
+def _reading(db: Path | None, readonly: bool = True) -> Iterator[Any]:
+    """The store, open; damage that shows only while reading becomes the same one line."""
+    from copilot.phrase_db.store import DamagedDatabase
+
+    store = _open(db, readonly)
+    try:
+        yield store
+    except DamagedDatabase as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
 
 
 @app.command("analyze")
@@ -46,20 +64,23 @@ def analyze_command(
                                        help="Worker processes (default: one per core; 0 = in this process)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Start the database afresh (a damaged one is kept "
+                                 "beside it as <name>.damaged-<time>) and analyse everything again."),
 ) -> None:
     """Analyse new and changed tracks (beatgrid, key, phrases, loudness, embeddings). Safe to interrupt."""
     from copilot.phrase_db import index
     from copilot.phrase_db.runner import analyze_paths
+    from copilot.phrase_db.store import set_aside
 
-    store = _open(db, readonly=False)
-    try:
+    if rebuild:
+        for old, kept in set_aside(db):
+            typer.echo(f"kept the old {old.name} as {kept}", err=True)
+    with _reading(db, readonly=False) as store:
         summary = analyze_paths(paths, store, workers=workers, progress=not quiet and sys.stderr.isatty(),
                                 report=lambda m: typer.echo(m, err=True))
         if summary.analysed or summary.moved:
             index.open_index(store)  # build the search index now, not on the first query
         counts = store.counts()
-    finally:
-        store.close()
     data = {**summary.to_dict(), "library": counts, "db": str(store.path)}
     if as_json:
         _emit(data)
@@ -69,6 +90,8 @@ def analyze_command(
                    + (f", {data['realtime_per_core']}× real time per core" if data["realtime_per_core"] else ""))
         for _path, reason in summary.failed:
             typer.echo(f"  skipped: {reason}")
+        for note in summary.warnings:
+            typer.echo(f"  warning: {note}")
         for path in summary.missing:
             typer.echo(f"  not found: {path}")
         typer.echo(f"library: {counts['tracks']} tracks, {counts['phrases']} phrases in {store.path}")
@@ -83,11 +106,8 @@ def tracks_command(
     failed: bool = typer.Option(False, "--failed", help="List the files that could not be analysed instead."),
 ) -> None:
     """Every analysed track: path, BPM, key (name and Camelot), downbeats, phrases, LUFS."""
-    store = _open(db)
-    try:
+    with _reading(db) as store:
         tracks = store.tracks(with_phrases=True, status="error" if failed else "ok")
-    finally:
-        store.close()
     if as_json:
         _emit([t.to_dict() for t in tracks])
         return
@@ -120,11 +140,8 @@ def query_command(
         key_filter = Key.parse(key) if key else None
     except ValueError as exc:
         _fail(str(exc), 2)
-    store = _open(db)
-    try:
+    with _reading(db) as store:
         hits = search_tracks(store.tracks(with_phrases=False), text, bpm_range, key_filter, compatible, limit)
-    finally:
-        store.close()
     if as_json:
         _emit([h.to_dict() for h in hits])
         return
@@ -152,15 +169,12 @@ def next_command(
     """The best next phrases after TRACK (or TRACK@PHRASE), ranked by key, tempo, energy arc and similarity."""
     from copilot.phrase_db.planner import Planner, UnknownSource
 
-    store = _open(db)
-    try:
+    with _reading(db) as store:
         planner = Planner(store)
         try:
             result = planner.next(source, k=k, arc=arc, same_track=same_track, exact=exact)
         except (UnknownSource, ValueError) as exc:
             _fail(exc.args[0] if exc.args else str(exc), 2)
-    finally:
-        store.close()
     if as_json:
         _emit(result)
         return
@@ -172,6 +186,45 @@ def next_command(
     rows = [[c["rank"], f"{c['score']:.3f}", f"{c.get('artist', '')} - {c.get('title', '')}",
              f"{c['phrase']} {c['label']}", c["breakdown"]["why"]] for c in result["candidates"]]
     _lines(table(["#", "score", "track", "phrase", "why"], rows, right=(0, 1)))
+
+
+@app.command("check")
+def check_command(
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: the file, whether it is healthy, the problems."),
+) -> None:
+    """Check the database file: is it a phrase database, is SQLite's copy intact, do its rows agree
+    (exit code 1 and what to do when not)."""
+    from copilot.phrase_db.store import DamagedDatabase, Store, default_db_path
+
+    path = db or default_db_path()
+    problems: list[str] = []
+    counts: dict[str, int] = {}
+    if not path.exists():
+        _fail(f"no phrase database at {path}; run `copilot db analyze FOLDER` to make one")
+    try:
+        with Store(path, readonly=True) as store:
+            problems = store.check()
+            if not problems:
+                counts = store.counts()
+    except DamagedDatabase as exc:
+        problems = [exc.why]
+    except Exception as exc:  # noqa: BLE001 - whatever stops it from opening is the finding
+        problems = [f"{type(exc).__name__}: {exc}"]
+    fix = f"`copilot db analyze FOLDER --rebuild --db {path}` builds it afresh (the old file is kept beside it)"
+    if as_json:
+        _emit({"db": str(path), "ok": not problems, "problems": problems, "library": counts,
+               "fix": fix if problems else ""})
+    elif problems:
+        typer.echo(f"{path}: damaged")
+        for problem in problems:
+            typer.echo(f"  {problem}")
+        typer.echo(f"fix: {fix}")
+    else:
+        typer.echo(f"{path}: healthy — {counts['tracks']} tracks, {counts['phrases']} phrases, "
+                   f"{counts['failed']} files that could not be analysed")
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command("transition")

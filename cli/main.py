@@ -43,6 +43,7 @@ COMMANDS = [
     ("copilot.cli.run", "run"),
     ("copilot.cli.ports", "ports"),
     ("copilot.cli.doctor", "doctor"),
+    ("copilot.cli.warm", "warm-up"),
     ("copilot.cli.rehearse", "rehearse"),
 ]
 DEBUG = {"on": False}  # set by --debug, read by main() when something unexpected happens

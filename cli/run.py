@@ -154,6 +154,7 @@ def command(
     """Run a session: voice, motion, pads and scripts → the safety scheduler → the target(s)."""
     from copilot.bridge.config import ConfigError
     from copilot.bridge.host import UnknownTarget
+    from copilot.bridge.progress import busy
     from copilot.bridge.session import Session, SessionError, SessionOptions, default_log_path
     from copilot.intents.script import ScriptError
     from copilot.view.terminal import StatusLine
@@ -189,7 +190,8 @@ def command(
     # On a terminal, one status line replaces the scrolling report (the session log keeps everything).
     status = StatusLine() if options.out is None and sys.stdout.isatty() else None
     try:
-        session = Session(options, settings, host=host, report=status.report if status else None)
+        with busy("loading copilot's targets and inputs"):
+            session = Session(options, settings, host=host, report=status.report if status else None)
     except (ScriptError, ConfigError) as exc:
         fail(str(exc))
     if status is not None:
@@ -207,3 +209,5 @@ def command(
     if stats.get("count"):
         typer.echo(f"sent {stats['count']} messages; lateness p50 {stats['p50_ms']:.3f} ms, "
                    f"p99 {stats['p99_ms']:.3f} ms, max {stats['max_ms']:.3f} ms; log: {options.log}")
+    if session.exit_status:  # the set could not go on (e.g. nothing in the crate can play): said above
+        raise typer.Exit(session.exit_status)

@@ -77,11 +77,12 @@ def listen_command(
     model: str = typer.Option(None, "--model", help=MODEL_HELP),
     aliases: str = typer.Option(None, "--aliases", help="Alias TOML file."),
     tempo: float = typer.Option(120.0, "--tempo", help="Tempo of the scheduler's own clock."),
-    seconds: float = typer.Option(0.0, "--seconds", help="Stop after this long (0 = until Ctrl-C / end of file)."),
+    duration: float = typer.Option(0.0, "--duration", min=0.0,
+                                   help="Stop after this many seconds (0 = until Ctrl-C / the end of the file)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per utterance."),
     tone: bool = typer.Option(False, "--tone", help="Ring the terminal bell when a yes is needed."),
 ) -> None:
-    """Capture → ASR → parser → safety scheduler, live. Decisions are printed; nothing reaches a host
+    """Capture → ASR → parser → safety scheduler, live: each decision is printed; nothing reaches a host
     (use `copilot run --voice` for that)."""
     from copilot.bridge.clock import InternalClock
     from copilot.bridge.scheduler import SafetyScheduler
@@ -111,12 +112,13 @@ def listen_command(
         typer.echo(f"error: cannot open the input ({exc})", err=True)
         raise typer.Exit(2) from exc
     try:
-        _run(voice, push_to_talk, seconds, file is not None)
+        _run(voice, push_to_talk, duration, file is not None)
     except KeyboardInterrupt:
         pass
     finally:
         voice.stop()
-        typer.echo(json.dumps(voice.status()) if as_json else f"voice: {voice.status()}", err=not as_json)
+        status = voice.status()
+        typer.echo(json.dumps(status) if as_json else summary(status))
 
 
 def _run(voice: Any, push_to_talk: bool, seconds: float, from_file: bool) -> None:
@@ -130,12 +132,33 @@ def _run(voice: Any, push_to_talk: bool, seconds: float, from_file: bool) -> Non
             (voice.press if talking else voice.release)()
             typer.echo("… listening" if talking else "… sent")
         return
+    finished = getattr(voice.source, "finished", None) if from_file else None
     while deadline is None or time.monotonic() < deadline:
-        time.sleep(0.05)
-        source = voice.source
-        if from_file and source is not None and not source._thread.is_alive():
-            voice.listener.wait_idle(10.0)
+        if finished is None:
+            time.sleep(0.05)
+        elif finished.wait(0.05):
+            voice.listener.wait_idle(30.0)  # the file's last utterance is still being transcribed
             return
+
+
+def summary(status: dict[str, Any]) -> str:
+    """`voice.status()` in words: what was heard, what became a command, how fast."""
+    n = int(status.get("utterances", 0))
+    parts = [f"{n} utterance{'s' if n != 1 else ''}"]
+    counted = [(status.get("intents", 0), "command", "commands"), (status.get("rejected", 0), "not a command",
+               "not commands"), (status.get("dropped", 0), "dropped as too late", "dropped as too late"),
+               (status.get("errors", 0), "could not be transcribed", "could not be transcribed")]
+    said = [f"{k} {one if k == 1 else many}" for k, one, many in counted if k]
+    line = "voice: heard " + parts[0] + (f" ({', '.join(said)})" if said else "")
+    if "latency_ms_p50" in status:
+        line += (f"; from the end of speech to the decision {status['latency_ms_p50']:.0f} ms typically, "
+                 f"{status['latency_ms_p95']:.0f} ms at worst (p95)")
+    source = status.get("source") or {}
+    if "file_seconds" in source:
+        line += f"; {source['file_seconds']:g} s of recording"
+    elif source.get("dropped_samples"):
+        line += f"; {source['dropped_samples']} samples lost (the computer fell behind)"
+    return line
 
 
 class _DryRunSession:
@@ -156,6 +179,9 @@ class _DryRunSession:
             heard = self.voice.heard[-1].to_dict() if self.voice and self.voice.heard else {}
             heard.update(verdict=decision.verdict.value, decision=decision.reason)
             typer.echo(json.dumps(heard))
+        else:
+            mark = {"scheduled": "✓", "done": "✓", "awaiting_confirm": "?"}.get(decision.verdict.value, "✗")
+            typer.echo(f"{mark} {decision.reason}")
         return decision
 
     def move(self, param: str, value: float, deck: Any = None, source: Any = None) -> Any:

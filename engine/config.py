@@ -5,6 +5,7 @@
                                    compressor = true   threshold_db = -10   ratio = 2   knee_db = 6
                                    attack_ms = 30   release_ms = 400   rms_ms = 50   makeup_db = 0
     [targets.standalone.loudness]  match = true   target_lufs = -14
+    [targets.standalone]           fallback_minutes = 60   play_wait_bars = 8   (no sound device; slow decodes)
 
 The rules are bridge/settings.py's, the same `copilot run` holds the whole file to before it starts
 (a wrong value there stops the start with one line). Called directly (a test, another program), a value
@@ -33,6 +34,12 @@ TOP: dict[str, Rule] = {
 # Every engine key of [targets.standalone], for the standalone target's own rules.
 RULES: dict[str, Rule] = {**TOP, "master": Table(MASTER), "loudness": Table(LOUDNESS)}
 LOUDNESS_FIELDS = {"match": "loudness_match", "target_lufs": "target_lufs"}
+# Settings the target itself reads (not the kernel's): name → (rule, default)
+TARGET: dict[str, tuple[tuple[float, float, str], float]] = {
+    "fallback_minutes": ((0.01, 24 * 60.0, "min"), 60.0),  # the no-sound-device WAV stops here
+    "play_wait_bars": ((0.0, 64.0, "bars"), 8.0),  # a PLAY waits this long for its track to decode
+}
+TARGET_RULES: dict[str, Rule] = {name: Num(*bounds) for name, (bounds, _) in TARGET.items()}
 
 
 def _taken(table: str, values: Any, rules: dict[str, Rule], problems: list[str]) -> dict[str, Any]:
@@ -65,3 +72,11 @@ def engine_settings(config: dict[str, Any], table: str = "targets.standalone") -
     settings = EngineSettings(**top, **{LOUDNESS_FIELDS[k]: v for k, v in loud.items()},
                               master=MasterSettings(**master))
     return settings, problems
+
+
+def target_setting(config: dict[str, Any], name: str, problems: list[str],
+                   table: str = "targets.standalone") -> float:
+    """One of the target's own numbers (`TARGET`), checked like the rest; its default when not taken."""
+    _, default = TARGET[name]
+    taken = _taken(table, {name: config[name]} if name in config else {}, TARGET_RULES, problems)
+    return float(taken.get(name, default))

@@ -5,18 +5,29 @@ music bed, with nothing downloaded. `ensure_example_crate()` renders the tracks 
 `copilot.engine.example_synth` (FLAC with title/artist/genre tags) and writes each track's ground truth
 beside it as `<name>.json`. Files are written to a temporary name and renamed, sidecar last, so a
 crash or a second process never leaves a half track that looks finished.
+
+`copilot run` does not wait for all of them: `build_first_then_rest()` renders the first track now and
+the rest in a low-priority child process behind it (`python -m copilot.engine.example_crate`: no GIL
+shared with the set's dispatch thread, gone when the set goes), so the first deck plays within seconds
+on a fresh machine. Each track's truth (title, tempo, sections, length) is known before its audio
+exists (`track_truth`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import soundfile as sf
 
-from .example_synth import GENERATOR, Section, TrackSpec, render_track
+from .example_synth import GENERATOR, Section, TrackSpec, render_track, track_truth
 
 CRATE_VERSION = 1  # bump when the list below changes
 
@@ -63,6 +74,68 @@ def ensure_example_crate(folder: Path | None = None) -> list[Path]:
     return paths
 
 
+class ExampleBuild:
+    """The example crate, its first track rendered and the rest on their way (`wait` for one)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.paths = [folder / track_filename(i, spec) for i, spec in enumerate(CRATE, start=1)]
+        self.truths = [{**track_truth(spec), "crate_version": CRATE_VERSION, "file": path.name}
+                       for spec, path in zip(CRATE, self.paths, strict=True)]
+        self._writer: subprocess.Popen[bytes] | None = None
+
+    def wait(self, path: Path, timeout: float = 120.0) -> bool:
+        """True once `path` is written (at once for a path that is not an example track); False when the
+        writer gave up (a full disk) or `timeout` passed."""
+        if Path(path) not in self.paths:
+            return True
+        deadline = time.monotonic() + timeout
+        while not _is_current(Path(path)):
+            if self._writer is None or self._writer.poll() is not None or time.monotonic() > deadline:
+                return _is_current(Path(path))
+            time.sleep(0.05)
+        return True
+
+    def close(self) -> None:
+        """Stop the writer (what it had not finished is written by the next run)."""
+        writer = self._writer
+        if writer is not None and writer.poll() is None:
+            writer.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                writer.wait(5.0)
+        for tmp in self.folder.glob(".*.tmp"):  # the half-written file of a writer stopped mid-track
+            if writer is not None and f".{writer.pid}." in tmp.name:
+                tmp.unlink(missing_ok=True)
+
+
+def build_first_then_rest(folder: Path | None = None, report: Callable[[str], None] = print) -> ExampleBuild:
+    """Render the first example track now (if missing) and the others in a child process."""
+    folder = Path(folder) if folder is not None else default_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    build = ExampleBuild(folder)
+    missing = sum(not _is_current(p) for p in build.paths)
+    if missing:
+        report(f"writing the example crate to {folder} ({missing} tracks; the first now, the rest while it plays)")
+    if not _is_current(build.paths[0]):
+        write_track(build.paths[0], CRATE[0], extra={"crate_version": CRATE_VERSION})
+    if any(not _is_current(p) for p in build.paths[1:]):
+        build._writer = subprocess.Popen(
+            [sys.executable, "-m", "copilot.engine.example_crate", str(folder), str(os.getpid())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with contextlib.suppress(AttributeError, OSError):  # behind the set from its first instruction
+            os.setpriority(os.PRIO_PROCESS, build._writer.pid, 10)
+    return build
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The writer behind `build_first_then_rest`: FOLDER PARENT_PID; it goes when the parent goes."""
+    from copilot.bridge.children import background
+
+    folder, parent = (argv or sys.argv[1:])[:2]
+    background(int(parent))  # behind the set, and never alone
+    ensure_example_crate(Path(folder))
+
+
 def write_track(path: Path, spec: TrackSpec, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Render `spec` to `path` (format from the suffix: .flac .wav .ogg .aiff) plus `<stem>.json` truth."""
     path = Path(path)
@@ -102,3 +175,7 @@ def _is_current(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return path.exists() and truth.get("generator") == GENERATOR and truth.get("crate_version") == CRATE_VERSION
+
+
+if __name__ == "__main__":
+    main()

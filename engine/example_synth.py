@@ -146,8 +146,7 @@ def render_track(spec: TrackSpec) -> tuple[np.ndarray, int, dict[str, Any]]:
     rng = np.random.default_rng(spec.seed)
     sr = spec.sr
     spb = spec.seconds_per_beat
-    n = math.ceil(spec.duration * sr)
-    out = np.zeros((n, 2), np.float32)
+    out = np.zeros((_frames(spec), 2), np.float32)
     kit = _Kit(sr, rng)
     tonic_pc = NOTE_NAMES.index(spec.tonic)
     progression = PROGRESSIONS[spec.mode]
@@ -155,6 +154,23 @@ def render_track(spec: TrackSpec) -> tuple[np.ndarray, int, dict[str, Any]]:
     def at(beat: float) -> int:
         return round((spec.lead_in + beat * spb) * sr)
 
+    bar0 = 0
+    for sec in spec.sections:
+        _arrange(out, sec, bar0, at, spb, kit, rng, tonic_pc, progression)
+        bar0 += sec.bars
+
+    peak = float(np.max(np.abs(out))) or 1.0
+    out *= np.float32(0.891 / peak)  # −1 dBFS
+    return out, sr, track_truth(spec)
+
+
+def _frames(spec: TrackSpec) -> int:
+    return math.ceil(spec.duration * spec.sr)
+
+
+def track_truth(spec: TrackSpec) -> dict[str, Any]:
+    """The ground truth `render_track` writes beside the audio, known before any audio exists."""
+    spb = spec.seconds_per_beat
     sections_truth = []
     bar0 = 0
     for sec in spec.sections:
@@ -164,21 +180,17 @@ def render_track(spec: TrackSpec) -> tuple[np.ndarray, int, dict[str, Any]]:
             "end": spec.lead_in + (start_beat + sec.bars * 4) * spb,
             "start_bar": bar0, "bars": sec.bars, "energy": round(sec.level, 3),
         })
-        _arrange(out, sec, bar0, at, spb, kit, rng, tonic_pc, progression)
         bar0 += sec.bars
-
-    peak = float(np.max(np.abs(out))) or 1.0
-    out *= np.float32(0.891 / peak)  # −1 dBFS
     beats = [spec.lead_in + i * spb for i in range(spec.bars * 4)]
-    truth = {
+    return {
         "generator": GENERATOR,
         "title": spec.title,
         "artist": spec.artist,
         "genre": spec.genre,
         "tags": list(spec.tags),
         "bpm": spec.bpm,
-        "sr": sr,
-        "duration": n / sr,
+        "sr": spec.sr,
+        "duration": _frames(spec) / spec.sr,
         "seed": spec.seed,
         "lead_in": spec.lead_in,
         "beats_per_bar": 4,
@@ -191,7 +203,6 @@ def render_track(spec: TrackSpec) -> tuple[np.ndarray, int, dict[str, Any]]:
         "sections": sections_truth,
         "spec": spec.to_dict(),
     }
-    return out, sr, truth
 
 
 # -- arrangement ----------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """Audio files into deck-ready buffers: decode, resample, find the beat grid. Never on the audio thread.
 
-WAV/FLAC/OGG (and MP3 with libsndfile ≥ 1.1) go through soundfile; anything soundfile cannot read is
-tried with librosa/audioread (which uses ffmpeg when present). Resampling is soxr. The beat grid comes
-from a JSON sidecar when there is one (the example crate writes them: ground truth by construction),
-else from the resolver's answer, else from librosa's beat tracker.
+Files are read through the phrase DB's one front door for audio (`phrase_db.audio.read_audio`:
+libsndfile, ffmpeg for what it cannot read, bounded and never a traceback). Resampling is soxr. The
+beat grid comes from a JSON sidecar when there is one (the example crate writes them: ground truth by
+construction), else from the resolver's answer, else from the phrase DB's beat tracker — which says
+"no beat" for a tone or noise rather than inventing a tempo.
 
-A missing or corrupt file raises `TrackError` with a sentence a performer can act on; the caller
-keeps the deck as it was.
+A missing, corrupt or beatless file raises `TrackError` with a sentence a performer can act on; the
+caller keeps the deck as it was. What decoded but should be known (a truncated file) is in
+`Track.meta["notes"]`.
 """
 
 from __future__ import annotations
@@ -70,31 +72,22 @@ def sidecar(path: Path) -> dict[str, Any]:
 
 def decode(path: Path) -> tuple[np.ndarray, int]:
     """(frames, channels) float32 and the file's rate; TrackError when nothing can read it."""
-    if not path.exists():
-        raise TrackError(f"no such file: {path}")
-    if not path.is_file():
-        raise TrackError(f"not a file: {path}")
-    import soundfile as sf
+    data, sr, _ = decode_with_notes(path)
+    return data, sr
+
+
+def decode_with_notes(path: Path) -> tuple[np.ndarray, int, list[str]]:
+    """`decode`, plus what a performer should know about the file (truncated, damaged, NaN samples)."""
+    from copilot.phrase_db.audio import CorruptFile, read_audio
 
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as first:  # noqa: BLE001 - libsndfile raises its own types, RuntimeError, TypeError
-        try:
-            import warnings
-
-            import librosa
-
-            with warnings.catch_warnings():  # librosa warns that it falls back to audioread: we know
-                warnings.simplefilter("ignore")
-                mono_or_multi, sr = librosa.load(str(path), sr=None, mono=False)
-        except Exception:  # noqa: BLE001 - any decoder failure means: this file cannot be read
-            raise TrackError(f"cannot read {path.name}: {first}") from None
-        data = np.atleast_2d(mono_or_multi).T.astype(np.float32)
-    if data.size == 0 or data.shape[0] < 16:
-        raise TrackError(f"{path.name} holds no audio")
-    if not np.isfinite(data).all():
-        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
-    return data, int(sr)
+        decoded = read_audio(path)
+    except CorruptFile as exc:
+        raise TrackError(str(exc)) from None
+    notes = list(decoded.notes)
+    if decoded.nonfinite:
+        notes.append(f"{decoded.nonfinite} samples were not numbers; they play as silence")
+    return decoded.data, decoded.samplerate, notes
 
 
 def to_stereo(data: np.ndarray) -> np.ndarray:
@@ -112,34 +105,39 @@ def resample(data: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 
 def estimate_grid(data: np.ndarray, sr: int) -> tuple[float, float]:
-    """(bpm, first beat in seconds) from librosa's tracker, for files that came without a grid."""
-    import librosa
+    """(bpm, first beat in seconds) for files that came without a grid; TrackError for beatless audio."""
+    from copilot.phrase_db.beatgrid import NO_BEAT, AnalysisError, fit_grid
+    from copilot.phrase_db.features import SR
 
-    mono = data.mean(axis=1)
-    tempo, beats = librosa.beat.beat_track(y=mono, sr=sr, units="time")
-    bpm = float(np.atleast_1d(tempo)[0])
-    if not math.isfinite(bpm) or bpm <= 0:
-        raise TrackError("could not find a beat in this file; give its BPM in a sidecar JSON")
+    mono = resample(np.ascontiguousarray(data.mean(axis=1, keepdims=True)), sr, SR)[:, 0]
+    try:
+        period, phase, confidence, _, _ = fit_grid(mono, SR)
+    except AnalysisError as exc:
+        raise TrackError(f"no beat found ({exc}); give its BPM in a sidecar JSON") from None
+    if confidence < NO_BEAT:
+        raise TrackError(f"no beat (beat confidence {confidence:.2f}): a tone, noise or beatless audio")
+    bpm = 60.0 / period
     while bpm < 70:
         bpm *= 2
     while bpm > 180:
         bpm /= 2
-    first = float(beats[0]) if len(beats) else 0.0
-    period = 60.0 / bpm
-    return bpm, first % period
+    return bpm, phase % (60.0 / bpm)
 
 
 def load_track(path: str | Path, samplerate: int, hints: dict[str, Any] | None = None) -> Track:
     """Decode, resample and grid one file. `hints` (from a resolver) may carry bpm/first_beat/title."""
     path = Path(path).expanduser()
-    data, sr = decode(path)
-    meta = {**sidecar(path), **{k: v for k, v in (hints or {}).items() if v is not None}}
+    data, sr, notes = decode_with_notes(path)
+    meta = {**sidecar(path), **{k: v for k, v in (hints or {}).items() if v is not None}, "notes": notes}
     bpm = finite_number(meta.get("bpm"))
     first = finite_number(meta.get("first_beat"))
     if first is None and isinstance(meta.get("beats"), list) and meta["beats"]:
         first = finite_number(meta["beats"][0])
     if bpm is None:
-        bpm, guessed = estimate_grid(to_stereo(data), sr)
+        try:
+            bpm, guessed = estimate_grid(to_stereo(data), sr)
+        except TrackError as exc:
+            raise TrackError(f"{path.name}: {exc}") from None
         first = guessed if first is None else first
     if not 20.0 <= bpm <= 400.0:
         raise TrackError(f"{path.name}: a tempo of {bpm:g} BPM is not believable")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Engine
+from .recorder import WavRecorder
 
 
 class OfflineClockMap:
@@ -53,10 +54,12 @@ def render_offline(
     path: str | Path | None = None,
     block: int = 1024,
     on_block: Callable[[float], Any] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> np.ndarray | Path:
     """Render `seconds` of the engine. `advance(until)` runs before each block (moves the clock and
-    pumps the dispatcher up to `until`). Returns the audio (frames, 2), or the path when writing a WAV
-    (24-bit, streamed block by block, so an hour-long render needs no hour of memory)."""
+    pumps the dispatcher up to `until`); `stop()` true ends the render early (the set cannot go on).
+    Returns the audio (frames, 2), or the path when writing a WAV (24-bit, streamed block by block, so an
+    hour-long render needs no hour of memory, its header kept true as it grows: engine/recorder.py)."""
     if seconds <= 0:
         raise ValueError("render a positive duration")
     cmap = OfflineClockMap(engine, clock)
@@ -65,14 +68,12 @@ def render_offline(
     writer = None
     chunks: list[np.ndarray] = []
     if path is not None:
-        import soundfile as sf
-
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = sf.SoundFile(str(path), "w", engine.samplerate, 2, subtype="PCM_24")
+        writer = WavRecorder(path, engine.samplerate)
     try:
         done = 0
-        while done < total:
+        while done < total and not (stop is not None and stop()):
             n = min(block, total - done)
             until = cmap.block_end_time(n)
             if advance is not None:

@@ -10,7 +10,7 @@ callback logs (start time, first sample) each block; the earliest-arriving callb
 clock's offset from host time; add the device's output latency and the limiter's look-ahead, ask the
 Link clock which beat that instant is, and publish. The kernel slews gently toward each new map.
 
-`PacedRenderer` is the fallback with no sound device: the same kernel paced by the clock, into a WAV.
+With no sound device the engine plays into a WAV instead, paced by the clock (engine/paced.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -167,59 +166,3 @@ class EngineStream:
 
     def underflows(self) -> int:
         return int(self.engine.state["stats"][S_UNDERFLOWS])
-
-
-class PacedRenderer:
-    """No sound card: render in step with the clock into a WAV, so the session runs exactly as live."""
-
-    def __init__(self, engine: Engine, clock: Any, path: str | Path, blocksize: int = 512, lead: float = 0.02) -> None:
-        self.engine = engine
-        self.clock = clock
-        self.path = Path(path).expanduser()
-        self.blocksize = blocksize
-        self.lead = lead
-        self._thread: threading.Thread | None = None
-        self._running = threading.Event()
-        self.on_tick: Any = None
-
-    @property
-    def output_latency(self) -> float:
-        e = self.engine
-        return self.lead + (self.blocksize + e.latency_samples) / e.samplerate + 0.002
-
-    def open(self) -> None:
-        import soundfile as sf
-
-        warm_up()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = sf.SoundFile(str(self.path), "w", self.engine.samplerate, 2, subtype="PCM_24")
-        self._t0 = self.clock.now() + self.lead
-        self._running.set()
-        self._thread = threading.Thread(target=self._run, name="copilot-engine-paced", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        e = self.engine
-        out = np.zeros(2 * self.blocksize, np.float32)
-        start = e.frames
-        while self._running.is_set():
-            s = e.frames - start
-            due = self._t0 + s / e.samplerate - self.lead
-            wait = due - self.clock.now()
-            if wait > 0:
-                time.sleep(min(wait, 0.05))
-                continue
-            t = self._t0 + (s + e.latency_samples) / e.samplerate
-            e.set_clock_map(e.frames, self.clock.beat_at_time(t), self.clock.tempo / 60.0 / e.samplerate)
-            e.render(self.blocksize, out)
-            self._file.write(out.reshape(-1, 2))
-            if self.on_tick is not None:
-                with contextlib.suppress(Exception):
-                    self.on_tick()
-
-    def close(self) -> None:
-        self._running.clear()
-        if self._thread is not None:
-            self._thread.join(2.0)
-            self._thread = None
-        self._file.close()

@@ -11,3 +11,13 @@
 
 docs/motion.md is the user guide and the maths in words.
 """
+
+from pathlib import Path
+
+from copilot.bridge.kernel_cache import drop_stale
+
+# The modules whose code or constants numba compiles into the solver's kernels (limbs.py and weights.py
+# size their arrays): a change to any of them drops the cached machine code (bridge/kernel_cache.py).
+KERNEL_SOURCES = ("solver.py", "features.py", "slow.py", "limbs.py", "weights.py")
+
+drop_stale(Path(__file__).resolve().parent, KERNEL_SOURCES)

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .audio import load_audio, read_tags, resample
-from .beatgrid import AnalysisError, BeatGrid, downbeat_phase, fit_grid, music_span
+from .audio import read_for_analysis, read_tags, resample
+from .beatgrid import NO_BEAT, AnalysisError, BeatGrid, downbeat_phase, fit_grid, music_span
 from .constants import ANALYSIS_VERSION
 from .features import SR, key_chroma, phrase_embedding, spectra
 from .keys import Key, estimate_key
@@ -38,6 +38,7 @@ class TrackAnalysis:
     lattice_offset: int = 0
     seconds: float = 0.0  # how long the analysis took
     version: int = ANALYSIS_VERSION
+    notes: list[str] = field(default_factory=list)  # warnings a performer should see (a truncated file …)
 
     @property
     def title(self) -> str:
@@ -63,9 +64,11 @@ def analyze_file(path: Path | str) -> TrackAnalysis:
     """Analyse one file. Raises CorruptFile / AnalysisError with a readable reason."""
     started = time.perf_counter()
     path = Path(path)
-    data, sr, mono = load_audio(path)
-    y = resample(mono, sr, SR)
+    decoded = read_for_analysis(path)
+    data, sr = decoded.data, decoded.samplerate
+    y = resample(data.mean(axis=1), sr, SR)
     result = analyze_signal(y, tags=read_tags(path), path=str(path))
+    result.notes = [f"{path.name}: {note}" for note in decoded.notes]
     result.duration = len(data) / sr
     result.sample_rate = sr
     result.channels = data.shape[1]
@@ -78,6 +81,9 @@ def analyze_signal(y: np.ndarray, tags: dict[str, Any] | None = None, path: str 
     """Analyse mono audio at features.SR (grid, key, phrases, embeddings; no loudness or tags)."""
     y = np.ascontiguousarray(y, dtype=np.float32)
     period, phase, confidence, _, _ = fit_grid(y, SR)
+    if confidence < NO_BEAT:
+        raise AnalysisError(f"no beat (beat confidence {confidence:.2f}): a tone, noise or beatless audio; "
+                            "a track needs a steady beat to mix")
     start, end = music_span(y, SR)
     first = phase + math.ceil((start - 0.03 - phase) / period) * period
     count = max(0, math.floor((end - 0.05 - first) / period) + 1)

@@ -9,6 +9,11 @@ Three passes, coarse to fine:
    narrowing windows, so the period comes from hundreds of beats rather than a tempogram bin
    (0.05 BPM over 30 s is 1/32 beat of drift: the BPM must come from the beats).
 The downbeat is the beat phase (of four) where the harmony changes most.
+
+Beatless audio (a pure tone, a square wave, noise, a pad) still has an autocorrelation peak and
+onset-ish wiggles, so every pass above finds *a* grid. What it lacks is contrast: onsets on the grid
+no stronger than onsets between its lines. The confidence is scaled by that contrast, so such audio
+gets a confidence near 0 and the analysis says "no beat" (`NO_BEAT`) instead of a confident BPM.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage, signal
+
+NO_BEAT = 0.2  # a grid confidence below this is no beat at all
+CONTRAST_NONE, CONTRAST_FULL = 1.5, 4.0  # on-grid/off-grid onset strength: no beat … an unmistakable one
 
 
 class AnalysisError(ValueError):
@@ -138,8 +146,29 @@ def fit_grid(y: np.ndarray, sr: int) -> tuple[float, float, float, np.ndarray, n
         root = np.sqrt(weight[good])
         a = np.column_stack([ks[good], np.ones(good.sum())]) * root[:, None]
         (period, phase), *_ = np.linalg.lstsq(a, onset[good] * root, rcond=None)
-    confidence = float(good.mean()) if len(good) else 0.0
+    share = float(good.mean()) if len(good) else 0.0
+    contrast = grid_contrast(t, d, float(period), float(phase % period), duration)
+    confidence = share * float(np.clip((contrast - CONTRAST_NONE) / (CONTRAST_FULL - CONTRAST_NONE), 0.0, 1.0))
     return float(period), float(phase % period), confidence, t, d
+
+
+def grid_contrast(t: np.ndarray, d: np.ndarray, period: float, phase: float, duration: float,
+                  window: float = 0.02) -> float:
+    """How much stronger the onsets on the grid are than those on grids shifted by 1/8 … 7/8 of a beat
+    (upper quartile of the strongest onset near each line; ≈1 for tones and noise, ≥5 for dance music)."""
+    ks = np.arange(max(1, int((duration - phase) / period)))
+    strength = []
+    for frac in np.arange(8) / 8.0:
+        pred = phase + period * (ks + frac)
+        lo = np.searchsorted(t, pred - window)
+        hi = np.searchsorted(t, pred + window)
+        near = np.array([d[a:b].max() if b > a else 0.0 for a, b in zip(lo, hi, strict=True)])
+        strength.append(float(np.percentile(near, 75)) if len(near) else 0.0)
+    off = float(np.median(strength[1:]))
+    on = strength[0]
+    if off <= 1e-12:
+        return CONTRAST_FULL if on > 1e-12 else 0.0
+    return on / off
 
 
 def music_span(y: np.ndarray, sr: int, threshold_db: float = -45.0) -> tuple[float, float]:

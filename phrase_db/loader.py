@@ -42,19 +42,27 @@ def folder_records(folders: list[Path]) -> list[TrackRecord]:
     """Every audio file in the folders as a track record, from its sidecar (tempo, grid, key, sections)."""
     from .audio import is_audio, read_tags
 
-    out: list[TrackRecord] = []
+    found: list[tuple[Path, dict[str, Any], dict[str, Any]]] = []
     seen: set[str] = set()
-    next_phrase = FOLDER_PHRASES
     for folder in folders:
         if not Path(folder).is_dir():
             continue
         for path in sorted(p for p in Path(folder).glob("*") if p.is_file() and is_audio(p)):
-            if str(path) in seen:
-                continue
-            seen.add(str(path))
-            record = sidecar_record(-(len(out) + 1), path, _sidecar(path), read_tags(path), next_phrase)
-            next_phrase += len(record.phrases)
-            out.append(record)
+            if str(path) not in seen:
+                seen.add(str(path))
+                found.append((path, _sidecar(path), read_tags(path)))
+    return truth_records(found)
+
+
+def truth_records(items: list[tuple[Path, dict[str, Any], dict[str, Any]]]) -> list[TrackRecord]:
+    """Track records from (path, sidecar truth, file tags): also for files not written yet, whose truth
+    is known (the example crate on a first run)."""
+    out: list[TrackRecord] = []
+    next_phrase = FOLDER_PHRASES
+    for path, truth, tags in items:
+        record = sidecar_record(-(len(out) + 1), path, truth, tags, next_phrase)
+        next_phrase += len(record.phrases)
+        out.append(record)
     return out
 
 

@@ -45,7 +45,8 @@ from copilot.intents.schema import Deck, Intent, IntentKind
 
 from .constants import LABELS
 from .keys import Key, camelot_distance
-from .mixlib import MixLibrary, MixTrack
+from .loader import truth_records
+from .mixlib import FALLBACK, MixLibrary, MixTrack
 from .planner import ENTRY_FIT, Weights
 from .rehearsals import load_preferences, preferred
 from .store import PhraseRecord, default_db_path
@@ -213,15 +214,31 @@ class Mixer:
     rehearsals: str | Path | None = None  # rehearsal results (default: the phrase database file's own table)
     _library: MixLibrary | None = field(default=None, init=False, repr=False)
     _prefs: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    _crate_library: MixLibrary | None = field(default=None, init=False, repr=False)  # know_tracks
 
     # -- the library ---------------------------------------------------------------------------------
     @property
     def library(self) -> MixLibrary:
         if self.library_override is not None:
             return self.library_override
+        if self._crate_library is not None:
+            return self._crate_library
         if self._library is None:
             self._library = MixLibrary.open(self.db, self.folders, self.fallback)
         return self._library
+
+    def know_tracks(self, tracks: list[tuple[Path, dict[str, Any]]]) -> bool:
+        """The target's own crate, each track with its sidecar truth, as the library when nothing better
+        was named (no --crate folder, no analysed database): it knows tracks no folder shows yet (the
+        example crate's, written behind the set on a first run). True when it took them."""
+        if self.folders or self.library_override is not None or self.library.source != FALLBACK:
+            return False
+        if {str(p) for p, _ in tracks} <= set(self.library.by_path):
+            return False  # every one is on disk already
+        # kept apart: a warm-up still reading the folder on a library worker cannot put the old view back
+        self._crate_library = MixLibrary.from_records(truth_records([(p, dict(t), {}) for p, t in tracks]),
+                                                      FALLBACK)
+        return True
 
     @property
     def preferences(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from .loader import folder_records
 from .planner import Planner
 from .store import PhraseRecord, PhraseTable, Store, TrackRecord, default_db_path
 
+FALLBACK = "example crate"  # the library with no crate folder and no analysed database
 WHOLE_TRACK = 10**12  # phrase ids for tracks known only as a whole (no sections): far above any real id
 
 
@@ -119,7 +120,7 @@ class MixLibrary:
                         return cls({t.id: MixTrack.of(t) for t in records}, planner, f"phrase database {path}")
             except Exception:  # noqa: BLE001 - a damaged database: the crate still makes a set
                 pass
-        return cls.from_records(folder_records(fallback or []), "example crate")
+        return cls.from_records(folder_records(fallback or []), FALLBACK)
 
     @classmethod
     def from_records(cls, records: list[TrackRecord], source: str) -> MixLibrary:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from copilot.bridge.children import die_with_parent
+
 from .audio import is_audio
 from .constants import ANALYSIS_VERSION
 from .store import Store
@@ -45,6 +47,7 @@ class Summary:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): new failures
     known_bad: list[tuple[str, str]] = field(default_factory=list)  # failed before, file unchanged
     missing: list[str] = field(default_factory=list)  # paths given that do not exist
+    warnings: list[str] = field(default_factory=list)  # analysed, but a performer should know (truncated …)
     audio_seconds: float = 0.0  # duration of the audio analysed
     cpu_seconds: float = 0.0  # summed analysis time in the workers
     seconds: float = 0.0
@@ -55,7 +58,7 @@ class Summary:
             "analysed": len(self.analysed), "unchanged": self.unchanged, "moved": len(self.moved),
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "known_bad": [{"path": p, "reason": r} for p, r in self.known_bad],
-            "missing": self.missing, "audio_seconds": round(self.audio_seconds, 1),
+            "missing": self.missing, "warnings": self.warnings, "audio_seconds": round(self.audio_seconds, 1),
             "seconds": round(self.seconds, 2), "interrupted": self.interrupted,
             "realtime_per_core": round(self.audio_seconds / self.cpu_seconds, 1) if self.cpu_seconds else None,
         }
@@ -126,9 +129,10 @@ def _settle_known(store: Store, row: Any, path: str, summary: Summary) -> None:
         summary.unchanged += 1
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     for var in _THREAD_VARS:
         os.environ[var] = "1"
+    die_with_parent(parent)  # `kill -9` of `db analyze` must not leave its workers behind
 
 
 def work(path: str) -> tuple[str, Any]:
@@ -139,8 +143,10 @@ def work(path: str) -> tuple[str, Any]:
 
     try:
         return "ok", analyze_file(path)
-    except (CorruptFile, AnalysisError) as exc:
+    except CorruptFile as exc:
         return "error", str(exc)
+    except AnalysisError as exc:
+        return "error", f"{Path(path).name}: {exc}"
     except MemoryError:
         return "error", f"{Path(path).name}: too large to analyse in memory"
     except Exception as exc:  # noqa: BLE001 - a bug on one odd file must not stop the library
@@ -188,6 +194,9 @@ def _record(store: Store, job: Job, result: tuple[str, Any], summary: Summary, s
         summary.analysed.append(job.path)
         summary.audio_seconds += value.duration
         summary.cpu_seconds += value.seconds
+        for note in value.notes:
+            summary.warnings.append(note)
+            say(f"warning: {note}")
     else:
         store.save_error(job.path, job.content_hash, job.size, job.mtime_ns, str(value))
         summary.failed.append((job.path, str(value)))
@@ -202,7 +211,8 @@ def _run_pool(jobs: list[Job], store: Store, workers: int, summary: Summary, say
     ctx = multiprocessing.get_context("spawn")  # no fork: the parent has threads (progress, sqlite)
     while queue:
         suspects: list[Job] = []
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(os.getpid(),)) as pool:
             running: dict[Future[tuple[str, Any]], Job] = {}
             try:
                 while queue or running:
@@ -221,7 +231,8 @@ def _run_pool(jobs: list[Job], store: Store, workers: int, summary: Summary, say
         alone: ProcessPoolExecutor | None = None
         try:
             for job in suspects:  # one at a time, in one pool that is replaced only when it dies
-                alone = alone or ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker)
+                alone = alone or ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker,
+                                                     initargs=(os.getpid(),))
                 try:
                     result = alone.submit(worker, job.path).result()
                 except BrokenProcessPool:

@@ -5,20 +5,25 @@ failed), `phrases` (one row per phrase with its embedding), `analysis_versions` 
 version did), `meta` (schema version and a *generation* counter that every change to phrases bumps,
 so the faiss index beside the database knows when it is stale). Each track is written in its own
 transaction: a crash loses at most the tracks being analysed at that moment.
+
+A file that is not a phrase database, or a damaged one, is a `DamagedDatabase` with one sentence naming
+the file and the way out (`copilot db check`, `copilot db analyze --rebuild`), from the moment it is
+opened or wherever later the damage shows; `check()` is what `copilot db check` reports.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -67,6 +72,65 @@ CREATE TABLE IF NOT EXISTS phrases (
 );
 CREATE INDEX IF NOT EXISTS phrases_by_track ON phrases(track_id);
 """
+
+
+class DamagedDatabase(RuntimeError):
+    """The file cannot be used as a phrase database; the message says which file and what to do."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        self.path, self.why = path, why
+        super().__init__(
+            f"{path} is not a usable phrase database ({why}); `copilot db check --db {path}` says what is "
+            f"wrong, `copilot db analyze FOLDER --rebuild --db {path}` builds it afresh (the old file is kept)")
+
+
+class NotWrittenYet(FileNotFoundError):
+    """An SQLite file with no tables at all: a database being born (the analyser's first instant) or
+    never written — nothing to read yet, and nothing damaged."""
+
+
+def damaged(path: Path, why: str) -> DamagedDatabase:
+    return DamagedDatabase(path, why)
+
+
+def set_aside(db: Path | str | None = None) -> list[tuple[Path, Path]]:
+    """Move a database (and its WAL, shared memory and index files) out of the way for a rebuild: renamed
+    `<name>.damaged-<time>`, never deleted. Returns (old, new) for each file moved."""
+    path = Path(db) if db is not None else default_db_path()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    moved = []
+    for suffix in ("", "-wal", "-shm", ".faiss", ".faiss.json"):
+        old = path.with_name(path.name + suffix)
+        if old.exists():
+            new = old.with_name(f"{path.name}.damaged-{stamp}{suffix}")
+            old.rename(new)
+            moved.append((old, new))
+    return moved
+
+
+def _why(exc: sqlite3.Error) -> str:
+    text = str(exc) or type(exc).__name__
+    return {"file is not a database": "not a database file, or its first page is damaged",
+            "database disk image is malformed": "the file is damaged"}.get(text, text)
+
+
+_T = TypeVar("_T")
+
+
+def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
+    """SQLite's errors about the file become one DamagedDatabase sentence (a busy database stays an
+    OperationalError: it is someone else's write, not damage)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise damaged(self.path, _why(exc)) from None
+
+    return wrapper
 
 
 def default_db_path() -> Path:
@@ -163,11 +227,24 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise FileNotFoundError(f"no phrase database at {self.path}; run `copilot db analyze FOLDER` first")
+        if self.path.exists() and not self.path.is_file():
+            raise damaged(self.path, "a folder, not a file")
         self._lock = threading.RLock()
         # "readonly" means: never create, never migrate. The connection itself stays read-write so a
         # reader can join a WAL database whose -shm file does not exist yet.
         uri = f"file:{self.path}?mode=rw" if readonly else f"file:{self.path}"
-        self.conn = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False, isolation_level=None)
+        try:
+            self.conn = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise damaged(self.path, _why(exc)) from None
+        try:
+            self._prepare(readonly)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    @_guarded
+    def _prepare(self, readonly: bool) -> None:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA busy_timeout = 30000")
         if not readonly:
@@ -181,9 +258,38 @@ class Store:
                 self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
                 self.conn.execute("INSERT OR IGNORE INTO analysis_versions VALUES (?, ?, ?)",
                                   (ANALYSIS_VERSION, ANALYSIS_NOTES, time.time()))
-            found = int(self._meta("schema_version") or SCHEMA_VERSION)
-            if found > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} was written by a newer copilot (schema {found})")
+        missing = {"meta", "tracks", "phrases"} - {r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if readonly and missing and not self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+            raise NotWrittenYet(f"no phrase database at {self.path} yet (the file holds no tables); run "
+                                "`copilot db analyze FOLDER` first")
+        if missing:
+            raise damaged(self.path, f"an SQLite file without the phrase tables ({', '.join(sorted(missing))})")
+        found = int(self._meta("schema_version") or SCHEMA_VERSION)
+        if found > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path} was written by a newer copilot (schema {found})")
+
+    def check(self) -> list[str]:
+        """Everything wrong with the file (empty: healthy): SQLite's own integrity check, then ours."""
+        problems: list[str] = []
+        with self._lock:
+            try:
+                rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check(20)")]
+            except sqlite3.DatabaseError as exc:
+                return [_why(exc)]
+            if rows != ["ok"]:
+                problems += [f"SQLite: {r}" for r in rows]
+            try:
+                orphans = self.conn.execute("SELECT COUNT(*) FROM phrases WHERE track_id NOT IN "
+                                            "(SELECT id FROM tracks)").fetchone()[0]
+                if orphans:
+                    problems.append(f"{orphans} phrases belong to no track")
+                for (bad,) in self.conn.execute("SELECT path FROM tracks WHERE status = 'ok' AND "
+                                                "(bpm IS NULL OR bpm <= 0 OR beat_count IS NULL) LIMIT 5"):
+                    problems.append(f"{bad}: analysed without a tempo")
+            except sqlite3.DatabaseError as exc:
+                problems.append(_why(exc))
+        return problems
 
     def close(self) -> None:
         with self._lock:
@@ -211,6 +317,7 @@ class Store:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
+    @_guarded
     def generation(self) -> int:
         with self._lock:
             return int(self._meta("generation") or 0)
@@ -219,6 +326,7 @@ class Store:
         self.conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
 
     # -- writing ------------------------------------------------------------------------------------
+    @_guarded
     def save(self, a: TrackAnalysis, content_hash: str, size: int, mtime_ns: int) -> int:
         """Insert or replace one analysed track and its phrases, atomically."""
         tags = a.tags
@@ -246,6 +354,7 @@ class Store:
             self._bump()
         return track_id
 
+    @_guarded
     def save_error(self, path: str, content_hash: str, size: int, mtime_ns: int, error: str) -> int:
         """Remember a file that cannot be analysed (so the next run skips it until it changes)."""
         row = {"path": path, "content_hash": content_hash, "size": size, "mtime_ns": mtime_ns,
@@ -265,6 +374,7 @@ class Store:
                   tuple(row.values()))
         return int(c.execute("SELECT id FROM tracks WHERE path = ?", (row["path"],)).fetchone()[0])
 
+    @_guarded
     def touch(self, track_id: int, size: int, mtime_ns: int, path: str | None = None) -> None:
         """Same content, new stat (or a new place): no re-analysis."""
         with self.transaction() as c:
@@ -275,6 +385,7 @@ class Store:
                 c.execute("UPDATE tracks SET size = ?, mtime_ns = ?, path = ? WHERE id = ?",
                           (size, mtime_ns, path, track_id))
 
+    @_guarded
     def remove(self, paths: Iterable[str]) -> int:
         with self.transaction() as c:
             n = sum(c.execute("DELETE FROM tracks WHERE path = ?", (p,)).rowcount for p in paths)
@@ -283,23 +394,27 @@ class Store:
         return n
 
     # -- reading --------------------------------------------------------------------------------------
+    @_guarded
     def stat_row(self, path: str) -> sqlite3.Row | None:
         with self._lock:
             return self.conn.execute(
                 "SELECT id, content_hash, size, mtime_ns, status, analysis_version FROM tracks WHERE path = ?",
                 (path,)).fetchone()
 
+    @_guarded
     def error_of(self, track_id: int) -> str | None:
         with self._lock:
             row = self.conn.execute("SELECT error FROM tracks WHERE id = ?", (track_id,)).fetchone()
         return None if row is None else row[0]
 
+    @_guarded
     def by_hash(self, content_hash: str) -> list[sqlite3.Row]:
         with self._lock:
             return self.conn.execute(
                 "SELECT id, path, status, analysis_version FROM tracks WHERE content_hash = ?",
                 (content_hash,)).fetchall()
 
+    @_guarded
     def tracks(self, with_phrases: bool = True, status: str | None = "ok") -> list[TrackRecord]:
         with self._lock:
             sql = "SELECT * FROM tracks" + (" WHERE status = ?" if status else "") + " ORDER BY path"
@@ -312,6 +427,7 @@ class Store:
                     phrases.setdefault(p["track_id"], []).append(_phrase(p))
         return [_track(r, tuple(phrases.get(r["id"], ()))) for r in rows]
 
+    @_guarded
     def track(self, track_id: int) -> TrackRecord | None:
         with self._lock:
             row = self.conn.execute("SELECT * FROM tracks WHERE id = ?", (track_id,)).fetchone()
@@ -323,6 +439,7 @@ class Store:
                 (track_id,)).fetchall()
         return _track(row, tuple(_phrase(p) for p in ps))
 
+    @_guarded
     def counts(self) -> dict[str, int]:
         with self._lock:
             ok = self.conn.execute("SELECT COUNT(*) FROM tracks WHERE status = 'ok'").fetchone()[0]
@@ -330,6 +447,7 @@ class Store:
             ph = self.conn.execute("SELECT COUNT(*) FROM phrases").fetchone()[0]
         return {"tracks": ok, "failed": bad, "phrases": ph}
 
+    @_guarded
     def phrase_table(self) -> PhraseTable:
         """Every phrase as column arrays, in phrase-id order (the faiss index uses the same order)."""
         with self._lock:

@@ -59,11 +59,12 @@ class Autopilot:
     """The set and its moves, on whatever clock the session keeps (ticked offline, threaded live)."""
 
     def __init__(self, mixer: Mixer, report: Callable[[str], None], transitions: int | None = None,
-                 unplayable: Callable[[str], bool] | None = None) -> None:
+                 unplayable: Callable[[str], bool] | None = None, on_disk: Callable[[str], bool] | None = None) -> None:
         self.mixer = mixer
         self.report = report
         self.transitions = transitions
         self.unplayable = unplayable or (lambda path: False)
+        self.on_disk = on_disk or (lambda path: True)  # False: a track still being written (first run)
         self.session: Any = None
         self.order: list[MixTrack] = []
         self.next_index = 0
@@ -74,7 +75,7 @@ class Autopilot:
         self._stop = threading.Event()
         self.own: set[str] = set()  # ids of the intents the planner asked for
         self.out_deck = Deck.A
-        self.loaded: dict[Deck, MixTrack] = {}  # what the planner put on each deck
+        self.put_on: dict[Deck, MixTrack] = {}  # what the planner put on each deck (`loaded` is the engine's word)
         self.mix_intent: str | None = None  # its transition waiting or running
         self.mix_end: float | None = None
         self.done_transitions = 0
@@ -91,8 +92,9 @@ class Autopilot:
             raise ValueError("the autopilot found no playable track to play")
         if len(tracks) > MAX_WHOLE:  # a whole library: the set is chosen one track at a time
             self.order = [min(tracks, key=lambda t: (energy_of(t), t.title))]
-        else:
-            self.order = plan_set(tracks)
+        else:  # opening with a track that can be decoded now, while the rest are still being written
+            written = [t for t in tracks if self.on_disk(t.path)]
+            self.order = plan_set(tracks, written[0] if written and len(written) < len(tracks) else None)
         clock = session.clock
         now = clock.beat_at_time(clock.now())
         first = self._take()
@@ -188,7 +190,7 @@ class Autopilot:
         return decision
 
     def _load(self, deck: Deck, track: MixTrack) -> Decision | None:
-        self.loaded[deck] = track
+        self.put_on[deck] = track
         return self._intent(IntentKind.LOAD, deck, None, query=track.title)
 
     def loaded(self, deck: int, track: Any) -> None:
@@ -302,8 +304,11 @@ class AutopilotInput(Input):
             entry = crate.entry(path) if crate is not None and hasattr(crate, "entry") else None
             return getattr(entry, "problem", None) is not None
 
+        know = getattr(mixer, "know_tracks", None)
+        if crate is not None and know is not None:  # the crate's tracks, also those not written yet
+            know([(t.path, t.meta) for t in crate.tracks])
         offline = bool(self.options.get("out"))
-        planner = Autopilot(mixer, session.report, unplayable=unplayable)
+        planner = Autopilot(mixer, session.report, unplayable=unplayable, on_disk=getattr(crate, "on_disk", None))
         if offline and self.options.get("duration") is None:
             planner.transitions = 1  # a finite render: one full mix, A into B
         session.listen_decisions(planner.heard)

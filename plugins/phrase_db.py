@@ -47,6 +47,12 @@ class PhraseLibrary:
         for module in ("copilot.phrase_db.loader", "copilot.phrase_db.audio"):
             importlib.import_module(module)
         _folders(self.options)
+        from copilot.phrase_db.store import Store, default_db_path
+
+        path = Path(self.db) if self.db else default_db_path()
+        if path.exists():  # a damaged database is said once, at the start (LOADs then use the crates)
+            with Store(path, readonly=True) as store:
+                store.counts()
 
     def resolve(self, query: str) -> dict[str, Any] | None:
         """Reads the database and folders: runs on the session's library worker, never while deciding.

@@ -2,7 +2,13 @@
 (or into a WAV), driven by the same scheduler as every host.
 
 - Live: a cfunc PortAudio callback (engine/stream.py); with no sound device it says so and renders
-  the session, in step with the clock, into a WAV instead.
+  the session, in step with the clock, into a new WAV in the user data folder (engine/recorder.py),
+  says where at the start and how much it wrote at the end, and stops at `fallback_minutes` (60).
+- A deck never starts before its track is decoded: a PLAY that arrives while its deck's track is
+  still decoding waits for it (up to `play_wait_bars`) and comes in on the grid, as far into the track
+  as the set has moved on; later than that, or on an empty deck, it is refused with the reason.
+- A crate track that cannot play (missing, corrupt, no beat) is said in one line and passed over: the
+  autopilot's LOAD gets the next playable track instead; with none left the run ends, non-zero.
 - Offline (`copilot run --out mix.wav`): `run_offline` renders block by block on the session's
   manual clock, faster than real time.
 - With no script and no other input, the autopilot (plugins/autopilot.py, an input like any other)
@@ -16,31 +22,42 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import math
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from copilot.bridge.actions import Action, ActionKind, Timed
-from copilot.bridge.host import Capabilities, Check, Target, TargetContext, hookimpl
+from copilot.bridge.host import Capabilities, Check, Target, TargetContext, TargetUnavailable, hookimpl
 from copilot.bridge.params import PARAMS
+from copilot.bridge.progress import busy
 from copilot.bridge.settings import PATH, AnyOf, Choice, Num, Rule, Switch, Table, Text
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.engine.config import RULES as ENGINE_RULES
-from copilot.engine.config import engine_settings
+from copilot.engine.config import TARGET_RULES, engine_settings, target_setting
 from copilot.engine.control import ENGINE_PARAMS, EngineCmd, apply, render_action
-from copilot.engine.crate import Crate
+from copilot.engine.crate import Crate, CrateError, NotReady
 from copilot.engine.engine import Engine
 from copilot.engine.files import Track, TrackError, load_track
 from copilot.engine.keylock import KeyLock
 from copilot.engine.loudness import offset, offset_db, track_lufs
-from copilot.intents.schema import Deck
+from copilot.intents.schema import Deck, Source
 
 ACTIONS = frozenset({
     ActionKind.PLAY, ActionKind.PAUSE, ActionKind.CUE, ActionKind.SYNC, ActionKind.LOOP, ActionKind.EXIT_LOOP,
     ActionKind.LOAD, ActionKind.HOTCUE, ActionKind.FX, ActionKind.FX_OFF, ActionKind.ENVELOPE,
     ActionKind.CONTROL, ActionKind.PANIC, ActionKind.DROP, ActionKind.KEYLOCK, ActionKind.KEY, ActionKind.TEMPO,
 })
-DEFAULT_WAV = "copilot-mix.wav"
+
+
+@dataclass
+class _Held:
+    """A PLAY that reached a deck whose track was still decoding."""
+
+    beat: float | None  # the beat it was for
+    since: float  # clock time it arrived
 
 
 class StandaloneTarget(Target):
@@ -49,7 +66,7 @@ class StandaloneTarget(Target):
     auto_fallback = 2  # nothing else found: the engine plays the set itself
     builtin_engine = True
     config_rules: ClassVar[dict[str, Rule]] = {
-        **Target.config_rules, **ENGINE_RULES,
+        **Target.config_rules, **ENGINE_RULES, **TARGET_RULES,
         "device": AnyOf((Num(0, 1024, integer=True), Text("a PortAudio device name"))),
         "blocksize": Num(16, 4096, "frames", integer=True),
         "latency": AnyOf((Choice(("low", "high")), Num(0.0, 1.0, "s"))),
@@ -62,6 +79,8 @@ class StandaloneTarget(Target):
         super().__init__(config)
         c = self.config
         self.settings, self._config_problems = engine_settings(c)
+        self.fallback_minutes = target_setting(c, "fallback_minutes", self._config_problems)
+        self.play_wait_bars = target_setting(c, "play_wait_bars", self._config_problems)
         self.blocksize = int(c.get("blocksize", 64))
         self.device = c.get("device")
         self.latency = c.get("latency", "low")
@@ -74,6 +93,10 @@ class StandaloneTarget(Target):
         self.fallback_wav: Path | None = None
         self._context: TargetContext | None = None
         self._loads: dict[str, cf.Future[Track]] = {}
+        self._decoding: dict[int, str] = {}  # deck → the LOAD decided for it and not on it yet
+        self._held: dict[int, _Held] = {}  # deck → a PLAY waiting for that LOAD
+        self._not_playing: dict[int, float] = {}  # deck → when a PLAY for it was refused (clock time)
+        self._deck_lock = threading.Lock()
         self._loader = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="copilot-engine-loader")
         self._reported: dict[int, dict[str, Any]] = {}
         self._refused: dict[int, int] = {}
@@ -94,7 +117,12 @@ class StandaloneTarget(Target):
             self.adorner = Adorner(self.engine, context.clock, Path(opts["adorn"]), context.report,
                                    self.config.get("adorn", {}))
         else:
-            self.crate = Crate.from_options(opts, context.report)
+            try:
+                self.crate = Crate.from_options(opts, context.report)
+            except CrateError as exc:
+                raise TargetUnavailable(str(exc)) from None
+            if self.crate is not None and not self.crate.playable():
+                raise TargetUnavailable(f"nothing in {self.crate.source} can play (every track was skipped above)")
             self.keylock = KeyLock(self.engine, context.clock, context.report, live=not self.offline,
                                    keylock=self.settings.keylock)
         if self.offline:
@@ -105,9 +133,11 @@ class StandaloneTarget(Target):
             self.output_latency = float(opts["output_latency_ms"]) / 1000.0
 
     def _open_live(self, context: TargetContext) -> None:
-        from copilot.engine.stream import EngineStream, NoAudioDevice, PacedRenderer
+        from copilot.engine.stream import EngineStream, NoAudioDevice, warm_up
 
         assert self.engine is not None
+        with busy("loading the engine's kernels (compiled once by set-up, then cached)", context.report):
+            warm_up()
         stream = EngineStream(self.engine, context.clock, self.device, self.blocksize, self.latency)
         try:
             stream.open()
@@ -115,20 +145,40 @@ class StandaloneTarget(Target):
             context.report(f"engine: {self.settings.samplerate} Hz, {self.blocksize}-frame blocks, output latency "
                            f"{stream.latency * 1000:.1f} ms")
         except NoAudioDevice as exc:
-            self.fallback_wav = Path(self.config.get("fallback_wav") or DEFAULT_WAV).resolve()
-            context.report(f"no sound device: {exc}; rendering the session to {self.fallback_wav} instead")
-            self.runner = PacedRenderer(self.engine, context.clock, self.fallback_wav)
+            from copilot.engine.paced import PacedRenderer
+            from copilot.engine.recorder import fallback_wav
+
+            self.fallback_wav = fallback_wav(self.config.get("fallback_wav"))
+            context.report(f"no sound device ({exc}): playing into {self.fallback_wav} instead, until Ctrl-C "
+                           f"or {self.fallback_minutes:g} min")
+            self.runner = PacedRenderer(self.engine, context.clock, self.fallback_wav,
+                                        max_seconds=self.fallback_minutes * 60.0)
+            self.runner.on_full = self._fallback_full
             self.runner.open()
         self.runner.on_tick = self.tick
         self.output_latency = self.runner.output_latency
 
+    def _fallback_full(self) -> None:
+        """Render thread: the WAV reached its cap; the set ends (the close says how much was written)."""
+        if self._context is not None and self._context.end is not None:
+            self._context.end(f"the recording reached its {self.fallback_minutes:g} min cap "
+                              "([targets.standalone] fallback_minutes); stopping", 0)
+
     def close(self) -> None:
-        if self.keylock is not None:
-            self.keylock.close()
-        if self.runner is not None:
-            self.runner.close()
-            self.runner = None
-        self._loader.shutdown(wait=False, cancel_futures=True)
+        try:
+            if self.keylock is not None:
+                self.keylock.close()
+            if self.crate is not None:
+                self.crate.close()
+        finally:  # the WAV's header must be written whatever else fails
+            if self.runner is not None:
+                self.runner.close()
+                if self.fallback_wav is not None and self._context is not None:
+                    from copilot.engine.recorder import say_length
+
+                    self._context.report(f"wrote {say_length(self.runner.seconds)} to {self.fallback_wav}")
+                self.runner = None
+            self._loader.shutdown(wait=False, cancel_futures=True)
 
     # -- the wire -------------------------------------------------------------------------------------
     def capabilities(self) -> Capabilities:
@@ -149,6 +199,9 @@ class StandaloneTarget(Target):
             if key is None:
                 return []
             cmd = items[0].payload
+            if cmd.deck is not None:
+                with self._deck_lock:
+                    self._decoding[cmd.deck] = key
             cue = float(action.params.get("cue") or 0.0)  # a transition starts the track on its phrase
             items = [Timed(items[0].beat, EngineCmd("load", cmd.deck, cmd.beat, (key, cue)), action.id)]
         return items
@@ -192,7 +245,12 @@ class StandaloneTarget(Target):
             return
         if payload.op == "load":
             self._finish_load(payload)
-        elif payload.op == "oneshot":
+            return
+        if payload.op == "play" and not self._may_play(payload):
+            return
+        if payload.op in ("pause", "cue", "panic"):
+            self._drop_held(payload.deck)
+        if payload.op == "oneshot":
             self.engine.oneshot(*payload.args, beat=payload.beat)
         elif not apply(self.engine, payload) and self._context is not None:
             self._context.report(f"engine command ring full: {payload.op} dropped")
@@ -216,23 +274,50 @@ class StandaloneTarget(Target):
                    f"{action.deck} stays as it was")
             return None
         key = action.id
+        # the autopilot asks for crate tracks: one that cannot play gives way to the next that can
+        substitute = action.source is Source.PLANNER and self.crate is not None
         if self.offline:  # deterministic: decode now, on virtual time nothing is late
             future: cf.Future[Track] = cf.Future()
             try:
-                future.set_result(self._prepare(path, hints))
+                future.set_result(self._prepare(path, hints, substitute))
             except TrackError as exc:
                 future.set_exception(exc)
         else:
-            future = self._loader.submit(self._prepare, path, hints)
+            future = self._loader.submit(self._prepare, path, hints, substitute)
         self._loads[key] = future
         return key
 
-    def _prepare(self, path: str, hints: dict[str, Any]) -> Track:
-        """Loader thread: decode, resample, grid, and (unless the analysis knew it) measure loudness."""
-        track = load_track(path, self.settings.samplerate, hints)
-        if self.settings.loudness_match:
-            track.meta["lufs"] = track_lufs(track)
-        return track
+    def _prepare(self, path: str, hints: dict[str, Any], substitute: bool = False) -> Track:
+        """Loader thread: decode, resample, grid, and (unless the analysis knew it) measure loudness. With
+        `substitute`, a crate track that cannot play is marked, said once, and the next playable one tried."""
+        while True:
+            try:
+                if self.crate is not None:
+                    self.crate.wait_ready(path)  # an example track still being written
+                with busy(f"decoding {Path(path).name}", self._context.report if self._context else None):
+                    track = load_track(path, self.settings.samplerate, hints)
+            except TrackError as exc:
+                if not substitute or self.crate is None:
+                    raise
+                report = self._context.report if self._context else print
+                late = isinstance(exc, NotReady)
+                if late:
+                    report(f"{exc}; playing another track meanwhile")
+                else:
+                    self.crate.mark_unplayable(path, _without_name(str(exc), path), report)
+                following = self.crate.next_playable(path, ready=late)
+                if following is None and late:
+                    raise
+                if following is None:
+                    why = f"nothing in {self.crate.source} can play (every track was skipped above)"
+                    if self._context is not None and self._context.end is not None:
+                        self._context.end(why, 1)
+                    raise TrackError(why) from None
+                path, hints = str(following.path), following.to_resolved(f"next playable in {self.crate.source}")
+                continue
+            if self.settings.loudness_match:
+                track.meta["lufs"] = track_lufs(track)
+            return track
 
     def _finish_load(self, cmd: EngineCmd) -> None:
         assert self.engine is not None
@@ -241,36 +326,105 @@ class StandaloneTarget(Target):
         if future is None:
             return
         cue = float(cmd.args[1]) if len(cmd.args) > 1 else 0.0
-        if not future.done():  # still decoding: load the moment it is ready (the deck is idle anyway)
-            future.add_done_callback(lambda f: self._load_now(cmd.deck, f, None, cue))
+        if not future.done():  # still decoding: load the moment it is ready (a PLAY meanwhile waits)
+            future.add_done_callback(lambda f: self._load_now(cmd.deck, f, None, key, cue))
             return
-        self._load_now(cmd.deck, future, cmd.beat, cue)
+        self._load_now(cmd.deck, future, cmd.beat, key, cue)
 
-    def _load_now(self, deck: int | None, future: cf.Future[Track], beat: float | None, cue: float = 0.0) -> None:
+    def _load_now(self, deck: int | None, future: cf.Future[Track], beat: float | None, key: str = "",
+                  cue: float = 0.0) -> None:
         report = self._context.report if self._context else print
         if self.engine is None or deck is None:
             return
+        with self._deck_lock:  # this LOAD is on its way: a PLAY from now on need not wait for it
+            held = self._held.pop(deck, None) if self._decoding.get(deck) == key else None
+            if self._decoding.get(deck) == key:
+                del self._decoding[deck]
+        name = Deck.from_index(deck)
         try:
             track = future.result()
-        except TrackError as exc:
-            report(f"deck {Deck.from_index(deck)} not loaded: {exc}; it stays as it was")
+        except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the set either
+            why = str(exc) if isinstance(exc, TrackError) else f"{type(exc).__name__}: {exc}"
+            report(f"deck {name} not loaded: {why}; it stays as it was")
+            if held is not None:
+                self._not_started(deck, "its track could not be loaded")
             return
-        except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the set
-            report(f"deck {Deck.from_index(deck)} not loaded: {type(exc).__name__}: {exc}")
-            return
+        start = None
+        if held is not None:  # the PLAY waited: it comes in on the grid, that much further into the track
+            late, start = self._late_start(deck, track, held)
+            cue += late
         gain = offset(track.meta.get("lufs"), self.settings.target_lufs) if self.settings.loudness_match else 0.0
         try:
-            self.engine.load(deck, track, beat, loudness=gain, cue=cue)
+            self.engine.load(deck, track, None if held is not None else beat, loudness=gain, cue=cue)
         except Exception as exc:  # noqa: BLE001 - the deck stays as it was, whatever went wrong
-            report(f"deck {Deck.from_index(deck)} not loaded: {exc}")
+            report(f"deck {name} not loaded: {exc}")
             return
+        for note in track.meta.get("notes") or ():
+            report(f"deck {name}: {note}")
         if self.settings.loudness_match and track.meta.get("lufs") is not None:
-            report(f"deck {Deck.from_index(deck)}: '{track.title}' at {track.meta['lufs']:.1f} LUFS, "
+            report(f"deck {name}: '{track.title}' at {track.meta['lufs']:.1f} LUFS, "
                    f"{offset_db(gain):+.1f} dB to meet {self.settings.target_lufs:g} LUFS")
         if self.keylock is not None:
-            self.keylock.loaded(deck, track, beat, cue)
+            self.keylock.loaded(deck, track, beat if held is None else None, cue=cue)
+        if start is not None:
+            self.engine.play(deck, start)
         for listener in self.load_listeners:
             listener(deck, track)
+
+    def _late_start(self, deck: int, track: Track, held: _Held) -> tuple[float, float | None]:
+        """Where a deck whose PLAY waited for its decode comes in: (cue in track beats, beat to play on), on
+        the bar line after now, that far into the track — or (0, None) and refused past the window."""
+        clock = self._context.clock if self._context else None
+        if clock is None:
+            return 0.0, held.beat
+        q = float(clock.quantum)
+        soonest = clock.beat_at_time(clock.now() + self.output_latency + 0.05)
+        wanted = held.beat if held.beat is not None else soonest
+        if wanted >= soonest:  # decoded in time after all
+            return 0.0, wanted
+        late = soonest - wanted
+        if late > self.play_wait_bars * q:
+            waited = clock.now() - held.since
+            self._not_started(deck, f"'{track.title}' took {waited:.1f} s to decode, past the "
+                                    f"{self.play_wait_bars:g}-bar wait; it is loaded now, play it again")
+            return 0.0, None
+        cue = math.ceil(late / q - 1e-9) * q
+        bars = cue / q
+        if self._context is not None:
+            self._context.report(f"deck {Deck.from_index(deck)}: '{track.title}' was still decoding at its PLAY; it "
+                                 f"comes in {bars:g} bar{'s' if bars != 1 else ''} late, on the grid")
+        return cue, wanted + cue
+
+    def _may_play(self, cmd: EngineCmd) -> bool:
+        """Dispatch thread: a PLAY goes to the engine only onto a deck with its track (or waits for it)."""
+        assert self.engine is not None
+        deck = cmd.deck
+        if deck is None:
+            return True
+        clock = self._context.clock if self._context else None
+        with self._deck_lock:
+            if deck in self._decoding:
+                self._held[deck] = _Held(cmd.beat, clock.now() if clock is not None else 0.0)
+                return False
+        if deck not in self.engine.tracks:  # (the kernel may not have taken a LOAD just sent: ask Python)
+            self._not_started(deck, "it has no track; load one first")
+            return False
+        return True
+
+    def _drop_held(self, deck: int | None) -> None:
+        with self._deck_lock:
+            if deck is None:
+                self._held.clear()
+            else:
+                self._held.pop(deck, None)
+
+    def _not_started(self, deck: int, why: str) -> None:
+        """A PLAY that will not happen: said, and the session's belief that the deck plays put right."""
+        if self._context is None:
+            return
+        self._context.report(f"deck {Deck.from_index(deck)} not started: {why}")
+        self._not_playing[deck] = self._context.clock.now()
+        self._context.state.apply_feedback(DeckUpdate(Deck.from_index(deck), {"playing": False}))
 
     # -- feedback: the engine knows its decks, so it tells the scheduler ---------------------------------
     def tick(self) -> None:
@@ -289,9 +443,20 @@ class StandaloneTarget(Target):
                 self._refused[d] = refused
                 self._context.report(f"deck {Deck.from_index(d)} was playing: the engine refused a load")
             fields = {k: now[k] for k in ("playing", "loop", "loaded", "track", "bpm")}
-            if self._reported.get(d) != fields:
+            if self._reported.get(d) != fields or self._stale_belief(d, fields["playing"]):
                 self._reported[d] = fields
                 self._context.state.apply_feedback(DeckUpdate(Deck.from_index(d), fields))
+
+    def _stale_belief(self, deck: int, playing: bool) -> bool:
+        """A refused PLAY still counted as playing by the session (its own record is written after the send
+        that refused it): say again, for a moment, that the deck is stopped."""
+        since = self._not_playing.get(deck)
+        if since is None or self._context is None:
+            return False
+        if self._context.clock.now() - since > 0.5:
+            self._not_playing.pop(deck, None)
+            return False
+        return not playing and self._context.state.deck(Deck.from_index(deck)).playing
 
     # -- offline -------------------------------------------------------------------------------------------
     def run_offline(self, session: Any, duration: float | None) -> None:
@@ -303,8 +468,12 @@ class StandaloneTarget(Target):
             duration = self._default_duration(session)
         # each block: the session moves virtual time (script, inputs such as the autopilot, the sends), then
         # the engine reports its decks
-        render_offline(self.engine, session.clock, duration, session.advance, path, on_block=lambda _t: self.tick())
+        stopping = getattr(session, "stopping", None)
+        render_offline(self.engine, session.clock, duration, session.advance, path, on_block=lambda _t: self.tick(),
+                       stop=(lambda: bool(session.stopping)) if stopping is not None else None)
         stats = self.engine.stats()
+        if getattr(session, "exit_status", 0):
+            return  # the set could not go on; the session said why
         session.report(f"rendered {duration:.1f} s to {path} (late events {stats['late_events']}, "
                        f"non-finite samples fixed {stats['nonfinite']})")
 
@@ -325,6 +494,12 @@ class StandaloneTarget(Target):
                  for d in range(self.settings.decks)}
         return {"open": True, "offline": self.offline, "fallback_wav": str(self.fallback_wav or ""),
                 **self.engine.stats(), **self.engine.meters(), "decks": decks}
+
+
+def _without_name(message: str, path: str) -> str:
+    """'x.wav: cannot decode (…)' → 'cannot decode (…)' (the skip line names the file itself)."""
+    prefix = f"{Path(path).name}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 @hookimpl

@@ -35,6 +35,7 @@ from typing import Any
 
 from copilot.bridge.config import ALLOW, BIND
 from copilot.bridge.host import Check, Input, SessionApi, hookimpl
+from copilot.bridge.progress import busy
 from copilot.bridge.settings import PATH, PORT_NAME, AnyOf, Choice, ListOf, Num, Switch, Table, Text
 from copilot.intents.aliases import AliasError, aliases_path, load_aliases
 from copilot.voice.asr import EMBEDDED, MAX_WINDOW_S, MIN_WINDOW_S
@@ -147,7 +148,8 @@ class VoiceInput(Input):
             session.report(f"voice: {exc}; going on without aliases")
             aliases = {}
         transcriber = self._transcriber or Transcriber(s.model, window_s=s.window_s, titles=s.titles)
-        transcriber.warm_up()
+        with busy("loading the Whisper model", session.report):
+            transcriber.warm_up()
         self.listener = Listener(
             transcriber, self._on_heard, endpoint=EndpointConfig(end_silence_ms=s.end_silence_ms),
             aliases=aliases, titles=s.titles, threshold=s.threshold, hands_free=s.mode == "hands-free",
@@ -168,8 +170,8 @@ class VoiceInput(Input):
         if self._source_factory is not None:
             return self._source_factory(self.listener.feed, clock)
         s = self.settings
-        if s.file:
-            return FileSource(self.listener.feed, path=s.file, clock=clock)
+        if s.file:  # the end of the file ends the last utterance
+            return FileSource(self.listener.feed, path=s.file, clock=clock, on_end=self.listener.end_of_input)
         device: int | str | None = s.device
         if isinstance(device, str) and device.isdigit():
             device = int(device)

@@ -455,6 +455,9 @@ def probe_standalone(inner: list[str], tmp: Path, seen: Any) -> None:
             assert target.fallback_wav == wav.resolve()
         finally:
             target.close()
+    elif key in ("fallback_minutes", "play_wait_bars"):  # the WAV's cap; how long a PLAY waits for its decode
+        value = {"fallback_minutes": 5.0, "play_wait_bars": 2.0}[key]
+        assert getattr(seen(value).target(name), key) == value
     elif inner[0] == "adorn":
         value = {"gain_db": -12.0, "pattern": False, "phrase_beats": 16}[inner[1]]
         adorner = seen(value).adorner()

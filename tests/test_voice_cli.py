@@ -50,3 +50,23 @@ def test_listen_to_a_recording_runs_the_scheduler(tmp_path: Path) -> None:
     heard = [line for line in lines if "verdict" in line]
     assert heard and heard[0]["intent"] == {"kind": "FX", "deck": "B", "args": {"name": "echo", "amount": 0.5}}
     assert heard[0]["verdict"] == "scheduled" and "echo" in heard[0]["decision"]
+
+
+def test_listen_hears_the_last_word_of_a_file_and_says_each_decision_in_words(tmp_path: Path) -> None:
+    """A file that ends right after the speech (no trailing silence for the end-pointer) used to give
+    'utterances 0'; the end of the file ends the last utterance. Without --json every decision is a line
+    in words and the summary is a sentence, not a Python dict."""
+    wav = tmp_path / "play.wav"
+    sf.write(wav, np.concatenate([silence(0.3), say("play deck A")]), 16000)
+    done = runner.invoke(app, ["voice", "listen", "--file", str(wav), "--duration", "60"])
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert any(line.startswith("✓ play on deck A") for line in lines), done.output
+    summary = lines[-1]
+    assert summary.startswith("voice: heard 1 utterance (1 command)"), summary
+    assert "{" not in done.output and "'utterances'" not in done.output
+
+
+def test_listen_takes_duration_like_every_other_command() -> None:
+    done = runner.invoke(app, ["voice", "listen", "--help"])
+    assert "--duration" in done.output and "--seconds" not in done.output

@@ -31,7 +31,7 @@ _HEADER = 4  # [frames written, channels, channel to keep, capacity]
 _callback: Any = None
 
 
-def _capture_callback() -> Any:
+def capture_callback() -> Any:
     """The cfunc, compiled once per process (numba caches it on disk)."""
     global _callback
     if _callback is None:
@@ -150,7 +150,7 @@ class MicSource:
         self.poll_s = poll_s
         self.ring = Ring(ring_s, self.samplerate, channels, channel)
         self.framer = Framer(self.samplerate, sink)
-        callback = _capture_callback()
+        callback = capture_callback()
         self._stream = sd._StreamBase(  # the public classes wrap the callback in Python; we must not
             kind="input", samplerate=self.samplerate, blocksize=0, device=info["index"], channels=channels,
             dtype="float32", callback=callback.address, userdata=sd._ffi.cast("void*", self.ring.buf.ctypes.data),
@@ -216,18 +216,23 @@ class FileSource:
     """A WAV file as if it were a microphone: frames at real-time pace (`speed`=1) or flat out (0)."""
 
     def __init__(self, sink: FrameSink, path: str | Path | None = None, audio: np.ndarray | None = None,
-                 rate: int = RATE, speed: float = 1.0, clock: Clock = time.monotonic) -> None:
+                 rate: int = RATE, speed: float = 1.0, clock: Clock = time.monotonic,
+                 on_end: Callable[[float], None] | None = None) -> None:
         if audio is None:
             if path is None:
                 raise ValueError("FileSource needs a path or audio")
             audio, rate = read_wav(path)
         self.audio = to_16k(audio, rate)
+        if self.audio.size % FRAME:  # the last partial frame is audio too: pad it with silence
+            self.audio = np.concatenate([self.audio, np.zeros(FRAME - self.audio.size % FRAME, np.float32)])
         self.sink = sink
         self.speed = speed
         self.clock = clock
+        self.on_end = on_end  # called with the capture time of the last sample once every frame is out
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started_at = 0.0
+        self.finished = threading.Event()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="copilot-voice-file", daemon=True)
@@ -235,6 +240,7 @@ class FileSource:
 
     def run(self) -> None:
         self.started_at = t0 = self.clock()
+        last = t0
         for k in range(self.audio.size // FRAME):
             if self._stop.is_set():
                 return
@@ -242,7 +248,11 @@ class FileSource:
             wait = due - self.clock()
             if wait > 0:
                 time.sleep(wait)
-            self.sink(self.audio[k * FRAME:(k + 1) * FRAME], due if self.speed > 0 else self.clock())
+            last = due if self.speed > 0 else self.clock()
+            self.sink(self.audio[k * FRAME:(k + 1) * FRAME], last)
+        if self.on_end is not None:
+            self.on_end(last)
+        self.finished.set()
 
     def time_of_sample(self, n: int) -> float:
         """Capture time of sample n (real-time pace only)."""

@@ -48,7 +48,7 @@ class End:
     audio: np.ndarray
     speech_end: float
     serial: int
-    reason: str  # "silence", "released", "too long"
+    reason: str  # "silence", "released", "too long", "end of input"
 
 
 Event = Start | Pause | Resume | End
@@ -167,6 +167,17 @@ class Endpointer:
                 self._speech_end = at
             events += self._finish("too long")
         return events
+
+    def end_of_input(self, at: float) -> list[Event]:
+        """The input is over (the end of a file): an utterance still open ends here, as if its silence had
+        come. (A recording that stops within `end_silence_ms` of its last word would otherwise lose it.)"""
+        if self._held:
+            return self.release(at)
+        if not self._in_speech:
+            return []
+        if not self._quiet:
+            self._speech_end = at
+        return self._finish("end of input")
 
     def _audio_until_end(self) -> np.ndarray:
         """Speech plus `tail_ms` of what followed: the same audio whether the End comes now or later."""

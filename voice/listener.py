@@ -163,6 +163,12 @@ class Listener:
             events = self.endpointer.feed(frame, at)
         self._handle(events)
 
+    def end_of_input(self, at: float | None = None) -> None:
+        """The source is done (a file ended): the last utterance ends now instead of waiting for silence."""
+        with self._lock:
+            events = self.endpointer.end_of_input(self.clock() if at is None else at)
+        self._handle(events)
+
     def press(self, at: float | None = None) -> None:
         with self._lock:
             events = self.endpointer.press(self.clock() if at is None else at)
