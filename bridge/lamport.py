@@ -11,6 +11,11 @@ from dataclasses import replace
 
 from copilot.intents.schema import Intent
 
+# How far ahead of this node a sender's stamp may pull its clock in one merge. A real peer is never
+# millions of decisions ahead; a hostile one claiming 2^53 would otherwise use up the stamps every
+# reader keeps exactly (MAX_LAMPORT) in one packet.
+MAX_LEAD = 2**24
+
 
 class LamportClock:
     def __init__(self) -> None:
@@ -25,7 +30,7 @@ class LamportClock:
     def observe(self, remote: int) -> int:
         """Merge a stamp seen on a message from elsewhere; returns the local stamp for that event."""
         with self._lock:
-            self._value = max(self._value, int(remote)) + 1
+            self._value = max(self._value, min(int(remote), self._value + MAX_LEAD)) + 1
             return self._value
 
     @property

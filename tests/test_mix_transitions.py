@@ -6,6 +6,7 @@ the channel-strip vocabulary (EQ, faders, crossfader) as envelopes."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,8 +21,9 @@ from copilot.intents.parser import parse
 from copilot.intents.schema import Deck, Intent, IntentKind, Source
 from copilot.phrase_db.keys import Key
 from copilot.phrase_db.loader import sidecar_record
-from copilot.phrase_db.mixing import Mixer, choose_template, key_shift, track_grid
+from copilot.phrase_db.mixing import Grid, Mixer, choose_template, key_shift, track_grid
 from copilot.phrase_db.mixlib import MixLibrary
+from copilot.phrase_db.transitions import Template
 
 K = IntentKind
 SECTIONS = [{"label": "intro", "start_bar": 0, "bars": 16, "energy": 0.4},
@@ -305,3 +307,16 @@ def test_eq_fader_and_crossfader_words_become_envelopes_on_their_grid() -> None:
     assert xf.beat == 12.0 and e.start == 12.0 and e.end == 12.0 + 32 and e.points[-1].value == 1.0
     mid = sched.submit(parse("crossfader to the middle").intent)
     assert mid.actions[0].envelope.points[-1].value == 0.5 and len(mid.actions[0].envelope.points) == 1
+
+
+
+@pytest.mark.parametrize(("bars", "start"), [(0, 32.0), (4, 1e18)])
+def test_the_phrase_line_fit_never_divides_by_nothing(bars: int, start: float) -> None:
+    """A template of no length, or a start so far out that a bar is below a float's step there, fits no
+    phrase line instead of raising inside a decision (ZeroDivisionError, 'math domain error')."""
+    tpl = Template("odd", "odd", "no length", bars, "phrase", ())
+    lines = [start, start + 1024.0, start + 2048.0]
+    grid = Grid(lines=(0.0, 32.0, 64.0, 96.0), end=None, known=True)
+    stopped = SimpleNamespace(playing=False, anchor=None)
+    placed = Mixer._place(tpl, None, lines, grid, None, grid, stopped, SimpleNamespace(quantum=4.0))
+    assert placed == (start, bars, "")

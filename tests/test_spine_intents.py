@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from copilot.bridge.clock import ManualClock
-from copilot.bridge.lamport import LAMPORT, LamportClock
+from copilot.bridge.lamport import LAMPORT, MAX_LEAD, LamportClock
 from copilot.bridge.scheduler import SafetyScheduler
 from copilot.intents.schema import MAX_LAMPORT, Deck, Intent, IntentError, IntentKind, Source
 from copilot.intents.script import ScriptError, load_script, parse_script
@@ -28,6 +28,14 @@ def test_intent_json_round_trip_keeps_everything_and_the_scheduler_merges_the_la
     merged = scheduler.submit(back).intent
     assert merged.lamport > data["lamport"]  # observed, then ticked past it
     assert scheduler.submit(Intent(K.PLAY, Deck.A)).intent.lamport > merged.lamport  # later is ordered after
+
+
+def test_a_stamp_far_ahead_pulls_the_clock_only_so_far():
+    clock = LamportClock()
+    clock.tick()
+    assert clock.observe(500) == 501  # a peer ahead: merged past it
+    assert clock.observe(MAX_LAMPORT) == 501 + MAX_LEAD + 1  # a hostile 2^53: one bounded step, not the end
+    assert all(clock.observe(MAX_LAMPORT) < MAX_LAMPORT for _ in range(1000))
 
 
 @pytest.mark.parametrize("stamp", [-1, 1e300, float("inf"), float("nan"), 2.5, True, "7", MAX_LAMPORT + 1])
