@@ -43,7 +43,11 @@ class JackServer:
     period: int = 64
 
     def ports(self, *flags: str) -> list[str]:
-        out = subprocess.run(["jack_lsp", "-s", self.name, *flags], capture_output=True, text=True, timeout=10)
+        argv = ["jack_lsp", "-s", self.name, *flags]
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        except subprocess.TimeoutExpired:  # the server still reaping a client killed by the test before: again
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
         return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
     def connect(self, source: str, dest: str) -> None:
@@ -315,13 +319,13 @@ class OscPair:
 
     def __init__(self) -> None:
         from pythonosc.dispatcher import Dispatcher
-        from pythonosc.osc_server import ThreadingOSCUDPServer
+        from pythonosc.osc_server import BlockingOSCUDPServer
         from pythonosc.udp_client import SimpleUDPClient
 
         self.received: queue.Queue[tuple[str, tuple[Any, ...], float]] = queue.Queue()
         dispatcher = Dispatcher()
         dispatcher.set_default_handler(self._on_message, needs_reply_address=False)
-        self.server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        self.server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)  # one thread: datagrams in arrival order
         self.host, self.port = self.server.server_address[:2]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()

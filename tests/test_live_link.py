@@ -69,7 +69,7 @@ def test_quantized_starts_land_on_the_bar(hut: LinkHut, link_netns) -> None:  # 
     time.sleep(0.6)
     peer = _peer(link_netns, "--sync", "--every", "0.1", "--clicks", f"{hut.client}:out_1")
     try:
-        peer.wait(lambda d: d.get("peers") == 1, 10)
+        peer.wait(lambda d: d.get("peers") == 1, 20)  # discovery, not what is judged here
         peer.wait(lambda d: "listening" in d, 5)
         time.sleep(0.8)  # the click listener's time filter fills (512 JACK cycles)
 
