@@ -152,7 +152,15 @@ def stop_jack(server: JackServer) -> None:
 @pytest.fixture(scope="session")
 def jack_server() -> Iterator[JackServer]:
     """A JACK dummy server (48 kHz / 64 frames) for this test session; clients find it by env var."""
-    server = start_jack(f"copilot-test-{os.getpid()}")
+    with serving_jack(f"copilot-test-{os.getpid()}") as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serving_jack(name: str) -> Iterator[JackServer]:
+    """A JACK dummy server that every client started meanwhile finds by env var (names ≤ 20 characters:
+    libjack aborts on longer ones)."""
+    server = start_jack(name)
     old = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
     os.environ["JACK_DEFAULT_SERVER"] = server.name
     os.environ["JACK_NO_START_SERVER"] = "1"  # a client must never spawn a second server by accident

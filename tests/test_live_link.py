@@ -5,14 +5,25 @@ Copilot runs as its own process in the same namespace (copilot.tests.link_live_p
 from __future__ import annotations
 
 import itertools
+import os
 import statistics
 import time
 
 import pytest
 
+from copilot.tests.fixtures import serving_jack
 from copilot.tests.fixtures_live import CopilotPeer, LinkHut
 
 pytestmark = [pytest.mark.netns, pytest.mark.jack]
+
+
+@pytest.fixture(scope="module")
+def jack_server():  # type: ignore[no-untyped-def]
+    """This module's own JACK server. LinkHut and the peers' click listeners join it from a network
+    namespace; in full-suite runs the shared session server, after hundreds of other tests' clients,
+    hung on their teardown (jack_lsp blocked for 30 s) where a fresh server never did."""
+    with serving_jack(f"copilot-link-{os.getpid()}") as server:
+        yield server
 
 
 @pytest.fixture

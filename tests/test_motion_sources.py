@@ -70,7 +70,8 @@ def test_each_phone_format_reaches_the_registry_in_g_and_rad_per_s(osc_listener,
                                               gyro, limb="left_hand"))
         dev = wait_until(lambda: reg.devices.get(device), what=f"{device} to appear")
         performer = "alice" if fmt == "copilot" else "default"
-        frame = _latest(reg, performer)
+        # the listener thread files the device, then its performer: wait for both
+        frame = wait_until(lambda: reg.performers.get(performer), what=f"performer {performer}")
         slot = SLOT["left_hand"] if fmt == "copilot" else SLOT["right_hand"]  # unnamed phones: right hand first
         wait_until(lambda: frame.n_accel[slot] >= 1 and (fmt == "touchosc" or np.isfinite(frame.t_gyro[slot])),
                    what="accelerometer and gyro readings")
