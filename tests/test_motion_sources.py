@@ -38,10 +38,6 @@ def osc_listener():
         x.stop()
 
 
-def _latest(reg: Registry, performer: str = "default"):
-    return reg.performers[performer]
-
-
 def test_bind_parsing() -> None:
     assert Bind.parse("9200") == Bind("127.0.0.1", 9200)
     assert Bind.parse(":9200") == Bind("127.0.0.1", 9200)
