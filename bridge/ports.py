@@ -35,10 +35,16 @@ API_NAMES = {"auto", "jack", "alsa", "coremidi", "winmm", "dummy"}
 _GRAVEYARD: list[Any] = []
 
 
-def _retire(port: Any, server_alive: bool) -> None:
+def _retire(port: Any, server_alive: bool, in_use: bool = False) -> None:
+    """Close a port and its client. python-rtmidi closes the JACK client only on `delete()`, never when
+    the object is freed: each closed port's client stayed in the graph, woken every cycle, and 59 of them
+    (one test run) made the dummy server overrun its 1.3 ms cycle and lose MIDI. `in_use`: a thread may
+    still be inside the object, so it is closed but not freed."""
     if server_alive:
         with contextlib.suppress(Exception):
             port.close_port()
+            if not in_use:
+                port.delete()
     else:
         _GRAVEYARD.append(port)
 
@@ -249,9 +255,10 @@ class VirtualOut:
 
     def close(self) -> None:
         with self._lock:
-            if self._out is not None:
-                _retire(self._out, self.visible() is not None)
-                self._out = None
+            out, self._out = self._out, None  # a late send fails in Python, never inside a freed client
+            if out is not None:
+                _retire(out, self.visible() is not None)
+            self._probe = None
 
 
 class VirtualIn:
@@ -341,7 +348,10 @@ class VirtualIn:
 
         make_realtime(HELPER_PRIORITY)
         while not self._stop.is_set():
-            event = self._in.get_message()
+            port = self._in
+            if port is None:  # closed
+                return
+            event = port.get_message()
             if event is None:
                 self._stop.wait(self._poll)
                 continue
@@ -361,7 +371,9 @@ class VirtualIn:
         alive = self.visible() is not None
         if self._unstick is not None:
             _retire(self._unstick, alive)
-        _retire(self._in, alive)
+        if self._in is not None:
+            _retire(self._in, alive, in_use=self._thread.is_alive())
+        self._in = self._unstick = self._probe = None
 
 
 class MidiPorts:

@@ -238,6 +238,7 @@ class MidiCapture:
         self._thread.join(1.0)
         with contextlib.suppress(Exception):
             self._midi_in.close_port()
+            self._midi_in.delete()  # python-rtmidi closes the JACK client only here, never when freed
         del self._midi_in
 
 

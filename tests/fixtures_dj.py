@@ -336,7 +336,8 @@ class HostPorts:
             if port is not None:
                 with contextlib.suppress(Exception):
                     port.close_port()
-        self._in = self._out = None  # drop the rtmidi objects: that closes their JACK clients
+                    port.delete()  # python-rtmidi closes the JACK client only here, never when freed
+        self._in = self._out = None
 
 
 def _find(get_ports: Any, name: str, timeout: float = 3.0) -> int:

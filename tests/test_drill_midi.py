@@ -72,6 +72,7 @@ def test_the_host_quits_and_comes_back_and_the_set_goes_on(jack_server, tmp_path
         got["gap"] = max(b - a for a, b in itertools.pairwise(arrivals))
         second.close()
         back.close_port()
+        back.delete()  # the JACK client closes only here
 
     session.start()
     knob_thread(session)

@@ -120,4 +120,5 @@ def test_a_real_share_over_jack_leaves_the_reader_alive_and_the_host_heard(jack_
         assert port._thread.is_alive() and port.errors == 0
     finally:
         host.close_port()
+        host.delete()  # the JACK client closes only here
         session.stop()

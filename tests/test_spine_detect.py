@@ -83,6 +83,7 @@ class FakeHost:
         self._stop.set()
         self._thread.join(2)
         self.out.close_port()
+        self.out.delete()  # the JACK client closes only here
 
 
 def choose(tmp_path, port: str, messages: list[bytes]) -> tuple[list[str], str, int]:

@@ -39,6 +39,7 @@ def test_two_distinct_ports_in_and_out(jack_server):
         host.send_message([0x90, 0x10, 0x7F])
         assert wait_for(lambda: got == [bytes([0x90, 0x10, 0x7F])])
         host.close_port()
+        host.delete()  # the JACK client closes only here
     finally:
         ports.close()
 

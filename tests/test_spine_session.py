@@ -102,6 +102,7 @@ def test_host_feedback_on_copilot_in_makes_load_to_a_playing_deck_refused(tmp_pa
             time.sleep(0.01)
         assert session.submit(Intent(IntentKind.LOAD, Deck.A, {"query": "dubby 118"})).verdict is Verdict.SCHEDULED
         host.close_port()
+        host.delete()  # the JACK client closes only here
     finally:
         session.stop()
     assert session.feedback_count == 2

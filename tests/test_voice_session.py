@@ -51,6 +51,7 @@ def test_a_spoken_loop_with_push_to_talk_reaches_copilot_out(tmp_path: Path, jac
         wire = [data for _, data in out.collect(timeout=1.0)]
         assert bytes([0x90, loop_note, 127]) in wire  # deck A is channel 1
         pad.close_port()
+        pad.delete()  # the JACK client closes only here
     finally:
         session.stop()
     voice = next(i for i in session.inputs if i.name == "voice")
