@@ -44,6 +44,24 @@ def test_two_distinct_ports_in_and_out(jack_server):
         ports.close()
 
 
+def test_closed_ports_leave_no_client_in_the_jack_graph(jack_server):
+    """A client left behind is woken every cycle for the rest of the set; enough of them overrun the
+    cycle and MIDI is lost. JACK renames a client whose name is taken ("name-01"), so a second session
+    under the same client name shows whether the first one's clients are really gone."""
+    from copilot.bridge.ports import VirtualIn, VirtualOut, pick_api
+
+    client = f"leak-{os.getpid()}"
+    api = pick_api("jack")
+    for _ in range(3):
+        out = VirtualOut("Leak Out", api, f"{client}-out")
+        inp = VirtualIn(lambda data, at: None, "Leak In", api, f"{client}-in")
+        names = jack_ports()
+        assert f"{client}-out:Leak Out" in names and f"{client}-in:Leak In" in names, names
+        inp.close()
+        out.close()
+        assert not any(n.startswith(client) for n in jack_ports())
+
+
 def test_ports_come_back_after_the_jack_server_restarts():
     """In a process of its own: libjack keeps process-wide state, and a performer's copilot talks to one
     server, which is the case that matters."""
