@@ -634,12 +634,19 @@ class Session:
     def _plan(self, intent: Intent) -> dict[str, Any]:
         """Library worker: the mixer plans the transition against what the session knows now."""
         assert self.mixer is not None
+        view = self.mix_view()
         try:
-            plan = self.mixer.plan(intent, self.mix_view())
+            plan = self.mixer.plan(intent, view)
         except Exception as exc:  # a planner bug refuses this transition, never the set
             log.exception("the mixer failed")
             return {"refused": f"{intent.describe()}: the planner failed ({type(exc).__name__}: {exc})"}
-        return {"refused": plan} if isinstance(plan, str) else {"plan": plan}
+        if isinstance(plan, str):
+            return {"refused": plan}
+        # for the after-show review (`copilot rehearse --log`): the plan and what its decks held
+        self.log.record("plan", intent_id=intent.id, plan=plan.to_dict(),
+                        decks={d: _deck_record(view.decks[d]) for d in (plan.out_deck, plan.in_deck)
+                               if d in view.decks})
+        return {"plan": plan}
 
     def mix_view(self) -> MixView:
         """Decks, tracks and where they sit on the clock, what the targets take: what a mixer plans with."""
@@ -919,6 +926,13 @@ def _signals_wait() -> Iterator[None]:
 def _capability_names(target: Target) -> list[str]:
     caps = target.capabilities()
     return [*(a.value for a in caps.actions), *caps.params]
+
+
+def _deck_record(deck: DeckView) -> dict[str, Any]:
+    """One deck as a plan found it, small enough for every plan's log line."""
+    track = deck.track or {}
+    return {"path": track.get("path"), "title": track.get("title"), "playing": deck.playing,
+            "anchor": deck.anchor, "position": deck.position}
 
 
 def default_log_path() -> Path:

@@ -2,7 +2,8 @@
 
 Resumable: every scored candidate is kept at once (in the phrase database file when the source is one,
 else in DIR/rehearsals.sqlite) and skipped the next time; Ctrl-C stops after what is scored. The mixer
-reads the same table and prefers the template that rehearsed best (`copilot run --db`).
+reads the same table and prefers the template that rehearsed best (`copilot run --db`). `--log` rehearses
+the transitions a set played, from its session log, instead of every pair (the after-show review).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def command(
     workers: int = typer.Option(1, "--workers", "-j", help="Local worker processes."),
     dask: str | None = typer.Option(None, "--dask", help="Run on this Dask scheduler (tcp://HOST:8786)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run and its results as JSON."),
+    session_log: Path | None = typer.Option(None, "--log", help="Rehearse the transitions this session log "
+                                            "played (after-show review), instead of every pair."),
 ) -> None:
     """Render candidate transitions through the real scheduler and engine, score each with the critic."""
     from copilot.cli.common import check_flags, fail
@@ -37,6 +40,8 @@ def command(
     for flag, value in (("--workers", workers), ("--entries", entries), ("--limit", limit)):
         if value is not None and value < 1:
             fail(f"{flag} is a whole number from 1, not {value}")
+    if session_log is not None and (template or bars is not None or entries != 1):
+        fail("--log rehearses the transitions as they were played: -T, --bars and --entries do not apply")
     try:
         new_folder(out, parents=True, what="rehearsal folder")
     except PathProblem as exc:
@@ -45,7 +50,10 @@ def command(
     unknown = [t for t in template if t not in templates()]
     if unknown:
         fail(f"no template named {', '.join(unknown)} (known: {', '.join(sorted(templates()))})")
-    candidates = enumerate_candidates(tracks, template or None, entries, bars)[:limit]
+    if session_log is not None:
+        candidates = _played(session_log, tracks, source, as_json)[:limit]
+    else:
+        candidates = enumerate_candidates(tracks, template or None, entries, bars)[:limit]
     if not candidates:
         fail(f"nothing to rehearse in {source}: it needs two tracks with a tempo")
     client = _client(dask) if dask else None
@@ -82,6 +90,26 @@ def _critic_version() -> int:
     from copilot.rehearsal.critic import CRITIC_VERSION
 
     return CRITIC_VERSION
+
+
+def _played(session_log: Path, tracks: list, source: Path, quiet: bool) -> list:
+    """The transitions a set played, as candidates; each one that cannot be rehearsed said in one line."""
+    from copilot.cli.common import fail
+    from copilot.rehearsal.review import played
+
+    try:
+        review = played(session_log, tracks)
+    except OSError as exc:
+        fail(f"cannot read the session log {session_log}: {exc.strerror or exc}")
+    if not quiet:
+        for line in review.skipped:
+            typer.echo(f"  not rehearsed: {line}")
+        if review.unreadable_lines:
+            typer.echo(f"  {review.unreadable_lines} line(s) of {session_log.name} are not JSON; skipped")
+    if not review.candidates:
+        fail(f"{session_log} holds no transition copilot played with tracks in {source}"
+             + (f" ({len(review.skipped)} could not be rehearsed)" if review.skipped else ""))
+    return review.candidates
 
 
 def _tracks(source: Path, out: Path) -> tuple[list, Path]:

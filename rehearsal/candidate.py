@@ -59,7 +59,7 @@ class Candidate:
     label: str = ""  # a word for the report ("as played at 21:14")
 
     def describe(self) -> str:
-        name = self.template.replace("_", " ")
+        name = self.template.replace("_", " ") + (f" {self.label}" if self.label else "")
         return f"{name}: '{self.out_track.title}' → '{self.in_track.title}' (enters bar {self.entry_bar + 1})"
 
     def pair(self) -> tuple[str, str]:

@@ -65,7 +65,8 @@ def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, ke
     base = {"key": key, "describe": candidate.describe(), "template": candidate.template,
             "out_path": candidate.out_track.path, "in_path": candidate.in_track.path,
             "out_title": candidate.out_track.title, "in_title": candidate.in_track.title,
-            "entry_bar": candidate.entry_bar, "nudge": candidate.nudge, "source": candidate.source,
+            "entry_bar": candidate.entry_bar, "exit_bar": candidate.exit_bar, "nudge": candidate.nudge,
+            "source": candidate.source,
             "facts": pair_facts(candidate)}
     try:
         rendered = sandbox.render(candidate, settings, Path(folder))
