@@ -48,7 +48,10 @@ def played(log: Path, tracks: Sequence[TrackRecord]) -> Review:
                 accepted.append(intent_id)
     by_file = {_file(t.path): t for t in tracks}
     for intent_id in accepted:
-        found = _candidate(plans[intent_id], by_file, log)
+        try:
+            found = _candidate(plans[intent_id], by_file, log)
+        except (AttributeError, TypeError, ValueError, KeyError):  # a hand-edited or torn record
+            found = f"the plan record of intent {intent_id} is damaged"
         if isinstance(found, str):
             review.skipped.append(found)
         else:

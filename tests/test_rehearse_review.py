@@ -78,3 +78,7 @@ def test_only_accepted_plans_with_known_tracks_become_candidates(a_played_set: P
     only_one = [t for t in tracks if t.title == "Floor Filler"]  # the incoming track is not in this crate
     review = played(a_played_set / "session.jsonl", only_one)
     assert review.candidates == [] and "Night Shift.wav is not in the crate" in review.skipped[0]
+    torn = [line.replace('"steps": [', '"steps": [7, ') for line in lines]  # a damaged plan record
+    (tmp_path / "torn.jsonl").write_text("\n".join(torn))
+    damaged = played(tmp_path / "torn.jsonl", tracks)
+    assert damaged.candidates == [] and "damaged" in damaged.skipped[0]
