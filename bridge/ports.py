@@ -35,16 +35,20 @@ API_NAMES = {"auto", "jack", "alsa", "coremidi", "winmm", "dummy"}
 _GRAVEYARD: list[Any] = []
 
 
+def close_client(port: Any, in_use: bool = False) -> None:
+    """Close an rtmidi port and its client. python-rtmidi closes the JACK client only on `delete()`, never
+    when the object is freed: each closed port's client stayed in the graph, woken every cycle, and 59 of
+    them (one test run) made the dummy server overrun its 1.3 ms cycle and lose MIDI. `in_use`: a thread
+    may still be inside the object, so it is closed but not freed."""
+    with contextlib.suppress(Exception):
+        port.close_port()
+        if not in_use:
+            port.delete()
+
+
 def _retire(port: Any, server_alive: bool, in_use: bool = False) -> None:
-    """Close a port and its client. python-rtmidi closes the JACK client only on `delete()`, never when
-    the object is freed: each closed port's client stayed in the graph, woken every cycle, and 59 of them
-    (one test run) made the dummy server overrun its 1.3 ms cycle and lose MIDI. `in_use`: a thread may
-    still be inside the object, so it is closed but not freed."""
     if server_alive:
-        with contextlib.suppress(Exception):
-            port.close_port()
-            if not in_use:
-                port.delete()
+        close_client(port, in_use)
     else:
         _GRAVEYARD.append(port)
 

@@ -236,9 +236,9 @@ class MidiCapture:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(1.0)
-        with contextlib.suppress(Exception):
-            self._midi_in.close_port()
-            self._midi_in.delete()  # python-rtmidi closes the JACK client only here, never when freed
+        from copilot.bridge.ports import close_client
+
+        close_client(self._midi_in)
         del self._midi_in
 
 

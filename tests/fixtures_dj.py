@@ -13,7 +13,6 @@ comes from the files alone, so a file that disagrees with what the target sends 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import subprocess
@@ -330,13 +329,13 @@ class HostPorts:
         self._out.send_message(list(data))
 
     def close(self) -> None:
+        from copilot.bridge.ports import close_client
+
         self._stop.set()
         self._thread.join(2.0)
         for port in (self._in, self._out):
             if port is not None:
-                with contextlib.suppress(Exception):
-                    port.close_port()
-                    port.delete()  # python-rtmidi closes the JACK client only here, never when freed
+                close_client(port)
         self._in = self._out = None
 
 

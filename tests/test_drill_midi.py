@@ -16,6 +16,7 @@ import pytest
 
 from copilot.bridge.config import Config
 from copilot.bridge.host import TargetHost
+from copilot.bridge.ports import close_client
 from copilot.bridge.session import Session, SessionOptions
 from copilot.intents.schema import Deck
 from copilot.plugins import midi_monitor
@@ -71,8 +72,7 @@ def test_the_host_quits_and_comes_back_and_the_set_goes_on(jack_server, tmp_path
         got["second"] = len(arrivals)
         got["gap"] = max(b - a for a, b in itertools.pairwise(arrivals))
         second.close()
-        back.close_port()
-        back.delete()  # the JACK client closes only here
+        close_client(back)
 
     session.start()
     knob_thread(session)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from copilot.bridge.config import Config
 from copilot.bridge.host import TargetHost
+from copilot.bridge.ports import close_client
 from copilot.bridge.session import Session, SessionOptions
 from copilot.bridge.state import DeckUpdate, HostState
 from copilot.intents.schema import Deck
@@ -119,6 +120,5 @@ def test_a_real_share_over_jack_leaves_the_reader_alive_and_the_host_heard(jack_
         assert session.state.deck(Deck.A).playing, (port.received, sent, session.feedback_count)
         assert port._thread.is_alive() and port.errors == 0
     finally:
-        host.close_port()
-        host.delete()  # the JACK client closes only here
+        close_client(host)
         session.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from copilot.bridge.log import read_log
 from copilot.cli.main import app
 from copilot.phrase_db.loader import folder_records
 from copilot.rehearsal.review import played
@@ -41,8 +42,7 @@ def a_played_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_played_transition_is_rehearsed_on_its_own_lines(a_played_set: Path) -> None:
     folder = a_played_set
-    plans = [json.loads(line) for line in (folder / "session.jsonl").read_text().splitlines()
-             if '"type": "plan"' in line or '"type":"plan"' in line]
+    plans = [r for r in read_log(folder / "session.jsonl") if r["type"] == "plan"]
     assert len(plans) == 1, "the set played one transition"
     plan = plans[0]["plan"]
     out_anchor = plans[0]["decks"]["A"]["anchor"]

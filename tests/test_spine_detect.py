@@ -14,6 +14,7 @@ import pytest
 
 from copilot.bridge.config import Config
 from copilot.bridge.host import TargetHost
+from copilot.bridge.ports import close_client
 from copilot.bridge.session import Session, SessionOptions
 from copilot.mappings import mixxx as mixxx_files
 from copilot.mappings import serato as serato_xml
@@ -82,8 +83,7 @@ class FakeHost:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(2)
-        self.out.close_port()
-        self.out.delete()  # the JACK client closes only here
+        close_client(self.out)
 
 
 def choose(tmp_path, port: str, messages: list[bytes]) -> tuple[list[str], str, int]:

@@ -11,7 +11,7 @@ import time
 import pytest
 import rtmidi
 
-from copilot.bridge.ports import MidiPorts, jack_ports
+from copilot.bridge.ports import MidiPorts, close_client, jack_ports
 
 pytestmark = pytest.mark.jack
 
@@ -38,8 +38,7 @@ def test_two_distinct_ports_in_and_out(jack_server):
         host.open_port(next(i for i, p in enumerate(host.get_ports()) if p.endswith(":Copilot In")))
         host.send_message([0x90, 0x10, 0x7F])
         assert wait_for(lambda: got == [bytes([0x90, 0x10, 0x7F])])
-        host.close_port()
-        host.delete()  # the JACK client closes only here
+        close_client(host)
     finally:
         ports.close()
 

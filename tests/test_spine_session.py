@@ -12,6 +12,7 @@ from copilot.bridge.clock import ManualClock
 from copilot.bridge.config import Config
 from copilot.bridge.host import TargetHost, UnknownTarget, hookimpl
 from copilot.bridge.log import read_log
+from copilot.bridge.ports import close_client
 from copilot.bridge.scheduler import Verdict
 from copilot.bridge.session import Session, SessionOptions
 from copilot.intents.schema import Deck, Intent, IntentKind
@@ -101,8 +102,7 @@ def test_host_feedback_on_copilot_in_makes_load_to_a_playing_deck_refused(tmp_pa
         while session.state.deck(Deck.A).playing and time.monotonic() < deadline:
             time.sleep(0.01)
         assert session.submit(Intent(IntentKind.LOAD, Deck.A, {"query": "dubby 118"})).verdict is Verdict.SCHEDULED
-        host.close_port()
-        host.delete()  # the JACK client closes only here
+        close_client(host)
     finally:
         session.stop()
     assert session.feedback_count == 2

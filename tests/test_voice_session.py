@@ -12,6 +12,7 @@ import soundfile as sf
 
 from copilot.bridge.config import Config
 from copilot.bridge.host import TargetHost
+from copilot.bridge.ports import close_client
 from copilot.bridge.session import Session, SessionOptions
 from copilot.intents.schema import LOOP_BEATS
 from copilot.plugins import midi_monitor, voice_input
@@ -50,8 +51,7 @@ def test_a_spoken_loop_with_push_to_talk_reaches_copilot_out(tmp_path: Path, jac
         loop_note = midi_monitor.LOOP_NOTE_BASE + LOOP_BEATS.index(4.0)
         wire = [data for _, data in out.collect(timeout=1.0)]
         assert bytes([0x90, loop_note, 127]) in wire  # deck A is channel 1
-        pad.close_port()
-        pad.delete()  # the JACK client closes only here
+        close_client(pad)
     finally:
         session.stop()
     voice = next(i for i in session.inputs if i.name == "voice")
