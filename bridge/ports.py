@@ -9,16 +9,17 @@ vanished (a restarted JACK server, a sleeping laptop) so the next send finds a p
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .clock import host_time
+from .jack_server import jack_ports, jack_running, settle
 from .midi import END_OF_SYSEX
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,35 @@ _GRAVEYARD: list[Any] = []
 def close_client(port: Any, in_use: bool = False) -> None:
     """Close an rtmidi port and its client. python-rtmidi closes the JACK client only on `delete()`, never
     when the object is freed: each closed port's client stayed in the graph, woken every cycle, and 59 of
-    them (one test run) made the dummy server overrun its 1.3 ms cycle and lose MIDI. `in_use`: a thread
-    may still be inside the object, so it is closed but not freed."""
+    them (one test run) made the dummy server overrun its 1.3 ms cycle and lose MIDI. On JACK the graph
+    settles first (see `jack_server.settle`: closing a port mid-notification crashes libjack). `in_use`: a
+    thread may still be inside the object, so it is closed but not freed."""
     with contextlib.suppress(Exception):
+        if _on_jack(port):
+            settle()
         port.close_port()
         if not in_use:
             port.delete()
+
+
+def _new_client(make: Callable[[], Any], api: ApiChoice) -> Any:
+    """A new rtmidi client. JACK now and then refuses a client opened while another one is closing (the
+    server cannot tell the closing one about it, or a same-named old client's socket file vanishes just
+    then; seen in back-to-back churn): it is asked again, over 0.2 s, before the refusal stands."""
+    for _ in range(3):
+        try:
+            return make()
+        except Exception:
+            if api.name != "jack" or not jack_running():
+                raise
+            time.sleep(0.05)
+    return make()
+
+
+def _on_jack(port: Any) -> bool:
+    import rtmidi
+
+    return bool(port.get_current_api() == rtmidi.API_UNIX_JACK)
 
 
 def _retire(port: Any, server_alive: bool, in_use: bool = False) -> None:
@@ -98,97 +122,6 @@ def pick_api(requested: str = "auto") -> ApiChoice:
     )
 
 
-_LIBJACK: Any = None
-
-
-def _libjack() -> Any:
-    global _LIBJACK
-    if _LIBJACK is not None:
-        return _LIBJACK
-    import ctypes
-    import ctypes.util
-
-    path = ctypes.util.find_library("jack")
-    if not path:
-        return None
-    try:
-        lib = ctypes.CDLL(path)
-    except OSError:
-        return None
-    if not os.environ.get("COPILOT_JACK_VERBOSE"):
-        # libjack prints every failed connection to stderr; copilot says what is wrong in its own words.
-        quiet = _c_no_op()
-        if quiet is not None:
-            lib.jack_set_error_function(quiet)
-            lib.jack_set_info_function(quiet)
-    lib.jack_client_open.restype = ctypes.c_void_p
-    lib.jack_client_close.argtypes = [ctypes.c_void_p]
-    lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
-    lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
-    lib.jack_free.argtypes = [ctypes.c_void_p]
-    _LIBJACK = lib
-    return lib
-
-
-_PROBES = itertools.count()
-
-
-def jack_ports() -> list[str] | None:
-    """Every port on the JACK server, or None when no server answers. Never starts a server.
-
-    Goes through ctypes, which releases the GIL for the whole call: a fresh client (the only reliable
-    view after a server restart) costs the dispatch thread nothing.
-    """
-    import ctypes
-
-    lib = _libjack()
-    if lib is None:
-        return None
-    status = ctypes.c_int(0)
-    no_start_server = 0x01
-    # A name of its own each time: the server tears a closed client down after jack_client_close returns,
-    # and a new client of the same name could lose its semaphore to that teardown — the probe failed now
-    # and then (6 in 400 back to back) and twice running made the watchdog think the MIDI system gone.
-    name = f"copilot-probe-{os.getpid()}-{next(_PROBES)}".encode()
-    client = lib.jack_client_open(name, no_start_server, ctypes.byref(status))
-    if not client:
-        return None
-    try:
-        found = lib.jack_get_ports(ctypes.c_void_p(client), None, None, 0)
-        names: list[str] = []
-        i = 0
-        while found and found[i]:
-            names.append(found[i].decode(errors="replace"))
-            i += 1
-        if found:
-            lib.jack_free(found)
-        return names
-    finally:
-        lib.jack_client_close(ctypes.c_void_p(client))
-
-
-def _c_no_op() -> Any:
-    """A C function that reads its `const char *` and does nothing (libc's strlen), or None.
-
-    Never a Python callback: libjack calls these from its own client threads, and cancels those threads
-    (pthread_cancel) when a client closes. A thread cancelled while it waits for the GIL inside a Python
-    callback dies holding the GIL's mutex, and every Python thread of the process then waits for ever —
-    the soak froze whole after 12 minutes of a watchdog probing the server once a second."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-        return ctypes.cast(libc.strlen, ctypes.c_void_p)
-    except (OSError, AttributeError):
-        return None  # libjack's chatter stays on stderr: harmless
-
-
-def jack_running() -> bool:
-    """Is a JACK server answering (the default one, or $JACK_DEFAULT_SERVER)? Never starts one."""
-    return jack_ports() is not None
-
-
 def _find(ports: list[str], name: str) -> int | None:
     """Index of a port by its own name ("Copilot Out") whatever client prefix the API adds."""
     for i, port in enumerate(ports):
@@ -234,7 +167,7 @@ class VirtualOut:
         import rtmidi
 
         with self._lock:
-            out = rtmidi.MidiOut(self.api.api, name=self.client)
+            out = _new_client(lambda: rtmidi.MidiOut(self.api.api, name=self.client), self.api)
             if self.api.name == "winmm":  # no app-owned virtual ports: use a loopMIDI port of that name
                 index = _find(out.get_ports(), self.name)
                 if index is None:
@@ -301,7 +234,7 @@ class VirtualIn:
     def open(self) -> None:
         import rtmidi
 
-        port = rtmidi.MidiIn(self.api.api, name=self.client, queue_size_limit=4096)
+        port = _new_client(lambda: rtmidi.MidiIn(self.api.api, name=self.client, queue_size_limit=4096), self.api)
         port.ignore_types(sysex=True, timing=True, active_sense=True)  # nothing copilot reads is sysex
         if self.api.name == "winmm":
             index = _find(port.get_ports(), self.name)
@@ -327,7 +260,7 @@ class VirtualIn:
         import rtmidi
 
         try:
-            out = rtmidi.MidiOut(self.api.api, name=f"{self.client}-unstick")
+            out = _new_client(lambda: rtmidi.MidiOut(self.api.api, name=f"{self.client}-unstick"), self.api)
             index = _find(out.get_ports(), self.name)
             if index is None:
                 return None

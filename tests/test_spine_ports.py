@@ -89,12 +89,46 @@ def test_libjack_never_calls_back_into_python(jack_server, monkeypatch):
     import ctypes
     import ctypes.util
 
-    from copilot.bridge import ports
+    from copilot.bridge import jack_server
 
     monkeypatch.delenv("COPILOT_JACK_VERBOSE", raising=False)
-    monkeypatch.setattr(ports, "_LIBJACK", None)
+    monkeypatch.setattr(jack_server, "_LIBJACK", None)
     assert jack_ports() is not None
-    lib = ports._libjack()
+    lib = jack_server._libjack()
     strlen = ctypes.cast(ctypes.CDLL(ctypes.util.find_library("c")).strlen, ctypes.c_void_p).value
     for name in ("jack_error_callback", "jack_info_callback"):
         assert ctypes.c_void_p.in_dll(lib, name).value == strlen, name
+
+
+def test_settle_returns_only_after_every_client_took_in_the_last_change(jack_server):
+    """Closing a port while any client of ours is inside its latency callback crashed libjack (jack2 issue
+    #216: a segfault in one CI run in four). `settle()` must wait for the graph change just made to reach
+    every client and for each to finish with it, however slow its callback (here 0.1 s, another process)."""
+    from copilot.bridge.jack_server import settle
+    from copilot.bridge.ports import VirtualIn, VirtualOut, pick_api
+
+    client, api = f"settle-{os.getpid()}", pick_api("jack")
+    out = VirtualOut("Settle Out", api, f"{client}-out")
+    inp = VirtualIn(lambda data, at: None, "Settle In", api, f"{client}-in")
+    host = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"{client}-host")
+    observer = subprocess.Popen([sys.executable, "-m", "copilot.tests.jack_latency_observer"],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert observer.stdout.readline().strip() == "ready"
+        settle()  # everything above has gone through the graph
+        changed = time.monotonic()
+        host.open_port(next(i for i, p in enumerate(host.get_ports()) if p.endswith(":Settle In")))  # the change
+        settle()
+        settled = time.monotonic()
+        time.sleep(0.5)  # nothing changes here: a callback for the connection starting now came too late
+        quiet = time.monotonic()
+    finally:
+        observer.terminate()
+        close_client(host)
+        inp.close()
+        out.close()
+    lines = observer.communicate(timeout=10)[0].split()
+    calls = [(float(a), float(b)) for a, b in zip(lines[::2], lines[1::2], strict=True)]
+    for_the_change = [(start, end) for start, end in calls if changed <= start < quiet]
+    assert for_the_change, (changed, settled, calls)
+    assert all(end <= settled for _, end in for_the_change), (changed, settled, calls)
