@@ -54,25 +54,35 @@ def expected_bytes(session: Session) -> list[tuple[float, bytes]]:
 @pytest.mark.jack
 def test_a_script_reaches_copilot_out_as_exactly_the_documented_bytes_on_the_beat(tmp_path, midi_capture,
                                                                                    jack_server):
-    session, _said = make_session(tmp_path, duration=3.8)
-    session.start()
-    capture = midi_capture("Copilot Out")
-    try:
-        session.play()
-    finally:
-        session.stop()
-    got = capture.collect(timeout=0.5)
-    want = expected_bytes(session)
-    assert [data for _, data in got] == [data for _, data in want]
+    # A cycle the busy dummy server cannot finish (an xrun) drops that cycle's MIDI inside JACK; such a
+    # take is played again (three at most). A message lost without an xrun fails at once.
+    for take in range(3):
+        folder = tmp_path / f"take-{take}"
+        folder.mkdir()
+        xruns = jack_server.xruns()
+        session, _said = make_session(folder, duration=3.8)
+        session.start()
+        capture = midi_capture("Copilot Out")
+        try:
+            session.play()
+        finally:
+            session.stop()
+        got = capture.collect(timeout=0.5)
+        want = expected_bytes(session)
+        # on the beat: each message arrives after its beat and within a JACK period + scheduling slack
+        period = jack_server.period / jack_server.rate
+        pairs = zip(got, want, strict=False)  # compared whole just below
+        lateness = [(beat, arrived - session.clock.time_at_beat(beat)) for (arrived, _), (beat, _) in pairs]
+        off_beat = [(beat, late) for beat, late in lateness if not -0.0005 <= late <= period + 0.006]
+        exact = [data for _, data in got] == [data for _, data in want]
+        if (exact and not off_beat) or jack_server.xruns() == xruns:
+            break
+    assert exact, ([data for _, data in got], [data for _, data in want])
+    assert not off_beat, off_beat
     # the documented table: PLAY deck A = note 0x10 on channel 1; LOOP 4 = 0x27; hot cue 3 on B = 0x42 ch 2
     first_three_notes = [d for _, d in want if d[0] & 0xF0 == 0x90 and d[2] == 0x7F]
     assert first_three_notes[:3] == [bytes([0x90, 0x27, 0x7F]), bytes([0x91, 0x42, 0x7F]), bytes([0x90, 0x10, 0x7F])]
-    # on the beat: each message arrives after its beat and within a JACK period + scheduling slack
-    period = jack_server.period / jack_server.rate
-    for (arrived, _), (beat, _) in zip(got, want, strict=True):
-        late = arrived - session.clock.time_at_beat(beat)
-        assert -0.0005 <= late <= period + 0.006, (beat, late)
-    records = read_log(tmp_path / "log.jsonl")
+    records = read_log(folder / "log.jsonl")
     kinds = {r["type"] for r in records}
     assert {"session", "intent", "decision", "sent", "stats"} <= kinds
     sent = [r for r in records if r["type"] == "sent" and r["target"] == "midi-monitor"]
