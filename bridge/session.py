@@ -60,6 +60,7 @@ class SessionOptions:
     quantum: float = 4.0
     output_latency_ms: float | None = None  # overrides the targets' own compensation
     out: Path | None = None  # render offline to this WAV (the engine)
+    out_memory: bool = False  # render offline into memory instead (the engine target keeps it: `rendered`)
     crate: Path | None = None
     adorn: Path | None = None
     motion_osc: str | None = None
@@ -77,7 +78,7 @@ class SessionOptions:
 
     @property
     def offline(self) -> bool:
-        return self.out is not None
+        return self.out is not None or self.out_memory
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

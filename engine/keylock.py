@@ -26,7 +26,7 @@ from typing import Any
 from copilot.phrase_db.keys import Key, camelot_distance
 
 from .files import Track
-from .stretch import StretchJob, StretchKey
+from .stretch import StretchJob, StretchKey, source_of
 
 SETTLE = 0.5  # seconds a tempo must hold before the decks re-stretch to it
 CACHE = 4  # stretched tracks kept (each as large as its track: ~140 MB for six minutes)
@@ -217,7 +217,7 @@ class KeyLock:
                 start = 0  # near the top: one pass from the start
             job = StretchJob(self.engine, key, track.audio, start)
             if not self.live:
-                job.run()
+                job.run(source_of(track.path))
             self._cache[key] = job
             self._evict()
         self._wake.set()

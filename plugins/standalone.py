@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from copilot.bridge.actions import Action, ActionKind, Timed
 from copilot.bridge.host import Capabilities, Check, Target, TargetContext, TargetUnavailable, hookimpl
 from copilot.bridge.params import PARAMS
@@ -90,6 +92,7 @@ class StandaloneTarget(Target):
         self.adorner: Any = None
         self.crate: Crate | None = None
         self.offline = False
+        self.rendered: np.ndarray | None = None  # an offline render into memory (`out_memory`): frames × 2
         self.fallback_wav: Path | None = None
         self._context: TargetContext | None = None
         self._loads: dict[str, cf.Future[Track]] = {}
@@ -108,7 +111,7 @@ class StandaloneTarget(Target):
         self._context = context
         opts = context.options
         self.engine = Engine(self.settings)
-        self.offline = bool(opts.get("out"))
+        self.offline = bool(opts.get("out") or opts.get("out_memory"))
         for problem in self._config_problems:
             context.report(problem)
         if opts.get("adornment"):
@@ -463,18 +466,21 @@ class StandaloneTarget(Target):
         from copilot.engine.offline import render_offline
 
         assert self.engine is not None
-        path = Path(session.options.out)
+        path = Path(session.options.out) if session.options.out is not None else None
         if duration is None:
             duration = self._default_duration(session)
         # each block: the session moves virtual time (script, inputs such as the autopilot, the sends), then
         # the engine reports its decks
         stopping = getattr(session, "stopping", None)
-        render_offline(self.engine, session.clock, duration, session.advance, path, on_block=lambda _t: self.tick(),
-                       stop=(lambda: bool(session.stopping)) if stopping is not None else None)
+        audio = render_offline(self.engine, session.clock, duration, session.advance, path,
+                               on_block=lambda _t: self.tick(),
+                               stop=(lambda: bool(session.stopping)) if stopping is not None else None)
+        if path is None:
+            self.rendered = audio
         stats = self.engine.stats()
         if getattr(session, "exit_status", 0):
             return  # the set could not go on; the session said why
-        session.report(f"rendered {duration:.1f} s to {path} (late events {stats['late_events']}, "
+        session.report(f"rendered {duration:.1f} s to {path or 'memory'} (late events {stats['late_events']}, "
                        f"non-finite samples fixed {stats['nonfinite']})")
 
     def _default_duration(self, session: Any) -> float:

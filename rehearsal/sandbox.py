@@ -14,6 +14,7 @@ same); the critic needs the decks apart to hear kicks and basslines against each
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -100,16 +101,23 @@ def loudness_of(track: TrackRecord) -> float | None:
 
 
 def silent_twin(path: Path, folder: Path) -> Path:
-    """A file of silence exactly as long as `path` (made once per folder)."""
+    """A file of silence exactly as long as `path`, made once per rehearsal folder (and per worker race:
+    written aside, then moved into place whole)."""
     info = sf.info(str(path))
-    twin = folder / f"silent-{abs(hash((str(path), info.frames))):x}.wav"
+    name = hashlib.sha1(f"{path.resolve()}|{info.frames}|{info.channels}".encode()).hexdigest()[:16]
+    twin = folder / f"silent-{name}.wav"
     if not twin.exists():
-        sf.write(twin, np.zeros((info.frames, info.channels), np.float32), info.samplerate, subtype="FLOAT")
+        folder.mkdir(parents=True, exist_ok=True)
+        part = twin.with_suffix(f".{os.getpid()}.part")
+        sf.write(part, np.zeros((info.frames, info.channels), np.float32), info.samplerate, subtype="FLOAT",
+                 format="WAV")
+        os.replace(part, twin)
     return twin
 
 
-def stage(candidate: Candidate, folder: Path, silent: str | None) -> tuple[MixTrack, MixTrack]:
-    """A crate of the two tracks in `folder` (`silent`: "out" or "in" gets its silent twin)."""
+def stage(candidate: Candidate, folder: Path, silent: str | None, twins: Path) -> tuple[MixTrack, MixTrack]:
+    """A crate of the two tracks in `folder` (`silent`: "out" or "in" gets its silent twin, kept in
+    `twins`)."""
     folder.mkdir(parents=True, exist_ok=True)
     staged = []
     for role, track in (("out", candidate.out_track), ("in", candidate.in_track)):
@@ -118,7 +126,7 @@ def stage(candidate: Candidate, folder: Path, silent: str | None) -> tuple[MixTr
             raise SandboxError(f"'{track.title}' is gone ({src}); analyse the library again")
         name = f"{role}-{re.sub(r'[^a-z0-9]+', '-', track.title.lower()).strip('-') or 'track'}"
         dst = folder / f"{name}{src.suffix.lower()}"
-        audio = silent_twin(src, folder.parent) if silent == role else src
+        audio = silent_twin(src, twins) if silent == role else src
         with contextlib.suppress(FileNotFoundError):
             dst.unlink()
         os.symlink(audio.resolve(), dst)
@@ -136,17 +144,16 @@ def _template_words(candidate: Candidate) -> dict[str, Any]:
 
 
 def render_pass(candidate: Candidate, settings: RenderSettings, folder: Path, silent: str | None,
-                ) -> tuple[np.ndarray, dict[str, Any], list[str], dict[str, float]]:
-    """One offline session: (audio from clock beat 0, the plan as data, what the session said, where
-    the decks' tracks sit: their anchors in clock beats)."""
-    out_t, in_t = stage(candidate, folder / (silent or "mix"), silent)
+                twins: Path | None = None) -> tuple[np.ndarray, dict[str, Any], list[str], dict[str, float]]:
+    """One offline session, rendered into memory: (audio from clock beat 0, the plan as data, what the
+    session said, where the decks' tracks sit: their anchors in clock beats)."""
+    out_t, in_t = stage(candidate, folder / (silent or "mix"), silent, twins or folder)
     tempo = float(candidate.out_track.bpm or 120.0)
     margin = 4.0 * settings.margin_bars
     exit_beat = 4.0 * (candidate.exit_bar if candidate.exit_bar is not None else outro_bar(candidate.out_track))
     cue_out = max(0.0, exit_beat - margin)
     cue_in = 4.0 * candidate.entry_bar + candidate.nudge
-    wav = folder / f"{silent or 'mix'}.wav"
-    options = SessionOptions(target="standalone", out=wav, crate=folder / (silent or "mix"), link=False,
+    options = SessionOptions(target="standalone", out_memory=True, crate=folder / (silent or "mix"), link=False,
                              tempo=tempo, osc=None, log=folder / "session.jsonl", auto_wait=0.0)
     # the autopilot stays out: the sandbox plays exactly the candidate
     engine = {**dict(settings.engine), "autopilot": False}
@@ -187,7 +194,7 @@ def render_pass(candidate: Candidate, settings: RenderSettings, folder: Path, si
     if plan is None:
         why = next((s for s in said if "✗" in s), "the mixer made no plan")
         raise SandboxError(why)
-    audio, _ = sf.read(str(wav), dtype="float32", always_2d=True)
+    audio = session.host.get("standalone").rendered
     anchors = {"A": SETUP_PLAY - cue_out, "B": _play_beat(plan, "B") - cue_in}
     return audio, plan, said, anchors
 
@@ -207,12 +214,14 @@ def outro_bar(track: TrackRecord) -> int:
 
 
 def render(candidate: Candidate, settings: RenderSettings, workdir: Path | None = None) -> Rendered:
-    """The candidate rendered three ways and cropped to its span ± `margin_bars`."""
+    """The candidate rendered three ways and cropped to its span ± `margin_bars` (silent twins are kept
+    in `workdir`, made once per rehearsal)."""
+    twins = None if workdir is None else workdir / "silent"
     with tempfile.TemporaryDirectory(prefix="rehearse-", dir=workdir) as tmp:
         folder = Path(tmp)
-        mix, plan, said, anchors = render_pass(candidate, settings, folder, None)
-        out_alone, *_ = render_pass(candidate, settings, folder, "in")
-        in_alone, *_ = render_pass(candidate, settings, folder, "out")
+        mix, plan, said, anchors = render_pass(candidate, settings, folder, None, twins)
+        out_alone, *_ = render_pass(candidate, settings, folder, "in", twins)
+        in_alone, *_ = render_pass(candidate, settings, folder, "out", twins)
     tempo = float(candidate.out_track.bpm or 120.0)
     spb, sr = 60.0 / tempo, 48000
     margin = 4.0 * settings.margin_bars

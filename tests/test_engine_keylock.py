@@ -126,6 +126,24 @@ def test_key_shift_up_one_semitone(tmp_path: Path, track) -> None:
     assert session.targets[0].health()["decks"]["A"]["key_shift"] == 1.0
 
 
+
+def test_an_offline_stretch_done_before_is_reused_sample_for_sample(tmp_path: Path, track) -> None:
+    """A rehearsal renders each candidate three times (the mix, each deck alone) and a pair again for each
+    template: the same track at the same tempo and shift is stretched once per process, and the render is
+    the same as if it had been stretched afresh."""
+    crate, _ = track
+    renders, work = [], []
+    for take in range(2):
+        folder = tmp_path / f"take-{take}"
+        folder.mkdir()
+        out, session = play_at_128(folder, crate, (IntentKind.KEY, {"delta": 2}))
+        renders.append(out)
+        work.append(sum(job.seconds for job in session.targets[0].keylock._cache.values()))
+    assert work[0] > 0.05 and work[1] == 0.0, work  # Rubber Band ran the first time only
+    assert np.array_equal(renders[0], renders[1])
+    assert np.abs(steady(renders[1], session)).max() > 0.05
+
+
 def test_the_deck_plays_varispeed_until_its_stretch_is_ready_then_cross_fades(tmp_path: Path, track) -> None:
     """Live the stretch renders on a worker: the kernel switches only where the stretch holds audio."""
     from copilot.engine.engine import Engine

@@ -87,6 +87,35 @@ def test_play_and_pause_land_on_the_sample_of_their_beat(tmp_path: Path, crate: 
     assert np.abs(out[int(sample_of(session, 16.0)) + SR // 4:]).max() < 1e-3  # silent once the EQ rings out
 
 
+
+def test_a_render_into_memory_is_the_render_the_wav_holds(tmp_path: Path, crate: Path) -> None:
+    """`out_memory` (the rehearsal sandbox's way: no file written and read back) is the same session and
+    the same samples as `out=WAV`, up to the WAV's 24 bits."""
+    write_track(crate, "tones", tones(12.0), bpm=120.0)
+    renders = []
+    for memory in (False, True):
+        folder = tmp_path / f"memory-{memory}"
+        folder.mkdir()
+        (folder / "crate").symlink_to(crate)
+        session, said = session_for(folder, 120.0)
+        if memory:
+            session.options.out, session.options.out_memory = None, True
+        session.start()
+        submit(session, IntentKind.LOAD, Deck.A, query="tones")
+        submit(session, IntentKind.PLAY, Deck.A, at=4.0)
+        target = session.targets[0]
+        target.run_offline(session, 6.0)
+        if memory:
+            renders.append(target.rendered)
+            assert not list(folder.glob("*.wav")) and any("to memory" in s for s in said), said
+        else:
+            renders.append(sf.read(session.options.out, always_2d=True, dtype="float32")[0])
+            assert target.rendered is None
+    wav, memory = renders
+    assert memory.shape == wav.shape and np.abs(memory).max() > 0.05
+    assert np.abs(memory - wav).max() <= 2.0 ** -23
+
+
 def tones(seconds: float) -> np.ndarray:
     t = np.arange(int(seconds * SR)) / SR
     x = 0.3 * np.sin(2 * np.pi * 441.3 * t) + 0.2 * np.sin(2 * np.pi * 93.7 * t + 1.0)
