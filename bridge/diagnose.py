@@ -20,7 +20,8 @@ def check_config(path: Path | None) -> tuple[Config, Check]:
 
 
 def check_midi(config: Config) -> list[Check]:
-    from .ports import MidiUnavailable, VirtualOut, jack_running, pick_api
+    from .jack_server import jack_running
+    from .ports import MidiUnavailable, VirtualOut, pick_api
 
     checks = []
     try:

@@ -7,6 +7,7 @@ restart), and when the graph has settled after a change (see `settle`).
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import os
 import threading
@@ -148,9 +149,14 @@ def _settler() -> _Settler | None:
         return None
     server = os.environ.get("JACK_DEFAULT_SERVER", "default")
     old = _SETTLER
-    if old is not None and (old.server != server or libc.sem_trywait(old.gone) == 0):
-        _ABANDONED.append(old)
-        _SETTLER = None
+    if old is not None:
+        dead = libc.sem_trywait(old.gone) == 0
+        if dead:
+            _ABANDONED.append(old)
+        elif old.server != server:  # another server now (tests start their own): this one is still up
+            lib.jack_client_close(old.client)
+        if dead or old.server != server:
+            _SETTLER = None
     if _SETTLER is None:
         client = _open_client(b"settle")
         if client is None:
@@ -163,6 +169,7 @@ def _settler() -> _Settler | None:
     return _SETTLER
 
 
+@functools.cache
 def _libc() -> Any:
     import ctypes.util
 

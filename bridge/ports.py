@@ -44,7 +44,8 @@ def close_client(port: Any, in_use: bool = False) -> None:
     thread may still be inside the object, so it is closed but not freed."""
     with contextlib.suppress(Exception):
         if _on_jack(port):
-            settle()
+            settle()  # a settle that fails costs the wait, never the close
+    with contextlib.suppress(Exception):
         port.close_port()
         if not in_use:
             port.delete()

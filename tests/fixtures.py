@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import queue
 import shutil
@@ -187,14 +188,17 @@ class MidiCapture:
     """A real JACK MIDI input connected to a port; collects (arrival time, bytes).
 
     Reads rtmidi's queue from an ordinary thread (never Python in JACK's real-time thread). Arrival
-    times: the first message of each batch is stamped when read (≤ `poll` late); the rest of the
-    batch from rtmidi's exact inter-event deltas.
+    times are JACK's: rtmidi's inter-event deltas (JACK's clock, in µs) summed from the first message,
+    placed on the host clock by the read that came soonest after its message (the smallest read time
+    minus JACK time over every message so far). A read that waited for the GIL or the CPU stamps nothing
+    late: on a busy machine a batch read 6 ms after it arrived once failed an on-the-beat test.
     """
 
     def __init__(self, source_port: str, client_name: str = "copilot-test-capture", poll: float = 0.0002) -> None:
         import rtmidi
 
-        self.messages: queue.Queue[tuple[float, bytes]] = queue.Queue()
+        self.messages: queue.Queue[tuple[float, float, bytes]] = queue.Queue()  # (read at, JACK time, bytes)
+        self._offset = math.inf  # host clock − JACK time, the smallest seen
         self._midi_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client_name, queue_size_limit=8192)
         self._midi_in.ignore_types(sysex=False, timing=False, active_sense=False)
         ports = self._midi_in.get_ports()
@@ -211,8 +215,9 @@ class MidiCapture:
         from copilot.bridge.clock import host_time
         from copilot.bridge.dispatch import make_realtime
 
-        make_realtime(50)  # stamp arrivals promptly on a busy machine (where allowed)
+        make_realtime(50)  # read promptly on a busy machine (where allowed)
         get = self._midi_in.get_message
+        jack_time: float | None = None
         while not self._stop.is_set():
             event = get()
             if event is None:
@@ -220,26 +225,28 @@ class MidiCapture:
                 continue
             at = host_time()
             while event is not None:
-                self.messages.put((at, bytes(event[0])))
+                data, delta = event
+                jack_time = 0.0 if jack_time is None else jack_time + delta
+                self.messages.put((at, jack_time, bytes(data)))
                 event = get()
-                if event is not None:
-                    at += event[1]
 
     def collect(self, count: int | None = None, timeout: float = 2.0) -> list[tuple[float, bytes]]:
         """Up to `count` messages (or all that arrive within `timeout` of each other)."""
-        out: list[tuple[float, bytes]] = []
+        raw: list[tuple[float, float, bytes]] = []
         deadline = time.monotonic() + timeout
-        while count is None or len(out) < count:
+        while count is None or len(raw) < count:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             try:
-                out.append(self.messages.get(timeout=left))
+                raw.append(self.messages.get(timeout=left))
             except queue.Empty:
                 break
             if count is None:
                 deadline = time.monotonic() + timeout
-        return out
+        for read_at, jack_time, _ in raw:
+            self._offset = min(self._offset, read_at - jack_time)
+        return [(self._offset + jack_time, data) for _, jack_time, data in raw]
 
     def close(self) -> None:
         self._stop.set()

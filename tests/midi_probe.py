@@ -17,7 +17,7 @@ def main() -> None:
     capture = MidiCapture(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "copilot-midi-probe")
     print("ready", flush=True)
     while True:
-        at, data = capture.messages.get()
+        at, _jack_time, data = capture.messages.get()  # when read; collect() gives JACK's arrival times
         print(f"{at:.6f} {data.hex()}", flush=True)
 
 
