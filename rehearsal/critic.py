@@ -114,7 +114,7 @@ def mono(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, np.float64)
     if x.ndim != 2:
         return x
-    return x @ np.full(x.shape[1], 1.0 / x.shape[1])  # the channels' mean: ten times faster than .mean(axis=1)
+    return x @ np.full(x.shape[1], 1.0 / x.shape[1])  # the channels' mean, faster than a strided .mean(axis=1)
 
 
 def lowpass(x: np.ndarray, sr: int, hz: float = LOW_HZ) -> np.ndarray:

@@ -13,12 +13,15 @@ same); the critic needs the decks apart to hear kicks and basslines against each
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import hashlib
 import io
 import json
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -100,9 +103,18 @@ def loudness_of(track: TrackRecord) -> float | None:
     return _LUFS[key]
 
 
+@functools.cache
+def _twin_folder() -> Path:
+    """Where this process keeps its silent twins: made once per track, not per candidate, and gone when
+    the process ends (a six-minute twin is 140 MB: never in the performer's report folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="copilot-silent-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def silent_twin(path: Path, folder: Path) -> Path:
-    """A file of silence exactly as long as `path`, made once per rehearsal folder (and per worker race:
-    written aside, then moved into place whole)."""
+    """A file of silence exactly as long as `path`, made once per folder (written aside, then moved into
+    place whole)."""
     info = sf.info(str(path))
     name = hashlib.sha1(f"{path.resolve()}|{info.frames}|{info.channels}".encode()).hexdigest()[:16]
     twin = folder / f"silent-{name}.wav"
@@ -214,9 +226,8 @@ def outro_bar(track: TrackRecord) -> int:
 
 
 def render(candidate: Candidate, settings: RenderSettings, workdir: Path | None = None) -> Rendered:
-    """The candidate rendered three ways and cropped to its span ± `margin_bars` (silent twins are kept
-    in `workdir`, made once per rehearsal)."""
-    twins = None if workdir is None else workdir / "silent"
+    """The candidate rendered three ways and cropped to its span ± `margin_bars`."""
+    twins = _twin_folder()
     with tempfile.TemporaryDirectory(prefix="rehearse-", dir=workdir) as tmp:
         folder = Path(tmp)
         mix, plan, said, anchors = render_pass(candidate, settings, folder, None, twins)
