@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Engine
+from .layout import MAX_BLOCK
 from .recorder import WavRecorder
 
 
@@ -55,13 +56,18 @@ def render_offline(
     block: int = 1024,
     on_block: Callable[[float], Any] | None = None,
     stop: Callable[[], bool] | None = None,
+    decks: list[np.ndarray] | None = None,
 ) -> np.ndarray | Path:
     """Render `seconds` of the engine. `advance(until)` runs before each block (moves the clock and
     pumps the dispatcher up to `until`); `stop()` true ends the render early (the set cannot go on).
     Returns the audio (frames, 2), or the path when writing a WAV (24-bit, streamed block by block, so an
-    hour-long render needs no hour of memory, its header kept true as it grows: engine/recorder.py)."""
+    hour-long render needs no hour of memory, its header kept true as it grows: engine/recorder.py).
+    `decks`: a list that receives each deck's signal after its fader from the same pass, (decks, frames,
+    2), aligned with the output sample for sample (the limiter's look-ahead delay added)."""
     if seconds <= 0:
         raise ValueError("render a positive duration")
+    if decks is not None and block > MAX_BLOCK:
+        raise ValueError(f"deck taps need blocks of at most {MAX_BLOCK} frames")
     cmap = OfflineClockMap(engine, clock)
     total = round(seconds * engine.samplerate)
     out = np.zeros(2 * block, np.float32)
@@ -71,6 +77,9 @@ def render_offline(
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = WavRecorder(path, engine.samplerate)
+    taps: list[np.ndarray] = []
+    if decks is not None:
+        engine.tap_decks(True)
     try:
         done = 0
         while done < total and not (stop is not None and stop()):
@@ -83,6 +92,8 @@ def render_offline(
             cmap.publish()
             engine.render(n, out)
             frame = out[: 2 * n].reshape(n, 2)
+            if decks is not None:
+                taps.append(engine.deck_taps(n))
             if writer is not None:
                 writer.write(frame)
             else:
@@ -91,9 +102,22 @@ def render_offline(
     finally:
         if writer is not None:
             writer.close()
+        if decks is not None:
+            engine.tap_decks(False)
+    if decks is not None:
+        decks.append(_aligned(taps, engine.decks, done, engine.latency_samples))
     if path is not None:
         return path
     return np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
+
+
+def _aligned(taps: list[np.ndarray], ndecks: int, frames: int, latency: int) -> np.ndarray:
+    """The deck taps in output samples: kernel sample s sounds at output sample s + latency."""
+    out = np.zeros((ndecks, frames, 2), np.float32)
+    if taps and frames > latency:
+        whole = np.concatenate(taps, axis=1)
+        out[:, latency:] = whole[:, : frames - latency]
+    return out
 
 
 def manual_advance(clock: Any, dispatcher: Any) -> Callable[[float], Any]:
