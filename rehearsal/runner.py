@@ -1,11 +1,12 @@
 """Rehearsing a library: enumerate candidates, skip those already scored, render and score the rest
 on worker processes (or a Dask cluster), keep each result the moment it arrives.
 
-The work unit is `rehearse_one(candidate, settings, folder)`: render (sandbox), judge (critic), draw
-its plots, return plain data — the same function on a local process pool and on a Dask worker, so the
-results stream back in the order they finish. A local pool whose worker dies is rebuilt and the
-candidates it held are run once more (a candidate that kills two workers is reported, not retried);
-Dask re-runs a lost worker's units itself (`retries`).
+The work unit is `rehearse_one(candidate, settings, folder)`: render (sandbox), judge (critic), return
+plain data — the same function on a local process pool and on a Dask worker, so the results stream
+back in the order they finish. Plots are drawn after the ranking, for the best few only (`draw`: the
+same unit again with `plot=True`; the render is deterministic, so the score is the one ranked). A
+local pool whose worker dies is rebuilt and the candidates it held are run once more (a candidate that
+kills two workers is reported, not retried); Dask re-runs a lost worker's units itself (`retries`).
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ def pair_facts(c: Candidate) -> dict[str, float | None]:
     return {"key_steps": steps, "tempo_gap": gap}
 
 
-def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, key: str) -> dict[str, Any]:
-    """Render, judge and draw one candidate; plain data back (never raises for a bad candidate)."""
+def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, key: str,
+                 plot: bool = False) -> dict[str, Any]:
+    """Render and judge one candidate (`plot`: and draw it); plain data back (never raises for a bad
+    candidate)."""
     from . import report, sandbox
 
     began = time.perf_counter()
@@ -75,16 +78,32 @@ def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, ke
         return {**base, "score": None, "error": str(exc), "seconds": time.perf_counter() - began}
     except Exception as exc:  # noqa: BLE001 - one broken candidate is reported, the rehearsal goes on
         return {**base, "score": None, "error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - began}
-    plots = Path(folder) / "plots"
-    plots.mkdir(parents=True, exist_ok=True)
-    png = report.plot_transition(plots / f"{key}.png", rendered.mix, rendered.out_alone, rendered.in_alone,
-                                 rendered.context, verdict, candidate.describe())
+    drawn = None
+    if plot:
+        plots = Path(folder) / "plots"
+        plots.mkdir(parents=True, exist_ok=True)
+        png = report.plot_transition(plots / f"{key}.png", rendered.mix, rendered.out_alone, rendered.in_alone,
+                                     rendered.context, verdict, candidate.describe())
+        drawn = f"plots/{png.name}"
     data = verdict.to_dict()
-    return {**base, "score": data["score"], "metrics": data["metrics"], "plot": f"plots/{png.name}",
+    return {**base, "score": data["score"], "metrics": data["metrics"], "plot": drawn,
             "plan": {k: rendered.plan.get(k) for k in ("start", "end", "bars", "template")},
             "why": rendered.plan.get("why", ""), "audio_seconds": rendered.audio_seconds,
             "transition_seconds": rendered.context.end - rendered.context.start,
             "seconds": time.perf_counter() - began}
+
+
+def draw(candidates: Sequence[Candidate], results: Iterable[dict[str, Any]], settings: RenderSettings,
+         folder: Path, keep: Callable[[dict[str, Any]], None], top: int, workers: int = 1,
+         client: Any = None) -> Run:
+    """Plots for the `top` best-scored of `candidates` whose plot is not on disk yet: each rendered and
+    judged again with `plot=True` (the same score: the render is deterministic) and kept in place of its
+    result. Drawing every candidate cost a quarter of a unit; a report needs the best few."""
+    mine = {c.key(settings, critic.CRITIC_VERSION): c for c in candidates}
+    ranked = sorted((r for r in results if r.get("score") is not None and r["key"] in mine),
+                    key=lambda r: -r["score"])[:max(0, top)]
+    missing = [mine[r["key"]] for r in ranked if not (r.get("plot") and (folder / r["plot"]).is_file())]
+    return run(missing, settings, folder, set(), keep, workers=workers, client=client, plot=True)
 
 
 @dataclass
@@ -115,10 +134,11 @@ def _init_worker() -> None:
 
 def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path, known: set[str],
         keep: Callable[[dict[str, Any]], None], workers: int = 1, client: Any = None,
-        progress: Callable[[dict[str, Any] | None, int], None] | None = None) -> Run:
+        progress: Callable[[dict[str, Any] | None, int], None] | None = None, plot: bool = False) -> Run:
     """Rehearse every candidate whose key is not in `known`; `keep(result)` as each one arrives (the
     caller stores it); `progress(result or None, total)` for a progress bar. `client`: a
-    dask.distributed Client (else `workers` local processes; 1 = in this process)."""
+    dask.distributed Client (else `workers` local processes; 1 = in this process). `plot`: draw each
+    one too (`draw` does it for the best few after the ranking)."""
     began = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     keyed = [(c, c.key(settings, critic.CRITIC_VERSION)) for c in candidates]
@@ -136,12 +156,12 @@ def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path,
 
     try:
         if client is not None:
-            _on_dask(client, todo, settings, folder, arrived)
+            _on_dask(client, todo, settings, folder, arrived, plot)
         elif workers <= 1:
             for c, k in todo:
-                arrived(rehearse_one(c, settings, str(folder), k))
+                arrived(rehearse_one(c, settings, str(folder), k, plot))
         else:
-            _on_pool(todo, settings, folder, arrived, workers)
+            _on_pool(todo, settings, folder, arrived, workers, plot)
     except KeyboardInterrupt:
         result.interrupted = True
     result.seconds = time.perf_counter() - began
@@ -149,7 +169,7 @@ def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path,
 
 
 def _on_pool(todo: Iterable[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
-             arrived: Callable[[dict[str, Any]], None], workers: int) -> None:
+             arrived: Callable[[dict[str, Any]], None], workers: int, plot: bool) -> None:
     pending = list(todo)
     tries: dict[str, int] = {}
     ctx = multiprocessing.get_context("spawn")  # numba and threads: a fresh interpreter per worker
@@ -162,7 +182,7 @@ def _on_pool(todo: Iterable[tuple[Candidate, str]], settings: RenderSettings, fo
             while (queue or futures) and not broken:
                 while queue and len(futures) < 2 * workers:  # a little ahead, never the whole library
                     c, k = queue.pop(0)
-                    futures[pool.submit(rehearse_one, c, settings, str(folder), k)] = (c, k)
+                    futures[pool.submit(rehearse_one, c, settings, str(folder), k, plot)] = (c, k)
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for f in done:
                     c, k = futures.pop(f)
@@ -182,10 +202,10 @@ def _on_pool(todo: Iterable[tuple[Candidate, str]], settings: RenderSettings, fo
 
 
 def _on_dask(client: Any, todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
-             arrived: Callable[[dict[str, Any]], None]) -> None:
+             arrived: Callable[[dict[str, Any]], None], plot: bool) -> None:
     from distributed import as_completed
 
-    futures = {client.submit(rehearse_one, c, settings, str(folder), k, key=f"rehearse-{k}", retries=2,
+    futures = {client.submit(rehearse_one, c, settings, str(folder), k, plot, key=f"rehearse-{k}", retries=2,
                              pure=False): (c, k) for c, k in todo}
     for f in as_completed(list(futures)):
         try:
