@@ -168,10 +168,9 @@ class Engine:
         settings[F_STAGES] = float(stages | TAP_DECKS if on else stages & ~TAP_DECKS)
 
     def deck_taps(self, frames: int) -> np.ndarray:
-        """A copy of the last block's deck signals (`tap_decks`): (decks, frames, 2) float32, in kernel
-        samples (each sounds `latency_samples` later at the output)."""
-        tap = self.state["tap"].reshape(MAX_DECKS, MAX_BLOCK, 2)
-        return tap[: self.decks, :frames].astype(np.float32)
+        """The last block's deck signals (`tap_decks`): a view (decks, frames, 2) of float64, in kernel
+        samples (each sounds `latency_samples` later at the output); the next block overwrites it."""
+        return self.state["tap"].reshape(MAX_DECKS, MAX_BLOCK, 2)[: self.decks, :frames]
 
     # -- audio buffers --------------------------------------------------------------------------------
     def put_buffer(self, audio: np.ndarray, pinned: bool = False, filled: bool = True) -> int:

@@ -77,7 +77,9 @@ def render_offline(
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = WavRecorder(path, engine.samplerate)
-    taps: list[np.ndarray] = []
+    # the decks' taps in output samples (kernel sample s sounds at output sample s + latency), written block
+    # by block into one array
+    taps = np.zeros((engine.decks, total + engine.latency_samples, 2), np.float32) if decks is not None else None
     if decks is not None:
         engine.tap_decks(True)
     try:
@@ -92,8 +94,9 @@ def render_offline(
             cmap.publish()
             engine.render(n, out)
             frame = out[: 2 * n].reshape(n, 2)
-            if decks is not None:
-                taps.append(engine.deck_taps(n))
+            if taps is not None:
+                at = done + engine.latency_samples
+                taps[:, at:at + n] = engine.deck_taps(n)
             if writer is not None:
                 writer.write(frame)
             else:
@@ -104,20 +107,11 @@ def render_offline(
             writer.close()
         if decks is not None:
             engine.tap_decks(False)
-    if decks is not None:
-        decks.append(_aligned(taps, engine.decks, done, engine.latency_samples))
+    if decks is not None and taps is not None:
+        decks.append(taps[:, :done])
     if path is not None:
         return path
     return np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
-
-
-def _aligned(taps: list[np.ndarray], ndecks: int, frames: int, latency: int) -> np.ndarray:
-    """The deck taps in output samples: kernel sample s sounds at output sample s + latency."""
-    out = np.zeros((ndecks, frames, 2), np.float32)
-    if taps and frames > latency:
-        whole = np.concatenate(taps, axis=1)
-        out[:, latency:] = whole[:, : frames - latency]
-    return out
 
 
 def manual_advance(clock: Any, dispatcher: Any) -> Callable[[float], Any]:
