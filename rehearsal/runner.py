@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from copilot.phrase_db.keys import camelot_distance
+from copilot.phrase_db.mixing import key_shift
 from copilot.phrase_db.store import TrackRecord
 from copilot.phrase_db.transitions import templates
 
 from . import critic
 from .candidate import Candidate, RenderSettings
 
+BATCH = 8  # candidates that share a stretch, dealt to one worker together
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
@@ -90,7 +92,7 @@ def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, ke
             "plan": {k: rendered.plan.get(k) for k in ("start", "end", "bars", "template")},
             "why": rendered.plan.get("why", ""), "audio_seconds": rendered.audio_seconds,
             "transition_seconds": rendered.context.end - rendered.context.start,
-            "seconds": time.perf_counter() - began}
+            "worker": os.getpid(), "seconds": time.perf_counter() - began}
 
 
 def draw(candidates: Sequence[Candidate], results: Iterable[dict[str, Any]], settings: RenderSettings,
@@ -168,35 +170,70 @@ def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path,
     return result
 
 
-def _on_pool(todo: Iterable[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
+Batch = list[tuple[Candidate, str]]
+
+
+def stretch_group(c: Candidate, settings: RenderSettings) -> tuple[str, int] | None:
+    """What rendering `c` makes a worker stretch (Rubber Band, seconds of work, kept per process after):
+    the incoming track at the key shift the mixer will give it, or with key-lock on, at the outgoing
+    track's tempo. None: nothing to stretch."""
+    shift = key_shift(c.out_track.key, c.in_track.key)
+    if shift or (settings.keylock and c.in_track.bpm != c.out_track.bpm):
+        return (c.in_track.path, shift)
+    return None
+
+
+def batches(todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, size: int = BATCH) -> list[Batch]:
+    """The work as it is dealt to workers: candidates that stretch the same track the same way go
+    together (up to `size`), so one worker stretches it once; the rest one by one. Largest first: the
+    last to finish are the small ones."""
+    groups: dict[Any, Batch] = {}
+    for i, (c, k) in enumerate(todo):
+        group = stretch_group(c, settings)
+        groups.setdefault(i if group is None else group, []).append((c, k))
+    out = [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+    return sorted(out, key=len, reverse=True)
+
+
+def rehearse_batch(batch: Batch, settings: RenderSettings, folder: str, plot: bool = False) -> list[dict[str, Any]]:
+    """`rehearse_one` for each candidate of a batch, in this worker."""
+    return [rehearse_one(c, settings, folder, k, plot) for c, k in batch]
+
+
+def _failed(c: Candidate, k: str, error: str) -> dict[str, Any]:
+    return {"key": k, "describe": c.describe(), "template": c.template, "score": None,
+            "out_path": c.out_track.path, "in_path": c.in_track.path, "entry_bar": c.entry_bar, "error": error}
+
+
+def _on_pool(todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
              arrived: Callable[[dict[str, Any]], None], workers: int, plot: bool) -> None:
-    pending = list(todo)
+    pending = batches(todo, settings)
     tries: dict[str, int] = {}
     ctx = multiprocessing.get_context("spawn")  # numba and threads: a fresh interpreter per worker
     while pending:
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-            futures: dict[Future[dict[str, Any]], tuple[Candidate, str]] = {}
+            futures: dict[Future[list[dict[str, Any]]], Batch] = {}
             queue = list(pending)
             pending = []
             broken = False
             while (queue or futures) and not broken:
                 while queue and len(futures) < 2 * workers:  # a little ahead, never the whole library
-                    c, k = queue.pop(0)
-                    futures[pool.submit(rehearse_one, c, settings, str(folder), k, plot)] = (c, k)
+                    batch = queue.pop(0)
+                    futures[pool.submit(rehearse_batch, batch, settings, str(folder), plot)] = batch
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for f in done:
-                    c, k = futures.pop(f)
+                    batch = futures.pop(f)
                     try:
-                        arrived(f.result())
+                        for r in f.result():
+                            arrived(r)
                     except BrokenProcessPool:
                         broken = True
-                        tries[k] = tries.get(k, 0) + 1
-                        if tries[k] >= 2:
-                            arrived({"key": k, "describe": c.describe(), "template": c.template, "score": None,
-                                     "out_path": c.out_track.path, "in_path": c.in_track.path,
-                                     "entry_bar": c.entry_bar, "error": "its worker died twice"})
-                        else:
-                            pending.append((c, k))
+                        for c, k in batch:  # again one by one: only the candidate that kills a worker fails
+                            tries[k] = tries.get(k, 0) + 1
+                            if tries[k] >= 2 and len(batch) == 1:
+                                arrived(_failed(c, k, "its worker died twice"))
+                            else:
+                                pending.append([(c, k)])
             if broken:  # everything still out with the dead pool runs again on a fresh one
                 pending += list(futures.values()) + queue
 
@@ -205,13 +242,12 @@ def _on_dask(client: Any, todo: Sequence[tuple[Candidate, str]], settings: Rende
              arrived: Callable[[dict[str, Any]], None], plot: bool) -> None:
     from distributed import as_completed
 
-    futures = {client.submit(rehearse_one, c, settings, str(folder), k, plot, key=f"rehearse-{k}", retries=2,
-                             pure=False): (c, k) for c, k in todo}
+    futures = {client.submit(rehearse_batch, batch, settings, str(folder), plot, key=f"rehearse-{batch[0][1]}",
+                             retries=2, pure=False): batch for batch in batches(todo, settings)}
     for f in as_completed(list(futures)):
         try:
-            arrived(f.result())
+            results = f.result()
         except Exception as exc:  # noqa: BLE001 - a unit that failed on every retry: said, not fatal
-            c, k = futures[f]
-            arrived({"key": k, "describe": c.describe(), "template": c.template, "score": None,
-                     "out_path": c.out_track.path, "in_path": c.in_track.path, "entry_bar": c.entry_bar,
-                     "error": f"{type(exc).__name__}: {exc}"})
+            results = [_failed(c, k, f"{type(exc).__name__}: {exc}") for c, k in futures[f]]
+        for r in results:
+            arrived(r)

@@ -50,3 +50,25 @@ def test_two_local_worker_processes_give_the_same_scores_as_one(candidates, tmp_
     assert two.to_dict()["scored"] == 2
     same = next(r for r in two.results if r["key"] == one.results[0]["key"])
     assert same["score"] == pytest.approx(one.results[0]["score"], abs=1e-6)  # deterministic: same render
+
+
+def test_candidates_that_stretch_the_same_track_the_same_way_go_to_one_worker_together(tmp_path: Path) -> None:
+    """A key shift costs the worker seconds of Rubber Band for the incoming track, once per process: the
+    candidates needing the same one are dealt out as one batch (A minor → B minor and D minor → B minor
+    both shift B minor down two); those that stretch nothing go one by one, so the work still spreads."""
+    from copilot.rehearsal.runner import batches, stretch_group
+
+    for title, hz, key in (("Alpha", 55.0, "A minor"), ("Bravo", 61.7, "B minor"), ("Delta", 73.4, "D minor")):
+        write_kick_track(tmp_path, KickTrack(title, hz, key=key))
+    found = enumerate_candidates(folder_records([tmp_path]), ["bass_swap"], bars=8)
+    settings = RenderSettings()
+    todo = [(c, c.key(settings, 1)) for c in found]
+    dealt = batches(todo, settings)
+    assert sorted(k for b in dealt for _, k in b) == sorted(k for _, k in todo)  # each one once
+    into_bravo = [b for b in dealt if any(c.in_track.title == "Bravo" for c, _ in b)]
+    assert len(into_bravo) == 1 and {c.out_track.title for c, _ in into_bravo[0]} == {"Alpha", "Delta"}
+    for batch in dealt:
+        groups = {stretch_group(c, settings) for c, _ in batch}
+        assert len(groups) == 1 and (None not in groups or len(batch) == 1)
+    assert len(dealt[0]) == 2  # the largest first
+    assert len(batches(todo * 5, settings, size=8)[0]) == 8  # never more than a batch's worth at once
