@@ -111,9 +111,12 @@ def _metric(name: str, value: float | None, **detail: Any) -> Metric:
 
 
 def mono(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float64)
+    x = np.asarray(x)
     if x.ndim != 2:
-        return x
+        return np.asarray(x, np.float64)
+    if x.shape[1] == 2:  # stereo: (L + R) / 2 in float64, the same numbers as the mean, without a copy first
+        return np.add(x[:, 0], x[:, 1], dtype=np.float64) * 0.5
+    x = np.asarray(x, np.float64)
     return x @ np.full(x.shape[1], 1.0 / x.shape[1])  # the channels' mean, faster than a strided .mean(axis=1)
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from copilot.bridge.config import Config
+from copilot.bridge.host import TargetHost
 from copilot.bridge.session import Session, SessionOptions
 from copilot.bridge.transition import Step, TransitionPlan
 from copilot.intents.schema import Intent, IntentKind
@@ -194,7 +195,7 @@ def render_pass(candidate: Candidate, settings: RenderSettings, folder: Path, si
     seconds = (SETUP_PLAY + margin + bars * 4.0 + margin + 4.0) * 60.0 / tempo
     options.duration = seconds
     with contextlib.redirect_stdout(io.StringIO()):
-        session = Session(options, config)
+        session = Session(options, config, host=_host(config))
         session.report = said.append  # type: ignore[method-assign] - what the session says goes to the report
         session.start()
         try:
@@ -222,6 +223,14 @@ def render_pass(candidate: Candidate, settings: RenderSettings, folder: Path, si
     target = session.host.get("standalone")
     anchors = {"A": SETUP_PLAY - cue_out, "B": _play_beat(plan, "B") - cue_in}
     return Pass(target.rendered, target.rendered_decks if decks else None, plan, said, anchors)
+
+
+def _host(config: Config) -> TargetHost:
+    """The sandbox's targets: the built-in engine and the phrase database, handed in (looking through every
+    installed plugin's entry point, twice per session, cost a tenth of a candidate's render)."""
+    from copilot.plugins import phrase_db, standalone
+
+    return TargetHost(config.targets(), plugins=[standalone, phrase_db], entry_points=False, settings=config.data)
 
 
 def _play_beat(plan: dict[str, Any], deck: str) -> float:

@@ -102,3 +102,16 @@ def test_each_deck_alone_from_the_one_pass_is_the_deck_rendered_on_its_own(track
     for name in ("on_grid", "bass_clash", "loudness", "phrase", "key", "overs"):
         assert after.metrics[name].value == pytest.approx(before.metrics[name].value, abs=0.5), name
     assert after.metrics["spectral"].value == pytest.approx(before.metrics["spectral"].value, abs=0.25)
+
+
+def test_the_sandboxs_own_targets_render_what_every_installed_plugin_would(tracks, swap, tmp_path,
+                                                                             monkeypatch) -> None:
+    """The sandbox hands its session the engine and the phrase database instead of looking through every
+    installed plugin: the same plan and the same samples."""
+    monkeypatch.setattr(sandbox, "_host", lambda config: None)  # the session finds its own, as on stage
+    c = Candidate(tracks[OUT.title], tracks[IN.title], "bass_swap", bars=8)
+    found = sandbox.render(c, RenderSettings(), tmp_path)
+    assert np.array_equal(found.mix, swap.mix) and np.array_equal(found.in_alone, swap.in_alone)
+    assert np.array_equal(found.out_alone, swap.out_alone)
+    assert {k: v for k, v in found.plan.items() if k not in ("id", "intent_id")} == \
+        {k: v for k, v in swap.plan.items() if k not in ("id", "intent_id")}
