@@ -53,13 +53,15 @@ def measure(label: str, candidates: list, folder: Path, settings: RenderSettings
     scored = [r for r in done.results if r.get("score") is not None]
     span = sum(r["transition_seconds"] for r in scored)
     per_unit = [r["seconds"] for r in scored]
+    cpu = sum(r["cpu_seconds"] for r in scored)
     out = {"label": label, "scored": len(scored), "failed": done.failed, "wall_s": wall,
            "per_minute": len(scored) / wall * 60, "realtime": span / wall,
            "unit_median_s": statistics.median(per_unit) if per_unit else None,
-           "unit_p99_s": max(per_unit) if per_unit else None}
+           "unit_p99_s": max(per_unit) if per_unit else None,
+           "cpu_per_unit_s": cpu / len(scored) if scored else None}
     print(f"{label:>22}: {out['scored']:3d} scored in {wall:6.1f} s = {out['per_minute']:6.1f}/min, "
           f"{out['realtime']:5.1f}× real time; per unit median {out['unit_median_s']:.2f} s, "
-          f"max {out['unit_p99_s']:.2f} s")
+          f"max {out['unit_p99_s']:.2f} s; CPU per unit {out['cpu_per_unit_s']:.2f} s")
     return out
 
 
@@ -98,6 +100,8 @@ def main() -> None:
     print(f"load average {os.getloadavg()}")
     print(f"speed-up 1 → 2 local workers: {two['per_minute'] / one['per_minute']:.2f}×; "
           f"Dask ×2 against 1 worker: {dask['per_minute'] / one['per_minute']:.2f}×")
+    print(f"CPU-bound on 2 free cores, warm workers (2 × 60 s / the 1-worker run's CPU per unit): "
+          f"{120 / one['cpu_per_unit_s']:.0f}/min")
     print("goal: ≥ 300 16-bar transitions per minute (≥ 150× real time), ≥ 1.8× from 1 to 2 workers")
 
 

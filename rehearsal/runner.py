@@ -66,7 +66,7 @@ def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, ke
     candidate)."""
     from . import report, sandbox
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     base = {"key": key, "describe": candidate.describe(), "template": candidate.template,
             "out_path": candidate.out_track.path, "in_path": candidate.in_track.path,
             "out_title": candidate.out_track.title, "in_title": candidate.in_track.title,
@@ -92,7 +92,8 @@ def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, ke
             "plan": {k: rendered.plan.get(k) for k in ("start", "end", "bars", "template")},
             "why": rendered.plan.get("why", ""), "audio_seconds": rendered.audio_seconds,
             "transition_seconds": rendered.context.end - rendered.context.start,
-            "worker": os.getpid(), "seconds": time.perf_counter() - began}
+            "worker": os.getpid(), "seconds": time.perf_counter() - began,
+            "cpu_seconds": time.process_time() - cpu}  # this process's CPU: a shared machine's load aside
 
 
 def draw(candidates: Sequence[Candidate], results: Iterable[dict[str, Any]], settings: RenderSettings,
