@@ -163,10 +163,10 @@ class StretchJob:
         kept = (source, self.sr, self.key.ratio, self.key.semitones, self.start)  # the audio, not its file name
         if source is not None and self.seconds == 0.0 and self.hi == self.lo:
             self._take_over(kept)
-        while not self.finished and (until is None or self._phase == 2 or self.hi < until):
+        while not self.finished and self._pass is not None and (until is None or self._phase == 2 or self.hi < until):
             self.step(8 if until is not None else 64)
-        if source is not None:
-            _keep(kept, _Kept(self.buf, self.lo, self.hi, self._phase, self._pass, self.finished))
+        if source is not None and (self._pass is not None or self.finished):  # a job robbed of its stretcher keeps out
+            _keep(kept, _Kept(self.buf, self.lo, self.hi, self._phase, self._pass, self.finished, weakref.ref(self)))
         return self
 
     def _take_over(self, kept: tuple[Any, ...]) -> None:
@@ -179,6 +179,9 @@ class StretchJob:
         self.buf[: was.hi] = was.buf[: was.hi]
         self.lo, self.hi, self._phase, self._pass = was.lo, was.hi, was.phase, was.stretcher
         was.stretcher = None
+        owner = was.owner()
+        if owner is not None and owner is not self:
+            owner._pass = None  # one stretcher, one job: the earlier one renders no more
         if was.finished:
             self._finish(was.lo)
         else:
@@ -241,6 +244,7 @@ class _Kept:
     phase: int
     stretcher: _Pass | None
     finished: bool
+    owner: weakref.ReferenceType[StretchJob]  # the job that left it
 
 
 _FINISHED: OrderedDict[tuple[Any, ...], _Kept] = OrderedDict()

@@ -292,3 +292,25 @@ def test_an_offline_render_stretches_only_what_its_decks_play_and_sounds_the_sam
     assert np.array_equal(renders[0], renders[1]) and np.abs(renders[1]).max() > 0.05
     (whole, size), (ahead, _) = held
     assert whole == size and ahead < 0.6 * size  # 6 s rendered of a 16 s track: the stretch stopped near there
+
+
+def test_a_later_render_takes_over_the_partial_stretch_and_its_stretcher() -> None:
+    """A second render of the same audio, ratio, shift and start (the rehearsal's next candidate) starts
+    from what the first left and goes on with its stretcher: the samples of one run to the end. The first
+    job, its stretcher gone, renders no more (and does not hang)."""
+    from copilot.engine import stretch
+    from copilot.engine.engine import Engine
+    from copilot.engine.stretch import StretchJob, StretchKey
+
+    audio, _ = tone_track(6.0)
+    audio = audio.astype(np.float32)
+    key = StretchKey.of("tone", BPM_TRACK / BPM_SESSION, -1.0)
+    whole = StretchJob(Engine(), key, audio).run()
+    stretch._FINISHED.clear()
+    source = ("tone-audio", 1, 2)
+    first = StretchJob(Engine(), key, audio).run(source, until=SR)
+    later = StretchJob(Engine(), key, audio).run(source, until=SR // 2)
+    assert later.hi == first.hi and later.seconds == 0.0  # taken over: nothing rendered again
+    assert first.run(source, until=3 * SR).hi == later.hi  # robbed of its stretcher: it stops
+    later.run(source)
+    assert later.finished and np.array_equal(later.buf, whole.buf)
