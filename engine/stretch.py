@@ -274,5 +274,6 @@ def source_of(path: Any) -> tuple[Any, ...] | None:
 def _keep(key: tuple[Any, ...], kept: _Kept) -> None:
     _FINISHED[key] = kept
     _FINISHED.move_to_end(key)
-    while _FINISHED and sum(k.buf.nbytes for k in _FINISHED.values()) > KEEP_BYTES:
+    # what each holds: a stretch rendered only as far as it was read has touched no more of its buffer
+    while _FINISHED and sum(k.buf[: k.hi].nbytes for k in _FINISHED.values()) > KEEP_BYTES:
         _FINISHED.popitem(last=False)

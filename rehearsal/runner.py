@@ -160,9 +160,10 @@ def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path,
     try:
         if client is not None:
             _on_dask(client, todo, settings, folder, arrived, plot)
-        elif workers <= 1:
-            for c, k in todo:
-                arrived(rehearse_one(c, settings, str(folder), k, plot))
+        elif workers <= 1:  # in the order a worker is dealt them: what shares a stretch, back to back
+            for batch in batches(todo, settings):
+                for c, k in batch:
+                    arrived(rehearse_one(c, settings, str(folder), k, plot))
         else:
             _on_pool(todo, settings, folder, arrived, workers, plot)
     except KeyboardInterrupt:
