@@ -244,8 +244,11 @@ def _on_dask(client: Any, todo: Sequence[tuple[Candidate, str]], settings: Rende
              arrived: Callable[[dict[str, Any]], None], plot: bool) -> None:
     from distributed import as_completed
 
-    futures = {client.submit(rehearse_batch, batch, settings, str(folder), plot, key=f"rehearse-{batch[0][1]}",
-                             retries=2, pure=False): batch for batch in batches(todo, settings)}
+    # a key of its own for the drawing pass: the scoring pass's task of the same candidates may still be held
+    name = "rehearse-plot" if plot else "rehearse"
+    futures = {client.submit(rehearse_batch, batch, settings, str(folder), plot,
+                             key=f"{name}-{batch[0][1]}-{len(batch)}", retries=2, pure=False): batch
+               for batch in batches(todo, settings)}
     for f in as_completed(list(futures)):
         try:
             results = f.result()

@@ -10,7 +10,7 @@ import pytest
 from copilot.phrase_db.loader import folder_records
 from copilot.phrase_db.rehearsals import Rehearsals
 from copilot.rehearsal.candidate import RenderSettings
-from copilot.rehearsal.runner import enumerate_candidates, run
+from copilot.rehearsal.runner import draw, enumerate_candidates, run
 from copilot.tests.fixtures_rehearse import KickTrack, write_kick_track
 
 
@@ -42,6 +42,11 @@ def test_a_local_cluster_of_two_workers_scores_every_candidate_and_results_strea
         assert all(r["score"] > 50 and r["plot"] is None for r in kept)  # plots: for the best few, after
         again = run(candidates, RenderSettings(), tmp_path, store.known(r["key"] for r in kept), keep, client=client)
         assert again.skipped == 2 and not again.results
+        # the best one drawn on the same cluster, after the ranking: its own task, the score it was ranked by
+        best = max(kept, key=lambda r: r["score"])
+        drawn = draw(candidates, store.results(), RenderSettings(), tmp_path, keep, 1, client=client)
+        assert [r["key"] for r in drawn.results] == [best["key"]]
+        assert drawn.results[0]["score"] == best["score"] and (tmp_path / drawn.results[0]["plot"]).is_file()
 
 
 def test_two_local_worker_processes_give_the_same_scores_as_one(candidates, tmp_path: Path) -> None:
