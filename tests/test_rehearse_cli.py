@@ -94,6 +94,8 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     assert done.returncode == 2 and "no template named no_such" in done.stderr
     done = rehearse("crate", "--out", "out", "--workers", "0", cwd=tmp_path)
     assert done.returncode == 2 and "--workers" in done.stderr
+    done = rehearse("crate", "--out", "out", "--plots", "-1", cwd=tmp_path)
+    assert done.returncode == 2 and "--plots is a whole number from 0" in done.stderr
     (tmp_path / "a-file").write_text("x")
     done = rehearse("crate", "--out", "a-file", cwd=tmp_path)
     assert done.returncode == 2 and "is a file, not a folder" in done.stderr
