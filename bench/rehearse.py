@@ -1,14 +1,19 @@
-"""Rehearsal throughput: 16-bar candidate transitions rendered (three passes) and scored per minute, with
-1 and 2 local worker processes and on a 2-worker Dask LocalCluster, against the real-time rate (one
-transition per its own duration). The baseline is the 1-worker run, measured in the same run.
+"""Rehearsal throughput: 16-bar candidate transitions rendered and scored per minute, with 1 and 2 local
+worker processes and on a 2-worker Dask LocalCluster, against the real-time rate (one transition per
+its own duration). The baseline is the 1-worker run, measured in the same run; `--before` also runs the
+way before the third pass in this process (three passes per candidate, each shifted track stretched
+whole, every candidate drawn), so its speed-up is measured on the same machine at the same time.
 
-    python bench/rehearse.py            # 4 tracks → 12 candidates per configuration
-    python bench/rehearse.py --quick    # 3 tracks → 6 candidates
+    python bench/rehearse.py                 # 4 tracks → 12 candidates per configuration
+    python bench/rehearse.py --quick         # 3 tracks → 6 candidates
+    python bench/rehearse.py --tracks 6      # 30 candidates: the workers' start-up spread thinner
+    python bench/rehearse.py --before        # and the previous code path, 1 worker
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import tempfile
@@ -24,41 +29,66 @@ LONG = (("intro", 8, 0.5), ("main", 16, 0.8), ("outro", 16, 0.5))  # room for a 
 
 
 def crate(folder: Path, n: int) -> list:
-    hz = (55.0, 61.7, 73.4, 82.4, 98.0)
-    keys = ("A minor", "B minor", "D minor", "E minor", "G minor")
+    hz = (55.0, 61.7, 73.4, 82.4, 98.0, 65.4, 69.3, 77.8)
+    keys = ("A minor", "B minor", "D minor", "E minor", "G minor", "C minor", "C# minor", "D# minor")
     for i in range(n):
         write_kick_track(folder, KickTrack(f"Track {i + 1}", hz[i], key=keys[i], sections=LONG))
     return folder_records([folder])
 
 
-def measure(label: str, candidates: list, folder: Path, **kw) -> dict:
+def cold() -> None:
+    """An in-process run starts as a fresh worker would: no stretch or loudness kept from the last."""
+    from copilot.engine import stretch
+    from copilot.rehearsal import sandbox
+
+    stretch._FINISHED.clear()
+    sandbox._LUFS.clear()
+
+
+def measure(label: str, candidates: list, folder: Path, settings: RenderSettings | None = None, **kw) -> dict:
+    cold()
     began = time.perf_counter()
-    done = run(candidates, RenderSettings(), folder, set(), lambda r: None, **kw)
+    done = run(candidates, settings or RenderSettings(), folder, set(), lambda r: None, **kw)
     wall = time.perf_counter() - began
     scored = [r for r in done.results if r.get("score") is not None]
     span = sum(r["transition_seconds"] for r in scored)
     per_unit = [r["seconds"] for r in scored]
+    cpu = sum(r["cpu_seconds"] for r in scored)
     out = {"label": label, "scored": len(scored), "failed": done.failed, "wall_s": wall,
            "per_minute": len(scored) / wall * 60, "realtime": span / wall,
            "unit_median_s": statistics.median(per_unit) if per_unit else None,
-           "unit_p99_s": max(per_unit) if per_unit else None}
+           "unit_p99_s": max(per_unit) if per_unit else None,
+           "cpu_per_unit_s": cpu / len(scored) if scored else None}
     print(f"{label:>22}: {out['scored']:3d} scored in {wall:6.1f} s = {out['per_minute']:6.1f}/min, "
           f"{out['realtime']:5.1f}× real time; per unit median {out['unit_median_s']:.2f} s, "
-          f"max {out['unit_p99_s']:.2f} s")
+          f"max {out['unit_p99_s']:.2f} s; CPU per unit {out['cpu_per_unit_s']:.2f} s")
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--tracks", type=int, default=None, help="tracks in the crate (2–8)")
+    ap.add_argument("--before", action="store_true", help="also the previous code path, 1 worker")
     args = ap.parse_args()
+    n = args.tracks or (3 if args.quick else 4)
     print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}; python "
           f"{platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "crate").mkdir()
-        tracks = crate(root / "crate", 3 if args.quick else 4)
+        tracks = crate(root / "crate", n)
         candidates = enumerate_candidates(tracks, ["bass_swap"], bars=16)
+        print(f"{len(tracks)} tracks, {len(candidates)} candidates; load average {os.getloadavg()}")
+        if args.before:
+            from copilot.engine import keylock
+
+            ahead, keylock.OFFLINE_AHEAD = keylock.OFFLINE_AHEAD, None
+            try:
+                measure("before, 1 worker", candidates, root / "w0", RenderSettings(one_pass=False), workers=1,
+                        plot=True)
+            finally:
+                keylock.OFFLINE_AHEAD = ahead
         one = measure("1 worker (baseline)", candidates, root / "w1", workers=1)
         two = measure("2 local workers", candidates, root / "w2", workers=2)
         from distributed import Client, LocalCluster
@@ -67,8 +97,11 @@ def main() -> None:
                 Client(cluster) as client:
             client.run(lambda: __import__("copilot.rehearsal.sandbox"))  # warm: imports are not rehearsal
             dask = measure("Dask LocalCluster ×2", candidates, root / "dask", client=client)
+    print(f"load average {os.getloadavg()}")
     print(f"speed-up 1 → 2 local workers: {two['per_minute'] / one['per_minute']:.2f}×; "
           f"Dask ×2 against 1 worker: {dask['per_minute'] / one['per_minute']:.2f}×")
+    print(f"CPU-bound on 2 free cores, warm workers (2 × 60 s / the 1-worker run's CPU per unit): "
+          f"{120 / one['cpu_per_unit_s']:.0f}/min")
     print("goal: ≥ 300 16-bar transitions per minute (≥ 150× real time), ≥ 1.8× from 1 to 2 workers")
 
 

@@ -61,6 +61,7 @@ class SessionOptions:
     output_latency_ms: float | None = None  # overrides the targets' own compensation
     out: Path | None = None  # render offline to this WAV (the engine)
     out_memory: bool = False  # render offline into memory instead (the engine target keeps it: `rendered`)
+    out_decks: bool = False  # with it: each deck after its fader from the same pass (`rendered_decks`)
     crate: Path | None = None
     adorn: Path | None = None
     motion_osc: str | None = None

@@ -22,6 +22,7 @@ def command(
     bars: int | None = typer.Option(None, help="Bars per transition (default: each template's own)."),
     limit: int | None = typer.Option(None, help="At most this many candidates (in order)."),
     workers: int = typer.Option(1, "--workers", "-j", help="Local worker processes."),
+    plots: int = typer.Option(12, "--plots", help="Draw the best N transitions' plots for the report (0: none)."),
     dask: str | None = typer.Option(None, "--dask", help="Run on this Dask scheduler (tcp://HOST:8786)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run and its results as JSON."),
     session_log: Path | None = typer.Option(None, "--log", help="Rehearse the transitions this session log "
@@ -34,12 +35,14 @@ def command(
     from copilot.phrase_db.transitions import templates
     from copilot.rehearsal import report
     from copilot.rehearsal.candidate import RenderSettings
-    from copilot.rehearsal.runner import enumerate_candidates, run
+    from copilot.rehearsal.runner import draw, enumerate_candidates, run
 
     check_flags(bars=bars)
     for flag, value in (("--workers", workers), ("--entries", entries), ("--limit", limit)):
         if value is not None and value < 1:
             fail(f"{flag} is a whole number from 1, not {value}")
+    if plots < 0:
+        fail(f"--plots is a whole number from 0, not {plots}")
     if session_log is not None and (template or bars is not None or entries != 1):
         fail("--log rehearses the transitions as they were played: -T, --bars and --entries do not apply")
     try:
@@ -63,10 +66,14 @@ def command(
         known = store.known(keys)
         progress, finish = _progress(as_json)
         try:
-            done = run(candidates, settings, out, known, store.put, workers=workers, client=client,
-                       progress=progress)
+            try:
+                done = run(candidates, settings, out, known, store.put, workers=workers, client=client,
+                           progress=progress)
+            finally:
+                finish()
+            if not done.interrupted:  # plots for the report's best few, now that they are ranked
+                draw(candidates, store.results(), settings, out, store.put, plots, workers=workers, client=client)
         finally:
-            finish()
             if client is not None:
                 client.close()
         everything = store.results()

@@ -47,6 +47,7 @@ from .layout import (
     D_SRC_SLOT,
     D_WANT_SLOT,
     DECK_FIELDS,
+    F_STAGES,
     FX_ECHO,
     FX_REVERB,
     M_BEAT,
@@ -54,6 +55,7 @@ from .layout import (
     M_SAMPLE,
     M_SEQ,
     M_VALID,
+    MAX_BLOCK,
     MAX_DECKS,
     MT_COMP_GR,
     MT_GR,
@@ -82,6 +84,7 @@ from .layout import (
     S_UNDERFLOW_AT,
     S_UNDERFLOWS,
     S_VARISPEED,
+    TAP_DECKS,
     V_ACTIVE,
     V_SLOT,
     VOICE_FIELDS,
@@ -156,6 +159,18 @@ class Engine:
             out = np.zeros(2 * frames, np.float32)
         render(self.state.table, out, frames)
         return out
+
+    def tap_decks(self, on: bool) -> None:
+        """Offline only: from the next block, copy each deck's signal after its fader into the tap
+        (`deck_taps`), so one pass gives the mix and every deck alone."""
+        settings = self.state["settings"]
+        stages = int(settings[F_STAGES])
+        settings[F_STAGES] = float(stages | TAP_DECKS if on else stages & ~TAP_DECKS)
+
+    def deck_taps(self, frames: int) -> np.ndarray:
+        """The last block's deck signals (`tap_decks`): a view (decks, frames, 2) of float64, in kernel
+        samples (each sounds `latency_samples` later at the output); the next block overwrites it."""
+        return self.state["tap"].reshape(MAX_DECKS, MAX_BLOCK, 2)[: self.decks, :frames]
 
     # -- audio buffers --------------------------------------------------------------------------------
     def put_buffer(self, audio: np.ndarray, pinned: bool = False, filled: bool = True) -> int:

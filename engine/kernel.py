@@ -73,6 +73,7 @@ from .layout import (
     A_SLOTS,
     A_SPAN,
     A_STATS,
+    A_TAP,
     A_TIMES,
     A_TP_FIR,
     A_VOICES,
@@ -181,6 +182,7 @@ from .layout import (
     M_SAMPLE,
     M_SEQ,
     M_VALID,
+    MAX_BLOCK,
     MAX_DECKS,
     MAX_PENDING,
     MAX_POINTS,
@@ -240,6 +242,7 @@ from .layout import (
     SRC_GUARD,
     SRC_XFADE,
     SUB,
+    TAP_DECKS,
     TIMES,
     TP_ALWAYS,
     TRIM_DB,
@@ -983,6 +986,7 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
     mcoef = f64(tbl, A_MCOEF)
     lu_blocks = f64(tbl, A_LU_BLOCKS)
     span = f64(tbl, A_SPAN)
+    tap = f64(tbl, A_TAP)
 
     sr = settings[F_SR]
     stages = int(settings[F_STAGES])
@@ -990,6 +994,11 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
     if frames > out.size // 2:
         frames = out.size // 2
     b0, db = block_beats(clock, beat, stats, settings, frames)
+    tapping = (stages & TAP_DECKS) != 0 and frames <= MAX_BLOCK
+    if tapping:  # a deck that does not play this block adds silence
+        for d in range(ndecks):
+            for k in range(2 * frames):
+                tap[d * 2 * MAX_BLOCK + k] = 0.0
 
     # -- drain the command ring ----------------------------------------------------------------------
     npend = stats[S_PENDING]
@@ -1153,9 +1162,19 @@ def render(tbl, out, frames):  # type: ignore[no-untyped-def]
             ri = (0.5 * send1 + depth1 * is_rev - r0) / last
             trem0 = v0[ln + L_TREMOLO]
             trem1 = trem0 + inc[ln + L_TREMOLO] * (n - 1)
+            if tapping:  # what this deck adds to the bus: the bus after it, less the bus before it
+                t = d * 2 * MAX_BLOCK + 2 * i
+                for k in range(n):
+                    tap[t + 2 * k] = -scratch[BUS_L * SUB + k]
+                    tap[t + 2 * k + 1] = -scratch[BUS_R * SUB + k]
             deck[o + D_PEAK] = mix_deck(scratch, 2 * d * SUB, n, gl0, gl_i, gr0, gr_i, e0, ei, r0, ri, trem0,
                                         (trem1 - trem0) / last, trem0 > 0.0 or trem1 > 0.0, bi, db,
                                         deck[o + D_PEAK])
+            if tapping:
+                t = d * 2 * MAX_BLOCK + 2 * i
+                for k in range(n):
+                    tap[t + 2 * k] += scratch[BUS_L * SUB + k]
+                    tap[t + 2 * k + 1] += scratch[BUS_R * SUB + k]
         # one-shot voices (adornments)
         ag0 = level(v0[G_ADORN])
         for vi in range(N_VOICES):

@@ -26,9 +26,13 @@ from typing import Any
 from copilot.phrase_db.keys import Key, camelot_distance
 
 from .files import Track
-from .stretch import StretchJob, StretchKey, source_of
+from .stretch import SPLICE, StretchJob, StretchKey, source_of
 
 SETTLE = 0.5  # seconds a tempo must hold before the decks re-stretch to it
+# Offline a stretch renders only this many seconds of track ahead of its deck's play head, and follows
+# the head block by block: a render reads what it plays, not the whole track (a six-minute track took
+# 25 s of Rubber Band whole, for a rehearsal that hears 40 s of it). None: the whole track at once.
+OFFLINE_AHEAD: float | None = 2.0
 CACHE = 4  # stretched tracks kept (each as large as its track: ~140 MB for six minutes)
 MAX_SHIFT = 12.0  # semitones either way
 STEP_BLOCKS = 8  # process blocks per worker step (~0.7 s of audio, some 50 ms of work)
@@ -80,6 +84,7 @@ class KeyLock:
         self._seen = (self.session_bpm, clock.now())
         self._planned: tuple[float, float] | None = None  # a TEMPO action's (bpm, beat) still ahead
         self._cache: OrderedDict[StretchKey, StretchJob] = OrderedDict()
+        self._sources: dict[StretchKey, tuple[Any, ...] | None] = {}  # offline: each stretch's audio (`source_of`)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._running = True
@@ -148,6 +153,23 @@ class KeyLock:
                 self._apply(deck, None)
         if self.live:
             self._tell()
+        elif OFFLINE_AHEAD is not None:
+            self._ahead()
+
+    def _ahead(self) -> None:
+        """Offline, before each block: every wanted stretch holds its deck's audio a little past the head."""
+        beat = self.clock.beat_at_time(self.clock.now())
+        for deck, k in self.decks.items():
+            job = self._cache.get(k.wanted) if k.wanted is not None else None
+            if job is not None and not job.finished:
+                job.run(self._sources.get(job.key), self._until(job, self.engine.head_frame(deck, beat)))
+
+    @staticmethod
+    def _until(job: StretchJob, head: float) -> float | None:
+        """The output frame an offline stretch must reach to hold track frame `head` and what follows it."""
+        if OFFLINE_AHEAD is None:
+            return None
+        return (max(0.0, head) + OFFLINE_AHEAD * job.sr) * job.key.ratio + SPLICE
 
     def _tell(self) -> None:
         beat = self.clock.beat_at_time(self.clock.now())
@@ -217,7 +239,8 @@ class KeyLock:
                 start = 0  # near the top: one pass from the start
             job = StretchJob(self.engine, key, track.audio, start)
             if not self.live:
-                job.run(source_of(track.path))
+                self._sources[key] = source_of(track.path)
+                job.run(self._sources[key], self._until(job, head))
             self._cache[key] = job
             self._evict()
         self._wake.set()

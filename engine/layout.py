@@ -146,9 +146,12 @@ N_SETTINGS = 32
 # F_STAGES: a bit mask of stages switched off, for profiling only (bench/engine_stages.py); 0 = all on.
 # A stage switched off passes its input through (the limiter: a hard clip at the ceiling).
 (OFF_EQ, OFF_FILTER, OFF_ECHO, OFF_REVERB, OFF_LOWPASS, OFF_LIMITER, OFF_TRUE_PEAK, OFF_READ, TP_ALWAYS,
- OFF_CHAIN, OFF_METER) = (1 << i for i in range(11))
+ OFF_CHAIN, OFF_METER, TAP_DECKS) = (1 << i for i in range(12))
 # TP_ALWAYS: run the true-peak interpolator even where it cannot matter; OFF_CHAIN: the master chain
-# (HPF, tilt, compressor); OFF_METER: the loudness meter
+# (HPF, tilt, compressor); OFF_METER: the loudness meter. TAP_DECKS is no stage but an offline-only
+# extra: each deck's signal after its fader (what it adds to the bus, before the FX returns, the master
+# chain and the limiter) is copied into `tap` for the block, so a rehearsal hears each deck alone from
+# the same pass as the mix (rehearsal/sandbox.py).
 
 # -- master (float64): echo, reverb and limiter state ------------------------------------------------
 MS_ECHO_W, MS_ECHO_D, MS_ECHO_LP_L, MS_ECHO_LP_R, MS_LIM_POS, MS_LIM_REL, MS_LIM_SUM, MS_LIM_QHEAD, MS_LIM_QTAIL, \
@@ -219,10 +222,11 @@ ARRAYS: tuple[tuple[str, type, int], ...] = (
     ("meters", np.float64, 16),
     ("mcoef", np.float64, MCOEF_FIELDS),
     ("lu_blocks", np.float64, LU_BLOCKS),  # the last 3 s of K-weighted 100 ms blocks (mean squares)
+    ("tap", np.float64, MAX_DECKS * 2 * MAX_BLOCK),  # TAP_DECKS: deck d's block, interleaved, at d × 2 × MAX_BLOCK
 )
 INDEX = {name: i for i, (name, _, _) in enumerate(ARRAYS)}
 (A_RING, A_RING_IDX, A_CLOCK, A_BEAT, A_STATS, A_SETTINGS, A_LANE_VAL, A_LANE_ENV, A_LANE_N, A_LANE_CUR,
  A_LANE_NEUTRAL, A_LANE_RESET, A_LANE_V0, A_LANE_INC, A_PENDING, A_PENDING_SEQ, A_DECK, A_DSP, A_XOVER,
  A_SLOTS, A_SPAN, A_VOICES, A_ECHO, A_REVERB, A_REV_LEN, A_MASTER, A_LIM_DELAY, A_LIM_HIST, A_LIM_Q, A_LIM_BOX,
- A_TP_FIR, A_SCRATCH, A_TIMES, A_TIMESPEC, A_METERS, A_MCOEF, A_LU_BLOCKS) = range(len(ARRAYS))
+ A_TP_FIR, A_SCRATCH, A_TIMES, A_TIMESPEC, A_METERS, A_MCOEF, A_LU_BLOCKS, A_TAP) = range(len(ARRAYS))
 RING_HEAD, RING_TAIL = 0, 8  # ring_idx: the kernel's read index, the writer's write index

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Engine
+from .layout import MAX_BLOCK
 from .recorder import WavRecorder
 
 
@@ -55,13 +56,18 @@ def render_offline(
     block: int = 1024,
     on_block: Callable[[float], Any] | None = None,
     stop: Callable[[], bool] | None = None,
+    decks: list[np.ndarray] | None = None,
 ) -> np.ndarray | Path:
     """Render `seconds` of the engine. `advance(until)` runs before each block (moves the clock and
     pumps the dispatcher up to `until`); `stop()` true ends the render early (the set cannot go on).
     Returns the audio (frames, 2), or the path when writing a WAV (24-bit, streamed block by block, so an
-    hour-long render needs no hour of memory, its header kept true as it grows: engine/recorder.py)."""
+    hour-long render needs no hour of memory, its header kept true as it grows: engine/recorder.py).
+    `decks`: a list that receives each deck's signal after its fader from the same pass, (decks, frames,
+    2), aligned with the output sample for sample (the limiter's look-ahead delay added)."""
     if seconds <= 0:
         raise ValueError("render a positive duration")
+    if decks is not None and block > MAX_BLOCK:
+        raise ValueError(f"deck taps need blocks of at most {MAX_BLOCK} frames")
     cmap = OfflineClockMap(engine, clock)
     total = round(seconds * engine.samplerate)
     out = np.zeros(2 * block, np.float32)
@@ -71,6 +77,11 @@ def render_offline(
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = WavRecorder(path, engine.samplerate)
+    # the decks' taps in output samples (kernel sample s sounds at output sample s + latency), written block
+    # by block into one array
+    taps = np.zeros((engine.decks, total + engine.latency_samples, 2), np.float32) if decks is not None else None
+    if decks is not None:
+        engine.tap_decks(True)
     try:
         done = 0
         while done < total and not (stop is not None and stop()):
@@ -83,6 +94,9 @@ def render_offline(
             cmap.publish()
             engine.render(n, out)
             frame = out[: 2 * n].reshape(n, 2)
+            if taps is not None:
+                at = done + engine.latency_samples
+                taps[:, at:at + n] = engine.deck_taps(n)
             if writer is not None:
                 writer.write(frame)
             else:
@@ -91,6 +105,10 @@ def render_offline(
     finally:
         if writer is not None:
             writer.close()
+        if decks is not None:
+            engine.tap_decks(False)
+    if decks is not None and taps is not None:
+        decks.append(taps[:, :done])
     if path is not None:
         return path
     return np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)

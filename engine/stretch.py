@@ -17,9 +17,11 @@ map converter), so the block size is what keeps the grid.
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +31,7 @@ import numpy as np
 PROCESS_BLOCK = 4096  # input frames per process() call (see above: it is what keeps the beats on the grid)
 WARM_UP = 4096  # output frames after a mid-track start that still hear the stretcher's zero padding
 SPLICE = 2048  # output frames of cross-fade where the part before the start meets the first pass
-KEEP_BYTES = 512 * 2**20  # finished offline stretches kept per process (a rehearsal renders a pair 3 times)
+KEEP_BYTES = 512 * 2**20  # offline stretches kept per process (a rehearsal renders a track again and again)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class StretchJob:
         self.lo = round(start * key.ratio) + (WARM_UP if start > 0 else 0)  # first frame the kernel may read
         self.hi = self.lo
         self._pass: _Pass | None = _Pass(audio, self.sr, key.ratio, key.semitones, start, self.frames)
+        _JOBS.add(self)
         self._phase = 1  # 1: from the start frame to the end; 2: from frame 0 up to the start
         self.seconds = 0.0  # CPU-side wall time spent rendering
         self.finished = False
@@ -145,26 +148,44 @@ class StretchJob:
         self.seconds += time.perf_counter() - t0
         return self.finished
 
-    def run(self, source: tuple[Any, ...] | None = None) -> StretchJob:
-        """Render everything now (offline: on virtual time nothing may be late). `source` names the track's
-        audio (`source_of`): a stretch this process finished before from the same audio, ratio, shift and
-        start is copied instead of rendered again, so a render is the same with or without it. Silence
+    def run(self, source: tuple[Any, ...] | None = None, until: float | None = None) -> StretchJob:
+        """Render now (offline: on virtual time nothing may be late): everything, or (`until`) at least up
+        to output frame `until` — a later call goes on from there with the same stretcher, so the samples
+        are those of one run to the end. `source` names the track's audio (`source_of`): what this process
+        stretched before from the same audio, ratio, shift and start is taken over (copied, with its
+        stretcher) instead of rendered again, so a render is the same with or without it. Silence
         stretches to silence: nothing to render."""
-        if not self.audio.any():
+        if self.finished:
+            return self
+        if self.seconds == 0.0 and self.hi == self.lo and not self.audio.any():
             self._finish(0)
             return self
         kept = (source, self.sr, self.key.ratio, self.key.semitones, self.start)  # the audio, not its file name
-        done = _FINISHED.get(kept) if source is not None else None
-        if done is not None and len(done) == self.size:
-            _FINISHED.move_to_end(kept)
-            self.buf[:] = done
-            self._finish(0)
-            return self
-        while not self.step(64):
-            pass
-        if source is not None:
-            _keep(kept, self.buf.copy())
+        if source is not None and self.seconds == 0.0 and self.hi == self.lo:
+            self._take_over(kept)
+        while not self.finished and self._pass is not None and (until is None or self._phase == 2 or self.hi < until):
+            self.step(8 if until is not None else 64)
+        if source is not None and (self._pass is not None or self.finished):  # a job robbed of its stretcher keeps out
+            _keep(kept, _Kept(self.buf, self.lo, self.hi, self._phase, self._pass, self.finished, weakref.ref(self)))
         return self
+
+    def _take_over(self, kept: tuple[Any, ...]) -> None:
+        """Start from what an earlier job of this process left of the same stretch (its stretcher moves
+        here: that job is over)."""
+        was = _FINISHED.get(kept)
+        if was is None or len(was.buf) != self.size or (was.stretcher is None and not was.finished):
+            return
+        _FINISHED.move_to_end(kept)
+        self.buf[: was.hi] = was.buf[: was.hi]
+        self.lo, self.hi, self._phase, self._pass = was.lo, was.hi, was.phase, was.stretcher
+        was.stretcher = None
+        owner = was.owner()
+        if owner is not None and owner is not self:
+            owner._pass = None  # one stretcher, one job: the earlier one renders no more
+        if was.finished:
+            self._finish(was.lo)
+        else:
+            self.engine.set_span(self.slot, self.lo, self.hi)
 
     def _write(self, out: np.ndarray) -> None:
         p = self._pass
@@ -213,7 +234,30 @@ class StretchJob:
         self.finished = True
 
 
-_FINISHED: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+@dataclass
+class _Kept:
+    """An offline stretch as its last job left it: the buffer, its span, and the stretcher to go on with."""
+
+    buf: np.ndarray
+    lo: int
+    hi: int
+    phase: int
+    stretcher: _Pass | None
+    finished: bool
+    owner: weakref.ReferenceType[StretchJob]  # the job that left it
+
+
+_FINISHED: OrderedDict[tuple[Any, ...], _Kept] = OrderedDict()
+_JOBS: weakref.WeakSet[StretchJob] = weakref.WeakSet()  # every job that may still hold a stretcher
+
+
+@atexit.register
+def _let_go() -> None:
+    """Every stretcher goes before the interpreter does (one still held at exit makes nanobind print a
+    page of leak warnings)."""
+    _FINISHED.clear()
+    for job in list(_JOBS):
+        job._pass = None
 
 
 def source_of(path: Any) -> tuple[Any, ...] | None:
@@ -227,7 +271,9 @@ def source_of(path: Any) -> tuple[Any, ...] | None:
     return (real, st.st_size, st.st_mtime_ns)
 
 
-def _keep(key: tuple[Any, ...], audio: np.ndarray) -> None:
-    _FINISHED[key] = audio
-    while _FINISHED and sum(a.nbytes for a in _FINISHED.values()) > KEEP_BYTES:
+def _keep(key: tuple[Any, ...], kept: _Kept) -> None:
+    _FINISHED[key] = kept
+    _FINISHED.move_to_end(key)
+    # what each holds: a stretch rendered only as far as it was read has touched no more of its buffer
+    while _FINISHED and sum(k.buf[: k.hi].nbytes for k in _FINISHED.values()) > KEEP_BYTES:
         _FINISHED.popitem(last=False)

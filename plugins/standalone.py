@@ -93,6 +93,7 @@ class StandaloneTarget(Target):
         self.crate: Crate | None = None
         self.offline = False
         self.rendered: np.ndarray | None = None  # an offline render into memory (`out_memory`): frames × 2
+        self.rendered_decks: np.ndarray | None = None  # and each deck alone (`out_decks`): decks × frames × 2
         self.fallback_wav: Path | None = None
         self._context: TargetContext | None = None
         self._loads: dict[str, cf.Future[Track]] = {}
@@ -472,11 +473,15 @@ class StandaloneTarget(Target):
         # each block: the session moves virtual time (script, inputs such as the autopilot, the sends), then
         # the engine reports its decks
         stopping = getattr(session, "stopping", None)
+        decks: list[np.ndarray] | None = [] if getattr(session.options, "out_decks", False) else None
         audio = render_offline(self.engine, session.clock, duration, session.advance, path,
                                on_block=lambda _t: self.tick(),
-                               stop=(lambda: bool(session.stopping)) if stopping is not None else None)
+                               stop=(lambda: bool(session.stopping)) if stopping is not None else None,
+                               decks=decks)
         if path is None:
             self.rendered = audio
+        if decks:
+            self.rendered_decks = decks[0]
         stats = self.engine.stats()
         if getattr(session, "exit_status", 0):
             return  # the set could not go on; the session said why

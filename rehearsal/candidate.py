@@ -37,10 +37,11 @@ class RenderSettings:
     safety: Mapping[str, Any] = field(default_factory=dict)
     margin_bars: int = 2  # bars rendered before the transition starts and after it ends
     keylock: bool = False  # key-lock stretches cost ~4 s of Rubber Band per minute of audio: off by default
+    one_pass: bool = True  # each deck alone from the mix's own pass (the engine's deck tap), not a pass each
 
     def to_dict(self) -> dict[str, Any]:
         return {"engine": dict(self.engine), "safety": dict(self.safety), "margin_bars": self.margin_bars,
-                "keylock": self.keylock}
+                "keylock": self.keylock, "one_pass": self.one_pass}
 
 
 @dataclass(frozen=True)

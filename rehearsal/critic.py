@@ -111,9 +111,12 @@ def _metric(name: str, value: float | None, **detail: Any) -> Metric:
 
 
 def mono(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float64)
+    x = np.asarray(x)
     if x.ndim != 2:
-        return x
+        return np.asarray(x, np.float64)
+    if x.shape[1] == 2:  # stereo: (L + R) / 2 in float64, the same numbers as the mean, without a copy first
+        return np.add(x[:, 0], x[:, 1], dtype=np.float64) * 0.5
+    x = np.asarray(x, np.float64)
     return x @ np.full(x.shape[1], 1.0 / x.shape[1])  # the channels' mean, faster than a strided .mean(axis=1)
 
 
@@ -133,9 +136,10 @@ def band_rms_db(x: np.ndarray, sr: int, hop: float = 0.01, window: float = 0.05)
 
 
 # -- on the grid ---------------------------------------------------------------------------------------------
-def kick_onsets(x: np.ndarray, sr: int, min_gap: float = 0.1) -> np.ndarray:
-    """Seconds of kick onsets: rises of the low band's level (5 ms frames) that reach near its peaks."""
-    times, level = band_rms_db(lowpass(mono(x), sr), sr, hop=0.0025, window=0.005)
+def kick_onsets(x: np.ndarray, sr: int, min_gap: float = 0.1, low: np.ndarray | None = None) -> np.ndarray:
+    """Seconds of kick onsets: rises of the low band's level (5 ms frames) that reach near its peaks
+    (`low`: the low band of `x`'s mono, when the caller has it already)."""
+    times, level = band_rms_db(lowpass(mono(x), sr) if low is None else low, sr, hop=0.0025, window=0.005)
     if len(level) < 3:
         return np.zeros(0)
     rise = np.diff(level, prepend=level[0])
@@ -150,8 +154,10 @@ def grid_errors(onsets: np.ndarray, grid: float, beat: float) -> np.ndarray:
     return (phase - np.round(phase)) * beat
 
 
-def on_grid(out_deck: np.ndarray | None, in_deck: np.ndarray | None, mix: np.ndarray, ctx: Context) -> Metric:
-    """The incoming deck's kicks against the grid and against the outgoing deck's, while both play."""
+def on_grid(out_deck: np.ndarray | None, in_deck: np.ndarray | None, mix: np.ndarray, ctx: Context,
+            lows: tuple[np.ndarray, np.ndarray] | None = None) -> Metric:
+    """The incoming deck's kicks against the grid and against the outgoing deck's, while both play
+    (`lows`: both decks' low bands, when the caller has them)."""
     sr = ctx.samplerate
     lo, hi = ctx.start, ctx.end
     if in_deck is None:
@@ -159,9 +165,9 @@ def on_grid(out_deck: np.ndarray | None, in_deck: np.ndarray | None, mix: np.nda
         errs = grid_errors(onsets[(onsets >= lo) & (onsets <= hi)], ctx.grid, ctx.beat)
         value = float(np.median(np.abs(errs)) * 1000) if len(errs) else None
         return _metric("on_grid", value, kicks=len(errs))
-    ins = kick_onsets(in_deck, sr)
+    ins = kick_onsets(in_deck, sr, low=lows[1] if lows else None)
     ins = ins[(ins >= lo) & (ins <= hi)]
-    outs = kick_onsets(out_deck, sr) if out_deck is not None else np.zeros(0)
+    outs = kick_onsets(out_deck, sr, low=lows[0] if lows else None) if out_deck is not None else np.zeros(0)
     to_grid = np.abs(grid_errors(ins, ctx.grid, ctx.beat))
     grid_ms = float(np.median(to_grid) * 1000) if len(to_grid) else None
     pair_ms = None
@@ -212,11 +218,14 @@ def loudness(mix: np.ndarray, ctx: Context) -> tuple[Metric, dict[str, np.ndarra
 
 
 # -- bass ------------------------------------------------------------------------------------------------
-def bass_clash(out_deck: np.ndarray, in_deck: np.ndarray, ctx: Context) -> tuple[Metric, dict[str, np.ndarray]]:
-    """Beats during which both decks carry strong low-band energy at once."""
+def bass_clash(out_deck: np.ndarray, in_deck: np.ndarray, ctx: Context,
+               lows: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Metric, dict[str, np.ndarray]]:
+    """Beats during which both decks carry strong low-band energy at once (`lows`: both decks' low bands,
+    when the caller has them)."""
     sr = ctx.samplerate
-    t, a = band_rms_db(lowpass(mono(out_deck), sr), sr)
-    _, b = band_rms_db(lowpass(mono(in_deck), sr), sr)
+    low_out, low_in = lows if lows else (lowpass(mono(out_deck), sr), lowpass(mono(in_deck), sr))
+    t, a = band_rms_db(low_out, sr)
+    _, b = band_rms_db(low_in, sr)
     n = min(len(a), len(b))
     t, a, b = t[:n], a[:n], b[:n]
     if n == 0:
@@ -243,26 +252,34 @@ def stretch(ctx: Context) -> Metric:
 
 
 # -- peaks -----------------------------------------------------------------------------------------------
+def _peak_per_frame(x: np.ndarray) -> np.ndarray:
+    """max |x| across the channels of each frame (channel by channel: a reduction over a short inner axis is
+    slow in numpy)."""
+    peak = np.abs(x[:, 0])
+    for ch in range(1, x.shape[1]):
+        np.maximum(peak, np.abs(x[:, ch]), out=peak)
+    return peak
+
+
 def overs(mix: np.ndarray, ctx: Context) -> Metric:
     """Time the true peak (4× oversampled, BS.1770 style) is over the ceiling, plus clipped samples."""
     x = np.asarray(mix, np.float32)
     x = x[:, None] if x.ndim == 1 else x
     ceiling = 10 ** (ctx.ceiling_dbtp / 20)
-    sample_peak = np.abs(x).max(axis=1)
+    sample_peak = _peak_per_frame(x)
     # oversample only the blocks whose sample peak comes near the ceiling: between samples a band-limited
     # signal rises at most a few dB above them (the engine's limiter uses the same bound)
     over, top = 0, float(sample_peak.max()) if len(x) else 0.0
     near = ceiling * 10 ** (-TRUE_PEAK_BOUND_DB / 20)
-    for i in range(0, len(x), OVERS_BLOCK):
-        if sample_peak[i:i + OVERS_BLOCK].max() <= near:
-            continue
+    blocks = np.maximum.reduceat(sample_peak, np.arange(0, len(x), OVERS_BLOCK)) if len(x) else np.zeros(0)
+    for i in np.flatnonzero(blocks > near) * OVERS_BLOCK:
         lo = max(0, i - 64)
         up = signal.resample_poly(x[lo:i + OVERS_BLOCK + 64], 4, 1, axis=0)
-        peak = np.abs(up[4 * (i - lo): 4 * (i - lo + OVERS_BLOCK)]).max(axis=1)
+        peak = _peak_per_frame(up[4 * (i - lo): 4 * (i - lo + OVERS_BLOCK)])
         over += int((peak > ceiling).sum())
         top = max(top, float(peak.max()))
     over_ms = float(over / (4 * ctx.samplerate) * 1000)
-    clipped = int((np.abs(x) >= 0.999).any(axis=1).sum())
+    clipped = int((sample_peak >= 0.999).sum())  # frames with any channel at full scale
     return _metric("overs", over_ms, true_peak_dbtp=20 * math.log10(top) if top > 0 else -math.inf,
                    clipped_samples=clipped)
 
@@ -322,11 +339,14 @@ def judge(mix: np.ndarray, ctx: Context, out_deck: np.ndarray | None = None,
     sr = ctx.samplerate
     metrics: dict[str, Metric] = {}
     curves: dict[str, Any] = {}
-    metrics["on_grid"] = on_grid(out_deck, in_deck, mix, ctx)
+    # each deck's low band once: the kicks (on_grid) and the basslines (bass_clash) both listen to it
+    lows = ((lowpass(mono(out_deck), sr), lowpass(mono(in_deck), sr))
+            if out_deck is not None and in_deck is not None else None)
+    metrics["on_grid"] = on_grid(out_deck, in_deck, mix, ctx, lows)
     metrics["loudness"], c = loudness(mix, ctx)
     curves.update(c)
     if out_deck is not None and in_deck is not None:
-        metrics["bass_clash"], c = bass_clash(out_deck, in_deck, ctx)
+        metrics["bass_clash"], c = bass_clash(out_deck, in_deck, ctx, lows)
         curves.update(c)
         alone_out, alone_in = out_deck[: round(ctx.start * sr)], in_deck[round(ctx.end * sr):]
     else:

@@ -1,11 +1,12 @@
 """Rehearsing a library: enumerate candidates, skip those already scored, render and score the rest
 on worker processes (or a Dask cluster), keep each result the moment it arrives.
 
-The work unit is `rehearse_one(candidate, settings, folder)`: render (sandbox), judge (critic), draw
-its plots, return plain data — the same function on a local process pool and on a Dask worker, so the
-results stream back in the order they finish. A local pool whose worker dies is rebuilt and the
-candidates it held are run once more (a candidate that kills two workers is reported, not retried);
-Dask re-runs a lost worker's units itself (`retries`).
+The work unit is `rehearse_one(candidate, settings, folder)`: render (sandbox), judge (critic), return
+plain data — the same function on a local process pool and on a Dask worker, so the results stream
+back in the order they finish. Plots are drawn after the ranking, for the best few only (`draw`: the
+same unit again with `plot=True`; the render is deterministic, so the score is the one ranked). A
+local pool whose worker dies is rebuilt and the candidates it held are run once more (a candidate that
+kills two workers is reported, not retried); Dask re-runs a lost worker's units itself (`retries`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from copilot.phrase_db.keys import camelot_distance
+from copilot.phrase_db.mixing import key_shift
 from copilot.phrase_db.store import TrackRecord
 from copilot.phrase_db.transitions import templates
 
 from . import critic
 from .candidate import Candidate, RenderSettings
 
+BATCH = 8  # candidates that share a stretch, dealt to one worker together
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
@@ -57,11 +60,13 @@ def pair_facts(c: Candidate) -> dict[str, float | None]:
     return {"key_steps": steps, "tempo_gap": gap}
 
 
-def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, key: str) -> dict[str, Any]:
-    """Render, judge and draw one candidate; plain data back (never raises for a bad candidate)."""
+def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, key: str,
+                 plot: bool = False) -> dict[str, Any]:
+    """Render and judge one candidate (`plot`: and draw it); plain data back (never raises for a bad
+    candidate)."""
     from . import report, sandbox
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     base = {"key": key, "describe": candidate.describe(), "template": candidate.template,
             "out_path": candidate.out_track.path, "in_path": candidate.in_track.path,
             "out_title": candidate.out_track.title, "in_title": candidate.in_track.title,
@@ -75,16 +80,33 @@ def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, ke
         return {**base, "score": None, "error": str(exc), "seconds": time.perf_counter() - began}
     except Exception as exc:  # noqa: BLE001 - one broken candidate is reported, the rehearsal goes on
         return {**base, "score": None, "error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - began}
-    plots = Path(folder) / "plots"
-    plots.mkdir(parents=True, exist_ok=True)
-    png = report.plot_transition(plots / f"{key}.png", rendered.mix, rendered.out_alone, rendered.in_alone,
-                                 rendered.context, verdict, candidate.describe())
+    drawn = None
+    if plot:
+        plots = Path(folder) / "plots"
+        plots.mkdir(parents=True, exist_ok=True)
+        png = report.plot_transition(plots / f"{key}.png", rendered.mix, rendered.out_alone, rendered.in_alone,
+                                     rendered.context, verdict, candidate.describe())
+        drawn = f"plots/{png.name}"
     data = verdict.to_dict()
-    return {**base, "score": data["score"], "metrics": data["metrics"], "plot": f"plots/{png.name}",
+    return {**base, "score": data["score"], "metrics": data["metrics"], "plot": drawn,
             "plan": {k: rendered.plan.get(k) for k in ("start", "end", "bars", "template")},
             "why": rendered.plan.get("why", ""), "audio_seconds": rendered.audio_seconds,
             "transition_seconds": rendered.context.end - rendered.context.start,
-            "seconds": time.perf_counter() - began}
+            "worker": os.getpid(), "seconds": time.perf_counter() - began,
+            "cpu_seconds": time.process_time() - cpu}  # this process's CPU: a shared machine's load aside
+
+
+def draw(candidates: Sequence[Candidate], results: Iterable[dict[str, Any]], settings: RenderSettings,
+         folder: Path, keep: Callable[[dict[str, Any]], None], top: int, workers: int = 1,
+         client: Any = None) -> Run:
+    """Plots for the `top` best-scored of `candidates` whose plot is not on disk yet: each rendered and
+    judged again with `plot=True` (the same score: the render is deterministic) and kept in place of its
+    result. Drawing every candidate cost a quarter of a unit; a report needs the best few."""
+    mine = {c.key(settings, critic.CRITIC_VERSION): c for c in candidates}
+    ranked = sorted((r for r in results if r.get("score") is not None and r["key"] in mine),
+                    key=lambda r: -r["score"])[:max(0, top)]
+    missing = [mine[r["key"]] for r in ranked if not (r.get("plot") and (folder / r["plot"]).is_file())]
+    return run(missing, settings, folder, set(), keep, workers=workers, client=client, plot=True)
 
 
 @dataclass
@@ -115,10 +137,11 @@ def _init_worker() -> None:
 
 def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path, known: set[str],
         keep: Callable[[dict[str, Any]], None], workers: int = 1, client: Any = None,
-        progress: Callable[[dict[str, Any] | None, int], None] | None = None) -> Run:
+        progress: Callable[[dict[str, Any] | None, int], None] | None = None, plot: bool = False) -> Run:
     """Rehearse every candidate whose key is not in `known`; `keep(result)` as each one arrives (the
     caller stores it); `progress(result or None, total)` for a progress bar. `client`: a
-    dask.distributed Client (else `workers` local processes; 1 = in this process)."""
+    dask.distributed Client (else `workers` local processes; 1 = in this process). `plot`: draw each
+    one too (`draw` does it for the best few after the ranking)."""
     began = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     keyed = [(c, c.key(settings, critic.CRITIC_VERSION)) for c in candidates]
@@ -136,62 +159,100 @@ def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path,
 
     try:
         if client is not None:
-            _on_dask(client, todo, settings, folder, arrived)
-        elif workers <= 1:
-            for c, k in todo:
-                arrived(rehearse_one(c, settings, str(folder), k))
+            _on_dask(client, todo, settings, folder, arrived, plot)
+        elif workers <= 1:  # in the order a worker is dealt them: what shares a stretch, back to back
+            for batch in batches(todo, settings):
+                for c, k in batch:
+                    arrived(rehearse_one(c, settings, str(folder), k, plot))
         else:
-            _on_pool(todo, settings, folder, arrived, workers)
+            _on_pool(todo, settings, folder, arrived, workers, plot)
     except KeyboardInterrupt:
         result.interrupted = True
     result.seconds = time.perf_counter() - began
     return result
 
 
-def _on_pool(todo: Iterable[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
-             arrived: Callable[[dict[str, Any]], None], workers: int) -> None:
-    pending = list(todo)
+Batch = list[tuple[Candidate, str]]
+
+
+def stretch_group(c: Candidate, settings: RenderSettings) -> tuple[str, int] | None:
+    """What rendering `c` makes a worker stretch (Rubber Band, seconds of work, kept per process after):
+    the incoming track at the key shift the mixer will give it, or with key-lock on, at the outgoing
+    track's tempo. None: nothing to stretch."""
+    shift = key_shift(c.out_track.key, c.in_track.key)
+    if shift or (settings.keylock and c.in_track.bpm != c.out_track.bpm):
+        return (c.in_track.path, shift)
+    return None
+
+
+def batches(todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, size: int = BATCH) -> list[Batch]:
+    """The work as it is dealt to workers: candidates that stretch the same track the same way go
+    together (up to `size`), so one worker stretches it once; the rest one by one. Largest first: the
+    last to finish are the small ones."""
+    groups: dict[Any, Batch] = {}
+    for i, (c, k) in enumerate(todo):
+        group = stretch_group(c, settings)
+        groups.setdefault(i if group is None else group, []).append((c, k))
+    out = [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+    return sorted(out, key=len, reverse=True)
+
+
+def rehearse_batch(batch: Batch, settings: RenderSettings, folder: str, plot: bool = False) -> list[dict[str, Any]]:
+    """`rehearse_one` for each candidate of a batch, in this worker."""
+    return [rehearse_one(c, settings, folder, k, plot) for c, k in batch]
+
+
+def _failed(c: Candidate, k: str, error: str) -> dict[str, Any]:
+    return {"key": k, "describe": c.describe(), "template": c.template, "score": None,
+            "out_path": c.out_track.path, "in_path": c.in_track.path, "entry_bar": c.entry_bar, "error": error}
+
+
+def _on_pool(todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
+             arrived: Callable[[dict[str, Any]], None], workers: int, plot: bool) -> None:
+    pending = batches(todo, settings)
     tries: dict[str, int] = {}
     ctx = multiprocessing.get_context("spawn")  # numba and threads: a fresh interpreter per worker
     while pending:
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-            futures: dict[Future[dict[str, Any]], tuple[Candidate, str]] = {}
+            futures: dict[Future[list[dict[str, Any]]], Batch] = {}
             queue = list(pending)
             pending = []
             broken = False
             while (queue or futures) and not broken:
                 while queue and len(futures) < 2 * workers:  # a little ahead, never the whole library
-                    c, k = queue.pop(0)
-                    futures[pool.submit(rehearse_one, c, settings, str(folder), k)] = (c, k)
+                    batch = queue.pop(0)
+                    futures[pool.submit(rehearse_batch, batch, settings, str(folder), plot)] = batch
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for f in done:
-                    c, k = futures.pop(f)
+                    batch = futures.pop(f)
                     try:
-                        arrived(f.result())
+                        for r in f.result():
+                            arrived(r)
                     except BrokenProcessPool:
                         broken = True
-                        tries[k] = tries.get(k, 0) + 1
-                        if tries[k] >= 2:
-                            arrived({"key": k, "describe": c.describe(), "template": c.template, "score": None,
-                                     "out_path": c.out_track.path, "in_path": c.in_track.path,
-                                     "entry_bar": c.entry_bar, "error": "its worker died twice"})
-                        else:
-                            pending.append((c, k))
+                        for c, k in batch:  # again one by one: only the candidate that kills a worker fails
+                            tries[k] = tries.get(k, 0) + 1
+                            if tries[k] >= 2 and len(batch) == 1:
+                                arrived(_failed(c, k, "its worker died twice"))
+                            else:
+                                pending.append([(c, k)])
             if broken:  # everything still out with the dead pool runs again on a fresh one
                 pending += list(futures.values()) + queue
 
 
 def _on_dask(client: Any, todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
-             arrived: Callable[[dict[str, Any]], None]) -> None:
+             arrived: Callable[[dict[str, Any]], None], plot: bool) -> None:
     from distributed import as_completed
 
-    futures = {client.submit(rehearse_one, c, settings, str(folder), k, key=f"rehearse-{k}", retries=2,
-                             pure=False): (c, k) for c, k in todo}
+    # a key of its own for the drawing pass: the scoring pass's task of the same candidates may still be held
+    name = "rehearse-plot" if plot else "rehearse"
+    futures = {client.submit(rehearse_batch, batch, settings, str(folder), plot,
+                             key=f"{name}-{batch[0][1]}-{len(batch)}", retries=2, pure=False): batch
+               for batch in batches(todo, settings)}
     for f in as_completed(list(futures)):
         try:
-            arrived(f.result())
+            results = f.result()
         except Exception as exc:  # noqa: BLE001 - a unit that failed on every retry: said, not fatal
-            c, k = futures[f]
-            arrived({"key": k, "describe": c.describe(), "template": c.template, "score": None,
-                     "out_path": c.out_track.path, "in_path": c.in_track.path, "entry_bar": c.entry_bar,
-                     "error": f"{type(exc).__name__}: {exc}"})
+            results = [_failed(c, k, f"{type(exc).__name__}: {exc}") for c, k in futures[f]]
+        for r in results:
+            arrived(r)

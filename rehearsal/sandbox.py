@@ -6,9 +6,11 @@ two tracks (each file linked, with a sidecar written from its analysis, so a phr
 and a crate track rehearse alike). The set-up — load both decks on their cues, start the outgoing one
 `margin_bars` before its exit line — goes to the scheduler as one plan; the transition itself is asked
 for in words ("bass swap into B in 16"), so the session's mixer plans it from what the decks hold,
-exactly as on stage. The candidate is rendered three times: the mix, and each deck alone (the other
-deck holds a silent twin of its track, same length and analysis, so every envelope and step is the
-same); the critic needs the decks apart to hear kicks and basslines against each other.
+exactly as on stage. The critic needs the decks apart to hear kicks and basslines against each other:
+each deck alone comes from the same pass as the mix — the engine's tap of each deck after its fader,
+before the master chain (`SessionOptions.out_decks`). `RenderSettings(one_pass=False)` renders it the
+older way, for comparison: three passes, the mix and each deck alone (the other deck holding a silent
+twin of its track, same length and analysis, so every envelope and step is the same).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from copilot.bridge.config import Config
+from copilot.bridge.host import TargetHost
 from copilot.bridge.session import Session, SessionOptions
 from copilot.bridge.transition import Step, TransitionPlan
 from copilot.intents.schema import Intent, IntentKind
@@ -64,7 +67,7 @@ class Rendered:
     in_alone: np.ndarray
     context: critic.Context
     plan: dict[str, Any]
-    audio_seconds: float  # seconds of audio rendered (all three passes)
+    audio_seconds: float  # seconds of audio rendered (every pass)
     said: list[str] = field(default_factory=list)
 
     def judge(self) -> critic.Verdict:
@@ -155,10 +158,20 @@ def _template_words(candidate: Candidate) -> dict[str, Any]:
     return args
 
 
+@dataclass
+class Pass:
+    """One offline session rendered into memory."""
+
+    audio: np.ndarray  # the master, from clock beat 0 (frames × 2)
+    decks: np.ndarray | None  # each deck after its fader, same samples (decks × frames × 2), when asked for
+    plan: dict[str, Any]  # the transition the mixer planned, as data
+    said: list[str]  # what the session said
+    anchors: dict[str, float]  # where the decks' tracks sit: their anchors in clock beats
+
+
 def render_pass(candidate: Candidate, settings: RenderSettings, folder: Path, silent: str | None,
-                twins: Path | None = None) -> tuple[np.ndarray, dict[str, Any], list[str], dict[str, float]]:
-    """One offline session, rendered into memory: (audio from clock beat 0, the plan as data, what the
-    session said, where the decks' tracks sit: their anchors in clock beats)."""
+                twins: Path | None = None, decks: bool = False) -> Pass:
+    """One offline session, rendered into memory (`decks`: each deck alone from the same pass too)."""
     out_t, in_t = stage(candidate, folder / (silent or "mix"), silent, twins or folder)
     tempo = float(candidate.out_track.bpm or 120.0)
     margin = 4.0 * settings.margin_bars
@@ -166,7 +179,8 @@ def render_pass(candidate: Candidate, settings: RenderSettings, folder: Path, si
     cue_out = max(0.0, exit_beat - margin)
     cue_in = 4.0 * candidate.entry_bar + candidate.nudge
     options = SessionOptions(target="standalone", out_memory=True, crate=folder / (silent or "mix"), link=False,
-                             tempo=tempo, osc=None, log=folder / "session.jsonl", auto_wait=0.0)
+                             tempo=tempo, osc=None, log=folder / "session.jsonl", auto_wait=0.0,
+                             out_decks=decks)
     # the autopilot stays out: the sandbox plays exactly the candidate
     engine = {**dict(settings.engine), "autopilot": False}
     if candidate.drive_db:  # both decks hotter into the master chain: a louder loudness target
@@ -181,7 +195,7 @@ def render_pass(candidate: Candidate, settings: RenderSettings, folder: Path, si
     seconds = (SETUP_PLAY + margin + bars * 4.0 + margin + 4.0) * 60.0 / tempo
     options.duration = seconds
     with contextlib.redirect_stdout(io.StringIO()):
-        session = Session(options, config)
+        session = Session(options, config, host=_host(config))
         session.report = said.append  # type: ignore[method-assign] - what the session says goes to the report
         session.start()
         try:
@@ -206,9 +220,17 @@ def render_pass(candidate: Candidate, settings: RenderSettings, folder: Path, si
     if plan is None:
         why = next((s for s in said if "✗" in s), "the mixer made no plan")
         raise SandboxError(why)
-    audio = session.host.get("standalone").rendered
+    target = session.host.get("standalone")
     anchors = {"A": SETUP_PLAY - cue_out, "B": _play_beat(plan, "B") - cue_in}
-    return audio, plan, said, anchors
+    return Pass(target.rendered, target.rendered_decks if decks else None, plan, said, anchors)
+
+
+def _host(config: Config) -> TargetHost:
+    """The sandbox's targets: the built-in engine and the phrase database, handed in (looking through every
+    installed plugin's entry point, twice per session, cost a tenth of a candidate's render)."""
+    from copilot.plugins import phrase_db, standalone
+
+    return TargetHost(config.targets(), plugins=[standalone, phrase_db], entry_points=False, settings=config.data)
 
 
 def _play_beat(plan: dict[str, Any], deck: str) -> float:
@@ -226,13 +248,23 @@ def outro_bar(track: TrackRecord) -> int:
 
 
 def render(candidate: Candidate, settings: RenderSettings, workdir: Path | None = None) -> Rendered:
-    """The candidate rendered three ways and cropped to its span ± `margin_bars`."""
-    twins = _twin_folder()
+    """The candidate rendered — the mix and each deck alone — and cropped to its span ± `margin_bars`.
+    Each deck alone is the engine's tap of that deck in the same pass (`settings.one_pass`), or a pass of
+    its own with the other deck's track silent (three passes: the way before the tap, kept to compare)."""
     with tempfile.TemporaryDirectory(prefix="rehearse-", dir=workdir) as tmp:
         folder = Path(tmp)
-        mix, plan, said, anchors = render_pass(candidate, settings, folder, None, twins)
-        out_alone, *_ = render_pass(candidate, settings, folder, "in", twins)
-        in_alone, *_ = render_pass(candidate, settings, folder, "out", twins)
+        if settings.one_pass:
+            one = render_pass(candidate, settings, folder, None, decks=True)
+            assert one.decks is not None
+            mix, plan, said, anchors = one.audio, one.plan, one.said, one.anchors
+            out_alone, in_alone, passes = one.decks[0], one.decks[1], 1
+        else:
+            twins = _twin_folder()
+            one = render_pass(candidate, settings, folder, None, twins)
+            mix, plan, said, anchors = one.audio, one.plan, one.said, one.anchors
+            out_alone = render_pass(candidate, settings, folder, "in", twins).audio
+            in_alone = render_pass(candidate, settings, folder, "out", twins).audio
+            passes = 3
     tempo = float(candidate.out_track.bpm or 120.0)
     spb, sr = 60.0 / tempo, 48000
     margin = 4.0 * settings.margin_bars
@@ -260,7 +292,7 @@ def render(candidate: Candidate, settings: RenderSettings, workdir: Path | None 
         out_bpm=candidate.out_track.bpm, in_bpm=candidate.in_track.bpm,
         out_bounds=bounds(candidate.out_track, anchors["A"]), in_bounds=bounds(candidate.in_track, anchors["B"]))
     return Rendered(replace(candidate), crop(mix), crop(out_alone), crop(in_alone), ctx, plan,
-                    3 * len(mix) / sr, said)
+                    passes * len(mix) / sr, said)
 
 
 def _key_text(key: Key | None) -> str | None:

@@ -244,3 +244,73 @@ def test_live_the_worker_renders_and_the_log_says_when_the_deck_is_varispeed(tra
     assert said[0] == "deck A plays varispeed: its key-lock stretch (128.0 BPM) is still rendering"
     assert said[1].startswith("deck A: key-lock stretch ready (128.0 BPM, ")
     assert keylock.status(0) == {"keylock": True, "key_shift": 0.0, "key": "11B"}
+
+
+def test_an_offline_stretch_of_the_span_ahead_is_the_same_span_of_the_whole_stretch() -> None:
+    """Offline a stretch renders only as far as its deck will read and goes on from there with the same
+    stretcher: the frames it holds are those of the whole track stretched in one go, sample for sample,
+    and going on to the end gives the whole stretch."""
+    from copilot.engine.engine import Engine
+    from copilot.engine.stretch import StretchJob, StretchKey
+
+    audio, _ = tone_track(8.0)
+    audio = audio.astype(np.float32)
+    key = StretchKey.of("tone", BPM_TRACK / BPM_SESSION, 2.0)
+    whole = StretchJob(Engine(), key, audio).run()
+    part = StretchJob(Engine(), key, audio).run(until=2 * SR)
+    assert 2 * SR <= part.hi < 3 * SR and not part.finished  # about two seconds, not eight
+    assert np.array_equal(part.buf[:part.hi], whole.buf[:part.hi])
+    assert not part.buf[part.hi:].any()
+    part.run(until=5 * SR)
+    assert np.array_equal(part.buf[:part.hi], whole.buf[:part.hi])
+    part.run()
+    assert part.finished and np.array_equal(part.buf, whole.buf)
+
+
+def test_an_offline_render_stretches_only_what_its_decks_play_and_sounds_the_same(tmp_path: Path, track,
+                                                                                   monkeypatch) -> None:
+    """The session's offline render with the stretch following the play head (a couple of seconds ahead)
+    is the render with the whole track stretched first, sample for sample, for less Rubber Band."""
+    from copilot.engine import keylock, stretch
+
+    crate, _ = track
+    renders, held = [], []
+    for ahead in (None, keylock.OFFLINE_AHEAD):
+        monkeypatch.setattr(keylock, "OFFLINE_AHEAD", ahead)
+        stretch._FINISHED.clear()  # nothing taken over from the other take
+        folder = tmp_path / f"ahead-{ahead}"
+        folder.mkdir()
+        (folder / "crate").symlink_to(crate)
+        session, _ = session_for(folder, BPM_SESSION)
+        session.start()
+        submit(session, IntentKind.LOAD, Deck.A, query="tone")
+        submit(session, IntentKind.KEY, Deck.A, delta=2)
+        submit(session, IntentKind.PLAY, Deck.A, at=4.0)
+        renders.append(render(session, 6.0)[:, 0])
+        (job,) = session.targets[0].keylock._cache.values()
+        held.append((job.hi, job.size))
+    assert np.array_equal(renders[0], renders[1]) and np.abs(renders[1]).max() > 0.05
+    (whole, size), (ahead, _) = held
+    assert whole == size and ahead < 0.6 * size  # 6 s rendered of a 16 s track: the stretch stopped near there
+
+
+def test_a_later_render_takes_over_the_partial_stretch_and_its_stretcher() -> None:
+    """A second render of the same audio, ratio, shift and start (the rehearsal's next candidate) starts
+    from what the first left and goes on with its stretcher: the samples of one run to the end. The first
+    job, its stretcher gone, renders no more (and does not hang)."""
+    from copilot.engine import stretch
+    from copilot.engine.engine import Engine
+    from copilot.engine.stretch import StretchJob, StretchKey
+
+    audio, _ = tone_track(6.0)
+    audio = audio.astype(np.float32)
+    key = StretchKey.of("tone", BPM_TRACK / BPM_SESSION, -1.0)
+    whole = StretchJob(Engine(), key, audio).run()
+    stretch._FINISHED.clear()
+    source = ("tone-audio", 1, 2)
+    first = StretchJob(Engine(), key, audio).run(source, until=SR)
+    later = StretchJob(Engine(), key, audio).run(source, until=SR // 2)
+    assert later.hi == first.hi and later.seconds == 0.0  # taken over: nothing rendered again
+    assert first.run(source, until=3 * SR).hi == later.hi  # robbed of its stretcher: it stops
+    later.run(source)
+    assert later.finished and np.array_equal(later.buf, whole.buf)

@@ -116,6 +116,36 @@ def test_a_render_into_memory_is_the_render_the_wav_holds(tmp_path: Path, crate:
     assert np.abs(memory - wav).max() <= 2.0 ** -23
 
 
+def test_each_decks_tap_from_the_one_pass_adds_up_to_the_mix(tmp_path: Path, crate: Path) -> None:
+    """`out_decks` (the rehearsal's "each deck alone" from the mix's own pass): with the master chain off
+    and the levels under the ceiling, the limiter passes the bus through, delayed by its look-ahead, so the
+    decks' taps, aligned with the output, add up to the mix sample for sample (up to the bus's fixed
+    20 kHz low-pass, which the taps do not take: a few thousandths on these tones); each deck is heard
+    only from its PLAY on."""
+    t = np.arange(12 * SR) / SR
+    hum = 0.2 * np.sin(2 * np.pi * 61.7 * t)
+    write_track(crate, "tones", 0.25 * tones(12.0), bpm=120.0)
+    write_track(crate, "hum", np.stack([hum, 0.5 * hum], axis=1), bpm=120.0)
+    options = SessionOptions(target="standalone", link=False, tempo=120.0, osc=None, out_memory=True,
+                             out_decks=True, crate=crate, log=tmp_path / "log.jsonl", db=tmp_path / "none.sqlite")
+    host = TargetHost({"standalone": {"autopilot": False, "master": {"enabled": False}}},
+                      plugins=[standalone, phrase_db_plugin], entry_points=False)
+    session = Session(options, Config(), host=host, report=lambda _s: None)
+    session.start()
+    submit(session, IntentKind.LOAD, Deck.A, query="tones")
+    submit(session, IntentKind.LOAD, Deck.B, query="hum")
+    submit(session, IntentKind.PLAY, Deck.A, at=4.0)
+    submit(session, IntentKind.PLAY, Deck.B, at=8.0)
+    target = session.targets[0]
+    target.run_offline(session, 6.0)
+    mix, decks = target.rendered, target.rendered_decks
+    assert decks is not None and decks.shape == (2, *mix.shape)
+    assert np.abs(mix).max() > 0.1 and np.abs(decks[1]).max() > 0.05
+    assert np.abs(decks.sum(axis=0) - mix).max() < 3e-3
+    a, b = (int(np.flatnonzero(np.abs(d[:, 0]) > 1e-6)[0]) for d in decks)
+    assert abs(a - sample_of(session, 4.0)) <= 1.0 and abs(b - sample_of(session, 8.0)) <= 1.0
+
+
 def tones(seconds: float) -> np.ndarray:
     t = np.arange(int(seconds * SR)) / SR
     x = 0.3 * np.sin(2 * np.pi * 441.3 * t) + 0.2 * np.sin(2 * np.pi * 93.7 * t + 1.0)

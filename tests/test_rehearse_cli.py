@@ -58,6 +58,24 @@ def test_every_ordered_pair_is_scored_and_reported_with_plots(first_run) -> None
         assert len(store.results()) == 2
 
 
+def test_only_the_best_are_drawn_after_the_ranking(tmp_path: Path) -> None:
+    """`--plots 1`: every candidate is scored, and only the best-scored one is rendered again and drawn
+    (with the score it was ranked by); the report shows one picture."""
+    (tmp_path / "crate").mkdir()
+    write_kick_track(tmp_path / "crate", KickTrack("Floor Filler", 55.0))
+    write_kick_track(tmp_path / "crate", KickTrack("Night Shift", 82.41, key="E minor"))
+    done = rehearse("crate", "--out", "out", "-T", "bass_swap", "--bars", "8", "--plots", "1", "--json",
+                    cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["run"]["scored"] == 2
+    best, other = sorted(data["results"], key=lambda r: -r["score"])
+    assert best["score"] > other["score"]
+    assert (tmp_path / "out" / best["plot"]).stat().st_size > 10_000 and other["plot"] is None
+    assert list((tmp_path / "out" / "plots").iterdir()) == [tmp_path / "out" / best["plot"]]
+    assert (tmp_path / "out" / "report.html").read_text().count("<img src='plots/") == 1
+
+
 def test_a_second_run_skips_what_is_already_scored(first_run) -> None:
     folder, _ = first_run
     again = rehearse("crate", "--out", "out", "-T", "bass_swap", "--bars", "8", "--json", cwd=folder)
@@ -76,6 +94,8 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     assert done.returncode == 2 and "no template named no_such" in done.stderr
     done = rehearse("crate", "--out", "out", "--workers", "0", cwd=tmp_path)
     assert done.returncode == 2 and "--workers" in done.stderr
+    done = rehearse("crate", "--out", "out", "--plots", "-1", cwd=tmp_path)
+    assert done.returncode == 2 and "--plots is a whole number from 0" in done.stderr
     (tmp_path / "a-file").write_text("x")
     done = rehearse("crate", "--out", "a-file", cwd=tmp_path)
     assert done.returncode == 2 and "is a file, not a folder" in done.stderr

@@ -142,3 +142,22 @@ def test_the_overall_score_is_documented_weights_over_the_breakdown() -> None:
     data = v.to_dict()
     assert set(data["metrics"]) == set(critic.WEIGHTS) and data["metrics"]["key"]["unit"] == "steps"
     assert v.worst() == "key"
+
+
+def test_the_low_bands_heard_once_give_the_verdict_of_each_metric_on_its_own() -> None:
+    """`judge` filters each deck's low band once for the kicks and the basslines both, and looks only at
+    the overs blocks that come near the ceiling: each figure is what the metric says called by itself, and
+    the overs are those a sample-by-sample look at every block finds."""
+    out, into = fade(kicks() + bass(55, 0, 20.0), True), fade(kicks(0.05) + bass(82.4, 12.0, SECONDS), False)
+    mix = (out + into) * 1.6  # hot: some blocks reach the ceiling, some do not
+    c = ctx()
+    verdict = judge(mix, c, out, into)
+    assert verdict.metrics["on_grid"] == critic.on_grid(out, into, mix, c)
+    assert verdict.metrics["bass_clash"] == critic.bass_clash(out, into, c)[0]
+    from scipy import signal
+
+    up = signal.resample_poly(mix, 4, 1, axis=0)  # every sample, no block skipped (edges aside)
+    ceiling = 10 ** (c.ceiling_dbtp / 20)
+    everywhere = float((np.abs(up[256:-256]).max(axis=1) > ceiling).sum() / (4 * SR) * 1000)
+    assert verdict.metrics["overs"].value > 10.0
+    assert verdict.metrics["overs"].value == pytest.approx(everywhere, rel=0.02)

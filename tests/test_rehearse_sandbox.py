@@ -4,6 +4,7 @@ beat off its phrase line, and a blend (both basslines up together) against a bas
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from copilot.phrase_db.loader import folder_records
@@ -78,3 +79,39 @@ def test_driving_both_decks_6_db_hotter_is_heard_by_the_critic(tracks, swap, tmp
     # (the limiter takes part of the 6 dB: a track already near the ceiling can only get so much louder)
     assert hot.metrics["loudness"].detail["before_lufs"] > cool.metrics["loudness"].detail["before_lufs"] + 1.5
     assert hot.metrics["overs"].value < 1.0 and hot.metrics["overs"].detail["true_peak_dbtp"] < -0.7
+
+
+def test_each_deck_alone_from_the_one_pass_is_the_deck_rendered_on_its_own(tracks, swap, tmp_path) -> None:
+    """The stems the critic hears come from the mix's own pass (the engine's deck taps) instead of a pass
+    per deck with the other deck's track silent. The taps are each deck before the master chain: with the
+    chain off they are the separate renders, sample for sample up to the limiter's touch on the peaks;
+    with it on (HPF, compressor) the critic's verdict barely moves."""
+    c = Candidate(tracks[OUT.title], tracks[IN.title], "bass_swap", bars=8)
+    plain = {"master": {"enabled": False}}
+    one = sandbox.render(c, RenderSettings(engine=plain), tmp_path)
+    three = sandbox.render(c, RenderSettings(engine=plain, one_pass=False), tmp_path)
+    assert three.audio_seconds == pytest.approx(3 * one.audio_seconds)
+    assert np.array_equal(one.mix, three.mix)
+    for name in ("out_alone", "in_alone"):
+        a, b = getattr(one, name).astype(float), getattr(three, name).astype(float)
+        assert a.shape == b.shape and np.sqrt(np.mean(b**2)) > 0.05
+        assert np.sqrt(np.mean((a - b) ** 2)) < 0.05 * np.sqrt(np.mean(b**2)), name
+    before = sandbox.render(c, RenderSettings(one_pass=False), tmp_path).judge()
+    after = swap.judge()
+    assert after.score == pytest.approx(before.score, abs=0.5)
+    for name in ("on_grid", "bass_clash", "loudness", "phrase", "key", "overs"):
+        assert after.metrics[name].value == pytest.approx(before.metrics[name].value, abs=0.5), name
+    assert after.metrics["spectral"].value == pytest.approx(before.metrics["spectral"].value, abs=0.25)
+
+
+def test_the_sandboxs_own_targets_render_what_every_installed_plugin_would(tracks, swap, tmp_path,
+                                                                             monkeypatch) -> None:
+    """The sandbox hands its session the engine and the phrase database instead of looking through every
+    installed plugin: the same plan and the same samples."""
+    monkeypatch.setattr(sandbox, "_host", lambda config: None)  # the session finds its own, as on stage
+    c = Candidate(tracks[OUT.title], tracks[IN.title], "bass_swap", bars=8)
+    found = sandbox.render(c, RenderSettings(), tmp_path)
+    assert np.array_equal(found.mix, swap.mix) and np.array_equal(found.in_alone, swap.in_alone)
+    assert np.array_equal(found.out_alone, swap.out_alone)
+    assert {k: v for k, v in found.plan.items() if k not in ("id", "intent_id")} == \
+        {k: v for k, v in swap.plan.items() if k not in ("id", "intent_id")}
