@@ -1,0 +1,165 @@
+"""A frame-exact MIDI recorder on JACK: the judge of *when* a message is on the wire.
+
+rtmidi's JACK input stamps a whole cycle's messages with the time its callback ran, so it cannot tell a
+message placed on its frame from one put at the start of the next cycle. This client's process callback is
+C (a numba @cfunc, as bridge/jack_midi's sender): for every event it takes the cycle's start on JACK's
+clock plus the event's frame offset, and puts that instant on Link's clock (CLOCK_MONOTONIC_RAW, read
+back to back with `jack_get_time` each cycle). Python reads the rows afterwards.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import time
+
+import numpy as np
+from numba import carray, cfunc, types
+from numba.extending import intrinsic
+
+from copilot.bridge.jack_midi import _call_cycle_times, _call_get_buffer, _call_get_time, _codegen, _i8p, _i32
+from copilot.bridge.jack_server import _libjack
+from copilot.bridge.native import clock_ns, voidptr
+
+ROWS = 1 << 16
+# Table words: client, port, get_buffer, event_count, event_get, get_time, cycle_times, rows, scratch,
+# event struct, rows written.
+R_CLIENT, R_PORT, R_GET_BUFFER, R_COUNT, R_EVENT_GET, R_GET_TIME, R_CYCLE_TIMES = range(7)
+R_ROWS, R_SCRATCH, R_EVENT, R_WRITTEN = range(7, 11)
+TABLE = 12
+PORT_IS_INPUT = 0x1
+
+
+@intrinsic
+def _call_count(typingctx, fn, buf):  # type: ignore[no-untyped-def]
+    """uint32_t jack_midi_get_event_count(void *)"""
+    return types.uint32(types.int64, types.voidptr), _codegen(_i32, [_i8p])
+
+
+@intrinsic
+def _call_event_get(typingctx, fn, event, buf, index):  # type: ignore[no-untyped-def]
+    """int jack_midi_event_get(jack_midi_event_t *, void *, uint32_t)"""
+    return types.int32(types.int64, types.voidptr, types.voidptr, types.uint32), _codegen(_i32, [_i8p, _i8p, _i32])
+
+
+@cfunc(types.intc(types.uint32, types.voidptr), nopython=True, cache=True, error_model="numpy")
+def record(nframes, arg):  # type: ignore[no-untyped-def]
+    tbl = carray(arg, (TABLE,), np.int64)
+    n = np.int64(nframes)
+    buf = _call_get_buffer(tbl[R_GET_BUFFER], voidptr(tbl[R_PORT]), nframes)
+    count = np.int64(_call_count(tbl[R_COUNT], buf))
+    if count == 0:
+        return 0
+    base = tbl[R_SCRATCH]
+    if _call_cycle_times(tbl[R_CYCLE_TIMES], voidptr(tbl[R_CLIENT]), voidptr(base), voidptr(base + 8),
+                         voidptr(base + 16), voidptr(base + 24)) != 0:
+        return 0
+    scratch = carray(voidptr(base), (4,), np.int64)
+    cur, span = scratch[1], scratch[2] - scratch[1]
+    offset = clock_ns() - _call_get_time(tbl[R_GET_TIME]) * 1000
+    rows = carray(voidptr(tbl[R_ROWS]), (ROWS * 3,), np.int64)
+    event = carray(voidptr(tbl[R_EVENT]), (3,), np.int64)  # {uint32 time; size_t size; uint8 *buffer}
+    for i in range(count):
+        if _call_event_get(tbl[R_EVENT_GET], voidptr(tbl[R_EVENT]), buf, np.uint32(i)) != 0:
+            continue
+        frame = event[0] & 0xFFFFFFFF
+        size = event[1]
+        data = carray(voidptr(event[2]), (size,), np.uint8)
+        packed = np.int64(0)
+        for k in range(min(size, 7)):
+            packed |= np.int64(data[k]) << (8 * k)
+        r = (tbl[R_WRITTEN] % ROWS) * 3
+        rows[r] = cur * 1000 + (frame * span * 1000) // n + offset
+        rows[r + 1] = size
+        rows[r + 2] = packed
+        tbl[R_WRITTEN] += 1
+    return 0
+
+
+_NAMES = itertools.count()
+
+
+class JackRecorder:
+    """A JACK MIDI input wired to `source` (a port name, "client:port" or just "port"); `messages()` gives
+    (Link time the message is on the wire, bytes) in order."""
+
+    def __init__(self, source: str, client: str = "copilot-recorder") -> None:
+        lib = _libjack()
+        lib.jack_port_register.restype = ctypes.c_void_p
+        lib.jack_port_register.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                                           ctypes.c_ulong]
+        lib.jack_port_name.restype = ctypes.c_char_p
+        lib.jack_port_name.argtypes = [ctypes.c_void_p]
+        lib.jack_set_process_callback.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+        for name in ("jack_activate", "jack_deactivate"):
+            getattr(lib, name).argtypes = [ctypes.c_void_p]
+        self._lib = lib
+        self.table = np.zeros(TABLE, dtype=np.int64)
+        self.rows = np.zeros(ROWS * 3, dtype=np.int64)
+        self._scratch = np.zeros(4, dtype=np.int64)
+        self._event = np.zeros(3, dtype=np.int64)
+        status = ctypes.c_int(0)
+        handle = lib.jack_client_open(f"{client}-{next(_NAMES)}".encode(), 0x01, ctypes.byref(status))
+        if not handle:
+            raise RuntimeError(f"the recorder found no JACK server (status 0x{status.value:x})")
+        self._client = handle
+        port = lib.jack_port_register(handle, b"in", b"8 bit raw midi", PORT_IS_INPUT, 0)
+        t = self.table
+
+        def address(fn: object) -> int:
+            return int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
+
+        t[R_CLIENT], t[R_PORT] = handle, port
+        t[R_GET_BUFFER] = address(lib.jack_port_get_buffer)
+        t[R_COUNT] = address(lib.jack_midi_get_event_count)
+        t[R_EVENT_GET] = address(lib.jack_midi_event_get)
+        t[R_GET_TIME] = address(lib.jack_get_time)
+        t[R_CYCLE_TIMES] = address(lib.jack_get_cycle_times)
+        t[R_ROWS], t[R_SCRATCH], t[R_EVENT] = self.rows.ctypes.data, self._scratch.ctypes.data, self._event.ctypes.data
+        lib.jack_set_process_callback(handle, record.address, t.ctypes.data)
+        if lib.jack_activate(handle) != 0:
+            raise RuntimeError("the recorder could not be activated")
+        mine = lib.jack_port_name(port)
+        found = lib.jack_get_ports(handle, None, None, 0)
+        names = []
+        i = 0
+        while found and found[i]:
+            names.append(found[i].decode())
+            i += 1
+        lib.jack_free(found)
+        wanted = [p for p in names if p == source or p.endswith(":" + source)]
+        if not wanted or lib.jack_connect(handle, wanted[0].encode(), mine) != 0:
+            self.close()
+            raise LookupError(f"no MIDI port {source!r} to record among {names}")
+        self._read = 0
+
+    def messages(self) -> list[tuple[float, bytes]]:
+        """Everything recorded since the last call, oldest first."""
+        total = int(self.table[R_WRITTEN])
+        out = []
+        for k in range(self._read, total):
+            r = (k % ROWS) * 3
+            size = int(self.rows[r + 1])
+            packed = int(self.rows[r + 2])
+            out.append((self.rows[r] * 1e-9, bytes((packed >> (8 * j)) & 0xFF for j in range(min(size, 7)))))
+        self._read = total
+        return out
+
+    def wait_for(self, count: int, timeout: float = 2.0) -> list[tuple[float, bytes]]:
+        got: list[tuple[float, bytes]] = []
+        deadline = time.monotonic() + timeout
+        while len(got) < count and time.monotonic() < deadline:
+            got += self.messages()
+            time.sleep(0.005)
+        return got + self.messages()
+
+    def close(self) -> None:
+        from copilot.bridge.jack_server import settle
+
+        if self._client is None:
+            return
+        handle, self._client = self._client, None
+        settle()
+        self._lib.jack_deactivate(handle)
+        self._lib.jack_client_close(handle)
