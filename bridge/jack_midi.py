@@ -48,11 +48,11 @@ JACK_MIDI_TYPE = b"8 bit raw midi"
 PORT_IS_OUTPUT = 0x2
 NO_START_SERVER = 0x01
 
-_i8p = ir.IntType(8).as_pointer()
-_i32, _i64 = ir.IntType(32), ir.IntType(64)
+I8P = ir.IntType(8).as_pointer()
+I32, I64 = ir.IntType(32), ir.IntType(64)
 
 
-def _codegen(ret: Any, args: list[Any]) -> Any:
+def c_call(ret: Any, args: list[Any]) -> Any:
     """Lowering for "call the C function at the int64 address in the first argument with the rest".
     Addresses are read from the table at run time, so the callback stays cacheable (no ctypes object is
     compiled in)."""
@@ -67,35 +67,35 @@ def _codegen(ret: Any, args: list[Any]) -> Any:
 
 
 @intrinsic
-def _call_get_buffer(typingctx, fn, port, nframes):  # type: ignore[no-untyped-def]
+def call_get_buffer(typingctx, fn, port, nframes):  # type: ignore[no-untyped-def]
     """void *jack_port_get_buffer(jack_port_t *, jack_nframes_t)"""
-    return types.voidptr(types.int64, types.voidptr, types.uint32), _codegen(_i8p, [_i8p, _i32])
+    return types.voidptr(types.int64, types.voidptr, types.uint32), c_call(I8P, [I8P, I32])
 
 
 @intrinsic
-def _call_clear(typingctx, fn, buf):  # type: ignore[no-untyped-def]
+def call_clear(typingctx, fn, buf):  # type: ignore[no-untyped-def]
     """void jack_midi_clear_buffer(void *)"""
-    return types.void(types.int64, types.voidptr), _codegen(ir.VoidType(), [_i8p])
+    return types.void(types.int64, types.voidptr), c_call(ir.VoidType(), [I8P])
 
 
 @intrinsic
-def _call_write(typingctx, fn, buf, at, data, size):  # type: ignore[no-untyped-def]
+def call_write(typingctx, fn, buf, at, data, size):  # type: ignore[no-untyped-def]
     """int jack_midi_event_write(void *, jack_nframes_t, const jack_midi_data_t *, size_t)"""
     sig = types.int32(types.int64, types.voidptr, types.uint32, types.voidptr, types.int64)
-    return sig, _codegen(_i32, [_i8p, _i32, _i8p, _i64])
+    return sig, c_call(I32, [I8P, I32, I8P, I64])
 
 
 @intrinsic
-def _call_get_time(typingctx, fn):  # type: ignore[no-untyped-def]
+def call_get_time(typingctx, fn):  # type: ignore[no-untyped-def]
     """jack_time_t jack_get_time(void)"""
-    return types.int64(types.int64), _codegen(_i64, [])
+    return types.int64(types.int64), c_call(I64, [])
 
 
 @intrinsic
-def _call_cycle_times(typingctx, fn, client, frames, current, following, period):  # type: ignore[no-untyped-def]
+def call_cycle_times(typingctx, fn, client, frames, current, following, period):  # type: ignore[no-untyped-def]
     """int jack_get_cycle_times(const jack_client_t *, jack_nframes_t *, jack_time_t *, jack_time_t *, float *)"""
     sig = types.int32(types.int64, *([types.voidptr] * 5))
-    return sig, _codegen(_i32, [_i8p] * 5)
+    return sig, c_call(I32, [I8P] * 5)
 
 
 PROCESS = types.intc(types.uint32, types.voidptr)
@@ -105,13 +105,13 @@ PROCESS = types.intc(types.uint32, types.voidptr)
 def process(nframes, arg):  # type: ignore[no-untyped-def]
     tbl = carray(arg, (TABLE,), np.int64)
     n = np.int64(nframes)
-    buf = _call_get_buffer(tbl[T_GET_BUFFER], voidptr(tbl[T_PORT]), nframes)
-    _call_clear(tbl[T_CLEAR], buf)
+    buf = call_get_buffer(tbl[T_GET_BUFFER], voidptr(tbl[T_PORT]), nframes)
+    call_clear(tbl[T_CLEAR], buf)
     tbl[C_CYCLES] += 1
     scratch = carray(voidptr(tbl[T_SCRATCH]), (4,), np.int64)
     scratch[0] = 0
     base = tbl[T_SCRATCH]
-    if _call_cycle_times(tbl[T_CYCLE_TIMES], voidptr(tbl[T_CLIENT]), voidptr(base), voidptr(base + 8),
+    if call_cycle_times(tbl[T_CYCLE_TIMES], voidptr(tbl[T_CLIENT]), voidptr(base), voidptr(base + 8),
                          voidptr(base + 16), voidptr(base + 24)) != 0:
         return 0
     cur, nxt = scratch[1], scratch[2]
@@ -119,7 +119,7 @@ def process(nframes, arg):  # type: ignore[no-untyped-def]
     if span <= 0:
         return 0
     # Link's clock and JACK's, read back to back: the offset between them, fresh every cycle.
-    offset = clock_ns() - _call_get_time(tbl[T_GET_TIME]) * 1000
+    offset = clock_ns() - call_get_time(tbl[T_GET_TIME]) * 1000
     written = tbl[C_WRITTEN]
     fence()  # the slots were filled before `written` moved on (the producer's order)
     slots = carray(voidptr(tbl[T_SLOTS]), (SLOTS * SLOT_WORDS,), np.int64)
@@ -142,7 +142,7 @@ def process(nframes, arg):  # type: ignore[no-untyped-def]
             tbl[C_LATE] += 1
         at = max(at, last)  # events in a buffer never go back in time
         at = min(at, n - 1)
-        if _call_write(tbl[T_WRITE], buf, np.uint32(at), voidptr(data + (r % SLOTS) * DATA_MAX),
+        if call_write(tbl[T_WRITE], buf, np.uint32(at), voidptr(data + (r % SLOTS) * DATA_MAX),
                        slots[s + S_SIZE]) != 0:
             tbl[C_FULL] += 1
             break  # the port's buffer is full: the rest go next cycle
@@ -159,7 +159,11 @@ class NativeUnavailable(RuntimeError):
     """The native JACK client could not be made here (no libjack, no server, no compiler)."""
 
 
-def _prepare(lib: Any) -> None:
+def libjack() -> Any:
+    """libjack with the signatures a native client needs (None when it is not installed)."""
+    lib = _libjack()
+    if lib is None:
+        return None
     lib.jack_port_register.restype = ctypes.c_void_p
     lib.jack_port_register.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                                        ctypes.c_ulong]
@@ -168,9 +172,12 @@ def _prepare(lib: Any) -> None:
     lib.jack_set_process_callback.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     lib.jack_activate.argtypes = [ctypes.c_void_p]
     lib.jack_deactivate.argtypes = [ctypes.c_void_p]
+    lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+    return lib
 
 
-def _address(fn: Any) -> int:
+def address(fn: Any) -> int:
+    """A C function's address (for a callback's table)."""
     return int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
 
 
@@ -183,10 +190,9 @@ class NativeJackOut:
     time: a lock, uncontended, guards the ring's write end); the callback is the consumer."""
 
     def __init__(self, port: str, client: str, lookahead: float) -> None:
-        lib, libc = _libjack(), _libc()
+        lib, libc = libjack(), _libc()
         if lib is None or libc is None:
             raise NativeUnavailable("libjack is not installed")
-        _prepare(lib)
         self._lib = lib
         self.table = np.zeros(TABLE, dtype=np.int64)
         self.slots = np.zeros(SLOTS * SLOT_WORDS, dtype=np.int64)
@@ -210,11 +216,11 @@ class NativeJackOut:
         self.full_name = (lib.jack_port_name(port_handle) or b"").decode(errors="replace")
         t = self.table
         t[T_CLIENT], t[T_PORT] = handle, port_handle
-        t[T_GET_BUFFER] = _address(lib.jack_port_get_buffer)
-        t[T_CLEAR] = _address(lib.jack_midi_clear_buffer)
-        t[T_WRITE] = _address(lib.jack_midi_event_write)
-        t[T_GET_TIME] = _address(lib.jack_get_time)
-        t[T_CYCLE_TIMES] = _address(lib.jack_get_cycle_times)
+        t[T_GET_BUFFER] = address(lib.jack_port_get_buffer)
+        t[T_CLEAR] = address(lib.jack_midi_clear_buffer)
+        t[T_WRITE] = address(lib.jack_midi_event_write)
+        t[T_GET_TIME] = address(lib.jack_get_time)
+        t[T_CYCLE_TIMES] = address(lib.jack_get_cycle_times)
         t[T_SLOTS], t[T_DATA] = self.slots.ctypes.data, self.data.ctypes.data
         t[T_LATE_RING], t[T_SCRATCH] = self.lateness_us.ctypes.data, self._scratch.ctypes.data
         self.gone = ctypes.create_string_buffer(64)  # a sem_t libjack posts when the server drops us

@@ -17,8 +17,16 @@ import numpy as np
 from numba import carray, cfunc, types
 from numba.extending import intrinsic
 
-from copilot.bridge.jack_midi import _call_cycle_times, _call_get_buffer, _call_get_time, _codegen, _i8p, _i32
-from copilot.bridge.jack_server import _libjack
+from copilot.bridge.jack_midi import (
+    I8P,
+    I32,
+    address,
+    c_call,
+    call_cycle_times,
+    call_get_buffer,
+    call_get_time,
+    libjack,
+)
 from copilot.bridge.native import clock_ns, voidptr
 
 ROWS = 1 << 16
@@ -33,30 +41,30 @@ PORT_IS_INPUT = 0x1
 @intrinsic
 def _call_count(typingctx, fn, buf):  # type: ignore[no-untyped-def]
     """uint32_t jack_midi_get_event_count(void *)"""
-    return types.uint32(types.int64, types.voidptr), _codegen(_i32, [_i8p])
+    return types.uint32(types.int64, types.voidptr), c_call(I32, [I8P])
 
 
 @intrinsic
 def _call_event_get(typingctx, fn, event, buf, index):  # type: ignore[no-untyped-def]
     """int jack_midi_event_get(jack_midi_event_t *, void *, uint32_t)"""
-    return types.int32(types.int64, types.voidptr, types.voidptr, types.uint32), _codegen(_i32, [_i8p, _i8p, _i32])
+    return types.int32(types.int64, types.voidptr, types.voidptr, types.uint32), c_call(I32, [I8P, I8P, I32])
 
 
 @cfunc(types.intc(types.uint32, types.voidptr), nopython=True, cache=True, error_model="numpy")
 def record(nframes, arg):  # type: ignore[no-untyped-def]
     tbl = carray(arg, (TABLE,), np.int64)
     n = np.int64(nframes)
-    buf = _call_get_buffer(tbl[R_GET_BUFFER], voidptr(tbl[R_PORT]), nframes)
+    buf = call_get_buffer(tbl[R_GET_BUFFER], voidptr(tbl[R_PORT]), nframes)
     count = np.int64(_call_count(tbl[R_COUNT], buf))
     if count == 0:
         return 0
     base = tbl[R_SCRATCH]
-    if _call_cycle_times(tbl[R_CYCLE_TIMES], voidptr(tbl[R_CLIENT]), voidptr(base), voidptr(base + 8),
+    if call_cycle_times(tbl[R_CYCLE_TIMES], voidptr(tbl[R_CLIENT]), voidptr(base), voidptr(base + 8),
                          voidptr(base + 16), voidptr(base + 24)) != 0:
         return 0
     scratch = carray(voidptr(base), (4,), np.int64)
     cur, span = scratch[1], scratch[2] - scratch[1]
-    offset = clock_ns() - _call_get_time(tbl[R_GET_TIME]) * 1000
+    offset = clock_ns() - call_get_time(tbl[R_GET_TIME]) * 1000
     rows = carray(voidptr(tbl[R_ROWS]), (ROWS * 3,), np.int64)
     event = carray(voidptr(tbl[R_EVENT]), (3,), np.int64)  # {uint32 time; size_t size; uint8 *buffer}
     for i in range(count):
@@ -84,16 +92,7 @@ class JackRecorder:
     (Link time the message is on the wire, bytes) in order."""
 
     def __init__(self, source: str, client: str = "copilot-recorder") -> None:
-        lib = _libjack()
-        lib.jack_port_register.restype = ctypes.c_void_p
-        lib.jack_port_register.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                                           ctypes.c_ulong]
-        lib.jack_port_name.restype = ctypes.c_char_p
-        lib.jack_port_name.argtypes = [ctypes.c_void_p]
-        lib.jack_set_process_callback.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-        for name in ("jack_activate", "jack_deactivate"):
-            getattr(lib, name).argtypes = [ctypes.c_void_p]
+        lib = libjack()
         self._lib = lib
         self.table = np.zeros(TABLE, dtype=np.int64)
         self.rows = np.zeros(ROWS * 3, dtype=np.int64)
@@ -106,10 +105,6 @@ class JackRecorder:
         self._client = handle
         port = lib.jack_port_register(handle, b"in", b"8 bit raw midi", PORT_IS_INPUT, 0)
         t = self.table
-
-        def address(fn: object) -> int:
-            return int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
-
         t[R_CLIENT], t[R_PORT] = handle, port
         t[R_GET_BUFFER] = address(lib.jack_port_get_buffer)
         t[R_COUNT] = address(lib.jack_midi_get_event_count)
