@@ -27,6 +27,7 @@ import numpy as np
 
 from .actions import Stream, Timed
 from .clock import BeatClock
+from .handover import HANDOVER
 
 SPIN = 0.0015  # seconds of spinning before a deadline (timing.md: sleep to 1.5 ms, then spin)
 # The GIL switch interval while a dispatcher runs: a thread running pure Python (a LOAD's library lookup,
@@ -73,7 +74,9 @@ def thaw_heap() -> None:
 
 
 class Sink(Protocol):
-    """Anything that puts payloads on a wire (a target). Bookkeeping sinks set `internal = True`."""
+    """Anything that puts payloads on a wire (a target). Bookkeeping sinks set `internal = True`.
+    A sink may also have `lead(payload) -> seconds`: hand that payload over so long before its time (its
+    port puts it on the wire at the time itself; see bridge/handover.py)."""
 
     name: str
     output_latency: float
@@ -83,7 +86,7 @@ class Sink(Protocol):
 
 @dataclass(order=True)
 class _Item:
-    due: float  # provisional send time, for heap order
+    due: float  # provisional hand-over time (due − lead), for heap order
     rank: int  # at the same instant, wires (0) go before internal bookkeeping (1)
     seq: int
     beat: float | None = field(compare=False)
@@ -97,6 +100,7 @@ class _Item:
     leader: _Item | None = field(compare=False, default=None)  # a tied payload follows this one
     popped: bool = field(compare=False, default=False)  # taken off the heap to be sent
     held: bool = field(compare=False, default=False)  # popped but not sent (a guard or a PANIC said no)
+    lead: float = field(compare=False, default=0.0)  # handed over this long before its due time
 
     def bound_to_go(self) -> bool:
         """A tied payload whose leader went out (or is going out): it goes too, whatever is withdrawn."""
@@ -127,6 +131,7 @@ class SinkTally:
     sent: int = 0
     failed: int = 0
     withheld: int = 0  # a send-time guard said no (e.g. the deck started playing before a LOAD)
+    recalled: int = 0  # handed to a port ahead of time, then withdrawn before it was due (PANIC, cancel)
     failing: int = 0  # failures in a row since the last send that went out (0: the wire works)
     error: BaseException | None = None  # the latest failure
 
@@ -197,6 +202,9 @@ class Dispatcher:
         self._cond = threading.Condition()
         self._epoch = 0
         self._sending: _Item | None = None  # off the heap and on its way out; its stream not yet refilled
+        # Handed to a port ahead of its time (bridge/handover.py): (item, due, port tickets), oldest first,
+        # so a PANIC or a cancel can still call them back from the port before they are due.
+        self._handed: deque[tuple[_Item, float, tuple[tuple[Any, int], ...]]] = deque()
         self._thread: threading.Thread | None = None
         self._running = False
 
@@ -219,8 +227,9 @@ class Dispatcher:
     def _push(self, sink: Sink, item: Timed, epoch: int, stream: Iterator[Timed] | None = None,
               cut: float = float("inf"), leader: _Item | None = None) -> _Item:
         rank = 1 if getattr(sink, "internal", False) else 0
-        queued = _Item(self._due(item.beat, sink), rank, next(self._seq), item.beat, sink, item.payload,
-                       item.action_id, epoch, stream=stream, cut=cut, guard=item.guard, leader=leader)
+        lead = self._lead(sink, item.payload)
+        queued = _Item(self._due(item.beat, sink) - lead, rank, next(self._seq), item.beat, sink, item.payload,
+                       item.action_id, epoch, stream=stream, cut=cut, guard=item.guard, leader=leader, lead=lead)
         heapq.heappush(self._heap, queued)
         return queued
 
@@ -263,7 +272,23 @@ class Dispatcher:
             if len(keep) != len(self._heap):
                 heapq.heapify(keep)
                 self._heap = keep
+            self._recall(lambda i: i.action_id in ids and not (i.beat is not None and i.beat <= cut))
             self._cond.notify()
+
+    def _recall(self, wanted: Callable[[_Item], bool]) -> None:
+        """Call back from their ports the payloads handed over ahead and not due yet that `wanted` names
+        (call with the lock held). What a port already put on the wire stays sent."""
+        now = self.clock.now()
+        for item, due, tickets in self._handed:
+            if due < now or item.held or not wanted(item) or item.bound_to_go():
+                continue
+            back = [port.recall(ticket) for port, ticket in tickets]
+            if all(back):
+                item.held = True  # a tied payload after it is called back too
+                tally = self.tally.get(item.sink.name)
+                if tally is not None:
+                    tally.sent -= 1
+                    tally.recalled += 1
 
     def flush(self) -> int:
         """PANIC: forget everything queued. Returns how many payloads were dropped."""
@@ -271,6 +296,7 @@ class Dispatcher:
             dropped = len(self._heap)
             self._heap.clear()
             self._epoch += 1
+            self._recall(lambda i: True)
             self._cond.notify()
             return dropped
 
@@ -311,7 +337,7 @@ class Dispatcher:
         if tempo == self._keyed_tempo:
             return
         for item in self._heap:
-            item.due = self._due(item.beat, item.sink)
+            item.due = self._due(item.beat, item.sink) - item.lead
         heapq.heapify(self._heap)
         self._keyed_tempo = tempo
 
@@ -329,11 +355,12 @@ class Dispatcher:
                 self._rekey()
                 head = self._heap[0]
                 due = self._due(head.beat, head.sink)
-                wait = due - now() - self.spin
+                at = due - head.lead  # a port fed ahead of time needs no spinning: it keeps the time itself
+                wait = at - now() - (0.0 if head.lead else self.spin)
                 if wait > 0:
                     self._cond.wait(min(wait, 0.05))
                     continue  # re-read the head: something sooner may have arrived
-            while now() < due:  # spin outside the lock
+            while not head.lead and now() < at:  # spin outside the lock
                 pass
             with self._cond:
                 if not self._heap or self._heap[0] is not head:
@@ -369,6 +396,16 @@ class Dispatcher:
         return out
 
     # -- shared -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _lead(sink: Sink, payload: Any) -> float:
+        lead = getattr(sink, "lead", None)
+        if lead is None:
+            return 0.0
+        try:
+            return max(0.0, float(lead(payload)))
+        except Exception:  # noqa: BLE001 - a sink that cannot say sends at the time, as before
+            return 0.0
+
     def _due(self, beat: float | None, sink: Sink) -> float:
         if beat is None:
             return IMMEDIATE
@@ -391,6 +428,10 @@ class Dispatcher:
                     self.on_refused(item.action_id, reason)
                 return None
         t = self.clock.now() if at is None else at
+        handover = HANDOVER
+        if item.lead:
+            handover.due = None if due == IMMEDIATE else due
+            handover.tickets = []
         try:
             item.sink.send(item.payload)
         except Exception as exc:  # noqa: BLE001 - a dead port must not stop the other sends
@@ -400,9 +441,17 @@ class Dispatcher:
             if self.on_error is not None:
                 self.on_error(item.sink.name, exc)
             return None
+        finally:
+            tickets, handover.due, handover.tickets = handover.tickets, None, None
         tally.sent += 1
         tally.failing = 0
         due = t if due == IMMEDIATE else due
+        if tickets:  # handed over ahead: the port puts it on the wire at `due` (or at once, if that has passed)
+            with self._cond:
+                while self._handed and self._handed[0][1] < t - 0.1:
+                    self._handed.popleft()
+                self._handed.append((item, due, tuple(tickets)))
+            t = max(t, due)
         sent = Sent(item.sink.name, item.payload, item.action_id, item.beat, due, t)
         if not item.rank:  # lateness is about wires, not bookkeeping
             self.stats.add(t - due)

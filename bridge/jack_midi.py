@@ -28,7 +28,7 @@ from llvmlite import ir
 from numba import carray, cfunc, types
 from numba.extending import intrinsic
 
-from .jack_server import _libc, _libjack, settle
+from .jack_server import _libjack, c_library, settle
 from .native import clock_ns, fence, voidptr
 
 SLOTS = 4096  # messages in flight: far more than a lookahead's worth
@@ -190,7 +190,7 @@ class NativeJackOut:
     time: a lock, uncontended, guards the ring's write end); the callback is the consumer."""
 
     def __init__(self, port: str, client: str, lookahead: float) -> None:
-        lib, libc = libjack(), _libc()
+        lib, libc = libjack(), c_library()
         if lib is None or libc is None:
             raise NativeUnavailable("libjack is not installed")
         self._lib = lib

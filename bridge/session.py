@@ -176,11 +176,13 @@ class Session:
     def _open_ports(self) -> None:
         if self.options.offline:
             return
-        from .ports import MidiPorts, MidiUnavailable
+        from .ports import LOOKAHEAD, MidiPorts, MidiUnavailable
 
-        api = self.options.midi_api or self.config.section("ports").get("api", "auto")
+        section = self.config.section("ports")
+        api = self.options.midi_api or section.get("api", "auto")
         try:
-            self.ports = MidiPorts(api)
+            self.ports = MidiPorts(api, native=bool(section.get("native", True)),
+                                   lookahead=float(section.get("lookahead_ms", LOOKAHEAD * 1e3)) / 1e3)
         except MidiUnavailable as exc:  # said when the targets are open: with the one that needs them
             self.ports_problem = str(exc)
             return
@@ -304,6 +306,8 @@ class Session:
         context_options = self.options.to_dict()
         for name in names:
             self.targets.append(self._open_target(name, context_options))
+        for port in self.ports.outputs.values() if self.ports is not None else ():
+            self.report(port.path_line)  # which send path this set is on, in one line
         engine = next((t for t in map(self.host.get, self.host.names()) if t.builtin_engine), None)
         if self.options.adorn is not None and engine is not None and engine.name not in names:
             self.adornment = self._open_target(engine.name, {**context_options, "adornment": True})

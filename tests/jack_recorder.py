@@ -27,11 +27,12 @@ from copilot.bridge.jack_midi import (
     call_get_time,
     libjack,
 )
+from copilot.bridge.jack_server import c_library
 from copilot.bridge.native import clock_ns, voidptr
 
 ROWS = 1 << 16
 # Table words: client, port, get_buffer, event_count, event_get, get_time, cycle_times, rows, scratch,
-# event struct, rows written.
+# event struct, rows written. A row: wire time (Link ns), size, the first 16 bytes.
 R_CLIENT, R_PORT, R_GET_BUFFER, R_COUNT, R_EVENT_GET, R_GET_TIME, R_CYCLE_TIMES = range(7)
 R_ROWS, R_SCRATCH, R_EVENT, R_WRITTEN = range(7, 11)
 TABLE = 12
@@ -65,7 +66,7 @@ def record(nframes, arg):  # type: ignore[no-untyped-def]
     scratch = carray(voidptr(base), (4,), np.int64)
     cur, span = scratch[1], scratch[2] - scratch[1]
     offset = clock_ns() - call_get_time(tbl[R_GET_TIME]) * 1000
-    rows = carray(voidptr(tbl[R_ROWS]), (ROWS * 3,), np.int64)
+    rows = carray(voidptr(tbl[R_ROWS]), (ROWS * 4,), np.int64)
     event = carray(voidptr(tbl[R_EVENT]), (3,), np.int64)  # {uint32 time; size_t size; uint8 *buffer}
     for i in range(count):
         if _call_event_get(tbl[R_EVENT_GET], voidptr(tbl[R_EVENT]), buf, np.uint32(i)) != 0:
@@ -73,18 +74,19 @@ def record(nframes, arg):  # type: ignore[no-untyped-def]
         frame = event[0] & 0xFFFFFFFF
         size = event[1]
         data = carray(voidptr(event[2]), (size,), np.uint8)
-        packed = np.int64(0)
-        for k in range(min(size, 7)):
-            packed |= np.int64(data[k]) << (8 * k)
-        r = (tbl[R_WRITTEN] % ROWS) * 3
+        r = (tbl[R_WRITTEN] % ROWS) * 4
         rows[r] = cur * 1000 + (frame * span * 1000) // n + offset
         rows[r + 1] = size
-        rows[r + 2] = packed
+        rows[r + 2] = 0
+        rows[r + 3] = 0
+        for k in range(min(size, 16)):  # the first 16 bytes (a longer sysex is cut: its length is kept)
+            rows[r + 2 + k // 8] |= np.int64(data[k]) << (8 * (k % 8))
         tbl[R_WRITTEN] += 1
     return 0
 
 
 _NAMES = itertools.count()
+_KEPT: list[JackRecorder] = []
 
 
 class JackRecorder:
@@ -95,7 +97,7 @@ class JackRecorder:
         lib = libjack()
         self._lib = lib
         self.table = np.zeros(TABLE, dtype=np.int64)
-        self.rows = np.zeros(ROWS * 3, dtype=np.int64)
+        self.rows = np.zeros(ROWS * 4, dtype=np.int64)
         self._scratch = np.zeros(4, dtype=np.int64)
         self._event = np.zeros(3, dtype=np.int64)
         status = ctypes.c_int(0)
@@ -112,11 +114,15 @@ class JackRecorder:
         t[R_GET_TIME] = address(lib.jack_get_time)
         t[R_CYCLE_TIMES] = address(lib.jack_get_cycle_times)
         t[R_ROWS], t[R_SCRATCH], t[R_EVENT] = self.rows.ctypes.data, self._scratch.ctypes.data, self._event.ctypes.data
+        self._libc = c_library()
+        self._gone = ctypes.create_string_buffer(64)  # sem_t, posted by libjack if the server drops us
+        self._libc.sem_init(self._gone, 0, 0)
+        lib.jack_on_shutdown(handle, ctypes.cast(self._libc.sem_post, ctypes.c_void_p), self._gone)
         lib.jack_set_process_callback(handle, record.address, t.ctypes.data)
         if lib.jack_activate(handle) != 0:
             raise RuntimeError("the recorder could not be activated")
         mine = lib.jack_port_name(port)
-        found = lib.jack_get_ports(handle, None, None, 0)
+        found = lib.jack_get_ports(handle, None, b"8 bit raw midi", 0x2)  # MIDI outputs
         names = []
         i = 0
         while found and found[i]:
@@ -134,10 +140,10 @@ class JackRecorder:
         total = int(self.table[R_WRITTEN])
         out = []
         for k in range(self._read, total):
-            r = (k % ROWS) * 3
+            r = (k % ROWS) * 4
             size = int(self.rows[r + 1])
-            packed = int(self.rows[r + 2])
-            out.append((self.rows[r] * 1e-9, bytes((packed >> (8 * j)) & 0xFF for j in range(min(size, 7)))))
+            packed = self.rows[r + 2:r + 4].astype("<i8").tobytes()
+            out.append((self.rows[r] * 1e-9, packed[:min(size, 16)]))
         self._read = total
         return out
 
@@ -155,6 +161,9 @@ class JackRecorder:
         if self._client is None:
             return
         handle, self._client = self._client, None
+        if self._libc.sem_trywait(self._gone) == 0:
+            _KEPT.append(self)  # its server is gone: closing the client could crash libjack; keep it
+            return
         settle()
         self._lib.jack_deactivate(handle)
         self._lib.jack_client_close(handle)
