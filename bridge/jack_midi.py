@@ -14,7 +14,7 @@ offset to keep fresh from Python. What the callback did is counted in the table 
 and every placement's error (placed − due, µs) goes to a ring for benches and tests.
 
 Withdrawing (PANIC, a cancel): every message handed over has a ticket; `recall(ticket)` marks its slot
-dead and the callback skips it, unless the callback took it already (then it is on the wire).
+recalled and the callback skips it, unless the callback placed it already (then it is on the wire).
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ T_CLIENT, T_PORT, T_GET_BUFFER, T_CLEAR, T_WRITE, T_GET_TIME, T_CYCLE_TIMES = ra
 T_SLOTS, T_DATA, T_LATE_RING, T_SCRATCH = range(7, 11)
 C_WRITTEN, C_READ, C_PLACED, C_LATE, C_RECALLED, C_FULL, C_LATE_N, C_CYCLES = range(11, 19)
 TABLE = 20
-# One slot's words: due (Link ns), ticket, live (1; 0 = recalled), size in bytes.
+# One slot's words: due (Link ns), ticket, state, size in bytes.
 S_DUE, S_TICKET, S_LIVE, S_SIZE = range(4)
 SLOT_WORDS = 4
+RECALLED, WAITING, PLACED = 0, 1, 2
+WINDOW = 256  # slots the callback looks at each cycle (a server that stalled must not make one cycle long)
 
 JACK_MIDI_TYPE = b"8 bit raw midi"
 PORT_IS_OUTPUT = 0x2
@@ -126,30 +128,42 @@ def process(nframes, arg):  # type: ignore[no-untyped-def]
     late_ring = carray(voidptr(tbl[T_LATE_RING]), (LATENESS,), np.int64)
     data = tbl[T_DATA]
     r = tbl[C_READ]
+    end = min(written, r + WINDOW)
     last = np.int64(0)
-    while r < written:
-        s = (r % SLOTS) * SLOT_WORDS
-        if slots[s + S_LIVE] == 0:
-            r += 1
-            continue
-        due = (slots[s + S_DUE] - offset) // 1000  # JACK µs
-        if due >= nxt:
-            break  # a later cycle's (the ring is in due order, give or take an immediate message)
+    # Messages are handed over in due order per lead, but one handed late (a move due 1.5 ms from its
+    # decision) sits behind others due later: each round takes the earliest one due this cycle.
+    while True:
+        best = np.int64(-1)
+        best_due = nxt
+        for k in range(r, end):
+            s = (k % SLOTS) * SLOT_WORDS
+            if slots[s + S_LIVE] != WAITING:
+                continue
+            due = (slots[s + S_DUE] - offset) // 1000  # JACK µs
+            if due < best_due:
+                best, best_due = k, due
+        if best < 0:
+            break
+        s = (best % SLOTS) * SLOT_WORDS
         at = np.int64(0)
-        if due > cur:
-            at = ((due - cur) * n + span // 2) // span
+        if best_due > cur:
+            at = ((best_due - cur) * n + span // 2) // span
         else:
             tbl[C_LATE] += 1
         at = max(at, last)  # events in a buffer never go back in time
         at = min(at, n - 1)
-        if call_write(tbl[T_WRITE], buf, np.uint32(at), voidptr(data + (r % SLOTS) * DATA_MAX),
-                       slots[s + S_SIZE]) != 0:
+        if call_write(tbl[T_WRITE], buf, np.uint32(at), voidptr(data + (best % SLOTS) * DATA_MAX),
+                      slots[s + S_SIZE]) != 0:
             tbl[C_FULL] += 1
             break  # the port's buffer is full: the rest go next cycle
+        slots[s + S_LIVE] = PLACED
         last = at
-        late_ring[tbl[C_LATE_N] % LATENESS] = cur + (at * span) // n - due
+        late_ring[tbl[C_LATE_N] % LATENESS] = cur + (at * span) // n - best_due
         tbl[C_LATE_N] += 1
         tbl[C_PLACED] += 1
+    while r < written and slots[(r % SLOTS) * SLOT_WORDS + S_LIVE] != WAITING:
+        if slots[(r % SLOTS) * SLOT_WORDS + S_LIVE] == RECALLED:
+            tbl[C_RECALLED] += 1
         r += 1
     tbl[C_READ] = r
     return 0
@@ -254,20 +268,18 @@ class NativeJackOut:
             self.slots[s + S_DUE] = int(due * 1e9)
             self.slots[s + S_TICKET] = written
             self.slots[s + S_SIZE] = size
-            self.slots[s + S_LIVE] = 1
+            self.slots[s + S_LIVE] = WAITING
             t[C_WRITTEN] = written + 1  # publishes the slot (x86 keeps stores in order; the callback fences)
         return written
 
     def recall(self, ticket: int) -> bool:
         """Withdraw a message handed over but not yet placed. False: the callback took it already."""
-        t = self.table
         s = (ticket % SLOTS) * SLOT_WORDS
-        if ticket < int(t[C_READ]) or int(self.slots[s + S_TICKET]) != ticket:
+        if int(self.slots[s + S_TICKET]) != ticket or int(self.slots[s + S_LIVE]) != WAITING:
             return False
-        self.slots[s + S_LIVE] = 0
-        if ticket < int(t[C_READ]):  # the callback passed it while we marked: it went out
-            return False
-        t[C_RECALLED] += 1
+        # The callback may be placing it this very instant (then it goes: it was due this cycle anyway);
+        # its own count of what it skipped (`recalled` in `counters`) is the truth.
+        self.slots[s + S_LIVE] = RECALLED
         return True
 
     # -- reading what the callback did -------------------------------------------------------------------

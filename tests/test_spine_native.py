@@ -153,3 +153,24 @@ def test_sends_keep_their_time_while_python_holds_the_gil(jack_server, midi_capt
             assert max(late) > 0.05, [round(x * 1e3, 3) for x in late]
     finally:
         close(ports, dispatcher)
+
+
+def test_a_message_handed_over_later_but_due_sooner_is_not_held_up(jack_server, midi_capture):
+    """A move decided 1.5 ms before its time lands behind messages handed over earlier but due later
+    (an envelope's next steps): the callback takes the earliest due, not the first in the ring."""
+    ports, out, clock, dispatcher, sink = rig(native=True, lookahead=0.3)
+    try:
+        cap = midi_capture(out.name)
+        from copilot.bridge.actions import Timed
+
+        later = clock.now() + 0.25
+        dispatcher.schedule(sink, [Timed(clock.beat_at_time(later), note(1), "envelope")])
+        while out._out.counters()["handed"] < 1:
+            time.sleep(0.001)
+        sooner = clock.now() + 0.05
+        dispatcher.schedule(sink, [Timed(clock.beat_at_time(sooner), note(2), "move")])
+        got = cap.collect(2, timeout=3.0)
+        assert [data for _, data in got] == [note(2), note(1)]
+        assert abs(got[0][0] - sooner) <= 0.0001 and abs(got[1][0] - later) <= 0.0001, got
+    finally:
+        close(ports, dispatcher)
