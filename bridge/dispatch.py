@@ -125,8 +125,8 @@ class Sent:
 
 @dataclass
 class SinkTally:
-    """What happened to one sink's payloads. Bumped on the dispatch thread only (plain ints, no lock):
-    others read them to say how a target is doing."""
+    """What happened to one sink's payloads. Bumped by whoever sends, one at a time (the dispatcher's send
+    lock): others read them to say how a target is doing."""
 
     sent: int = 0
     failed: int = 0
@@ -207,6 +207,7 @@ class Dispatcher:
         self._handed: deque[tuple[_Item, float, tuple[tuple[Any, int], ...]]] = deque()
         self._thread: threading.Thread | None = None
         self._running = False
+        self._send_lock = threading.RLock()  # one send at a time: the dispatch thread, or a scheduling thread
 
     # -- queueing (any thread) ------------------------------------------------------------------------
     def schedule(self, sink: Sink, items: Iterable[Timed | Stream]) -> int:
@@ -222,7 +223,27 @@ class Dispatcher:
                     n += 1
             if n:
                 self._cond.notify()
+        if n and self._running:
+            self._hand_over_now()
         return n
+
+    def _hand_over_now(self) -> None:
+        """Hand over, on the scheduling thread, what is already inside its port's lookahead (a move decided
+        1.5 ms before its time): this thread holds the GIL now, and the dispatch thread might have to wait
+        for it past the message's time. Plain payloads only; a guard or a stream waits for the dispatch
+        thread, as everything else does."""
+        now = self.clock.now()
+        while True:
+            with self._cond:
+                if not self._heap:
+                    return
+                head = self._heap[0]
+                if not head.lead or head.due > now or head.guard is not None or head.stream is not None:
+                    return
+                heapq.heappop(self._heap)
+                head.popped = True
+            with self._send_lock:
+                self._send(head, self._due(head.beat, head.sink))
 
     def _push(self, sink: Sink, item: Timed, epoch: int, stream: Iterator[Timed] | None = None,
               cut: float = float("inf"), leader: _Item | None = None) -> _Item:
@@ -368,7 +389,8 @@ class Dispatcher:
                 heapq.heappop(self._heap)
                 head.popped = True
                 self._sending = head if head.stream is not None else None
-            self._send(head, due)
+            with self._send_lock:
+                self._send(head, due)
             if head.stream is not None:
                 self._continue(head)
 

@@ -52,6 +52,19 @@ def close(ports, dispatcher) -> None:
     ports.close()
 
 
+def on_time(jack_server, attempt) -> None:
+    """Run `attempt()` (it returns the wire errors, seconds) until every message is within 0.1 ms of its
+    time; again (three tries) only when the JACK server itself lost a cycle meanwhile (an XRun on this
+    loaded machine: that cycle's MIDI goes a cycle late inside JACK, whoever sent it)."""
+    for _ in range(3):
+        xruns = jack_server.xruns()
+        errors = attempt()
+        worst = max(abs(e) for e in errors)
+        if worst <= 0.0001 or jack_server.xruns() == xruns:
+            break
+    assert worst <= 0.0001, (jack_server.xruns() - xruns, [round(e * 1e3, 3) for e in errors])
+
+
 def note(i: int) -> bytes:
     return bytes((0x90 | (i % 16), 36 + i % 80, 1 + i % 126))
 
@@ -63,16 +76,17 @@ def test_native_sends_are_the_exact_bytes_on_their_frame(jack_server, midi_captu
     try:
         assert out.path == "native" and "native JACK sends" in out.path_line
         cap = midi_capture(out.name)
-        start = clock.beat + 0.5
-        beats = [start + i / 7.3 for i in range(40)]  # 68 ms apart: never in step with the 1.33 ms cycle
         from copilot.bridge.actions import Timed
 
-        dispatcher.schedule(sink, [Timed(b, note(i), "a") for i, b in enumerate(beats)])
-        got = cap.collect(len(beats), timeout=5.0)
-        assert [data for _, data in got] == [note(i) for i in range(len(beats))]
-        errors = [at - clock.time_at_beat(b) for (at, _), b in zip(got, beats, strict=True)]
-        assert max(abs(e) for e in errors) <= 0.0001, [round(e * 1e3, 3) for e in errors]  # ≤ 5 frames at 48 kHz
-        assert out._out.counters()["late"] == 0
+        def attempt():
+            start = clock.beat + 0.5
+            beats = [start + i / 7.3 for i in range(40)]  # 68 ms apart: never in step with the 1.33 ms cycle
+            dispatcher.schedule(sink, [Timed(b, note(i), "a") for i, b in enumerate(beats)])
+            got = cap.collect(len(beats), timeout=5.0)
+            assert [data for _, data in got] == [note(i) for i in range(len(beats))]
+            return [at - clock.time_at_beat(b) for (at, _), b in zip(got, beats, strict=True)]
+
+        on_time(jack_server, attempt)  # ≤ 5 frames at 48 kHz
     finally:
         close(ports, dispatcher)
 
@@ -138,18 +152,21 @@ def test_sends_keep_their_time_while_python_holds_the_gil(jack_server, midi_capt
         cap = midi_capture(out.name)
         from copilot.bridge.actions import Timed
 
-        t0 = clock.now() + 0.15
-        dues = [t0 + 0.01 * i for i in range(20)]  # 10 ms apart, all inside the hold below
-        dispatcher.schedule(sink, [Timed(clock.beat_at_time(t), note(i), "a") for i, t in enumerate(dues)])
-        while clock.now() < t0 - 0.01:
-            time.sleep(0.001)
-        hold_the_gil(0.22)
-        got = cap.collect(len(dues), timeout=3.0)
-        assert [data for _, data in got] == [note(i) for i in range(len(dues))]
-        late = [at - due for (at, _), due in zip(got, dues, strict=True)]
+        def attempt():
+            t0 = clock.now() + 0.15
+            dues = [t0 + 0.01 * i for i in range(20)]  # 10 ms apart, all inside the hold below
+            dispatcher.schedule(sink, [Timed(clock.beat_at_time(t), note(i), "a") for i, t in enumerate(dues)])
+            while clock.now() < t0 - 0.01:
+                time.sleep(0.001)
+            hold_the_gil(0.22)
+            got = cap.collect(len(dues), timeout=3.0)
+            assert [data for _, data in got] == [note(i) for i in range(len(dues))]
+            return [at - due for (at, _), due in zip(got, dues, strict=True)]
+
         if native:
-            assert max(abs(x) for x in late) <= 0.0001, [round(x * 1e3, 3) for x in late]
+            on_time(jack_server, attempt)
         else:  # why the native path exists: the same schedule, late by the hold
+            late = attempt()
             assert max(late) > 0.05, [round(x * 1e3, 3) for x in late]
     finally:
         close(ports, dispatcher)
@@ -163,14 +180,44 @@ def test_a_message_handed_over_later_but_due_sooner_is_not_held_up(jack_server, 
         cap = midi_capture(out.name)
         from copilot.bridge.actions import Timed
 
-        later = clock.now() + 0.25
-        dispatcher.schedule(sink, [Timed(clock.beat_at_time(later), note(1), "envelope")])
-        while out._out.counters()["handed"] < 1:
-            time.sleep(0.001)
-        sooner = clock.now() + 0.05
-        dispatcher.schedule(sink, [Timed(clock.beat_at_time(sooner), note(2), "move")])
-        got = cap.collect(2, timeout=3.0)
-        assert [data for _, data in got] == [note(2), note(1)]
-        assert abs(got[0][0] - sooner) <= 0.0001 and abs(got[1][0] - later) <= 0.0001, got
+        def attempt():
+            later = clock.now() + 0.25
+            handed = out._out.counters()["handed"]
+            dispatcher.schedule(sink, [Timed(clock.beat_at_time(later), note(1), "envelope")])
+            while out._out.counters()["handed"] == handed:
+                time.sleep(0.001)
+            sooner = clock.now() + 0.05
+            dispatcher.schedule(sink, [Timed(clock.beat_at_time(sooner), note(2), "move")])
+            got = cap.collect(2, timeout=3.0)
+            assert [data for _, data in got] == [note(2), note(1)]
+            return [got[0][0] - sooner, got[1][0] - later]
+
+        on_time(jack_server, attempt)
+    finally:
+        close(ports, dispatcher)
+
+
+def test_a_move_due_at_once_is_handed_over_by_the_thread_that_decided_it(jack_server, midi_capture):
+    """A move is stamped a few ms ahead; right after deciding it, its thread (or another) holds the GIL
+    for 30 ms. The dispatch thread cannot run in that time, so the thread that scheduled the move hands it
+    to the port itself, while it still holds the GIL: on its frame all the same. (5 ms here, not the
+    1.5 ms of a real move: on a loaded test machine the OS alone may stall a thread for a millisecond.)"""
+    ports, out, clock, dispatcher, sink = rig(native=True)
+    try:
+        cap = midi_capture(out.name)
+        from copilot.bridge.actions import Timed
+
+        def attempt():
+            dues = []
+            for i in range(8):
+                due = clock.now() + 0.005
+                dispatcher.schedule(sink, [Timed(clock.beat_at_time(due), note(i), "move")])
+                dues.append(due)
+                hold_the_gil(0.03)
+            got = cap.collect(len(dues), timeout=3.0)
+            assert [data for _, data in got] == [note(i) for i in range(len(dues))]
+            return [at - due for (at, _), due in zip(got, dues, strict=True)]
+
+        on_time(jack_server, attempt)
     finally:
         close(ports, dispatcher)
