@@ -245,6 +245,19 @@ class VirtualOut:
         if self.lost:  # rtmidi dropped it without a word: fail, so it is counted and said
             raise MidiUnavailable(f"the MIDI system under '{self.name}' is gone (JACK stopped?); waiting for it")
 
+    def counters(self) -> dict[str, int] | None:
+        """What the native callback did (handed, placed, late, recalled …); None on the rtmidi path."""
+        out = self._out
+        return out.counters() if self.native and out is not None else None
+
+    def placements(self, since: int = 0) -> tuple[Any, int]:
+        """The native callback's placement errors (placed − due, s) from number `since` on, and the next
+        number to ask from; nothing on the rtmidi path."""
+        out = self._out
+        if not self.native or out is None:
+            return [], since
+        return out.placements(since)
+
     def visible(self) -> bool | None:
         """Does the port still show up in the MIDI system? None: the MIDI system itself is gone."""
         return _visible(self.api, self._probe, self.name)

@@ -116,23 +116,23 @@ def test_cancel_and_panic_call_back_what_the_ring_holds(jack_server, midi_captur
         cancel = [Timed(start + i / 16 + 1 / 32, note(100 + i), "cancel") for i in range(8)]
         dispatcher.schedule(sink, keep + cancel)
         deadline = time.monotonic() + 2.0
-        while out._out.counters()["handed"] < 16 and time.monotonic() < deadline:
+        while out.counters()["handed"] < 16 and time.monotonic() < deadline:
             time.sleep(0.002)
-        assert out._out.counters()["handed"] == 16 and dispatcher.pending() == 0  # all in the ring, none due
+        assert out.counters()["handed"] == 16 and dispatcher.pending() == 0  # all in the ring, none due
         dispatcher.withdraw(["cancel"])
         got = cap.collect(8, timeout=3.0)
         assert [data for _, data in got] == [note(i) for i in range(8)]
-        assert out._out.counters()["recalled"] == 8 and dispatcher.tally[sink.name].recalled == 8
+        assert out.counters()["recalled"] == 8 and dispatcher.tally[sink.name].recalled == 8
 
         later = [Timed(clock.beat + 0.3 + i / 16, note(50 + i), "later") for i in range(6)]
         dispatcher.schedule(sink, later)
         deadline = time.monotonic() + 2.0
-        while out._out.counters()["handed"] < 22 and time.monotonic() < deadline:
+        while out.counters()["handed"] < 22 and time.monotonic() < deadline:
             time.sleep(0.002)
         assert dispatcher.pending() == 0
         dispatcher.flush()  # PANIC
         assert cap.collect(timeout=0.6) == []
-        assert out._out.counters()["recalled"] == 14
+        assert out.counters()["recalled"] == 14
     finally:
         close(ports, dispatcher)
 
@@ -182,9 +182,9 @@ def test_a_message_handed_over_later_but_due_sooner_is_not_held_up(jack_server, 
 
         def attempt():
             later = clock.now() + 0.25
-            handed = out._out.counters()["handed"]
+            handed = out.counters()["handed"]
             dispatcher.schedule(sink, [Timed(clock.beat_at_time(later), note(1), "envelope")])
-            while out._out.counters()["handed"] == handed:
+            while out.counters()["handed"] == handed:
                 time.sleep(0.001)
             sooner = clock.now() + 0.05
             dispatcher.schedule(sink, [Timed(clock.beat_at_time(sooner), note(2), "move")])
