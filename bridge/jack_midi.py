@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,11 @@ from numba import carray, cfunc, types
 from numba.extending import intrinsic
 
 from .jack_server import _libjack, c_library, settle
+from .kernel_cache import drop_stale
 from .native import clock_ns, fence, voidptr
+
+# numba checks only this file before it loads the cached callback; its intrinsics live in native.py.
+drop_stale(Path(__file__).resolve().parent, ("jack_midi.py", "native.py"))
 
 SLOTS = 4096  # messages in flight: far more than a lookahead's worth
 DATA_MAX = 16  # bytes per message (notes and CCs are 3; a longer message goes by rtmidi's path: refused here)

@@ -51,7 +51,8 @@ def _call_event_get(typingctx, fn, event, buf, index):  # type: ignore[no-untype
     return types.int32(types.int64, types.voidptr, types.voidptr, types.uint32), c_call(I32, [I8P, I8P, I32])
 
 
-@cfunc(types.intc(types.uint32, types.voidptr), nopython=True, cache=True, error_model="numpy")
+# Not cached: compiled once per test run (about a second), so never stale against bridge/jack_midi.py.
+@cfunc(types.intc(types.uint32, types.voidptr), nopython=True, cache=False, error_model="numpy")
 def record(nframes, arg):  # type: ignore[no-untyped-def]
     tbl = carray(arg, (TABLE,), np.int64)
     n = np.int64(nframes)
