@@ -173,16 +173,23 @@ class Session:
         """[ports] in: the port the hosts' feedback arrives on."""
         return str(self.config.section("ports").get("in", "Copilot In"))
 
+    def port_options(self) -> dict[str, Any]:
+        """How the MIDI ports open: the API (flag, then [ports] api), and whether JACK outputs are native
+        and how far ahead they are fed ([ports] native, lookahead_ms)."""
+        from .ports import LOOKAHEAD
+
+        section = self.config.section("ports")
+        return {"api": self.options.midi_api or section.get("api", "auto"),
+                "native": bool(section.get("native", True)),
+                "lookahead": float(section.get("lookahead_ms", LOOKAHEAD * 1e3)) / 1e3}
+
     def _open_ports(self) -> None:
         if self.options.offline:
             return
-        from .ports import LOOKAHEAD, MidiPorts, MidiUnavailable
+        from .ports import MidiPorts, MidiUnavailable
 
-        section = self.config.section("ports")
-        api = self.options.midi_api or section.get("api", "auto")
         try:
-            self.ports = MidiPorts(api, native=bool(section.get("native", True)),
-                                   lookahead=float(section.get("lookahead_ms", LOOKAHEAD * 1e3)) / 1e3)
+            self.ports = MidiPorts(**self.port_options())
         except MidiUnavailable as exc:  # said when the targets are open: with the one that needs them
             self.ports_problem = str(exc)
             return
