@@ -123,6 +123,7 @@ class Soak:
         self.placed = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}  # native callback's own
         self.awaiting: deque[tuple[float, bytes]] = deque()  # (due, bytes) sent, not yet seen on the wire
         self.unmatched = 0
+        self.heard_unmatched = 0
         self.round_trips = np.full(int(args.minutes * 60 * INTENTS_HZ) + 100, np.nan)
         self.round_trip_n = 0
         self.rss: list[tuple[float, float]] = []
@@ -142,19 +143,25 @@ class Soak:
                 self.awaiting.append((sent.due, bytes(data)))
 
     def on_the_wire(self, recorder: JackRecorder) -> None:
-        """Every 0.2 s: match what the recorder heard to what was sent (same bytes, oldest first, among the
-        next 256 sends), and drain the native callback's own record of its placements."""
+        """Every 0.2 s: match what the recorder heard to what was sent — the same bytes, the send whose due
+        time is nearest among the next 512 (a move's value changes between sends, so equal bytes are far
+        apart; a lost or recalled message is not matched to a later one) — and drain the native callback's
+        own record of its placements."""
         out = self.session.ports.outputs.get("Copilot Out") if self.session.ports else None
         since = 0
         while not self.stop.wait(0.2):
             phase = self.phase
             for wire, data in recorder.messages():
-                for k in range(min(256, len(self.awaiting))):
-                    if self.awaiting[k][1] == data:
-                        due = self.awaiting[k][0]
-                        del self.awaiting[k]
-                        self.wire[phase].add(wire - due)
-                        break
+                best, gap = -1, 0.25  # farther than this from its due time: not this send
+                for k in range(min(512, len(self.awaiting))):
+                    due, sent = self.awaiting[k]
+                    if sent == data and abs(wire - due) < gap:
+                        best, gap = k, abs(wire - due)
+                if best >= 0:
+                    self.wire[phase].add(wire - self.awaiting[best][0])
+                    del self.awaiting[best]
+                else:
+                    self.heard_unmatched += 1
                 while self.awaiting and self.awaiting[0][0] < wire - 1.0:
                     self.awaiting.popleft()  # sent but never heard (a recall, a loss): counted, not timed
                     self.unmatched += 1
@@ -315,7 +322,7 @@ class Soak:
         return {
             "send_path": self.path_line, "native_counters": self.native_counters,
             "on_the_wire": judged(self.wire), "native_placements": judged(self.placed),
-            "sent_never_heard": self.unmatched,
+            "sent_never_heard": self.unmatched, "heard_never_matched": self.heard_unmatched,
             "minutes": self.args.minutes, "settle_minutes": self.args.settle_minutes,
             "baseline_minutes": self.args.baseline_minutes, "warmup_minutes": self.args.warmup_minutes,
             "lateness": {"baseline": base, "loaded": loaded},
