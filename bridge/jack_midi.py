@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ RECALLED, WAITING, PLACED = 0, 1, 2
 WINDOW = 256  # slots the callback looks at each cycle (a server that stalled must not make one cycle long)
 
 JACK_MIDI_TYPE = b"8 bit raw midi"
-PORT_IS_OUTPUT = 0x2
+PORT_IS_INPUT, PORT_IS_OUTPUT = 0x1, 0x2
 NO_START_SERVER = 0x01
 
 I8P = ir.IntType(8).as_pointer()
@@ -200,6 +201,34 @@ def address(fn: Any) -> int:
     return int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
 
 
+def open_client(client: str, port: str, direction: int, callback: int, table: np.ndarray,
+                fill: Callable[[int, int], None]) -> tuple[int, int, Any]:
+    """A JACK client with one MIDI port whose process callback is native code: opened, the port registered,
+    `fill(client, port)` writes the callback's table, then activated. Returns the client, the port and a
+    sem_t that libjack posts if the server drops the client (never a Python callback: libjack cancels its
+    threads, and one cancelled while waiting for the GIL would take the GIL's mutex with it)."""
+    lib, libc = libjack(), c_library()
+    if lib is None or libc is None:
+        raise NativeUnavailable("libjack is not installed")
+    status = ctypes.c_int(0)
+    handle = lib.jack_client_open(client.encode(), NO_START_SERVER, ctypes.byref(status))
+    if not handle:
+        raise NativeUnavailable(f"no JACK server answered (status 0x{status.value:x})")
+    port_handle = lib.jack_port_register(handle, port.encode(), JACK_MIDI_TYPE, direction, 0)
+    if not port_handle:
+        lib.jack_client_close(handle)
+        raise NativeUnavailable(f"JACK refused the port '{port}'")
+    fill(handle, port_handle)
+    gone = ctypes.create_string_buffer(64)  # sem_t: 32 bytes on 64-bit glibc
+    libc.sem_init(gone, 0, 0)
+    lib.jack_on_shutdown(handle, ctypes.cast(libc.sem_post, ctypes.c_void_p), gone)
+    lib.jack_set_process_callback(handle, callback, table.ctypes.data)
+    if lib.jack_activate(handle) != 0:
+        lib.jack_client_close(handle)
+        raise NativeUnavailable("JACK would not activate the client")
+    return handle, port_handle, gone
+
+
 # Clients of a server that died, with the arrays their callback points into: never closed, never freed.
 _GRAVEYARD: list[Any] = []
 
@@ -223,32 +252,21 @@ class NativeJackOut:
             callback = process.address  # compiled (or loaded from numba's cache) before any client exists
         except Exception as exc:  # noqa: BLE001 - numba/LLVM trouble: the rtmidi path stays
             raise NativeUnavailable(f"the callback could not be compiled ({exc})") from None
-        status = ctypes.c_int(0)
-        handle = lib.jack_client_open(client.encode(), NO_START_SERVER, ctypes.byref(status))
-        if not handle:
-            raise NativeUnavailable(f"no JACK server answered (status 0x{status.value:x})")
+
+        def fill(handle: int, port_handle: int) -> None:
+            t = self.table
+            t[T_CLIENT], t[T_PORT] = handle, port_handle
+            t[T_GET_BUFFER] = address(lib.jack_port_get_buffer)
+            t[T_CLEAR] = address(lib.jack_midi_clear_buffer)
+            t[T_WRITE] = address(lib.jack_midi_event_write)
+            t[T_GET_TIME] = address(lib.jack_get_time)
+            t[T_CYCLE_TIMES] = address(lib.jack_get_cycle_times)
+            t[T_SLOTS], t[T_DATA] = self.slots.ctypes.data, self.data.ctypes.data
+            t[T_LATE_RING], t[T_SCRATCH] = self.lateness_us.ctypes.data, self._scratch.ctypes.data
+
+        handle, port_handle, self.gone = open_client(client, port, PORT_IS_OUTPUT, callback, self.table, fill)
         self._client = handle
-        port_handle = lib.jack_port_register(handle, port.encode(), JACK_MIDI_TYPE, PORT_IS_OUTPUT, 0)
-        if not port_handle:
-            lib.jack_client_close(handle)
-            raise NativeUnavailable(f"JACK refused the port '{port}'")
         self.full_name = (lib.jack_port_name(port_handle) or b"").decode(errors="replace")
-        t = self.table
-        t[T_CLIENT], t[T_PORT] = handle, port_handle
-        t[T_GET_BUFFER] = address(lib.jack_port_get_buffer)
-        t[T_CLEAR] = address(lib.jack_midi_clear_buffer)
-        t[T_WRITE] = address(lib.jack_midi_event_write)
-        t[T_GET_TIME] = address(lib.jack_get_time)
-        t[T_CYCLE_TIMES] = address(lib.jack_get_cycle_times)
-        t[T_SLOTS], t[T_DATA] = self.slots.ctypes.data, self.data.ctypes.data
-        t[T_LATE_RING], t[T_SCRATCH] = self.lateness_us.ctypes.data, self._scratch.ctypes.data
-        self.gone = ctypes.create_string_buffer(64)  # a sem_t libjack posts when the server drops us
-        libc.sem_init(self.gone, 0, 0)
-        lib.jack_on_shutdown(handle, ctypes.cast(libc.sem_post, ctypes.c_void_p), self.gone)
-        lib.jack_set_process_callback(handle, callback, t.ctypes.data)
-        if lib.jack_activate(handle) != 0:
-            lib.jack_client_close(handle)
-            raise NativeUnavailable("JACK would not activate the client")
         rate = max(1, lib.jack_get_sample_rate(handle))
         self.period = lib.jack_get_buffer_size(handle) / rate
         # The ring must hold a message before the cycle it falls in starts: at least two cycles ahead.

@@ -9,7 +9,6 @@ back to back with `jack_get_time` each cycle). Python reads the rows afterwards.
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import time
 
@@ -20,12 +19,14 @@ from numba.extending import intrinsic
 from copilot.bridge.jack_midi import (
     I8P,
     I32,
+    PORT_IS_INPUT,
     address,
     c_call,
     call_cycle_times,
     call_get_buffer,
     call_get_time,
     libjack,
+    open_client,
 )
 from copilot.bridge.jack_server import c_library
 from copilot.bridge.native import clock_ns, voidptr
@@ -36,7 +37,6 @@ ROWS = 1 << 16
 R_CLIENT, R_PORT, R_GET_BUFFER, R_COUNT, R_EVENT_GET, R_GET_TIME, R_CYCLE_TIMES = range(7)
 R_ROWS, R_SCRATCH, R_EVENT, R_WRITTEN = range(7, 11)
 TABLE = 12
-PORT_IS_INPUT = 0x1
 
 
 @intrinsic
@@ -101,27 +101,22 @@ class JackRecorder:
         self.rows = np.zeros(ROWS * 4, dtype=np.int64)
         self._scratch = np.zeros(4, dtype=np.int64)
         self._event = np.zeros(3, dtype=np.int64)
-        status = ctypes.c_int(0)
-        handle = lib.jack_client_open(f"{client}-{next(_NAMES)}".encode(), 0x01, ctypes.byref(status))
-        if not handle:
-            raise RuntimeError(f"the recorder found no JACK server (status 0x{status.value:x})")
+
+        def fill(handle: int, port: int) -> None:
+            t = self.table
+            t[R_CLIENT], t[R_PORT] = handle, port
+            t[R_GET_BUFFER] = address(lib.jack_port_get_buffer)
+            t[R_COUNT] = address(lib.jack_midi_get_event_count)
+            t[R_EVENT_GET] = address(lib.jack_midi_event_get)
+            t[R_GET_TIME] = address(lib.jack_get_time)
+            t[R_CYCLE_TIMES] = address(lib.jack_get_cycle_times)
+            t[R_ROWS], t[R_SCRATCH], t[R_EVENT] = (self.rows.ctypes.data, self._scratch.ctypes.data,
+                                                   self._event.ctypes.data)
+
+        handle, port, self._gone = open_client(f"{client}-{next(_NAMES)}", "in", PORT_IS_INPUT, record.address,
+                                               self.table, fill)
         self._client = handle
-        port = lib.jack_port_register(handle, b"in", b"8 bit raw midi", PORT_IS_INPUT, 0)
-        t = self.table
-        t[R_CLIENT], t[R_PORT] = handle, port
-        t[R_GET_BUFFER] = address(lib.jack_port_get_buffer)
-        t[R_COUNT] = address(lib.jack_midi_get_event_count)
-        t[R_EVENT_GET] = address(lib.jack_midi_event_get)
-        t[R_GET_TIME] = address(lib.jack_get_time)
-        t[R_CYCLE_TIMES] = address(lib.jack_get_cycle_times)
-        t[R_ROWS], t[R_SCRATCH], t[R_EVENT] = self.rows.ctypes.data, self._scratch.ctypes.data, self._event.ctypes.data
         self._libc = c_library()
-        self._gone = ctypes.create_string_buffer(64)  # sem_t, posted by libjack if the server drops us
-        self._libc.sem_init(self._gone, 0, 0)
-        lib.jack_on_shutdown(handle, ctypes.cast(self._libc.sem_post, ctypes.c_void_p), self._gone)
-        lib.jack_set_process_callback(handle, record.address, t.ctypes.data)
-        if lib.jack_activate(handle) != 0:
-            raise RuntimeError("the recorder could not be activated")
         mine = lib.jack_port_name(port)
         found = lib.jack_get_ports(handle, None, b"8 bit raw midi", 0x2)  # MIDI outputs
         names = []
