@@ -205,9 +205,11 @@ class VirtualOut:
             return None
         try:
             return _new_client(lambda: NativeJackOut(self.name, self.client, self._lookahead), self.api)
-        except (NativeUnavailable, OSError) as exc:
+        except NativeUnavailable as exc:
             self.why_not_native = f"no native sends: {exc}"
-            return None
+        except Exception as exc:  # noqa: BLE001 - whatever the native client tripped on, rtmidi still sends
+            self.why_not_native = f"no native sends: {type(exc).__name__}: {exc}"
+        return None
 
     def open(self) -> None:
         import rtmidi
