@@ -1,0 +1,81 @@
+"""The corpus said by natural voices (tests/voice_tts.py): flite's diphone and clustergen voices and
+Piper's neural voice, every third clip, clean and over music at 10 dB SNR. Floors per family are what
+this machine measures, less a small margin, so no family hides behind another's mean; the full corpus
+per family and condition is bench/voice_accuracy.py (figures in docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from copilot.tests import voice_corpus as corpus
+from copilot.tests import voice_tts
+from copilot.tests.fixtures_voice import (  # noqa: F401
+    CorpusRun,
+    FamilyRuns,
+    family_runs_fixture,
+    transcriber_fixture,
+)
+
+# family → (clean floor, 10 dB floor); measured on every third clip (see FAMILY_STEP)
+FLOORS = {"piper": (0.89, 0.82), "flite": (0.76, 0.55)}  # measured 0.929 / 0.857 and 0.804 / 0.589
+WRONG_CEILING = 0.06  # accepted but wrong, over clean and 10 dB together
+FALSE_ACCEPTS_MAX = 1  # of the non-command clips, clean and noisy together
+
+
+@pytest.mark.parametrize("family", ["piper", "flite"])
+def test_every_voice_of_a_family_speaks_and_they_differ(family: str) -> None:
+    if (why := voice_tts.available(family)) is not None:
+        pytest.skip(f"the {family} voices need {why}")
+    voices, speeds = corpus.FAMILY_VOICES[family]
+    takes = {v: corpus.speak("loop four on deck A", v, speeds[0]) for v in voices}
+    for voice, audio in takes.items():
+        assert audio.dtype == np.float32 and 0.5 < audio.size / corpus.RATE < 4.0, voice
+        assert 0.01 < float(np.sqrt(np.mean(audio**2))) < 0.9, voice
+    spectra = {v: _pitch_profile(a) for v, a in takes.items()}
+    names = list(spectra)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not np.allclose(spectra[a], spectra[b], atol=0.05), (a, b)
+    faster = corpus.speak("loop four on deck A", voices[0], speeds[-1])
+    assert faster.size < 0.95 * takes[voices[0]].size  # the second speed is faster
+
+
+def test_a_piper_take_is_the_same_on_every_render(tmp_path) -> None:
+    if (why := voice_tts.available("piper")) is not None:
+        pytest.skip(f"the piper voices need {why}")
+    first = voice_tts.speak("sync deck B", "piper:joe", 100, tmp_path / "one")
+    again = voice_tts.speak("sync deck B", "piper:joe", 100, tmp_path / "two")
+    other = voice_tts.speak("sync deck B", "piper:joe", 100, tmp_path / "three", seed=1)
+    assert np.array_equal(first, again)
+    assert first.size != other.size or not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize("family", ["piper", "flite"])
+def test_a_family_is_understood_clean_and_over_music(family_runs: FamilyRuns, family: str) -> None:
+    run = family_runs[family]
+    clean_floor, noisy_floor = FLOORS[family]
+    assert CorpusRun.accuracy(run.clean) >= clean_floor, _misses(run.clean)
+    assert CorpusRun.accuracy(run.noisy) >= noisy_floor, _misses(run.noisy)
+
+
+@pytest.mark.parametrize("family", ["piper", "flite"])
+def test_a_family_is_rejected_rather_than_misheard(family_runs: FamilyRuns, family: str) -> None:
+    run = family_runs[family]
+    outcomes = run.clean + run.noisy
+    commands = [o for o in outcomes if o.clip.expected is not None]
+    wrong = [o for o in commands if o.got is not None and not o.right]
+    assert len(wrong) / len(commands) <= WRONG_CEILING, [(o.clip.text, o.text, o.got) for o in wrong]
+    accepted = CorpusRun.false_accepts(run.clean) + CorpusRun.false_accepts(run.noisy)
+    assert len(accepted) <= FALSE_ACCEPTS_MAX, [(o.clip.text, o.text, o.got) for o in accepted]
+
+
+def _pitch_profile(audio: np.ndarray) -> np.ndarray:
+    """The long-term spectrum below 1 kHz, normalised: where a voice's pitch and first formant sit."""
+    spectrum = np.abs(np.fft.rfft(audio[: corpus.RATE], n=corpus.RATE))[:1000]
+    spectrum = np.convolve(spectrum, np.ones(25) / 25, mode="same")
+    return spectrum / (spectrum.max() + 1e-9)
+
+
+def _misses(outcomes: list) -> list[tuple[str, str, object]]:
+    return [(o.clip.text, o.text, o.got) for o in outcomes if o.clip.expected is not None and not o.right][:40]
