@@ -70,6 +70,40 @@ def test_a_family_is_rejected_rather_than_misheard(family_runs: FamilyRuns, fami
     assert len(accepted) <= FALSE_ACCEPTS_MAX, [(o.clip.text, o.text, o.got) for o in accepted]
 
 
+@pytest.mark.parametrize("cond", [("music", 10.0), ("crowd", 10.0), ("crowd", 5.0)])
+def test_a_clip_is_laid_over_its_bed_at_the_asked_snr(cond: corpus.Condition) -> None:
+    speech = corpus.speak("sync deck B", "en-us", 160)
+    mixed = corpus.condition(speech, cond, seed=3)
+    pad = (mixed.size - speech.size) // 2
+    padded = np.zeros_like(mixed)
+    padded[pad:pad + speech.size] = speech
+    gain = float(mixed @ padded / (padded @ padded))  # the speech's share (a loud mix is scaled down)
+    bed = mixed - gain * padded
+    loud = np.abs(padded) > 0.02 * np.max(np.abs(padded))
+    snr = 10 * np.log10(np.mean((gain * padded[loud]) ** 2) / np.mean(bed**2))
+    assert abs(snr - cond[1]) < 1.0, snr
+    assert corpus.label(cond) == f"{cond[0]} {cond[1]:g} dB"
+    assert corpus.parse_condition(f"{cond[0]}:{cond[1]:g}") == cond
+
+
+def test_the_crowd_is_voices_not_only_noise() -> None:
+    """Babble comes and goes with syllables (3–8 Hz): more than the crowd's noise alone, far more than
+    steady noise."""
+
+    def syllable_rate(audio: np.ndarray) -> float:
+        frames = audio[: audio.size // 160 * 160].reshape(-1, 160)  # 10 ms frames
+        envelope = np.sqrt(np.mean(frames**2, axis=1))
+        spectrum = np.abs(np.fft.rfft(envelope - envelope.mean()))
+        hz = np.fft.rfftfreq(envelope.size, 0.01)
+        return float(spectrum[(hz >= 3) & (hz <= 8)].mean() / spectrum[(hz >= 20) & (hz <= 40)].mean())
+
+    crowd = syllable_rate(corpus.crowd_bed(4.0, seed=1))
+    assert crowd > 1.15 * syllable_rate(corpus.crowd_noise(1, 4.0))
+    assert crowd > 1.8 * syllable_rate(np.random.default_rng(0).standard_normal(64000))
+    with pytest.raises(ValueError):
+        corpus.parse_condition("crowd")
+
+
 def _pitch_profile(audio: np.ndarray) -> np.ndarray:
     """The long-term spectrum below 1 kHz, normalised: where a voice's pitch and first formant sit."""
     spectrum = np.abs(np.fft.rfft(audio[: corpus.RATE], n=corpus.RATE))[:1000]
