@@ -111,13 +111,11 @@ class CorpusRun:
 
 
 def run_corpus(transcriber: Any, snr_db: float | None, family: str = "espeak", step: int = 1) -> list[Outcome]:
-    """Every `step`-th clip of `family`'s corpus, clean (`snr_db` None) or over the music bed."""
+    """One clip in `step` of `family`'s corpus (`corpus.every`), clean (`snr_db` None) or over the music bed."""
     from copilot.voice.understand import understand
 
     out = []
-    for n, clip in enumerate(corpus.clips(family)):
-        if n % step:
-            continue  # `n` stays the clip's index: its music bed is the same whatever the step
+    for n, clip in corpus.every(step, corpus.clips(family)):
         audio = corpus.audio_of(clip)
         if snr_db is not None:
             audio = corpus.mix_music(audio, snr_db, seed=n)

@@ -243,6 +243,13 @@ LATER: tuple[tuple[str, dict[str, Any], str], ...] = (
 
 
 # -- audio ------------------------------------------------------------------------------------------------
+def every(step: int, clips: list[Clip]) -> list[tuple[int, Clip]]:
+    """One clip in `step`, with each clip's index in the corpus (its music bed's seed): the pick
+    slides by one every `step` clips, so every voice is in it whatever their number (every third clip
+    of a family of three voices would be one voice)."""
+    return [(n, clip) for n, clip in enumerate(clips) if n % step == (n // step) % step]
+
+
 def speak(text: str, voice: str, speed: int, cache: Path = CACHE, seed: int = 0) -> np.ndarray:
     """`text` said by `voice` (any family) → 16 kHz mono float32, cached by (text, voice, speed, seed)."""
     return voice_tts.speak(text, voice, speed, cache, seed)
