@@ -134,7 +134,7 @@ def corpus_run_fixture(transcriber: Any) -> Iterator[CorpusRun]:
     yield CorpusRun(run_corpus(transcriber, None), run_corpus(transcriber, 10.0))
 
 
-# The natural families are heard on every third clip: the floors stay meaningful (≈ 56 commands and
+# The natural families are heard on one clip in three (every voice in it): the floors stay meaningful (≈ 56 commands and
 # 17 non-commands each) and the suite pays ≈ 1 minute per family rather than three.
 FAMILY_STEP = 3
 
