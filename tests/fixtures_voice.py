@@ -134,8 +134,8 @@ def corpus_run_fixture(transcriber: Any) -> Iterator[CorpusRun]:
     yield CorpusRun(run_corpus(transcriber, None), run_corpus(transcriber, 10.0))
 
 
-# The natural families are heard on one clip in three (every voice in it): the floors stay meaningful (≈ 56 commands and
-# 17 non-commands each) and the suite pays ≈ 1 minute per family rather than three.
+# The natural families are heard on one clip in three (every voice in it): the floors stay meaningful
+# (≈ 56 commands and 17 non-commands each) and the suite pays ≈ 1 minute per family rather than three.
 FAMILY_STEP = 3
 
 
