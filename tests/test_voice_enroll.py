@@ -37,6 +37,14 @@ def test_a_word_heard_for_two_different_words_teaches_nothing() -> None:
     assert learn([("pause deck B", "Pause deck E."), ("cue deck D", "Cue deck E.")]) == {}
 
 
+def test_no_word_is_taught_to_mean_load() -> None:
+    """Every word after "load" is a track query: "both" → "load" turned the lyric "both me closer in the
+    summer rain" into a LOAD. A misheard LOAD prompt is learned as its whole sentence only."""
+    learned = learn([("load sunrise", "Both sunrise."),
+                     ("load midnight drive to deck B", "Load midnight drive to deck D.")])
+    assert learned == {"both sunrise": "load sunrise"}
+
+
 def test_a_sentence_heard_with_other_words_becomes_a_sentence_alias() -> None:
     learned = learn([("sync deck B to deck A", "Same technique B to decay."), ("confirm", "Good for him.")])
     assert learned == {"same technique b to decay": "sync deck b to deck a", "good for him": "confirm"}

@@ -12,7 +12,10 @@ only has to write the right aliases:
 
 A heard word that stood for two different words in two prompts teaches nothing and is left out.
 Words of the command language, numbers, deck letters and fillers are never re-mapped, so enrolment
-cannot change what a correctly heard command means.
+cannot change what a correctly heard command means. Nor is a word taught to mean "load": every word
+after it is a track query, so "both" → "load" made the lyric "both me closer in the summer rain" a
+LOAD (measured: the one false accept enrolment caused); a LOAD prompt heard wrong is learned as a
+whole sentence only.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from copilot.intents.parser import normalise
 from .constrained import known_word
 from .listener import Listener
 from .vad import FRAME, RATE
+
+FREE_TEXT = "load"  # the verb whose following words are a track query, whatever they are
 
 # One take of each: the verbs, every deck letter and number word a set needs, each effect and band.
 PROMPTS: tuple[str, ...] = (
@@ -52,12 +57,15 @@ def learn(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
         if not got or said == got:
             continue
         if len(said) == len(got):
-            for meant, word in zip(said, got, strict=True):
-                if meant != word and not known_word(word):
-                    words.setdefault(word, set()).add(meant)
+            misheard = [(meant, word) for meant, word in zip(said, got, strict=True)
+                        if meant != word and not known_word(word)]
+            for meant, word in misheard:
+                words.setdefault(word, set()).add(meant)
+            if FREE_TEXT in said and misheard:
+                sentences[" ".join(got)] = " ".join(said)
         elif not all(known_word(w) for w in got):
             sentences[" ".join(got)] = " ".join(said)
-    out = {word: next(iter(meant)) for word, meant in words.items() if len(meant) == 1}
+    out = {word: next(iter(meant)) for word, meant in words.items() if len(meant) == 1 and meant != {FREE_TEXT}}
     for heard, meant in sentences.items():  # a sentence already mended word by word needs no alias
         if " ".join(out.get(w, w) for w in heard.split()) != meant:
             out[heard] = meant
