@@ -3,10 +3,11 @@
     python bench/voice_latency.py            # 12 commands per setup (+ up to 12 hard ones)
     python bench/voice_latency.py --quick    # 5 commands per setup
     python bench/voice_latency.py --parts-only   # only where the time of one command goes
+    python bench/voice_latency.py --voice piper:joe --rate 100   # said by a natural voice (tests/voice_tts.py)
 
 First the pieces of one command are timed alone (encoder at 30/10/6 s windows, decoder greedy
 and beam 5, scoring sentences for the constrained rescue, one VAD frame, the grammar). Then a
-recording of spoken commands (espeak-ng, 1.6 s apart) plays at real-time pace into the listener
+recording of spoken commands (espeak-ng by default, or `--voice`; 1.6 s apart) plays at real-time pace into the listener
 (end-pointer → Whisper → grammar) whose intents go to a real SafetyScheduler. The clock starts
 at the last loud sample of each command (known by construction) and stops when `submit` returns.
 Setups, all measured in this run:
@@ -32,6 +33,7 @@ import numpy as np
 from copilot.bridge.clock import InternalClock
 from copilot.bridge.scheduler import SafetyScheduler
 from copilot.tests import voice_corpus as corpus
+from copilot.tests import voice_tts
 from copilot.voice.asr import Transcriber
 from copilot.voice.capture import FileSource
 from copilot.voice.listener import Heard, Listener
@@ -43,7 +45,7 @@ COMMANDS = ("loop four on deck A", "play deck B", "filter down", "echo fifty per
 GAP_S = 1.6
 
 
-Said = tuple[str, str, int]  # text, espeak voice, words per minute
+Said = tuple[str, str, int]  # text, voice (tests/voice_tts.py), rate
 
 
 def recording(said: list[Said]) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -90,13 +92,13 @@ def measure(transcriber: Transcriber, texts: list[Said], speculative: bool, push
             "rescued": sum(h.result.reason.startswith("the audio fits") for h, _ in queued)}
 
 
-def hard_commands(transcriber: Transcriber, limit: int, clips: int) -> list[Said]:
+def hard_commands(transcriber: Transcriber, limit: int, clips: int, family: str = "espeak") -> list[Said]:
     """Clean corpus commands the readings alone reject and the constrained rescue gets right."""
     from copilot.tests.fixtures_voice import same_intent
     from copilot.voice.understand import understand
 
     found: list[Said] = []
-    for clip in [c for c in corpus.clips() if c.expected is not None][:clips]:
+    for clip in [c for c in corpus.clips(family) if c.expected is not None][:clips]:
         t = transcriber.transcribe(corpus.audio_of(clip))
         alone = understand(t, constrained=False)
         rescued = understand(t)
@@ -169,10 +171,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="5 commands per setup")
     ap.add_argument("--parts-only", action="store_true", help="only the piece-by-piece timings")
+    ap.add_argument("--voice", default="en-us", help="who says the commands: an espeak voice, flite:NAME or "
+                    "piper:joe (default %(default)s)")
+    ap.add_argument("--rate", type=int, default=None, help="espeak: words per minute (160); others: percent of "
+                    "the voice's own pace (100)")
     args = ap.parse_args()
-    if not corpus.have_espeak():
-        raise SystemExit("espeak-ng is needed to speak the commands (apt-get install espeak-ng)")
-    texts = [(t, "en-us", 160) for t in (COMMANDS[:5] if args.quick else COMMANDS)]
+    family = voice_tts.family_of(args.voice)
+    if (why := voice_tts.available(family)) is not None:
+        raise SystemExit(f"the {family} voices need {why}")
+    rate = args.rate or (160 if family == "espeak" else 100)
+    texts = [(t, args.voice, rate) for t in (COMMANDS[:5] if args.quick else COMMANDS)]
     shipped = Transcriber()
     greedy = Transcriber(beam_size=1)
     baseline = Transcriber(window_s=30.0, beam_size=1)
@@ -181,11 +189,12 @@ def main() -> None:
     parts(shipped, 5 if args.quick else 15)
     if args.parts_only:
         return
-    hard = hard_commands(shipped, 5 if args.quick else 12, 60 if args.quick else 150)
+    hard = hard_commands(shipped, 5 if args.quick else 12, 60 if args.quick else 150, family)
     setups = [("baseline", baseline, False, False, texts), ("shipped", shipped, True, False, texts),
               ("greedy", greedy, True, False, texts), ("push-to-talk", shipped, True, True, texts),
               ("rescued", shipped, True, False, hard)]
     print(f"voice latency: end of speech → intent queued · {len(texts)} commands ({len(hard)} hard ones) · "
+          f"{args.voice} at {rate} · "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     medians = {}
     for name, transcriber, speculative, ptt, said in setups:

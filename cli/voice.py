@@ -121,6 +121,109 @@ def listen_command(
         typer.echo(json.dumps(status) if as_json else summary(status))
 
 
+@app.command("enroll")
+def enroll_command(
+    file: str = typer.Option(None, "--file", help="A recording of the prompts said in order, a pause after each "
+                             "(instead of the microphone)."),
+    device: str = typer.Option(None, "--device", help="Input device: index or part of its name."),
+    channel: int = typer.Option(1, "--channel", help="Input channel (1-based)."),
+    model: str = typer.Option(None, "--model", help=MODEL_HELP),
+    aliases: str = typer.Option(None, "--aliases", help="Alias TOML file to add to (default: the config folder)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be learned; write nothing."),
+    prompts: bool = typer.Option(False, "--prompts", help="Print the prompts, one per line, and stop."),
+) -> None:
+    """Say each prompt once: where Whisper hears your voice as other words, those words become your
+    aliases (your own aliases in the file are kept and win)."""
+    from copilot.intents.aliases import AliasError, aliases_path, load_aliases
+    from copilot.voice import enroll
+    from copilot.voice.asr import ModelMissing, Transcriber
+    from copilot.voice.capture import read_wav, to_16k
+
+    from .paths import PathProblem, existing_file
+
+    if prompts:
+        typer.echo("\n".join(enroll.PROMPTS))
+        return
+    try:
+        target = aliases_path(aliases)
+        existing = load_aliases(aliases)  # a broken file is said, never overwritten
+        audio = None
+        if file is not None:
+            existing_file(file, "audio file")
+            audio = to_16k(*read_wav(file))
+        transcriber = Transcriber(model)
+    except (PathProblem, ValueError, ModelMissing, AliasError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    transcriber.warm_up()
+    heard = enroll.recorded(transcriber, audio) if audio is not None else _say_each(transcriber, device, channel)
+    if len(heard) != len(enroll.PROMPTS):
+        typer.echo(f"error: heard {len(heard)} utterances for {len(enroll.PROMPTS)} prompts; say each prompt once "
+                   "with a pause after it (`copilot voice enroll --prompts` lists them)", err=True)
+        raise typer.Exit(2)
+    learned = enroll.learn(zip(enroll.PROMPTS, heard, strict=True))
+    for prompt, text in zip(enroll.PROMPTS, heard, strict=True):
+        typer.echo(f"  said '{prompt}', heard '{text}'")
+    for words, meaning in learned.items():
+        typer.echo(f"learned: '{words}' → '{meaning}'")
+    if not learned:
+        typer.echo("nothing to learn: Whisper hears you as you speak")
+        return
+    if dry_run:
+        typer.echo(f"(dry run: {target} not written)")
+        return
+    _write_aliases(target, enroll.to_toml(enroll.merge(existing, learned), learned))
+    typer.echo(f"{len(learned)} aliases written to {target}")
+
+
+def _say_each(transcriber: Any, device: str | None, channel: int) -> list[str]:
+    """Each prompt shown, its utterance heard from the microphone (one more try after 8 s of nothing)."""
+    import queue
+
+    from copilot.voice import enroll
+    from copilot.voice.capture import MicSource
+    from copilot.voice.listener import Listener
+
+    heard: queue.Queue[str] = queue.Queue()
+    listener = Listener(transcriber, lambda h: heard.put(h.transcript.text), speculative=False)
+    source = MicSource(listener.feed, device=int(device) if device and device.isdigit() else device,
+                       channel=channel - 1)
+    listener.start()
+    source.start()
+    out: list[str] = []
+    try:
+        for n, prompt in enumerate(enroll.PROMPTS, 1):
+            for attempt in ("say", "again, say"):
+                typer.echo(f"[{n}/{len(enroll.PROMPTS)}] {attempt}: {prompt}")
+                try:
+                    out.append(heard.get(timeout=8.0))
+                    break
+                except queue.Empty:
+                    continue
+            else:
+                typer.echo("  (nothing heard; skipped)")
+                out.append("")
+    finally:
+        source.stop()
+        listener.stop()
+    return out
+
+
+def _write_aliases(path: Any, text: str) -> None:
+    """The old file kept beside as .bak, the new one written whole or not at all."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        shutil.copy2(path, path.with_name(path.name + ".bak"))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _run(voice: Any, push_to_talk: bool, seconds: float, from_file: bool) -> None:
     deadline = time.monotonic() + seconds if seconds > 0 else None
     if push_to_talk and not from_file:

@@ -89,6 +89,7 @@ DECK_WORDS: dict[str, tuple[Deck, float]] = {
     "a": (Deck.A, 0.0), "b": (Deck.B, 0.0), "c": (Deck.C, 0.0), "d": (Deck.D, 0.0),
     "1": (Deck.A, 0.0), "2": (Deck.B, 0.0), "3": (Deck.C, 0.0), "4": (Deck.D, 0.0),
     "hey": (Deck.A, 0.3), "eh": (Deck.A, 0.25), "ay": (Deck.A, 0.2), "hay": (Deck.A, 0.3), "ei": (Deck.A, 0.2),
+    "k": (Deck.A, 0.3), "kay": (Deck.A, 0.3),  # "deck A" runs the k into the letter (Piper voices: "deck K")
     "be": (Deck.B, 0.15), "bee": (Deck.B, 0.1), "bea": (Deck.B, 0.15), "me": (Deck.B, 0.4), "pee": (Deck.B, 0.4),
     "v": (Deck.B, 0.4), "p": (Deck.B, 0.35),
     "see": (Deck.C, 0.1), "sea": (Deck.C, 0.1), "si": (Deck.C, 0.15), "she": (Deck.C, 0.4), "cee": (Deck.C, 0.1),

@@ -44,6 +44,7 @@ _JOINS = [
     (r"\bb\s*p\s*m\b|\bbpms\b", "bpm"),
     (r"\bun\s*loop\b", "unloop"),
     (r"\bsync\s*up\b", "sync up"),
+    (r"\bcross\s+fad(e|er)\b", r"crossfad\1"),  # Whisper writes "Cross Fader" for the crossfader
 ]
 
 

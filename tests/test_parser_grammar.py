@@ -126,6 +126,9 @@ def test_refusals_say_why(text: str, reason: str) -> None:
     ("Loop for on deck A", "LOOP", "A", {"beats": 4.0}),
     ("Deck B, play.", "PLAY", "B", {}),
     ("Loop sixty on deck A.", "LOOP", "A", {"beats": 16.0}),  # -teen/-ty swapped; 60 cannot be a loop
+    ("Play deck K.", "PLAY", "A", {}),  # "deck A" with the k run into the letter (Piper's voice, tiny.en)
+    ("Echo on deck K.", "FX", "A", {"name": "echo", "amount": 1.0}),
+    ("Cross Fader to the middle.", "CROSSFADE", None, {"position": 0.5, "bars": 0}),
 ])
 def test_whisper_near_misses_are_read_with_less_confidence(heard: str, kind: str, deck: str | None,
                                                            args: dict) -> None:

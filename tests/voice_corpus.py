@@ -1,9 +1,11 @@
-"""The spoken-command corpus: what to say, how it should parse, and the audio, made here with espeak-ng.
+"""The spoken-command corpus: what to say, how it should parse, and the audio.
 
-≥ 150 commands over every intent kind (several voices and speeds) plus 50 non-commands (chatter,
-made-up song lyrics, crowd noise), each with its expected intent (None for non-commands). Audio is
-rendered once per (text, voice, speed) and cached under the temp folder, so a second test run
-costs only the ASR. `mix_music` lays a clip over a deterministic music bed at a chosen SNR.
+≥ 150 commands over every intent kind plus 50 non-commands (chatter, made-up song lyrics, crowd noise),
+each with its expected intent (None for non-commands), said by one family of voices (tests/voice_tts.py:
+espeak-ng, flite, Piper) — several speakers and speeds spread deterministically over the clips. Audio is
+rendered once per (text, voice, speed, seed) and cached under the temp folder, so a second run costs
+only the ASR. `mix_music` lays a clip over a deterministic music bed at a chosen SNR, `mix_crowd` over
+a crowd (babble of voices, claps, whoops); `condition` does either by name.
 
 Used by tests/test_voice_accuracy.py and bench/voice_accuracy.py, bench/voice_latency.py.
 """
@@ -11,11 +13,8 @@ Used by tests/test_voice_accuracy.py and bench/voice_accuracy.py, bench/voice_la
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
-import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,23 +22,37 @@ from typing import Any
 
 import numpy as np
 
+from copilot.tests import voice_tts
+
 RATE = 16000
 VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-us-nyc", "en-029")
 SPEEDS = (140, 160, 180)
+# Each family's speakers and rates (espeak: words per minute; the others: percent of their own pace).
+FAMILY_VOICES: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    "espeak": (VOICES, SPEEDS),
+    "flite": (("flite:kal16", "flite:awb", "flite:rms", "flite:slt"), (100, 120)),
+    "piper": (("piper:joe", "piper:joe-3", "piper:joe+3"), (100, 120)),
+}
+FAMILIES = tuple(FAMILY_VOICES)
 CACHE = Path(os.environ.get("COPILOT_VOICE_CACHE", Path(tempfile.gettempdir()) / "copilot-voice-corpus"))
 
 
 @dataclass(frozen=True)
 class Clip:
-    text: str  # what espeak-ng says
+    text: str  # what the voice says
     expected: dict[str, Any] | None  # {"kind", "deck", "args"} or None for a non-command
     voice: str
     speed: int
     group: str  # intent kind, or chatter / lyrics / crowd
+    seed: int = 0  # the take, for voices that sample their prosody (Piper)
 
     @property
     def key(self) -> str:
-        return hashlib.sha1(f"{self.text}|{self.voice}|{self.speed}".encode()).hexdigest()[:16]
+        return voice_tts.key(self.text, self.voice, self.speed, self.seed)
+
+    @property
+    def family(self) -> str:
+        return voice_tts.family_of(self.voice)
 
 
 def _e(kind: str, deck: str | None = None, **args: Any) -> dict[str, Any]:
@@ -188,20 +201,22 @@ LYRICS = (  # made up for this corpus, sung-speech style
 CROWD = tuple(f"crowd {i}" for i in range(10))  # synthetic crowd noise, no words (see crowd_noise)
 
 
-def clips() -> list[Clip]:
-    """The whole corpus, voices and speeds spread deterministically over it."""
+def clips(family: str = "espeak") -> list[Clip]:
+    """The whole corpus said by one family, its voices and speeds spread deterministically over it."""
+    voices, speeds = FAMILY_VOICES[family]
     out: list[Clip] = []
-    n = 0
+
+    def add(text: str, expected: dict[str, Any] | None, group: str) -> None:
+        n = len(out)
+        out.append(Clip(text, expected, voices[n % len(voices)], speeds[(n // len(voices)) % len(speeds)], group))
+
     for text, expected, kind in _commands():
-        out.append(Clip(text, expected, VOICES[n % len(VOICES)], SPEEDS[(n // len(VOICES)) % len(SPEEDS)], kind))
-        n += 1
+        add(text, expected, kind)
     for group, lines in (("chatter", CHATTER), ("lyrics", LYRICS), ("crowd", CROWD)):
         for text in lines:
-            out.append(Clip(text, None, VOICES[n % len(VOICES)], SPEEDS[(n // len(VOICES)) % len(SPEEDS)], group))
-            n += 1
+            add(text, None, group)
     for text, expected, kind in LATER:  # after the rest: earlier clips keep their voice, speed and music
-        out.append(Clip(text, expected, VOICES[n % len(VOICES)], SPEEDS[(n // len(VOICES)) % len(SPEEDS)], kind))
-        n += 1
+        add(text, expected, kind)
     return out
 
 
@@ -228,32 +243,16 @@ LATER: tuple[tuple[str, dict[str, Any], str], ...] = (
 
 
 # -- audio ------------------------------------------------------------------------------------------------
-def have_espeak() -> bool:
-    return shutil.which("espeak-ng") is not None
+def every(step: int, clips: list[Clip]) -> list[tuple[int, Clip]]:
+    """One clip in `step`, with each clip's index in the corpus (its music bed's seed): the pick
+    slides by one every `step` clips, so every voice is in it whatever their number (every third clip
+    of a family of three voices would be one voice)."""
+    return [(n, clip) for n, clip in enumerate(clips) if n % step == (n // step) % step]
 
 
-def speak(text: str, voice: str, speed: int, cache: Path = CACHE) -> np.ndarray:
-    """espeak-ng → 16 kHz mono float32, cached by (text, voice, speed)."""
-    import soundfile as sf
-    import soxr
-
-    cache.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha1(f"{text}|{voice}|{speed}".encode()).hexdigest()[:16]
-    path = cache / f"{key}.wav"
-    if not path.exists():
-        with tempfile.NamedTemporaryFile(suffix=".wav", dir=cache, delete=False) as tmp:
-            raw = Path(tmp.name)
-        try:
-            subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True,
-                           capture_output=True, timeout=30)
-            audio, rate = sf.read(raw, dtype="float32")
-            audio = soxr.resample(audio, rate, RATE).astype(np.float32)
-            sf.write(path.with_suffix(".tmp.wav"), audio, RATE, subtype="FLOAT")
-            os.replace(path.with_suffix(".tmp.wav"), path)  # atomic: parallel test runs share the cache
-        finally:
-            raw.unlink(missing_ok=True)
-    audio, _ = sf.read(path, dtype="float32")
-    return audio
+def speak(text: str, voice: str, speed: int, cache: Path = CACHE, seed: int = 0) -> np.ndarray:
+    """`text` said by `voice` (any family) → 16 kHz mono float32, cached by (text, voice, speed, seed)."""
+    return voice_tts.speak(text, voice, speed, cache, seed)
 
 
 def crowd_noise(seed: int, seconds: float = 2.0) -> np.ndarray:
@@ -282,7 +281,7 @@ def crowd_noise(seed: int, seconds: float = 2.0) -> np.ndarray:
 def audio_of(clip: Clip, cache: Path = CACHE) -> np.ndarray:
     if clip.group == "crowd":
         return crowd_noise(int(clip.text.split()[-1]))
-    return speak(clip.text, clip.voice, clip.speed, cache)
+    return speak(clip.text, clip.voice, clip.speed, cache, clip.seed)
 
 
 def music_bed(seconds: float, seed: int = 0, bpm: float = 124.0) -> np.ndarray:
@@ -306,11 +305,76 @@ def mix_music(speech: np.ndarray, snr_db: float, seed: int = 0, pad_s: float = 0
     """Speech over the music bed at `snr_db` (speech power over its loud part vs music power)."""
     pad = int(pad_s * RATE)
     speech = np.concatenate([np.zeros(pad, np.float32), speech, np.zeros(pad, np.float32)])
-    music = music_bed(speech.size / RATE + 0.1, seed)[: speech.size]
+    return _at_snr(speech, music_bed(speech.size / RATE + 0.1, seed)[: speech.size], snr_db)
+
+
+# -- conditions: clean, over music, over a crowd ---------------------------------------------------------
+Condition = tuple[str, float | None]  # ("clean", None), ("music", 10.0), ("crowd", 10.0)
+CLEAN: Condition = ("clean", None)
+
+
+def parse_condition(text: str) -> Condition:
+    """'clean', 'music:10', 'crowd:5' → a condition."""
+    bed, _, snr = text.partition(":")
+    if bed == "clean":
+        return CLEAN
+    if bed not in ("music", "crowd") or not snr:
+        raise ValueError(f"a condition is clean, music:SNR or crowd:SNR, not {text!r}")
+    return bed, float(snr)
+
+
+def label(condition: Condition) -> str:
+    bed, snr = condition
+    return "clean" if snr is None else f"{bed} {snr:g} dB"
+
+
+def condition(audio: np.ndarray, cond: Condition, seed: int = 0) -> np.ndarray:
+    """A clip as heard in `cond` (the seed picks the music's key and take, or the crowd)."""
+    bed, snr = cond
+    if snr is None:
+        return audio
+    return mix_music(audio, snr, seed) if bed == "music" else mix_crowd(audio, snr, seed)
+
+
+BABBLE_VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-us-nyc", "en-gb-x-rp", "en-029")
+
+
+@functools.lru_cache(maxsize=8)
+def _babble(seed: int, seconds: int) -> np.ndarray:
+    """Six people talking at once (chatter lines, espeak voices), looped to `seconds`."""
+    rng = np.random.default_rng(5000 + seed)
+    n = seconds * RATE
+    out = np.zeros(n, np.float32)
+    for talker in range(6):
+        line = CHATTER[int(rng.integers(len(CHATTER)))]
+        speech = speak(line, BABBLE_VOICES[talker], int(rng.choice(SPEEDS)))
+        speech = speech / (np.sqrt(np.mean(speech**2)) + 1e-9)
+        reps = np.tile(np.concatenate([speech, np.zeros(int(0.3 * RATE), np.float32)]), n // speech.size + 2)
+        at = int(rng.integers(0, speech.size))
+        out += reps[at:at + n] * float(rng.uniform(0.5, 1.0))
+    return out
+
+
+def crowd_bed(seconds: float, seed: int = 0) -> np.ndarray:
+    """A crowd: babble of voices with the crowd noise (swells, claps, whoops) at equal power."""
+    babble = _babble(seed % 4, math.ceil(seconds) + 1)[: int(seconds * RATE)]
+    noise = crowd_noise(seed, seconds)[: babble.size]
+    babble = babble / (np.sqrt(np.mean(babble**2)) + 1e-9)
+    noise = noise / (np.sqrt(np.mean(noise**2)) + 1e-9)
+    return (babble + noise).astype(np.float32)
+
+
+def mix_crowd(speech: np.ndarray, snr_db: float, seed: int = 0, pad_s: float = 0.3) -> np.ndarray:
+    """Speech over the crowd at `snr_db` (as `mix_music`)."""
+    pad = int(pad_s * RATE)
+    speech = np.concatenate([np.zeros(pad, np.float32), speech, np.zeros(pad, np.float32)])
+    return _at_snr(speech, crowd_bed(speech.size / RATE + 0.1, seed)[: speech.size], snr_db)
+
+
+def _at_snr(speech: np.ndarray, bed: np.ndarray, snr_db: float) -> np.ndarray:
     loud = np.abs(speech) > 0.02 * (np.max(np.abs(speech)) + 1e-9)
     p_speech = float(np.mean(speech[loud] ** 2)) if loud.any() else float(np.mean(speech**2)) + 1e-12
-    p_music = float(np.mean(music**2)) + 1e-12
-    music *= np.sqrt(p_speech / (p_music * 10 ** (snr_db / 10)))
-    mixed = speech + music
+    p_bed = float(np.mean(bed**2)) + 1e-12
+    mixed = speech + bed * np.sqrt(p_speech / (p_bed * 10 ** (snr_db / 10)))
     peak = float(np.max(np.abs(mixed)))
     return (mixed / peak * 0.9 if peak > 0.9 else mixed).astype(np.float32)

@@ -215,7 +215,7 @@ def _structures(raw: str, rank: int, aliases: Mapping[str, str] | None, wild: bo
     if wild and len(tokens) <= MAX_WILD_WORDS and not any(_edits(st.match) == 0 for st in found):
         # a word that is not the grammar's own was misheard (a wildcard in its place); if every word
         # is, one was not heard at all (a wildcard between two)
-        strange = [i for i, t in enumerate(tokens) if not _known(t)]
+        strange = [i for i, t in enumerate(tokens) if not known_word(t)]
         tries = ([[*tokens[:i], WILDCARD, *tokens[i + 1:]] for i in strange] if strange else
                  [[*tokens[:i], WILDCARD, *tokens[i:]] for i in range(len(tokens) + 1)])
         for guess in tries[:MAX_WILD_TRIES]:
@@ -242,7 +242,7 @@ _VOCABULARY = frozenset(set().union(*(_template_words(c.node) for c in COMMANDS)
 
 
 @lru_cache(maxsize=4096)
-def _known(token: str) -> bool:
+def known_word(token: str) -> bool:
     """A word of the command language as it is (not a near-miss), a number, a deck or a filler."""
     if token in FILLERS or token in DECK_WORDS or token in NUMBER_WORDS or re.fullmatch(r"[\d./]+", token):
         return True
