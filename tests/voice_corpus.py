@@ -50,10 +50,6 @@ class Clip:
     def key(self) -> str:
         return voice_tts.key(self.text, self.voice, self.speed, self.seed)
 
-    @property
-    def family(self) -> str:
-        return voice_tts.family_of(self.voice)
-
 
 def _e(kind: str, deck: str | None = None, **args: Any) -> dict[str, Any]:
     return {"kind": kind, "deck": deck, "args": args}
