@@ -156,7 +156,14 @@ def enroll_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     transcriber.warm_up()
-    heard = enroll.recorded(transcriber, audio) if audio is not None else _say_each(transcriber, device, channel)
+    try:
+        heard = enroll.recorded(transcriber, audio) if audio is not None else _say_each(transcriber, device, channel)
+    except KeyboardInterrupt:
+        typer.echo("enrolment stopped; nothing written")
+        raise typer.Exit(1) from None
+    except Exception as exc:  # noqa: BLE001 - no microphone, a bad device: PortAudio errors have their own class
+        typer.echo(f"error: cannot open the input ({exc})", err=True)
+        raise typer.Exit(2) from None
     if len(heard) != len(enroll.PROMPTS):
         typer.echo(f"error: heard {len(heard)} utterances for {len(enroll.PROMPTS)} prompts; say each prompt once "
                    "with a pause after it (`copilot voice enroll --prompts` lists them)", err=True)
@@ -172,7 +179,11 @@ def enroll_command(
     if dry_run:
         typer.echo(f"(dry run: {target} not written)")
         return
-    _write_aliases(target, enroll.to_toml(enroll.merge(existing, learned), learned))
+    try:
+        _write_aliases(target, enroll.to_toml(enroll.merge(existing, learned), learned))
+    except OSError as exc:
+        typer.echo(f"error: cannot write {target} ({exc.strerror or exc})", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"{len(learned)} aliases written to {target}")
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from copilot.cli.main import app
 from copilot.tests import voice_corpus as corpus
 from copilot.tests import voice_tts
-from copilot.tests.fixtures_voice import silence
+from copilot.tests.fixtures_voice import portaudio_off_jack_fixture, silence  # noqa: F401
 from copilot.voice.enroll import PROMPTS, learn, merge, to_toml
 
 runner = CliRunner()
@@ -108,3 +108,17 @@ def test_a_broken_alias_file_is_said_and_left_alone(tmp_path: Path) -> None:
     done = runner.invoke(app, ["voice", "enroll", "--file", str(tmp_path / "none.wav"), "--aliases", str(aliases)])
     assert done.exit_code == 2 and "not valid TOML" in done.output and "Traceback" not in done.output
     assert aliases.read_text() == "[aliases\nbroken"
+
+
+def test_no_microphone_is_one_line(portaudio_off_jack: None) -> None:
+    done = runner.invoke(app, ["voice", "enroll"])
+    assert done.exit_code == 2, done.output
+    assert "cannot open the input" in done.output and "Traceback" not in done.output
+
+
+def test_an_alias_file_that_cannot_be_written_is_one_line(slt_recording: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    done = runner.invoke(app, ["voice", "enroll", "--file", str(slt_recording), "--aliases",
+                               str(blocked / "aliases.toml")])
+    assert done.exit_code == 2 and "cannot write" in done.output and "Traceback" not in done.output
