@@ -3,6 +3,7 @@ decision logged?
 
     python bench/soak.py                  # one hour
     python bench/soak.py --minutes 5      # a quick look
+    python bench/soak.py --send-path rtmidi   # the old send path (the dispatch thread sends at the time)
 
 A real live session (midi-monitor on "Copilot Out" of its own JACK dummy server, internal clock at
 124 BPM, the phrase-database library over the example crate, OSC intents on a UDP port, motion OSC on
@@ -13,8 +14,11 @@ another) plays for `--minutes`:
   loaded     the rest: the phones, plus OSC intents at 10 a second with three hostile datagrams after
              each (tests/fuzz_corpus.py), a voice transcript every 3 s through the voice input's text
              path (copilot.voice.understand → session.submit), and a LOAD every 30 s.
-Reported: send lateness (dispatcher send time − due time) per phase in a fixed histogram (10 µs bins:
-memory does not grow with the set), how many loaded sends came later than the baseline's p99 + 1 ms,
+Reported: send lateness per phase in fixed histograms (10 µs bins: memory does not grow with the set) —
+as the dispatcher saw it (its send time − due time; on the native path that is the hand-over, a lookahead
+early), and on the wire (a frame-exact JACK recorder on "Copilot Out", each message matched to its send
+by its bytes, in order: wire time − due time) — how many loaded sends came later than the baseline's p99
++ 1 ms,
 OSC decision round trips (send → /copilot/decision), RSS every 10 s (flat = max − min from
 `--warmup-minutes` into the loaded phase on), and decisions made vs decision records in the session log.
 """
@@ -32,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +52,7 @@ from copilot.motion import synth
 from copilot.plugins import midi_monitor, motion_input, phrase_db
 from copilot.tests.fixtures import free_udp_port, start_jack, stop_jack
 from copilot.tests.fuzz_corpus import corpus, osc
+from copilot.tests.jack_recorder import JackRecorder
 
 TEMPO = 124.0
 PHONES = 4
@@ -102,7 +108,8 @@ class Soak:
     def __init__(self, args: argparse.Namespace, log_path: Path) -> None:
         self.args = args
         self.motion_port = free_udp_port()
-        config = Config({"motion": {"osc": f"127.0.0.1:{self.motion_port}"}})
+        config = Config({"motion": {"osc": f"127.0.0.1:{self.motion_port}"},
+                         "ports": {"native": args.send_path == "native"}})
         host = TargetHost(config.targets(), plugins=[midi_monitor, motion_input, phrase_db], entry_points=False,
                           settings=config.data)
         options = SessionOptions(target="midi-monitor", duration=args.minutes * 60.0, link=False, tempo=TEMPO,
@@ -112,6 +119,11 @@ class Soak:
         self.session = Session(options, config, host=host, report=self._say)
         self.phase = "settle"
         self.lateness = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
+        self.wire = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
+        self.placed = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}  # native callback's own
+        self.awaiting: deque[tuple[float, bytes]] = deque()  # (due, bytes) sent, not yet seen on the wire
+        self.unmatched = 0
+        self.heard_unmatched = 0
         self.round_trips = np.full(int(args.minutes * 60 * INTENTS_HZ) + 100, np.nan)
         self.round_trip_n = 0
         self.rss: list[tuple[float, float]] = []
@@ -123,9 +135,40 @@ class Soak:
         if len(self.said) < 2000:
             self.said.append(line)
 
-    def _on_sent(self, sent: Sent) -> None:  # dispatch thread: two adds into fixed arrays
+    def _on_sent(self, sent: Sent) -> None:  # dispatch thread: two adds into fixed arrays, one append
         if sent.sink != "clock":
             self.lateness[self.phase].add(sent.sent - sent.due)
+            data = getattr(sent.payload, "data", None)
+            if data is not None:
+                self.awaiting.append((sent.due, bytes(data)))
+
+    def on_the_wire(self, recorder: JackRecorder) -> None:
+        """Every 0.2 s: match what the recorder heard to what was sent — the same bytes, the send whose due
+        time is nearest among the next 512 (a move's value changes between sends, so equal bytes are far
+        apart; a lost or recalled message is not matched to a later one) — and drain the native callback's
+        own record of its placements."""
+        out = self.session.ports.outputs.get("Copilot Out") if self.session.ports else None
+        since = 0
+        while not self.stop.wait(0.2):
+            phase = self.phase
+            for wire, data in recorder.messages():
+                best, gap = -1, 0.25  # farther than this from its due time: not this send
+                for k in range(min(512, len(self.awaiting))):
+                    due, sent = self.awaiting[k]
+                    if sent == data and abs(wire - due) < gap:
+                        best, gap = k, abs(wire - due)
+                if best >= 0:
+                    self.wire[phase].add(wire - self.awaiting[best][0])
+                    del self.awaiting[best]
+                else:
+                    self.heard_unmatched += 1
+                while self.awaiting and self.awaiting[0][0] < wire - 1.0:
+                    self.awaiting.popleft()  # sent but never heard (a recall, a loss): counted, not timed
+                    self.unmatched += 1
+            if out is not None:
+                errors, since = out.placements(since)
+                for e in errors:
+                    self.placed[phase].add(float(e))
 
     # -- the performers ------------------------------------------------------------------------------
     def phones(self) -> None:
@@ -216,8 +259,10 @@ class Soak:
         s.dispatcher.listeners.append(self._on_sent)
         s.start()
         started = host_time()
+        recorder = JackRecorder("Copilot Out", "soak-recorder")
         threads = [threading.Thread(target=f, daemon=True, name=f"soak-{f.__name__}")
                    for f in (self.phones, self.watch)]
+        threads.append(threading.Thread(target=self.on_the_wire, args=(recorder,), daemon=True, name="soak-wire"))
         for t in threads:
             t.start()
 
@@ -242,10 +287,14 @@ class Soak:
             s.play()
         finally:
             self.stop.set()
+            out = s.ports.outputs.get("Copilot Out") if s.ports is not None else None
+            self.path_line = out.path_line if out is not None else None
+            self.native_counters = out.counters() if out is not None else None
             s.stop()
             thaw_heap()
         for t in threads:
             t.join(3.0)
+        recorder.close()
         print("\n".join(line for line in self.said[:200] if not line.startswith(("✓", "✗", "?"))), file=sys.stderr)
         return self.report(started)
 
@@ -262,7 +311,18 @@ class Soak:
                 if '"type": "decision"' in line:
                     log_decisions += 1
         rt = self.round_trips[: self.round_trip_n] * 1e3
+
+        def judged(h: dict[str, Histogram]) -> dict[str, Any]:
+            if not h["baseline"].n:
+                return {}
+            b = h["baseline"].quantile(0.99) + 0.001
+            return {"baseline": h["baseline"].summary(), "loaded": h["loaded"].summary(), "bound_ms": b * 1e3,
+                    "loaded_later_than_bound": h["loaded"].above(b)}
+
         return {
+            "send_path": self.path_line, "native_counters": self.native_counters,
+            "on_the_wire": judged(self.wire), "native_placements": judged(self.placed),
+            "sent_never_heard": self.unmatched, "heard_never_matched": self.heard_unmatched,
             "minutes": self.args.minutes, "settle_minutes": self.args.settle_minutes,
             "baseline_minutes": self.args.baseline_minutes, "warmup_minutes": self.args.warmup_minutes,
             "lateness": {"baseline": base, "loaded": loaded},
@@ -294,6 +354,8 @@ def main() -> None:
     ap.add_argument("--warmup-minutes", type=float, default=None,
                     help="RSS is judged from this far into the loaded phase (default: 10 %% of the run)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--send-path", choices=("native", "rtmidi"), default="native",
+                    help="JACK MIDI sends handed ahead to the native callback (default), or rtmidi's at the time")
     args = ap.parse_args()
     if args.baseline_minutes is None:
         args.baseline_minutes = max(0.5, 0.05 * args.minutes)

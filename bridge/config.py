@@ -86,7 +86,8 @@ RUN = Table({
     "auto_wait": Num(0.0, 60.0, "s"),
 })
 OSC = Table({"bind": BIND, "allow": ListOf(ALLOW, single=True)})
-PORTS = Table({"api": MIDI_API, "in": Text("a MIDI port name")})
+PORTS = Table({"api": MIDI_API, "in": Text("a MIDI port name"),
+               "native": Switch(), "lookahead_ms": Num(2.0, 200.0, "ms")})
 LINK = Table({"start_stop_sync": Switch()})
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from .actions import Stream, Timed
 from .clock import BeatClock
+from .handover import HANDOVER
 
 SPIN = 0.0015  # seconds of spinning before a deadline (timing.md: sleep to 1.5 ms, then spin)
 # The GIL switch interval while a dispatcher runs: a thread running pure Python (a LOAD's library lookup,
@@ -73,7 +74,9 @@ def thaw_heap() -> None:
 
 
 class Sink(Protocol):
-    """Anything that puts payloads on a wire (a target). Bookkeeping sinks set `internal = True`."""
+    """Anything that puts payloads on a wire (a target). Bookkeeping sinks set `internal = True`.
+    A sink may also have `lead(payload) -> seconds`: hand that payload over so long before its time (its
+    port puts it on the wire at the time itself; see bridge/handover.py)."""
 
     name: str
     output_latency: float
@@ -83,7 +86,7 @@ class Sink(Protocol):
 
 @dataclass(order=True)
 class _Item:
-    due: float  # provisional send time, for heap order
+    due: float  # provisional hand-over time (due − lead), for heap order
     rank: int  # at the same instant, wires (0) go before internal bookkeeping (1)
     seq: int
     beat: float | None = field(compare=False)
@@ -97,6 +100,7 @@ class _Item:
     leader: _Item | None = field(compare=False, default=None)  # a tied payload follows this one
     popped: bool = field(compare=False, default=False)  # taken off the heap to be sent
     held: bool = field(compare=False, default=False)  # popped but not sent (a guard or a PANIC said no)
+    lead: float = field(compare=False, default=0.0)  # handed over this long before its due time
 
     def bound_to_go(self) -> bool:
         """A tied payload whose leader went out (or is going out): it goes too, whatever is withdrawn."""
@@ -121,12 +125,13 @@ class Sent:
 
 @dataclass
 class SinkTally:
-    """What happened to one sink's payloads. Bumped on the dispatch thread only (plain ints, no lock):
-    others read them to say how a target is doing."""
+    """What happened to one sink's payloads. Bumped by whoever sends, one at a time (the dispatcher's send
+    lock): others read them to say how a target is doing."""
 
     sent: int = 0
     failed: int = 0
     withheld: int = 0  # a send-time guard said no (e.g. the deck started playing before a LOAD)
+    recalled: int = 0  # handed to a port ahead of time, then withdrawn before it was due (PANIC, cancel)
     failing: int = 0  # failures in a row since the last send that went out (0: the wire works)
     error: BaseException | None = None  # the latest failure
 
@@ -197,8 +202,12 @@ class Dispatcher:
         self._cond = threading.Condition()
         self._epoch = 0
         self._sending: _Item | None = None  # off the heap and on its way out; its stream not yet refilled
+        # Handed to a port ahead of its time (bridge/handover.py): (item, due, port tickets), oldest first,
+        # so a PANIC or a cancel can still call them back from the port before they are due.
+        self._handed: deque[tuple[_Item, float, tuple[tuple[Any, int], ...]]] = deque()
         self._thread: threading.Thread | None = None
         self._running = False
+        self._send_lock = threading.RLock()  # one send at a time: the dispatch thread, or a scheduling thread
 
     # -- queueing (any thread) ------------------------------------------------------------------------
     def schedule(self, sink: Sink, items: Iterable[Timed | Stream]) -> int:
@@ -214,13 +223,34 @@ class Dispatcher:
                     n += 1
             if n:
                 self._cond.notify()
+        if n and self._running:
+            self._hand_over_now()
         return n
+
+    def _hand_over_now(self) -> None:
+        """Hand over, on the scheduling thread, what is already inside its port's lookahead (a move decided
+        1.5 ms before its time): this thread holds the GIL now, and the dispatch thread might have to wait
+        for it past the message's time. Plain payloads only; a guard or a stream waits for the dispatch
+        thread, as everything else does."""
+        now = self.clock.now()
+        while True:
+            with self._cond:
+                if not self._heap:
+                    return
+                head = self._heap[0]
+                if not head.lead or head.due > now or head.guard is not None or head.stream is not None:
+                    return
+                heapq.heappop(self._heap)
+                head.popped = True
+            with self._send_lock:
+                self._send(head, self._due(head.beat, head.sink))
 
     def _push(self, sink: Sink, item: Timed, epoch: int, stream: Iterator[Timed] | None = None,
               cut: float = float("inf"), leader: _Item | None = None) -> _Item:
         rank = 1 if getattr(sink, "internal", False) else 0
-        queued = _Item(self._due(item.beat, sink), rank, next(self._seq), item.beat, sink, item.payload,
-                       item.action_id, epoch, stream=stream, cut=cut, guard=item.guard, leader=leader)
+        lead = self._lead(sink, item.payload)
+        queued = _Item(self._due(item.beat, sink) - lead, rank, next(self._seq), item.beat, sink, item.payload,
+                       item.action_id, epoch, stream=stream, cut=cut, guard=item.guard, leader=leader, lead=lead)
         heapq.heappush(self._heap, queued)
         return queued
 
@@ -263,7 +293,23 @@ class Dispatcher:
             if len(keep) != len(self._heap):
                 heapq.heapify(keep)
                 self._heap = keep
+            self._recall(lambda i: i.action_id in ids and not (i.beat is not None and i.beat <= cut))
             self._cond.notify()
+
+    def _recall(self, wanted: Callable[[_Item], bool]) -> None:
+        """Call back from their ports the payloads handed over ahead and not due yet that `wanted` names
+        (call with the lock held). What a port already put on the wire stays sent."""
+        now = self.clock.now()
+        for item, due, tickets in self._handed:
+            if due < now or item.held or not wanted(item) or item.bound_to_go():
+                continue
+            back = [port.recall(ticket) for port, ticket in tickets]
+            if all(back):
+                item.held = True  # a tied payload after it is called back too
+                tally = self.tally.get(item.sink.name)
+                if tally is not None:
+                    tally.sent -= 1
+                    tally.recalled += 1
 
     def flush(self) -> int:
         """PANIC: forget everything queued. Returns how many payloads were dropped."""
@@ -271,6 +317,7 @@ class Dispatcher:
             dropped = len(self._heap)
             self._heap.clear()
             self._epoch += 1
+            self._recall(lambda i: True)
             self._cond.notify()
             return dropped
 
@@ -311,7 +358,7 @@ class Dispatcher:
         if tempo == self._keyed_tempo:
             return
         for item in self._heap:
-            item.due = self._due(item.beat, item.sink)
+            item.due = self._due(item.beat, item.sink) - item.lead
         heapq.heapify(self._heap)
         self._keyed_tempo = tempo
 
@@ -329,11 +376,12 @@ class Dispatcher:
                 self._rekey()
                 head = self._heap[0]
                 due = self._due(head.beat, head.sink)
-                wait = due - now() - self.spin
+                at = due - head.lead  # a port fed ahead of time needs no spinning: it keeps the time itself
+                wait = at - now() - (0.0 if head.lead else self.spin)
                 if wait > 0:
                     self._cond.wait(min(wait, 0.05))
                     continue  # re-read the head: something sooner may have arrived
-            while now() < due:  # spin outside the lock
+            while not head.lead and now() < at:  # spin outside the lock
                 pass
             with self._cond:
                 if not self._heap or self._heap[0] is not head:
@@ -341,7 +389,8 @@ class Dispatcher:
                 heapq.heappop(self._heap)
                 head.popped = True
                 self._sending = head if head.stream is not None else None
-            self._send(head, due)
+            with self._send_lock:
+                self._send(head, due)
             if head.stream is not None:
                 self._continue(head)
 
@@ -369,6 +418,16 @@ class Dispatcher:
         return out
 
     # -- shared -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _lead(sink: Sink, payload: Any) -> float:
+        lead = getattr(sink, "lead", None)
+        if lead is None:
+            return 0.0
+        try:
+            return max(0.0, float(lead(payload)))
+        except Exception:  # noqa: BLE001 - a sink that cannot say sends at the time, as before
+            return 0.0
+
     def _due(self, beat: float | None, sink: Sink) -> float:
         if beat is None:
             return IMMEDIATE
@@ -391,6 +450,10 @@ class Dispatcher:
                     self.on_refused(item.action_id, reason)
                 return None
         t = self.clock.now() if at is None else at
+        handover = HANDOVER
+        if item.lead:
+            handover.due = None if due == IMMEDIATE else due
+            handover.tickets = []
         try:
             item.sink.send(item.payload)
         except Exception as exc:  # noqa: BLE001 - a dead port must not stop the other sends
@@ -400,9 +463,17 @@ class Dispatcher:
             if self.on_error is not None:
                 self.on_error(item.sink.name, exc)
             return None
+        finally:
+            tickets, handover.due, handover.tickets = handover.tickets, None, None
         tally.sent += 1
         tally.failing = 0
         due = t if due == IMMEDIATE else due
+        if tickets:  # handed over ahead: the port puts it on the wire at `due` (or at once, if that has passed)
+            with self._cond:
+                while self._handed and self._handed[0][1] < t - 0.1:
+                    self._handed.popleft()
+                self._handed.append((item, due, tuple(tickets)))
+            t = max(t, due)
         sent = Sent(item.sink.name, item.payload, item.action_id, item.beat, due, t)
         if not item.rank:  # lateness is about wires, not bookkeeping
             self.stats.add(t - due)

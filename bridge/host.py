@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Protocol
 
 import pluggy
 
-from .actions import Action, ActionKind, Timed
+from .actions import Action, ActionKind, MidiOut, Timed
 from .settings import Num, Rule, Table, did_you_mean
 from .state import DeckUpdate, HostState
 from .surroundings import Surroundings
@@ -226,6 +226,15 @@ class Target:
     def send(self, payload: Any) -> None:
         """Put one payload on the wire. Runs on the dispatch thread: no blocking, no heavy work."""
         raise NotImplementedError(f"{self.name} cannot send {payload!r}")
+
+    def lead(self, payload: Any) -> float:
+        """How long before its due time the dispatcher may hand this payload over (0: at its time). A
+        MIDI payload for a port fed ahead of time (native JACK, bridge/jack_midi.py) goes that port's
+        lookahead early; the port puts it on the wire at its time. Targets keep their port in `_out`."""
+        out = getattr(self, "_out", None)
+        if out is not None and isinstance(payload, MidiOut):
+            return float(getattr(out, "ahead", 0.0))
+        return 0.0
 
     def health(self) -> dict[str, Any]:
         """Status for `copilot doctor` and the session log."""

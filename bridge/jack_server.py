@@ -97,7 +97,7 @@ def _c_no_op() -> Any:
     (pthread_cancel) when a client closes. A thread cancelled while it waits for the GIL inside a Python
     callback dies holding the GIL's mutex, and every Python thread of the process then waits for ever —
     the soak froze whole after 12 minutes of a watchdog probing the server once a second."""
-    libc = _libc()
+    libc = c_library()
     try:
         return ctypes.cast(libc.strlen, ctypes.c_void_p)
     except AttributeError:
@@ -144,7 +144,7 @@ _ABANDONED: list[_Settler] = []  # clients of a server that went away: never clo
 
 def _settler() -> _Settler | None:
     global _SETTLER
-    lib, libc = _libjack(), _libc()
+    lib, libc = _libjack(), c_library()
     if lib is None or libc is None:
         return None
     server = os.environ.get("JACK_DEFAULT_SERVER", "default")
@@ -170,7 +170,7 @@ def _settler() -> _Settler | None:
 
 
 @functools.cache
-def _libc() -> Any:
+def c_library() -> Any:
     import ctypes.util
 
     try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .clock import host_time
+from .handover import HANDOVER
 from .jack_server import jack_ports, jack_running, settle
 from .midi import END_OF_SYSEX
 
@@ -29,6 +30,7 @@ IN_PORT = "Copilot In"
 CLIENT = "Copilot"
 
 API_NAMES = {"auto", "jack", "alsa", "coremidi", "winmm", "dummy"}
+LOOKAHEAD = 0.02  # seconds a native JACK out gets each message ahead of its time ([ports] lookahead_ms)
 
 
 # Clients of a MIDI server that died. Closing or even freeing one crashes inside libjack (seen here:
@@ -151,41 +153,112 @@ def _visible(api: ApiChoice, probe: Any, name: str) -> bool | None:
 
 
 class VirtualOut:
-    """One virtual output port. `send` is what the dispatcher calls: a few hundred nanoseconds."""
+    """One virtual output port. `send` is what the dispatcher calls: a few hundred nanoseconds.
 
-    def __init__(self, name: str = OUT_PORT, api: ApiChoice | None = None, client: str = CLIENT) -> None:
+    On JACK the port is native by default (bridge/jack_midi.py): the dispatcher hands each message over
+    `ahead` seconds before it is due and JACK's own callback puts it on its frame, so no Python thread
+    holding the GIL can make it late. Elsewhere, or when the native client cannot be made, rtmidi sends it
+    the moment the dispatcher calls. `path` says which ("native" | "rtmidi"); `path_line` says it in words."""
+
+    def __init__(self, name: str = OUT_PORT, api: ApiChoice | None = None, client: str = CLIENT,
+                 native: bool = True, lookahead: float = LOOKAHEAD) -> None:
         self.name = name
         self.client = client
         self.api = api or pick_api()
         self._lock = threading.Lock()  # open/close vs the watchdog; send itself takes no lock
         self._out: Any = None
         self._probe: Any = None
+        self._native_wanted = native
+        self._lookahead = lookahead
+        self.native = False
+        self.why_not_native = ""
         self.reopened = 0
         self.lost = False  # the MIDI system went away (the watchdog says so): sends fail until it is back
         self.open()
+
+    @property
+    def path(self) -> str:
+        return "native" if self.native else "rtmidi"
+
+    @property
+    def ahead(self) -> float:
+        """How long before its due time a message may be handed to this port (0: send at the time)."""
+        return float(self._out.lookahead) if self.native and self._out is not None else 0.0
+
+    @property
+    def path_line(self) -> str:
+        if self.native:
+            return (f"MIDI out '{self.name}': native JACK sends, handed over {self.ahead * 1e3:.0f} ms ahead and "
+                    "put on their frame by JACK's callback")
+        why = f" ({self.why_not_native})" if self.why_not_native else ""
+        return f"MIDI out '{self.name}': rtmidi ({self.api.name}) sends, at their time by the dispatch thread{why}"
+
+    def _native_out(self) -> Any:
+        """A native JACK out, or None (and why) when it is not wanted or cannot be made here."""
+        if self.api.name != "jack" or not self._native_wanted:
+            self.why_not_native = "" if self.api.name != "jack" else "native sends are off in [ports]"
+            return None
+        try:
+            from .jack_midi import NativeJackOut, NativeUnavailable
+        except Exception as exc:  # noqa: BLE001 - numba/llvmlite missing or broken: rtmidi still works
+            self.why_not_native = f"no native sends: {type(exc).__name__}: {exc}"
+            return None
+        try:
+            return _new_client(lambda: NativeJackOut(self.name, self.client, self._lookahead), self.api)
+        except NativeUnavailable as exc:
+            self.why_not_native = f"no native sends: {exc}"
+        except Exception as exc:  # noqa: BLE001 - whatever the native client tripped on, rtmidi still sends
+            self.why_not_native = f"no native sends: {type(exc).__name__}: {exc}"
+        return None
 
     def open(self) -> None:
         import rtmidi
 
         with self._lock:
-            out = _new_client(lambda: rtmidi.MidiOut(self.api.api, name=self.client), self.api)
-            if self.api.name == "winmm":  # no app-owned virtual ports: use a loopMIDI port of that name
-                index = _find(out.get_ports(), self.name)
-                if index is None:
-                    raise MidiUnavailable(f"create a loopMIDI port named '{self.name}' first")
-                out.open_port(index)
+            native = self._native_out()
+            if native is not None:
+                out: Any = native
             else:
-                out.open_virtual_port(self.name)
+                out = _new_client(lambda: rtmidi.MidiOut(self.api.api, name=self.client), self.api)
+                if self.api.name == "winmm":  # no app-owned virtual ports: use a loopMIDI port of that name
+                    index = _find(out.get_ports(), self.name)
+                    if index is None:
+                        raise MidiUnavailable(f"create a loopMIDI port named '{self.name}' first")
+                    out.open_port(index)
+                else:
+                    out.open_virtual_port(self.name)
             probe = _probe_for(self.api, self.client)
-            old, self._out = self._out, out
+            old, old_native = self._out, self.native
+            self._out, self.native = out, native is not None
             self._probe = probe
+        log.info("%s", self.path_line)
         if old is not None:
-            _retire(old, server_alive=False)  # re-opening means the old one's server went away
+            _retire_out(old, old_native, server_alive=False)  # re-opening means the old one's server went away
 
     def send(self, data: bytes | list[int]) -> None:
-        self._out.send_message(data)
+        if self.native:
+            handover = HANDOVER
+            due = handover.due
+            ticket = self._out.send(data, host_time() if due is None else due)
+            if handover.tickets is not None:
+                handover.tickets.append((self._out, ticket))
+        else:
+            self._out.send_message(data)
         if self.lost:  # rtmidi dropped it without a word: fail, so it is counted and said
             raise MidiUnavailable(f"the MIDI system under '{self.name}' is gone (JACK stopped?); waiting for it")
+
+    def counters(self) -> dict[str, int] | None:
+        """What the native callback did (handed, placed, late, recalled …); None on the rtmidi path."""
+        out = self._out
+        return out.counters() if self.native and out is not None else None
+
+    def placements(self, since: int = 0) -> tuple[Any, int]:
+        """The native callback's placement errors (placed − due, s) from number `since` on, and the next
+        number to ask from; nothing on the rtmidi path."""
+        out = self._out
+        if not self.native or out is None:
+            return [], since
+        return out.placements(since)
 
     def visible(self) -> bool | None:
         """Does the port still show up in the MIDI system? None: the MIDI system itself is gone."""
@@ -195,8 +268,15 @@ class VirtualOut:
         with self._lock:
             out, self._out = self._out, None  # a late send fails in Python, never inside a freed client
             if out is not None:
-                _retire(out, self.visible() is not None)
+                _retire_out(out, self.native, self.visible() is not None)
             self._probe = None
+
+
+def _retire_out(out: Any, native: bool, server_alive: bool) -> None:
+    if native:
+        out.close(server_alive)  # settles first; a client of a dead server is kept, never closed
+    else:
+        _retire(out, server_alive)
 
 
 class VirtualIn:
@@ -317,8 +397,11 @@ class VirtualIn:
 class MidiPorts:
     """The session's MIDI ports by name, plus the watchdog that re-opens vanished outputs."""
 
-    def __init__(self, api: str = "auto", watchdog_period: float = 1.0) -> None:
+    def __init__(self, api: str = "auto", watchdog_period: float = 1.0, native: bool = True,
+                 lookahead: float = LOOKAHEAD) -> None:
         self.choice = pick_api(api)
+        self.native = native  # JACK outputs fed ahead of time (bridge/jack_midi.py) when they can be
+        self.lookahead = lookahead
         self.outputs: dict[str, VirtualOut] = {}
         self.inputs: dict[str, VirtualIn] = {}
         self._period = watchdog_period
@@ -327,7 +410,7 @@ class MidiPorts:
 
     def output(self, name: str = OUT_PORT) -> VirtualOut:
         if name not in self.outputs:
-            self.outputs[name] = VirtualOut(name, self.choice)
+            self.outputs[name] = VirtualOut(name, self.choice, native=self.native, lookahead=self.lookahead)
             self._start_watchdog()
         return self.outputs[name]
 
@@ -370,7 +453,7 @@ class MidiPorts:
         return {
             "api": self.choice.name,
             "why": self.choice.why,
-            "outputs": {n: {"reopened": p.reopened, "lost": p.lost} for n, p in self.outputs.items()},
+            "outputs": {n: {"reopened": p.reopened, "lost": p.lost, "path": p.path} for n, p in self.outputs.items()},
             "inputs": {n: {"received": p.received, "errors": p.errors, "reopened": p.reopened, "lost": p.lost}
                        for n, p in self.inputs.items()},
         }

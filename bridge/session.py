@@ -174,14 +174,23 @@ class Session:
         """[ports] in: the port the hosts' feedback arrives on."""
         return str(self.config.section("ports").get("in", "Copilot In"))
 
+    def port_options(self) -> dict[str, Any]:
+        """How the MIDI ports open: the API (flag, then [ports] api), and whether JACK outputs are native
+        and how far ahead they are fed ([ports] native, lookahead_ms)."""
+        from .ports import LOOKAHEAD
+
+        section = self.config.section("ports")
+        return {"api": self.options.midi_api or section.get("api", "auto"),
+                "native": bool(section.get("native", True)),
+                "lookahead": float(section.get("lookahead_ms", LOOKAHEAD * 1e3)) / 1e3}
+
     def _open_ports(self) -> None:
         if self.options.offline:
             return
         from .ports import MidiPorts, MidiUnavailable
 
-        api = self.options.midi_api or self.config.section("ports").get("api", "auto")
         try:
-            self.ports = MidiPorts(api)
+            self.ports = MidiPorts(**self.port_options())
         except MidiUnavailable as exc:  # said when the targets are open: with the one that needs them
             self.ports_problem = str(exc)
             return
@@ -305,6 +314,8 @@ class Session:
         context_options = self.options.to_dict()
         for name in names:
             self.targets.append(self._open_target(name, context_options))
+        for port in self.ports.outputs.values() if self.ports is not None else ():
+            self.report(port.path_line)  # which send path this set is on, in one line
         engine = next((t for t in map(self.host.get, self.host.names()) if t.builtin_engine), None)
         if self.options.adorn is not None and engine is not None and engine.name not in names:
             self.adornment = self._open_target(engine.name, {**context_options, "adornment": True})

@@ -14,6 +14,7 @@ from copilot.bridge.kernel_cache import drop_stale
 
 # The modules whose code or constants numba compiles into the kernels (a module with an @njit or @cfunc
 # belongs here); editing any other engine module leaves the compiled kernels valid.
-KERNEL_SOURCES = ("kernel.py", "layout.py", "native.py", "simd.py", "dsp.py", "stream.py")
+KERNEL_SOURCES = ("kernel.py", "layout.py", "native.py", "simd.py", "dsp.py", "stream.py",
+                  "../bridge/native.py")  # the intrinsics engine/native.py re-exports
 
 drop_stale(Path(__file__).resolve().parent, KERNEL_SOURCES)

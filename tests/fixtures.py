@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import os
 import queue
 import shutil
@@ -187,25 +186,18 @@ def serving_jack(name: str) -> Iterator[JackServer]:
 class MidiCapture:
     """A real JACK MIDI input connected to a port; collects (arrival time, bytes).
 
-    Reads rtmidi's queue from an ordinary thread (never Python in JACK's real-time thread). Arrival
-    times are JACK's: rtmidi's inter-event deltas (JACK's clock, in µs) summed from the first message,
-    placed on the host clock by the read that came soonest after its message (the smallest read time
-    minus JACK time over every message so far). A read that waited for the GIL or the CPU stamps nothing
-    late: on a busy machine a batch read 6 ms after it arrived once failed an on-the-beat test.
+    Arrival times are the wire's, frame-exact: the recorder (tests/jack_recorder.py) is a native JACK
+    client that stamps each message with its cycle's start plus its frame offset, on Link's clock. (An
+    rtmidi input stamps a whole cycle with the moment its callback ran: blind to where in a cycle a
+    message sits, which the native sender, bridge/jack_midi.py, makes exact.) A thread moves what was
+    recorded into `messages` as (read at, wire time, bytes); `collect` gives (wire time, bytes).
     """
 
     def __init__(self, source_port: str, client_name: str = "copilot-test-capture", poll: float = 0.0002) -> None:
-        import rtmidi
+        from copilot.tests.jack_recorder import JackRecorder
 
-        self.messages: queue.Queue[tuple[float, float, bytes]] = queue.Queue()  # (read at, JACK time, bytes)
-        self._offset = math.inf  # host clock − JACK time, the smallest seen
-        self._midi_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client_name, queue_size_limit=8192)
-        self._midi_in.ignore_types(sysex=False, timing=False, active_sense=False)
-        ports = self._midi_in.get_ports()
-        matches = [i for i, p in enumerate(ports) if p.endswith(":" + source_port) or p == source_port]
-        if not matches:
-            raise LookupError(f"no MIDI port {source_port!r} among {ports}")
-        self._midi_in.open_port(matches[0], "capture")
+        self.messages: queue.Queue[tuple[float, float, bytes]] = queue.Queue()  # (read at, wire time, bytes)
+        self._recorder = JackRecorder(source_port, client_name)
         self._poll = poll
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -213,22 +205,15 @@ class MidiCapture:
 
     def _read(self) -> None:
         from copilot.bridge.clock import host_time
-        from copilot.bridge.dispatch import make_realtime
 
-        make_realtime(50)  # read promptly on a busy machine (where allowed)
-        get = self._midi_in.get_message
-        jack_time: float | None = None
         while not self._stop.is_set():
-            event = get()
-            if event is None:
+            got = self._recorder.messages()
+            if not got:
                 time.sleep(self._poll)
                 continue
             at = host_time()
-            while event is not None:
-                data, delta = event
-                jack_time = 0.0 if jack_time is None else jack_time + delta
-                self.messages.put((at, jack_time, bytes(data)))
-                event = get()
+            for wire, data in got:
+                self.messages.put((at, wire, data))
 
     def collect(self, count: int | None = None, timeout: float = 2.0) -> list[tuple[float, bytes]]:
         """Up to `count` messages (or all that arrive within `timeout` of each other)."""
@@ -244,17 +229,12 @@ class MidiCapture:
                 break
             if count is None:
                 deadline = time.monotonic() + timeout
-        for read_at, jack_time, _ in raw:
-            self._offset = min(self._offset, read_at - jack_time)
-        return [(self._offset + jack_time, data) for _, jack_time, data in raw]
+        return [(wire, data) for _, wire, data in raw]
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(1.0)
-        from copilot.bridge.ports import close_client
-
-        close_client(self._midi_in)
-        del self._midi_in
+        self._recorder.close()
 
 
 @pytest.fixture

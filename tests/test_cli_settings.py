@@ -332,6 +332,10 @@ def probe(path: tuple[str, ...], tmp: Path) -> None:
         assert seen(["10.0.0.0/24"]).run["allow"] == ["10.0.0.0/24"]
     elif key == "ports.api":
         assert seen("jack").run["midi_api"] == "jack"
+    elif key == "ports.native":
+        assert seen(False).session.port_options()["native"] is False
+    elif key == "ports.lookahead_ms":
+        assert seen(35.0).session.port_options()["lookahead"] == 0.035
     elif key == "ports.in":
         assert seen("Copilot Feedback").session.feedback_port == "Copilot Feedback"
     elif key == "link.start_stop_sync":

@@ -60,8 +60,10 @@ def test_a_script_reaches_copilot_out_as_exactly_the_documented_bytes_on_the_bea
         folder = tmp_path / f"take-{take}"
         folder.mkdir()
         xruns = jack_server.xruns()
-        session, _said = make_session(folder, duration=3.8)
+        session, said = make_session(folder, duration=3.8)
         session.start()
+        # one line says which send path the set is on: on JACK, native sends (bridge/jack_midi.py)
+        assert "MIDI out 'Copilot Out': native JACK sends, handed over 20 ms ahead" in "\n".join(said), said
         capture = midi_capture("Copilot Out")
         try:
             session.play()
