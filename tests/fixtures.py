@@ -240,6 +240,10 @@ class MidiCapture:
 @pytest.fixture
 def midi_capture(jack_server: JackServer) -> Iterator[Any]:
     """Factory: midi_capture("Copilot Out") → a MidiCapture listening to that JACK port."""
+    # The recorder's callback compiles on import (about a second): here, before the test starts its set,
+    # not between a set's start and its play (a script's lines then all came due at once, late).
+    import copilot.tests.jack_recorder  # noqa: F401
+
     made: list[MidiCapture] = []
     names = itertools.count()
 
