@@ -237,9 +237,12 @@ class VirtualOut:
 
     def send(self, data: bytes | list[int]) -> None:
         if self.native:
+            out = self._out
+            if out.dead:  # the server dropped our client: a message handed over now would never be placed
+                raise MidiUnavailable(f"the JACK server under '{self.name}' is gone; waiting for it")
             handover = HANDOVER
             due = handover.due
-            ticket = self._out.send(data, host_time() if due is None else due)
+            ticket = out.send(data, host_time() if due is None else due)
             if handover.tickets is not None:
                 handover.tickets.append((self._out, ticket))
         else:
