@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 RATE = 16000
-FAMILIES = ("espeak", "piper", "flite")
 
 
 def family_of(voice: str) -> str:
@@ -91,13 +90,9 @@ def _render(text: str, voice: str, rate: int, seed: int, cache: Path) -> np.ndar
 
 
 def _load(path: Path) -> np.ndarray:
-    import soundfile as sf
-    import soxr
+    from copilot.voice.capture import read_wav, to_16k
 
-    audio, rate = sf.read(path, dtype="float32")
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    return soxr.resample(audio, rate, RATE).astype(np.float32) if rate != RATE else audio.astype(np.float32)
+    return to_16k(*read_wav(path))
 
 
 def _piper(text: str, speaker: str, rate: int, seed: int, cache: Path) -> np.ndarray:
@@ -123,9 +118,9 @@ def _piper(text: str, speaker: str, rate: int, seed: int, cache: Path) -> np.nda
             subprocess.run(["sox", str(src), str(dst), "pitch", str(100 * semitones)], check=True,
                            capture_output=True, timeout=30)
             return _load(dst)
-    import soxr
+    from copilot.voice.capture import to_16k
 
-    return soxr.resample(audio, sr, RATE).astype(np.float32)
+    return to_16k(audio, sr)
 
 
 @functools.cache
