@@ -14,7 +14,11 @@ offset to keep fresh from Python. What the callback did is counted in the table 
 and every placement's error (placed − due, µs) goes to a ring for benches and tests.
 
 Withdrawing (PANIC, a cancel): every message handed over has a ticket; `recall(ticket)` marks its slot
-recalled and the callback skips it, unless the callback placed it already (then it is on the wire).
+recalled and the callback skips it, unless the callback placed it already (then it is on the wire). Both
+sides take a slot from "waiting" by one atomic compare-and-swap, so a recall racing the callback in the
+same cycle has exactly one winner: a recall that says yes was never placed, one that says no was.
+Ordering: the producer publishes a filled slot by a sequentially consistent store of the ring's head
+(`publish`), so the callback never sees the head move before the slot's words, on any CPU.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 
 import numpy as np
 from llvmlite import ir
-from numba import carray, cfunc, types
+from numba import carray, cfunc, njit, types
 from numba.extending import intrinsic
 
 from .jack_server import _libjack, c_library, settle
@@ -106,6 +110,43 @@ def call_cycle_times(typingctx, fn, client, frames, current, following, period):
     return sig, c_call(I32, [I8P] * 5)
 
 
+@intrinsic
+def swap_if(typingctx, address, expected, new):  # type: ignore[no-untyped-def]
+    """Atomically: if the int64 at `address` is `expected`, make it `new`. True when it did."""
+    sig = types.boolean(types.int64, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        ptr = builder.inttoptr(args[0], I64.as_pointer())
+        pair = builder.cmpxchg(ptr, args[1], args[2], "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 1)
+
+    return sig, codegen
+
+
+@intrinsic
+def store_atomic(typingctx, address, value):  # type: ignore[no-untyped-def]
+    """A sequentially consistent store of an int64: everything written before it is seen before it."""
+    sig = types.void(types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        builder.store_atomic(args[1], builder.inttoptr(args[0], I64.as_pointer()), "seq_cst", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True)
+def take(address: int, expected: int, new: int) -> bool:
+    """`swap_if` for Python (the producer's recall)."""
+    return swap_if(address, expected, new)
+
+
+@njit(cache=True)
+def publish(address: int, value: int) -> None:
+    """`store_atomic` for Python (the producer moving the ring's head on)."""
+    store_atomic(address, value)
+
+
 PROCESS = types.intc(types.uint32, types.voidptr)
 
 
@@ -131,6 +172,7 @@ def process(nframes, arg):  # type: ignore[no-untyped-def]
     written = tbl[C_WRITTEN]
     fence()  # the slots were filled before `written` moved on (the producer's order)
     slots = carray(voidptr(tbl[T_SLOTS]), (SLOTS * SLOT_WORDS,), np.int64)
+    slots_at = tbl[T_SLOTS]
     late_ring = carray(voidptr(tbl[T_LATE_RING]), (LATENESS,), np.int64)
     data = tbl[T_DATA]
     r = tbl[C_READ]
@@ -151,6 +193,8 @@ def process(nframes, arg):  # type: ignore[no-untyped-def]
         if best < 0:
             break
         s = (best % SLOTS) * SLOT_WORDS
+        if not swap_if(slots_at + (s + S_LIVE) * 8, WAITING, PLACED):
+            continue  # recalled since the scan read it: the recall has it
         at = np.int64(0)
         if best_due > cur:
             at = ((best_due - cur) * n + span // 2) // span
@@ -161,8 +205,8 @@ def process(nframes, arg):  # type: ignore[no-untyped-def]
         if call_write(tbl[T_WRITE], buf, np.uint32(at), voidptr(data + (best % SLOTS) * DATA_MAX),
                       slots[s + S_SIZE]) != 0:
             tbl[C_FULL] += 1
+            store_atomic(slots_at + (s + S_LIVE) * 8, WAITING)  # not placed: next cycle (a recall said no)
             break  # the port's buffer is full: the rest go next cycle
-        slots[s + S_LIVE] = PLACED
         last = at
         late_ring[tbl[C_LATE_N] % LATENESS] = cur + (at * span) // n - best_due
         tbl[C_LATE_N] += 1
@@ -250,6 +294,8 @@ class NativeJackOut:
         self._lock = threading.Lock()
         try:
             callback = process.address  # compiled (or loaded from numba's cache) before any client exists
+            take(self.slots.ctypes.data, RECALLED, RECALLED)
+            publish(self._scratch.ctypes.data, 0)
         except Exception as exc:  # noqa: BLE001 - numba/LLVM trouble: the rtmidi path stays
             raise NativeUnavailable(f"the callback could not be compiled ({exc})") from None
 
@@ -273,6 +319,8 @@ class NativeJackOut:
         self.lookahead = max(float(lookahead), 2.0 * self.period + 0.001)
         self._libc = libc
         self._dead = False
+        self._head = self.table.ctypes.data + C_WRITTEN * 8
+        self._slots_at = self.slots.ctypes.data
 
     # -- producer (the dispatch thread, or whoever sends) -----------------------------------------------
     def send(self, data: bytes | list[int], due: float) -> int:
@@ -292,18 +340,16 @@ class NativeJackOut:
             self.slots[s + S_TICKET] = written
             self.slots[s + S_SIZE] = size
             self.slots[s + S_LIVE] = WAITING
-            t[C_WRITTEN] = written + 1  # publishes the slot (x86 keeps stores in order; the callback fences)
+            publish(self._head, written + 1)  # the slot's words are seen before the head moves on
         return written
 
     def recall(self, ticket: int) -> bool:
         """Withdraw a message handed over but not yet placed. False: the callback took it already."""
         s = (ticket % SLOTS) * SLOT_WORDS
-        if int(self.slots[s + S_TICKET]) != ticket or int(self.slots[s + S_LIVE]) != WAITING:
+        if int(self.slots[s + S_TICKET]) != ticket:
             return False
-        # The callback may be placing it this very instant (then it goes: it was due this cycle anyway);
-        # its own count of what it skipped (`recalled` in `counters`) is the truth.
-        self.slots[s + S_LIVE] = RECALLED
-        return True
+        # The callback may be placing it this very instant: whichever swap comes first has it.
+        return bool(take(self._slots_at + (s + S_LIVE) * 8, WAITING, RECALLED))
 
     # -- reading what the callback did -------------------------------------------------------------------
     def counters(self) -> dict[str, int]:

@@ -14,6 +14,7 @@ import pytest
 
 from copilot.bridge.clock import InternalClock
 from copilot.bridge.dispatch import Dispatcher
+from copilot.bridge.jack_midi import C_CYCLES
 from copilot.bridge.ports import MidiPorts
 
 pytestmark = pytest.mark.jack
@@ -221,3 +222,44 @@ def test_a_move_due_at_once_is_handed_over_by_the_thread_that_decided_it(jack_se
         on_time(jack_server, attempt)
     finally:
         close(ports, dispatcher)
+
+
+def test_a_recall_racing_the_callback_either_withdraws_a_message_or_lets_it_go_never_both(jack_server):
+    """PANIC while the callback is placing: whichever side takes a message first has it. A recall that
+    says yes must mean the callback skipped it, and one the callback placed must say no — so the
+    callback's own counts add up to what was handed over, and its count of what it skipped equals the
+    recalls that said yes. Here each round hands 256 late messages over, waits for a cycle to begin and
+    recalls them from the last back while the callback places them from the first: they meet mid-ring.
+    (This thread is real-time meanwhile, below JACK's, so a busy machine does not keep it off the CPU as
+    a cycle begins.)"""
+    import os
+
+    from copilot.bridge.clock import host_time
+    from copilot.bridge.dispatch import make_realtime
+
+    ports = MidiPorts("jack", watchdog_period=0, native=True)
+    ring = ports.output(f"Native Out {next(_names)}")._out
+    said_yes = met = 0
+    realtime = make_realtime(40)
+    try:
+        for _ in range(2000):  # until the two sides met mid-ring often enough (each meeting: a chance to race)
+            now = host_time()
+            tickets = [ring.send(note(i), now - 0.001 + i * 1e-7) for i in range(256)]
+            table, cycles = ring.table, ring.table[C_CYCLES]
+            spins = 0
+            while table[C_CYCLES] == cycles and spins < 1_000_000:
+                spins += 1
+            yes = sum(ring.recall(t) for t in reversed(tickets))
+            said_yes += yes
+            met += 0 < yes < len(tickets)
+            time.sleep(0.004)  # a few cycles: the callback steps past everything of this round
+            if met >= 30:
+                break
+        assert met >= 30, met
+        c = ring.counters()
+        assert c["placed"] + c["recalled"] == c["handed"], c
+        assert c["recalled"] == said_yes, (c, said_yes)
+    finally:
+        if realtime:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        ports.close()
