@@ -230,20 +230,32 @@ class Dispatcher:
     def _hand_over_now(self) -> None:
         """Hand over, on the scheduling thread, what is already inside its port's lookahead (a move decided
         1.5 ms before its time): this thread holds the GIL now, and the dispatch thread might have to wait
-        for it past the message's time. Plain payloads only; a guard or a stream waits for the dispatch
-        thread, as everything else does."""
+        for it past the message's time. Plain payloads only, in queue order; a guard or a stream waits for
+        the dispatch thread, as everything else does — and so does anything due at the same instant as one
+        of those (at equal times a port keeps the hand-over order, which must stay the queue's order). Not
+        only the head: a stream's next step due now must not hold up a move behind it."""
         now = self.clock.now()
-        while True:
+        with self._send_lock:  # taking off the queue and handing over are one step (see _run)
             with self._cond:
-                if not self._heap:
+                ready = sorted(i for i in self._heap if i.lead and i.due <= now)
+                if not ready:
                     return
-                head = self._heap[0]
-                if not head.lead or head.due > now or head.guard is not None or head.stream is not None:
+                take: list[_Item] = []
+                blocked: set[float] = set()
+                for item in ready:
+                    if item.guard is not None or item.stream is not None or item.due in blocked:
+                        blocked.add(item.due)
+                    else:
+                        take.append(item)
+                if not take:
                     return
-                heapq.heappop(self._heap)
-                head.popped = True
-            with self._send_lock:
-                self._send(head, self._due(head.beat, head.sink))
+                taken = set(map(id, take))
+                self._heap = [i for i in self._heap if id(i) not in taken]
+                heapq.heapify(self._heap)
+                for item in take:
+                    item.popped = True
+            for item in take:
+                self._send(item, self._due(item.beat, item.sink))
 
     def _push(self, sink: Sink, item: Timed, epoch: int, stream: Iterator[Timed] | None = None,
               cut: float = float("inf"), leader: _Item | None = None) -> _Item:
@@ -383,13 +395,16 @@ class Dispatcher:
                     continue  # re-read the head: something sooner may have arrived
             while not head.lead and now() < at:  # spin outside the lock
                 pass
-            with self._cond:
-                if not self._heap or self._heap[0] is not head:
-                    continue
-                heapq.heappop(self._heap)
-                head.popped = True
-                self._sending = head if head.stream is not None else None
+            # Off the queue and handed over in one step under the send lock: a thread handing over a move
+            # (_hand_over_now) cannot slip its payload in between, so ports get payloads in queue order
+            # (a 14-bit move's LSB never before its MSB).
             with self._send_lock:
+                with self._cond:
+                    if not self._heap or self._heap[0] is not head:
+                        continue
+                    heapq.heappop(self._heap)
+                    head.popped = True
+                    self._sending = head if head.stream is not None else None
                 self._send(head, due)
             if head.stream is not None:
                 self._continue(head)

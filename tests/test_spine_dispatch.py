@@ -219,3 +219,41 @@ def test_a_started_set_leaves_the_collector_only_what_it_allocates_since():
     alive, frozen, tracked = map(int, out.stdout.split())
     assert frozen > 0.9 * alive and alive > 10_000, out.stdout
     assert tracked < 1100, out.stdout  # the 1,000 new lists and little else
+
+
+class AheadSink(Recorder):
+    """A port fed ahead of time (the native JACK out's shape): the dispatcher hands payloads over 20 ms
+    early, from its own thread or from the thread that scheduled them; the order they arrive in is the
+    order they go on the wire at equal times."""
+
+    def lead(self, payload: object) -> float:
+        return 0.02
+
+
+def test_handed_over_in_queue_order_whichever_thread_hands_over():
+    """A 14-bit move (MSB, then its tied LSB) decided 3 ms before its time: the dispatch thread may take
+    the MSB off the queue while the deciding thread hands the LSB over. The LSB must never reach the port
+    first (on the wire, at equal times, the port keeps the hand-over order: a torn pair). Thread switches
+    are made as frequent as they go so the two threads interleave often."""
+    import sys
+
+    clock = InternalClock(tempo=120.0)
+    d = Dispatcher(clock, realtime=False)
+    sink = AheadSink()
+    switch = sys.getswitchinterval()
+    d.start()
+    sys.setswitchinterval(1e-6)
+    try:
+        for i in range(1500):
+            beat = clock.beat_at_time(clock.now() + 0.003)
+            d.schedule(sink, [Timed(beat, ("MSB", i), "move"), Timed(beat, ("LSB", i), "move", tied=True)])
+            if i % 50 == 0:
+                time.sleep(0.001)  # now and then the dispatch thread finds the queue's head due
+        time.sleep(0.05)
+    finally:
+        sys.setswitchinterval(switch)
+        d.stop()
+    got = [p for p, _ in sink.got]
+    assert len(got) == 3000
+    assert got == [(half, i) for i in range(1500) for half in ("MSB", "LSB")], \
+        next((k, got[k - 1:k + 2]) for k in range(len(got)) if got[k] != ("MSB" if k % 2 == 0 else "LSB", k // 2))
