@@ -36,6 +36,8 @@ SPIN = 0.0015  # seconds of spinning before a deadline (timing.md: sleep to 1.5 
 # 1.24–1.64 ms; 0.2 ms → p50 0.06–0.07 ms, p99 0.92–0.98 ms.
 SWITCH_INTERVAL = 0.0002
 IMMEDIATE = float("-inf")
+REAIM_TOLERANCE = 20e-6  # seconds: a payload handed over whose beat moved by less stays where it is
+HANDED_WATCH = 0.005  # seconds: how often the grid is checked while payloads handed over are not yet due
 REALTIME_PRIORITY = 60  # SCHED_FIFO, below JACK's audio threads (70)
 HELPER_PRIORITY = 40  # short, sleeping threads of a set that take the GIL (Link anchors, MIDI in, OSC …)
 
@@ -365,14 +367,42 @@ class Dispatcher:
 
     def _rekey(self) -> None:
         """After a tempo change, recompute every provisional time (call with the lock held): an item
-        queued at the old tempo must not wait behind items keyed at the new one."""
+        queued at the old tempo must not wait behind items keyed at the new one. Payloads already handed
+        to a port ahead of time are moved too (see `_reaim`)."""
         tempo = self.clock.tempo
-        if tempo == self._keyed_tempo:
+        if tempo != self._keyed_tempo:
+            for item in self._heap:
+                item.due = self._due(item.beat, item.sink) - item.lead
+            heapq.heapify(self._heap)
+            self._keyed_tempo = tempo
+        if self._handed:
+            self._reaim()
+
+    def _reaim(self) -> None:
+        """Payloads handed to a port ahead of time carry the due time of the grid they were handed over on;
+        when the grid has moved since (a tempo change pivoting on a beat, a Link peer's tempo or phase),
+        those not yet due are moved to their beat's new time, so they land on the beat — and in beat order
+        with what is handed over later. Call with the lock held; a port that cannot move one (its callback
+        took it already) keeps it where it was."""
+        now = self.clock.now()
+        newest = self._handed[-1]
+        if newest[1] <= now or newest[0].beat is None:
             return
-        for item in self._heap:
-            item.due = self._due(item.beat, item.sink) - item.lead
-        heapq.heapify(self._heap)
-        self._keyed_tempo = tempo
+        if abs(self._due(newest[0].beat, newest[0].sink) - newest[1]) < REAIM_TOLERANCE:
+            return  # the grid has not moved (checked on the newest: the one furthest from the pivot)
+        moved: deque[tuple[_Item, float, tuple[tuple[Any, int], ...]]] = deque()
+        for item, due, tickets in self._handed:
+            if due > now and item.beat is not None and not item.held:
+                new = self._due(item.beat, item.sink)
+                if abs(new - due) >= REAIM_TOLERANCE:
+                    again = []
+                    for port, ticket in tickets:
+                        reaim = getattr(port, "reaim", None)
+                        fresh = reaim(ticket, new) if reaim is not None else None
+                        again.append((port, ticket if fresh is None else fresh))
+                    item, due, tickets = item, new, tuple(again)
+            moved.append((item, due, tickets))
+        self._handed = moved
 
     def _run(self) -> None:
         if self.realtime:
@@ -382,16 +412,19 @@ class Dispatcher:
             with self._cond:
                 if not self._running:
                     return
-                if not self._heap:
-                    self._cond.wait(0.1)
-                    continue
                 self._rekey()
+                handed = bool(self._handed) and self._handed[-1][1] > now()  # some still wait in a port
+                if not self._heap:
+                    self._cond.wait(HANDED_WATCH if handed else 0.1)
+                    continue
                 head = self._heap[0]
                 due = self._due(head.beat, head.sink)
                 at = due - head.lead  # a port fed ahead of time needs no spinning: it keeps the time itself
                 wait = at - now() - (0.0 if head.lead else self.spin)
                 if wait > 0:
-                    self._cond.wait(min(wait, 0.05))
+                    # while handed-over payloads wait in a port, a tempo change must reach them before
+                    # they are due: look again soon (see _reaim)
+                    self._cond.wait(min(wait, HANDED_WATCH if handed else 0.05))
                     continue  # re-read the head: something sooner may have arrived
             while not head.lead and now() < at:  # spin outside the lock
                 pass

@@ -321,6 +321,7 @@ class NativeJackOut:
         self._dead = False
         self._head = self.table.ctypes.data + C_WRITTEN * 8
         self._slots_at = self.slots.ctypes.data
+        self.reaimed = 0  # messages moved to a new time after hand-over (each also counts as recalled)
 
     # -- producer (the dispatch thread, or whoever sends) -----------------------------------------------
     def send(self, data: bytes | list[int], due: float) -> int:
@@ -328,20 +329,36 @@ class NativeJackOut:
         size = len(data)
         if not 0 < size <= DATA_MAX:
             raise ValueError(f"a native MIDI message is 1..{DATA_MAX} bytes, got {size}")
-        t = self.table
         with self._lock:
-            written = int(t[C_WRITTEN])
-            if written - int(t[C_READ]) >= SLOTS:
-                raise OverflowError("the MIDI ring is full: JACK has not run for a while")
-            i = written % SLOTS
-            s = i * SLOT_WORDS
-            self.data[i * DATA_MAX:i * DATA_MAX + size] = np.frombuffer(bytes(data), dtype=np.uint8)
-            self.slots[s + S_DUE] = int(due * 1e9)
-            self.slots[s + S_TICKET] = written
-            self.slots[s + S_SIZE] = size
-            self.slots[s + S_LIVE] = WAITING
-            publish(self._head, written + 1)  # the slot's words are seen before the head moves on
+            return self._put(bytes(data), due)
+
+    def _put(self, data: bytes, due: float) -> int:
+        t = self.table
+        written = int(t[C_WRITTEN])
+        if written - int(t[C_READ]) >= SLOTS:
+            raise OverflowError("the MIDI ring is full: JACK has not run for a while")
+        i = written % SLOTS
+        s = i * SLOT_WORDS
+        self.data[i * DATA_MAX:i * DATA_MAX + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        self.slots[s + S_DUE] = int(due * 1e9)
+        self.slots[s + S_TICKET] = written
+        self.slots[s + S_SIZE] = len(data)
+        self.slots[s + S_LIVE] = WAITING
+        publish(self._head, written + 1)  # the slot's words are seen before the head moves on
         return written
+
+    def reaim(self, ticket: int, due: float) -> int | None:
+        """Move a message handed over but not yet placed to a new due time (the tempo changed after it was
+        handed over): it is recalled and handed over again. Its new ticket, or None when the callback took
+        it already. (The callback counts the old slot as recalled.)"""
+        s = (ticket % SLOTS) * SLOT_WORDS
+        with self._lock:  # no send meanwhile: the slot's bytes stay until they are copied
+            if int(self.slots[s + S_TICKET]) != ticket or not take(self._slots_at + (s + S_LIVE) * 8, WAITING,
+                                                                     RECALLED):
+                return None
+            i = ticket % SLOTS
+            self.reaimed += 1
+            return self._put(self.data[i * DATA_MAX:i * DATA_MAX + int(self.slots[s + S_SIZE])].tobytes(), due)
 
     def recall(self, ticket: int) -> bool:
         """Withdraw a message handed over but not yet placed. False: the callback took it already."""
@@ -355,7 +372,8 @@ class NativeJackOut:
     def counters(self) -> dict[str, int]:
         t = self.table
         return {"handed": int(t[C_WRITTEN]), "placed": int(t[C_PLACED]), "late": int(t[C_LATE]),
-                "recalled": int(t[C_RECALLED]), "full": int(t[C_FULL]), "cycles": int(t[C_CYCLES])}
+                "recalled": int(t[C_RECALLED]), "reaimed": self.reaimed, "full": int(t[C_FULL]),
+                "cycles": int(t[C_CYCLES])}
 
     def placements(self, since: int = 0) -> tuple[np.ndarray, int]:
         """Placement errors (placed − due, seconds) from placement number `since` on (those still in the

@@ -190,10 +190,12 @@ class MidiCapture:
     client that stamps each message with its cycle's start plus its frame offset, on Link's clock. (An
     rtmidi input stamps a whole cycle with the moment its callback ran: blind to where in a cycle a
     message sits, which the native sender, bridge/jack_midi.py, makes exact.) A thread moves what was
-    recorded into `messages` as (read at, wire time, bytes); `collect` gives (wire time, bytes).
+    recorded into `messages` as (read at, wire time, bytes); `collect` gives (wire time, bytes). It reads
+    every `poll` seconds, not more often: the wire time is the recorder's, and a test thread taking the GIL
+    thousands of times a second can be preempted holding it, which stalls the set under test.
     """
 
-    def __init__(self, source_port: str, client_name: str = "copilot-test-capture", poll: float = 0.0002) -> None:
+    def __init__(self, source_port: str, client_name: str = "copilot-test-capture", poll: float = 0.005) -> None:
         from copilot.tests.jack_recorder import JackRecorder
 
         self.messages: queue.Queue[tuple[float, float, bytes]] = queue.Queue()  # (read at, wire time, bytes)

@@ -314,3 +314,33 @@ def test_a_move_just_behind_an_envelope_step_due_now_does_not_wait_for_the_dispa
             on_time(jack_server, attempt, out)
     finally:
         close(ports, dispatcher)
+
+
+def test_a_tempo_change_after_hand_over_moves_what_the_ring_holds(jack_server, midi_capture):
+    """Handed to the callback 300 ms early, then the tempo goes 120 → 150 BPM pivoting on the current beat:
+    every message lands on its beat's new time (the old one is up to 40 ms later), in beat order with what
+    is handed over after the change."""
+    from copilot.bridge.actions import Timed
+
+    ports, out, clock, dispatcher, sink = rig(native=True, lookahead=0.3)
+    try:
+        cap = midi_capture(out.name)
+
+        def attempt():
+            clock.set_tempo(120.0)
+            start = clock.beat + 0.3  # 150 ms ahead: handed over at once
+            beats = [start + i / 8 for i in range(6)]  # to 340 ms ahead: the later half once the tempo moved
+            handed = out.counters()["handed"]
+            dispatcher.schedule(sink, [Timed(b, note(i), "a") for i, b in enumerate(beats[:3])])
+            while out.counters()["handed"] < handed + 3:
+                time.sleep(0.001)
+            clock.set_tempo(150.0)  # the grid pivots on now
+            dispatcher.schedule(sink, [Timed(b, note(i + 3), "a") for i, b in enumerate(beats[3:])])
+            got = cap.collect(len(beats), timeout=3.0)
+            assert [data for _, data in got] == [note(i) for i in range(len(beats))]
+            return [at - clock.time_at_beat(b) for (at, _), b in zip(got, beats, strict=True)]
+
+        on_time(jack_server, attempt, out)
+        assert out.counters()["reaimed"] >= 3
+    finally:
+        close(ports, dispatcher)
