@@ -14,6 +14,8 @@ another) plays for `--minutes`:
   loaded     the rest: the phones, plus OSC intents at 10 a second with three hostile datagrams after
              each (tests/fuzz_corpus.py), a voice transcript every 3 s through the voice input's text
              path (copilot.voice.understand → session.submit), and a LOAD every 30 s.
+The phones and the OSC controller are other devices in a real set: they send from child processes, so
+their own Python never holds the set's GIL; voice and the LOADs run inside the set, as they do live.
 Reported: send lateness per phase in fixed histograms (10 µs bins: memory does not grow with the set) —
 as the dispatcher saw it (its send time − due time; on the native path that is the hand-over, a lookahead
 early), and on the wire (a frame-exact JACK recorder on "Copilot Out", each message matched to its send
@@ -68,6 +70,26 @@ SPOKEN = ("loop eight on deck b", "filter down on deck a", "hot cue three on dec
 QUERIES = ("dubby", "sunrise keys", "techno", "house")
 
 
+def threads_realtime(pid: int | str = "self") -> list[str]:
+    """The threads of a process that run real-time: "name FIFO/prio" each (from /proc; Linux only)."""
+    out = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        priority, policy = int(fields[37]), int(fields[38])  # rt_priority (field 40), policy (field 41)
+        if policy in (1, 2):
+            out.append(f"{name} {'FIFO' if policy == 1 else 'RR'}/{priority}")
+    return out
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -89,6 +111,14 @@ class Histogram:
         self.max = max(self.max, x)
         self.n += 1
 
+    def add_many(self, xs: np.ndarray) -> None:
+        if not xs.size:
+            return
+        idx = np.clip(((xs - self.LO) / self.STEP).astype(np.int64) + 1, 0, self.BINS + 1)
+        np.add.at(self.counts, idx, 1)
+        self.max = max(self.max, float(xs.max()))
+        self.n += int(xs.size)
+
     def quantile(self, q: float) -> float:
         if not self.n:
             return math.nan
@@ -102,6 +132,69 @@ class Histogram:
     def summary(self) -> dict[str, float]:
         return {"sends": self.n, "p50_ms": self.quantile(0.5) * 1e3, "p99_ms": self.quantile(0.99) * 1e3,
                 "p999_ms": self.quantile(0.999) * 1e3, "max_ms": self.max * 1e3}
+
+
+def _phones(port: int, stop: Any, out: Any) -> None:
+    """Four phones at 100 Hz (a child process: see Soak.devices)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    period = 1.0 / PHONE_HZ
+    start = time.monotonic()
+    sent = 0
+    for tick in itertools.count():
+        if stop.is_set():
+            break
+        beat = tick * period * TEMPO / 60.0
+        for p in range(PHONES):
+            sway = 0.6 * math.sin(2 * math.pi * beat + p)
+            for data in synth.phone_datagrams("zigsim", f"PHONE{p}", (sway, 0.2 * sway, 1.0 + 0.3 * sway),
+                                              (0.0, 0.0, 1.0), (sway, -sway, 0.5 * sway)):
+                sock.sendto(data, ("127.0.0.1", port))
+                sent += 1
+        wait = start + (tick + 1) * period - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+    sock.close()
+    out.put({"phone_datagrams": sent})
+
+
+def _intents(port: int, stop: Any, out: Any) -> None:
+    """OSC intents at 10 a second, three hostile datagrams after each, timing each decision's reply (a child
+    process: see Soak.devices)."""
+    ask = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ask.bind(("127.0.0.1", 0))
+    ask.settimeout(1.0)
+    junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    garbage = itertools.chain.from_iterable(
+        itertools.chain(corpus("intents", 10_000, seed=s), corpus("json", 10_000, seed=s))
+        for s in itertools.count())
+    period = 1.0 / INTENTS_HZ
+    start = time.monotonic()
+    counts = {"intents": 0, "garbage": 0, "replies": 0}
+    round_trips: list[float] = []
+    for i in itertools.count():
+        if stop.is_set():
+            break
+        sent_at = host_time()
+        ask.sendto(osc("/copilot/intent", COMMANDS[i % len(COMMANDS)]), ("127.0.0.1", port))
+        counts["intents"] += 1
+        for _ in range(GARBAGE_PER_INTENT):
+            try:
+                junk.sendto(next(garbage), ("127.0.0.1", port))
+                counts["garbage"] += 1
+            except OSError:
+                pass
+        try:
+            ask.recvfrom(4096)
+            round_trips.append(host_time() - sent_at)
+            counts["replies"] += 1
+        except TimeoutError:
+            pass
+        wait = start + (i + 1) * period - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+    ask.close()
+    junk.close()
+    out.put({**counts, "round_trips": round_trips})
 
 
 class Soak:
@@ -124,12 +217,16 @@ class Soak:
         self.awaiting: deque[tuple[float, bytes]] = deque()  # (due, bytes) sent, not yet seen on the wire
         self.unmatched = 0
         self.heard_unmatched = 0
-        self.round_trips = np.full(int(args.minutes * 60 * INTENTS_HZ) + 100, np.nan)
-        self.round_trip_n = 0
+        self.round_trips: list[float] = []
+        self.children: list[tuple[Any, Any]] = []  # (process, its result queue)
+        self.device_stop: Any = None
         self.rss: list[tuple[float, float]] = []
         self.counts = {"intents": 0, "garbage": 0, "voice": 0, "loads": 0, "replies": 0, "phone_datagrams": 0}
         self.stop = threading.Event()
         self.loaded_at = math.inf
+        self.loads_seen: list[float] = []  # the machine's 1-minute load average every 10 s
+        self.realtime: dict[str, list[str]] = {}
+        self.load_at_start = load_average()
 
     def _say(self, line: str) -> None:
         if len(self.said) < 2000:
@@ -144,88 +241,58 @@ class Soak:
 
     def on_the_wire(self, recorder: JackRecorder) -> None:
         """Every 0.2 s: match what the recorder heard to what was sent — the same bytes, the send whose due
-        time is nearest among the next 512 (a move's value changes between sends, so equal bytes are far
-        apart; a lost or recalled message is not matched to a later one) — and drain the native callback's
-        own record of its placements."""
+        time is nearest among the next few with those bytes (a move's value changes between sends, so equal
+        bytes are far apart; a lost or recalled message is not matched to a later one) — and drain the
+        native callback's own record of its placements. Kept light (a table by bytes, numpy for the
+        placements): this thread shares the set's GIL."""
         out = self.session.ports.outputs.get("Copilot Out") if self.session.ports else None
         since = 0
+        by_bytes: dict[bytes, deque[float]] = {}
+        swept = time.monotonic()
         while not self.stop.wait(0.2):
             phase = self.phase
+            while self.awaiting:
+                due, data = self.awaiting.popleft()
+                by_bytes.setdefault(data, deque()).append(due)
             for wire, data in recorder.messages():
+                dues = by_bytes.get(data)
+                while dues and dues[0] < wire - 1.0:
+                    dues.popleft()  # sent but never heard (a recall, a loss): counted, not timed
+                    self.unmatched += 1
                 best, gap = -1, 0.25  # farther than this from its due time: not this send
-                for k in range(min(512, len(self.awaiting))):
-                    due, sent = self.awaiting[k]
-                    if sent == data and abs(wire - due) < gap:
-                        best, gap = k, abs(wire - due)
+                for k in range(min(4, len(dues) if dues else 0)):
+                    if abs(wire - dues[k]) < gap:
+                        best, gap = k, abs(wire - dues[k])
                 if best >= 0:
-                    self.wire[phase].add(wire - self.awaiting[best][0])
-                    del self.awaiting[best]
+                    self.wire[phase].add(wire - dues[best])
+                    del dues[best]
                 else:
                     self.heard_unmatched += 1
-                while self.awaiting and self.awaiting[0][0] < wire - 1.0:
-                    self.awaiting.popleft()  # sent but never heard (a recall, a loss): counted, not timed
-                    self.unmatched += 1
+            if time.monotonic() - swept > 5.0:  # what was sent long ago and never heard
+                swept, old = time.monotonic(), host_time() - 2.0
+                for dues in by_bytes.values():
+                    while dues and dues[0] < old:
+                        dues.popleft()
+                        self.unmatched += 1
             if out is not None:
                 errors, since = out.placements(since)
-                for e in errors:
-                    self.placed[phase].add(float(e))
+                self.placed[phase].add_many(np.asarray(errors, dtype=float))
 
     # -- the performers ------------------------------------------------------------------------------
-    def phones(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        period = 1.0 / PHONE_HZ
-        start = time.monotonic()
-        for tick in itertools.count():
-            if self.stop.is_set():
-                break
-            beat = tick * period * TEMPO / 60.0
-            for p in range(PHONES):
-                sway = 0.6 * math.sin(2 * math.pi * beat + p)
-                for data in synth.phone_datagrams("zigsim", f"PHONE{p}", (sway, 0.2 * sway, 1.0 + 0.3 * sway),
-                                                  (0.0, 0.0, 1.0), (sway, -sway, 0.5 * sway)):
-                    sock.sendto(data, ("127.0.0.1", self.motion_port))
-                    self.counts["phone_datagrams"] += 1
-            wait = start + (tick + 1) * period - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-        sock.close()
+    # The phones and the OSC controller are other devices in a real set: they send from a child process
+    # (`devices`), so their Python does not compete with the set's threads for the GIL — what they cost
+    # the set is what a real datagram costs it. Voice and the LOADs run inside the set, as they do live.
+    def devices(self, what: str) -> Any:
+        import multiprocessing
 
-    def intents(self) -> None:
-        port = self.session.osc_server.port
-        ask = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        ask.bind(("127.0.0.1", 0))
-        ask.settimeout(1.0)
-        junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        garbage = itertools.chain.from_iterable(
-            itertools.chain(corpus("intents", 10_000, seed=s), corpus("json", 10_000, seed=s))
-            for s in itertools.count())
-        period = 1.0 / INTENTS_HZ
-        start = time.monotonic()
-        for i in itertools.count():
-            if self.stop.is_set():
-                break
-            sent_at = host_time()
-            ask.sendto(osc("/copilot/intent", COMMANDS[i % len(COMMANDS)]), ("127.0.0.1", port))
-            self.counts["intents"] += 1
-            for _ in range(GARBAGE_PER_INTENT):
-                try:
-                    junk.sendto(next(garbage), ("127.0.0.1", port))
-                    self.counts["garbage"] += 1
-                except OSError:
-                    pass
-            try:
-                ask.recvfrom(4096)
-                if self.round_trip_n < len(self.round_trips):
-                    self.round_trips[self.round_trip_n] = host_time() - sent_at
-                    self.round_trip_n += 1
-                self.counts["replies"] += 1
-            except TimeoutError:
-                pass
-            wait = start + (i + 1) * period - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-        ask.close()
-        junk.close()
+        ctx = multiprocessing.get_context("spawn")
+        target = _phones if what == "phones" else _intents
+        port = self.motion_port if what == "phones" else self.session.osc_server.port
+        out: Any = ctx.Queue()
+        proc = ctx.Process(target=target, args=(port, self.device_stop, out), daemon=True, name=f"soak-{what}")
+        proc.start()
+        self.children.append((proc, out))
+        return proc
 
     def voice(self) -> None:
         from copilot.voice.asr import Transcript
@@ -252,6 +319,10 @@ class Soak:
     def watch(self) -> None:
         while not self.stop.wait(10.0):
             self.rss.append((host_time(), rss_mb()))
+            self.loads_seen.append(os.getloadavg()[0])
+            if len(self.rss) == 3:  # 30 s in: every thread of the set is up
+                self.realtime = {"copilot (this process)": threads_realtime(),
+                                 "jackd": threads_realtime(self.args.jackd_pid) if self.args.jackd_pid else []}
 
     # -- the run ---------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -260,8 +331,11 @@ class Soak:
         s.start()
         started = host_time()
         recorder = JackRecorder("Copilot Out", "soak-recorder")
-        threads = [threading.Thread(target=f, daemon=True, name=f"soak-{f.__name__}")
-                   for f in (self.phones, self.watch)]
+        import multiprocessing
+
+        self.device_stop = multiprocessing.get_context("spawn").Event()
+        self.devices("phones")
+        threads = [threading.Thread(target=self.watch, daemon=True, name="soak-watch")]
         threads.append(threading.Thread(target=self.on_the_wire, args=(recorder,), daemon=True, name="soak-wire"))
         for t in threads:
             t.start()
@@ -274,7 +348,8 @@ class Soak:
                 return
             self.loaded_at = host_time()
             self.phase = "loaded"
-            for f in (self.intents, self.voice, self.loads):
+            self.devices("intents")
+            for f in (self.voice, self.loads):
                 t = threading.Thread(target=f, daemon=True, name=f"soak-{f.__name__}")
                 t.start()
                 threads.append(t)
@@ -287,6 +362,16 @@ class Soak:
             s.play()
         finally:
             self.stop.set()
+            self.device_stop.set()
+            for proc, results in self.children:
+                try:
+                    got = results.get(timeout=5.0)
+                except Exception:  # noqa: BLE001 - a device that died says nothing: its counts stay 0
+                    got = {}
+                self.round_trips += got.pop("round_trips", [])
+                for key, value in got.items():
+                    self.counts[key] += value
+                proc.join(2.0)
             out = s.ports.outputs.get("Copilot Out") if s.ports is not None else None
             self.path_line = out.path_line if out is not None else None
             self.native_counters = out.counters() if out is not None else None
@@ -310,7 +395,7 @@ class Soak:
             for line in fh:
                 if '"type": "decision"' in line:
                     log_decisions += 1
-        rt = self.round_trips[: self.round_trip_n] * 1e3
+        rt = np.asarray(self.round_trips) * 1e3
 
         def judged(h: dict[str, Histogram]) -> dict[str, Any]:
             if not h["baseline"].n:
@@ -343,6 +428,10 @@ class Soak:
             if self.session.osc_server else None,
             "said_trouble": [line for line in self.said if "failing" in line or line.startswith("!")
                              or "did not start" in line][:10],
+            "load_average": {"at_start": self.load_at_start, "at_end": load_average(),
+                             "1min_median": float(np.median(self.loads_seen)) if self.loads_seen else None,
+                             "1min_max": max(self.loads_seen) if self.loads_seen else None},
+            "realtime_threads": self.realtime,
         }
 
 
@@ -367,6 +456,7 @@ def main() -> None:
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
     server = start_jack(name)
+    args.jackd_pid = server.process.pid
     tmp = Path(tempfile.mkdtemp(prefix="copilot-soak-"))
     try:
         result = Soak(args, tmp / "session.jsonl").run()
