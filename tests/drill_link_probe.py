@@ -108,7 +108,7 @@ def main() -> None:
     finally:
         alive = session.dispatcher._thread is not None and session.dispatcher._thread.is_alive()
         session.stop()
-    arrivals = [capture.messages.get()[0] for _ in range(capture.messages.qsize())]
+    arrivals = [capture.messages.get()[1] for _ in range(capture.messages.qsize())]
     capture.close()
     tally = session.dispatcher.tally.get("midi-monitor")
     out.update(

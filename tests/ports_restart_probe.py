@@ -96,7 +96,7 @@ def session_drill() -> None:
         result["reopened"] = wait_for(lambda: session.ports.outputs["Copilot Out"].reopened >= 1)
         after = MidiCapture("Copilot Out", "drill-after")
         time.sleep(2.5)
-        arrivals = [after.messages.get()[0] for _ in range(after.messages.qsize())]
+        arrivals = [after.messages.get()[1] for _ in range(after.messages.qsize())]
         result["after"] = len(arrivals)
         result["up_after_down"] = round(marks["up"] - marks["down"], 2)
         result["largest_gap_after"] = round(max(b - a for a, b in itertools.pairwise(arrivals)), 3)

@@ -49,7 +49,7 @@ class Music:
         self.thread = knob_thread(session)
 
     def arrivals(self) -> list[float]:
-        return [self.capture.messages.get()[0] for _ in range(self.capture.messages.qsize())]
+        return [self.capture.messages.get()[1] for _ in range(self.capture.messages.qsize())]
 
 
 def live_session(tmp_path: Path, log: Path | None, duration: float, **options) -> tuple[Session, list[str], str]:

@@ -71,7 +71,7 @@ def test_the_recognizer_is_killed_mid_utterance_and_voice_comes_back(tmp_path, j
         session.play()
     finally:
         session.stop()
-    arrivals = [capture.messages.get()[0] for _ in range(capture.messages.qsize())]
+    arrivals = [capture.messages.get()[1] for _ in range(capture.messages.qsize())]
     capture.close()
     assert "at" in killed
     assert listener.stats["restarts"] == 1
