@@ -15,6 +15,8 @@ Setups, all measured in this run:
 * baseline    — Whisper as it comes: 30 s window, greedy, transcribe only after the end-point
 * shipped     — 10 s window, beam 5, transcription started speculatively at the pause
 * greedy      — as shipped but beam 1 (faster, less accurate: see voice_accuracy.py)
+* end 0.35    — as shipped, but the end-pointer's silence counted below 0.35 (the third pass), so the
+                detector's decay after the last word counted as speech
 * push-to-talk — shipped ASR; the button is released at the end of speech (no end-pointing wait)
 * rescued     — shipped, on corpus commands (their own voices and speeds) that Whisper's readings
                 alone do not make a confident command and the grammar-constrained rescue does: the
@@ -36,6 +38,7 @@ from copilot.tests import voice_corpus as corpus
 from copilot.tests import voice_tts
 from copilot.voice.asr import Transcriber
 from copilot.voice.capture import FileSource
+from copilot.voice.endpoint import EndpointConfig
 from copilot.voice.listener import Heard, Listener
 from copilot.voice.vad import RATE
 
@@ -60,7 +63,8 @@ def recording(said: list[Said]) -> tuple[np.ndarray, list[tuple[int, int]]]:
     return np.concatenate(parts), bounds
 
 
-def measure(transcriber: Transcriber, texts: list[Said], speculative: bool, push_to_talk: bool) -> dict:
+def measure(transcriber: Transcriber, texts: list[Said], speculative: bool, push_to_talk: bool,
+            endpoint: EndpointConfig | None = None) -> dict:
     audio, bounds = recording(texts)
     clock = InternalClock(tempo=124.0)
     scheduler = SafetyScheduler(clock)
@@ -71,7 +75,8 @@ def measure(transcriber: Transcriber, texts: list[Said], speculative: bool, push
             scheduler.submit(heard.result.intent)
             queued.append((heard, time.monotonic()))
 
-    listener = Listener(transcriber, on_heard, speculative=speculative, hands_free=not push_to_talk)
+    listener = Listener(transcriber, on_heard, speculative=speculative, hands_free=not push_to_talk,
+                        endpoint=endpoint)
     listener.start()
     source = FileSource(listener.feed, audio=audio, speed=1.0, clock=time.monotonic)
     button = threading.Thread(target=_press_and_release, args=(listener, source, bounds), daemon=True)
@@ -190,17 +195,18 @@ def main() -> None:
     if args.parts_only:
         return
     hard = hard_commands(shipped, 5 if args.quick else 12, 60 if args.quick else 150, family)
-    setups = [("baseline", baseline, False, False, texts), ("shipped", shipped, True, False, texts),
-              ("greedy", greedy, True, False, texts), ("push-to-talk", shipped, True, True, texts),
-              ("rescued", shipped, True, False, hard)]
+    old_end = EndpointConfig(end_threshold=0.35)
+    setups = [("baseline", baseline, False, False, texts, None), ("shipped", shipped, True, False, texts, None),
+              ("end 0.35", shipped, True, False, texts, old_end), ("greedy", greedy, True, False, texts, None),
+              ("push-to-talk", shipped, True, True, texts, None), ("rescued", shipped, True, False, hard, None)]
     print(f"voice latency: end of speech → intent queued · {len(texts)} commands ({len(hard)} hard ones) · "
           f"{args.voice} at {rate} · "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     medians = {}
-    for name, transcriber, speculative, ptt, said in setups:
+    for name, transcriber, speculative, ptt, said, endpoint in setups:
         if not said:
             continue
-        r = measure(transcriber, said, speculative, ptt)
+        r = measure(transcriber, said, speculative, ptt, endpoint)
         lat = r["latencies"]
         medians[name] = statistics.median(lat) * 1000 if lat else float("nan")
         asr = sorted(r["asr"])
