@@ -4,6 +4,7 @@
     python bench/voice_latency.py --quick    # 5 commands per setup
     python bench/voice_latency.py --parts-only   # only where the time of one command goes
     python bench/voice_latency.py --voice piper:joe --rate 100   # said by a natural voice (tests/voice_tts.py)
+    python bench/voice_latency.py --setups shipped "end 0.35"    # only these setups (no parts, no hard ones)
 
 First the pieces of one command are timed alone (encoder at 30/10/6 s windows, decoder greedy
 and beam 5, scoring sentences for the constrained rescue, one VAD frame, the grammar). Then a
@@ -180,6 +181,8 @@ def main() -> None:
                     "piper:joe (default %(default)s)")
     ap.add_argument("--rate", type=int, default=None, help="espeak: words per minute (160); others: percent of "
                     "the voice's own pace (100)")
+    ap.add_argument("--setups", nargs="*", default=None, help="only these setups, baseline always "
+                    "(baseline, shipped, 'end 0.35', greedy, push-to-talk, rescued); skips the parts")
     args = ap.parse_args()
     family = voice_tts.family_of(args.voice)
     if (why := voice_tts.available(family)) is not None:
@@ -191,10 +194,13 @@ def main() -> None:
     baseline = Transcriber(window_s=30.0, beam_size=1)
     for t in (shipped, greedy, baseline):
         t.warm_up()
-    parts(shipped, 5 if args.quick else 15)
+    chosen = set(args.setups or ()) | {"baseline"} if args.setups is not None else None
+    if chosen is None:
+        parts(shipped, 5 if args.quick else 15)
     if args.parts_only:
         return
-    hard = hard_commands(shipped, 5 if args.quick else 12, 60 if args.quick else 150, family)
+    hard = [] if chosen is not None and "rescued" not in chosen else \
+        hard_commands(shipped, 5 if args.quick else 12, 60 if args.quick else 150, family)
     old_end = EndpointConfig(end_threshold=0.35)
     setups = [("baseline", baseline, False, False, texts, None), ("shipped", shipped, True, False, texts, None),
               ("end 0.35", shipped, True, False, texts, old_end), ("greedy", greedy, True, False, texts, None),
@@ -204,7 +210,7 @@ def main() -> None:
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     medians = {}
     for name, transcriber, speculative, ptt, said, endpoint in setups:
-        if not said:
+        if not said or (chosen is not None and name not in chosen):
             continue
         r = measure(transcriber, said, speculative, ptt, endpoint)
         lat = r["latencies"]
