@@ -120,36 +120,3 @@ def test_endless_talk_is_cut_at_the_maximum_length() -> None:
     assert ends and ends[0].reason == "too long"
     assert ends[0].audio.size <= 2.0 * RATE + FRAME
 
-
-HANGOVER_TEXTS = ("loop four on deck A", "play deck B", "filter down", "echo fifty percent", "tempo plus two",
-                  "sync deck B", "hot cue three", "exit loop")
-
-
-def hangover_ms(voice: str, speed: int, cond: tuple[str, float | None]) -> float:
-    """Median over eight commands: how long after the last loud sample the End comes, beyond the
-    end-pointing silence itself (the detector's own decay after the last word, frame-rounded)."""
-    from copilot.tests import voice_corpus as corpus
-
-    config = EndpointConfig()
-    silence_s = round(config.end_silence_ms / 1000 / FRAME_S) * FRAME_S
-    out = []
-    for n, text in enumerate(HANGOVER_TEXTS):
-        clip = corpus.speak(text, voice, speed)
-        padded = np.concatenate([clip, silence(1.3)])
-        audio = np.concatenate([silence(0.3), padded]) if cond[1] is None else corpus.condition(padded, cond, seed=n)
-        last = 0.3 + speech_bounds(clip)[1] / RATE  # both beds put 0.3 s before the clip
-        [(end_at, _)] = [(at, e) for at, e in feed(Endpointer(SileroVad(), config), audio, t0=0.0)
-                         if isinstance(e, End)]
-        out.append((end_at - last - silence_s) * 1000)
-    return float(np.median(out))
-
-
-def test_the_silence_is_counted_from_the_last_word_not_from_the_detector_s_decay() -> None:
-    """Silero's probability decays for a frame or two after a word, longer after a neural voice's soft
-    release and over music. Counted as speech (below 0.35 only), it made the End 60 ms late with Piper's
-    voice and 140 ms late over music; now the median stays within about a frame and a half clean."""
-    from copilot.tests import voice_tts
-
-    assert hangover_ms("en-us", 160, ("music", 10.0)) <= 120.0  # was 140
-    if voice_tts.available("piper") is None:
-        assert hangover_ms("piper:joe", 100, ("clean", None)) <= 48.0  # was 62

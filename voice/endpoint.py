@@ -57,11 +57,10 @@ Event = Start | Pause | Resume | End
 @dataclass
 class EndpointConfig:
     start_threshold: float = 0.5
-    # 0.5, not Silero's usual 0.35: the detector's recurrent state decays for a frame or two after the
-    # last word (longer after a neural voice's soft release, and over music), and below 0.35 that decay
-    # was counted as speech, so the silence started late. Measured over the corpus (docs/benchmarks.md,
-    # fourth pass): no command split or cut at 0.5; at 0.65 and above some were.
-    end_threshold: float = 0.5
+    # 0.35 (Silero's usual), not 0.5: at 0.5 the End comes 11-43 ms sooner in audio time, but more dips
+    # inside a command open a speculative transcription that is thrown away, and the decision came later
+    # on the wall clock (docs/benchmarks.md, fourth pass)
+    end_threshold: float = 0.35
     start_ms: float = 64.0
     end_silence_ms: float = 300.0
     preroll_ms: float = 300.0
