@@ -38,6 +38,7 @@ import tracemalloc
 from typing import Any
 
 import numpy as np
+from memory import rss_mb, rss_parts_mb
 
 SURFACES = ("intents", "json", "motion", "mocopi", "ableton")
 VALID = ("hot cue 2 on deck B", "sync A", "cue deck B", "loop 4 on deck A", "exit loop on deck A")
@@ -112,13 +113,13 @@ class Tracer:
     def snap(self, label: str) -> dict[str, Any]:
         mb = 2**-20
         info = self.libc.mallinfo2()
-        report = {"label": label, "rss_mb": round(rss_mb(os.getpid()), 1), **rss_parts_mb(os.getpid()),
+        report = {"label": label, **rss_parts_mb(),
                   "heap_in_use_mb": round(info.uordblks * mb, 1), "heap_free_kept_mb": round(info.fordblks * mb, 1),
                   "mmapped_mb": round(info.hblkhd * mb, 1), "python_blocks": sys.getallocatedblocks(),
                   "threads": threading.active_count()}
         if self.trim:
             self.libc.malloc_trim(0)  # measured, not a fix: how much of RSS is free memory glibc kept
-            report["rss_after_malloc_trim_mb"] = round(rss_mb(os.getpid()), 1)
+            report["rss_after_malloc_trim_mb"] = round(rss_mb(), 1)
         if tracemalloc.is_tracing():
             report["traced_mb"] = round(tracemalloc.get_traced_memory()[0] * mb, 1)
         print(f"[snap] {json.dumps(report)}", file=sys.stderr, flush=True)
@@ -141,23 +142,6 @@ class Tracer:
 
 
 # -- this process: the senders ----------------------------------------------------------------------------------
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def rss_parts_mb(pid: int) -> dict[str, float]:
-    """RSS split as the kernel counts it: anonymous (heaps, stacks), file-backed (libraries' code, mapped
-    files: grows when new code runs, shrinks when the kernel reclaims it) and shared memory (JACK's)."""
-    parts = {}
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            key, _, value = line.partition(":")
-            if key in ("RssAnon", "RssFile", "RssShmem"):
-                parts[key[3:].lower() + "_mb"] = round(int(value.split()[0]) / 1024, 1)
-    return parts
-
-
 class Asker:
     """Well-formed intents to the intent port, each timed to its /copilot/decision."""
 
@@ -224,7 +208,7 @@ def main() -> None:
         ports, pid = hello["ports"], hello["pid"]
         asker = Asker(ports["intents"])
         time.sleep(2.0)  # the session settles (imports, the motion worker's first frames)
-        rss = {"start": rss_mb(pid)}
+        rss = {"start": rss_parts_mb(pid)}
         result["baseline"] = stats([t for t in (asker.ask() for _ in range(args.baseline)) if t is not None])
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sent: dict[str, int] = {}
@@ -266,13 +250,13 @@ def main() -> None:
                 if args.snap_every and n % args.snap_every == 0:
                     snap(f"{surface}-{n}")
             result[surface] = {"sent": n, "seconds": round(time.perf_counter() - started, 1),
-                               "decisions": stats(times), "unanswered": lost, "rss_mb": rss_mb(pid)}
+                               "decisions": stats(times), "unanswered": lost, "memory": rss_parts_mb(pid)}
             sent[surface] = n
             if not args.snap_every:
                 snap(surface)
             print(surface, json.dumps(result[surface]), file=sys.stderr, flush=True)
-        rss["end"] = rss_mb(pid)
-        result["rss_mb"] = rss
+        rss["end"] = rss_parts_mb(pid)
+        result["memory"] = rss
         child.stdin.write("stop\n")
         child.stdin.flush()
         result["child"] = json.loads(child.stdout.readline())
