@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,7 @@ class Soak:
         self.counts = {"intents": 0, "garbage": 0, "voice": 0, "loads": 0, "replies": 0, "phone_datagrams": 0}
         self.stop = threading.Event()
         self.loaded_at = math.inf
+        self.traced: tracemalloc.Snapshot | None = None
 
     def _say(self, line: str) -> None:
         if len(self.said) < 2000:
@@ -207,6 +209,18 @@ class Soak:
     def watch(self) -> None:
         while not self.stop.wait(10.0):
             self.rss.append((host_time(), rss_parts_mb()))
+            if tracemalloc.is_tracing() and self.traced is None and \
+                    host_time() >= self.loaded_at + self.args.warmup_minutes * 60.0:
+                self.traced = tracemalloc.take_snapshot()  # what grows from here on is printed at the end
+
+    def growth(self) -> None:
+        """--tracemalloc: Python's allocations that grew after the warm-up, by traceback (stderr)."""
+        if self.traced is None:
+            return
+        for stat in tracemalloc.take_snapshot().compare_to(self.traced, "traceback")[:10]:
+            print(f"{stat.size_diff / 2**20:+.2f} MB in {stat.count_diff:+d} blocks", file=sys.stderr)
+            for line in stat.traceback.format()[-12:]:
+                print("   " + line, file=sys.stderr)
 
     # -- the run ---------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -244,6 +258,7 @@ class Soak:
             thaw_heap()
         for t in threads:
             t.join(3.0)
+        self.growth()
         print("\n".join(line for line in self.said[:200] if not line.startswith(("✓", "✗", "?"))), file=sys.stderr)
         return self.report(started)
 
@@ -299,6 +314,9 @@ def main() -> None:
     ap.add_argument("--warmup-minutes", type=float, default=None,
                     help="RSS is judged from this far into the loaded phase (default: 10 %% of the run)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                    help="trace Python's allocations and print what grew after the warm-up, by traceback "
+                         "(a measurement: slows the whole set)")
     args = ap.parse_args()
     if args.baseline_minutes is None:
         args.baseline_minutes = max(0.5, 0.05 * args.minutes)
@@ -306,6 +324,8 @@ def main() -> None:
         args.settle_minutes = max(0.3, 0.02 * args.minutes)
     if args.warmup_minutes is None:
         args.warmup_minutes = max(0.3, 0.1 * args.minutes)
+    if args.tracemalloc:
+        tracemalloc.start(args.tracemalloc)
     name = f"copilot-soak-{os.getpid()}"
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
