@@ -1,5 +1,6 @@
 """Memory a hostile sender can make the session keep: thousands of distinct garbage words and texts through
-the real intent listener on a real UDP socket, and what the parser remembers of them stays small.
+the real intent listener on a real UDP socket, and what the parser remembers of them stays small; actions
+no target can take are refused and said, and not listed for ever.
 
 The parser's near-miss cache (`fuzzy.word_distance`) used to keep every (heard, expected) pair it was asked
 about — every garbage word against every anchor word, the garbage word itself as the key, however long —
@@ -91,3 +92,35 @@ def test_near_misses_still_read():
     assert fuzzy.word_distance("x" * 5000, "loop") is None
     assert fuzzy.word_distance("loop", "loop") == 0.0
     assert fuzzy.word_distance("lopp", "loop") == fuzzy.word_distance("lopp", "loop")  # the cached answer
+
+
+def test_actions_no_target_can_take_leave_nothing_behind():
+    """A remote sender asking for a crossfade again and again on a host without a crossfader: each is
+    refused with a line, and nothing about it is kept (the router used to list every one, read by no one)."""
+    from copilot.bridge.actions import Action, ActionKind
+    from copilot.bridge.clock import ManualClock
+    from copilot.bridge.dispatch import Dispatcher
+    from copilot.bridge.host import TargetHost
+    from copilot.bridge.router import Router
+    from copilot.bridge.state import HostState
+    from copilot.plugins import serato
+
+    said = [0]
+    clock = ManualClock(120.0)
+    dispatcher = Dispatcher(clock)
+    host = TargetHost(plugins=[serato], entry_points=False)
+    router = Router([host.get("serato-dj-pro")], dispatcher, HostState(), clock,
+                    lambda line: said.__setitem__(0, said[0] + 1))
+    fade = {"param": "crossfader", "value": 0.2}
+    fades = [Action(ActionKind.CONTROL, None, 4.0 + i, params=fade) for i in range(100)]
+    router.dispatch(fades)  # the first ones import and build what routing needs once
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(200):
+            router.dispatch(fades)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert said[0] == 20_100 and dispatcher.pending() == 0  # every one refused, and said
+    assert grown < 200_000, f"{grown / 1e6:.1f} MB kept after 20,000 refused crossfades"
