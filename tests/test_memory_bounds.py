@@ -124,3 +124,4 @@ def test_actions_no_target_can_take_leave_nothing_behind():
         tracemalloc.stop()
     assert said[0] == 20_100 and dispatcher.pending() == 0  # every one refused, and said
     assert grown < 200_000, f"{grown / 1e6:.1f} MB kept after 20,000 refused crossfades"
+
