@@ -312,7 +312,7 @@ def main() -> None:
     ap.add_argument("--settle-minutes", type=float, default=None, help="default: 2 %% of the run, 0.3 min or more")
     ap.add_argument("--baseline-minutes", type=float, default=None, help="default: 5 %% of the run, 0.5 min or more")
     ap.add_argument("--warmup-minutes", type=float, default=None,
-                    help="RSS is judged from this far into the loaded phase (default: 10 %% of the run)")
+                    help="memory is judged from this far into the loaded phase (default: 10 %% of the run)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
                     help="trace Python's allocations and print what grew after the warm-up, by traceback "
