@@ -15,8 +15,10 @@ another) plays for `--minutes`:
              path (copilot.voice.understand → session.submit), and a LOAD every 30 s.
 Reported: send lateness (dispatcher send time − due time) per phase in a fixed histogram (10 µs bins:
 memory does not grow with the set), how many loaded sends came later than the baseline's p99 + 1 ms,
-OSC decision round trips (send → /copilot/decision), RSS every 10 s (flat = max − min from
-`--warmup-minutes` into the loaded phase on), and decisions made vs decision records in the session log.
+OSC decision round trips (send → /copilot/decision), memory every 10 s — RSS and its parts (anonymous:
+what the session allocates; file-backed; shared: JACK's segments, which every probe client maps for a
+moment) with, from `--warmup-minutes` into the loaded phase on, min, max and the trend in MB per minute
+(a least-squares line) — and decisions made vs decision records in the session log.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from memory import rss_parts_mb, slope_mb_per_minute  # bench/memory.py: the script's folder is on the path
 
 from copilot.bridge.clock import host_time
 from copilot.bridge.config import Config
@@ -60,11 +64,6 @@ COMMANDS = ("loop 4 on deck A", "exit loop on deck A", "hot cue 2 on deck B", "s
 SPOKEN = ("loop eight on deck b", "filter down on deck a", "hot cue three on deck a", "sync deck a",
           "echo on deck b", "echo off on deck b", "cancel", "exit loop on deck b")
 QUERIES = ("dubby", "sunrise keys", "techno", "house")
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 class Histogram:
@@ -114,10 +113,11 @@ class Soak:
         self.lateness = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
         self.round_trips = np.full(int(args.minutes * 60 * INTENTS_HZ) + 100, np.nan)
         self.round_trip_n = 0
-        self.rss: list[tuple[float, float]] = []
+        self.rss: list[tuple[float, dict[str, float]]] = []  # every 10 s: RSS and its anon/file/shmem parts
         self.counts = {"intents": 0, "garbage": 0, "voice": 0, "loads": 0, "replies": 0, "phone_datagrams": 0}
         self.stop = threading.Event()
         self.loaded_at = math.inf
+        self.traced: tracemalloc.Snapshot | None = None
 
     def _say(self, line: str) -> None:
         if len(self.said) < 2000:
@@ -208,7 +208,19 @@ class Soak:
 
     def watch(self) -> None:
         while not self.stop.wait(10.0):
-            self.rss.append((host_time(), rss_mb()))
+            self.rss.append((host_time(), rss_parts_mb()))
+            if tracemalloc.is_tracing() and self.traced is None and \
+                    host_time() >= self.loaded_at + self.args.warmup_minutes * 60.0:
+                self.traced = tracemalloc.take_snapshot()  # what grows from here on is printed at the end
+
+    def growth(self) -> None:
+        """--tracemalloc: Python's allocations that grew after the warm-up, by traceback (stderr)."""
+        if self.traced is None:
+            return
+        for stat in tracemalloc.take_snapshot().compare_to(self.traced, "traceback")[:10]:
+            print(f"{stat.size_diff / 2**20:+.2f} MB in {stat.count_diff:+d} blocks", file=sys.stderr)
+            for line in stat.traceback.format()[-12:]:
+                print("   " + line, file=sys.stderr)
 
     # -- the run ---------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -246,8 +258,20 @@ class Soak:
             thaw_heap()
         for t in threads:
             t.join(3.0)
+        self.growth()
         print("\n".join(line for line in self.said[:200] if not line.startswith(("✓", "✗", "?"))), file=sys.stderr)
         return self.report(started)
+
+    def _memory(self, part: str, after: list[tuple[float, dict[str, float]]]) -> dict[str, Any]:
+        """One part of the memory (rss, anon, file, shmem): its course, and after the warm-up its floor,
+        peak and trend (MB per minute, a least-squares line: one passing peak hardly moves it)."""
+        key = f"{part}_mb"
+        mb = [p[key] for _, p in after]
+        return {"start": self.rss[0][1][key] if self.rss else None, "end": self.rss[-1][1][key] if self.rss else None,
+                "every_minute": [p[key] for _, p in self.rss[::6]],
+                "after_warmup_min": min(mb) if mb else None, "after_warmup_max": max(mb) if mb else None,
+                "after_warmup_growth": (max(mb) - min(mb)) if mb else None,
+                "after_warmup_slope_mb_per_min": slope_mb_per_minute([t for t, _ in after], mb)}
 
     def report(self, started: float) -> dict[str, Any]:
         base, loaded = (self.lateness[k].summary() for k in ("baseline", "loaded"))
@@ -255,7 +279,7 @@ class Soak:
             raise SystemExit("no sends in the baseline phase: did the motion input start? (see the lines above)")
         bound = self.lateness["baseline"].quantile(0.99) + 0.001
         warm = self.loaded_at + self.args.warmup_minutes * 60.0
-        after = [mb for t, mb in self.rss if t >= warm]
+        after = [(t, parts) for t, parts in self.rss if t >= warm]
         log_decisions = 0
         with open(self.session.options.log, encoding="utf-8") as fh:
             for line in fh:
@@ -271,11 +295,7 @@ class Soak:
             "decision_round_trip_ms": {"n": int(rt.size), "p50": float(np.percentile(rt, 50)) if rt.size else None,
                                        "p99": float(np.percentile(rt, 99)) if rt.size else None,
                                        "max": float(rt.max()) if rt.size else None},
-            "rss_mb": {"start": self.rss[0][1] if self.rss else None, "end": self.rss[-1][1] if self.rss else None,
-                       "every_minute": [round(mb, 1) for _, mb in self.rss[::6]],
-                       "after_warmup_min": min(after) if after else None,
-                       "after_warmup_max": max(after) if after else None,
-                       "after_warmup_growth": (max(after) - min(after)) if after else None},
+            "memory_mb": {part: self._memory(part, after) for part in ("rss", "anon", "file", "shmem")},
             "decisions": {"made": sum(self.session.verdicts.values()), "logged": log_decisions,
                           "by_verdict": dict(self.session.verdicts)},
             "counts": self.counts,
@@ -292,8 +312,11 @@ def main() -> None:
     ap.add_argument("--settle-minutes", type=float, default=None, help="default: 2 %% of the run, 0.3 min or more")
     ap.add_argument("--baseline-minutes", type=float, default=None, help="default: 5 %% of the run, 0.5 min or more")
     ap.add_argument("--warmup-minutes", type=float, default=None,
-                    help="RSS is judged from this far into the loaded phase (default: 10 %% of the run)")
+                    help="memory is judged from this far into the loaded phase (default: 10 %% of the run)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                    help="trace Python's allocations and print what grew after the warm-up, by traceback "
+                         "(a measurement: slows the whole set)")
     args = ap.parse_args()
     if args.baseline_minutes is None:
         args.baseline_minutes = max(0.5, 0.05 * args.minutes)
@@ -301,6 +324,8 @@ def main() -> None:
         args.settle_minutes = max(0.3, 0.02 * args.minutes)
     if args.warmup_minutes is None:
         args.warmup_minutes = max(0.3, 0.1 * args.minutes)
+    if args.tracemalloc:
+        tracemalloc.start(args.tracemalloc)
     name = f"copilot-soak-{os.getpid()}"
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
