@@ -119,4 +119,3 @@ def test_endless_talk_is_cut_at_the_maximum_length() -> None:
     ends = [e for _, e in feed(ep, np.concatenate([words, words])) if isinstance(e, End)]
     assert ends and ends[0].reason == "too long"
     assert ends[0].audio.size <= 2.0 * RATE + FRAME
-
