@@ -36,6 +36,7 @@ from copilot.bridge.config import Config
 from copilot.bridge.host import TargetHost
 from copilot.bridge.session import Session, SessionOptions
 from copilot.bridge.transition import Step, TransitionPlan
+from copilot.engine.files import keep_decoded
 from copilot.intents.schema import Intent, IntentKind
 from copilot.intents.script import ScriptLine
 from copilot.phrase_db.keys import Key
@@ -47,6 +48,7 @@ from copilot.phrase_db.store import TrackRecord
 from . import critic
 from .candidate import Candidate, RenderSettings
 
+DECODED_BYTES = 512 << 20  # decoded files a worker keeps: every candidate of a pair loads the same two
 SETUP_LOAD = 1.0  # clock beat both decks load on
 SETUP_PLAY = 4.0  # clock beat the outgoing deck starts on (a bar line)
 ASK_AT = 5.0  # clock beat the transition is asked for (the outgoing deck is playing, its line still ahead)
@@ -251,6 +253,7 @@ def render(candidate: Candidate, settings: RenderSettings, workdir: Path | None 
     """The candidate rendered — the mix and each deck alone — and cropped to its span ± `margin_bars`.
     Each deck alone is the engine's tap of that deck in the same pass (`settings.one_pass`), or a pass of
     its own with the other deck's track silent (three passes: the way before the tap, kept to compare)."""
+    keep_decoded(DECODED_BYTES)
     with tempfile.TemporaryDirectory(prefix="rehearse-", dir=workdir) as tmp:
         folder = Path(tmp)
         if settings.one_pass:
