@@ -134,6 +134,7 @@ class StretchJob:
         self._phase = 1  # 1: from the start frame to the end; 2: from frame 0 up to the start
         self.seconds = 0.0  # CPU-side wall time spent rendering
         self.finished = False
+        self._kept = -1  # the frames held when this job last kept itself (`run` with a source)
 
     def covers(self, frame: float) -> bool:
         """True once the stretch holds the audio of track frame `frame` (and a little after it)."""
@@ -161,6 +162,8 @@ class StretchJob:
         stretches to silence: nothing to render."""
         if self.finished:
             return self
+        if until is not None and self._phase == 1 and self.hi >= until and self._kept == self.hi:
+            return self  # offline, before most blocks: nothing new to render or to keep
         if self.seconds == 0.0 and self.hi == self.lo and not self.audio.any():
             self._finish(0)
             return self
@@ -173,6 +176,7 @@ class StretchJob:
             self.step(8 if until is not None else 64)
         if source is not None and (self._pass is not None or self.finished):  # a job robbed of its stretcher keeps out
             _keep(kept, _Kept(self.buf, self.lo, self.hi, self._phase, self._pass, self.finished, weakref.ref(self)))
+            self._kept = self.hi
         return self
 
     def _take_over(self, kept: tuple[Any, ...]) -> None:

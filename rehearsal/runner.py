@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from copilot.phrase_db.keys import camelot_distance
 from copilot.phrase_db.mixing import key_shift
 from copilot.phrase_db.store import TrackRecord
@@ -131,17 +133,20 @@ class Run:
 
 
 def _init_worker() -> None:
-    """A worker's start-up, paid once before its first candidate: one thread per library, the sandbox and
-    critic imported, the kernels loaded from numba's cache on a scratch engine."""
+    """A worker's start-up, paid once before its first candidate: one thread per library, the sandbox
+    imported, the kernels loaded from numba's cache on a scratch engine, the critic run once."""
     for var in _THREAD_VARS:
         os.environ[var] = "1"
     from copilot.engine.engine import Engine
 
-    from . import critic, sandbox  # noqa: F401 - imported here: the first candidate does not pay for it
+    from . import sandbox  # noqa: F401 - imported here: the first candidate does not pay for it
 
     scratch = Engine()
     scratch.set_clock_map(0, 0.0, 2.0 / scratch.samplerate)
     scratch.render(64)
+    # the critic once on two seconds of noise: scipy's lazily imported parts and first calls
+    noise = np.random.default_rng(0).standard_normal((96000, 2)).astype(np.float32) * 0.1
+    critic.judge(noise, critic.Context(samplerate=48000, tempo=120.0, start=0.5, end=1.5), noise, noise)
 
 
 class WorkerPool:

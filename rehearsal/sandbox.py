@@ -37,7 +37,7 @@ from copilot.bridge.host import TargetHost
 from copilot.bridge.session import Session, SessionOptions
 from copilot.bridge.transition import Step, TransitionPlan
 from copilot.engine import stretch
-from copilot.engine.files import keep_decoded
+from copilot.engine.files import decode_with_notes, keep_decoded
 from copilot.intents.schema import Intent, IntentKind
 from copilot.intents.script import ScriptLine
 from copilot.phrase_db.keys import Key
@@ -104,7 +104,8 @@ def loudness_of(track: TrackRecord) -> float | None:
     if key not in _LUFS:
         from copilot.phrase_db.loudness import integrated_lufs
 
-        audio, sr = sf.read(track.path, dtype="float32", always_2d=True)
+        keep_decoded(DECODED_BYTES)  # the same decoded samples the engine's load takes next
+        audio, sr, _ = decode_with_notes(Path(track.path))
         value = integrated_lufs(audio, sr)
         _LUFS[key] = round(value, 2) if np.isfinite(value) else None
     return _LUFS[key]
