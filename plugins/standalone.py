@@ -52,9 +52,9 @@ ACTIONS = frozenset({
     ActionKind.LOAD, ActionKind.HOTCUE, ActionKind.FX, ActionKind.FX_OFF, ActionKind.ENVELOPE,
     ActionKind.CONTROL, ActionKind.PANIC, ActionKind.DROP, ActionKind.KEYLOCK, ActionKind.KEY, ActionKind.TEMPO,
 })
-
-
 OFFLINE_CHUNK = 8192  # frames an offline render's session steps over at once while nothing is due
+
+
 @dataclass
 class _Held:
     """A PLAY that reached a deck whose track was still decoding."""
