@@ -33,9 +33,10 @@ def _through_udp(texts: list[str]) -> IntentServer:
     try:
         for i, text in enumerate(texts):
             sock.sendto(osc("/copilot/intent", text), (server.host, server.port))
-            if i % 50 == 49:  # never far ahead of the listener: the kernel drops nothing
+            if i % 10 == 9:  # never ahead of the listener by more than the socket's buffer holds (ten 2 kB
+                # datagrams: a hundred of them overflowed it once the listener fell behind, and were dropped)
                 deadline = time.monotonic() + 30
-                while server.receiver.datagrams < i - 100 and time.monotonic() < deadline:
+                while server.receiver.datagrams < i + 1 and time.monotonic() < deadline:
                     time.sleep(0.001)
         deadline = time.monotonic() + 60
         while server.receiver.datagrams < len(texts) and time.monotonic() < deadline:
