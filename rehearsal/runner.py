@@ -263,17 +263,17 @@ def _failed(c: Candidate, k: str, error: str) -> dict[str, Any]:
 
 
 def _on_pool(todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
-             arrived: Callable[[dict[str, Any]], None], workers: WorkerPool, plot: bool) -> None:
+             arrived: Callable[[dict[str, Any]], None], warm: WorkerPool, plot: bool) -> None:
     pending = batches(todo, settings)
     tries: dict[str, int] = {}
     while pending:
-        pool = workers.pool
+        pool = warm.pool
         futures: dict[Future[list[dict[str, Any]]], Batch] = {}
         queue = list(pending)
         pending = []
         broken = False
         while (queue or futures) and not broken:
-            while queue and len(futures) < 2 * workers.workers:  # a little ahead, never the whole library
+            while queue and len(futures) < 2 * warm.workers:  # a little ahead, never the whole library
                 batch = queue.pop(0)
                 futures[pool.submit(rehearse_batch, batch, settings, str(folder), plot)] = batch
             done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -292,7 +292,7 @@ def _on_pool(todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, fo
                             pending.append([(c, k)])
         if broken:  # everything still out with the dead pool runs again on a fresh one
             pending += list(futures.values()) + queue
-            workers.renew()
+            warm.renew()
 
 
 def _on_dask(client: Any, todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
