@@ -8,6 +8,13 @@ whole, every candidate drawn), so its speed-up is measured on the same machine a
     python bench/rehearse.py --quick         # 3 tracks → 6 candidates
     python bench/rehearse.py --tracks 6      # 30 candidates: the workers' start-up spread thinner
     python bench/rehearse.py --before        # and the previous code path, 1 worker
+    python bench/rehearse.py --crate         # a crate-like mix: every built-in 16-bar template × 2 entries
+
+Each configuration runs twice: first with a cold stretch cache (a fresh out folder: every key shift is
+Rubber Band's work), then again in the same folder (warm: the stretches on disk, as a resumed or second
+overnight rehearsal finds them). Local workers and the Dask workers are started and warmed before the
+clock starts, as a long rehearsal's are; in-memory caches (stretches, decoded files, loudness) are
+emptied before every configuration.
 """
 
 from __future__ import annotations
@@ -37,12 +44,22 @@ def crate(folder: Path, n: int) -> list:
 
 
 def cold() -> None:
-    """An in-process run starts as a fresh worker would: no stretch or loudness kept from the last."""
-    from copilot.engine import stretch
+    """An in-process run starts as a fresh worker would: no stretch, decoded file or loudness kept in
+    memory from the last (what is on disk in the run's folder stays: that is the warm cache)."""
+    from copilot.engine import files, stretch
     from copilot.rehearsal import sandbox
 
     stretch._FINISHED.clear()
+    stretch.keep_on_disk(None)
+    files.keep_decoded(0)
     sandbox._LUFS.clear()
+
+
+def fresh(pool) -> None:
+    """New local workers, started and warm (the pool's initializer) before the clock starts."""
+    pool.renew()
+    for f in [pool.pool.submit(time.sleep, 0.5) for _ in range(pool.workers)]:  # one each: none idle yet
+        f.result()
 
 
 def measure(label: str, candidates: list, folder: Path, settings: RenderSettings | None = None, **kw) -> dict:
@@ -70,6 +87,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--tracks", type=int, default=None, help="tracks in the crate (2–8)")
     ap.add_argument("--before", action="store_true", help="also the previous code path, 1 worker")
+    ap.add_argument("--crate", action="store_true",
+                    help="a crate-like mix: every built-in template at 16 bars × the first 2 entry phrases")
     args = ap.parse_args()
     n = args.tracks or (3 if args.quick else 4)
     print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}; python "
@@ -78,7 +97,10 @@ def main() -> None:
         root = Path(tmp)
         (root / "crate").mkdir()
         tracks = crate(root / "crate", n)
-        candidates = enumerate_candidates(tracks, ["bass_swap"], bars=16)
+        if args.crate:
+            candidates = enumerate_candidates(tracks, None, entries=2, bars=16)
+        else:
+            candidates = enumerate_candidates(tracks, ["bass_swap"], bars=16)
         print(f"{len(tracks)} tracks, {len(candidates)} candidates; load average {os.getloadavg()}")
         if args.before:
             from copilot.engine import keylock
@@ -89,19 +111,29 @@ def main() -> None:
                         plot=True)
             finally:
                 keylock.OFFLINE_AHEAD = ahead
-        one = measure("1 worker (baseline)", candidates, root / "w1", workers=1)
-        two = measure("2 local workers", candidates, root / "w2", workers=2)
         from distributed import Client, LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+        from copilot.rehearsal.runner import WorkerPool
+
+        figures: dict[str, dict] = {}
+        with WorkerPool(2) as pool, \
+                LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
-            client.run(lambda: __import__("copilot.rehearsal.sandbox"))  # warm: imports are not rehearsal
-            dask = measure("Dask LocalCluster ×2", candidates, root / "dask", client=client)
+            client.run(__import__, "copilot.rehearsal.sandbox")  # warm: imports are not rehearsal
+            for cache in ("cold", "warm"):
+                figures[f"one {cache}"] = measure(f"1 worker, {cache} stretches", candidates, root / "w1", workers=1)
+                fresh(pool)
+                figures[f"two {cache}"] = measure(f"2 local workers, {cache}", candidates, root / "w2", pool=pool)
+                client.run(cold)
+                figures[f"dask {cache}"] = measure(f"Dask LocalCluster ×2, {cache}", candidates, root / "dask",
+                                                   client=client)
     print(f"load average {os.getloadavg()}")
-    print(f"speed-up 1 → 2 local workers: {two['per_minute'] / one['per_minute']:.2f}×; "
-          f"Dask ×2 against 1 worker: {dask['per_minute'] / one['per_minute']:.2f}×")
-    print(f"CPU-bound on 2 free cores, warm workers (2 × 60 s / the 1-worker run's CPU per unit): "
-          f"{120 / one['cpu_per_unit_s']:.0f}/min")
+    for cache in ("cold", "warm"):
+        one, two, dask = (figures[f"{k} {cache}"] for k in ("one", "two", "dask"))
+        print(f"{cache} stretches: speed-up 1 → 2 local workers {two['per_minute'] / one['per_minute']:.2f}×; "
+              f"Dask ×2 against 1 worker {dask['per_minute'] / one['per_minute']:.2f}×; "
+              f"CPU-bound on 2 free cores (2 × 60 s / the 1-worker CPU per unit): "
+              f"{120 / one['cpu_per_unit_s']:.0f}/min")
     print("goal: ≥ 300 16-bar transitions per minute (≥ 150× real time), ≥ 1.8× from 1 to 2 workers")
 
 

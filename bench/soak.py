@@ -20,9 +20,10 @@ Reported: send lateness per phase in fixed histograms (10 µs bins: memory does 
 as the dispatcher saw it (its send time − due time; on the native path that is the hand-over, a lookahead
 early), and on the wire (a frame-exact JACK recorder on "Copilot Out", each message matched to its send
 by its bytes, in order: wire time − due time) — how many loaded sends came later than the baseline's p99
-+ 1 ms,
-OSC decision round trips (send → /copilot/decision), RSS every 10 s (flat = max − min from
-`--warmup-minutes` into the loaded phase on), and decisions made vs decision records in the session log.
++ 1 ms, OSC decision round trips (send → /copilot/decision), memory every 10 s — RSS and its parts
+(anonymous: what the session allocates; file-backed; shared: JACK's segments, which every probe client
+maps for a moment) with, from `--warmup-minutes` into the loaded phase on, min, max and the trend in MB per
+minute (a least-squares line) — and decisions made vs decision records in the session log.
 """
 
 from __future__ import annotations
@@ -38,11 +39,13 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from memory import rss_parts_mb, slope_mb_per_minute  # bench/memory.py: the script's folder is on the path
 
 from copilot.bridge.clock import host_time
 from copilot.bridge.config import Config
@@ -88,11 +91,6 @@ def threads_realtime(pid: int | str = "self") -> list[str]:
 
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 class Histogram:
@@ -220,13 +218,14 @@ class Soak:
         self.round_trips: list[float] = []
         self.children: list[tuple[Any, Any]] = []  # (process, its result queue)
         self.device_stop: Any = None
-        self.rss: list[tuple[float, float]] = []
+        self.rss: list[tuple[float, dict[str, float]]] = []  # every 10 s: RSS and its anon/file/shmem parts
         self.counts = {"intents": 0, "garbage": 0, "voice": 0, "loads": 0, "replies": 0, "phone_datagrams": 0}
         self.stop = threading.Event()
         self.loaded_at = math.inf
         self.loads_seen: list[float] = []  # the machine's 1-minute load average every 10 s
         self.realtime: dict[str, list[str]] = {}
         self.load_at_start = load_average()
+        self.traced: tracemalloc.Snapshot | None = None
 
     def _say(self, line: str) -> None:
         if len(self.said) < 2000:
@@ -318,11 +317,23 @@ class Soak:
 
     def watch(self) -> None:
         while not self.stop.wait(10.0):
-            self.rss.append((host_time(), rss_mb()))
+            self.rss.append((host_time(), rss_parts_mb()))
             self.loads_seen.append(os.getloadavg()[0])
             if len(self.rss) == 3:  # 30 s in: every thread of the set is up
                 self.realtime = {"copilot (this process)": threads_realtime(),
                                  "jackd": threads_realtime(self.args.jackd_pid) if self.args.jackd_pid else []}
+            if tracemalloc.is_tracing() and self.traced is None and \
+                    host_time() >= self.loaded_at + self.args.warmup_minutes * 60.0:
+                self.traced = tracemalloc.take_snapshot()  # what grows from here on is printed at the end
+
+    def growth(self) -> None:
+        """--tracemalloc: Python's allocations that grew after the warm-up, by traceback (stderr)."""
+        if self.traced is None:
+            return
+        for stat in tracemalloc.take_snapshot().compare_to(self.traced, "traceback")[:10]:
+            print(f"{stat.size_diff / 2**20:+.2f} MB in {stat.count_diff:+d} blocks", file=sys.stderr)
+            for line in stat.traceback.format()[-12:]:
+                print("   " + line, file=sys.stderr)
 
     # -- the run ---------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -380,8 +391,20 @@ class Soak:
         for t in threads:
             t.join(3.0)
         recorder.close()
+        self.growth()
         print("\n".join(line for line in self.said[:200] if not line.startswith(("✓", "✗", "?"))), file=sys.stderr)
         return self.report(started)
+
+    def _memory(self, part: str, after: list[tuple[float, dict[str, float]]]) -> dict[str, Any]:
+        """One part of the memory (rss, anon, file, shmem): its course, and after the warm-up its floor,
+        peak and trend (MB per minute, a least-squares line: one passing peak hardly moves it)."""
+        key = f"{part}_mb"
+        mb = [p[key] for _, p in after]
+        return {"start": self.rss[0][1][key] if self.rss else None, "end": self.rss[-1][1][key] if self.rss else None,
+                "every_minute": [p[key] for _, p in self.rss[::6]],
+                "after_warmup_min": min(mb) if mb else None, "after_warmup_max": max(mb) if mb else None,
+                "after_warmup_growth": (max(mb) - min(mb)) if mb else None,
+                "after_warmup_slope_mb_per_min": slope_mb_per_minute([t for t, _ in after], mb)}
 
     def report(self, started: float) -> dict[str, Any]:
         base, loaded = (self.lateness[k].summary() for k in ("baseline", "loaded"))
@@ -389,7 +412,7 @@ class Soak:
             raise SystemExit("no sends in the baseline phase: did the motion input start? (see the lines above)")
         bound = self.lateness["baseline"].quantile(0.99) + 0.001
         warm = self.loaded_at + self.args.warmup_minutes * 60.0
-        after = [mb for t, mb in self.rss if t >= warm]
+        after = [(t, parts) for t, parts in self.rss if t >= warm]
         log_decisions = 0
         with open(self.session.options.log, encoding="utf-8") as fh:
             for line in fh:
@@ -416,11 +439,7 @@ class Soak:
             "decision_round_trip_ms": {"n": int(rt.size), "p50": float(np.percentile(rt, 50)) if rt.size else None,
                                        "p99": float(np.percentile(rt, 99)) if rt.size else None,
                                        "max": float(rt.max()) if rt.size else None},
-            "rss_mb": {"start": self.rss[0][1] if self.rss else None, "end": self.rss[-1][1] if self.rss else None,
-                       "every_minute": [round(mb, 1) for _, mb in self.rss[::6]],
-                       "after_warmup_min": min(after) if after else None,
-                       "after_warmup_max": max(after) if after else None,
-                       "after_warmup_growth": (max(after) - min(after)) if after else None},
+            "memory_mb": {part: self._memory(part, after) for part in ("rss", "anon", "file", "shmem")},
             "decisions": {"made": sum(self.session.verdicts.values()), "logged": log_decisions,
                           "by_verdict": dict(self.session.verdicts)},
             "counts": self.counts,
@@ -441,10 +460,13 @@ def main() -> None:
     ap.add_argument("--settle-minutes", type=float, default=None, help="default: 2 %% of the run, 0.3 min or more")
     ap.add_argument("--baseline-minutes", type=float, default=None, help="default: 5 %% of the run, 0.5 min or more")
     ap.add_argument("--warmup-minutes", type=float, default=None,
-                    help="RSS is judged from this far into the loaded phase (default: 10 %% of the run)")
+                    help="memory is judged from this far into the loaded phase (default: 10 %% of the run)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--send-path", choices=("native", "rtmidi"), default="native",
                     help="JACK MIDI sends handed ahead to the native callback (default), or rtmidi's at the time")
+    ap.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                    help="trace Python's allocations and print what grew after the warm-up, by traceback "
+                         "(a measurement: slows the whole set)")
     args = ap.parse_args()
     if args.baseline_minutes is None:
         args.baseline_minutes = max(0.5, 0.05 * args.minutes)
@@ -452,6 +474,8 @@ def main() -> None:
         args.settle_minutes = max(0.3, 0.02 * args.minutes)
     if args.warmup_minutes is None:
         args.warmup_minutes = max(0.3, 0.1 * args.minutes)
+    if args.tracemalloc:
+        tracemalloc.start(args.tracemalloc)
     name = f"copilot-soak-{os.getpid()}"
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"

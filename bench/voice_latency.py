@@ -4,6 +4,7 @@
     python bench/voice_latency.py --quick    # 5 commands per setup
     python bench/voice_latency.py --parts-only   # only where the time of one command goes
     python bench/voice_latency.py --voice piper:joe --rate 100   # said by a natural voice (tests/voice_tts.py)
+    python bench/voice_latency.py --setups shipped "end 0.5"    # only these setups (no parts, no hard ones)
 
 First the pieces of one command are timed alone (encoder at 30/10/6 s windows, decoder greedy
 and beam 5, scoring sentences for the constrained rescue, one VAD frame, the grammar). Then a
@@ -15,6 +16,9 @@ Setups, all measured in this run:
 * baseline    — Whisper as it comes: 30 s window, greedy, transcribe only after the end-point
 * shipped     — 10 s window, beam 5, transcription started speculatively at the pause
 * greedy      — as shipped but beam 1 (faster, less accurate: see voice_accuracy.py)
+* end 0.5     — as shipped, but the end-pointer's silence counted below 0.5 instead of 0.35: the
+                detector's decay after the last word no longer counts as speech (sooner in audio
+                time), but more dips inside a command start a guess that is thrown away
 * push-to-talk — shipped ASR; the button is released at the end of speech (no end-pointing wait)
 * rescued     — shipped, on corpus commands (their own voices and speeds) that Whisper's readings
                 alone do not make a confident command and the grammar-constrained rescue does: the
@@ -36,6 +40,7 @@ from copilot.tests import voice_corpus as corpus
 from copilot.tests import voice_tts
 from copilot.voice.asr import Transcriber
 from copilot.voice.capture import FileSource
+from copilot.voice.endpoint import EndpointConfig
 from copilot.voice.listener import Heard, Listener
 from copilot.voice.vad import RATE
 
@@ -60,7 +65,8 @@ def recording(said: list[Said]) -> tuple[np.ndarray, list[tuple[int, int]]]:
     return np.concatenate(parts), bounds
 
 
-def measure(transcriber: Transcriber, texts: list[Said], speculative: bool, push_to_talk: bool) -> dict:
+def measure(transcriber: Transcriber, texts: list[Said], speculative: bool, push_to_talk: bool,
+            endpoint: EndpointConfig | None = None) -> dict:
     audio, bounds = recording(texts)
     clock = InternalClock(tempo=124.0)
     scheduler = SafetyScheduler(clock)
@@ -71,7 +77,8 @@ def measure(transcriber: Transcriber, texts: list[Said], speculative: bool, push
             scheduler.submit(heard.result.intent)
             queued.append((heard, time.monotonic()))
 
-    listener = Listener(transcriber, on_heard, speculative=speculative, hands_free=not push_to_talk)
+    listener = Listener(transcriber, on_heard, speculative=speculative, hands_free=not push_to_talk,
+                        endpoint=endpoint)
     listener.start()
     source = FileSource(listener.feed, audio=audio, speed=1.0, clock=time.monotonic)
     button = threading.Thread(target=_press_and_release, args=(listener, source, bounds), daemon=True)
@@ -175,6 +182,8 @@ def main() -> None:
                     "piper:joe (default %(default)s)")
     ap.add_argument("--rate", type=int, default=None, help="espeak: words per minute (160); others: percent of "
                     "the voice's own pace (100)")
+    ap.add_argument("--setups", nargs="*", default=None, help="only these setups, baseline always "
+                    "(baseline, shipped, 'end 0.5', greedy, push-to-talk, rescued); skips the parts")
     args = ap.parse_args()
     family = voice_tts.family_of(args.voice)
     if (why := voice_tts.available(family)) is not None:
@@ -186,21 +195,25 @@ def main() -> None:
     baseline = Transcriber(window_s=30.0, beam_size=1)
     for t in (shipped, greedy, baseline):
         t.warm_up()
-    parts(shipped, 5 if args.quick else 15)
+    chosen = set(args.setups or ()) | {"baseline"} if args.setups is not None else None
+    if chosen is None:
+        parts(shipped, 5 if args.quick else 15)
     if args.parts_only:
         return
-    hard = hard_commands(shipped, 5 if args.quick else 12, 60 if args.quick else 150, family)
-    setups = [("baseline", baseline, False, False, texts), ("shipped", shipped, True, False, texts),
-              ("greedy", greedy, True, False, texts), ("push-to-talk", shipped, True, True, texts),
-              ("rescued", shipped, True, False, hard)]
+    hard = [] if chosen is not None and "rescued" not in chosen else \
+        hard_commands(shipped, 5 if args.quick else 12, 60 if args.quick else 150, family)
+    high_end = EndpointConfig(end_threshold=0.5)
+    setups = [("baseline", baseline, False, False, texts, None), ("shipped", shipped, True, False, texts, None),
+              ("end 0.5", shipped, True, False, texts, high_end), ("greedy", greedy, True, False, texts, None),
+              ("push-to-talk", shipped, True, True, texts, None), ("rescued", shipped, True, False, hard, None)]
     print(f"voice latency: end of speech → intent queued · {len(texts)} commands ({len(hard)} hard ones) · "
           f"{args.voice} at {rate} · "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     medians = {}
-    for name, transcriber, speculative, ptt, said in setups:
-        if not said:
+    for name, transcriber, speculative, ptt, said, endpoint in setups:
+        if not said or (chosen is not None and name not in chosen):
             continue
-        r = measure(transcriber, said, speculative, ptt)
+        r = measure(transcriber, said, speculative, ptt, endpoint)
         lat = r["latencies"]
         medians[name] = statistics.median(lat) * 1000 if lat else float("nan")
         asr = sorted(r["asr"])

@@ -443,6 +443,15 @@ class Dispatcher:
                 self._continue(head)
 
     # -- offline ----------------------------------------------------------------------------------------
+    def next_due(self) -> float | None:
+        """Clock time the next queued item is due (None: nothing queued). For offline render."""
+        with self._cond:
+            if not self._heap:
+                return None
+            self._rekey()
+            head = self._heap[0]
+            return self._due(head.beat, head.sink)
+
     def pump(self, until: float) -> list[Sent]:
         """Send everything due up to `until` (clock time), in order, without waiting. For offline render."""
         out: list[Sent] = []

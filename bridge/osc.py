@@ -462,9 +462,24 @@ class IntentServer:
     def _submit(self, client: tuple[str, int], intent: Intent) -> None:
         outcome = self.submit(intent)
         if isinstance(outcome, cf.Future):
-            outcome.add_done_callback(lambda f: self._answer(client, f.result()))
+            outcome.add_done_callback(lambda f: self._answer_done(client, f))
         else:
             self._answer(client, outcome)
+
+    def _answer_done(self, client: tuple[str, int], future: cf.Future[Any]) -> None:
+        """A LOAD's decision once its lookup ended — or why there is none: never an exception out of a
+        future's callback (concurrent.futures prints those as a raw traceback)."""
+        if future.cancelled():  # the session stopped while the LOAD waited for the library
+            self._count("refused")
+            self._reply(client, "refused", "the session stopped before this was decided; nothing was done")
+            return
+        error = future.exception()
+        if error is not None:  # a bug in deciding: logged and counted, as for a handler
+            self._count("errors")
+            log.error("OSC intent from %s could not be decided: %r", client[0], error)
+            self._reply(client, "refused", "copilot could not handle that; nothing was done")
+            return
+        self._answer(client, future.result())
 
     def _answer(self, client: tuple[str, int], decision: Any) -> None:
         verdict = getattr(decision, "verdict", None)

@@ -67,7 +67,6 @@ class Router:
         dispatcher.listeners.append(self.on_sent)
         dispatcher.on_refused = self._refused
         self._caps: dict[str, Capabilities] = {t.name: t.capabilities() for t in self.all_targets}
-        self.unsupported: list[tuple[str, str]] = []  # (action kind/param, where it went)
 
     @property
     def all_targets(self) -> list[Target]:
@@ -147,10 +146,8 @@ class Router:
             return
         names = ", ".join(t.name for t in self.targets) or "no target"
         if takers and takers[0] is self.adornment:
-            self.unsupported.append((str(need), self.adornment.name))
             self.report(f"{names} cannot take {need}; the built-in engine plays it instead")
         elif not takers:
-            self.unsupported.append((str(need), ""))
             self.report(f"{names} cannot take {need}; nothing was sent for it")
 
     def _render(self, target: Target, action: Action) -> None:

@@ -716,6 +716,18 @@ class Session:
             self._script_next += 1
         return due
 
+    def next_due(self) -> float:
+        """Offline: the clock time of the next thing `advance` would do — a script line, a payload to send —
+        (inf: nothing queued). An offline input plans on its own: with one, the next thing is now."""
+        if self.inputs:
+            return float("-inf")
+        due = self.dispatcher.next_due()
+        times = [float("inf") if due is None else due]
+        if self._script_next < len(self.script):
+            start = self.started_at if self.started_at is not None else self.clock.now()
+            times.append(start + self.script[self._script_next].at)
+        return min(times)
+
     def advance(self, until: float) -> list[Sent]:
         """Offline: move virtual time to `until`, submitting script lines and sending what is due."""
         clock = self.clock

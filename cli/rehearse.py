@@ -35,7 +35,7 @@ def command(
     from copilot.phrase_db.transitions import templates
     from copilot.rehearsal import report
     from copilot.rehearsal.candidate import RenderSettings
-    from copilot.rehearsal.runner import draw, enumerate_candidates, run
+    from copilot.rehearsal.runner import WorkerPool, draw, enumerate_candidates, run
 
     check_flags(bars=bars)
     for flag, value in (("--workers", workers), ("--entries", entries), ("--limit", limit)):
@@ -61,18 +61,20 @@ def command(
         fail(f"nothing to rehearse in {source}: it needs two tracks with a tempo")
     client = _client(dask) if dask else None
     settings = RenderSettings()
-    with Rehearsals(results_db) as store:
+    with Rehearsals(results_db) as store, WorkerPool(workers or 1) as pool:
         keys = [c.key(settings, _critic_version()) for c in candidates]
         known = store.known(keys)
         progress, finish = _progress(as_json)
+        warm = pool if (workers or 1) > 1 and client is None else None  # one pool for both passes
         try:
             try:
                 done = run(candidates, settings, out, known, store.put, workers=workers, client=client,
-                           progress=progress)
+                           progress=progress, pool=warm)
             finally:
                 finish()
             if not done.interrupted:  # plots for the report's best few, now that they are ranked
-                draw(candidates, store.results(), settings, out, store.put, plots, workers=workers, client=client)
+                draw(candidates, store.results(), settings, out, store.put, plots, workers=workers, client=client,
+                     pool=warm)
         finally:
             if client is not None:
                 client.close()

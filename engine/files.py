@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,8 +78,53 @@ def decode(path: Path) -> tuple[np.ndarray, int]:
     return data, sr
 
 
+_KEPT: OrderedDict[tuple[str, int, int], tuple[np.ndarray, int, list[str]]] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+_KEEP = [0, 0]  # bytes allowed, bytes held
+
+
+def keep_decoded(limit_bytes: int) -> None:
+    """Keep up to `limit_bytes` of decoded files in this process, the least recently loaded dropped first
+    (0, the default: none). For rehearsal workers, which load the same two files for every candidate of
+    a pair (decoding a track cost a quarter of a candidate's render); a live set decodes each load. The
+    kept audio is read-only, so no deck can change what the next load gets."""
+    with _KEPT_LOCK:
+        _KEEP[0] = max(0, int(limit_bytes))
+        _trim()
+
+
+def _trim() -> None:
+    while _KEPT and _KEEP[1] > _KEEP[0]:
+        _, (data, _, _) = _KEPT.popitem(last=False)
+        _KEEP[1] -= data.nbytes
+
+
 def decode_with_notes(path: Path) -> tuple[np.ndarray, int, list[str]]:
-    """`decode`, plus what a performer should know about the file (truncated, damaged, NaN samples)."""
+    """`decode`, plus what a performer should know about the file (truncated, damaged, NaN samples).
+    Kept per process when `keep_decoded` allows (by the file's real path, size and time)."""
+    if not _KEEP[0]:
+        return _decode_with_notes(path)
+    try:
+        st = Path(path).stat()
+        key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return _decode_with_notes(path)  # says why in its own words
+    with _KEPT_LOCK:
+        kept = _KEPT.get(key)
+        if kept is not None:
+            _KEPT.move_to_end(key)
+            return kept[0], kept[1], list(kept[2])
+    data, sr, notes = _decode_with_notes(path)
+    with _KEPT_LOCK:
+        if key not in _KEPT and data.nbytes <= _KEEP[0]:
+            data.flags.writeable = False
+            _KEPT[key] = (data, sr, list(notes))
+            _KEEP[1] += data.nbytes
+            _trim()
+    return data, sr, notes
+
+
+def _decode_with_notes(path: Path) -> tuple[np.ndarray, int, list[str]]:
     from copilot.phrase_db.audio import CorruptFile, read_audio
 
     try:

@@ -138,6 +138,10 @@ class KeyLock:
                 "key": shifted(key, k.semitones).camelot if key is not None else None}
 
     # -- the clock and the log (feeder thread live, every block offline) ---------------------------------
+    def settled(self) -> bool:
+        """No tempo change planned or waiting to settle: `tick` will not act on time alone."""
+        return self._planned is None and float(self.clock.tempo) == self.session_bpm == self._seen[0]
+
     def tick(self) -> None:
         now, bpm = self.clock.now(), float(self.clock.tempo)
         if self._planned is not None:

@@ -57,13 +57,22 @@ def render_offline(
     on_block: Callable[[float], Any] | None = None,
     stop: Callable[[], bool] | None = None,
     decks: list[np.ndarray] | None = None,
+    next_due: Callable[[], float] | None = None,
+    chunk: int | None = None,
 ) -> np.ndarray | Path:
     """Render `seconds` of the engine. `advance(until)` runs before each block (moves the clock and
     pumps the dispatcher up to `until`); `stop()` true ends the render early (the set cannot go on).
     Returns the audio (frames, 2), or the path when writing a WAV (24-bit, streamed block by block, so an
     hour-long render needs no hour of memory, its header kept true as it grows: engine/recorder.py).
     `decks`: a list that receives each deck's signal after its fader from the same pass, (decks, frames,
-    2), aligned with the output sample for sample (the limiter's look-ahead delay added)."""
+    2), aligned with the output sample for sample (the limiter's look-ahead delay added).
+
+    `next_due()` (the clock time of the next thing `advance` would do; −inf: do not skip ahead) lets the
+    Python side — `advance`, `on_block` — run once for up to `chunk` frames of blocks instead of once per
+    block, while nothing is due: the kernel still renders block by block, each with its clock map. The
+    block before the one an event is due in, and that block, are stepped one at a time as without it, so
+    `advance` sends the same things before the same blocks and `on_block` has reported the decks one block
+    before, as block by block."""
     if seconds <= 0:
         raise ValueError("render a positive duration")
     if decks is not None and block > MAX_BLOCK:
@@ -85,23 +94,27 @@ def render_offline(
     try:
         done = 0
         while done < total and not (stop is not None and stop()):
-            n = min(block, total - done)
-            until = cmap.block_end_time(n)
+            blocks = _quiet_blocks(cmap, next_due(), block, min(chunk, total - done)) if next_due and chunk else 1
+            span = min(blocks * block, total - done)
+            until = cmap.block_end_time(span)
             if advance is not None:
                 advance(until)
             if on_block is not None:
                 on_block(until)
-            cmap.publish()
-            engine.render(n, out)
-            frame = out[: 2 * n].reshape(n, 2)
-            if taps is not None:
-                at = done + engine.latency_samples
-                taps[:, at:at + n] = engine.deck_taps(n)
-            if writer is not None:
-                writer.write(frame)
-            else:
-                chunks.append(frame.copy())
-            done += n
+            end = done + span
+            while done < end:
+                n = min(block, end - done)
+                cmap.publish()
+                engine.render(n, out)
+                frame = out[: 2 * n].reshape(n, 2)
+                if taps is not None:
+                    at = done + engine.latency_samples
+                    taps[:, at:at + n] = engine.deck_taps(n)
+                if writer is not None:
+                    writer.write(frame)
+                else:
+                    chunks.append(frame.copy())
+                done += n
     finally:
         if writer is not None:
             writer.close()
@@ -112,6 +125,16 @@ def render_offline(
     if path is not None:
         return path
     return np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
+
+
+def _quiet_blocks(cmap: OfflineClockMap, due: float, block: int, most: int) -> int:
+    """Blocks from now that may share one Python step: those that end before `due`, but the last of them
+    (stepped alone, so the decks are reported one block before the event's block, as block by block); at
+    least one, at most `most` frames' worth."""
+    k = 0
+    while (k + 1) * block <= most and cmap.block_end_time((k + 1) * block) < due:
+        k += 1
+    return max(1, k - 1)
 
 
 def manual_advance(clock: Any, dispatcher: Any) -> Callable[[float], Any]:

@@ -18,12 +18,16 @@ map converter), so the block size is what keeps the grid.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import hashlib
+import json
 import math
 import os
 import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,6 +134,7 @@ class StretchJob:
         self._phase = 1  # 1: from the start frame to the end; 2: from frame 0 up to the start
         self.seconds = 0.0  # CPU-side wall time spent rendering
         self.finished = False
+        self._kept = -1  # the frames held when this job last kept itself (`run` with a source)
 
     def covers(self, frame: float) -> bool:
         """True once the stretch holds the audio of track frame `frame` (and a little after it)."""
@@ -157,16 +162,21 @@ class StretchJob:
         stretches to silence: nothing to render."""
         if self.finished:
             return self
+        if until is not None and self._phase == 1 and self.hi >= until and self._kept == self.hi:
+            return self  # offline, before most blocks: nothing new to render or to keep
         if self.seconds == 0.0 and self.hi == self.lo and not self.audio.any():
             self._finish(0)
             return self
         kept = (source, self.sr, self.key.ratio, self.key.semitones, self.start)  # the audio, not its file name
         if source is not None and self.seconds == 0.0 and self.hi == self.lo:
             self._take_over(kept)
+            if self.hi == self.lo and not self.finished:
+                self._from_disk(kept)
         while not self.finished and self._pass is not None and (until is None or self._phase == 2 or self.hi < until):
             self.step(8 if until is not None else 64)
         if source is not None and (self._pass is not None or self.finished):  # a job robbed of its stretcher keeps out
             _keep(kept, _Kept(self.buf, self.lo, self.hi, self._phase, self._pass, self.finished, weakref.ref(self)))
+            self._kept = self.hi
         return self
 
     def _take_over(self, kept: tuple[Any, ...]) -> None:
@@ -187,6 +197,30 @@ class StretchJob:
         else:
             self.engine.set_span(self.slot, self.lo, self.hi)
 
+    def _from_disk(self, kept: tuple[Any, ...]) -> None:
+        """Start from what a run before (any process) left on disk of the same stretch (`keep_on_disk`).
+        Its stretcher is not on disk: if the render needs more, this job's own first pass, still at the
+        start, renders it all again from there — the same samples, written over the same samples, the
+        span never narrowed."""
+        path = _disk_path(kept)
+        if path is None:
+            return
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text())
+            if meta["size"] != self.size or not (meta["finished"] or meta["phase"] == 1):
+                return
+            data = np.load(path, mmap_mode="r")
+            if data.shape != (meta["hi"], 2):
+                return
+            self.buf[: meta["hi"]] = data
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # unreadable or half-written: rendered again
+        self.lo, self.hi = int(meta["lo"]), int(meta["hi"])
+        if meta["finished"]:
+            self._finish(self.lo)
+        else:
+            self.engine.set_span(self.slot, self.lo, self.hi)
+
     def _write(self, out: np.ndarray) -> None:
         p = self._pass
         if p is None or not len(out):
@@ -199,7 +233,7 @@ class StretchJob:
             self._splice(a, b, out)
             return
         self.buf[a:b] = out
-        if b > self.lo:
+        if b > self.hi:  # (a pass run again over what came from disk writes the same samples: no narrowing)
             self.hi = b
             self.engine.set_span(self.slot, self.lo, self.hi)
 
@@ -277,3 +311,83 @@ def _keep(key: tuple[Any, ...], kept: _Kept) -> None:
     # what each holds: a stretch rendered only as far as it was read has touched no more of its buffer
     while _FINISHED and sum(k.buf[: k.hi].nbytes for k in _FINISHED.values()) > KEEP_BYTES:
         _FINISHED.popitem(last=False)
+
+
+# -- on disk: a rehearsal resumed or run again overnight pays each stretch once ---------------------------
+_DISK: list[Path | None] = [None]
+_ON_DISK: dict[tuple[Any, ...], int] = {}  # what this process knows is on disk: frames held (-1: finished)
+_DIGESTS: dict[tuple[Any, ...], str] = {}
+
+
+def keep_on_disk(folder: str | os.PathLike[str] | None) -> None:
+    """Keep finished offline stretches in `folder` (None, the default: only in memory), each named by
+    its track's content (a hash of the file's bytes, not its name), the ratio, the shift, the start and
+    what shapes the stretcher's output; `save_kept` writes them, a job reads one before rendering."""
+    _DISK[0] = Path(folder) if folder is not None else None
+    _ON_DISK.clear()
+
+
+def keep_on_disk_folder() -> Path | None:
+    return _DISK[0]
+
+
+def _digest(source: tuple[Any, ...]) -> str | None:
+    if source not in _DIGESTS:
+        h = hashlib.sha1()
+        try:
+            with open(source[0], "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+        except (OSError, TypeError, IndexError):
+            return None
+        _DIGESTS[source] = h.hexdigest()
+    return _DIGESTS[source]
+
+
+def _disk_path(kept: tuple[Any, ...]) -> Path | None:
+    folder, (source, sr, ratio, semitones, start) = _DISK[0], kept
+    if folder is None or source is None:
+        return None
+    digest = _digest(source)
+    if digest is None:
+        return None
+    import pylibrb
+
+    what = f"{digest}|{sr}|{ratio!r}|{semitones!r}|{start}|{PROCESS_BLOCK}|{WARM_UP}|{SPLICE}|" \
+           f"R3 finer {getattr(pylibrb, '__version__', '?')}"
+    return folder / f"{hashlib.sha1(what.encode()).hexdigest()[:24]}.npy"
+
+
+def save_kept() -> int:
+    """Write every stretch this process keeps that has grown past its copy on disk (phase 1 or finished:
+    a half-spliced one cannot be taken up again). Returns how many were written."""
+    if _DISK[0] is None:
+        return 0
+    written = 0
+    for kept, k in list(_FINISHED.items()):
+        held = -1 if k.finished else k.hi
+        if not (k.finished or k.phase == 1) or _ON_DISK.get(kept) in (-1, held):
+            continue
+        path = _disk_path(kept)
+        if path is None:
+            continue
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if path.with_suffix(".json").is_file():  # another run's copy: the longer one stays
+                meta = json.loads(path.with_suffix(".json").read_text())
+                if meta["finished"] or (not k.finished and meta["hi"] >= k.hi):
+                    _ON_DISK[kept] = -1 if meta["finished"] else int(meta["hi"])
+                    continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part = path.with_suffix(f".{os.getpid()}.part.npy")
+            np.save(part, k.buf[: k.hi])
+            os.replace(part, path)  # the audio first, then what says it is there
+            meta_part = path.with_suffix(f".{os.getpid()}.part")
+            meta_part.write_text(json.dumps({"lo": k.lo, "hi": k.hi, "size": len(k.buf), "phase": k.phase,
+                                             "finished": k.finished}))
+            os.replace(meta_part, path.with_suffix(".json"))
+        except OSError:
+            continue  # a full disk: the rehearsal goes on, this stretch stays in memory only
+        _ON_DISK[kept] = held
+        written += 1
+    return written

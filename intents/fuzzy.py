@@ -20,14 +20,20 @@ _SOUND_CLASSES = str.maketrans({"B": "P", "D": "T", "G": "K", "V": "F", "Z": "S"
                                 "Q": "K", "C": "K"})
 
 
-@lru_cache(maxsize=1 << 16)
+# What is remembered is bounded in count and in bytes: only words that could be near-misses of a grammar
+# word reach these caches (a few letters either side of its length), so a sender's garbage words — however
+# many, however long — are refused by the cheap checks in `word_distance` and never kept.
+CACHED_PAIRS = 1 << 14
+CACHED_SOUNDS = 1 << 12
+
+
+@lru_cache(maxsize=CACHED_SOUNDS)
 def sound(word: str) -> str:
     """A coarse sound key: metaphone with voiced and unvoiced consonants folded together."""
     letters = "".join(ch for ch in word if ch.isalpha())
     return jellyfish.metaphone(letters).translate(_SOUND_CLASSES) if letters else ""
 
 
-@lru_cache(maxsize=1 << 16)
 def word_distance(heard: str, expected: str) -> float | None:
     """Cost of reading `heard` as `expected` (0..MAX_COST), or None when they are different words."""
     if heard == expected:
@@ -39,6 +45,11 @@ def word_distance(heard: str, expected: str) -> float | None:
         return None
     if abs(len(heard) - len(expected)) > LENGTH_SLACK * len(expected):
         return None  # "really" is not "roll", however alike they start
+    return _by_spelling_and_sound(heard, expected)
+
+
+@lru_cache(maxsize=CACHED_PAIRS)
+def _by_spelling_and_sound(heard: str, expected: str) -> float | None:
     spelling = Levenshtein.normalized_distance(heard, expected)
     if spelling > 0.6:
         return None  # sounding alike is not enough: "let" is not "load"

@@ -52,6 +52,7 @@ ACTIONS = frozenset({
     ActionKind.LOAD, ActionKind.HOTCUE, ActionKind.FX, ActionKind.FX_OFF, ActionKind.ENVELOPE,
     ActionKind.CONTROL, ActionKind.PANIC, ActionKind.DROP, ActionKind.KEYLOCK, ActionKind.KEY, ActionKind.TEMPO,
 })
+OFFLINE_CHUNK = 8192  # frames an offline render's session steps over at once while nothing is due
 
 
 @dataclass
@@ -477,7 +478,7 @@ class StandaloneTarget(Target):
         audio = render_offline(self.engine, session.clock, duration, session.advance, path,
                                on_block=lambda _t: self.tick(),
                                stop=(lambda: bool(session.stopping)) if stopping is not None else None,
-                               decks=decks)
+                               decks=decks, next_due=self._next_due(session), chunk=OFFLINE_CHUNK)
         if path is None:
             self.rendered = audio
         if decks:
@@ -487,6 +488,21 @@ class StandaloneTarget(Target):
             return  # the set could not go on; the session said why
         session.report(f"rendered {duration:.1f} s to {path or 'memory'} (late events {stats['late_events']}, "
                        f"non-finite samples fixed {stats['nonfinite']})")
+
+    def _next_due(self, session: Any) -> Callable[[], float] | None:
+        """Offline: when the session next has something to do, so the blocks before it share one Python
+        step (`render_offline`). Each block alone while an ornament plays its own part, or a tempo change
+        is yet to settle for the key-locked decks (both act on time, not on events)."""
+        due = getattr(session, "next_due", None)
+        if due is None:
+            return None
+
+        def next_due() -> float:
+            if self.adorner is not None or (self.keylock is not None and not self.keylock.settled()):
+                return float("-inf")
+            return float(due())
+
+        return next_due
 
     def _default_duration(self, session: Any) -> float:
         planned = [p for source in getattr(session, "inputs", []) if (p := source.planned_seconds()) is not None]

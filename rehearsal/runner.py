@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from copilot.phrase_db.keys import camelot_distance
 from copilot.phrase_db.mixing import key_shift
 from copilot.phrase_db.store import TrackRecord
@@ -98,7 +100,7 @@ def rehearse_one(candidate: Candidate, settings: RenderSettings, folder: str, ke
 
 def draw(candidates: Sequence[Candidate], results: Iterable[dict[str, Any]], settings: RenderSettings,
          folder: Path, keep: Callable[[dict[str, Any]], None], top: int, workers: int = 1,
-         client: Any = None) -> Run:
+         client: Any = None, pool: WorkerPool | None = None) -> Run:
     """Plots for the `top` best-scored of `candidates` whose plot is not on disk yet: each rendered and
     judged again with `plot=True` (the same score: the render is deterministic) and kept in place of its
     result. Drawing every candidate cost a quarter of a unit; a report needs the best few."""
@@ -106,7 +108,7 @@ def draw(candidates: Sequence[Candidate], results: Iterable[dict[str, Any]], set
     ranked = sorted((r for r in results if r.get("score") is not None and r["key"] in mine),
                     key=lambda r: -r["score"])[:max(0, top)]
     missing = [mine[r["key"]] for r in ranked if not (r.get("plot") and (folder / r["plot"]).is_file())]
-    return run(missing, settings, folder, set(), keep, workers=workers, client=client, plot=True)
+    return run(missing, settings, folder, set(), keep, workers=workers, client=client, plot=True, pool=pool)
 
 
 @dataclass
@@ -131,17 +133,67 @@ class Run:
 
 
 def _init_worker() -> None:
+    """A worker's start-up, paid once before its first candidate: one thread per library, the sandbox
+    imported, the kernels loaded from numba's cache on a scratch engine, the critic run once."""
     for var in _THREAD_VARS:
         os.environ[var] = "1"
+    from copilot.engine.engine import Engine
+
+    from . import sandbox  # noqa: F401 - imported here: the first candidate does not pay for it
+
+    scratch = Engine()
+    scratch.set_clock_map(0, 0.0, 2.0 / scratch.samplerate)
+    scratch.render(64)
+    # the critic once on two seconds of noise: scipy's lazily imported parts and first calls
+    noise = np.random.default_rng(0).standard_normal((96000, 2)).astype(np.float32) * 0.1
+    critic.judge(noise, critic.Context(samplerate=48000, tempo=120.0, start=0.5, end=1.5), noise, noise)
+
+
+class WorkerPool:
+    """Local worker processes started once and kept warm for a whole rehearsal — the scoring pass and the
+    drawing pass after it — rather than a pool each (spawning, imports and kernels paid twice). A pool a
+    worker died in is replaced (`renew`). Use as a context manager, or `close()`."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            ctx = multiprocessing.get_context("spawn")  # numba and threads: a fresh interpreter per worker
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker)
+        return self._pool
+
+    def pids(self) -> set[int]:
+        """The worker processes' ids (none before the first use)."""
+        return set(self._pool._processes or {}) if self._pool is not None else set()
+
+    def renew(self) -> None:
+        """After a worker died: the broken pool goes, the next use starts a fresh one."""
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path, known: set[str],
         keep: Callable[[dict[str, Any]], None], workers: int = 1, client: Any = None,
-        progress: Callable[[dict[str, Any] | None, int], None] | None = None, plot: bool = False) -> Run:
+        progress: Callable[[dict[str, Any] | None, int], None] | None = None, plot: bool = False,
+        pool: WorkerPool | None = None) -> Run:
     """Rehearse every candidate whose key is not in `known`; `keep(result)` as each one arrives (the
     caller stores it); `progress(result or None, total)` for a progress bar. `client`: a
     dask.distributed Client (else `workers` local processes; 1 = in this process). `plot`: draw each
-    one too (`draw` does it for the best few after the ranking)."""
+    one too (`draw` does it for the best few after the ranking). `pool`: warm local workers to use (and
+    keep) instead of starting `workers` new ones."""
     began = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     keyed = [(c, c.key(settings, critic.CRITIC_VERSION)) for c in candidates]
@@ -160,12 +212,15 @@ def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path,
     try:
         if client is not None:
             _on_dask(client, todo, settings, folder, arrived, plot)
+        elif pool is not None:
+            _on_pool(todo, settings, folder, arrived, pool, plot)
         elif workers <= 1:  # in the order a worker is dealt them: what shares a stretch, back to back
             for batch in batches(todo, settings):
                 for c, k in batch:
                     arrived(rehearse_one(c, settings, str(folder), k, plot))
         else:
-            _on_pool(todo, settings, folder, arrived, workers, plot)
+            with WorkerPool(workers) as own:
+                _on_pool(todo, settings, folder, arrived, own, plot)
     except KeyboardInterrupt:
         result.interrupted = True
     result.seconds = time.perf_counter() - began
@@ -208,36 +263,36 @@ def _failed(c: Candidate, k: str, error: str) -> dict[str, Any]:
 
 
 def _on_pool(todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, folder: Path,
-             arrived: Callable[[dict[str, Any]], None], workers: int, plot: bool) -> None:
+             arrived: Callable[[dict[str, Any]], None], warm: WorkerPool, plot: bool) -> None:
     pending = batches(todo, settings)
     tries: dict[str, int] = {}
-    ctx = multiprocessing.get_context("spawn")  # numba and threads: a fresh interpreter per worker
     while pending:
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-            futures: dict[Future[list[dict[str, Any]]], Batch] = {}
-            queue = list(pending)
-            pending = []
-            broken = False
-            while (queue or futures) and not broken:
-                while queue and len(futures) < 2 * workers:  # a little ahead, never the whole library
-                    batch = queue.pop(0)
-                    futures[pool.submit(rehearse_batch, batch, settings, str(folder), plot)] = batch
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for f in done:
-                    batch = futures.pop(f)
-                    try:
-                        for r in f.result():
-                            arrived(r)
-                    except BrokenProcessPool:
-                        broken = True
-                        for c, k in batch:  # again one by one: only the candidate that kills a worker fails
-                            tries[k] = tries.get(k, 0) + 1
-                            if tries[k] >= 2 and len(batch) == 1:
-                                arrived(_failed(c, k, "its worker died twice"))
-                            else:
-                                pending.append([(c, k)])
-            if broken:  # everything still out with the dead pool runs again on a fresh one
-                pending += list(futures.values()) + queue
+        pool = warm.pool
+        futures: dict[Future[list[dict[str, Any]]], Batch] = {}
+        queue = list(pending)
+        pending = []
+        broken = False
+        while (queue or futures) and not broken:
+            while queue and len(futures) < 2 * warm.workers:  # a little ahead, never the whole library
+                batch = queue.pop(0)
+                futures[pool.submit(rehearse_batch, batch, settings, str(folder), plot)] = batch
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for f in done:
+                batch = futures.pop(f)
+                try:
+                    for r in f.result():
+                        arrived(r)
+                except BrokenProcessPool:
+                    broken = True
+                    for c, k in batch:  # again one by one: only the candidate that kills a worker fails
+                        tries[k] = tries.get(k, 0) + 1
+                        if tries[k] >= 2 and len(batch) == 1:
+                            arrived(_failed(c, k, "its worker died twice"))
+                        else:
+                            pending.append([(c, k)])
+        if broken:  # everything still out with the dead pool runs again on a fresh one
+            pending += list(futures.values()) + queue
+            warm.renew()
 
 
 def _on_dask(client: Any, todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, folder: Path,

@@ -36,6 +36,8 @@ from copilot.bridge.config import Config
 from copilot.bridge.host import TargetHost
 from copilot.bridge.session import Session, SessionOptions
 from copilot.bridge.transition import Step, TransitionPlan
+from copilot.engine import stretch
+from copilot.engine.files import decode_with_notes, keep_decoded
 from copilot.intents.schema import Intent, IntentKind
 from copilot.intents.script import ScriptLine
 from copilot.phrase_db.keys import Key
@@ -47,6 +49,8 @@ from copilot.phrase_db.store import TrackRecord
 from . import critic
 from .candidate import Candidate, RenderSettings
 
+STRETCHES = "stretches"  # the out folder's sub-folder of finished key-shift stretches (engine.stretch.keep_on_disk)
+DECODED_BYTES = 512 << 20  # decoded files a worker keeps: every candidate of a pair loads the same two
 SETUP_LOAD = 1.0  # clock beat both decks load on
 SETUP_PLAY = 4.0  # clock beat the outgoing deck starts on (a bar line)
 ASK_AT = 5.0  # clock beat the transition is asked for (the outgoing deck is playing, its line still ahead)
@@ -100,7 +104,8 @@ def loudness_of(track: TrackRecord) -> float | None:
     if key not in _LUFS:
         from copilot.phrase_db.loudness import integrated_lufs
 
-        audio, sr = sf.read(track.path, dtype="float32", always_2d=True)
+        keep_decoded(DECODED_BYTES)  # the same decoded samples the engine's load takes next
+        audio, sr, _ = decode_with_notes(Path(track.path))
         value = integrated_lufs(audio, sr)
         _LUFS[key] = round(value, 2) if np.isfinite(value) else None
     return _LUFS[key]
@@ -251,6 +256,9 @@ def render(candidate: Candidate, settings: RenderSettings, workdir: Path | None 
     """The candidate rendered — the mix and each deck alone — and cropped to its span ± `margin_bars`.
     Each deck alone is the engine's tap of that deck in the same pass (`settings.one_pass`), or a pass of
     its own with the other deck's track silent (three passes: the way before the tap, kept to compare)."""
+    keep_decoded(DECODED_BYTES)
+    if workdir is not None and stretch.keep_on_disk_folder() != workdir / STRETCHES:
+        stretch.keep_on_disk(workdir / STRETCHES)
     with tempfile.TemporaryDirectory(prefix="rehearse-", dir=workdir) as tmp:
         folder = Path(tmp)
         if settings.one_pass:
@@ -265,6 +273,7 @@ def render(candidate: Candidate, settings: RenderSettings, workdir: Path | None 
             out_alone = render_pass(candidate, settings, folder, "in", twins).audio
             in_alone = render_pass(candidate, settings, folder, "out", twins).audio
             passes = 3
+    stretch.save_kept()  # a stretch new to this run: on disk for every worker and every later run
     tempo = float(candidate.out_track.bpm or 120.0)
     spb, sr = 60.0 / tempo, 48000
     margin = 4.0 * settings.margin_bars

@@ -10,7 +10,7 @@ import pytest
 from copilot.phrase_db.loader import folder_records
 from copilot.phrase_db.rehearsals import Rehearsals
 from copilot.rehearsal.candidate import RenderSettings
-from copilot.rehearsal.runner import draw, enumerate_candidates, run
+from copilot.rehearsal.runner import WorkerPool, draw, enumerate_candidates, run
 from copilot.tests.fixtures_rehearse import KickTrack, write_kick_track
 
 
@@ -50,11 +50,18 @@ def test_a_local_cluster_of_two_workers_scores_every_candidate_and_results_strea
 
 
 def test_two_local_worker_processes_give_the_same_scores_as_one(candidates, tmp_path: Path) -> None:
+    """… and the drawing pass after the scoring runs on the same warm workers, not a pool of its own."""
     one = run(candidates[:1], RenderSettings(), tmp_path / "one", set(), lambda r: None, workers=1)
-    two = run(candidates, RenderSettings(), tmp_path / "two", set(), lambda r: None, workers=2)
+    with WorkerPool(2) as pool:
+        two = run(candidates, RenderSettings(), tmp_path / "two", set(), lambda r: None, pool=pool)
+        started, pids = pool.pool, pool.pids()
+        drawn = draw(candidates, two.results, RenderSettings(), tmp_path / "two", lambda r: None, 2, pool=pool)
+        assert pool.pool is started and pool.pids() == pids and len(pids) == 2
     assert two.to_dict()["scored"] == 2
     same = next(r for r in two.results if r["key"] == one.results[0]["key"])
     assert same["score"] == pytest.approx(one.results[0]["score"], abs=1e-6)  # deterministic: same render
+    assert len(drawn.results) == 2 and all(r["plot"] for r in drawn.results)
+    assert {r["worker"] for r in two.results} | {r["worker"] for r in drawn.results} <= pids
 
 
 def test_candidates_that_stretch_the_same_track_the_same_way_go_to_one_worker_together(tmp_path: Path) -> None:

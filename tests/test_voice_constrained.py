@@ -38,6 +38,9 @@ def test_a_reading_becomes_grammar_sentences_in_its_own_style_with_each_slot_var
     assert propose(["Uh, play deck A."])[0].text == "Uh play deck A."  # fillers stay, at a small prior
     assert propose(["Uh, play deck A."])[0].prior > 0.0 == propose(["Play deck A."])[0].prior
     assert propose(["Play deck A, thanks mate."])[0].text == "Play deck A."  # stray words do not
+    # a key shift is said as a number too ("Key up 1.0" scored badly and lost to "Cue one on deck B")
+    keys = [c.text for c in propose(["Key up one on deck B."])]
+    assert keys[0] == "Key up one on deck B." and "Key up two on deck B." in keys
 
 
 def test_a_value_the_intent_cannot_take_proposes_the_values_it_can() -> None:

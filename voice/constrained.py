@@ -91,6 +91,7 @@ SAME_WORDS = {"play": ("play", "start"), "pause": ("pause", "stop"), "exit": ("e
 _BEATS = (4.0, 8.0, 16.0, 2.0, 1.0, 32.0, 0.5, 0.25)
 _BARS = (8.0, 16.0, 4.0, 32.0, 2.0, 1.0)
 _STEPS = (1.0, 2.0, 5.0, 3.0, 4.0, 10.0, 0.5, 6.0, 8.0)
+_SEMIS = (1.0, 2.0, 3.0, 5.0, 7.0, 12.0)
 _AMOUNTS = (50.0, 25.0, 75.0, 100.0, 30.0, 20.0, 80.0, 10.0, 40.0, 60.0, 70.0, 90.0)
 
 
@@ -119,6 +120,8 @@ def variants(name: str, value: Any, titles: Sequence[str] | None) -> list[Any]:
         return _near_numbers(value, _BEATS)
     if name == "cue":
         return _near_numbers(value, [float(c) for c in HOTCUES])
+    if name == "semis":
+        return _near_numbers(value, _SEMIS)
     if name == "n":
         return _near_numbers(value, _BARS)
     if name == "amount":

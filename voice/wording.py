@@ -122,7 +122,7 @@ def _say_slot(name: str, value: Any, heard: tuple[str, ...], style: Style) -> tu
         if by_number:
             return (str(Deck(value).index + 1) if style.digits else _DECK_NUMBERS[Deck(value)]), False
         return Deck(value).value, False
-    if name in ("beats", "cue", "n", "delta", "slowdelta", "bpm", "lvl"):
+    if name in ("beats", "cue", "n", "delta", "slowdelta", "bpm", "lvl", "semis"):
         return style.number(float(value)), False
     if name == "amount":
         if style.digits and style.percent_sign:

@@ -1,0 +1,74 @@
+"""The critic's faster arithmetic gives the numbers of the plain one: Welch spectra in one FFT call
+against `scipy.signal.welch`, windowed means hop by hop against a running sum over every sample, the
+short-term loudness with each channel filtered contiguously against the frames × channels filter, and
+the true peak oversampled only near the ceiling against the whole signal oversampled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from copilot.phrase_db.loudness import k_weighting
+from copilot.rehearsal import critic
+
+SR = 48000
+
+
+def noise(seconds: float, seed: int = 1, channels: int = 2) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((round(seconds * SR), channels)) * 0.1
+
+
+@pytest.mark.parametrize("n", [300, 4095, 4096, 4097, 48000 * 3 + 17])
+def test_welch_in_one_fft_call_is_scipys_welch(n: int) -> None:
+    x = critic.mono(noise(n / SR + 0.001)[:n])
+    f, p = critic.welch(x, SR)
+    f0, p0 = signal.welch(x, SR, nperseg=min(4096, n))
+    assert np.array_equal(f, f0)
+    np.testing.assert_allclose(p, p0, rtol=1e-9, atol=1e-20)
+
+
+@pytest.mark.parametrize(("w", "h"), [(240, 120), (2400, 480), (1000, 300)])
+def test_window_means_are_the_running_sum_s(w: int, h: int) -> None:
+    power = noise(2.0, seed=w)[:, 0] ** 2
+    c = np.concatenate([[0.0], np.cumsum(power)])
+    starts = np.arange(0, len(power) - w + 1, h)
+    np.testing.assert_allclose(critic.window_means(power, w, h), (c[starts + w] - c[starts]) / w, rtol=1e-9)
+
+
+def test_short_term_loudness_is_the_frames_by_channels_filter_s() -> None:
+    x = noise(9.0, seed=3) * np.linspace(0.2, 1.0, round(9.0 * SR))[:, None]
+    filtered = signal.sosfilt(k_weighting(SR), x, axis=0)
+    power = (filtered**2).sum(axis=1)
+    w, h = 3 * SR, SR // 10
+    c = np.concatenate([[0.0], np.cumsum(power)])
+    starts = np.arange(0, len(power) - w + 1, h)
+    old = -0.691 + 10 * np.log10((c[starts + w] - c[starts]) / w + 1e-12)
+    times, lufs = critic.short_term_loudness(x, SR)
+    np.testing.assert_allclose(times, (starts + w / 2) / SR)
+    np.testing.assert_allclose(lufs, old, atol=1e-9)
+
+
+def hot_mix() -> np.ndarray:
+    """Quiet noise with loud bursts here and there — some pushed over the ceiling, one a single sample
+    right at a block's edge — so most blocks are skipped and the overs sit at their borders."""
+    x = noise(6.0, seed=7) * 0.05
+    t = np.arange(2400) / SR
+    for at, level in ((0.5, 0.95), (1.7, 1.2), (3.1, 0.7), (4.4, 1.4)):
+        i = round(at * SR)
+        x[i:i + len(t)] += level * np.sin(2 * np.pi * 3001 * t + at)[:, None]
+    x[critic.OVERS_BLOCK * 300] = 1.3  # a lone sample over the ceiling on a block line
+    return x.astype(np.float32)
+
+
+def test_the_true_peak_oversampled_near_the_ceiling_counts_what_the_whole_signal_oversampled_does() -> None:
+    mix = hot_mix()
+    ctx = critic.Context(samplerate=SR, tempo=120.0, start=1.0, end=5.0)
+    m = critic.overs(mix, ctx)
+    up = signal.resample_poly(mix, 4, 1, axis=0)
+    peak = np.abs(up).max(axis=1)
+    ceiling = 10 ** (ctx.ceiling_dbtp / 20)
+    assert m.value is not None and m.value > 0
+    assert m.value == pytest.approx((peak > ceiling).sum() / (4 * SR) * 1000, abs=1e-9)
+    assert m.detail["true_peak_dbtp"] == pytest.approx(20 * np.log10(peak.max()), abs=1e-4)
