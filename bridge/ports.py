@@ -186,6 +186,13 @@ class VirtualOut:
         return float(self._out.lookahead) if self.native and self._out is not None else 0.0
 
     @property
+    def notice(self) -> float:
+        """How long before its time this port must have a message to put it on its frame: a native JACK out
+        fills a cycle's buffer when the cycle starts, so a message handed over later than that goes a cycle
+        late. (rtmidi sends at the time and always lands at the start of the next cycle: 0.)"""
+        return float(self._out.period) if self.native and self._out is not None else 0.0
+
+    @property
     def path_line(self) -> str:
         if self.native:
             return (f"MIDI out '{self.name}': native JACK sends, handed over {self.ahead * 1e3:.0f} ms ahead and "

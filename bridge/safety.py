@@ -104,6 +104,7 @@ class SafetyConfig:
     min_lead: float = 0.004  # seconds: the soonest a discrete action can be promised on the grid
     move_lead: float = 0.0015  # seconds ahead a continuous move is stamped (motion: latency first)
     latency: float = 0.0  # seconds: the largest output latency among the session's targets
+    notice: float = 0.0  # seconds: the longest an output port needs a message before its time (one JACK cycle)
     grid: dict[IntentKind, Grid] = field(default_factory=lambda: dict(DEFAULT_GRID))
     phrase_bars: int = 8
     rate_limits: dict[str, float] = field(default_factory=lambda: {"loop": 1.0, "fx": 1.0})  # beats

@@ -211,7 +211,7 @@ class SafetyScheduler:
             if not spec.per_deck:
                 deck = None
             now = self.clock.now()
-            beat = self.clock.beat_at_time(now + self.config.move_lead + self.config.latency)
+            beat = self.clock.beat_at_time(now + self.config.move_lead + self.config.notice + self.config.latency)
             target = spec.clamp(float(value))
             key = (param_name, deck)
             last = self._levels.get(key)

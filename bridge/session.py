@@ -320,6 +320,10 @@ class Session:
         if self.options.adorn is not None and engine is not None and engine.name not in names:
             self.adornment = self._open_target(engine.name, {**context_options, "adornment": True})
         self.scheduler.config.latency = max((t.output_latency for t in self.targets), default=0.0)
+        # A move is decided a moment before its time; a native JACK out must have it before the cycle it
+        # falls in starts, or it goes a cycle late: moves are stamped that much further ahead.
+        outputs = self.ports.outputs.values() if self.ports is not None else ()
+        self.scheduler.config.notice = max((port.notice for port in outputs), default=0.0)
         self.router = Router(self.targets, self.dispatcher, self.state, self.clock, self.report, self.adornment,
                              self.scheduler.config.tempo_jump_cap)
         self.libraries = self._find_libraries(context_options)
