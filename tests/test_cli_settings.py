@@ -513,13 +513,13 @@ def test_every_key_reaches_what_reads_it(key: str, tmp_path: Path, monkeypatch: 
 
 def test_every_safety_setting_has_a_rule() -> None:
     """A new field of SafetyConfig is a copilot.toml key only with its rule (else copilot.toml could not set
-    it, or could set it to NaN): all but the latency, which comes from the targets."""
+    it, or could set it to NaN): all but the latency and the notice, which come from the targets and ports."""
     from dataclasses import fields
 
     from copilot.bridge.safety import RENAMED, SAFETY
 
     known = {RENAMED.get(k, k) for k in SAFETY.fields}
-    assert {f.name for f in fields(SafetyConfig)} - known == {"latency"}
+    assert {f.name for f in fields(SafetyConfig)} - known == {"latency", "notice"}
     with pytest.raises(SettingError, match=r"glide_beats = nan"):
         SafetyConfig.from_dict({"glide_beats": float("nan")})
 
