@@ -239,6 +239,7 @@ class Dispatcher:
         now = self.clock.now()
         with self._send_lock:  # taking off the queue and handing over are one step (see _run)
             with self._cond:
+                self._rekey()  # after a tempo change: the queue's times, and what waits in a port, first
                 ready = sorted(i for i in self._heap if i.lead and i.due <= now)
                 if not ready:
                     return
@@ -385,11 +386,14 @@ class Dispatcher:
         with what is handed over later. Call with the lock held; a port that cannot move one (its callback
         took it already) keeps it where it was."""
         now = self.clock.now()
-        newest = self._handed[-1]
-        if newest[1] <= now or newest[0].beat is None:
+        # Checked on two: the newest (the furthest from a pivot) and the oldest still waiting — a thread
+        # that hands over right after a tempo change puts new-grid payloads behind the old-grid ones.
+        oldest = next((e for e in self._handed if e[1] > now and e[0].beat is not None), None)
+        if oldest is None:
             return
-        if abs(self._due(newest[0].beat, newest[0].sink) - newest[1]) < REAIM_TOLERANCE:
-            return  # the grid has not moved (checked on the newest: the one furthest from the pivot)
+        if all(abs(self._due(e[0].beat, e[0].sink) - e[1]) < REAIM_TOLERANCE
+               for e in (oldest, self._handed[-1]) if e[0].beat is not None):
+            return  # the grid has not moved
         moved: deque[tuple[_Item, float, tuple[tuple[Any, int], ...]]] = deque()
         for item, due, tickets in self._handed:
             if due > now and item.beat is not None and not item.held:

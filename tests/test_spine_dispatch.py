@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+
+import pytest
 
 from copilot.bridge.actions import Timed
 from copilot.bridge.clock import InternalClock, ManualClock
@@ -257,3 +260,55 @@ def test_handed_over_in_queue_order_whichever_thread_hands_over():
     assert len(got) == 3000
     assert got == [(half, i) for i in range(1500) for half in ("MSB", "LSB")], \
         next((k, got[k - 1:k + 2]) for k in range(len(got)) if got[k] != ("MSB" if k % 2 == 0 else "LSB", k // 2))
+
+
+class RingSink(Recorder):
+    """A port fed ahead of time that keeps what it holds by ticket, as the native JACK out does: each
+    message's due time, movable (`reaim`) until it is due."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: dict[int, tuple[object, float]] = {}
+        self._tickets = itertools.count()
+
+    def lead(self, payload: object) -> float:
+        return 0.5
+
+    def send(self, payload: object) -> None:
+        from copilot.bridge.handover import HANDOVER
+
+        ticket = next(self._tickets)
+        self.held[ticket] = (payload, HANDOVER.due)
+        HANDOVER.tickets.append((self, ticket))
+
+    def reaim(self, ticket: int, due: float) -> int | None:
+        payload, _ = self.held.pop(ticket)
+        fresh = next(self._tickets)
+        self.held[fresh] = (payload, due)
+        return fresh
+
+
+def test_a_tempo_change_moves_what_a_port_holds_before_anything_new_is_handed_over():
+    """Three notes handed to a port ahead at 120 BPM; the tempo goes to 150 and three more are scheduled at
+    once, by the same thread. Before the new ones are handed over, the old ones are moved to their beats'
+    new times: so what the port holds is in beat order the moment `schedule` returns (the dispatch thread
+    looks every 5 ms; a new-grid payload handed over first hid the move from it, and a note went out late
+    and out of order)."""
+    clock = InternalClock(tempo=120.0)
+    d = Dispatcher(clock, realtime=False)
+    sink = RingSink()
+    d.start()
+    try:
+        start = clock.beat + 0.3
+        beats = [start + i / 8 for i in range(6)]
+        d.schedule(sink, [Timed(b, i, "a") for i, b in enumerate(beats[:3])])
+        deadline = time.monotonic() + 2.0
+        while len(sink.held) < 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        clock.set_tempo(150.0)
+        d.schedule(sink, [Timed(b, i + 3, "a") for i, b in enumerate(beats[3:])])
+        held = sorted(sink.held.values(), key=lambda pd: pd[1])
+    finally:
+        d.stop()
+    assert [p for p, _ in held] == list(range(6))
+    assert [due for _, due in held] == pytest.approx([clock.time_at_beat(b) for b in beats], abs=1e-9)
