@@ -119,7 +119,9 @@ def main() -> None:
         with WorkerPool(2) as pool, \
                 LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
-            client.run(__import__, "copilot.rehearsal.sandbox")  # warm: imports are not rehearsal
+            from copilot.rehearsal import worker
+
+            client.run(worker.ready)  # warm, as the local pool's initializer: imports are not rehearsal
             for cache in ("cold", "warm"):
                 figures[f"one {cache}"] = measure(f"1 worker, {cache} stretches", candidates, root / "w1", workers=1)
                 fresh(pool)
