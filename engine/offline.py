@@ -90,7 +90,8 @@ def render_offline(
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = WavRecorder(path, engine.samplerate)
     # into memory, each block is rendered in place in the whole render's array (no copy per block, no
-    # concatenation at the end); to a WAV, into one block's buffer, streamed out
+    # concatenation at the end; zeros are mapped as they are first written, so a render stopped early holds
+    # only what it rendered); to a WAV, into one block's buffer, streamed out
     audio = np.zeros(2 * (block if writer is not None else total), np.float32)
     # the decks' taps in output samples (kernel sample s sounds at output sample s + latency), written block
     # by block into one array from the kernel's tap (the same memory every block: `Engine.deck_taps`)
