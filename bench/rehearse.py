@@ -13,8 +13,9 @@ whole, every candidate drawn), so its speed-up is measured on the same machine a
 Each configuration runs twice: first with a cold stretch cache (a fresh out folder: every key shift is
 Rubber Band's work), then again in the same folder (warm: the stretches on disk, as a resumed or second
 overnight rehearsal finds them). Local workers and the Dask workers are started and warmed before the
-clock starts, as a long rehearsal's are; in-memory caches (stretches, decoded files, loudness) are
-emptied before every configuration.
+clock starts, as a long rehearsal's are — the local pool afresh for the cold run, then kept for the warm
+one, as the Dask workers are; in-memory caches (stretches, decoded files, loudness) are emptied before
+every configuration, in every worker.
 """
 
 from __future__ import annotations
@@ -55,10 +56,17 @@ def cold() -> None:
     sandbox._LUFS.clear()
 
 
-def fresh(pool) -> None:
-    """New local workers, started and warm (the pool's initializer) before the clock starts."""
-    pool.renew()
-    for f in [pool.pool.submit(time.sleep, 0.5) for _ in range(pool.workers)]:  # one each: none idle yet
+def _cold_a_while() -> None:
+    cold()
+    time.sleep(0.5)  # busy a while: the other workers take the other calls
+
+
+def fresh(pool, renew: bool) -> None:
+    """Local workers ready before the clock starts: new ones, warm (the pool's initializer), or (`renew`
+    false) the same ones with their in-memory caches emptied, as the Dask workers' are between runs."""
+    if renew:
+        pool.renew()
+    for f in [pool.pool.submit(_cold_a_while) for _ in range(pool.workers)]:  # one each: none idle yet
         f.result()
 
 
@@ -119,10 +127,12 @@ def main() -> None:
         with WorkerPool(2) as pool, \
                 LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
-            client.run(__import__, "copilot.rehearsal.sandbox")  # warm: imports are not rehearsal
+            from copilot.rehearsal import worker
+
+            client.run(worker.ready)  # warm, as the local pool's initializer: imports are not rehearsal
             for cache in ("cold", "warm"):
                 figures[f"one {cache}"] = measure(f"1 worker, {cache} stretches", candidates, root / "w1", workers=1)
-                fresh(pool)
+                fresh(pool, renew=cache == "cold")
                 figures[f"two {cache}"] = measure(f"2 local workers, {cache}", candidates, root / "w2", pool=pool)
                 client.run(cold)
                 figures[f"dask {cache}"] = measure(f"Dask LocalCluster ×2, {cache}", candidates, root / "dask",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Engine
-from .layout import MAX_BLOCK
+from .layout import MAX_BLOCK, MAX_DECKS, S_FRAMES
 from .recorder import WavRecorder
 
 
@@ -28,6 +28,10 @@ class OfflineClockMap:
         self.clock = clock
         self.t0 = clock.now() if start_time is None else float(start_time)
         self._written = engine.frames  # output sample 0 = the kernel's frame count now
+        # fixed for the engine's life, read once: `publish` runs before every block of an offline render
+        self._rate = engine.samplerate
+        self._latency = engine.latency_samples
+        self._stats = engine.state["stats"]
 
     def time_of_output(self, n: float) -> float:
         return self.t0 + n / self.engine.samplerate
@@ -37,14 +41,12 @@ class OfflineClockMap:
 
     def block_end_time(self, frames: int) -> float:
         """Clock time at which the last sample of the next block will sound."""
-        s = self.engine.frames - self._written + frames + self.engine.latency_samples
-        return self.time_of_output(s)
+        return self.t0 + (int(self._stats[S_FRAMES]) - self._written + frames + self._latency) / self._rate
 
     def publish(self) -> None:
-        e = self.engine
-        s = e.frames
-        t = self.time_of_output(s - self._written + e.latency_samples)
-        e.set_clock_map(s, self.clock.beat_at_time(t), self.clock.tempo / 60.0 / e.samplerate)
+        s = int(self._stats[S_FRAMES])
+        t = self.t0 + (s - self._written + self._latency) / self._rate
+        self.engine.set_clock_map(s, self.clock.beat_at_time(t), self.clock.tempo / 60.0 / self._rate)
 
 
 def render_offline(
@@ -77,18 +79,24 @@ def render_offline(
         raise ValueError("render a positive duration")
     if decks is not None and block > MAX_BLOCK:
         raise ValueError(f"deck taps need blocks of at most {MAX_BLOCK} frames")
+    from .kernel import render as kernel  # what `Engine.render` calls, looked up once, not per block
+
     cmap = OfflineClockMap(engine, clock)
     total = round(seconds * engine.samplerate)
-    out = np.zeros(2 * block, np.float32)
+    latency, table = engine.latency_samples, engine.state.table
     writer = None
-    chunks: list[np.ndarray] = []
     if path is not None:
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = WavRecorder(path, engine.samplerate)
+    # into memory, each block is rendered in place in the whole render's array (no copy per block, no
+    # concatenation at the end; zeros are mapped as they are first written, so a render stopped early holds
+    # only what it rendered); to a WAV, into one block's buffer, streamed out
+    audio = np.zeros(2 * (block if writer is not None else total), np.float32)
     # the decks' taps in output samples (kernel sample s sounds at output sample s + latency), written block
-    # by block into one array
-    taps = np.zeros((engine.decks, total + engine.latency_samples, 2), np.float32) if decks is not None else None
+    # by block into one array from the kernel's tap (the same memory every block: `Engine.deck_taps`)
+    taps = np.zeros((engine.decks, total + latency, 2), np.float32) if decks is not None else None
+    tap = engine.state["tap"].reshape(MAX_DECKS, MAX_BLOCK, 2)[: engine.decks]
     if decks is not None:
         engine.tap_decks(True)
     try:
@@ -105,15 +113,13 @@ def render_offline(
             while done < end:
                 n = min(block, end - done)
                 cmap.publish()
-                engine.render(n, out)
-                frame = out[: 2 * n].reshape(n, 2)
-                if taps is not None:
-                    at = done + engine.latency_samples
-                    taps[:, at:at + n] = engine.deck_taps(n)
                 if writer is not None:
-                    writer.write(frame)
+                    kernel(table, audio, n)
+                    writer.write(audio[: 2 * n].reshape(n, 2))
                 else:
-                    chunks.append(frame.copy())
+                    kernel(table, audio[2 * done: 2 * (done + n)], n)
+                if taps is not None:
+                    taps[:, done + latency: done + latency + n] = tap[:, :n]
                 done += n
     finally:
         if writer is not None:
@@ -124,7 +130,7 @@ def render_offline(
         decks.append(taps[:, :done])
     if path is not None:
         return path
-    return np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
+    return audio[: 2 * done].reshape(done, 2)
 
 
 def _quiet_blocks(cmap: OfflineClockMap, due: float, block: int, most: int) -> int:

@@ -117,7 +117,9 @@ def mono(x: np.ndarray) -> np.ndarray:
     if x.ndim != 2:
         return np.asarray(x, np.float64)
     if x.shape[1] == 2:  # stereo: (L + R) / 2 in float64, the same numbers as the mean, without a copy first
-        return np.add(x[:, 0], x[:, 1], dtype=np.float64) * 0.5
+        m = np.add(x[:, 0], x[:, 1], dtype=np.float64)
+        m *= 0.5  # in place: one array per call, not two
+        return m
     x = np.asarray(x, np.float64)
     return x @ np.full(x.shape[1], 1.0 / x.shape[1])  # the channels' mean, faster than a strided .mean(axis=1)
 
@@ -199,9 +201,9 @@ def on_grid(out_deck: np.ndarray | None, in_deck: np.ndarray | None, mix: np.nda
 def short_term_loudness(x: np.ndarray, sr: int, hop: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Times (window centres) and EBU R128 short-term loudness (LUFS, 3 s window) every `hop` s."""
     x = np.asarray(x)
-    # channels × frames, each channel contiguous: filtering along a strided axis is slow
-    channels = np.ascontiguousarray((x[:, None] if x.ndim == 1 else x).T, np.float64)
-    filtered = signal.sosfilt(k_weighting(sr), channels, axis=-1)
+    # channels × frames: sosfilt makes its own contiguous float64 copy of each channel to filter in place
+    # (filtering along a strided axis is slow), so the float32 render goes in as it is — one copy, not two
+    filtered = signal.sosfilt(k_weighting(sr), (x[:, None] if x.ndim == 1 else x).T, axis=-1)
     filtered *= filtered
     power = filtered.sum(axis=0)  # channel weights 1 (stereo)
     w, h = round(SHORT_TERM * sr), round(hop * sr)

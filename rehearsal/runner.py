@@ -139,7 +139,9 @@ def _init_worker() -> None:
         os.environ[var] = "1"
     from copilot.engine.engine import Engine
 
-    from . import sandbox  # noqa: F401 - imported here: the first candidate does not pay for it
+    from . import worker
+
+    worker.ready()  # the first candidate's imports, and the heap kept between candidates
 
     scratch = Engine()
     scratch.set_clock_map(0, 0.0, 2.0 / scratch.samplerate)
@@ -215,6 +217,9 @@ def run(candidates: Sequence[Candidate], settings: RenderSettings, folder: Path,
         elif pool is not None:
             _on_pool(todo, settings, folder, arrived, pool, plot)
         elif workers <= 1:  # in the order a worker is dealt them: what shares a stretch, back to back
+            from . import worker
+
+            worker.ready()
             for batch in batches(todo, settings):
                 for c, k in batch:
                     arrived(rehearse_one(c, settings, str(folder), k, plot))
@@ -253,7 +258,11 @@ def batches(todo: Sequence[tuple[Candidate, str]], settings: RenderSettings, siz
 
 
 def rehearse_batch(batch: Batch, settings: RenderSettings, folder: str, plot: bool = False) -> list[dict[str, Any]]:
-    """`rehearse_one` for each candidate of a batch, in this worker."""
+    """`rehearse_one` for each candidate of a batch, in this worker (made ready first, once: a Dask
+    worker runs no initializer of ours)."""
+    from . import worker
+
+    worker.ready()
     return [rehearse_one(c, settings, folder, k, plot) for c, k in batch]
 
 

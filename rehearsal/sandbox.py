@@ -50,6 +50,7 @@ from . import critic
 from .candidate import Candidate, RenderSettings
 
 STRETCHES = "stretches"  # the out folder's sub-folder of finished key-shift stretches (engine.stretch.keep_on_disk)
+LOUDNESS = "loudness"  # … and of the tracks' measured loudness (loudness_of), for tracks whose analysis has none
 DECODED_BYTES = 512 << 20  # decoded files a worker keeps: every candidate of a pair loads the same two
 SETUP_LOAD = 1.0  # clock beat both decks load on
 SETUP_PLAY = 4.0  # clock beat the outgoing deck starts on (a bar line)
@@ -94,20 +95,38 @@ def sidecar_of(track: TrackRecord) -> dict[str, Any]:
 _LUFS: dict[tuple[str, int, int], float | None] = {}  # per worker process: each track measured once
 
 
-def loudness_of(track: TrackRecord) -> float | None:
-    """The track's integrated loudness: its analysis's, else measured once per process. The silent twin
-    carries the real track's figure, so every pass gives each deck the same loudness-match gain."""
+def loudness_of(track: TrackRecord, kept: Path | None = None) -> float | None:
+    """The track's integrated loudness: its analysis's, else measured once — per process, and with `kept`
+    (the out folder's LOUDNESS) once for every worker and every later run: each worker measuring every
+    track it touches was a tenth of a second per track, the largest of a fresh worker's first touches. A
+    file changed since (its size or time) is measured afresh. The silent twin carries the real track's
+    figure, so every pass gives each deck the same loudness-match gain."""
     if track.lufs is not None:
         return track.lufs
-    st = os.stat(track.path)
-    key = (track.path, st.st_size, st.st_mtime_ns)
-    if key not in _LUFS:
-        from copilot.phrase_db.loudness import integrated_lufs
+    source = stretch.source_of(track.path)
+    if source is None:
+        raise SandboxError(f"'{track.title}' cannot be read ({track.path}); analyse the library again")
+    key: tuple[str, int, int] = source  # type: ignore[assignment] - (real path, size, mtime): what names the audio
+    if key in _LUFS:
+        return _LUFS[key]
+    disk = kept / f"{hashlib.sha1(repr(key).encode()).hexdigest()[:24]}.json" if kept is not None else None
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        if disk is not None and disk.is_file():
+            value = json.loads(disk.read_text())["lufs"]
+            _LUFS[key] = None if value is None else float(value)
+            return _LUFS[key]
+    from copilot.phrase_db.loudness import integrated_lufs
 
-        keep_decoded(DECODED_BYTES)  # the same decoded samples the engine's load takes next
-        audio, sr, _ = decode_with_notes(Path(track.path))
-        value = integrated_lufs(audio, sr)
-        _LUFS[key] = round(value, 2) if np.isfinite(value) else None
+    keep_decoded(DECODED_BYTES)  # the same decoded samples the engine's load takes next
+    audio, sr, _ = decode_with_notes(Path(track.path))
+    value = integrated_lufs(audio, sr)
+    _LUFS[key] = round(value, 2) if np.isfinite(value) else None
+    if disk is not None:  # written aside, then moved into place whole: another worker reads all or nothing
+        with contextlib.suppress(OSError):
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            part = disk.with_suffix(f".{os.getpid()}.part")
+            part.write_text(json.dumps({"lufs": _LUFS[key], "path": key[0]}))
+            os.replace(part, disk)
     return _LUFS[key]
 
 
@@ -135,9 +154,10 @@ def silent_twin(path: Path, folder: Path) -> Path:
     return twin
 
 
-def stage(candidate: Candidate, folder: Path, silent: str | None, twins: Path) -> tuple[MixTrack, MixTrack]:
+def stage(candidate: Candidate, folder: Path, silent: str | None, twins: Path,
+          kept: Path | None = None) -> tuple[MixTrack, MixTrack]:
     """A crate of the two tracks in `folder` (`silent`: "out" or "in" gets its silent twin, kept in
-    `twins`)."""
+    `twins`; `kept`: where measured loudness is kept, `loudness_of`)."""
     folder.mkdir(parents=True, exist_ok=True)
     staged = []
     for role, track in (("out", candidate.out_track), ("in", candidate.in_track)):
@@ -150,7 +170,7 @@ def stage(candidate: Candidate, folder: Path, silent: str | None, twins: Path) -
         with contextlib.suppress(FileNotFoundError):
             dst.unlink()
         os.symlink(audio.resolve(), dst)
-        dst.with_suffix(".json").write_text(json.dumps({**sidecar_of(track), "lufs": loudness_of(track)}))
+        dst.with_suffix(".json").write_text(json.dumps({**sidecar_of(track), "lufs": loudness_of(track, kept)}))
         staged.append(dst)
     records = {r.path: r for r in folder_records([folder])}
     return MixTrack.of(records[str(staged[0])]), MixTrack.of(records[str(staged[1])])
@@ -175,9 +195,10 @@ class Pass:
 
 
 def render_pass(candidate: Candidate, settings: RenderSettings, folder: Path, silent: str | None,
-                twins: Path | None = None, decks: bool = False) -> Pass:
-    """One offline session, rendered into memory (`decks`: each deck alone from the same pass too)."""
-    out_t, in_t = stage(candidate, folder / (silent or "mix"), silent, twins or folder)
+                twins: Path | None = None, decks: bool = False, kept: Path | None = None) -> Pass:
+    """One offline session, rendered into memory (`decks`: each deck alone from the same pass too;
+    `kept`: where measured loudness is kept, `loudness_of`)."""
+    out_t, in_t = stage(candidate, folder / (silent or "mix"), silent, twins or folder, kept)
     tempo = float(candidate.out_track.bpm or 120.0)
     margin = 4.0 * settings.margin_bars
     exit_beat = 4.0 * (candidate.exit_bar if candidate.exit_bar is not None else outro_bar(candidate.out_track))
@@ -259,19 +280,20 @@ def render(candidate: Candidate, settings: RenderSettings, workdir: Path | None 
     keep_decoded(DECODED_BYTES)
     if workdir is not None and stretch.keep_on_disk_folder() != workdir / STRETCHES:
         stretch.keep_on_disk(workdir / STRETCHES)
+    kept = workdir / LOUDNESS if workdir is not None else None
     with tempfile.TemporaryDirectory(prefix="rehearse-", dir=workdir) as tmp:
         folder = Path(tmp)
         if settings.one_pass:
-            one = render_pass(candidate, settings, folder, None, decks=True)
+            one = render_pass(candidate, settings, folder, None, decks=True, kept=kept)
             assert one.decks is not None
             mix, plan, said, anchors = one.audio, one.plan, one.said, one.anchors
             out_alone, in_alone, passes = one.decks[0], one.decks[1], 1
         else:
             twins = _twin_folder()
-            one = render_pass(candidate, settings, folder, None, twins)
+            one = render_pass(candidate, settings, folder, None, twins, kept=kept)
             mix, plan, said, anchors = one.audio, one.plan, one.said, one.anchors
-            out_alone = render_pass(candidate, settings, folder, "in", twins).audio
-            in_alone = render_pass(candidate, settings, folder, "out", twins).audio
+            out_alone = render_pass(candidate, settings, folder, "in", twins, kept=kept).audio
+            in_alone = render_pass(candidate, settings, folder, "out", twins, kept=kept).audio
             passes = 3
     stretch.save_kept()  # a stretch new to this run: on disk for every worker and every later run
     tempo = float(candidate.out_track.bpm or 120.0)

@@ -50,6 +50,26 @@ def test_short_term_loudness_is_the_frames_by_channels_filter_s() -> None:
     np.testing.assert_allclose(lufs, old, atol=1e-9)
 
 
+def test_short_term_loudness_of_float32_is_the_contiguous_float64_channels_s_to_the_last_bit() -> None:
+    """The engine's float32 render handed to the filter as is (its own float64 copy is the only one):
+    the same bits as each channel first made contiguous float64 (the fourth pass's way)."""
+    x = (noise(7.0, seed=5) * np.linspace(1.0, 0.3, round(7.0 * SR))[:, None]).astype(np.float32)
+    filtered = signal.sosfilt(k_weighting(SR), np.ascontiguousarray(x.T, np.float64), axis=-1)
+    filtered *= filtered
+    ms = critic.window_means(filtered.sum(axis=0), 3 * SR, SR // 10)
+    _, lufs = critic.short_term_loudness(x, SR)
+    assert np.array_equal(lufs, -0.691 + 10 * np.log10(ms + 1e-12))
+    assert np.array_equal(critic.short_term_loudness(x[:, 0], SR)[1],
+                          critic.short_term_loudness(np.ascontiguousarray(x[:, :1]), SR)[1])
+
+
+def test_mono_is_the_channels_mean_to_the_last_bit() -> None:
+    x = noise(1.0, seed=9).astype(np.float32)
+    assert np.array_equal(critic.mono(x), x.astype(np.float64).mean(axis=1))
+    three = noise(1.0, seed=9, channels=3)
+    np.testing.assert_allclose(critic.mono(three), three.mean(axis=1), rtol=1e-12, atol=1e-15)
+
+
 def hot_mix() -> np.ndarray:
     """Quiet noise with loud bursts here and there — some pushed over the ceiling, one a single sample
     right at a block's edge — so most blocks are skipped and the overs sit at their borders."""
