@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -392,6 +393,17 @@ class NativeJackOut:
             self._dead = True  # the semaphore is posted once: remember it
         return self._dead
 
+    def drain(self, timeout: float) -> bool:
+        """Wait until the callback has placed (or skipped, recalled) everything handed over, at most
+        `timeout` seconds: what was handed over counts as sent, so a port closing must not drop it. True
+        when nothing is left."""
+        deadline = time.monotonic() + timeout
+        while self.table[C_READ] < self.table[C_WRITTEN]:
+            if time.monotonic() >= deadline or self.dead:
+                return False
+            time.sleep(0.001)
+        return True
+
     def close(self, server_alive: bool = True) -> None:
         """Stop the callback and close the client (on a live server only: see `jack_server.settle`)."""
         if self._client is None:
@@ -400,6 +412,7 @@ class NativeJackOut:
         if not server_alive or self.dead:
             _GRAVEYARD.append(self)
             return
+        self.drain(self.lookahead + 2 * self.period + 0.01)
         settle()  # jack2 issue #216: no port goes while a client walks its port list
         self._lib.jack_deactivate(handle)
         self._lib.jack_client_close(handle)

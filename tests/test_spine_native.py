@@ -344,3 +344,19 @@ def test_a_tempo_change_after_hand_over_moves_what_the_ring_holds(jack_server, m
         assert out.counters()["reaimed"] >= 3
     finally:
         close(ports, dispatcher)
+
+
+def test_what_was_handed_over_still_goes_out_when_the_port_closes(jack_server, midi_capture):
+    """A message handed over counts as sent. Closing the port while it waits in the ring (its time 50 ms
+    away) must not drop it: the port lets the callback place what it holds first (a set that stopped just
+    after handing over its last messages said "28 sent" and the wire carried 26)."""
+    from copilot.bridge.clock import host_time
+    from copilot.bridge.jack_server import settle
+
+    ports = MidiPorts("jack", watchdog_period=0, native=True, lookahead=0.06)
+    out = ports.output(f"Native Out {next(_names)}")
+    cap = midi_capture(out.name)
+    settle()  # its helper client open already, as in a long set: closing takes a few cycles, not tens of ms
+    out._out.send(note(5), host_time() + 0.05)
+    ports.close()
+    assert [data for _, data in cap.collect(1, timeout=1.0)] == [note(5)]

@@ -68,7 +68,6 @@ def test_a_host_with_no_port_is_said_loudly_never_ticked_and_summed_up(tmp_path,
 @pytest.mark.jack
 def test_a_host_that_is_there_gets_ticks_and_a_clean_summary(tmp_path, jack_server, midi_capture):
     session, said = live_session(tmp_path, "midi-monitor", midi_api="jack")
-    xruns = jack_server.xruns()
     session.start()
     capture = midi_capture("Copilot Out")
     try:
@@ -79,9 +78,5 @@ def test_a_host_that_is_there_gets_ticks_and_a_clean_summary(tmp_path, jack_serv
     assert not [line for line in said if "nothing will reach" in line or "has no MIDI port" in line]
     assert len([line for line in said if line.startswith("✓ [script]")]) == 3
     sent = session.dispatcher.tally["midi-monitor"].sent
-    # what the summary counts is what the wire carried — but for a cycle JACK itself lost (an XRun: that
-    # cycle's MIDI never reaches the reader, whoever wrote it; 34 counted, 32 heard once on CI)
-    lost_in_jack = jack_server.xruns() - xruns
-    assert len(got) > 0 and (sent == len(got) or (lost_in_jack and 0 < sent - len(got) <= 4 * lost_in_jack)), \
-        (sent, len(got), lost_in_jack)
+    assert sent == len(got) > 0  # what the summary counts is what the wire carried
     assert said[-1] == f"midi-monitor: {sent} sent, 0 refused at send time, 0 failed to send"
