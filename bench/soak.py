@@ -199,8 +199,9 @@ class Soak:
     def __init__(self, args: argparse.Namespace, log_path: Path) -> None:
         self.args = args
         self.motion_port = free_udp_port()
+        wake = args.wake_latency if args.wake_latency == "off" else int(args.wake_latency)
         config = Config({"motion": {"osc": f"127.0.0.1:{self.motion_port}"},
-                         "ports": {"native": args.send_path == "native"}})
+                         "ports": {"native": args.send_path == "native"}, "run": {"wake_latency_us": wake}})
         host = TargetHost(config.targets(), plugins=[midi_monitor, motion_input, phrase_db], entry_points=False,
                           settings=config.data)
         options = SessionOptions(target="midi-monitor", duration=args.minutes * 60.0, link=False, tempo=TEMPO,
@@ -211,6 +212,9 @@ class Soak:
         self.phase = "settle"
         self.lateness = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
         self.wire = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
+        # sends with no beat (a PANIC, a CONFIRM's effect: "now"): due when decided, so their wire time is
+        # the reaction (the hand-over and the next JACK cycle), not a beat kept or missed; apart
+        self.wire_at_once = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
         self.placed = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}  # native callback's own
         self.awaiting: deque[tuple[float, bytes]] = deque()  # (due, bytes) sent, not yet seen on the wire
         self.unmatched = 0
@@ -223,6 +227,10 @@ class Soak:
         self.stop = threading.Event()
         self.loaded_at = math.inf
         self.loads_seen: list[float] = []  # the machine's 1-minute load average every 10 s
+        # the loaded phase's sends over 2 ms late on the wire, and when voice and the LOADs came (Link time):
+        # what was going on when a send came late
+        self.late_sends: list[tuple[float, float, str]] = []
+        self.moments: dict[str, list[float]] = {"voice": [], "load": []}
         self.realtime: dict[str, list[str]] = {}
         self.load_at_start = load_average()
         self.traced: tracemalloc.Snapshot | None = None
@@ -236,7 +244,7 @@ class Soak:
             self.lateness[self.phase].add(sent.sent - sent.due)
             data = getattr(sent.payload, "data", None)
             if data is not None:
-                self.awaiting.append((sent.due, bytes(data)))
+                self.awaiting.append((sent.due, bytes(data), sent.beat is None))
 
     def on_the_wire(self, recorder: JackRecorder) -> None:
         """Every 0.2 s: match what the recorder heard to what was sent — the same bytes, the send whose due
@@ -246,36 +254,48 @@ class Soak:
         placements): this thread shares the set's GIL."""
         out = self.session.ports.outputs.get("Copilot Out") if self.session.ports else None
         since = 0
-        by_bytes: dict[bytes, deque[float]] = {}
+        by_bytes: dict[bytes, deque[tuple[float, bool]]] = {}
         swept = time.monotonic()
         while not self.stop.wait(0.2):
             phase = self.phase
             while self.awaiting:
-                due, data = self.awaiting.popleft()
-                by_bytes.setdefault(data, deque()).append(due)
+                due, data, at_once = self.awaiting.popleft()
+                by_bytes.setdefault(data, deque()).append((due, at_once))
             for wire, data in recorder.messages():
                 dues = by_bytes.get(data)
-                while dues and dues[0] < wire - 1.0:
+                while dues and dues[0][0] < wire - 1.0:
                     dues.popleft()  # sent but never heard (a recall, a loss): counted, not timed
                     self.unmatched += 1
                 best, gap = -1, 0.25  # farther than this from its due time: not this send
                 for k in range(min(4, len(dues) if dues else 0)):
-                    if abs(wire - dues[k]) < gap:
-                        best, gap = k, abs(wire - dues[k])
+                    if abs(wire - dues[k][0]) < gap:
+                        best, gap = k, abs(wire - dues[k][0])
                 if best >= 0:
-                    self.wire[phase].add(wire - dues[best])
+                    due, at_once = dues[best]
+                    (self.wire_at_once if at_once else self.wire)[phase].add(wire - due)
+                    if wire - due > 0.002 and not at_once and phase == "loaded" and len(self.late_sends) < 500:
+                        self.late_sends.append((due, wire - due, data.hex()))
                     del dues[best]
                 else:
                     self.heard_unmatched += 1
             if time.monotonic() - swept > 5.0:  # what was sent long ago and never heard
                 swept, old = time.monotonic(), host_time() - 2.0
                 for dues in by_bytes.values():
-                    while dues and dues[0] < old:
+                    while dues and dues[0][0] < old:
                         dues.popleft()
                         self.unmatched += 1
             if out is not None:
                 errors, since = out.placements(since)
                 self.placed[phase].add_many(np.asarray(errors, dtype=float))
+
+    def _late_story(self) -> list[dict[str, Any]]:
+        """Each send over 2 ms late on the wire, with how long after the last voice transcript and LOAD."""
+        story = []
+        for due, late, data in self.late_sends:
+            since = {what: round(due - max((t for t in times if t <= due), default=math.nan), 3)
+                     for what, times in self.moments.items()}
+            story.append({"due": round(due, 4), "late_ms": round(late * 1e3, 2), "midi": data, "after": since})
+        return story
 
     # -- the performers ------------------------------------------------------------------------------
     # The phones and the OSC controller are other devices in a real set: they send from a child process
@@ -303,6 +323,7 @@ class Soak:
             text = SPOKEN[i % len(SPOKEN)]
             result = understand(Transcript(text, 0.2, -0.15, 0.01, len(text.split()) + 2, 2.0), constrained=False)
             if result.intent is not None:
+                self.moments["voice"].append(host_time())
                 self.session.submit(result.intent)
                 self.counts["voice"] += 1
 
@@ -311,6 +332,7 @@ class Soak:
             if self.stop.wait(LOAD_EVERY):
                 break
             query = QUERIES[i % len(QUERIES)]
+            self.moments["load"].append(host_time())
             self.session.submit_soon(Intent(IntentKind.LOAD, args={"query": query}, source=Source.PAD,
                                             text=f"load {query}"))
             self.counts["loads"] += 1
@@ -386,6 +408,7 @@ class Soak:
             out = s.ports.outputs.get("Copilot Out") if s.ports is not None else None
             self.path_line = out.path_line if out is not None else None
             self.native_counters = out.counters() if out is not None else None
+            self.cores_line = s.wake.line()
             s.stop()
             thaw_heap()
         for t in threads:
@@ -428,8 +451,10 @@ class Soak:
                     "loaded_later_than_bound": h["loaded"].above(b)}
 
         return {
-            "send_path": self.path_line, "native_counters": self.native_counters,
+            "send_path": self.path_line, "cores": self.cores_line, "native_counters": self.native_counters,
             "on_the_wire": judged(self.wire), "native_placements": judged(self.placed),
+            "late_sends": self._late_story(),
+            "on_the_wire_at_once": {phase: self.wire_at_once[phase].summary() for phase in ("baseline", "loaded")},
             "sent_never_heard": self.unmatched, "heard_never_matched": self.heard_unmatched,
             "minutes": self.args.minutes, "settle_minutes": self.args.settle_minutes,
             "baseline_minutes": self.args.baseline_minutes, "warmup_minutes": self.args.warmup_minutes,
@@ -464,6 +489,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--send-path", choices=("native", "rtmidi"), default="native",
                     help="JACK MIDI sends handed ahead to the native callback (default), or rtmidi's at the time")
+    ap.add_argument("--wake-latency", default="0", metavar="US|off",
+                    help="[run] wake_latency_us: idle cores wake within this many µs (default 0), or off")
     ap.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
                     help="trace Python's allocations and print what grew after the warm-up, by traceback "
                          "(a measurement: slows the whole set)")

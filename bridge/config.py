@@ -26,7 +26,7 @@ from typing import Any
 import platformdirs
 
 from .ports import API_NAMES
-from .settings import Choice, ListOf, Num, Rule, SettingError, Switch, Table, Text, validate
+from .settings import AnyOf, Choice, ListOf, Num, Rule, SettingError, Switch, Table, Text, validate
 
 APP = "copilot"
 
@@ -84,6 +84,7 @@ RUN = Table({
     "tempo": Num(20.0, 999.0, "BPM", note="Link's range"),
     "quantum": Num(1.0, 16.0, "beats"),
     "auto_wait": Num(0.0, 60.0, "s"),
+    "wake_latency_us": AnyOf((Num(0, 100_000, "µs", integer=True), Choice(("off",), fold=True))),
 })
 OSC = Table({"bind": BIND, "allow": ListOf(ALLOW, single=True)})
 PORTS = Table({"api": MIDI_API, "in": Text("a MIDI port name"),

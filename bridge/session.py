@@ -40,6 +40,7 @@ from .state import HostState
 from .surroundings import Hint, Surroundings, running_processes
 from .telemetry import Telemetry
 from .transition import DeckView, MixView
+from .wakeup import DEFAULT_US, WakeLatency, hold
 
 log = logging.getLogger(__name__)
 MAX_LOOKUPS = 8  # LOADs waiting for the library at once; more are refused (a stuck disk must not pile up)
@@ -145,6 +146,7 @@ class Session:
         self.ports_problem = ""  # why no MIDI ports could be opened (the fix, in words)
         self._said_sends: dict[str, tuple[int, float, int]] = {}  # target → (failures said, when, sent then)
         self._sends_down: set[str] = set()  # targets whose failing sends were said and have not recovered
+        self.wake = WakeLatency(None)  # the cores kept awake while the set plays (bridge.wakeup)
         self.exit_status = 0  # what `copilot run` exits with (a target or input that ended the set says)
         self.exit_reason = ""
 
@@ -168,6 +170,12 @@ class Session:
     def start_stop_sync(self) -> bool:
         """[link] start_stop_sync: follow the Link session's start/stop."""
         return bool(self.config.section("link").get("start_stop_sync", False))
+
+    @property
+    def wake_latency_us(self) -> int | None:
+        """[run] wake_latency_us: how fast idle cores must wake while the set plays (None: "off")."""
+        value = self.config.section("run").get("wake_latency_us", DEFAULT_US)
+        return None if isinstance(value, str) else int(value)
 
     @property
     def feedback_port(self) -> str:
@@ -305,6 +313,9 @@ class Session:
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> None:
+        if not self.options.offline:  # before the first JACK client: its cycles need the cores awake
+            self.wake = hold(self.wake_latency_us)
+            self.report(self.wake.line())
         self._open_ports()
         names = self.choose_targets()
         # Said before the targets open (the built-in engine may take a while to load its crate).
@@ -447,6 +458,7 @@ class Session:
                                for name, t in self.dispatcher.tally.items()})
         for line in self.summary():
             self.report(line)
+        self.wake.release()
         self.clock.close()
         self.log.close()
 

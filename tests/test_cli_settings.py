@@ -311,7 +311,9 @@ def probe(path: tuple[str, ...], tmp: Path) -> None:
     def seen(value: Any, at: tuple[str, ...] = path, extra: dict[str, Any] | None = None) -> Seen:
         return Seen(nest(at, value, extra), tmp)
 
-    if top == "run":
+    if key == "run.wake_latency_us":
+        assert seen(50).session.wake_latency_us == 50 and seen("off").session.wake_latency_us is None
+    elif top == "run":
         value = {"target": "midi-monitor", "link": False, "tempo": 100.0, "quantum": 3.0, "auto_wait": 0.25}[last]
         assert seen(value).run[last] == value
     elif key == "safety.control_lead":

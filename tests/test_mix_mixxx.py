@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from copilot.bridge.actions import ActionKind
@@ -26,6 +27,7 @@ from copilot.plugins import mixxx
 from copilot.plugins import phrase_db as phrase_db_plugin
 from copilot.tests.fixtures_dj import HostPorts, MixxxHost
 from copilot.tests.fixtures_mix import BassTrack, write_bass_track
+from copilot.tests.jack_recorder import JackRecorder
 
 pytestmark = [pytest.mark.jack, pytest.mark.usefixtures("jack_server")]
 
@@ -71,6 +73,7 @@ def test_bass_swap_reaches_mixxx_as_eq_and_crossfader_streams_and_the_play_press
         host.handle(data, index)
 
     ports = HostPorts(cfg["port"], cfg["feedback_port"], on_message, f"mixxx-host-{name}")
+    recorder = JackRecorder(cfg["port"], f"mixxx-wire-{name}")  # the judge of when: frame-exact
     session.started_at = session.clock.now()
     try:
         clock = session.clock
@@ -86,6 +89,8 @@ def test_bass_swap_reaches_mixxx_as_eq_and_crossfader_streams_and_the_play_press
     finally:
         session.stop()
         ports.close()
+        wire = recorder.messages()
+        recorder.close()
         gc.collect()
 
     assert swap is not None and swap.verdict is Verdict.SCHEDULED, reports
@@ -93,23 +98,48 @@ def test_bass_swap_reaches_mixxx_as_eq_and_crossfader_streams_and_the_play_press
     start, end = mark.params["start"], mark.params["end"]
     play_a = next(d for d in session.decisions if d.intent.kind is IntentKind.PLAY)
     assert start == play_a.beat + 16 and end == start + 64  # A's main section begins 4 bars in
-    times = ports.timeline()
-    events = [(times[i], e) for i, e in host.events]
+    # Each message heard (JACK's echoes aside) is paired with the message copilot sent: its bytes, in
+    # the order of the messages' due times. The plan is judged on the due times, exactly. The wire is
+    # judged by a frame-exact recorder (JACK's cycle time plus the event's frame): not early (but for a
+    # message or two around an XRun, seen 7.7 ms), on the frame at the median, the key presses at most a
+    # beat late. On a shared VM JACK loses cycles now and then (seen on a busy CI host: one EQ message
+    # heard 143 ms late), so only the bulk is held to an eighth of a beat; a wrong grid or phrase moves
+    # whole streams, and fails both.
+    by_due = sorted(_sent(tmp_path, with_due=True), key=lambda r: r[0])  # stable: ties keep order
+    kept, echoes = _without_echoes(raw)
+    assert echoes <= jack_server.xruns() - xruns_before, echoes
+    due = _due_times(raw, kept, by_due)
+    assert len(due) >= 0.95 * len(by_due), (len(due), len(by_due))
+    on_wire = [m for _, m in wire]
+    wire_due = _due_times(on_wire, _without_echoes(on_wire)[0], by_due)
+    assert len(wire_due) >= 0.95 * len(by_due), (len(wire_due), len(by_due))
+    late = {(wire[i][1], d): wire[i][0] - d for i, d in wire_due.items()}  # by (bytes, due)
+    late_ms = np.array(list(late.values())) * 1e3
+    spread = np.percentile(late_ms, [0, 1, 10, 50, 90, 99, 100]).round(3)
+    assert spread[1] > -0.05 and abs(spread[3]) < 0.5, spread  # not early; on the frame at the median
+    assert spread[4] < TOLERANCE / 2 * 1e3, spread
 
     def at_beat(t: float) -> float:
         return clock.beat_at_time(t + target.output_latency)
 
+    def heard_once(group: str, key: str, value: float) -> int:
+        """The one message that carried this control change to the host; on the wire at most a beat late."""
+        found = [i for i, e in host.events if i in due and (e.group, e.key, e.value) == (group, key, value)]
+        assert len(found) == 1, (group, key, value, found)
+        assert late[raw[found[0]], due[found[0]]] < 60 / TEMPO
+        return found[0]
+
     # deck B's play press: exactly the mapping's bytes (note 0x10 on channel 2), on the transition's first beat
     press = bytes((0x91, 0x10, 0x7F))
     assert raw.count(press) == 1
-    t_play = next(t for t, e in events if (e.group, e.key) == ("[Channel2]", "play") and e.value == 1.0)
-    assert abs(at_beat(t_play) - start) * 60 / TEMPO < TOLERANCE
+    i_play = heard_once("[Channel2]", "play", 1.0)
+    assert raw[i_play] == press and abs(at_beat(due[i_play]) - start) * 60 / TEMPO < 1e-3
     # A's stop at the end, once the crossfader has gone all the way over
-    t_stop = next(t for t, e in events if (e.group, e.key) == ("[Channel1]", "play") and e.value == 0.0)
-    assert abs(at_beat(t_stop) - end) * 60 / TEMPO < TOLERANCE
+    i_stop = heard_once("[Channel1]", "play", 0.0)
+    assert abs(at_beat(due[i_stop]) - end) * 60 / TEMPO < 1e-3
 
     def stream(group: str, key: str) -> list[tuple[float, float]]:
-        return [(at_beat(t), e.value) for t, e in events if (e.group, e.key) == (group, key)]
+        return [(at_beat(due[i]), e.value) for i, e in host.events if i in due and (e.group, e.key) == (group, key)]
 
     # the basses: B's low EQ killed before B starts, A's at unity; they swap within one beat of the middle bar
     low_b = stream("[EqualizerRack1_[Channel2]_Effect1]", "parameter1")
@@ -147,15 +177,14 @@ def test_bass_swap_reaches_mixxx_as_eq_and_crossfader_streams_and_the_play_press
     killed = low_b_sent.index(0)
     assert low_b_sent[:killed] == sorted(low_b_sent[:killed], reverse=True) and low_b_sent[0] == 64
     assert low_b_sent[killed:] == sorted(low_b_sent[killed:]) and low_b_sent[-1] == 64
-    by_due = [m for _, m in sorted(_sent(tmp_path, with_due=True), key=lambda r: r[0])]  # stable: ties keep order
-    heard, echoes = _without_echoes(raw)
-    assert echoes <= jack_server.xruns() - xruns_before, echoes
+    ours_by_due = [m for _, m in by_due]
+    heard = [raw[i] for i in kept]
     for wanted in (bytes((0xBF,)), bytes((0xB1, 10)), bytes((0xB0, 10))):
-        ours = [m for m in by_due if m.startswith(wanted)]
+        ours = [m for m in ours_by_due if m.startswith(wanted)]
         theirs = [m for m in heard if m.startswith(wanted)]
         assert len(theirs) >= 0.95 * len(ours), (wanted, len(theirs), len(ours))
         assert _first_stray(theirs, ours) is None, (wanted, _first_stray(theirs, ours), len(theirs), len(ours))
-    assert raw[-1] == by_due[-1] or raw[-1] in by_due[-8:]
+    assert raw[-1] in ours_by_due[-8:]
 
 
 def _sent(tmp_path: Path, with_due: bool = False) -> list[Any]:
@@ -166,25 +195,42 @@ def _sent(tmp_path: Path, with_due: bool = False) -> list[Any]:
     return [(r["due"], bytes.fromhex(r["midi"])) if with_due else bytes.fromhex(r["midi"]) for r in records]
 
 
-def _without_echoes(received: list[bytes], longest: int = 8) -> tuple[list[bytes], int]:
-    """The messages heard, less JACK's echoes, and how many there were. When a client misses its cycle (an
-    XRun), a client reading its port is handed the port's buffer as the last cycle left it: that cycle's
-    messages heard twice in a row (seen: a crossfader MSB and LSB pair heard again right after itself,
-    5,962 heard of 5,960 sent). Each echo is a run of up to `longest` messages repeating the run just
-    before it; at most one per XRun the server logged."""
-    out: list[bytes] = []
+def _without_echoes(received: list[bytes], longest: int = 8) -> tuple[list[int], int]:
+    """Where the messages heard are, less JACK's echoes, and how many echoes there were. When a client
+    misses its cycle (an XRun), a client reading its port is handed the port's buffer as the last cycle
+    left it: that cycle's messages heard twice in a row (seen: a crossfader MSB and LSB pair heard again
+    right after itself, 5,962 heard of 5,960 sent). Each echo is a run of up to `longest` messages
+    repeating the run just before it; at most one per XRun the server logged."""
+    kept: list[int] = []
     echoes = 0
     i = 0
     while i < len(received):
         k = next((k for k in range(1, longest + 1)
-                  if len(out) >= k and received[i:i + k] == out[-k:]), 0)
+                  if len(kept) >= k and received[i:i + k] == [received[j] for j in kept[-k:]]), 0)
         if k:
             echoes += 1
             i += k
             continue
-        out.append(received[i])
+        kept.append(i)
         i += 1
-    return out, echoes
+    return kept, echoes
+
+
+def _due_times(received: list[bytes], kept: list[int], by_due: list[tuple[float, bytes]]) -> dict[int, float]:
+    """The due time of each message heard (by its place in `received`): the first message of the same
+    bytes sent, in due order, after the one its kind (status and first data byte) was last paired with. A
+    message that matches nothing sent gets none; the order checks name it."""
+    cursor: dict[bytes, int] = {}
+    due: dict[int, float] = {}
+    for i in kept:
+        m = received[i]
+        j = cursor.get(m[:2], 0)
+        while j < len(by_due) and by_due[j][1] != m:
+            j += 1
+        if j < len(by_due):
+            due[i] = by_due[j][0]
+            cursor[m[:2]] = j + 1
+    return due
 
 
 def _first_stray(received: list[bytes], sent: list[bytes]) -> tuple[int, bytes, list[bytes]] | None:
