@@ -37,7 +37,9 @@ class WakeLatency:
         """One line for the performer: what the cores were asked to do."""
         if self.held:
             return f"cores kept awake: wake-up latency held at {self.us} µs while the set plays"
-        return f"cores may sleep: {self.why}" if self.why else "cores may sleep ([run] wake_latency_us = \"off\")"
+        if self.us is None:
+            return 'cores may sleep ([run] wake_latency_us = "off")'
+        return f"cores may sleep: {self.why or 'the set let its request go'}"
 
     def release(self) -> None:
         if self._fd is not None:
@@ -51,7 +53,7 @@ def hold(us: int | None, path: str = PATH) -> WakeLatency:
     if us is None:
         return WakeLatency(None)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return WakeLatency(us, f"this system has no {path} (not Linux, or no PM QoS)")
     except PermissionError:

@@ -32,8 +32,8 @@ def test_the_rest_of_the_crate_is_written_by_a_low_priority_child_that_dies_with
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().split() == ["FIRST", "1"]  # written before the set could start
-        writers = [c for c in children(proc.pid) if b"example_crate" in Path(f"/proc/{c}/cmdline").read_bytes()]
-        assert len(writers) == 1
+        writers = _writers(proc.pid)
+        assert len(writers) == 1, [(c, _status(c)) for c in children(proc.pid)]
         assert os.getpriority(os.PRIO_PROCESS, writers[0]) >= 10 or not alive(writers[0])
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -45,3 +45,27 @@ def test_the_rest_of_the_crate_is_written_by_a_low_priority_child_that_dies_with
     if left:
         os.kill(writers[0], signal.SIGKILL)
     assert not left, "the example crate's writer outlived its parent"
+
+
+def _writers(parent: int, wait: float = 2.0) -> list[int]:
+    """The crate writer among `parent`'s children, looked for a moment (a process's cmdline reads empty
+    while it is being made, and a busy machine may take a while to get there)."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = [c for c in children(parent) if b"example_crate" in _read(f"/proc/{c}/cmdline")]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return b""
+
+
+def _status(pid: int) -> str:
+    """A child's state and command line, for the failure message."""
+    state = _read(f"/proc/{pid}/stat").decode(errors="replace").rsplit(")", 1)[-1].split()[:1]
+    return f"{state} {_read(f'/proc/{pid}/cmdline').replace(bytes(1), b' ').decode(errors='replace')[:120]}"
