@@ -423,16 +423,19 @@ def judge(mix: np.ndarray, ctx: Context, out_deck: np.ndarray | None = None,
     sr = ctx.samplerate
     metrics: dict[str, Metric] = {}
     curves: dict[str, Any] = {}
-    # each deck's low band once: the kicks (on_grid) and the basslines (bass_clash) both listen to it
-    lows = ((lowpass(mono(out_deck), sr), lowpass(mono(in_deck), sr))
-            if out_deck is not None and in_deck is not None else None)
+    # each deck's mono once (a float64 copy of a whole deck each): its low band — which the kicks (on_grid)
+    # and the basslines (bass_clash) both listen to — and its spectrum alone both start from it
+    monos = (mono(out_deck), mono(in_deck)) if out_deck is not None and in_deck is not None else None
+    lows = (lowpass(monos[0], sr), lowpass(monos[1], sr)) if monos else None
     metrics["on_grid"] = on_grid(out_deck, in_deck, mix, ctx, lows)
     metrics["loudness"], c = loudness(mix, ctx)
     curves.update(c)
     if out_deck is not None and in_deck is not None:
         metrics["bass_clash"], c = bass_clash(out_deck, in_deck, ctx, lows)
         curves.update(c)
-        alone_out, alone_in = out_deck[: round(ctx.start * sr)], in_deck[round(ctx.end * sr):]
+        assert monos is not None
+        # the monos' slices are the slices' monos, sample for sample (the mean is taken frame by frame)
+        alone_out, alone_in = monos[0][: round(ctx.start * sr)], monos[1][round(ctx.end * sr):]
     else:
         metrics["bass_clash"] = _metric("bass_clash", None)
         alone_out, alone_in = mix[: round(ctx.start * sr)], mix[round(ctx.end * sr):]

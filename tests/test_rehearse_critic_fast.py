@@ -147,3 +147,14 @@ def test_the_true_peak_of_each_span_alone_is_its_share_of_the_joined_call() -> N
         up = signal.resample_poly(x[lo:end + 64], 4, 1, axis=0, window=critic._oversampler(x.dtype.str))
         alone = critic._peak_per_frame(up[4 * (i - lo): 4 * (end - lo)])
         assert np.array_equal(peak[bounds[2 * k]: bounds[2 * k + 1]], alone)
+
+
+def test_the_spectra_alone_from_each_decks_mono_are_the_decks_own_to_the_last_bit() -> None:
+    """`judge` takes each deck's mono once and hands its slices to the spectral balance: the same metric,
+    bit for bit, as the decks' float32 slices handed in (each made mono there)."""
+    out_deck, in_deck = (noise(6.0, seed=s).astype(np.float32) for s in (11, 12))
+    mix = (out_deck + in_deck) * np.float32(0.5)
+    ctx = critic.Context(samplerate=SR, tempo=120.0, start=1.5, end=4.5)
+    judged = critic.judge(mix, ctx, out_deck, in_deck).metrics["spectral"]
+    alone = critic.spectral_balance(mix, ctx, out_deck[: round(1.5 * SR)], in_deck[round(4.5 * SR):])
+    assert judged.value is not None and judged == alone
