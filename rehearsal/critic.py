@@ -38,6 +38,8 @@ from scipy import signal
 from copilot.phrase_db.keys import Key, camelot_distance
 from copilot.phrase_db.loudness import k_weighting
 
+from . import iir
+
 CRITIC_VERSION = 1
 LOW_HZ = 150.0  # the kick and bass band
 STRONG_DB = -10.0  # a deck's low band is "strong" within this of its own loudest frame
@@ -124,8 +126,24 @@ def mono(x: np.ndarray) -> np.ndarray:
     return x @ np.full(x.shape[1], 1.0 / x.shape[1])  # the channels' mean, faster than a strided .mean(axis=1)
 
 
+@functools.cache
+def _low_sos(sr: int, hz: float) -> np.ndarray:
+    """The low band's filter, designed once per rate (a design cost a millisecond per call). Writable:
+    sosfilt takes no read-only coefficients; nothing here writes to them."""
+    return signal.butter(4, hz, "low", fs=sr, output="sos")
+
+
 def lowpass(x: np.ndarray, sr: int, hz: float = LOW_HZ) -> np.ndarray:
-    return signal.sosfilt(signal.butter(4, hz, "low", fs=sr, output="sos"), x)
+    return signal.sosfilt(_low_sos(sr, hz), x)
+
+
+def low_band(deck: np.ndarray, sr: int) -> np.ndarray:
+    """`lowpass(mono(deck), sr)`: a stereo deck's mono is made sample by sample inside the filter (the
+    same bits, without the float64 mono and sosfilt's float64 copy of it)."""
+    x = np.asarray(deck)
+    if x.ndim == 2 and x.shape[1] == 2 and x.dtype in (np.float32, np.float64):
+        return iir.low_of_stereo(x, _low_sos(sr, LOW_HZ))
+    return lowpass(mono(x), sr)
 
 
 def window_means(power: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -156,7 +174,7 @@ def band_rms_db(x: np.ndarray, sr: int, hop: float = 0.01, window: float = 0.05)
 def kick_onsets(x: np.ndarray, sr: int, min_gap: float = 0.1, low: np.ndarray | None = None) -> np.ndarray:
     """Seconds of kick onsets: rises of the low band's level (5 ms frames) that reach near its peaks
     (`low`: the low band of `x`'s mono, when the caller has it already)."""
-    times, level = band_rms_db(lowpass(mono(x), sr) if low is None else low, sr, hop=0.0025, window=0.005)
+    times, level = band_rms_db(low_band(x, sr) if low is None else low, sr, hop=0.0025, window=0.005)
     if len(level) < 3:
         return np.zeros(0)
     rise = np.diff(level, prepend=level[0])
@@ -201,11 +219,10 @@ def on_grid(out_deck: np.ndarray | None, in_deck: np.ndarray | None, mix: np.nda
 def short_term_loudness(x: np.ndarray, sr: int, hop: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Times (window centres) and EBU R128 short-term loudness (LUFS, 3 s window) every `hop` s."""
     x = np.asarray(x)
-    # channels × frames: sosfilt makes its own contiguous float64 copy of each channel to filter in place
-    # (filtering along a strided axis is slow), so the float32 render goes in as it is — one copy, not two
-    filtered = signal.sosfilt(k_weighting(sr), (x[:, None] if x.ndim == 1 else x).T, axis=-1)
-    filtered *= filtered
-    power = filtered.sum(axis=0)  # channel weights 1 (stereo)
+    x = x[:, None] if x.ndim == 1 else x
+    # filtered and squared frame by frame, summed over the channels as it goes (channel weights 1, stereo):
+    # sosfilt's float64 copy of the render and the filtered channels are never made (the same bits)
+    power = iir.filtered_power(x if x.dtype in (np.float32, np.float64) else x.astype(np.float64), k_weighting(sr))
     w, h = round(SHORT_TERM * sr), round(hop * sr)
     if len(power) < w:
         return np.zeros(0), np.zeros(0)
@@ -240,7 +257,7 @@ def bass_clash(out_deck: np.ndarray, in_deck: np.ndarray, ctx: Context,
     """Beats during which both decks carry strong low-band energy at once (`lows`: both decks' low bands,
     when the caller has them)."""
     sr = ctx.samplerate
-    low_out, low_in = lows if lows else (lowpass(mono(out_deck), sr), lowpass(mono(in_deck), sr))
+    low_out, low_in = lows if lows else (low_band(out_deck, sr), low_band(in_deck, sr))
     t, a = band_rms_db(low_out, sr)
     _, b = band_rms_db(low_in, sr)
     n = min(len(a), len(b))
@@ -423,19 +440,16 @@ def judge(mix: np.ndarray, ctx: Context, out_deck: np.ndarray | None = None,
     sr = ctx.samplerate
     metrics: dict[str, Metric] = {}
     curves: dict[str, Any] = {}
-    # each deck's mono once (a float64 copy of a whole deck each): its low band — which the kicks (on_grid)
-    # and the basslines (bass_clash) both listen to — and its spectrum alone both start from it
-    monos = (mono(out_deck), mono(in_deck)) if out_deck is not None and in_deck is not None else None
-    lows = (lowpass(monos[0], sr), lowpass(monos[1], sr)) if monos else None
+    # each deck's low band once: the kicks (on_grid) and the basslines (bass_clash) both listen to it
+    lows = ((low_band(out_deck, sr), low_band(in_deck, sr))
+            if out_deck is not None and in_deck is not None else None)
     metrics["on_grid"] = on_grid(out_deck, in_deck, mix, ctx, lows)
     metrics["loudness"], c = loudness(mix, ctx)
     curves.update(c)
     if out_deck is not None and in_deck is not None:
         metrics["bass_clash"], c = bass_clash(out_deck, in_deck, ctx, lows)
         curves.update(c)
-        assert monos is not None
-        # the monos' slices are the slices' monos, sample for sample (the mean is taken frame by frame)
-        alone_out, alone_in = monos[0][: round(ctx.start * sr)], monos[1][round(ctx.end * sr):]
+        alone_out, alone_in = out_deck[: round(ctx.start * sr)], in_deck[round(ctx.end * sr):]
     else:
         metrics["bass_clash"] = _metric("bass_clash", None)
         alone_out, alone_in = mix[: round(ctx.start * sr)], mix[round(ctx.end * sr):]
