@@ -161,20 +161,24 @@ def window_means(power: np.ndarray, w: int, h: int) -> np.ndarray:
     return (c[starts + w] - c[starts]) / w
 
 
-def band_rms_db(x: np.ndarray, sr: int, hop: float = 0.01, window: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Frame times (centres) and RMS level in dBFS of `x` (mono)."""
+def band_rms_db(x: np.ndarray, sr: int, hop: float = 0.01, window: float = 0.05,
+                power: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Frame times (centres) and RMS level in dBFS of `x` (mono; `power`: its square `x * x`, when the
+    caller has it already)."""
     h, w = max(1, round(hop * sr)), max(1, round(window * sr))
     if len(x) < w:
         return np.zeros(0), np.zeros(0)
-    ms = window_means(x * x, w, h)
+    ms = window_means(x * x if power is None else power, w, h)
     return (np.arange(len(ms)) * h + w / 2) / sr, 10 * np.log10(ms + 1e-12)
 
 
 # -- on the grid ---------------------------------------------------------------------------------------------
-def kick_onsets(x: np.ndarray, sr: int, min_gap: float = 0.1, low: np.ndarray | None = None) -> np.ndarray:
+def kick_onsets(x: np.ndarray, sr: int, min_gap: float = 0.1, low: np.ndarray | None = None,
+                low_power: np.ndarray | None = None) -> np.ndarray:
     """Seconds of kick onsets: rises of the low band's level (5 ms frames) that reach near its peaks
-    (`low`: the low band of `x`'s mono, when the caller has it already)."""
-    times, level = band_rms_db(low_band(x, sr) if low is None else low, sr, hop=0.0025, window=0.005)
+    (`low`: the low band of `x`'s mono, `low_power` its square, when the caller has them already)."""
+    times, level = band_rms_db(low_band(x, sr) if low is None else low, sr, hop=0.0025, window=0.005,
+                               power=low_power if low is not None else None)
     if len(level) < 3:
         return np.zeros(0)
     rise = np.diff(level, prepend=level[0])
@@ -190,9 +194,10 @@ def grid_errors(onsets: np.ndarray, grid: float, beat: float) -> np.ndarray:
 
 
 def on_grid(out_deck: np.ndarray | None, in_deck: np.ndarray | None, mix: np.ndarray, ctx: Context,
-            lows: tuple[np.ndarray, np.ndarray] | None = None) -> Metric:
+            lows: tuple[np.ndarray, np.ndarray] | None = None,
+            powers: tuple[np.ndarray, np.ndarray] | None = None) -> Metric:
     """The incoming deck's kicks against the grid and against the outgoing deck's, while both play
-    (`lows`: both decks' low bands, when the caller has them)."""
+    (`lows`: both decks' low bands, `powers` their squares, when the caller has them)."""
     sr = ctx.samplerate
     lo, hi = ctx.start, ctx.end
     if in_deck is None:
@@ -200,9 +205,10 @@ def on_grid(out_deck: np.ndarray | None, in_deck: np.ndarray | None, mix: np.nda
         errs = grid_errors(onsets[(onsets >= lo) & (onsets <= hi)], ctx.grid, ctx.beat)
         value = float(np.median(np.abs(errs)) * 1000) if len(errs) else None
         return _metric("on_grid", value, kicks=len(errs))
-    ins = kick_onsets(in_deck, sr, low=lows[1] if lows else None)
+    ins = kick_onsets(in_deck, sr, low=lows[1] if lows else None, low_power=powers[1] if powers else None)
     ins = ins[(ins >= lo) & (ins <= hi)]
-    outs = kick_onsets(out_deck, sr, low=lows[0] if lows else None) if out_deck is not None else np.zeros(0)
+    outs = (kick_onsets(out_deck, sr, low=lows[0] if lows else None, low_power=powers[0] if powers else None)
+            if out_deck is not None else np.zeros(0))
     to_grid = np.abs(grid_errors(ins, ctx.grid, ctx.beat))
     grid_ms = float(np.median(to_grid) * 1000) if len(to_grid) else None
     pair_ms = None
@@ -253,13 +259,15 @@ def loudness(mix: np.ndarray, ctx: Context) -> tuple[Metric, dict[str, np.ndarra
 
 # -- bass ------------------------------------------------------------------------------------------------
 def bass_clash(out_deck: np.ndarray, in_deck: np.ndarray, ctx: Context,
-               lows: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Metric, dict[str, np.ndarray]]:
+               lows: tuple[np.ndarray, np.ndarray] | None = None,
+               powers: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Metric, dict[str, np.ndarray]]:
     """Beats during which both decks carry strong low-band energy at once (`lows`: both decks' low bands,
-    when the caller has them)."""
+    `powers` their squares, when the caller has them)."""
     sr = ctx.samplerate
     low_out, low_in = lows if lows else (low_band(out_deck, sr), low_band(in_deck, sr))
-    t, a = band_rms_db(low_out, sr)
-    _, b = band_rms_db(low_in, sr)
+    pow_out, pow_in = powers if lows and powers else (None, None)
+    t, a = band_rms_db(low_out, sr, power=pow_out)
+    _, b = band_rms_db(low_in, sr, power=pow_in)
     n = min(len(a), len(b))
     t, a, b = t[:n], a[:n], b[:n]
     if n == 0:
@@ -443,11 +451,13 @@ def judge(mix: np.ndarray, ctx: Context, out_deck: np.ndarray | None = None,
     # each deck's low band once: the kicks (on_grid) and the basslines (bass_clash) both listen to it
     lows = ((low_band(out_deck, sr), low_band(in_deck, sr))
             if out_deck is not None and in_deck is not None else None)
-    metrics["on_grid"] = on_grid(out_deck, in_deck, mix, ctx, lows)
+    # … and its square once: both metrics take the level of the same band, in frames of their own
+    powers = (lows[0] * lows[0], lows[1] * lows[1]) if lows else None
+    metrics["on_grid"] = on_grid(out_deck, in_deck, mix, ctx, lows, powers)
     metrics["loudness"], c = loudness(mix, ctx)
     curves.update(c)
     if out_deck is not None and in_deck is not None:
-        metrics["bass_clash"], c = bass_clash(out_deck, in_deck, ctx, lows)
+        metrics["bass_clash"], c = bass_clash(out_deck, in_deck, ctx, lows, powers)
         curves.update(c)
         alone_out, alone_in = out_deck[: round(ctx.start * sr)], in_deck[round(ctx.end * sr):]
     else:

@@ -158,3 +158,18 @@ def test_the_spectra_alone_from_each_decks_mono_are_the_decks_own_to_the_last_bi
     judged = critic.judge(mix, ctx, out_deck, in_deck).metrics["spectral"]
     alone = critic.spectral_balance(mix, ctx, out_deck[: round(1.5 * SR)], in_deck[round(4.5 * SR):])
     assert judged.value is not None and judged == alone
+
+
+def test_the_low_bands_squared_once_give_both_metrics_their_own_bits() -> None:
+    """`judge` squares each deck's low band once for the kicks and the basslines: the same metrics, bit for
+    bit, as each squaring the band itself."""
+    t = np.arange(6 * SR) / SR
+    kick = (np.sin(2 * np.pi * 55 * t) * (np.mod(t, 0.5) < 0.08))[:, None]
+    out_deck = (np.repeat(kick, 2, axis=1) + noise(6.0, seed=21) * 0.01).astype(np.float32)
+    in_deck = (np.roll(out_deck, 1200, axis=0) * 0.8).astype(np.float32)
+    ctx = critic.Context(samplerate=SR, tempo=120.0, start=1.5, end=4.5)
+    lows = (critic.low_band(out_deck, SR), critic.low_band(in_deck, SR))
+    judged = critic.judge(out_deck + in_deck, ctx, out_deck, in_deck).metrics
+    assert judged["on_grid"] == critic.on_grid(out_deck, in_deck, out_deck + in_deck, ctx, lows)
+    assert judged["bass_clash"] == critic.bass_clash(out_deck, in_deck, ctx, lows)[0]
+    assert judged["on_grid"].detail["kicks"] > 0 and judged["bass_clash"].value
