@@ -95,7 +95,7 @@ def render_offline(
     audio = np.zeros(2 * (block if writer is not None else total), np.float32)
     # the decks' taps in output samples (kernel sample s sounds at output sample s + latency), written block
     # by block into one array from the kernel's tap (the same memory every block: `Engine.deck_taps`)
-    taps = np.zeros((engine.decks, total + latency, 2), np.float32) if decks is not None else None
+    taps = _tap_array(engine.decks, total, latency) if decks is not None else None
     tap = engine.state["tap"].reshape(MAX_DECKS, MAX_BLOCK, 2)[: engine.decks]
     if decks is not None:
         engine.tap_decks(True)
@@ -131,6 +131,16 @@ def render_offline(
     if path is not None:
         return path
     return audio[: 2 * done].reshape(done, 2)
+
+
+def _tap_array(decks: int, total: int, latency: int) -> np.ndarray:
+    """Room for each deck's tap (decks, frames, 2), float32 as the render. Every frame handed back is
+    written by a block but the first `latency` (before the kernel's first sample sounds): only those are
+    zeroed. A rehearsal worker's heap hands back the last candidate's memory, which np.zeros would clear
+    whole first (tens of MB per candidate, each frame then written again)."""
+    taps = np.empty((decks, total + latency, 2), np.float32)
+    taps[:, :latency] = 0.0
+    return taps
 
 
 def _quiet_blocks(cmap: OfflineClockMap, due: float, block: int, most: int) -> int:

@@ -38,6 +38,8 @@ from scipy import signal
 from copilot.phrase_db.keys import Key, camelot_distance
 from copilot.phrase_db.loudness import k_weighting
 
+from . import iir
+
 CRITIC_VERSION = 1
 LOW_HZ = 150.0  # the kick and bass band
 STRONG_DB = -10.0  # a deck's low band is "strong" within this of its own loudest frame
@@ -124,8 +126,24 @@ def mono(x: np.ndarray) -> np.ndarray:
     return x @ np.full(x.shape[1], 1.0 / x.shape[1])  # the channels' mean, faster than a strided .mean(axis=1)
 
 
+@functools.cache
+def _low_sos(sr: int, hz: float) -> np.ndarray:
+    """The low band's filter, designed once per rate (a design cost a millisecond per call). Writable:
+    sosfilt takes no read-only coefficients; nothing here writes to them."""
+    return signal.butter(4, hz, "low", fs=sr, output="sos")
+
+
 def lowpass(x: np.ndarray, sr: int, hz: float = LOW_HZ) -> np.ndarray:
-    return signal.sosfilt(signal.butter(4, hz, "low", fs=sr, output="sos"), x)
+    return signal.sosfilt(_low_sos(sr, hz), x)
+
+
+def low_band(deck: np.ndarray, sr: int) -> np.ndarray:
+    """`lowpass(mono(deck), sr)`: a stereo deck's mono is made sample by sample inside the filter (the
+    same bits, without the float64 mono and sosfilt's float64 copy of it)."""
+    x = np.asarray(deck)
+    if x.ndim == 2 and x.shape[1] == 2 and x.dtype in (np.float32, np.float64):
+        return iir.low_of_stereo(x, _low_sos(sr, LOW_HZ))
+    return lowpass(mono(x), sr)
 
 
 def window_means(power: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -143,20 +161,24 @@ def window_means(power: np.ndarray, w: int, h: int) -> np.ndarray:
     return (c[starts + w] - c[starts]) / w
 
 
-def band_rms_db(x: np.ndarray, sr: int, hop: float = 0.01, window: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Frame times (centres) and RMS level in dBFS of `x` (mono)."""
+def band_rms_db(x: np.ndarray, sr: int, hop: float = 0.01, window: float = 0.05,
+                power: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Frame times (centres) and RMS level in dBFS of `x` (mono; `power`: its square `x * x`, when the
+    caller has it already)."""
     h, w = max(1, round(hop * sr)), max(1, round(window * sr))
     if len(x) < w:
         return np.zeros(0), np.zeros(0)
-    ms = window_means(x * x, w, h)
+    ms = window_means(x * x if power is None else power, w, h)
     return (np.arange(len(ms)) * h + w / 2) / sr, 10 * np.log10(ms + 1e-12)
 
 
 # -- on the grid ---------------------------------------------------------------------------------------------
-def kick_onsets(x: np.ndarray, sr: int, min_gap: float = 0.1, low: np.ndarray | None = None) -> np.ndarray:
+def kick_onsets(x: np.ndarray, sr: int, min_gap: float = 0.1, low: np.ndarray | None = None,
+                low_power: np.ndarray | None = None) -> np.ndarray:
     """Seconds of kick onsets: rises of the low band's level (5 ms frames) that reach near its peaks
-    (`low`: the low band of `x`'s mono, when the caller has it already)."""
-    times, level = band_rms_db(lowpass(mono(x), sr) if low is None else low, sr, hop=0.0025, window=0.005)
+    (`low`: the low band of `x`'s mono, `low_power` its square, when the caller has them already)."""
+    times, level = band_rms_db(low_band(x, sr) if low is None else low, sr, hop=0.0025, window=0.005,
+                               power=low_power if low is not None else None)
     if len(level) < 3:
         return np.zeros(0)
     rise = np.diff(level, prepend=level[0])
@@ -172,9 +194,10 @@ def grid_errors(onsets: np.ndarray, grid: float, beat: float) -> np.ndarray:
 
 
 def on_grid(out_deck: np.ndarray | None, in_deck: np.ndarray | None, mix: np.ndarray, ctx: Context,
-            lows: tuple[np.ndarray, np.ndarray] | None = None) -> Metric:
+            lows: tuple[np.ndarray, np.ndarray] | None = None,
+            powers: tuple[np.ndarray, np.ndarray] | None = None) -> Metric:
     """The incoming deck's kicks against the grid and against the outgoing deck's, while both play
-    (`lows`: both decks' low bands, when the caller has them)."""
+    (`lows`: both decks' low bands, `powers` their squares, when the caller has them)."""
     sr = ctx.samplerate
     lo, hi = ctx.start, ctx.end
     if in_deck is None:
@@ -182,9 +205,10 @@ def on_grid(out_deck: np.ndarray | None, in_deck: np.ndarray | None, mix: np.nda
         errs = grid_errors(onsets[(onsets >= lo) & (onsets <= hi)], ctx.grid, ctx.beat)
         value = float(np.median(np.abs(errs)) * 1000) if len(errs) else None
         return _metric("on_grid", value, kicks=len(errs))
-    ins = kick_onsets(in_deck, sr, low=lows[1] if lows else None)
+    ins = kick_onsets(in_deck, sr, low=lows[1] if lows else None, low_power=powers[1] if powers else None)
     ins = ins[(ins >= lo) & (ins <= hi)]
-    outs = kick_onsets(out_deck, sr, low=lows[0] if lows else None) if out_deck is not None else np.zeros(0)
+    outs = (kick_onsets(out_deck, sr, low=lows[0] if lows else None, low_power=powers[0] if powers else None)
+            if out_deck is not None else np.zeros(0))
     to_grid = np.abs(grid_errors(ins, ctx.grid, ctx.beat))
     grid_ms = float(np.median(to_grid) * 1000) if len(to_grid) else None
     pair_ms = None
@@ -201,11 +225,10 @@ def on_grid(out_deck: np.ndarray | None, in_deck: np.ndarray | None, mix: np.nda
 def short_term_loudness(x: np.ndarray, sr: int, hop: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Times (window centres) and EBU R128 short-term loudness (LUFS, 3 s window) every `hop` s."""
     x = np.asarray(x)
-    # channels × frames: sosfilt makes its own contiguous float64 copy of each channel to filter in place
-    # (filtering along a strided axis is slow), so the float32 render goes in as it is — one copy, not two
-    filtered = signal.sosfilt(k_weighting(sr), (x[:, None] if x.ndim == 1 else x).T, axis=-1)
-    filtered *= filtered
-    power = filtered.sum(axis=0)  # channel weights 1 (stereo)
+    x = x[:, None] if x.ndim == 1 else x
+    # filtered and squared frame by frame, summed over the channels as it goes (channel weights 1, stereo):
+    # sosfilt's float64 copy of the render and the filtered channels are never made (the same bits)
+    power = iir.filtered_power(x if x.dtype in (np.float32, np.float64) else x.astype(np.float64), k_weighting(sr))
     w, h = round(SHORT_TERM * sr), round(hop * sr)
     if len(power) < w:
         return np.zeros(0), np.zeros(0)
@@ -236,13 +259,15 @@ def loudness(mix: np.ndarray, ctx: Context) -> tuple[Metric, dict[str, np.ndarra
 
 # -- bass ------------------------------------------------------------------------------------------------
 def bass_clash(out_deck: np.ndarray, in_deck: np.ndarray, ctx: Context,
-               lows: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Metric, dict[str, np.ndarray]]:
+               lows: tuple[np.ndarray, np.ndarray] | None = None,
+               powers: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Metric, dict[str, np.ndarray]]:
     """Beats during which both decks carry strong low-band energy at once (`lows`: both decks' low bands,
-    when the caller has them)."""
+    `powers` their squares, when the caller has them)."""
     sr = ctx.samplerate
-    low_out, low_in = lows if lows else (lowpass(mono(out_deck), sr), lowpass(mono(in_deck), sr))
-    t, a = band_rms_db(low_out, sr)
-    _, b = band_rms_db(low_in, sr)
+    low_out, low_in = lows if lows else (low_band(out_deck, sr), low_band(in_deck, sr))
+    pow_out, pow_in = powers if lows and powers else (None, None)
+    t, a = band_rms_db(low_out, sr, power=pow_out)
+    _, b = band_rms_db(low_in, sr, power=pow_in)
     n = min(len(a), len(b))
     t, a, b = t[:n], a[:n], b[:n]
     if n == 0:
@@ -295,27 +320,59 @@ def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
     return [(int(indices[a]), int(indices[b])) for a, b in zip(starts, ends, strict=True)]
 
 
+OVERS_CONTEXT = 64  # samples of context each run is oversampled with (the filter reaches 10 either side)
+
+
+def _near_spans(sample_peak: np.ndarray, near: float) -> list[tuple[int, int]]:
+    """The spans (first, end) whose true peak is measured: runs of neighbouring blocks whose sample peak
+    comes above `near`, with OVERS_EDGE samples either side (an over just past a loud sample is still
+    counted). Runs are a block apart at least, so no sample is in two spans."""
+    n = len(sample_peak)
+    blocks = np.maximum.reduceat(sample_peak, np.arange(0, n, OVERS_BLOCK)) if n else np.zeros(0)
+    return [(max(0, first * OVERS_BLOCK - OVERS_EDGE), min(n, (last + 1) * OVERS_BLOCK + OVERS_EDGE))
+            for first, last in _runs(np.flatnonzero(blocks > near))]
+
+
+def _true_peaks(x: np.ndarray, spans: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The 4× oversampled peak per frame over every span, in one filter call, and where each span's
+    oversampled frames start and end in it (its first frame, and one past its last, in order).
+
+    Every span goes in with OVERS_CONTEXT samples of its own audio either side, all joined end to end: the
+    filter reaches 10 samples, so each measured frame sees only its own span's audio, exactly as when each
+    span was oversampled alone (the same products summed in the same order: the same bits). A span at
+    the signal's start or end is the first or last joined, so it meets the same zeros there as before.
+    One call rather than one per span (~80 per candidate): resample_poly's set-up each call cost as much
+    as the filtering."""
+    pieces, bounds, at = [], [], 0
+    for i, end in spans:
+        lo, hi = max(0, i - OVERS_CONTEXT), min(len(x), end + OVERS_CONTEXT)
+        pieces.append(x[lo:hi])
+        bounds += [4 * (at + i - lo), 4 * (at + end - lo)]
+        at += hi - lo
+    up = signal.resample_poly(np.concatenate(pieces), 4, 1, axis=0, window=_oversampler(x.dtype.str))
+    return _peak_per_frame(up), np.asarray(bounds)
+
+
+def _within(values: np.ndarray, bounds: np.ndarray, reduce: np.ufunc, dtype: Any = None) -> np.ndarray:
+    """`reduce` over each span of `values` (`bounds`: first, end, first, end … in order), one value each."""
+    last = bounds[-1] == len(values)  # reduceat cannot take an end at the array's end: the last span runs there
+    return reduce.reduceat(values, bounds[:-1] if last else bounds, dtype=dtype)[::2]
+
+
 def overs(mix: np.ndarray, ctx: Context) -> Metric:
     """Time the true peak (4× oversampled, BS.1770 style) is over the ceiling, plus clipped samples."""
     x = np.asarray(mix, np.float32)
     x = x[:, None] if x.ndim == 1 else x
     ceiling = 10 ** (ctx.ceiling_dbtp / 20)
     sample_peak = _peak_per_frame(x)
-    # oversample only the blocks whose sample peak comes near the ceiling: between samples a band-limited
-    # signal rises at most a few dB above them (the engine's limiter uses the same bound)
+    # oversampled only where the sample peak comes near the ceiling: between samples a band-limited signal
+    # rises at most a few dB above them (the engine's limiter uses the same bound)
     over, top = 0, float(sample_peak.max()) if len(x) else 0.0
-    near = ceiling * 10 ** (-TRUE_PEAK_BOUND_DB / 20)
-    blocks = np.maximum.reduceat(sample_peak, np.arange(0, len(x), OVERS_BLOCK)) if len(x) else np.zeros(0)
-    # neighbouring near blocks oversampled as one run, with OVERS_EDGE samples either side (the runs are a
-    # block apart at least, so no sample is counted twice): the filter reaches 10 samples either side, so
-    # with 64 samples of context every sample comes out as it would from the whole signal oversampled
-    for first, last in _runs(np.flatnonzero(blocks > near)):
-        i, end = max(0, first * OVERS_BLOCK - OVERS_EDGE), min(len(x), (last + 1) * OVERS_BLOCK + OVERS_EDGE)
-        lo = max(0, i - 64)
-        up = signal.resample_poly(x[lo:end + 64], 4, 1, axis=0, window=_oversampler(x.dtype.str))
-        peak = _peak_per_frame(up[4 * (i - lo): 4 * (end - lo)])
-        over += int((peak > ceiling).sum())
-        top = max(top, float(peak.max()))
+    spans = _near_spans(sample_peak, ceiling * 10 ** (-TRUE_PEAK_BOUND_DB / 20))
+    if spans:
+        peak, bounds = _true_peaks(x, spans)
+        over = int(_within(peak > ceiling, bounds, np.add, np.int64).sum())
+        top = max(top, float(_within(peak, bounds, np.maximum).max()))
     over_ms = float(over / (4 * ctx.samplerate) * 1000)
     clipped = int((sample_peak >= 0.999).sum())  # frames with any channel at full scale
     return _metric("overs", over_ms, true_peak_dbtp=20 * math.log10(top) if top > 0 else -math.inf,
@@ -392,13 +449,15 @@ def judge(mix: np.ndarray, ctx: Context, out_deck: np.ndarray | None = None,
     metrics: dict[str, Metric] = {}
     curves: dict[str, Any] = {}
     # each deck's low band once: the kicks (on_grid) and the basslines (bass_clash) both listen to it
-    lows = ((lowpass(mono(out_deck), sr), lowpass(mono(in_deck), sr))
+    lows = ((low_band(out_deck, sr), low_band(in_deck, sr))
             if out_deck is not None and in_deck is not None else None)
-    metrics["on_grid"] = on_grid(out_deck, in_deck, mix, ctx, lows)
+    # … and its square once: both metrics take the level of the same band, in frames of their own
+    powers = (lows[0] * lows[0], lows[1] * lows[1]) if lows else None
+    metrics["on_grid"] = on_grid(out_deck, in_deck, mix, ctx, lows, powers)
     metrics["loudness"], c = loudness(mix, ctx)
     curves.update(c)
     if out_deck is not None and in_deck is not None:
-        metrics["bass_clash"], c = bass_clash(out_deck, in_deck, ctx, lows)
+        metrics["bass_clash"], c = bass_clash(out_deck, in_deck, ctx, lows, powers)
         curves.update(c)
         alone_out, alone_in = out_deck[: round(ctx.start * sr)], in_deck[round(ctx.end * sr):]
     else:

@@ -6,8 +6,10 @@ on, commands landing on beats mid-render, and a render ending off a block's edge
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from copilot.bridge.clock import ManualClock
@@ -73,3 +75,30 @@ def test_the_offline_loop_renders_what_block_by_block_renders(tmp_path: Path) ->
     written, sr = sf.read(wav, dtype="float32", always_2d=True)
     assert sr == SR and written.shape == ref_mix.shape
     assert np.abs(written - ref_mix).max() < 2.0 ** -22  # 24-bit
+
+
+def test_the_taps_are_whole_in_memory_another_render_left_dirty(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The taps' array is not cleared first (a rehearsal worker's heap hands back the last candidate's
+    memory): every frame handed back is written, the latency's head as zeros — here with every fresh
+    array full of NaN, a render to its end and one stopped early."""
+    empty = np.empty
+
+    def dirty(*args: Any, **kwargs: Any) -> np.ndarray:
+        x = empty(*args, **kwargs)
+        x.fill(np.nan)
+        return x
+
+    monkeypatch.setattr(np, "empty", dirty)
+    seconds = 3.0 + 77 / SR
+    ref_mix, ref_taps = plain(*scene(), seconds)
+    assert ref_taps.shape[1] > Engine(EngineSettings(samplerate=SR, decks=2)).latency_samples > 0
+    for stop_after in (None, 40):
+        eng, clock = scene()
+        decks: list[np.ndarray] = []
+        calls = iter(range(10**9))
+        stop = (lambda: next(calls) >= stop_after) if stop_after else None  # noqa: B023
+        mix = render_offline(eng, clock, seconds, manual_advance(clock, _Pump()), block=BLOCK, decks=decks, stop=stop)
+        assert isinstance(mix, np.ndarray)
+        done = len(mix)
+        assert done == (len(ref_mix) if stop_after is None else 40 * BLOCK)
+        assert np.array_equal(decks[0], ref_taps[:, :done])

@@ -92,3 +92,84 @@ def test_the_true_peak_oversampled_near_the_ceiling_counts_what_the_whole_signal
     assert m.value is not None and m.value > 0
     assert m.value == pytest.approx((peak > ceiling).sum() / (4 * SR) * 1000, abs=1e-9)
     assert m.detail["true_peak_dbtp"] == pytest.approx(20 * np.log10(peak.max()), abs=1e-4)
+
+
+def overs_span_by_span(mix: np.ndarray, ctx: critic.Context) -> tuple[int, float]:
+    """The fifth pass's true peak, kept to compare: each run of near blocks oversampled in a call of its
+    own, with 64 samples of context either side. Oversampled frames over the ceiling, and the top peak."""
+    x = np.asarray(mix, np.float32)
+    x = x[:, None] if x.ndim == 1 else x
+    ceiling = 10 ** (ctx.ceiling_dbtp / 20)
+    sample_peak = critic._peak_per_frame(x)
+    over, top = 0, float(sample_peak.max())
+    near = ceiling * 10 ** (-critic.TRUE_PEAK_BOUND_DB / 20)
+    blocks = np.maximum.reduceat(sample_peak, np.arange(0, len(x), critic.OVERS_BLOCK))
+    for first, last in critic._runs(np.flatnonzero(blocks > near)):
+        i = max(0, first * critic.OVERS_BLOCK - critic.OVERS_EDGE)
+        end = min(len(x), (last + 1) * critic.OVERS_BLOCK + critic.OVERS_EDGE)
+        lo = max(0, i - 64)
+        up = signal.resample_poly(x[lo:end + 64], 4, 1, axis=0, window=critic._oversampler(x.dtype.str))
+        peak = critic._peak_per_frame(up[4 * (i - lo): 4 * (end - lo)])
+        over += int((peak > ceiling).sum())
+        top = max(top, float(peak.max()))
+    return over, top
+
+
+def edged(x: np.ndarray) -> np.ndarray:
+    """`x` with overs in its first and last blocks too: the spans that meet the signal's ends."""
+    x = x.copy()
+    x[3] = 1.25
+    x[-2] = -1.3
+    return x
+
+
+@pytest.mark.parametrize("mix", [hot_mix(), edged(hot_mix()), edged(hot_mix())[:-5, 0], hot_mix()[:, :1] * 0.5,
+                                 np.zeros((9000, 2), np.float32)], ids=["bursts", "ends", "mono", "quiet", "silence"])
+def test_the_true_peak_in_one_call_is_the_span_by_span_one_to_the_last_bit(mix: np.ndarray) -> None:
+    """Every near span oversampled in one joined call: the same frames over the ceiling and the same top
+    peak, bit for bit, as each span in a call of its own (spans at the signal's ends included)."""
+    ctx = critic.Context(samplerate=SR, tempo=120.0, start=1.0, end=5.0)
+    over, top = overs_span_by_span(mix, ctx)
+    m = critic.overs(mix, ctx)
+    assert m.value == float(over / (4 * SR) * 1000)
+    assert m.detail["true_peak_dbtp"] == (20 * np.log10(top) if top > 0 else -np.inf)
+    assert (over > 0) == (mix.max() > 1.0)
+
+
+def test_the_true_peak_of_each_span_alone_is_its_share_of_the_joined_call() -> None:
+    """Each span's count and peak from the joined call, against its own call: the bits of every frame."""
+    x = edged(hot_mix())
+    spans = critic._near_spans(critic._peak_per_frame(x), 10 ** (-7 / 20))
+    assert spans[0][0] == 0 and spans[-1][1] == len(x) and len(spans) >= 5
+    peak, bounds = critic._true_peaks(x, spans)
+    for k, (i, end) in enumerate(spans):
+        lo = max(0, i - 64)
+        up = signal.resample_poly(x[lo:end + 64], 4, 1, axis=0, window=critic._oversampler(x.dtype.str))
+        alone = critic._peak_per_frame(up[4 * (i - lo): 4 * (end - lo)])
+        assert np.array_equal(peak[bounds[2 * k]: bounds[2 * k + 1]], alone)
+
+
+def test_the_spectra_alone_from_each_decks_mono_are_the_decks_own_to_the_last_bit() -> None:
+    """`judge` takes each deck's mono once and hands its slices to the spectral balance: the same metric,
+    bit for bit, as the decks' float32 slices handed in (each made mono there)."""
+    out_deck, in_deck = (noise(6.0, seed=s).astype(np.float32) for s in (11, 12))
+    mix = (out_deck + in_deck) * np.float32(0.5)
+    ctx = critic.Context(samplerate=SR, tempo=120.0, start=1.5, end=4.5)
+    judged = critic.judge(mix, ctx, out_deck, in_deck).metrics["spectral"]
+    alone = critic.spectral_balance(mix, ctx, out_deck[: round(1.5 * SR)], in_deck[round(4.5 * SR):])
+    assert judged.value is not None and judged == alone
+
+
+def test_the_low_bands_squared_once_give_both_metrics_their_own_bits() -> None:
+    """`judge` squares each deck's low band once for the kicks and the basslines: the same metrics, bit for
+    bit, as each squaring the band itself."""
+    t = np.arange(6 * SR) / SR
+    kick = (np.sin(2 * np.pi * 55 * t) * (np.mod(t, 0.5) < 0.08))[:, None]
+    out_deck = (np.repeat(kick, 2, axis=1) + noise(6.0, seed=21) * 0.01).astype(np.float32)
+    in_deck = (np.roll(out_deck, 1200, axis=0) * 0.8).astype(np.float32)
+    ctx = critic.Context(samplerate=SR, tempo=120.0, start=1.5, end=4.5)
+    lows = (critic.low_band(out_deck, SR), critic.low_band(in_deck, SR))
+    judged = critic.judge(out_deck + in_deck, ctx, out_deck, in_deck).metrics
+    assert judged["on_grid"] == critic.on_grid(out_deck, in_deck, out_deck + in_deck, ctx, lows)
+    assert judged["bass_clash"] == critic.bass_clash(out_deck, in_deck, ctx, lows)[0]
+    assert judged["on_grid"].detail["kicks"] > 0 and judged["bass_clash"].value
