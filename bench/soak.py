@@ -24,6 +24,11 @@ by its bytes, in order: wire time − due time) — how many loaded sends came l
 (anonymous: what the session allocates; file-backed; shared: JACK's segments, which every probe client
 maps for a moment) with, from `--warmup-minutes` into the loaded phase on, min, max and the trend in MB per
 minute (a least-squares line) — and decisions made vs decision records in the session log.
+On the wire, two kinds of send are judged apart, because their lateness is not the set's: sends with no
+beat (a PANIC, a confirm's effect: due when decided, so late by the reaction) and sends of actions
+decided after their beat (a press within the phase window counts on the beat just gone: late by how late
+the press was). Every other loaded send over 2 ms late is listed, with how long after the last voice
+transcript and LOAD it came (`late_sends`).
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from copilot.bridge.clock import host_time
 from copilot.bridge.config import Config
 from copilot.bridge.dispatch import Sent
 from copilot.bridge.host import TargetHost
+from copilot.bridge.scheduler import Decision
 from copilot.bridge.session import Session, SessionOptions
 from copilot.intents.schema import Intent, IntentKind, Source
 from copilot.motion import synth
@@ -209,14 +215,21 @@ class Soak:
                                  motion_osc=f"127.0.0.1:{self.motion_port}")
         self.said: list[str] = []
         self.session = Session(options, config, host=host, report=self._say)
+        # actions decided after their beat had passed (a press within the phase window δ counts on the beat
+        # just gone, as a DJ expects): sent at once, late by how late the press was — the performer's
+        # lateness, not the set's, so reported apart (bounded: the ids of the last few thousand)
+        self.after_beat: set[str] = set()
+        self._after_order: deque[str] = deque()
+        self.session.listen_decisions(self._on_decision)
         self.phase = "settle"
         self.lateness = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
         self.wire = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
         # sends with no beat (a PANIC, a CONFIRM's effect: "now"): due when decided, so their wire time is
         # the reaction (the hand-over and the next JACK cycle), not a beat kept or missed; apart
         self.wire_at_once = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
+        self.wire_after_beat = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}
         self.placed = {"settle": Histogram(), "baseline": Histogram(), "loaded": Histogram()}  # native callback's own
-        self.awaiting: deque[tuple[float, bytes]] = deque()  # (due, bytes) sent, not yet seen on the wire
+        self.awaiting: deque[tuple[float, bytes, bool, str]] = deque()  # (due, bytes, no beat, action): not yet heard
         self.unmatched = 0
         self.heard_unmatched = 0
         self.round_trips: list[float] = []
@@ -244,7 +257,7 @@ class Soak:
             self.lateness[self.phase].add(sent.sent - sent.due)
             data = getattr(sent.payload, "data", None)
             if data is not None:
-                self.awaiting.append((sent.due, bytes(data), sent.beat is None))
+                self.awaiting.append((sent.due, bytes(data), sent.beat is None, sent.action_id))
 
     def on_the_wire(self, recorder: JackRecorder) -> None:
         """Every 0.2 s: match what the recorder heard to what was sent — the same bytes, the send whose due
@@ -254,13 +267,14 @@ class Soak:
         placements): this thread shares the set's GIL."""
         out = self.session.ports.outputs.get("Copilot Out") if self.session.ports else None
         since = 0
-        by_bytes: dict[bytes, deque[tuple[float, bool]]] = {}
+        by_bytes: dict[bytes, deque[tuple[float, Histogram | None]]] = {}
         swept = time.monotonic()
         while not self.stop.wait(0.2):
             phase = self.phase
             while self.awaiting:
-                due, data, at_once = self.awaiting.popleft()
-                by_bytes.setdefault(data, deque()).append((due, at_once))
+                due, data, at_once, action = self.awaiting.popleft()
+                apart = self.wire_at_once if at_once else self.wire_after_beat if action in self.after_beat else None
+                by_bytes.setdefault(data, deque()).append((due, apart[phase] if apart else None))
             for wire, data in recorder.messages():
                 dues = by_bytes.get(data)
                 while dues and dues[0][0] < wire - 1.0:
@@ -271,9 +285,9 @@ class Soak:
                     if abs(wire - dues[k][0]) < gap:
                         best, gap = k, abs(wire - dues[k][0])
                 if best >= 0:
-                    due, at_once = dues[best]
-                    (self.wire_at_once if at_once else self.wire)[phase].add(wire - due)
-                    if wire - due > 0.002 and not at_once and phase == "loaded" and len(self.late_sends) < 500:
+                    due, apart = dues[best]
+                    (apart or self.wire[phase]).add(wire - due)
+                    if wire - due > 0.002 and apart is None and phase == "loaded" and len(self.late_sends) < 500:
                         self.late_sends.append((due, wire - due, data.hex()))
                     del dues[best]
                 else:
@@ -287,6 +301,14 @@ class Soak:
             if out is not None:
                 errors, since = out.placements(since)
                 self.placed[phase].add_many(np.asarray(errors, dtype=float))
+
+    def _on_decision(self, decision: Decision) -> None:
+        if decision.beat is not None and self.session.clock.time_at_beat(decision.beat) < decision.at:
+            for action in decision.actions:
+                self.after_beat.add(action.id)
+                self._after_order.append(action.id)
+            while len(self._after_order) > 4096:
+                self.after_beat.discard(self._after_order.popleft())
 
     def _late_story(self) -> list[dict[str, Any]]:
         """Each send over 2 ms late on the wire, with how long after the last voice transcript and LOAD."""
@@ -455,6 +477,8 @@ class Soak:
             "on_the_wire": judged(self.wire), "native_placements": judged(self.placed),
             "late_sends": self._late_story(),
             "on_the_wire_at_once": {phase: self.wire_at_once[phase].summary() for phase in ("baseline", "loaded")},
+            "on_the_wire_after_beat": {phase: self.wire_after_beat[phase].summary()
+                                       for phase in ("baseline", "loaded")},
             "sent_never_heard": self.unmatched, "heard_never_matched": self.heard_unmatched,
             "minutes": self.args.minutes, "settle_minutes": self.args.settle_minutes,
             "baseline_minutes": self.args.baseline_minutes, "warmup_minutes": self.args.warmup_minutes,
