@@ -205,9 +205,9 @@ class Soak:
     def __init__(self, args: argparse.Namespace, log_path: Path) -> None:
         self.args = args
         self.motion_port = free_udp_port()
-        wake = args.wake_latency if args.wake_latency == "off" else int(args.wake_latency)
         config = Config({"motion": {"osc": f"127.0.0.1:{self.motion_port}"},
-                         "ports": {"native": args.send_path == "native"}, "run": {"wake_latency_us": wake}})
+                         "ports": {"native": args.send_path == "native"},
+                         "run": {"wake_latency_us": args.wake_latency}})
         host = TargetHost(config.targets(), plugins=[midi_monitor, motion_input, phrase_db], entry_points=False,
                           settings=config.data)
         options = SessionOptions(target="midi-monitor", duration=args.minutes * 60.0, link=False, tempo=TEMPO,
@@ -503,6 +503,15 @@ class Soak:
         }
 
 
+def _wake_latency(text: str) -> int | str:
+    if text == "off":
+        return text
+    try:
+        return max(0, int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError("a whole number of µs, or off") from None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=60.0)
@@ -513,7 +522,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--send-path", choices=("native", "rtmidi"), default="native",
                     help="JACK MIDI sends handed ahead to the native callback (default), or rtmidi's at the time")
-    ap.add_argument("--wake-latency", default="0", metavar="US|off",
+    ap.add_argument("--wake-latency", default=0, type=_wake_latency, metavar="US|off",
                     help="[run] wake_latency_us: idle cores wake within this many µs (default 0), or off")
     ap.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
                     help="trace Python's allocations and print what grew after the warm-up, by traceback "
