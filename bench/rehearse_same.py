@@ -29,7 +29,7 @@ from rehearse import crate  # the bench crate: kick tracks with room for a 16-ba
 from copilot.engine import offline
 from copilot.rehearsal import critic, sandbox
 from copilot.rehearsal.candidate import RenderSettings
-from copilot.rehearsal.runner import _init_worker, batches, enumerate_candidates, rehearse_one
+from copilot.rehearsal.runner import batches, enumerate_candidates, init_worker, rehearse_one
 
 ROOT = Path(__file__).resolve().parent.parent
 VOLATILE = ("seconds", "cpu_seconds", "worker")  # what differs between any two runs
@@ -57,7 +57,7 @@ def main() -> None:
     ap.add_argument("--base", default="main", help="the commit to compare against")
     ap.add_argument("--tracks", type=int, default=6, help="tracks in the crate (2–8): n × (n − 1) candidates")
     args = ap.parse_args()
-    _init_worker()
+    init_worker()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for sub in ("crate", "out", "base"):

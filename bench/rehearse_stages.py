@@ -25,7 +25,7 @@ from rehearse import crate  # the bench crate: kick tracks with room for a 16-ba
 
 from copilot.rehearsal import critic, sandbox
 from copilot.rehearsal.candidate import RenderSettings
-from copilot.rehearsal.runner import _init_worker, enumerate_candidates
+from copilot.rehearsal.runner import enumerate_candidates, init_worker
 
 
 def cpu_now() -> tuple[float, float, int]:
@@ -64,7 +64,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="warm rounds over every candidate")
     ap.add_argument("--profile", action="store_true", help="cProfile the critic's calls")
     args = ap.parse_args()
-    _init_worker()
+    init_worker()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "crate").mkdir()

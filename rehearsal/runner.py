@@ -132,7 +132,7 @@ class Run:
                 "critic_version": critic.CRITIC_VERSION}
 
 
-def _init_worker() -> None:
+def init_worker() -> None:
     """A worker's start-up, paid once before its first candidate: one thread per library, the sandbox
     imported, the kernels loaded from numba's cache on a scratch engine, the critic run once."""
     for var in _THREAD_VARS:
@@ -164,7 +164,7 @@ class WorkerPool:
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("spawn")  # numba and threads: a fresh interpreter per worker
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=init_worker)
         return self._pool
 
     def pids(self) -> set[int]:
