@@ -80,16 +80,18 @@ def main() -> None:
                 a = cpu_now()
                 r = sandbox.render(c, settings, root / "out")
                 b = cpu_now()
-                profile.enable() if args.profile else None
+                if args.profile:
+                    profile.enable()
                 r.judge()
-                profile.disable() if args.profile else None
+                if args.profile:
+                    profile.disable()
                 d = cpu_now()
                 for stage, (x, y) in (("render", (a, b)), ("judge", (b, d))):
                     totals[stage] = [t + (y[i] - x[i]) for i, t in enumerate(totals[stage])]
         n = args.rounds * len(candidates)
         print(f"{n} warm candidates ({len(candidates)} distinct), CPU per candidate:")
-        for stage, (cpu, sys, faults) in totals.items():
-            print(f"  {stage:>7}: {cpu / n:.3f} s (system {sys / n:.3f} s), {faults / n:.0f} minor faults")
+        for stage, (cpu, system, faults) in totals.items():
+            print(f"  {stage:>7}: {cpu / n:.3f} s (system {system / n:.3f} s), {faults / n:.0f} minor faults")
         print("the critic's parts, each alone on the last candidate (CPU per call):")
         for part, cpu in metrics_of(r).items():
             print(f"  {part:>22}: {cpu * 1000:6.1f} ms")
